@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
+)
+
+// Storage is everything the provider persists. storage/gorm implements it for SQLite and
+// PostgreSQL. The fosite interfaces carry fosite's error contract (see fosite-notes):
+// not found → fosite.ErrNotFound; a used code → the Requester and
+// fosite.ErrInvalidatedAuthorizeCode; a rotated refresh token → the Requester and
+// fosite.ErrInactiveToken; conflicting concurrent writes → fosite.ErrSerializationFailure.
+type Storage interface {
+	fosite.ClientManager
+	oauth2.AuthorizeCodeStorage
+	oauth2.AccessTokenStorage
+	oauth2.RefreshTokenStorage
+	oauth2.TokenRevocationStorage
+	pkce.PKCERequestStorage
+	fositestorage.Transactional
+	ClientStore
+	PendingAuthorizationStore
+}
+
+// ClientStore manages clients beyond fosite's read-only ClientManager.
+type ClientStore interface {
+	// CreateClient stores a new client; ErrClientExists when the ID is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// UpdateClient replaces a stored client's metadata; fosite.ErrNotFound when absent.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes a client with every grant, code and token issued to it;
+	// fosite.ErrNotFound when absent.
+	DeleteClient(ctx context.Context, id string) error
+	// LoadClient returns the stored client; fosite.ErrNotFound when absent.
+	LoadClient(ctx context.Context, id string) (*Client, error)
+}
+
+// ErrClientExists is returned by ClientStore.CreateClient when the client ID is taken.
+var ErrClientExists = errors.New("client already exists")
+
+// PendingAuthorization is a validated authorization request waiting for the user's
+// login and consent (the "consent handoff"). It is stored server-side under an opaque,
+// single-use, short-lived ID; only a hash of the ID reaches storage.
+type PendingAuthorization struct {
+	// ClientID is the requesting client.
+	ClientID string
+	// Form holds the authorization request parameters as received (after validation).
+	Form url.Values
+	// CreatedAt is when the request was stored.
+	CreatedAt time.Time
+	// ExpiresAt is when the request stops being usable.
+	ExpiresAt time.Time
+}
+
+// PendingAuthorizationStore keeps pending authorization requests.
+type PendingAuthorizationStore interface {
+	// CreatePendingAuthorization stores p under id.
+	CreatePendingAuthorization(ctx context.Context, id string, p *PendingAuthorization) error
+	// GetPendingAuthorization returns the pending request without consuming it;
+	// fosite.ErrNotFound when absent, consumed or expired.
+	GetPendingAuthorization(ctx context.Context, id string) (*PendingAuthorization, error)
+	// ConsumePendingAuthorization returns the pending request and marks it used, atomically:
+	// of several concurrent calls exactly one succeeds, the others get fosite.ErrNotFound
+	// (also when absent or expired).
+	ConsumePendingAuthorization(ctx context.Context, id string) (*PendingAuthorization, error)
+}
