@@ -1,0 +1,87 @@
+package mcp
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// RFC 6750 §3.1 error codes used in Bearer challenges.
+const (
+	// ErrorInvalidRequest: the request is malformed, e.g. the token was sent in the query.
+	ErrorInvalidRequest = "invalid_request"
+	// ErrorInvalidToken: the token is unknown, malformed, expired, revoked or for another
+	// resource.
+	ErrorInvalidToken = "invalid_token"
+	// ErrorInsufficientScope: the token lacks scopes the operation needs (HTTP 403).
+	ErrorInsufficientScope = "insufficient_scope"
+)
+
+// Challenge is an RFC 6750 §3 Bearer challenge as MCP uses it: the value of a
+// WWW-Authenticate header.
+type Challenge struct {
+	// Error is the RFC 6750 §3.1 error code; empty when the request carried no token.
+	Error string
+	// ErrorDescription is a human-readable explanation for developers. It never contains
+	// a token.
+	ErrorDescription string
+	// ResourceMetadata is the URL of the protected resource metadata (RFC 9728 §5.1).
+	ResourceMetadata string
+	// Scope lists the scopes the operation needs; offline_access is never included.
+	Scope []string
+}
+
+// String renders the challenge as a WWW-Authenticate value, e.g.
+//
+//	Bearer error="insufficient_scope", scope="files:read files:write", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"
+//
+// Empty parameters are left out (a bare "Bearer" when all are empty); values are
+// quoted-strings (RFC 9110 §5.6.4) with '"' and '\' escaped and control characters
+// dropped, so no value can break out of its parameter or the header.
+func (c Challenge) String() string {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	param := func(name, value string) {
+		if value == "" {
+			return
+		}
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteByte('=')
+		b.WriteString(quoteString(value))
+		sep = ", "
+	}
+	param("error", c.Error)
+	param("scope", strings.Join(withoutOfflineAccess(c.Scope), " "))
+	param("resource_metadata", c.ResourceMetadata)
+	param("error_description", c.ErrorDescription)
+	return b.String()
+}
+
+// quoteString returns s as an RFC 9110 quoted-string. '"' and '\' become quoted-pairs;
+// control characters (including CR and LF) are dropped; non-ASCII runes, which RFC 6750
+// does not allow in its parameters, become '?'.
+func quoteString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			b.WriteByte('?')
+			i += size
+			continue
+		}
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c == '\t' || (c >= 0x20 && c < 0x7f):
+			b.WriteByte(c)
+		}
+		i++
+	}
+	b.WriteByte('"')
+	return b.String()
+}

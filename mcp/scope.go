@@ -1,0 +1,78 @@
+package mcp
+
+import (
+	"slices"
+	"strings"
+)
+
+// Scope hierarchy
+//
+// A required scope is satisfied by a granted scope that equals it or that is an ancestor
+// of it in a ":"-separated hierarchy: granted "files" satisfies required "files:read" and
+// "files:read:meta"; granted "files:read" does not satisfy "files", nor "files:write",
+// and granted "file" does not satisfy "files:read" (whole components only). This is the
+// scope-hierarchy rule MCP 2026-07-28 asks resource servers to honour; nothing else
+// (wildcards, prefixes within a component) widens a grant.
+
+// ScopeSatisfies reports whether the granted scope satisfies the required one under the
+// hierarchy rule above.
+func ScopeSatisfies(granted, required string) bool {
+	if granted == "" || required == "" {
+		return false
+	}
+	return granted == required || strings.HasPrefix(required, granted+":")
+}
+
+// MissingScopes returns the required scopes that no granted scope satisfies, in the order
+// of required; nil when every one is satisfied.
+func MissingScopes(granted, required []string) []string {
+	var missing []string
+	for _, r := range required {
+		if !slices.ContainsFunc(granted, func(g string) bool { return ScopeSatisfies(g, r) }) {
+			missing = append(missing, r)
+		}
+	}
+	return missing
+}
+
+// ParseScope splits an RFC 6749 §3.3 scope string (space-delimited) into its scope tokens,
+// dropping empty ones and duplicates. Validity of each token is checked by
+// [ValidScopeToken].
+func ParseScope(scope string) []string {
+	var out []string
+	for _, s := range strings.Split(scope, " ") {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ValidScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ), that is printable ASCII without space, '"' and '\'.
+func ValidScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// unionScopes returns the scopes of every list, in order, without duplicates and without
+// offline_access.
+func unionScopes(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, s := range l {
+			if s != "" && s != OfflineAccessScope && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}

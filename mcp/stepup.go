@@ -1,0 +1,55 @@
+package mcp
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// RequireScopes returns middleware for a handler behind [Bearer] that needs further
+// scopes: a route, or an operation the outer middleware cannot see. A token lacking any
+// of them (under the hierarchy of [ScopeSatisfies]) gets 403 error="insufficient_scope"
+// whose scope names everything the operation needs (the outer middleware's scopes and
+// these), the challenge MCP clients answer with step-up authorization. Nested uses
+// accumulate.
+//
+//	mux.Handle("/mcp", bearer.Wrap(mcpHandler))
+//	mux.Handle("/admin", bearer.Wrap(mcp.RequireScopes("admin")(adminHandler)))
+//
+// Without [Bearer] in front it refuses every request with 401 and logs the wiring error.
+// It panics if a scope is not a valid scope token, a programming error.
+func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	for _, s := range scopes {
+		if !ValidScopeToken(s) {
+			panic(fmt.Sprintf("mcp: RequireScopes: %q is not a valid scope token", s))
+		}
+	}
+	extra := unionScopes(scopes)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g, ok := guardFromContext(r.Context())
+			tok, ok2 := TokenFromContext(r.Context())
+			if !ok || !ok2 {
+				writeUnguarded(w, r)
+				return
+			}
+			required := unionScopes(g.required, extra)
+			if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
+				g.b.reject(w, r, &rejection{ErrorInsufficientScope,
+					"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
+				return
+			}
+			ctx := contextWithGuard(r.Context(), &guard{b: g.b, required: required})
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// writeUnguarded refuses a request that reached RequireScopes without passing Bearer.
+func writeUnguarded(w http.ResponseWriter, r *http.Request) {
+	slog.Default().ErrorContext(r.Context(), "mcp: RequireScopes used without Bearer middleware in front; refusing request")
+	w.Header().Set("WWW-Authenticate", Challenge{}.String())
+	w.Header().Add("Access-Control-Expose-Headers", "WWW-Authenticate")
+	writeJSONError(w, http.StatusUnauthorized, "unauthorized", "an access token is required")
+}

@@ -1,0 +1,24 @@
+package mcp
+
+import (
+	"context"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// AccessTokenVerifier verifies access tokens; *provider.Provider implements it.
+//
+// VerifyAccessToken must accept access tokens only (never a refresh token or a code) and
+// return an error wrapping [provider.ErrInvalidToken] for every token it does not accept
+// (unknown, malformed, expired, revoked). Any other error is treated as a server failure.
+type AccessTokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error)
+}
+
+// AccessTokenVerifierFunc adapts a function to [AccessTokenVerifier].
+type AccessTokenVerifierFunc func(ctx context.Context, token string) (*provider.AccessToken, error)
+
+// VerifyAccessToken implements [AccessTokenVerifier].
+func (f AccessTokenVerifierFunc) VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error) {
+	return f(ctx, token)
+}
