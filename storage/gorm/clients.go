@@ -1,0 +1,286 @@
+package gormstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// clientRow is a row of oauth_clients. Lists are JSON arrays in TEXT columns.
+type clientRow struct {
+	ID                          string     `gorm:"column:id;primaryKey"`
+	SecretHash                  []byte     `gorm:"column:secret_hash"`
+	SecretExpiresAt             *time.Time `gorm:"column:secret_expires_at"`
+	Public                      bool       `gorm:"column:public"`
+	TokenEndpointAuthMethod     string     `gorm:"column:token_endpoint_auth_method"`
+	RedirectURIs                string     `gorm:"column:redirect_uris"`
+	GrantTypes                  string     `gorm:"column:grant_types"`
+	ResponseTypes               string     `gorm:"column:response_types"`
+	Scopes                      string     `gorm:"column:scopes"`
+	Audience                    string     `gorm:"column:audience"`
+	Contacts                    string     `gorm:"column:contacts"`
+	ApplicationType             string     `gorm:"column:application_type"`
+	Name                        string     `gorm:"column:name"`
+	URI                         string     `gorm:"column:uri"`
+	LogoURI                     string     `gorm:"column:logo_uri"`
+	PolicyURI                   string     `gorm:"column:policy_uri"`
+	TOSURI                      string     `gorm:"column:tos_uri"`
+	SoftwareID                  string     `gorm:"column:software_id"`
+	SoftwareVersion             string     `gorm:"column:software_version"`
+	Source                      string     `gorm:"column:source"`
+	RegistrationAccessTokenHash []byte     `gorm:"column:registration_access_token_hash"`
+	CreatedAt                   time.Time  `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt                   time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
+	LastUsedAt                  *time.Time `gorm:"column:last_used_at"`
+}
+
+// encodeList stores a string list as a JSON array ("[]" for nil).
+func encodeList(l []string) string {
+	if l == nil {
+		return "[]"
+	}
+	b, _ := json.Marshal(l) // a []string always marshals
+	return string(b)
+}
+
+// decodeList reads a JSON array column; "[]" gives nil, like a client that never had the list.
+func decodeList(s string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("gormstore: decode list column: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func copyBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func rowFromClient(c *provider.Client, created, updated time.Time) *clientRow {
+	return &clientRow{
+		ID:                          c.ID,
+		SecretHash:                  copyBytes(c.SecretHash),
+		SecretExpiresAt:             optTime(c.SecretExpiresAt),
+		Public:                      c.Public,
+		TokenEndpointAuthMethod:     c.TokenEndpointAuthMethod,
+		RedirectURIs:                encodeList(c.RedirectURIs),
+		GrantTypes:                  encodeList(c.GrantTypes),
+		ResponseTypes:               encodeList(c.ResponseTypes),
+		Scopes:                      encodeList(c.Scopes),
+		Audience:                    encodeList(c.Audience),
+		Contacts:                    encodeList(c.Contacts),
+		ApplicationType:             c.ApplicationType,
+		Name:                        c.Name,
+		URI:                         c.URI,
+		LogoURI:                     c.LogoURI,
+		PolicyURI:                   c.PolicyURI,
+		TOSURI:                      c.TOSURI,
+		SoftwareID:                  c.SoftwareID,
+		SoftwareVersion:             c.SoftwareVersion,
+		Source:                      string(c.Source),
+		RegistrationAccessTokenHash: copyBytes(c.RegistrationAccessTokenHash),
+		CreatedAt:                   dbTime(created),
+		UpdatedAt:                   dbTime(updated),
+		LastUsedAt:                  optTime(c.LastUsedAt),
+	}
+}
+
+func (r *clientRow) toClient() (*provider.Client, error) {
+	c := &provider.Client{
+		ID:                          r.ID,
+		SecretHash:                  r.SecretHash,
+		Public:                      r.Public,
+		TokenEndpointAuthMethod:     r.TokenEndpointAuthMethod,
+		ApplicationType:             r.ApplicationType,
+		Name:                        r.Name,
+		URI:                         r.URI,
+		LogoURI:                     r.LogoURI,
+		PolicyURI:                   r.PolicyURI,
+		TOSURI:                      r.TOSURI,
+		SoftwareID:                  r.SoftwareID,
+		SoftwareVersion:             r.SoftwareVersion,
+		Source:                      provider.ClientSource(r.Source),
+		RegistrationAccessTokenHash: r.RegistrationAccessTokenHash,
+		CreatedAt:                   r.CreatedAt.UTC(),
+		UpdatedAt:                   r.UpdatedAt.UTC(),
+	}
+	if len(c.SecretHash) == 0 {
+		c.SecretHash = nil
+	}
+	if len(c.RegistrationAccessTokenHash) == 0 {
+		c.RegistrationAccessTokenHash = nil
+	}
+	if r.SecretExpiresAt != nil {
+		c.SecretExpiresAt = r.SecretExpiresAt.UTC()
+	}
+	if r.LastUsedAt != nil {
+		c.LastUsedAt = r.LastUsedAt.UTC()
+	}
+	for _, l := range []struct {
+		dst *[]string
+		src string
+	}{
+		{&c.RedirectURIs, r.RedirectURIs},
+		{&c.GrantTypes, r.GrantTypes},
+		{&c.ResponseTypes, r.ResponseTypes},
+		{&c.Scopes, r.Scopes},
+		{&c.Audience, r.Audience},
+		{&c.Contacts, r.Contacts},
+	} {
+		v, err := decodeList(l.src)
+		if err != nil {
+			return nil, err
+		}
+		*l.dst = v
+	}
+	return c, nil
+}
+
+// GetClient implements fosite.ClientManager: the stored *provider.Client, or fosite.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.LoadClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadClient implements provider.ClientStore: the stored client, or fosite.ErrNotFound.
+func (s *Store) LoadClient(ctx context.Context, id string) (*provider.Client, error) {
+	var row clientRow
+	if err := s.conn(ctx).Table(tableClients).Where("id = ?", id).Take(&row).Error; err != nil {
+		return nil, s.mapErr(err)
+	}
+	return row.toClient()
+}
+
+// CreateClient implements provider.ClientStore. The client is stored as given (SecretHash must
+// already be a hash); a zero CreatedAt/UpdatedAt becomes the current time. A taken ID yields
+// provider.ErrClientExists.
+func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
+	if c == nil || c.ID == "" {
+		return errors.New("gormstore: client without ID")
+	}
+	now := s.now()
+	created, updated := c.CreatedAt, c.UpdatedAt
+	if created.IsZero() {
+		created = now
+	}
+	if updated.IsZero() {
+		updated = created
+	}
+	res := s.conn(ctx).Table(tableClients).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(rowFromClient(c, created, updated))
+	if res.Error != nil {
+		if isConflict(res.Error) {
+			return fmt.Errorf("%w: %w", provider.ErrClientExists, res.Error)
+		}
+		return s.mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return provider.ErrClientExists
+	}
+	return nil
+}
+
+// UpdateClient implements provider.ClientStore: it replaces every stored field except the
+// creation and last-use times; a zero UpdatedAt becomes the current time. fosite.ErrNotFound when absent.
+func (s *Store) UpdateClient(ctx context.Context, c *provider.Client) error {
+	if c == nil || c.ID == "" {
+		return errors.New("gormstore: client without ID")
+	}
+	updated := c.UpdatedAt
+	if updated.IsZero() {
+		updated = s.now()
+	}
+	row := rowFromClient(c, time.Time{}, updated)
+	res := s.conn(ctx).Table(tableClients).Where("id = ?", c.ID).
+		Select("*").Omit("id", "created_at", "last_used_at").Updates(row)
+	if res.Error != nil {
+		return s.mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteClient implements provider.ClientStore: it removes the client with its codes, tokens,
+// PKCE sessions and pending authorizations in one transaction (explicitly, not only through the
+// foreign keys' ON DELETE CASCADE). fosite.ErrNotFound when absent.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(db *gorm.DB) error {
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
+			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
+				return s.mapErr(err)
+			}
+		}
+		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ?", id)
+		if res.Error != nil {
+			return s.mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fosite.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// TouchClient records that the client obtained a token at at. It writes at most once a minute
+// per client (LastUsedAt is accurate to a minute), so calling it on every token request is cheap.
+// An unknown client is not an error.
+func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error {
+	at = dbTime(at)
+	return s.mapErr(s.conn(ctx).Exec(
+		"UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+		at, id, at.Add(-time.Minute)).Error)
+}
+
+// ---- JWT assertion replay (fosite.ClientManager) ----
+
+// ClientAssertionJWTValid implements fosite.ClientManager: fosite.ErrJTIKnown when jti was
+// recorded and has not expired yet. Only a hash of the JTI is stored.
+func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	var n int64
+	err := s.conn(ctx).Table(tableJTIs).Where("jti_hash = ? AND expires_at > ?", hashKey(jti), dbTime(s.now())).Count(&n).Error
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if n > 0 {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+// SetClientAssertionJWT implements fosite.ClientManager: it records jti until exp, atomically;
+// fosite.ErrJTIKnown when it is already recorded and unexpired. An expired record is replaced.
+func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	res := s.conn(ctx).Exec(
+		"INSERT INTO "+tableJTIs+" (jti_hash, expires_at) VALUES (?, ?) "+
+			"ON CONFLICT (jti_hash) DO UPDATE SET expires_at = excluded.expires_at WHERE "+tableJTIs+".expires_at <= ?",
+		hashKey(jti), dbTime(exp), dbTime(s.now()))
+	if res.Error != nil {
+		if isConflict(res.Error) {
+			return fmt.Errorf("%w: %w", fosite.ErrJTIKnown, res.Error)
+		}
+		return s.mapErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}

@@ -1,0 +1,373 @@
+package gormstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+)
+
+// sessionRow is a row of the code, access token, refresh token and PKCE tables.
+type sessionRow struct {
+	// Signature is the hex SHA-256 of fosite's signature.
+	Signature   string     `gorm:"column:signature;primaryKey"`
+	RequestID   string     `gorm:"column:request_id"`
+	ClientID    string     `gorm:"column:client_id"`
+	Subject     string     `gorm:"column:subject"`
+	RequestedAt time.Time  `gorm:"column:requested_at"`
+	ExpiresAt   *time.Time `gorm:"column:expires_at"`
+	Active      bool       `gorm:"column:active"`
+	KeyID       string     `gorm:"column:key_id"`
+	Data        []byte     `gorm:"column:data"`
+}
+
+// refreshRow is a row of the refresh token table.
+type refreshRow struct {
+	Base sessionRow `gorm:"embedded"`
+	// AccessSignature is the hex SHA-256 of the signature of the access token issued with it.
+	AccessSignature string `gorm:"column:access_signature"`
+	// FirstUsedAt is when the token was first presented for rotation (for a future grace window).
+	FirstUsedAt *time.Time `gorm:"column:first_used_at"`
+	// UsedCount counts rotations of this token.
+	UsedCount int `gorm:"column:used_count"`
+}
+
+// sealedRequest is the encrypted part of a stored fosite.Requester.
+type sealedRequest struct {
+	RequestedScope    []string        `json:"rs,omitempty"`
+	GrantedScope      []string        `json:"gs,omitempty"`
+	RequestedAudience []string        `json:"ra,omitempty"`
+	GrantedAudience   []string        `json:"ga,omitempty"`
+	Form              url.Values      `json:"f,omitempty"`
+	Session           json.RawMessage `json:"s,omitempty"`
+}
+
+// dbTime normalizes a time for storage: UTC, microsecond precision (PostgreSQL's).
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := dbTime(t)
+	return &v
+}
+
+// newSessionRow builds the row for req under the hashed signature; expiryType selects which
+// of the session's expiry times becomes expires_at.
+func (s *Store) newSessionRow(table, signature string, req fosite.Requester, expiryType fosite.TokenType) (*sessionRow, error) {
+	if req == nil {
+		return nil, errors.New("gormstore: nil requester")
+	}
+	client := req.GetClient()
+	if client == nil || client.GetID() == "" {
+		return nil, errors.New("gormstore: requester without client")
+	}
+	payload := sealedRequest{
+		RequestedScope:    req.GetRequestedScopes(),
+		GrantedScope:      req.GetGrantedScopes(),
+		RequestedAudience: req.GetRequestedAudience(),
+		GrantedAudience:   req.GetGrantedAudience(),
+		Form:              req.GetRequestForm(),
+	}
+	var subject string
+	var expires time.Time
+	if sess := req.GetSession(); sess != nil {
+		raw, err := json.Marshal(sess)
+		if err != nil {
+			return nil, fmt.Errorf("gormstore: encode session: %w", err)
+		}
+		payload.Session = raw
+		subject = sess.GetSubject()
+		expires = sess.GetExpiresAt(expiryType)
+	}
+	plain, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: encode request: %w", err)
+	}
+	key := hashKey(signature)
+	keyID, data, err := s.keys.seal(plain, rowAD(table, key))
+	if err != nil {
+		return nil, err
+	}
+	requestedAt := req.GetRequestedAt()
+	if requestedAt.IsZero() {
+		requestedAt = s.now()
+	}
+	return &sessionRow{
+		Signature:   key,
+		RequestID:   req.GetID(),
+		ClientID:    client.GetID(),
+		Subject:     subject,
+		RequestedAt: dbTime(requestedAt),
+		ExpiresAt:   optTime(expires),
+		Active:      true,
+		KeyID:       keyID,
+		Data:        data,
+	}, nil
+}
+
+func (s *Store) createSession(ctx context.Context, table, signature string, req fosite.Requester, expiryType fosite.TokenType) error {
+	row, err := s.newSessionRow(table, signature, req, expiryType)
+	if err != nil {
+		return err
+	}
+	return s.mapErr(s.conn(ctx).Table(table).Create(row).Error)
+}
+
+// getSession loads the row under signature and rebuilds the request, decoding the stored session
+// into session when it is not nil, and re-loading the client.
+func (s *Store) getSession(ctx context.Context, table, signature string, session fosite.Session) (*fosite.Request, *sessionRow, error) {
+	var row sessionRow
+	if err := s.conn(ctx).Table(table).Where("signature = ?", hashKey(signature)).Take(&row).Error; err != nil {
+		return nil, nil, s.mapErr(err)
+	}
+	req, err := s.rowToRequest(ctx, table, &row, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, &row, nil
+}
+
+func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow, session fosite.Session) (*fosite.Request, error) {
+	plain, err := s.keys.open(row.KeyID, row.Data, rowAD(table, row.Signature))
+	if err != nil {
+		return nil, err
+	}
+	var payload sealedRequest
+	if err := json.Unmarshal(plain, &payload); err != nil {
+		return nil, fmt.Errorf("gormstore: decode request: %w", err)
+	}
+	if session != nil && len(payload.Session) > 0 && string(payload.Session) != "null" {
+		if err := json.Unmarshal(payload.Session, session); err != nil {
+			return nil, fmt.Errorf("gormstore: decode session: %w", err)
+		}
+	}
+	client, err := s.GetClient(ctx, row.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	form := payload.Form
+	if form == nil {
+		form = url.Values{}
+	}
+	return &fosite.Request{
+		ID:                row.RequestID,
+		RequestedAt:       row.RequestedAt.UTC(),
+		Client:            client,
+		RequestedScope:    nonNil(payload.RequestedScope),
+		GrantedScope:      nonNil(payload.GrantedScope),
+		RequestedAudience: nonNil(payload.RequestedAudience),
+		GrantedAudience:   nonNil(payload.GrantedAudience),
+		Form:              form,
+		Session:           session,
+	}, nil
+}
+
+func nonNil(a []string) fosite.Arguments {
+	if a == nil {
+		return fosite.Arguments{}
+	}
+	return a
+}
+
+// deleteSession removes the row under signature. Deleting what is absent is not an error:
+// fosite deletes PKCE sessions and reused refresh tokens from concurrent requests.
+func (s *Store) deleteSession(ctx context.Context, table, signature string) error {
+	return s.mapErr(s.conn(ctx).Table(table).Where("signature = ?", hashKey(signature)).Delete(&sessionRow{}).Error)
+}
+
+// exists reports whether table has a row under the hashed key.
+func exists(db *gorm.DB, table, column, key string) (bool, error) {
+	var n int64
+	if err := db.Table(table).Where(column+" = ?", key).Count(&n).Error; err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// ---- authorization codes (oauth2.AuthorizeCodeStorage) ----
+
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.createSession(ctx, tableCodes, signature, req, fosite.AuthorizeCode)
+}
+
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. A code that was already used
+// yields the request together with fosite.ErrInvalidatedAuthorizeCode; an unknown one
+// fosite.ErrNotFound. Expiry is left to fosite, which checks it from the session.
+func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.getSession(ctx, tableCodes, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage with a conditional write:
+// of several concurrent calls for one code exactly one succeeds; the others get
+// fosite.ErrInvalidatedAuthorizeCode (on PostgreSQL, a concurrent-update conflict is reported as an
+// error matching both fosite.ErrInvalidatedAuthorizeCode and fosite.ErrSerializationFailure).
+// An unknown code yields fosite.ErrNotFound.
+func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	db := s.conn(ctx)
+	key := hashKey(signature)
+	res := db.Table(tableCodes).Where("signature = ? AND active = ?", key, true).Update("active", false)
+	if res.Error != nil {
+		if isConflict(res.Error) {
+			return fmt.Errorf("%w: %w: %w", fosite.ErrInvalidatedAuthorizeCode, fosite.ErrSerializationFailure, res.Error)
+		}
+		return s.mapErr(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	found, err := exists(db, tableCodes, "signature", key)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if !found {
+		return fosite.ErrNotFound
+	}
+	return fosite.ErrInvalidatedAuthorizeCode
+}
+
+// ---- access tokens (oauth2.AccessTokenStorage) ----
+
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.createSession(ctx, tableAccess, signature, req, fosite.AccessToken)
+}
+
+// GetAccessTokenSession implements oauth2.AccessTokenStorage: fosite.ErrNotFound for unknown,
+// deleted or revoked tokens. Expiry is left to fosite, which checks it from the session.
+func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.getSession(ctx, tableAccess, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return nil, fosite.ErrNotFound
+	}
+	return req, nil
+}
+
+// DeleteAccessTokenSession implements oauth2.AccessTokenStorage; deleting an absent token is not an error.
+func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.deleteSession(ctx, tableAccess, signature)
+}
+
+// RevokeAccessToken implements oauth2.TokenRevocationStorage: it deletes every access token
+// of the grant (request ID). Revoking a grant without tokens is not an error.
+func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return s.mapErr(s.conn(ctx).Table(tableAccess).Where("request_id = ?", requestID).Delete(&sessionRow{}).Error)
+}
+
+// ---- refresh tokens (oauth2.RefreshTokenStorage, oauth2.TokenRevocationStorage) ----
+
+// CreateRefreshTokenSession implements oauth2.RefreshTokenStorage; accessSignature names the
+// access token issued together with it (stored hashed).
+func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature string, accessSignature string, req fosite.Requester) error {
+	row, err := s.newSessionRow(tableRefresh, signature, req, fosite.RefreshToken)
+	if err != nil {
+		return err
+	}
+	rr := &refreshRow{Base: *row}
+	if accessSignature != "" {
+		rr.AccessSignature = hashKey(accessSignature)
+	}
+	return s.mapErr(s.conn(ctx).Table(tableRefresh).Create(rr).Error)
+}
+
+// GetRefreshTokenSession implements oauth2.RefreshTokenStorage. A rotated or revoked token
+// yields the request together with fosite.ErrInactiveToken (fosite's reuse detection relies on
+// it); an unknown one fosite.ErrNotFound. Expiry is left to fosite.
+func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.getSession(ctx, tableRefresh, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage; deleting an absent token is not an error.
+func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.deleteSession(ctx, tableRefresh, signature)
+}
+
+// RotateRefreshToken implements oauth2.TokenRevocationStorage (strict rotation, as Hydra does):
+// it deactivates the presented refresh token with a conditional write, deactivates any other
+// active refresh token of the grant and deletes the grant's access tokens. When the presented
+// token is no longer active (a concurrent rotation won) it returns fosite.ErrSerializationFailure;
+// when it is unknown, fosite.ErrNotFound. The token's first_used_at and used_count are recorded.
+func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
+	key := hashKey(refreshSignature)
+	now := dbTime(s.now())
+	return s.inTx(ctx, func(db *gorm.DB) error {
+		res := db.Table(tableRefresh).
+			Where("signature = ? AND request_id = ? AND active = ?", key, requestID, true).
+			Updates(map[string]any{
+				"active":        false,
+				"first_used_at": gorm.Expr("COALESCE(first_used_at, ?)", now),
+				"used_count":    gorm.Expr("used_count + 1"),
+			})
+		if res.Error != nil {
+			return s.mapErr(res.Error)
+		}
+		if res.RowsAffected != 1 {
+			found, err := exists(db, tableRefresh, "signature", key)
+			if err != nil {
+				return s.mapErr(err)
+			}
+			if !found {
+				return fosite.ErrNotFound
+			}
+			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
+		}
+		if err := db.Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).
+			Update("active", false).Error; err != nil {
+			return s.mapErr(err)
+		}
+		return s.mapErr(db.Table(tableAccess).Where("request_id = ?", requestID).Delete(&sessionRow{}).Error)
+	})
+}
+
+// RevokeRefreshToken implements oauth2.TokenRevocationStorage: it deactivates every refresh token
+// of the grant (request ID), so that any of them presented again yields fosite.ErrInactiveToken
+// (and reuse detection) rather than a silent not-found. Revoking a grant without tokens is not an error.
+func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return s.mapErr(s.conn(ctx).Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).
+		Update("active", false).Error)
+}
+
+// ---- PKCE (pkce.PKCERequestStorage) ----
+
+// CreatePKCERequestSession implements pkce.PKCERequestStorage (keyed by the code signature).
+func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return s.createSession(ctx, tablePKCE, signature, req, fosite.AuthorizeCode)
+}
+
+// GetPKCERequestSession implements pkce.PKCERequestStorage; fosite.ErrNotFound when absent.
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, _, err := s.getSession(ctx, tablePKCE, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeletePKCERequestSession implements pkce.PKCERequestStorage; deleting an absent session is not an error.
+func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.deleteSession(ctx, tablePKCE, signature)
+}

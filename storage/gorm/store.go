@@ -1,0 +1,369 @@
+// Package gormstore implements provider.Storage on GORM, for SQLite (github.com/mattn/go-sqlite3)
+// and PostgreSQL (github.com/jackc/pgx), with one schema.
+//
+// What reaches the database is not usable by someone who reads it:
+//   - codes and tokens are stored under the SHA-256 of fosite's signature (the signature is itself
+//     an HMAC of the token, so neither the token nor the signature is stored);
+//   - the serialized request (scopes, audiences, form and session) is encrypted with AES-256-GCM,
+//     bound to its table and row key, with the key ID stored per row so that keys can rotate;
+//   - client secrets are stored as the hash the provider gives;
+//   - pending authorizations are stored under the SHA-256 of their opaque ID, their form encrypted.
+//
+// Single use holds under real concurrency: code invalidation, refresh token rotation and pending
+// authorization consumption are conditional writes (… WHERE … AND active) whose affected-row count
+// decides the winner. PostgreSQL transactions run at REPEATABLE READ; SQLite transactions take the
+// write lock at BEGIN (_txlock=immediate), with a busy timeout, WAL and foreign keys.
+//
+// The schema is created and upgraded by [Store.Migrate], which applies versioned migrations and
+// records them in the schema_migrations table. Call it explicitly at start-up.
+package gormstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+var _ provider.Storage = (*Store)(nil)
+
+// Key is an encryption key for session data at rest.
+type Key struct {
+	// ID names the key. It is stored next to every row the key encrypted, so it must be
+	// stable and unique among the configured keys (1–64 printable ASCII characters; it is not secret).
+	ID string
+	// Secret is the AES-256-GCM key: exactly 32 random bytes.
+	Secret []byte
+}
+
+// Options configure a Store.
+type Options struct {
+	// EncryptionKeys encrypt session data and pending authorizations at rest. Required.
+	// The first key encrypts new rows; every key decrypts. To rotate, put the new key first
+	// and keep the old ones until every row they encrypted has expired (see Purge).
+	EncryptionKeys []Key
+	// Logger receives the store's own log lines (migrations, purges, rollback failures);
+	// it never sees a token, code, signature or secret. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock used for expiry decisions the store makes itself (pending
+	// authorizations, JTIs, timestamps of clients). Nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// Store implements provider.Storage on a *gorm.DB. It is safe for concurrent use.
+type Store struct {
+	db      *gorm.DB
+	dialect dialect
+	keys    *keyring
+	log     *slog.Logger
+	now     func() time.Time
+	closeDB bool
+}
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota + 1
+	dialectPostgres
+)
+
+// New returns a Store on db, which must use the sqlite (gorm.io/driver/sqlite) or postgres
+// (gorm.io/driver/postgres) dialector. The caller keeps ownership of db: Close does not close it.
+// For SQLite, db must have been opened with the DSN parameters OpenSQLite uses (or equivalent):
+// immediate transactions, a busy timeout, WAL and foreign keys. New does not touch the schema:
+// call Migrate.
+func New(db *gorm.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("gormstore: nil *gorm.DB")
+	}
+	var d dialect
+	switch db.Dialector.Name() {
+	case "sqlite":
+		d = dialectSQLite
+	case "postgres":
+		d = dialectPostgres
+	default:
+		return nil, fmt.Errorf("gormstore: unsupported dialect %q (want sqlite or postgres)", db.Dialector.Name())
+	}
+	kr, err := newKeyring(opts.EncryptionKeys)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		db:      db.Session(&gorm.Session{SkipDefaultTransaction: true, NewDB: true}),
+		dialect: d,
+		keys:    kr,
+		log:     log.With("component", "gormstore"),
+		now:     now,
+	}, nil
+}
+
+// SQLiteDSN returns the mattn/go-sqlite3 DSN OpenSQLite uses for the database file at path:
+// WAL journal, foreign keys on, a 10 s busy timeout, BEGIN IMMEDIATE transactions, UTC times.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_txlock", "immediate")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_loc", "UTC")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database file at path with WAL, foreign keys,
+// a busy timeout and immediate transactions, and returns a Store that owns it (Close closes it).
+// The path ":memory:" (or "") gives a private in-memory database on a single connection.
+// Call Migrate before use.
+func OpenSQLite(path string, opts Options) (*Store, error) {
+	memory := path == "" || path == ":memory:"
+	dsn := SQLiteDSN(path)
+	if memory {
+		dsn = strings.Replace(SQLiteDSN(":memory:"), "_journal_mode=WAL", "_journal_mode=MEMORY", 1)
+	}
+	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
+	}
+	if memory {
+		// Every connection to ":memory:" is a separate database: keep exactly one, forever.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+		sqlDB.SetConnMaxIdleTime(0)
+	}
+	if err := sqlDB.Ping(); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
+	}
+	s, err := New(db, opts)
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	s.closeDB = true
+	return s, nil
+}
+
+// OpenPostgres connects to PostgreSQL with dsn (key=value or URL form, as pgx accepts) and returns
+// a Store that owns the connection pool (Close closes it). Call Migrate before use.
+func OpenPostgres(dsn string, opts Options) (*Store, error) {
+	db, err := gorm.Open(postgres.Open(dsn), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: open postgres: %w", err)
+	}
+	s, err := New(db, opts)
+	if err != nil {
+		if sqlDB, e := db.DB(); e == nil {
+			_ = sqlDB.Close()
+		}
+		return nil, err
+	}
+	s.closeDB = true
+	return s, nil
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+}
+
+// DB returns the underlying *gorm.DB (without any transaction). For tests and operational tooling.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string {
+	if s.dialect == dialectPostgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Close closes the database when the Store opened it (OpenSQLite, OpenPostgres); for a Store
+// made with New it does nothing.
+func (s *Store) Close() error {
+	if !s.closeDB {
+		return nil
+	}
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// hashKey is the stored form of a signature or opaque ID: hex SHA-256.
+func hashKey(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:])
+}
+
+// ---- transactions (storage.Transactional) ----
+
+type txKey struct{}
+
+// txState is one database transaction shared by its owner and nested BeginTX calls.
+type txState struct {
+	mu           sync.Mutex
+	tx           *gorm.DB
+	done         bool
+	rollbackOnly bool
+}
+
+// txRef is what a context carries: the transaction, and whether this context began it.
+type txRef struct {
+	st    *txState
+	owner bool
+}
+
+func txFrom(ctx context.Context) *txRef {
+	ref, _ := ctx.Value(txKey{}).(*txRef)
+	return ref
+}
+
+func (s *Store) txOptions() *sql.TxOptions {
+	if s.dialect == dialectPostgres {
+		return &sql.TxOptions{Isolation: sql.LevelRepeatableRead}
+	}
+	// mattn/go-sqlite3 ignores the isolation level; the DSN's _txlock=immediate takes the
+	// write lock at BEGIN, which serializes writers.
+	return nil
+}
+
+// BeginTX implements storage.Transactional. It begins a transaction (REPEATABLE READ on
+// PostgreSQL, BEGIN IMMEDIATE on SQLite) and returns a context carrying it; every Store method
+// called with that context runs inside it. When ctx already carries an open transaction, BeginTX
+// joins it: the returned context's Commit does nothing and its Rollback marks the transaction
+// rollback-only, so that only the outermost owner commits or rolls back.
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	if ref := txFrom(ctx); ref != nil {
+		ref.st.mu.Lock()
+		open := !ref.st.done
+		ref.st.mu.Unlock()
+		if open {
+			return context.WithValue(ctx, txKey{}, &txRef{st: ref.st, owner: false}), nil
+		}
+	}
+	tx := s.db.WithContext(ctx).Begin(s.txOptions())
+	if tx.Error != nil {
+		return ctx, s.mapErr(tx.Error)
+	}
+	return context.WithValue(ctx, txKey{}, &txRef{st: &txState{tx: tx}, owner: true}), nil
+}
+
+// Commit implements storage.Transactional. It commits the transaction ctx's BeginTX began; for a
+// context that joined an outer transaction it does nothing. A transaction marked rollback-only by
+// a nested Rollback is rolled back and Commit reports an error.
+func (s *Store) Commit(ctx context.Context) error {
+	ref := txFrom(ctx)
+	if ref == nil {
+		return errors.New("gormstore: commit: no transaction in context")
+	}
+	if !ref.owner {
+		return nil
+	}
+	st := ref.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.done {
+		return errors.New("gormstore: commit: transaction already finished")
+	}
+	st.done = true
+	if st.rollbackOnly {
+		if err := st.tx.Rollback().Error; err != nil && !errors.Is(err, sql.ErrTxDone) {
+			s.log.WarnContext(ctx, "rollback of rollback-only transaction failed", "error", err)
+		}
+		return errors.New("gormstore: commit: transaction was marked rollback-only by a nested Rollback")
+	}
+	return s.mapErr(st.tx.Commit().Error)
+}
+
+// Rollback implements storage.Transactional. It rolls back the transaction ctx's BeginTX began
+// (a no-op when it has already finished, e.g. after a failed Commit); for a context that joined
+// an outer transaction it marks that transaction rollback-only.
+func (s *Store) Rollback(ctx context.Context) error {
+	ref := txFrom(ctx)
+	if ref == nil {
+		return errors.New("gormstore: rollback: no transaction in context")
+	}
+	st := ref.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !ref.owner {
+		st.rollbackOnly = true
+		return nil
+	}
+	if st.done {
+		return nil
+	}
+	st.done = true
+	if err := st.tx.Rollback().Error; err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return s.mapErr(err)
+	}
+	return nil
+}
+
+// conn returns the handle a method uses: the open transaction in ctx, or the pool.
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if ref := txFrom(ctx); ref != nil {
+		ref.st.mu.Lock()
+		done := ref.st.done
+		ref.st.mu.Unlock()
+		if !done {
+			return ref.st.tx.WithContext(ctx)
+		}
+	}
+	return s.db.WithContext(ctx)
+}
+
+// inTx runs fn atomically: inside ctx's transaction when there is one, else in a new one.
+func (s *Store) inTx(ctx context.Context, fn func(db *gorm.DB) error) error {
+	if ref := txFrom(ctx); ref != nil {
+		ref.st.mu.Lock()
+		done := ref.st.done
+		ref.st.mu.Unlock()
+		if !done {
+			return fn(ref.st.tx.WithContext(ctx))
+		}
+	}
+	tx := s.db.WithContext(ctx).Begin(s.txOptions())
+	if tx.Error != nil {
+		return s.mapErr(tx.Error)
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback().Error; rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			s.log.WarnContext(ctx, "rollback failed", "error", rerr)
+		}
+		return err
+	}
+	return s.mapErr(tx.Commit().Error)
+}
