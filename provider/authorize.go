@@ -1,0 +1,484 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// AuthorizationRequest is a validated authorization request as a login and consent
+// page (or Config.AuthorizeHook / Config.AutoApprove) sees it. Every string in it may
+// come from the client: escape it when rendering.
+type AuthorizationRequest struct {
+	// ID identifies the pending request (the LoginRequestParam value); empty in
+	// AuthorizeHook and AutoApprove, which run before the request is stored.
+	ID string
+	// ClientID is the requesting client's client_id.
+	ClientID string
+	// ClientName is the client's registered name; empty when it has none.
+	ClientName string
+	// ClientURI is the client's registered home page; empty when it has none.
+	ClientURI string
+	// Client is the client's registration without secrets; nil when the storage returns
+	// a client type other than *Client.
+	Client *Client
+	// RedirectURI is where the response will be sent.
+	RedirectURI string
+	// RedirectHost is the host of RedirectURI (the scheme for private-use URIs without a
+	// host): show it to the user.
+	RedirectHost string
+	// Scopes are the requested scopes. AuthorizeHook may change them.
+	Scopes []string
+	// Resources are the RFC 8707 resources the grant will be bound to (canonical form).
+	// AuthorizeHook may change them; they must stay within Config.Resources.
+	Resources []string
+	// LocalhostOnly is true when every redirect URI registered for the client is on a
+	// loopback host: any program on the user's machine could be posing as this client,
+	// so a consent page should warn.
+	LocalhostOnly bool
+	// ExpiresAt is when the pending request expires; zero in AuthorizeHook/AutoApprove.
+	ExpiresAt time.Time
+}
+
+// ErrAuthorizationRequestNotFound is returned by AuthorizationRequest, Approve and Deny
+// for an unknown, expired or already used authorization request ID.
+var ErrAuthorizationRequestNotFound = errors.New("provider: authorization request not found, expired or already used")
+
+// ErrScopeNotRequested is returned by Approve when granting a scope the client did not
+// request.
+var ErrScopeNotRequested = errors.New("provider: granted scope was not requested")
+
+// Authorize is the authorization endpoint (RFC 6749 §3.1, GET and POST). It validates
+// the request, then approves it through Config.AutoApprove or stores it and sends the
+// browser to the login page. Errors go to the client's redirect URI with `iss`
+// (RFC 9207) once the client and redirect URI are known to be valid; before that, an
+// error page is shown (never a redirect to an unvalidated URI).
+func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPost:
+		if err := checkFormContentType(r); err != nil {
+			p.errorPage(w, r, http.StatusBadRequest, err)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		p.errorPage(w, r, http.StatusMethodNotAllowed, errMethodNotAllowed.WithHint("Use GET or POST."))
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("The request is not a valid form or is too large."))
+		return
+	}
+	ar, view, err := p.validateAuthorize(ctx, r, true)
+	if err != nil {
+		p.authorizeFailure(w, r, ar, err)
+		return
+	}
+	if p.cfg.AutoApprove != nil {
+		if subject, ok := p.cfg.AutoApprove(ctx, view); ok && subject != "" {
+			u, err := p.issueCode(ctx, ar, subject, view.Scopes)
+			if err != nil {
+				p.authorizeFailure(w, r, ar, err)
+				return
+			}
+			redirect(w, u)
+			return
+		}
+	}
+	id, err := randomID()
+	if err != nil {
+		p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	now := time.Now().UTC()
+	pending := &PendingAuthorization{
+		ClientID:  ar.GetClient().GetID(),
+		Form:      cloneValues(ar.GetRequestForm()),
+		CreatedAt: now,
+		ExpiresAt: now.Add(p.cfg.PendingAuthorizationLifespan),
+	}
+	if err := p.store.CreatePendingAuthorization(ctx, id, pending); err != nil {
+		p.errorf(ctx, "storing pending authorization", err)
+		p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	redirect(w, p.loginURL(id))
+}
+
+// loginURL returns the login page URL for the pending request id.
+func (p *Provider) loginURL(id string) string {
+	target := p.cfg.LoginURL
+	if target == "" {
+		target = p.endpoints.login
+	}
+	u, err := url.Parse(target)
+	if err != nil { // validated in New
+		u = &url.URL{Path: target}
+	}
+	q := u.Query()
+	q.Set(LoginRequestParam, id)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// validateAuthorize validates an authorization request with fosite and with the rules
+// fosite lacks (PKCE at the authorization endpoint, RFC 8707 resources, duplicate
+// parameters, redirect URI schemes), runs the hook when runHook is set, and writes
+// the effective scope and resource values back into the request's form. On error, ar
+// is non-nil when the error may be redirected to the client (see redirectable).
+func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHook bool) (*fosite.AuthorizeRequest, *AuthorizationRequest, error) {
+	form := r.Form
+	for _, k := range []string{"client_id", "redirect_uri"} {
+		if len(form[k]) > 1 {
+			return nil, nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
+		}
+	}
+	if form.Get("client_id") == "" {
+		return nil, nil, fosite.ErrInvalidRequest.WithHint("The 'client_id' parameter is missing.")
+	}
+	// RFC 8707 `resource` replaces fosite's `audience`; scopes are validated below, after
+	// the hook had a chance to adjust them.
+	delete(form, "audience")
+	if form.Get("response_mode") == string(fosite.ResponseModeQuery) && len(form["response_mode"]) == 1 {
+		delete(form, "response_mode")
+	}
+	rawScope := form["scope"]
+	delete(form, "scope")
+
+	req, err := p.oauth2.NewAuthorizeRequest(withLoopbackRedirect(ctx, form.Get("redirect_uri")), r)
+	ar, _ := req.(*fosite.AuthorizeRequest)
+	if ar == nil || ar.GetRedirectURI() == nil || ValidateRedirectURI(ar.GetRedirectURI().String()) != nil {
+		// The redirect URI is not (yet) trustworthy: no redirect.
+		if err == nil {
+			err = fosite.ErrInvalidRequest.WithHint("The redirect URI is not allowed.")
+		}
+		return nil, nil, err
+	}
+	if err != nil {
+		return ar, nil, err
+	}
+	if len(rawScope) > 1 {
+		return ar, nil, fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
+	}
+	if k := duplicateParam(form, "resource"); k != "" {
+		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
+	}
+	if form.Get("request") != "" {
+		return ar, nil, fosite.ErrRequestNotSupported
+	}
+	if form.Get("request_uri") != "" {
+		return ar, nil, fosite.ErrRequestURINotSupported
+	}
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return ar, nil, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	}
+	if err := checkPKCEChallenge(form.Get("code_challenge"), form.Get("code_challenge_method")); err != nil {
+		return ar, nil, err
+	}
+	resources, err := p.canonicalResources(form["resource"])
+	if err != nil {
+		return ar, nil, err
+	}
+	if len(resources) == 0 && p.cfg.DefaultResource != "" {
+		resources = []string{p.cfg.DefaultResource}
+	}
+	var scopes []string
+	if len(rawScope) == 1 {
+		scopes = fosite.RemoveEmpty(strings.Split(rawScope[0], " "))
+	}
+	view := newView(ar.GetClient(), ar.GetRedirectURI().String(), scopes, resources)
+	if runHook && p.cfg.AuthorizeHook != nil {
+		if err := p.cfg.AuthorizeHook(ctx, view); err != nil {
+			var rfc *fosite.RFC6749Error
+			if errors.As(err, &rfc) {
+				return ar, nil, err
+			}
+			p.errorf(ctx, "authorize hook", err)
+			return ar, nil, fosite.ErrServerError.WithWrap(err)
+		}
+	}
+	view.Scopes = dedupe(view.Scopes)
+	for _, s := range view.Scopes {
+		if !validScopeToken(s) {
+			return ar, nil, fosite.ErrInvalidScope.WithHint("A scope is malformed.")
+		}
+		if !fosite.ExactScopeStrategy(ar.GetClient().GetScopes(), s) {
+			return ar, nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", s)
+		}
+	}
+	if view.Resources, err = p.canonicalResources(view.Resources); err != nil {
+		return ar, nil, err
+	}
+	if len(view.Scopes) > 0 {
+		form["scope"] = []string{strings.Join(view.Scopes, " ")}
+	}
+	if len(view.Resources) > 0 {
+		form["resource"] = append([]string(nil), view.Resources...)
+	} else {
+		delete(form, "resource")
+	}
+	ar.SetRequestedScopes(view.Scopes)
+	ar.SetRequestedAudience(view.Resources)
+	return ar, view, nil
+}
+
+// checkPKCEChallenge enforces RFC 7636 with S256 only (OAuth 2.1): a challenge is
+// required, the method must be S256 (a missing method means plain, refused), and the
+// challenge must be a base64url SHA-256 digest (43 characters).
+func checkPKCEChallenge(challenge, method string) error {
+	if challenge == "" {
+		return fosite.ErrInvalidRequest.WithHint("The 'code_challenge' parameter is required (PKCE).")
+	}
+	if method != "S256" {
+		return fosite.ErrInvalidRequest.WithHint("The 'code_challenge_method' must be S256; plain is not supported.")
+	}
+	if len(challenge) != 43 {
+		return fosite.ErrInvalidRequest.WithHint("The 'code_challenge' must be the 43-character base64url SHA-256 digest of the verifier.")
+	}
+	for i := 0; i < len(challenge); i++ {
+		c := challenge[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fosite.ErrInvalidRequest.WithHint("The 'code_challenge' must be base64url without padding.")
+		}
+	}
+	return nil
+}
+
+// newView describes an authorization request for hooks and consent pages.
+func newView(client fosite.Client, redirectURI string, scopes, resources []string) *AuthorizationRequest {
+	v := &AuthorizationRequest{
+		ClientID:    client.GetID(),
+		RedirectURI: redirectURI,
+		Scopes:      append([]string{}, scopes...),
+		Resources:   append([]string{}, resources...),
+	}
+	if u, err := url.Parse(redirectURI); err == nil {
+		v.RedirectHost = u.Host
+		if v.RedirectHost == "" {
+			v.RedirectHost = u.Scheme + ":"
+		}
+	}
+	if pc, ok := client.(*Client); ok {
+		cp := *pc
+		cp.SecretHash = nil
+		cp.RegistrationAccessTokenHash = nil
+		v.Client = &cp
+		v.ClientName = pc.Name
+		v.ClientURI = pc.URI
+		v.LocalhostOnly = len(pc.RedirectURIs) > 0
+		for _, u := range pc.RedirectURIs {
+			if !isLoopbackRedirect(u) {
+				v.LocalhostOnly = false
+			}
+		}
+	}
+	return v
+}
+
+// issueCode approves ar for subject with the granted scopes and the requested
+// resources as audience, issues the code and returns the success redirect URL.
+func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string) (string, error) {
+	for _, s := range granted {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject))
+	if err != nil {
+		return "", err
+	}
+	params := url.Values{}
+	for k, v := range resp.GetParameters() {
+		params[k] = v
+	}
+	if params.Get("state") == "" {
+		params.Del("state")
+	}
+	params.Set("iss", p.cfg.Issuer)
+	return withParams(ar.GetRedirectURI(), params), nil
+}
+
+// errorRedirect returns the redirect URL carrying err (RFC 6749 §4.1.2.1) with state
+// and iss (RFC 9207).
+func (p *Provider) errorRedirect(ar *fosite.AuthorizeRequest, err error) string {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	params := url.Values{}
+	params.Set("error", rfc.ErrorField)
+	if d := rfc.GetDescription(); d != "" {
+		params.Set("error_description", d)
+	}
+	if st := ar.GetState(); st != "" {
+		params.Set("state", st)
+	}
+	params.Set("iss", p.cfg.Issuer)
+	return withParams(ar.GetRedirectURI(), params)
+}
+
+// redirectable reports whether errors about ar may be sent to its redirect URI.
+func redirectable(ar *fosite.AuthorizeRequest) bool {
+	return ar != nil && ar.GetClient() != nil && ar.GetRedirectURI() != nil &&
+		ValidateRedirectURI(ar.GetRedirectURI().String()) == nil
+}
+
+func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest, err error) {
+	if redirectable(ar) {
+		redirect(w, p.errorRedirect(ar, err))
+		return
+	}
+	p.errorPage(w, r, 0, err)
+}
+
+// redirect answers with 303 See Other to u.
+func redirect(w http.ResponseWriter, u string) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// AuthorizationRequest returns the pending authorization request id for display on a
+// consent page, without consuming it.
+func (p *Provider) AuthorizationRequest(ctx context.Context, id string) (*AuthorizationRequest, error) {
+	pending, err := p.store.GetPendingAuthorization(ctx, id)
+	if err != nil {
+		return nil, pendingError(err)
+	}
+	client, err := p.store.GetClient(ctx, pending.ClientID)
+	if err != nil {
+		return nil, pendingError(err)
+	}
+	redirectURI := pending.Form.Get("redirect_uri")
+	if redirectURI == "" && len(client.GetRedirectURIs()) == 1 {
+		redirectURI = client.GetRedirectURIs()[0]
+	}
+	var scopes []string
+	if s := pending.Form.Get("scope"); s != "" {
+		scopes = fosite.RemoveEmpty(strings.Split(s, " "))
+	}
+	v := newView(client, redirectURI, scopes, pending.Form["resource"])
+	v.ID = id
+	v.ExpiresAt = pending.ExpiresAt
+	return v, nil
+}
+
+// Approve approves the pending authorization request id on behalf of subject, granting
+// grantedScopes (a subset of the requested scopes; nil grants none) and the requested
+// resources. It consumes the request (single use), validates it again as the client
+// sent it, issues the authorization code and returns the URL to send the browser to:
+// the client's redirect URI with code, state and iss.
+//
+// When the request can no longer be approved but the client can be told (for example
+// its registration changed), Approve returns both an error and a non-empty URL carrying
+// the RFC 6749 error for the client: send the browser there. ErrAuthorizationRequestNotFound
+// means there is nothing to redirect to.
+func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScopes []string) (redirectURL string, err error) {
+	if subject == "" {
+		return "", errors.New("provider: Approve needs a subject")
+	}
+	pending, err := p.store.GetPendingAuthorization(ctx, id)
+	if err != nil {
+		return "", pendingError(err)
+	}
+	requested := fosite.RemoveEmpty(strings.Split(pending.Form.Get("scope"), " "))
+	for _, s := range grantedScopes {
+		if !contains(requested, s) {
+			return "", fmt.Errorf("%w: %q", ErrScopeNotRequested, s)
+		}
+	}
+	ar, err := p.consume(ctx, id)
+	if err != nil {
+		if redirectable(ar) {
+			return p.errorRedirect(ar, err), err
+		}
+		return "", err
+	}
+	u, err := p.issueCode(ctx, ar, subject, grantedScopes)
+	if err != nil {
+		p.errorf(ctx, "issuing authorization code", err)
+		return p.errorRedirect(ar, err), err
+	}
+	return u, nil
+}
+
+// Deny refuses the pending authorization request id. It consumes the request and
+// returns the URL to send the browser to: the client's redirect URI with
+// error=access_denied, state and iss.
+func (p *Provider) Deny(ctx context.Context, id string) (redirectURL string, err error) {
+	ar, err := p.consume(ctx, id)
+	if !redirectable(ar) {
+		if err == nil {
+			err = ErrAuthorizationRequestNotFound
+		}
+		return "", err
+	}
+	return p.errorRedirect(ar, fosite.ErrAccessDenied.WithHint("The user denied the request.")), nil
+}
+
+// consume takes the pending request id (atomically, once) and validates it again by
+// replaying the stored form through the authorization endpoint's validation.
+func (p *Provider) consume(ctx context.Context, id string) (*fosite.AuthorizeRequest, error) {
+	pending, err := p.store.ConsumePendingAuthorization(ctx, id)
+	if err != nil {
+		return nil, pendingError(err)
+	}
+	if !pending.ExpiresAt.IsZero() && time.Now().After(pending.ExpiresAt) {
+		return nil, ErrAuthorizationRequestNotFound
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, p.endpoints.authorize+"?"+pending.Form.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ParseForm(); err != nil {
+		return nil, err
+	}
+	if r.Form.Get("client_id") != pending.ClientID {
+		return nil, ErrAuthorizationRequestNotFound
+	}
+	ar, _, err := p.validateAuthorize(ctx, r, false)
+	return ar, err
+}
+
+func pendingError(err error) error {
+	if errors.Is(err, fosite.ErrNotFound) {
+		return ErrAuthorizationRequestNotFound
+	}
+	return err
+}
+
+// randomID returns 256 random bits, base64url-encoded.
+func randomID() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+func dedupe(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

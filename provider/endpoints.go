@@ -1,0 +1,274 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ory/fosite"
+)
+
+// Token is the token endpoint (RFC 6749 §3.2): authorization_code (with PKCE),
+// refresh_token (rotating) and, when enabled, client_credentials. Responses carry
+// Cache-Control: no-store; errors are RFC 6749 §5.2 JSON.
+func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if cors(w, r, "POST, OPTIONS") {
+		return
+	}
+	if r.Method != http.MethodPost {
+		p.methodNotAllowed(w, "POST, OPTIONS")
+		return
+	}
+	if err := parsePostForm(w, r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if k := duplicateParam(r.PostForm, "resource"); k != "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
+		return
+	}
+	if err := checkClientAuthHeader(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if err := checkNoAssertion(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	grantType := r.PostForm.Get("grant_type")
+	if grantType == "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing."))
+		return
+	}
+	if !p.grantTypeSupported(r, grantType) {
+		p.writeJSONError(w, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", grantType))
+		return
+	}
+	if err := checkTokenParams(r, grantType); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	ar, err := p.oauth2.NewAccessRequest(ctx, r, NewSession(""))
+	if err != nil {
+		p.writeJSONError(w, p.tokenError(r, err))
+		return
+	}
+	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
+	if err != nil {
+		p.writeJSONError(w, p.tokenError(r, err))
+		return
+	}
+	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// grantTypeSupported reports whether some token endpoint handler handles grantType.
+func (p *Provider) grantTypeSupported(r *http.Request, grantType string) bool {
+	probe := fosite.NewAccessRequest(NewSession(""))
+	probe.GrantTypes = fosite.Arguments{grantType}
+	for _, h := range p.fcfg.GetTokenEndpointHandlers(r.Context()) {
+		if _, ok := h.(*resourceHandler); ok {
+			continue
+		}
+		if h.CanHandleTokenEndpointRequest(r.Context(), probe) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkTokenParams checks the parameters the built-in grants require, so that missing
+// ones get a precise invalid_request instead of fosite's generic invalid_grant.
+func checkTokenParams(r *http.Request, grantType string) error {
+	f := r.PostForm
+	switch grantType {
+	case "authorization_code":
+		if f.Get("code") == "" {
+			return fosite.ErrInvalidRequest.WithHint("The 'code' parameter is missing.")
+		}
+		if f.Get("code_verifier") == "" {
+			return fosite.ErrInvalidRequest.WithHint("The 'code_verifier' parameter is missing (PKCE).")
+		}
+	case "refresh_token":
+		if f.Get("refresh_token") == "" {
+			return fosite.ErrInvalidRequest.WithHint("The 'refresh_token' parameter is missing.")
+		}
+	}
+	return nil
+}
+
+// tokenError maps storage outcomes fosite reports as server_error to the RFC error a
+// client can act on: a code or refresh token that lost a race for single use, or is no
+// longer there, is invalid_grant, never a 500.
+func (p *Provider) tokenError(r *http.Request, err error) error {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField < 500 && rfc.ErrorField != "error" {
+		return err
+	}
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || errors.Is(err, fosite.ErrInactiveToken) ||
+		errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrSerializationFailure) {
+		return fosite.ErrInvalidGrant.WithHint("The authorization grant was already used or is no longer valid.")
+	}
+	p.errorf(r.Context(), "token endpoint", errors.New(rfc.ErrorField+": "+rfc.DebugField))
+	return err
+}
+
+// Revocation is the token revocation endpoint (RFC 7009). Clients authenticate as at
+// the token endpoint (public clients by client_id). Access and refresh tokens are both
+// searched whatever token_type_hint says; only the owning client can revoke (another
+// client gets 200 and nothing happens); revoking either token of a grant revokes the
+// grant's refresh and access tokens.
+func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if cors(w, r, "POST, OPTIONS") {
+		return
+	}
+	if r.Method != http.MethodPost {
+		p.methodNotAllowed(w, "POST, OPTIONS")
+		return
+	}
+	if err := parsePostForm(w, r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if k := duplicateParam(r.PostForm); k != "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
+		return
+	}
+	if err := checkClientAuthHeader(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if err := checkNoAssertion(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if r.PostForm.Get("token") == "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing."))
+		return
+	}
+	err := p.oauth2.NewRevocationRequest(ctx, r)
+	switch {
+	case err == nil,
+		errors.Is(err, fosite.ErrUnauthorizedClient): // RFC 7009 §2.1: not the owner, nothing happens
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, fosite.ErrTemporarilyUnavailable):
+		w.Header().Set("Retry-After", "1")
+		p.writeJSONError(w, err)
+	default:
+		p.writeJSONError(w, err)
+	}
+}
+
+// Introspection is the token introspection endpoint (RFC 7662). The caller must
+// authenticate as a confidential client (client_secret_basic or client_secret_post).
+// Unknown, expired and revoked tokens are {"active":false}; active tokens report
+// client_id, scope, sub, aud, exp, iat, iss, token_type ("Bearer" for access tokens)
+// and token_use ("access_token" or "refresh_token").
+func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if cors(w, r, "POST, OPTIONS") {
+		return
+	}
+	if r.Method != http.MethodPost {
+		p.methodNotAllowed(w, "POST, OPTIONS")
+		return
+	}
+	if err := parsePostForm(w, r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if k := duplicateParam(r.PostForm); k != "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
+		return
+	}
+	if err := checkClientAuthHeader(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if err := checkNoAssertion(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	client, err := p.oauth2.(*fosite.Fosite).AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		p.writeJSONError(w, fosite.ErrInvalidClient.WithHint("Client authentication failed."))
+		return
+	}
+	if client.IsPublic() {
+		p.writeJSONError(w, fosite.ErrInvalidClient.WithHint("Introspection requires a confidential client."))
+		return
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing."))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	hint := fosite.TokenUse(r.PostForm.Get("token_type_hint"))
+	if hint != fosite.RefreshToken {
+		hint = fosite.AccessToken
+	}
+	use, ar, err := p.oauth2.IntrospectToken(ctx, token, hint, NewSession(""))
+	if err != nil {
+		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 && !isInactive(err) {
+			p.errorf(ctx, "introspection", errors.New(rfc.ErrorField+": "+rfc.DebugField))
+			p.writeJSONError(w, fosite.ErrTemporarilyUnavailable)
+			return
+		}
+		writeJSON(w, IntrospectionResponse{Active: false})
+		return
+	}
+	writeJSON(w, p.introspectionResponse(use, ar))
+}
+
+func isInactive(err error) bool {
+	return errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInactiveToken) ||
+		errors.Is(err, fosite.ErrTokenExpired) || errors.Is(err, fosite.ErrTokenSignatureMismatch) ||
+		errors.Is(err, fosite.ErrInvalidTokenFormat) || errors.Is(err, fosite.ErrRequestUnauthorized)
+}
+
+// IntrospectionResponse is the RFC 7662 §2.2 response.
+type IntrospectionResponse struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  []string `json:"aud,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	ExpiresAt int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	// TokenUse is "access_token" or "refresh_token" (as in Ory Hydra).
+	TokenUse string `json:"token_use,omitempty"`
+}
+
+func (p *Provider) introspectionResponse(use fosite.TokenUse, ar fosite.AccessRequester) IntrospectionResponse {
+	res := IntrospectionResponse{
+		Active:   true,
+		Scope:    strings.Join(ar.GetGrantedScopes(), " "),
+		ClientID: ar.GetClient().GetID(),
+		Audience: append([]string(nil), ar.GetGrantedAudience()...),
+		Issuer:   p.cfg.Issuer,
+		TokenUse: string(use),
+	}
+	if s := ar.GetSession(); s != nil {
+		res.Subject = s.GetSubject()
+		exp := s.GetExpiresAt(fosite.AccessToken)
+		if use == fosite.RefreshToken {
+			exp = s.GetExpiresAt(fosite.RefreshToken)
+		}
+		if !exp.IsZero() {
+			res.ExpiresAt = exp.Unix()
+		}
+	}
+	if t := ar.GetRequestedAt(); !t.IsZero() {
+		res.IssuedAt = t.Unix()
+	}
+	if use == fosite.AccessToken {
+		res.TokenType = "Bearer"
+	}
+	return res
+}

@@ -1,0 +1,277 @@
+// Package provider is an OAuth 2.1 authorization server composed from Ory Fosite: the
+// authorization code grant with PKCE (S256 only), refresh token rotation with reuse
+// detection, token revocation (RFC 7009) and introspection (RFC 7662), RFC 8414
+// metadata, RFC 9207 `iss` on every authorization response, RFC 8707 resource
+// indicators, loopback redirect URIs on any port (RFC 8252 §7.3) and a consent handoff
+// to a login page (built in or your own).
+//
+// Build one with New, mount it with Register (or Handler), and persist everything
+// through a Storage such as storage/gorm.
+package provider
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+)
+
+// Endpoint paths, relative to the issuer's path.
+const (
+	AuthorizePath     = "/authorize"
+	TokenPath         = "/token"
+	RevocationPath    = "/revoke"
+	IntrospectionPath = "/introspect"
+	LoginPath         = "/login"
+)
+
+// LoginRequestParam is the query parameter carrying the pending authorization request's
+// ID to the login page (Config.LoginURL).
+const LoginRequestParam = "auth_request"
+
+// Provider is an OAuth 2.1 authorization server. Create it with New; it is safe for
+// concurrent use.
+type Provider struct {
+	cfg           Config
+	fcfg          *fosite.Config
+	oauth2        fosite.OAuth2Provider
+	store         Storage
+	strategy      *coreStrategy
+	resources     map[string]bool
+	log           *slog.Logger
+	csrfKey       []byte
+	issuerURL     *url.URL
+	secureCookies bool
+	metadata      AuthorizationServerMetadata
+	endpoints     endpoints
+}
+
+// endpoints holds the absolute URL and the mux pattern path of every endpoint.
+type endpoints struct {
+	authorize, token, revoke, introspect, login                     string // absolute URLs
+	authorizePath, tokenPath, revokePath, introspectPath, loginPath string
+	metadataPaths                                                   []string
+}
+
+// coreStrategy is the token strategy handed to fosite; the access-token part can be
+// replaced (Config.AccessTokenStrategy).
+type coreStrategy struct {
+	oauth2.AccessTokenStrategy
+	oauth2.RefreshTokenStrategy
+	oauth2.AuthorizeCodeStrategy
+}
+
+// New validates cfg, fills in defaults and composes the authorization server.
+func New(cfg Config) (*Provider, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	iss, _ := url.Parse(cfg.Issuer)
+	p := &Provider{
+		cfg:           cfg,
+		store:         cfg.Storage,
+		log:           cfg.Logger,
+		resources:     make(map[string]bool, len(cfg.Resources)),
+		csrfKey:       deriveKey(cfg.GlobalSecret, "fosite-mcp csrf"),
+		issuerURL:     iss,
+		secureCookies: iss.Scheme == "https",
+	}
+	for _, r := range cfg.Resources {
+		p.resources[r] = true
+	}
+	base := strings.TrimSuffix(iss.Path, "/")
+	p.endpoints = endpoints{
+		authorize:      cfg.Issuer + AuthorizePath,
+		token:          cfg.Issuer + TokenPath,
+		revoke:         cfg.Issuer + RevocationPath,
+		introspect:     cfg.Issuer + IntrospectionPath,
+		login:          cfg.Issuer + LoginPath,
+		authorizePath:  base + AuthorizePath,
+		tokenPath:      base + TokenPath,
+		revokePath:     base + RevocationPath,
+		introspectPath: base + IntrospectionPath,
+		loginPath:      base + LoginPath,
+	}
+	p.endpoints.metadataPaths = []string{
+		"/.well-known/oauth-authorization-server" + base,
+		"/.well-known/openid-configuration" + base,
+	}
+	if base != "" {
+		p.endpoints.metadataPaths = append(p.endpoints.metadataPaths, base+"/.well-known/openid-configuration")
+	}
+
+	rotated := make([][]byte, 0, len(cfg.RotatedGlobalSecrets))
+	for _, s := range cfg.RotatedGlobalSecrets {
+		rotated = append(rotated, deriveKey(s, "fosite-mcp hmac"))
+	}
+	refreshScopes := cfg.RefreshTokenScopes
+	if refreshScopes == nil {
+		refreshScopes = []string{}
+	}
+	p.fcfg = &fosite.Config{
+		AccessTokenLifespan:            cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:           cfg.RefreshTokenLifespan,
+		AuthorizeCodeLifespan:          cfg.AuthorizeCodeLifespan,
+		AccessTokenIssuer:              cfg.Issuer,
+		IDTokenIssuer:                  cfg.Issuer,
+		TokenURL:                       p.endpoints.token,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       p.audienceStrategy,
+		EnforcePKCE:                    true,
+		EnablePKCEPlainChallengeMethod: false,
+		MinParameterEntropy:            -1, // state is optional with PKCE (OAuth 2.1)
+		RefreshTokenScopes:             refreshScopes,
+		GlobalSecret:                   deriveKey(cfg.GlobalSecret, "fosite-mcp hmac"),
+		RotatedGlobalSecrets:           rotated,
+		ClientSecretsHasher:            SecretHasher{},
+		SendDebugMessagesToClients:     false,
+		OmitRedirectScopeParam:         true,
+		RedirectSecureChecker:          redirectSecure,
+	}
+	hmacStrategy := compose.NewOAuth2HMACStrategy(p.fcfg)
+	p.strategy = &coreStrategy{
+		AccessTokenStrategy:   hmacStrategy,
+		RefreshTokenStrategy:  hmacStrategy,
+		AuthorizeCodeStrategy: hmacStrategy,
+	}
+	if cfg.AccessTokenStrategy != nil {
+		s := cfg.AccessTokenStrategy(hmacStrategy, p.fcfg)
+		if s == nil {
+			return nil, errors.New("provider: Config.AccessTokenStrategy returned nil")
+		}
+		p.strategy.AccessTokenStrategy = s
+	}
+
+	factories := []compose.Factory{
+		codeGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+	}
+	if cfg.EnableClientCredentials {
+		factories = append(factories, compose.OAuth2ClientCredentialsGrantFactory)
+	}
+	factories = append(factories,
+		// Our RFC 8707 check must run after the grant handlers have loaded the grant and
+		// before the PKCE handler deletes its session, so invalid_target stays retryable.
+		func(fosite.Configurator, interface{}, interface{}) interface{} { return &resourceHandler{p: p} },
+		compose.OAuth2PKCEFactory, // after the explicit code handler: it needs the issued code
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+	)
+	p.oauth2 = compose.Compose(p.fcfg, fositeStore{cfg.Storage}, p.strategy, factories...)
+	for _, h := range cfg.TokenEndpointHandlers {
+		p.fcfg.TokenEndpointHandlers.Append(h)
+	}
+	p.metadata = p.buildMetadata()
+	if cfg.EditMetadata != nil {
+		cfg.EditMetadata(&p.metadata)
+	}
+	return p, nil
+}
+
+// Issuer returns the issuer identifier.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// OAuth2 returns the composed fosite provider, for extensions that need fosite directly.
+func (p *Provider) OAuth2() fosite.OAuth2Provider { return p.oauth2 }
+
+// Register registers every endpoint and well-known document on mux with exact path
+// patterns: the endpoints under the issuer's path and the RFC 8414 metadata at the
+// path-inserted well-known URLs at the host root (plus the OpenID Connect variants).
+func (p *Provider) Register(mux *http.ServeMux) {
+	mux.HandleFunc(p.endpoints.authorizePath, p.Authorize)
+	mux.HandleFunc(p.endpoints.tokenPath, p.Token)
+	mux.HandleFunc(p.endpoints.revokePath, p.Revocation)
+	mux.HandleFunc(p.endpoints.introspectPath, p.Introspection)
+	if p.cfg.LoginURL == "" {
+		mux.HandleFunc(p.endpoints.loginPath, p.Login)
+	}
+	for _, path := range p.endpoints.metadataPaths {
+		mux.HandleFunc(path, p.MetadataHandler)
+	}
+}
+
+// Handler returns a new http.Handler serving everything Register registers.
+func (p *Provider) Handler() http.Handler {
+	mux := http.NewServeMux()
+	p.Register(mux)
+	return mux
+}
+
+// MetadataPaths returns the paths (at the host root) where the metadata is served.
+func (p *Provider) MetadataPaths() []string {
+	return append([]string(nil), p.endpoints.metadataPaths...)
+}
+
+// fositeStore is the storage handed to fosite. Its GetClient widens a client's redirect
+// URIs by the authorization request's loopback redirect URI when it equals a registered
+// one except for the port (RFC 8252 §7.3, including "localhost", which fosite does not
+// cover). The widening is request-scoped: it is keyed by a context value that only the
+// authorization endpoint sets.
+type fositeStore struct{ Storage }
+
+type loopbackRedirectKey struct{}
+
+func withLoopbackRedirect(ctx context.Context, redirectURI string) context.Context {
+	if redirectURI == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, loopbackRedirectKey{}, redirectURI)
+}
+
+// GetClient implements fosite.ClientManager.
+func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.Storage.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	requested, _ := ctx.Value(loopbackRedirectKey{}).(string)
+	if requested == "" {
+		return c, nil
+	}
+	pc, ok := c.(*Client)
+	if !ok || contains(pc.RedirectURIs, requested) {
+		return c, nil
+	}
+	for _, registered := range pc.RedirectURIs {
+		if matchLoopback(requested, registered) {
+			cp := *pc
+			cp.RedirectURIs = append(append([]string(nil), pc.RedirectURIs...), requested)
+			return &cp, nil
+		}
+	}
+	return c, nil
+}
+
+// audienceStrategy is fosite's AudienceMatchingStrategy: an audience is acceptable
+// when it is a configured resource or in the client's own audience list.
+func (p *Provider) audienceStrategy(haystack []string, needle []string) error {
+	for _, n := range needle {
+		if p.resources[n] || contains(haystack, n) {
+			continue
+		}
+		return ErrInvalidTarget.WithHintf("The resource %q is not served by this authorization server.", n)
+	}
+	return nil
+}
+
+// deriveKey derives a purpose-specific 32-byte key from a secret.
+func deriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
+// errorf logs an unexpected error without request details.
+func (p *Provider) errorf(ctx context.Context, msg string, err error) {
+	p.log.ErrorContext(ctx, msg, slog.String("error", fmt.Sprint(err)))
+}

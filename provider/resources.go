@@ -1,0 +1,172 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+)
+
+// canonicalResources canonicalises RFC 8707 resource values and checks that each is a
+// configured resource; otherwise it returns invalid_target. Duplicates are dropped.
+func (p *Provider) canonicalResources(raw []string) ([]string, error) {
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		cr, err := CanonicalResource(r)
+		if err != nil {
+			return nil, ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
+		}
+		if !p.resources[cr] {
+			return nil, ErrInvalidTarget.WithHintf("The resource '%s' is not served by this authorization server.", cr)
+		}
+		if !contains(out, cr) {
+			out = append(out, cr)
+		}
+	}
+	return out, nil
+}
+
+// resourceHandler is a fosite token endpoint handler enforcing RFC 8707 at the token
+// endpoint. It runs after the grant handlers (which load the grant and set its bound
+// audience as the requested audience) and before the PKCE handler and every
+// PopulateTokenEndpointResponse, so a refused `resource` neither consumes the code nor
+// rotates the refresh token: invalid_target is retryable.
+//
+//   - authorization_code and refresh_token: every `resource` must be in the grant's
+//     bound audience; the access token's audience is narrowed to them. Without
+//     `resource` the token gets the whole bound audience.
+//   - client_credentials: every `resource` must be a configured resource (or in the
+//     client's audience); none means Config.DefaultResource, if set. Requested scopes
+//     (already checked by fosite against the client) are granted.
+type resourceHandler struct{ p *Provider }
+
+var _ fosite.TokenEndpointHandler = (*resourceHandler)(nil)
+
+func (h *resourceHandler) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	gt := r.GetGrantTypes()
+	return gt.ExactOne("authorization_code") || gt.ExactOne("refresh_token") || gt.ExactOne("client_credentials")
+}
+
+func (h *resourceHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
+
+func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) error {
+	ar, ok := r.(*fosite.AccessRequest)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	}
+	if r.GetGrantTypes().ExactOne("client_credentials") {
+		resources, err := h.clientResources(r)
+		if err != nil {
+			return err
+		}
+		ar.SetRequestedAudience(resources)
+		ar.GrantedAudience = fosite.Arguments{}
+		for _, a := range resources {
+			ar.GrantAudience(a)
+		}
+		for _, s := range r.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		return nil
+	}
+	bound := r.GetRequestedAudience()
+	narrowed, err := narrowAudience(r.GetRequestForm()["resource"], bound)
+	if err != nil {
+		return err
+	}
+	if r.GetGrantTypes().ExactOne("refresh_token") {
+		// fosite granted the previous token's audience; grant the requested narrowing, or
+		// the grant's whole bound audience when no resource is named (RFC 8707 §2.2).
+		ar.GrantedAudience = fosite.Arguments{}
+		for _, a := range narrowed {
+			ar.GrantAudience(a)
+		}
+	}
+	// For authorization_code, codeGrant narrows while populating the response.
+	return nil
+}
+
+func (h *resourceHandler) clientResources(r fosite.AccessRequester) ([]string, error) {
+	out := []string{}
+	for _, raw := range r.GetRequestForm()["resource"] {
+		cr, err := CanonicalResource(raw)
+		if err != nil {
+			return nil, ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
+		}
+		if !h.p.resources[cr] && !contains(r.GetClient().GetAudience(), cr) {
+			return nil, ErrInvalidTarget.WithHintf("The resource '%s' is not served by this authorization server.", cr)
+		}
+		if !contains(out, cr) {
+			out = append(out, cr)
+		}
+	}
+	if len(out) == 0 && h.p.cfg.DefaultResource != "" {
+		out = append(out, h.p.cfg.DefaultResource)
+	}
+	return out, nil
+}
+
+func (h *resourceHandler) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
+	return fosite.ErrUnknownRequest
+}
+
+// narrowAudience returns the audience a token request may receive: the canonical
+// `resource` values, each of which must be in bound, or bound itself when there are none.
+func narrowAudience(resources []string, bound []string) ([]string, error) {
+	if len(resources) == 0 {
+		return append([]string{}, bound...), nil
+	}
+	out := make([]string, 0, len(resources))
+	for _, raw := range resources {
+		cr, err := CanonicalResource(raw)
+		if err != nil {
+			return nil, ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
+		}
+		if !contains(bound, cr) {
+			return nil, ErrInvalidTarget.WithHintf("The resource '%s' was not authorized for this grant.", cr)
+		}
+		if !contains(out, cr) {
+			out = append(out, cr)
+		}
+	}
+	return out, nil
+}
+
+// codeGrant is fosite's authorization code handler, with the token response limited to
+// the audience named by the token request's `resource` parameters (RFC 8707 §2.2).
+// resourceHandler has already checked them against the code's bound audience.
+type codeGrant struct {
+	*oauth2.AuthorizeExplicitGrantHandler
+}
+
+func codeGrantFactory(config fosite.Configurator, storage interface{}, strategy interface{}) interface{} {
+	return &codeGrant{compose.OAuth2AuthorizeExplicitFactory(config, storage, strategy).(*oauth2.AuthorizeExplicitGrantHandler)}
+}
+
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
+func (c *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if c.CanHandleTokenEndpointRequest(ctx, r) && len(r.GetRequestForm()["resource"]) > 0 {
+		allowed, err := narrowAudience(r.GetRequestForm()["resource"], r.GetRequestedAudience())
+		if err != nil {
+			return err
+		}
+		r = &audienceFilter{AccessRequester: r, allowed: allowed}
+	}
+	return c.AuthorizeExplicitGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+}
+
+// audienceFilter grants only allowed audiences.
+type audienceFilter struct {
+	fosite.AccessRequester
+	allowed []string
+}
+
+// GrantAudience implements fosite.Requester.
+func (a *audienceFilter) GrantAudience(audience string) {
+	if contains(a.allowed, audience) {
+		a.AccessRequester.GrantAudience(audience)
+	}
+}
