@@ -34,7 +34,7 @@ type Challenge struct {
 //
 //	Bearer error="insufficient_scope", scope="files:read files:write", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"
 //
-// Empty parameters are left out (a bare "Bearer" when all are empty); values are
+// Parameters that are empty (after sanitising) are left out (a bare "Bearer" when all are empty); values are
 // quoted-strings (RFC 9110 §5.6.4) with '"' and '\' escaped and control characters
 // dropped, so no value can break out of its parameter or the header.
 func (c Challenge) String() string {
@@ -42,13 +42,14 @@ func (c Challenge) String() string {
 	b.WriteString("Bearer")
 	sep := " "
 	param := func(name, value string) {
-		if value == "" {
-			return
+		q := quoteString(value)
+		if q == `""` {
+			return // an empty value breaks some clients' parsers (go-sdk's among them)
 		}
 		b.WriteString(sep)
 		b.WriteString(name)
 		b.WriteByte('=')
-		b.WriteString(quoteString(value))
+		b.WriteString(q)
 		sep = ", "
 	}
 	param("error", c.Error)

@@ -1,0 +1,239 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+)
+
+// This file tests how the middleware reads the Authorization header and formats its
+// challenges (RFC 6750 §2.1, §3). The verifier here is a lookup table, because these cases
+// never reach token validation; token checks against real tokens are in bearer_test.go.
+
+const headerTestToken = "good-token_0123456789.abc~+/="
+
+// countingVerifier accepts headerTestToken and counts calls.
+type countingVerifier struct {
+	calls    atomic.Int64
+	resource string
+}
+
+func (v *countingVerifier) VerifyAccessToken(_ context.Context, token string) (*provider.AccessToken, error) {
+	v.calls.Add(1)
+	if token != headerTestToken {
+		return nil, fmt.Errorf("unknown token: %w", provider.ErrInvalidToken)
+	}
+	return &provider.AccessToken{Subject: "alice", ClientID: "c1", Scopes: []string{"files"},
+		Audience: []string{v.resource}, ExpiresAt: time.Now().Add(time.Hour)}, nil
+}
+
+// okHandler answers 200 with the identity from the context.
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tok, ok := TokenFromContext(r.Context())
+	if !ok {
+		http.Error(w, "no token in context", http.StatusInternalServerError)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(tok)
+})
+
+type response struct {
+	status int
+	header http.Header
+	body   ErrorResponse
+	raw    string
+}
+
+func do(t *testing.T, method, url string, header http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// challengeParams parses the response's challenge with go-sdk's client-side parser.
+func challengeParams(t *testing.T, r response) map[string]string {
+	t.Helper()
+	cs, err := oauthex.ParseWWWAuthenticate(r.header.Values("WWW-Authenticate"))
+	if err != nil || len(cs) != 1 || cs[0].Scheme != "bearer" {
+		t.Fatalf("WWW-Authenticate %q: %+v %v", r.header.Values("WWW-Authenticate"), cs, err)
+	}
+	if cs[0].Params == nil {
+		return map[string]string{}
+	}
+	return cs[0].Params
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRequireBearer_RFC6750_2_1_AuthorizationHeaderOnly(t *testing.T) {
+	const resource = "https://mcp.example.com/mcp"
+	v := &countingVerifier{resource: resource}
+	logs := &syncBuffer{}
+	h := RequireBearer(v, BearerOptions{
+		Resource: resource, Scopes: []string{"files:read"},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})(okHandler)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const metadata = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+
+	tests := []struct {
+		name       string
+		query      string
+		header     http.Header
+		wantStatus int
+		wantError  string // error param of the challenge; "" means none
+		wantVerify bool   // whether the verifier may be called
+	}{
+		{"§3.1 no credentials: no error code", "", nil, 401, "", false},
+		{"§3.1 other scheme: no error code", "", http.Header{"Authorization": {"Basic YTpi"}}, 401, "", false},
+		{"§2.1 Bearer", "", http.Header{"Authorization": {"Bearer " + headerTestToken}}, 200, "", true},
+		{"§2.1 scheme is case-insensitive", "", http.Header{"Authorization": {"bEaReR " + headerTestToken}}, 200, "", true},
+		{"§2.1 extra spaces before token", "", http.Header{"Authorization": {"Bearer   " + headerTestToken}}, 200, "", true},
+		{"§2.1 empty token is malformed", "", http.Header{"Authorization": {"Bearer"}}, 401, ErrorInvalidToken, false},
+		{"§2.1 token with space is malformed", "", http.Header{"Authorization": {"Bearer a b"}}, 401, ErrorInvalidToken, false},
+		{"§2.1 token with quote is malformed", "", http.Header{"Authorization": {`Bearer a"b`}}, 401, ErrorInvalidToken, false},
+		{"§2.1 only padding is malformed", "", http.Header{"Authorization": {"Bearer =="}}, 401, ErrorInvalidToken, false},
+		{"§2.1 padding inside is malformed", "", http.Header{"Authorization": {"Bearer a=b"}}, 401, ErrorInvalidToken, false},
+		{"§3.1 unknown token", "", http.Header{"Authorization": {"Bearer unknown"}}, 401, ErrorInvalidToken, true},
+		{"§2.3 query token refused unverified", "access_token=" + headerTestToken, nil, 401, ErrorInvalidRequest, false},
+		{"§3.1 two methods refused", "access_token=" + headerTestToken, http.Header{"Authorization": {"Bearer " + headerTestToken}}, 401, ErrorInvalidRequest, false},
+		{"§3.1 repeated header refused", "", http.Header{"Authorization": {"Bearer " + headerTestToken, "Bearer " + headerTestToken}}, 401, ErrorInvalidRequest, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := v.calls.Load()
+			url := srv.URL + "/mcp"
+			if tt.query != "" {
+				url += "?" + tt.query
+			}
+			r := do(t, http.MethodPost, url, tt.header)
+			if r.status != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.raw)
+			}
+			if called := v.calls.Load() > before; called && !tt.wantVerify {
+				t.Error("verifier was called")
+			}
+			if r.status == 200 {
+				if r.header.Get("WWW-Authenticate") != "" {
+					t.Error("challenge on success")
+				}
+				return
+			}
+			p := challengeParams(t, r)
+			if p["error"] != tt.wantError {
+				t.Errorf("error = %q, want %q (%v)", p["error"], tt.wantError, p)
+			}
+			if p["resource_metadata"] != metadata {
+				t.Errorf("resource_metadata = %q", p["resource_metadata"])
+			}
+			if p["scope"] != "files:read" {
+				t.Errorf("scope = %q", p["scope"])
+			}
+			if tt.wantError == "" && p["error_description"] != "" {
+				t.Errorf("error_description without error: %q", p["error_description"])
+			}
+			if tt.wantError != "" && (p["error_description"] == "" || r.body.Error != tt.wantError || r.body.ErrorDescription == "") {
+				t.Errorf("description %q, body %+v", p["error_description"], r.body)
+			}
+			if got := r.header.Get("Access-Control-Expose-Headers"); got != "WWW-Authenticate" {
+				t.Errorf("Access-Control-Expose-Headers = %q", got)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), headerTestToken) {
+		t.Errorf("a token reached the log:\n%s", logs.String())
+	}
+}
+
+// A verifier failure that is not ErrInvalidToken (storage down) is a server error: 500,
+// no challenge that would make clients throw away a good token, nothing leaked.
+func TestRequireBearer_VerifierFailureIs500(t *testing.T) {
+	v := AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
+		return nil, errors.New("database is down at 10.0.0.7")
+	})
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(RequireBearer(v, BearerOptions{Resource: "https://h/mcp",
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})(okHandler))
+	defer srv.Close()
+	r := do(t, http.MethodGet, srv.URL, http.Header{"Authorization": {"Bearer " + headerTestToken}})
+	if r.status != http.StatusInternalServerError || r.header.Get("WWW-Authenticate") != "" || strings.Contains(r.raw, "10.0.0.7") {
+		t.Errorf("got %d %v %s", r.status, r.header, r.raw)
+	}
+	if !strings.Contains(logs.String(), "database is down") || strings.Contains(logs.String(), headerTestToken) {
+		t.Errorf("log: %s", logs.String())
+	}
+}
+
+func TestNewBearer_Validation(t *testing.T) {
+	v := &countingVerifier{}
+	for name, opts := range map[string]BearerOptions{
+		"no resource":       {},
+		"relative resource": {Resource: "/mcp"},
+		"fragment":          {Resource: "https://h/mcp#x"},
+		"bad scope":         {Resource: "https://h/mcp", Scopes: []string{"a b"}},
+		"bad metadata URL":  {Resource: "https://h/mcp", ResourceMetadataURL: "javascript:x"},
+	} {
+		if _, err := NewBearer(v, opts); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := NewBearer(nil, BearerOptions{Resource: "https://h/mcp"}); err == nil {
+		t.Error("nil verifier accepted")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("RequireBearer with invalid options did not panic")
+		}
+	}()
+	RequireBearer(v, BearerOptions{})
+}
