@@ -156,8 +156,22 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	rawScope := form["scope"]
 	delete(form, "scope")
 
+	// fosite insists on a state of at least MinParameterEntropy (≥ 1) characters; OAuth 2.1
+	// with PKCE makes state optional, so stand in for a missing one during validation.
+	state, hasState := form["state"]
+	if !hasState || form.Get("state") == "" {
+		form.Set("state", "-")
+	}
 	req, err := p.oauth2.NewAuthorizeRequest(withLoopbackRedirect(ctx, form.Get("redirect_uri")), r)
+	if hasState {
+		form["state"] = state
+	} else {
+		delete(form, "state")
+	}
 	ar, _ := req.(*fosite.AuthorizeRequest)
+	if ar != nil {
+		ar.State = form.Get("state")
+	}
 	if ar == nil || ar.GetRedirectURI() == nil || ValidateRedirectURI(ar.GetRedirectURI().String()) != nil {
 		// The redirect URI is not (yet) trustworthy: no redirect.
 		if err == nil {

@@ -129,7 +129,7 @@ func New(cfg Config) (*Provider, error) {
 		AudienceMatchingStrategy:       p.audienceStrategy,
 		EnforcePKCE:                    true,
 		EnablePKCEPlainChallengeMethod: false,
-		MinParameterEntropy:            -1, // state is optional with PKCE (OAuth 2.1)
+		MinParameterEntropy:            1, // state is optional with PKCE (OAuth 2.1); see validateAuthorize
 		RefreshTokenScopes:             refreshScopes,
 		GlobalSecret:                   deriveKey(cfg.GlobalSecret, "fosite-mcp hmac"),
 		RotatedGlobalSecrets:           rotated,
