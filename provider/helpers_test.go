@@ -34,16 +34,16 @@ type env struct {
 	store    *gormstore.Store
 	p        *provider.Provider
 	srv      *httptest.Server
-	base     string // http://127.0.0.1:port
-	issuer   string // base + "/oauth"
-	resource string // base + "/mcp"
+	base     string       // http://127.0.0.1:port
+	issuer   string       // base + "/oauth"
+	resource string       // base + "/mcp"
 	http     *http.Client // does not follow redirects
 
-	public       *provider.Client // public client with a loopback redirect URI
-	conf         *provider.Client // confidential client (client_secret_basic)
-	confSecret   string
-	rs           *provider.Client // confidential client of a resource server (introspection)
-	rsSecret     string
+	public     *provider.Client // public client with a loopback redirect URI
+	conf       *provider.Client // confidential client (client_secret_basic)
+	confSecret string
+	rs         *provider.Client // confidential client of a resource server (introspection)
+	rsSecret   string
 }
 
 type envOption func(e *env, cfg *provider.Config)
