@@ -59,22 +59,22 @@ func (kr *keyring) seal(plaintext, ad []byte) (keyID string, sealed []byte, err 
 	return kr.primary, aead.Seal(nonce, nonce, plaintext, ad), nil
 }
 
-// errUndecryptable is returned when a row was encrypted with a key that is no longer
-// configured, or fails authentication.
-var errUndecryptable = errors.New("gormstore: stored data cannot be decrypted with the configured keys")
+// ErrUndecryptable is returned when a stored row was encrypted with a key that is not (or no
+// longer) among Options.EncryptionKeys, or fails authentication (tampered, or moved to another row).
+var ErrUndecryptable = errors.New("gormstore: stored data cannot be decrypted with the configured keys")
 
 func (kr *keyring) open(keyID string, sealed, ad []byte) ([]byte, error) {
 	aead, ok := kr.aeads[keyID]
 	if !ok {
-		return nil, fmt.Errorf("%w (key %q not configured)", errUndecryptable, keyID)
+		return nil, fmt.Errorf("%w (key %q not configured)", ErrUndecryptable, keyID)
 	}
 	if len(sealed) < aead.NonceSize()+aead.Overhead() {
-		return nil, errUndecryptable
+		return nil, ErrUndecryptable
 	}
 	n := aead.NonceSize()
 	pt, err := aead.Open(nil, sealed[:n], sealed[n:], ad)
 	if err != nil {
-		return nil, errUndecryptable
+		return nil, ErrUndecryptable
 	}
 	return pt, nil
 }
