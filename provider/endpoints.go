@@ -28,14 +28,6 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
 		return
 	}
-	if err := checkClientAuthHeader(r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if err := checkNoAssertion(r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
 	grantType := r.PostForm.Get("grant_type")
 	if grantType == "" {
 		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHint("The 'grant_type' parameter is missing."))
@@ -43,6 +35,14 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.grantTypeSupported(r, grantType) {
 		p.writeJSONError(w, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", grantType))
+		return
+	}
+	if err := checkClientAuthHeader(r); err != nil {
+		p.writeJSONError(w, err)
+		return
+	}
+	if err := checkNoAssertion(r); err != nil {
+		p.writeJSONError(w, err)
 		return
 	}
 	if err := checkTokenParams(r, grantType); err != nil {

@@ -185,6 +185,9 @@ func checkClientAuthHeader(r *http.Request) error {
 		if len(r.Header.Values("Authorization")) > 0 {
 			return fosite.ErrInvalidClient.WithHint("The Authorization header is empty.")
 		}
+		if r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
+			return fosite.ErrInvalidClient.WithHint("No client authentication was included (client_id or an Authorization header).")
+		}
 		return nil
 	}
 	if len(r.Header.Values("Authorization")) > 1 {
