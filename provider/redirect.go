@@ -31,7 +31,7 @@ func ValidateRedirectURI(raw string) error {
 	if u.Scheme == "" || !u.IsAbs() {
 		return errors.New("redirect URI must be absolute")
 	}
-	if u.Scheme != strings.ToLower(u.Scheme) {
+	if !strings.HasPrefix(raw, u.Scheme+":") { // url.Parse lowercases the scheme
 		return errors.New("redirect URI scheme must be lowercase")
 	}
 	if u.User != nil {
