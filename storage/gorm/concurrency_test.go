@@ -267,3 +267,30 @@ func TestConcurrency_PendingAuthorizationConsumedExactlyOnceInTransactions(t *te
 		}
 	})
 }
+
+// TestConcurrency_CreateClientSameIDOnce pins ClientStore.CreateClient under concurrency (dynamic
+// registration with a caller-chosen ID, or two operators): one wins, the others get
+// provider.ErrClientExists.
+func TestConcurrency_CreateClientSameIDOnce(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		errs := race(func(int) error {
+			return inTX(s, c, func(tx context.Context) error {
+				return s.CreateClient(tx, newClient(t, "same-id"))
+			})
+		})
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, provider.ErrClientExists):
+			default:
+				t.Errorf("create %d: %v; want success or ErrClientExists", i, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d creations succeeded; want 1", wins)
+		}
+	})
+}
