@@ -1,0 +1,117 @@
+package registration
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// Handler serves the RFC 7591 registration endpoint (POST on Options.Endpoint) and the
+// RFC 7592 client configuration endpoints (GET, PUT and DELETE on Endpoint/{client_id}).
+// Create it with [NewHandler]; it is safe for concurrent use.
+type Handler struct {
+	store    provider.ClientStore
+	opts     Options
+	basePath string // escaped path of Options.Endpoint
+}
+
+// NewHandler validates opts and returns the handler over store (gormstore.Store
+// implements provider.ClientStore).
+func NewHandler(store provider.ClientStore, opts Options) (*Handler, error) {
+	if store == nil {
+		return nil, errors.New("registration: store is nil")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(o.Endpoint) // validated by withDefaults
+	base := u.EscapedPath()
+	if base == "" {
+		base = "/"
+	}
+	return &Handler{store: store, opts: o, basePath: base}, nil
+}
+
+// Advertised reports whether registration is open to anyone or to holders of an initial
+// access token, that is whether the authorization server metadata should publish
+// registration_endpoint.
+func (h *Handler) Advertised() bool { return h.opts.Policy != PolicyClosed }
+
+// Endpoint returns the registration endpoint URL.
+func (h *Handler) Endpoint() string { return h.opts.Endpoint }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	// Browser-based MCP clients (the MCP Inspector) register cross-origin; nothing here
+	// relies on cookies, so any origin may call.
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+	if h.opts.Policy == PolicyClosed {
+		http.NotFound(w, r)
+		return
+	}
+	clientID, isClientPath, ok := h.route(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	allow := "POST, OPTIONS"
+	if isClientPath {
+		if h.opts.DisableManagement {
+			http.NotFound(w, r)
+			return
+		}
+		allow = "GET, PUT, DELETE, OPTIONS"
+	}
+	if r.Method == http.MethodOptions {
+		hdr.Set("Access-Control-Allow-Methods", allow)
+		hdr.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version")
+		hdr.Set("Access-Control-Max-Age", "86400")
+		hdr.Set("Allow", allow)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	switch {
+	case !isClientPath && r.Method == http.MethodPost:
+		h.register(w, r)
+	case isClientPath && r.Method == http.MethodGet:
+		h.read(w, r, clientID)
+	case isClientPath && r.Method == http.MethodPut:
+		h.update(w, r, clientID)
+	case isClientPath && r.Method == http.MethodDelete:
+		h.delete(w, r, clientID)
+	default:
+		hdr.Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, &RegistrationError{ErrorCode: ErrInvalidClientMetadata,
+			ErrorDescription: "method not allowed; use " + strings.TrimSuffix(allow, ", OPTIONS")})
+	}
+}
+
+// route splits the request path into the registration endpoint or a client configuration
+// endpoint with its client ID.
+func (h *Handler) route(r *http.Request) (clientID string, isClientPath, ok bool) {
+	p := r.URL.EscapedPath()
+	if p == h.basePath {
+		return "", false, true
+	}
+	prefix := strings.TrimSuffix(h.basePath, "/") + "/"
+	rest, found := strings.CutPrefix(p, prefix)
+	if !found || rest == "" || strings.Contains(rest, "/") {
+		return "", false, false
+	}
+	id, err := url.PathUnescape(rest)
+	if err != nil || id == "" {
+		return "", false, false
+	}
+	return id, true, true
+}
+
+// clientURI returns the RFC 7592 client configuration endpoint of id.
+func (h *Handler) clientURI(id string) string {
+	return strings.TrimSuffix(h.opts.Endpoint, "/") + "/" + url.PathEscape(id)
+}

@@ -1,0 +1,93 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// UnusedClientLister lists dynamically registered clients that have not been used since a
+// time. A store implements it to support [PruneUnusedClients].
+type UnusedClientLister interface {
+	// ListUnusedClients returns up to limit IDs of clients with Source
+	// provider.ClientSourceDynamic whose LastUsedAt (CreatedAt when never used) is before
+	// cutoff.
+	ListUnusedClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+}
+
+// PruneStore is what [PruneUnusedClients] needs.
+type PruneStore interface {
+	provider.ClientStore
+	UnusedClientLister
+}
+
+// pruneBatch is how many clients one listing returns.
+const pruneBatch = 100
+
+// PruneUnusedClients deletes dynamically registered clients unused for olderThan, with
+// every grant, code and token issued to them (ClientStore.DeleteClient), and returns how
+// many it deleted. Each candidate is re-loaded and re-checked before deletion, so a client
+// used meanwhile survives. Static clients are never deleted. Run it periodically (for
+// example daily with olderThan of 90 days) so that abandoned registrations do not pile up.
+func PruneUnusedClients(ctx context.Context, store PruneStore, olderThan time.Duration) (int, error) {
+	if olderThan <= 0 {
+		return 0, errors.New("registration: PruneUnusedClients needs a positive olderThan")
+	}
+	cutoff := time.Now().Add(-olderThan)
+	deleted := 0
+	seen := map[string]bool{}
+	for {
+		ids, err := store.ListUnusedClients(ctx, cutoff, pruneBatch)
+		if err != nil {
+			return deleted, fmt.Errorf("registration: listing unused clients: %w", err)
+		}
+		progress := false
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			progress = true
+			ok, err := pruneOne(ctx, store, id, cutoff)
+			if err != nil {
+				return deleted, err
+			}
+			if ok {
+				deleted++
+			}
+		}
+		if len(ids) < pruneBatch || !progress {
+			return deleted, nil
+		}
+	}
+}
+
+// pruneOne deletes client id if it is still a dynamic client unused since cutoff.
+func pruneOne(ctx context.Context, store provider.ClientStore, id string, cutoff time.Time) (bool, error) {
+	c, err := store.LoadClient(ctx, id)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("registration: loading client %q: %w", id, err)
+	}
+	last := c.LastUsedAt
+	if last.IsZero() {
+		last = c.CreatedAt
+	}
+	if c.Source != provider.ClientSourceDynamic || !last.Before(cutoff) {
+		return false, nil
+	}
+	if err := store.DeleteClient(ctx, id); err != nil {
+		if errors.Is(err, fosite.ErrNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("registration: deleting client %q: %w", id, err)
+	}
+	return true, nil
+}
