@@ -263,7 +263,11 @@ func (s *Store) txOptions() *sql.TxOptions {
 // PostgreSQL, BEGIN IMMEDIATE on SQLite) and returns a context carrying it; every Store method
 // called with that context runs inside it. When ctx already carries an open transaction, BeginTX
 // joins it: the returned context's Commit does nothing and its Rollback marks the transaction
-// rollback-only, so that only the outermost owner commits or rolls back.
+// rollback-only, so that only the outermost owner commits or rolls back. Once the transaction
+// has finished, methods called with its context run outside any transaction again.
+//
+// On PostgreSQL a failed statement aborts the whole transaction: after an error from a method
+// called inside it, Rollback.
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if ref := txFrom(ctx); ref != nil {
 		ref.st.mu.Lock()

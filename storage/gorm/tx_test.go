@@ -180,3 +180,42 @@ func TestErrorMapping_PostgresConcurrentUpdateIsSerializationFailure(t *testing.
 		t.Errorf("stale invalidation = %v; want ErrInvalidatedAuthorizeCode and ErrSerializationFailure", err)
 	}
 }
+
+// TestErrorMapping_PostgresDeadlockIsSerializationFailure pins SQLSTATE 40P01: two transactions
+// that rotate each other's refresh tokens deadlock; PostgreSQL aborts one (after deadlock_timeout,
+// 1 s by default), which must see fosite.ErrSerializationFailure, and the other proceeds.
+func TestErrorMapping_PostgresDeadlockIsSerializationFailure(t *testing.T) {
+	s := gormtest.Open(t, gormtest.Postgres)
+	c := ctx(t)
+	cl := mustCreateClient(t, s, "client")
+	must(t, s.CreateRefreshTokenSession(c, "rt-a", "", newRequest(cl, "grant-a", "m")))
+	must(t, s.CreateRefreshTokenSession(c, "rt-b", "", newRequest(cl, "grant-b", "m")))
+	must(t, s.CreateRefreshTokenSession(c, "rt-a2", "", newRequest(cl, "grant-a", "m")))
+	must(t, s.CreateRefreshTokenSession(c, "rt-b2", "", newRequest(cl, "grant-b", "m")))
+
+	tx1, err := s.BeginTX(c)
+	must(t, err)
+	defer s.Rollback(tx1)
+	tx2, err := s.BeginTX(c)
+	must(t, err)
+	defer s.Rollback(tx2)
+	must(t, s.RotateRefreshToken(tx1, "grant-a", "rt-a")) // tx1 locks grant-a's rows
+	must(t, s.RotateRefreshToken(tx2, "grant-b", "rt-b")) // tx2 locks grant-b's rows
+
+	errs := make(chan error, 2)
+	go func() { errs <- s.RotateRefreshToken(tx1, "grant-b", "rt-b2") }()
+	go func() { errs <- s.RotateRefreshToken(tx2, "grant-a", "rt-a2") }()
+	e1, e2 := <-errs, <-errs
+	failed := 0
+	for _, err := range []error{e1, e2} {
+		if err != nil {
+			failed++
+			if !errors.Is(err, fosite.ErrSerializationFailure) {
+				t.Errorf("deadlock victim got %v; want ErrSerializationFailure", err)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Errorf("no deadlock victim (both rotations succeeded)")
+	}
+}
