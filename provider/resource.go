@@ -20,7 +20,7 @@ func CanonicalResource(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resource is not a URI: %w", err)
 	}
-	if !u.IsAbs() || u.Opaque != "" || u.Host == "" {
+	if !u.IsAbs() || u.Opaque != "" || u.Hostname() == "" {
 		return "", errors.New("resource must be an absolute URI with a host")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
@@ -36,6 +36,9 @@ func CanonicalResource(raw string) (string, error) {
 		port = ""
 	}
 	if strings.Contains(host, ":") {
+		if ip := net.ParseIP(strings.SplitN(host, "%", 2)[0]); ip == nil {
+			return "", errors.New("resource host is not valid")
+		}
 		host = "[" + host + "]"
 	}
 	if port != "" {
@@ -43,5 +46,9 @@ func CanonicalResource(raw string) (string, error) {
 	} else {
 		u.Host = host
 	}
-	return u.String(), nil
+	out := u.String()
+	if _, err := url.Parse(out); err != nil {
+		return "", fmt.Errorf("resource is not a URI: %w", err)
+	}
+	return out, nil
 }
