@@ -1,0 +1,124 @@
+package provider_test
+
+import (
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// FuzzParseBasicAuth: ParseBasicAuth never panics, and whatever it accepts net/http
+// (which fosite uses) reads the same way, so our pre-check and fosite agree on who
+// the client is.
+func FuzzParseBasicAuth(f *testing.F) {
+	for _, seed := range []string{
+		basic("web-app", "s3cret"), basic("a:b", "c d%"), basic("ü", "€"), "Basic", "Basic ", "basic " + base64.StdEncoding.EncodeToString([]byte("a:b")),
+		"Basic !!!", "Basic " + base64.StdEncoding.EncodeToString([]byte("nocolon")), "Basic " + base64.StdEncoding.EncodeToString([]byte(":secret")),
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:x")), "Bearer abc", "Basic  " + base64.StdEncoding.EncodeToString([]byte("a:b")),
+		"Basic " + base64.RawStdEncoding.EncodeToString([]byte("a:bc")),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		id, secret, err := provider.ParseBasicAuth(header)
+		if err != nil {
+			return
+		}
+		if id == "" {
+			t.Fatal("accepted an empty client ID")
+		}
+		r := &http.Request{Header: http.Header{"Authorization": {header}}}
+		rawID, rawSecret, ok := r.BasicAuth()
+		if !ok {
+			t.Fatalf("net/http refuses %q, which we accepted", header)
+		}
+		if uid, err := url.QueryUnescape(rawID); err != nil || uid != id {
+			t.Fatalf("client ID %q, net/http reads %q", id, uid)
+		}
+		if us, err := url.QueryUnescape(rawSecret); err != nil || us != secret {
+			t.Fatalf("secret mismatch")
+		}
+	})
+}
+
+// FuzzBasicAuthRoundTrip: credentials encoded as RFC 6749 §2.3.1 says decode back.
+func FuzzBasicAuthRoundTrip(f *testing.F) {
+	f.Add("web-app", "s3cret")
+	f.Add("a:b c", "%+&=")
+	f.Add("ü", "")
+	f.Fuzz(func(t *testing.T, id, secret string) {
+		if id == "" {
+			return
+		}
+		gotID, gotSecret, err := provider.ParseBasicAuth(basic(id, secret))
+		if err != nil || gotID != id || gotSecret != secret {
+			t.Fatalf("(%q, %q) → (%q, %q, %v)", id, secret, gotID, gotSecret, err)
+		}
+	})
+}
+
+// FuzzCanonicalResource: canonicalisation is idempotent and yields an absolute URI with
+// a lowercase scheme and host, no fragment and no default port.
+func FuzzCanonicalResource(f *testing.F) {
+	for _, seed := range []string{
+		"https://mcp.example.com/mcp", "HTTPS://MCP.EXAMPLE.COM:443/mcp", "http://127.0.0.1:80/", "https://[::1]:8443/a?b=c",
+		"https://x.example/#frag", "/relative", "mailto:a@b", "https://u:p@x.example/", "https://x.example", "https://X.example:8080/A/",
+		"https://[fe80::1%25eth0]/", "http://%41.example/", "https://x.example/a%2Fb",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := provider.CanonicalResource(raw)
+		if err != nil {
+			return
+		}
+		c2, err := provider.CanonicalResource(c)
+		if err != nil || c2 != c {
+			t.Fatalf("not idempotent: %q → %q → %q, %v", raw, c, c2, err)
+		}
+		u, err := url.Parse(c)
+		if err != nil || !u.IsAbs() || u.Host == "" || strings.Contains(c, "#") || u.User != nil {
+			t.Fatalf("%q → %q is not a fragment-free absolute URI", raw, c)
+		}
+		if u.Scheme != strings.ToLower(u.Scheme) || u.Hostname() != strings.ToLower(u.Hostname()) {
+			t.Fatalf("%q → %q not lowercase", raw, c)
+		}
+		if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+			t.Fatalf("%q → %q keeps the default port", raw, c)
+		}
+	})
+}
+
+// FuzzValidateRedirectURI: an accepted redirect URI parses, has no fragment or user
+// information, and uses http only on a loopback host and never a dangerous scheme.
+func FuzzValidateRedirectURI(f *testing.F) {
+	for _, seed := range []string{
+		"https://app.example/cb", "http://127.0.0.1:1/cb", "http://localhost/cb", "http://[::1]/cb", "com.example.app:/cb",
+		"javascript:alert(1)", "JavaScript://%0aalert(1)", "http://localhost.evil/cb", "http://127.0.0.1.evil/cb", "https://a/#",
+		"data:text/html,x", "http://0x7f000001/cb", "http://[::ffff:127.0.0.1]/cb", "vscode://x/y",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if provider.ValidateRedirectURI(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || strings.Contains(raw, "#") || u.User != nil || !u.IsAbs() {
+			t.Fatalf("accepted %q", raw)
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "http":
+			h := u.Hostname()
+			if ip := net.ParseIP(h); !(strings.EqualFold(h, "localhost") || ip != nil && ip.IsLoopback()) {
+				t.Fatalf("accepted http off loopback: %q", raw)
+			}
+		case "javascript", "data", "vbscript", "file":
+			t.Fatalf("accepted dangerous scheme: %q", raw)
+		}
+	})
+}
