@@ -121,7 +121,11 @@ func New(db *gorm.DB, opts Options) (*Store, error) {
 }
 
 // SQLiteDSN returns the mattn/go-sqlite3 DSN OpenSQLite uses for the database file at path:
-// WAL journal, foreign keys on, a 10 s busy timeout, BEGIN IMMEDIATE transactions, UTC times.
+// WAL journal, foreign keys on, a 10 s busy timeout (a writer waits up to 10 s for the write lock
+// before failing with fosite.ErrSerializationFailure), BEGIN IMMEDIATE transactions, UTC times,
+// and synchronous=NORMAL (the usual WAL setting: never corrupts; an OS crash or power loss may
+// lose the last commits, which costs users a new login, never a reused token). Use it with New
+// to open the database yourself, e.g. with other pool settings.
 func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
@@ -130,7 +134,8 @@ func SQLiteDSN(path string) string {
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_loc", "UTC")
-	return "file:" + path + "?" + q.Encode()
+	// The DSN is an SQLite URI: escape '%', '?', '#' and the like in the path (SQLite decodes them).
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path with WAL, foreign keys,
@@ -172,7 +177,9 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 }
 
 // OpenPostgres connects to PostgreSQL with dsn (key=value or URL form, as pgx accepts) and returns
-// a Store that owns the connection pool (Close closes it). Call Migrate before use.
+// a Store that owns the connection pool (Close closes it). The pool has database/sql's defaults
+// (no limit on open connections); tune it through s.DB().DB(). Tables go into the DSN's
+// search_path (normally "public"). Call Migrate before use.
 func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	db, err := gorm.Open(postgres.Open(dsn), gormConfig())
 	if err != nil {

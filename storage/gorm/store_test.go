@@ -3,6 +3,8 @@ package gormstore_test
 import (
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -269,5 +271,21 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenSQLite_PathWithURICharacters pins that the file path is escaped in the SQLite URI:
+// '#', '?' and '%' are legal in file names (t.TempDir() produces '#' for repeated subtests).
+func TestOpenSQLite_PathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#b?c%41 d")
+	must(t, os.MkdirAll(dir, 0o755))
+	path := filepath.Join(dir, "oauth.db")
+	s, err := gormstore.OpenSQLite(path, gormtest.DefaultOptions(t))
+	must(t, err)
+	defer s.Close()
+	must(t, s.Migrate(ctx(t)))
+	mustCreateClient(t, s, "c")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the given path: %v", err)
 	}
 }
