@@ -1,0 +1,172 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// benchEnv is an in-process provider (handlers called directly, no network).
+type benchEnv struct {
+	b        *testing.B
+	p        *provider.Provider
+	h        http.Handler
+	issuer   string
+	resource string
+	rsSecret string
+}
+
+func newBenchEnv(b *testing.B, backend string) *benchEnv {
+	b.Helper()
+	s := gormtest.Open(b, backend)
+	be := &benchEnv{b: b, issuer: "http://127.0.0.1:9/oauth", resource: "http://127.0.0.1:9/mcp"}
+	p, err := provider.New(provider.Config{
+		Issuer: be.issuer, Storage: s, GlobalSecret: []byte("0123456789abcdef0123456789abcdef"),
+		Scopes: []string{"read"}, Resources: []string{be.resource}, EnableClientCredentials: true,
+		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return testSubject, true },
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	be.p, be.h = p, p.Handler()
+	ctx := context.Background()
+	if _, _, err := p.CreateClient(ctx, provider.ClientSpec{ID: "public-app", Public: true, RedirectURIs: []string{loopbackCB}}); err != nil {
+		b.Fatal(err)
+	}
+	if _, be.rsSecret, err = p.CreateClient(ctx, provider.ClientSpec{ID: "rs", GrantTypes: []string{"client_credentials"}}); err != nil {
+		b.Fatal(err)
+	}
+	return be
+}
+
+func (be *benchEnv) serve(req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	be.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (be *benchEnv) post(path string, form url.Values, user, pass string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, be.issuer+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	return be.serve(req)
+}
+
+// code runs an auto-approved authorization request in process.
+func (be *benchEnv) code() (code, verifier string) {
+	verifier = oauth2.GenerateVerifier()
+	q := url.Values{"response_type": {"code"}, "client_id": {"public-app"}, "redirect_uri": {"http://localhost:5000/callback"},
+		"scope": {"read"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+		"resource": {be.resource}}
+	rec := be.serve(httptest.NewRequest(http.MethodGet, be.issuer+"/authorize?"+q.Encode(), nil))
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	if code = loc.Query().Get("code"); code == "" {
+		be.b.Fatalf("authorize: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	return code, verifier
+}
+
+func (be *benchEnv) exchange(code, verifier string) tokenResponse {
+	rec := be.post("/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+		"redirect_uri": {"http://localhost:5000/callback"}, "client_id": {"public-app"}}, "", "")
+	var tr tokenResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != http.StatusOK {
+		be.b.Fatalf("token: %d %s", rec.Code, rec.Body)
+	}
+	return tr
+}
+
+func forBackends(b *testing.B, fn func(b *testing.B, be *benchEnv)) {
+	for _, backend := range gormtest.Backends(b) {
+		b.Run(backend, func(b *testing.B) { fn(b, newBenchEnv(b, backend)) })
+	}
+}
+
+// BenchmarkVerifyAccessToken measures in-process access token verification (one
+// indexed read and a decryption).
+func BenchmarkVerifyAccessToken(b *testing.B) {
+	forBackends(b, func(b *testing.B, be *benchEnv) {
+		tok := be.exchange(be.code())
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := be.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkIntrospection measures the RFC 7662 endpoint in process, with client
+// authentication (generated secret, SHA-256).
+func BenchmarkIntrospection(b *testing.B) {
+	forBackends(b, func(b *testing.B, be *benchEnv) {
+		tok := be.exchange(be.code())
+		form := url.Values{"token": {tok.AccessToken}}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if rec := be.post("/introspect", form, "rs", be.rsSecret); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"active":true`) {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkAuthorize measures an auto-approved authorization request (validation, code
+// and PKCE session writes).
+func BenchmarkAuthorize(b *testing.B) {
+	forBackends(b, func(b *testing.B, be *benchEnv) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			be.code()
+		}
+	})
+}
+
+// BenchmarkCodeExchange measures the token endpoint redeeming a code with PKCE
+// (authorization requests run with the timer stopped).
+func BenchmarkCodeExchange(b *testing.B) {
+	forBackends(b, func(b *testing.B, be *benchEnv) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			code, verifier := be.code()
+			b.StartTimer()
+			be.exchange(code, verifier)
+		}
+	})
+}
+
+// BenchmarkRefresh measures refresh token rotation, each iteration using the token the
+// previous one returned.
+func BenchmarkRefresh(b *testing.B) {
+	forBackends(b, func(b *testing.B, be *benchEnv) {
+		rt := be.exchange(be.code()).RefreshToken
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			rec := be.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"public-app"}}, "", "")
+			var tr tokenResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != http.StatusOK {
+				b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+			}
+			rt = tr.RefreshToken
+		}
+	})
+}
