@@ -89,8 +89,9 @@ type Config struct {
 	Authenticator Authenticator
 
 	// AutoApprove, when set, is asked about every valid authorization request before
-	// the user is sent to the login page; returning ok approves the request at once for
-	// subject with the requested scopes. Meant for development and tests; nil by default.
+	// the user is sent to the login page; returning ok with a non-empty subject approves
+	// the request at once for subject with the requested scopes, anything else continues
+	// to the login page. Meant for development and tests; nil by default.
 	AutoApprove func(ctx context.Context, req *AuthorizationRequest) (subject string, ok bool)
 
 	// AuthorizeHook, when set, runs on every authorization request after fosite has

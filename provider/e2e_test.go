@@ -70,6 +70,10 @@ func endToEnd(t *testing.T, e *env, login bool) {
 		t.Fatalf("scope %q", s)
 	}
 
+	if c, err := e.store.LoadClient(ctx, e.public.ID); err != nil || time.Since(c.LastUsedAt) > time.Minute {
+		t.Fatalf("client use not recorded: %v %v", c.LastUsedAt, err)
+	}
+
 	at, err := e.p.VerifyAccessToken(ctx, tok.AccessToken)
 	if err != nil {
 		t.Fatalf("VerifyAccessToken: %v", err)

@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 )
@@ -59,7 +61,29 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, p.tokenError(r, err))
 		return
 	}
+	p.recordClientUse(ctx, ar.GetClient())
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// ClientUsageRecorder is implemented by storages that record when a client last
+// obtained a token (Client.LastUsedAt; storage/gorm does). The token endpoint calls it
+// after issuing tokens, at most about once a minute per client, so that unused clients
+// can be found and removed.
+type ClientUsageRecorder interface {
+	TouchClient(ctx context.Context, clientID string, at time.Time) error
+}
+
+func (p *Provider) recordClientUse(ctx context.Context, c fosite.Client) {
+	rec, ok := p.store.(ClientUsageRecorder)
+	if !ok {
+		return
+	}
+	if pc, ok := c.(*Client); ok && time.Since(pc.LastUsedAt) < time.Minute {
+		return
+	}
+	if err := rec.TouchClient(ctx, c.GetID(), time.Now()); err != nil {
+		p.errorf(ctx, "recording client use", err)
+	}
 }
 
 // grantTypeSupported reports whether some token endpoint handler handles grantType.
@@ -232,15 +256,24 @@ func isInactive(err error) bool {
 
 // IntrospectionResponse is the RFC 7662 §2.2 response.
 type IntrospectionResponse struct {
-	Active    bool     `json:"active"`
-	Scope     string   `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"`
-	Subject   string   `json:"sub,omitempty"`
-	Audience  []string `json:"aud,omitempty"`
-	Issuer    string   `json:"iss,omitempty"`
-	ExpiresAt int64    `json:"exp,omitempty"`
-	IssuedAt  int64    `json:"iat,omitempty"`
-	TokenType string   `json:"token_type,omitempty"`
+	// Active says whether the token is currently valid; every other field is omitted when not.
+	Active bool `json:"active"`
+	// Scope is the space-separated granted scopes.
+	Scope string `json:"scope,omitempty"`
+	// ClientID is the client the token was issued to.
+	ClientID string `json:"client_id,omitempty"`
+	// Subject is the resource owner; empty for client credentials.
+	Subject string `json:"sub,omitempty"`
+	// Audience is the RFC 8707 resources the token is bound to.
+	Audience []string `json:"aud,omitempty"`
+	// Issuer is this server's issuer identifier.
+	Issuer string `json:"iss,omitempty"`
+	// ExpiresAt is the token's expiry (Unix seconds).
+	ExpiresAt int64 `json:"exp,omitempty"`
+	// IssuedAt is when the token was issued (Unix seconds).
+	IssuedAt int64 `json:"iat,omitempty"`
+	// TokenType is "Bearer" for access tokens.
+	TokenType string `json:"token_type,omitempty"`
 	// TokenUse is "access_token" or "refresh_token" (as in Ory Hydra).
 	TokenUse string `json:"token_use,omitempty"`
 }

@@ -9,32 +9,58 @@ import (
 // AuthorizationServerMetadata is the RFC 8414 §2 metadata document. Empty fields are
 // omitted: no field is ever null.
 type AuthorizationServerMetadata struct {
-	Issuer                                     string   `json:"issuer"`
-	AuthorizationEndpoint                      string   `json:"authorization_endpoint,omitempty"`
-	TokenEndpoint                              string   `json:"token_endpoint,omitempty"`
-	JWKSURI                                    string   `json:"jwks_uri,omitempty"`
-	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
-	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
-	ResponseTypesSupported                     []string `json:"response_types_supported"`
-	ResponseModesSupported                     []string `json:"response_modes_supported,omitempty"`
-	GrantTypesSupported                        []string `json:"grant_types_supported,omitempty"`
-	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// Issuer is the issuer identifier, byte-identical to Config.Issuer (RFC 8414 §3.3).
+	Issuer string `json:"issuer"`
+	// AuthorizationEndpoint is the authorization endpoint URL.
+	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
+	// TokenEndpoint is the token endpoint URL.
+	TokenEndpoint string `json:"token_endpoint,omitempty"`
+	// JWKSURI is the JSON Web Key Set URL (set by a JWT access-token extension).
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// RegistrationEndpoint is the RFC 7591 dynamic client registration endpoint (set by the MCP layer).
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
+	// ScopesSupported is the scopes this server knows.
+	ScopesSupported []string `json:"scopes_supported,omitempty"`
+	// ResponseTypesSupported is always ["code"] (required by RFC 8414 and the TypeScript SDK).
+	ResponseTypesSupported []string `json:"response_types_supported"`
+	// ResponseModesSupported is ["query"].
+	ResponseModesSupported []string `json:"response_modes_supported,omitempty"`
+	// GrantTypesSupported lists the enabled grant types.
+	GrantTypesSupported []string `json:"grant_types_supported,omitempty"`
+	// TokenEndpointAuthMethodsSupported lists the client authentication methods of the token endpoint.
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// TokenEndpointAuthSigningAlgValuesSupported is unused (no private_key_jwt).
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
-	ServiceDocumentation                       string   `json:"service_documentation,omitempty"`
-	UILocalesSupported                         []string `json:"ui_locales_supported,omitempty"`
-	OPPolicyURI                                string   `json:"op_policy_uri,omitempty"`
-	OPTOSURI                                   string   `json:"op_tos_uri,omitempty"`
-	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
-	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
-	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
-	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
-	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
-	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
-	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported,omitempty"`
-	ProtectedResources                         []string `json:"protected_resources,omitempty"`
-	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
-	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint,omitempty"`
-	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests,omitempty"`
+	// ServiceDocumentation is a URL of human-readable documentation.
+	ServiceDocumentation string `json:"service_documentation,omitempty"`
+	// UILocalesSupported lists the UI languages.
+	UILocalesSupported []string `json:"ui_locales_supported,omitempty"`
+	// OPPolicyURI is the server's policy URL.
+	OPPolicyURI string `json:"op_policy_uri,omitempty"`
+	// OPTOSURI is the server's terms of service URL.
+	OPTOSURI string `json:"op_tos_uri,omitempty"`
+	// RevocationEndpoint is the RFC 7009 revocation endpoint URL.
+	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
+	// RevocationEndpointAuthMethodsSupported lists the client authentication methods of the revocation endpoint.
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	// IntrospectionEndpoint is the RFC 7662 introspection endpoint URL.
+	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
+	// IntrospectionEndpointAuthMethodsSupported lists the client authentication methods of the introspection endpoint.
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	// CodeChallengeMethodsSupported is always ["S256"] (MCP clients refuse metadata without it).
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
+	// AuthorizationResponseISSParameterSupported is true: every authorization response carries iss (RFC 9207).
+	AuthorizationResponseISSParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// ClientIDMetadataDocumentSupported advertises client ID metadata documents (set by the MCP layer).
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// ProtectedResources lists the configured RFC 8707 resources (RFC 9728 §4).
+	ProtectedResources []string `json:"protected_resources,omitempty"`
+	// DeviceAuthorizationEndpoint is the RFC 8628 device authorization endpoint (for extensions).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// PushedAuthorizationRequestEndpoint is the RFC 9126 PAR endpoint (for extensions).
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	// RequirePushedAuthorizationRequests says PAR is required (for extensions).
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // Metadata returns a copy of the RFC 8414 metadata document, computed from the

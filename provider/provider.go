@@ -174,6 +174,9 @@ func New(cfg Config) (*Provider, error) {
 	p.metadata = p.buildMetadata()
 	if cfg.EditMetadata != nil {
 		cfg.EditMetadata(&p.metadata)
+		if p.metadata.ResponseTypesSupported == nil { // required; never null
+			p.metadata.ResponseTypesSupported = []string{"code"}
+		}
 	}
 	return p, nil
 }

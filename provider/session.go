@@ -20,11 +20,12 @@ type Session struct {
 	ExpiresAt map[fosite.TokenType]time.Time `json:"exp,omitempty"`
 	// Extra holds additional claims for introspection and JWT access tokens.
 	Extra map[string]interface{} `json:"ext,omitempty"`
-	// JWTClaims and JWTHeader are scratch space for a JWT access-token strategy. They
-	// are not stored, so every issued JWT starts from fresh claims (a refreshed token does
-	// not inherit the previous token's iat or jti).
+	// JWTClaims is scratch space for a JWT access-token strategy. It is not stored, so
+	// every issued JWT starts from fresh claims (a refreshed token does not inherit the
+	// previous token's iat or jti).
 	JWTClaims *jwt.JWTClaims `json:"-"`
-	JWTHeader *jwt.Headers   `json:"-"`
+	// JWTHeader is scratch space for a JWT access-token strategy; not stored.
+	JWTHeader *jwt.Headers `json:"-"`
 }
 
 var (
