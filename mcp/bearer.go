@@ -24,9 +24,10 @@ type BearerOptions struct {
 	// Scopes are required on every request through this middleware. Default none.
 	Scopes []string
 	// OperationScopes, when set, returns further scopes this particular request needs,
-	// such as per-tool scopes of an MCP tools/call (see [ToolScopes]). It runs before the
-	// token is checked so that a 401 can already name them, and must leave the request
-	// readable (restore the body it reads). Default none.
+	// such as per-tool scopes of an MCP tools/call (see [ToolScopes]). It runs only for
+	// requests with a valid token for this resource (so unauthenticated requests never
+	// make the server read a body; their 401 names Scopes only), and must leave the
+	// request readable (restore the body it reads). Default none.
 	OperationScopes func(r *http.Request) []string
 	// ChallengeScopes are advertised in the scope parameter of a 401 when the request
 	// needs no particular scope, so that clients know what to ask for. Default none:
@@ -125,27 +126,34 @@ func RequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Handler)
 // Wrap returns next guarded by b.
 func (b *Bearer) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		required := b.scopes
-		if b.operationScopes != nil {
-			required = unionScopes(b.scopes, b.operationScopes(r))
-		}
 		raw, fail := bearerToken(r)
 		if fail != nil {
-			b.reject(w, r, fail, required, "")
+			b.reject(w, r, fail, b.scopes, "")
 			return
 		}
 		tok, err := b.v.VerifyAccessToken(r.Context(), raw)
 		switch {
 		case errors.Is(err, provider.ErrInvalidToken):
-			b.reject(w, r, &rejection{ErrorInvalidToken, "the access token is invalid, expired or revoked"}, required, "")
+			b.reject(w, r, &rejection{ErrorInvalidToken, "the access token is invalid, expired or revoked"}, b.scopes, "")
 			return
 		case err != nil || tok == nil:
 			b.log.ErrorContext(r.Context(), "mcp: access token verification failed", "resource", b.resource, "err", err)
 			writeJSONError(w, http.StatusInternalServerError, "server_error", "the access token could not be verified")
 			return
 		}
-		if fail := b.check(tok, required); fail != nil {
-			b.reject(w, r, fail, required, tok.ClientID)
+		if fail := b.checkToken(tok); fail != nil {
+			b.reject(w, r, fail, b.scopes, tok.ClientID)
+			return
+		}
+		// Operation scopes are computed for authenticated requests only, so that nobody
+		// without a valid token makes the server read and parse a request body.
+		required := b.scopes
+		if b.operationScopes != nil {
+			required = unionScopes(b.scopes, b.operationScopes(r))
+		}
+		if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
+			b.reject(w, r, &rejection{ErrorInsufficientScope,
+				"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 			return
 		}
 		ctx := ContextWithToken(r.Context(), tok)
@@ -154,16 +162,13 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// check applies the audience, expiry and scope rules to a verified token.
-func (b *Bearer) check(tok *provider.AccessToken, required []string) *rejection {
+// checkToken applies the audience and expiry rules to a verified token.
+func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
 	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return SameResource(a, b.resource) }) {
 		return &rejection{ErrorInvalidToken, "the access token is not valid for this resource"}
 	}
 	if tok.ExpiresAt.IsZero() || !time.Now().Before(tok.ExpiresAt.Add(b.clockSkew)) {
 		return &rejection{ErrorInvalidToken, "the access token has expired"}
-	}
-	if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
-		return &rejection{ErrorInsufficientScope, "the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}
 	}
 	return nil
 }
