@@ -147,6 +147,11 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if form.Get("client_id") == "" {
 		return nil, nil, fosite.ErrInvalidRequest.WithHint("The 'client_id' parameter is missing.")
 	}
+	if _, ok := form["request_uri"]; ok {
+		// Neither request objects by reference nor pushed authorization requests (RFC 9126)
+		// are supported; fosite would otherwise treat a PAR-prefixed value as a server error.
+		return nil, nil, fosite.ErrRequestURINotSupported
+	}
 	// RFC 8707 `resource` replaces fosite's `audience`; scopes are validated below, after
 	// the hook had a chance to adjust them.
 	delete(form, "audience")
@@ -190,9 +195,6 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	}
 	if form.Get("request") != "" {
 		return ar, nil, fosite.ErrRequestNotSupported
-	}
-	if form.Get("request_uri") != "" {
-		return ar, nil, fosite.ErrRequestURINotSupported
 	}
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return ar, nil, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")

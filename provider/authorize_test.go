@@ -32,6 +32,8 @@ func TestRFC6749_4_1_2_1_AuthorizationErrors(t *testing.T) {
 		{"loopback with https", url.Values{"redirect_uri": {"https://localhost:50999/callback"}}},
 		{"redirect_uri with fragment", url.Values{"redirect_uri": {redirect + "#frag"}}},
 		{"registered with query, requested without", url.Values{"redirect_uri": {"http://localhost:50999/callback?x=1"}}},
+		{"request_uri (not supported)", url.Values{"request_uri": {"https://evil.example/req"}}},
+		{"RFC 9126 PAR request_uri (not supported)", url.Values{"request_uri": {"urn:ietf:params:oauth:request_uri:abc"}}},
 	}
 	redirectCases := []struct {
 		name  string
@@ -56,7 +58,6 @@ func TestRFC6749_4_1_2_1_AuthorizationErrors(t *testing.T) {
 		{"RFC 8707 §2 resource with fragment", url.Values{"resource": {otherRes + "#x"}}, "invalid_target"},
 		{"RFC 8707 §2 one of two resources unknown", url.Values{"resource": {otherRes, "https://unknown.example/"}}, "invalid_target"},
 		{"request object", url.Values{"request": {"eyJhbGciOiJub25lIn0.e30."}}, "request_not_supported"},
-		{"request_uri", url.Values{"request_uri": {"https://evil.example/req"}}, "request_uri_not_supported"},
 	}
 	runEnv(t, func(t *testing.T, e *env) {
 		for _, tc := range pageCases {

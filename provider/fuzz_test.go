@@ -166,6 +166,7 @@ func FuzzEndpoints(f *testing.F) {
 		{3, "POST", "", "token=ory_at_x.y", "Basic !!"},
 		{4, "POST", "", "auth_request=x&csrf_token=y&action=approve", ""},
 		{4, "GET", "auth_request=%00", "", ""},
+		{0, "GET", "client_id=pub&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax", "", ""},
 		{5, "OPTIONS", "", "", ""},
 	} {
 		f.Add(seed.path, seed.method, seed.query, seed.body, seed.auth)
