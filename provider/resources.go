@@ -43,15 +43,18 @@ type resourceHandler struct{ p *Provider }
 
 var _ fosite.TokenEndpointHandler = (*resourceHandler)(nil)
 
+// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler: it handles the built-in grants.
 func (h *resourceHandler) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
 	gt := r.GetGrantTypes()
 	return gt.ExactOne("authorization_code") || gt.ExactOne("refresh_token") || gt.ExactOne("client_credentials")
 }
 
+// CanSkipClientAuth implements fosite.TokenEndpointHandler: it never skips client authentication.
 func (h *resourceHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
 	return false
 }
 
+// HandleTokenEndpointRequest implements fosite.TokenEndpointHandler: it checks and applies the token request's resources.
 func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) error {
 	ar, ok := r.(*fosite.AccessRequest)
 	if !ok {
@@ -109,6 +112,7 @@ func (h *resourceHandler) clientResources(r fosite.AccessRequester) ([]string, e
 	return out, nil
 }
 
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler: it adds nothing to the response.
 func (h *resourceHandler) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
 	return fosite.ErrUnknownRequest
 }
