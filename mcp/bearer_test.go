@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -105,7 +106,7 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 		})
 		r := newRS(t, v, []string{"files:read"})
 		a := newAS(t, s, []string{r.mcpURL, r.other}, nil)
-		verifier = a.p
+		verifier = a.Provider
 
 		good := a.tokens("files:read", r.mcpURL)
 		broad := a.tokens("files", r.mcpURL) // "files" satisfies "files:read" (scope hierarchy)
@@ -168,7 +169,7 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 		// The verified identity reaches the handler.
 		got := call(t, r.mcpURL, admin.AccessToken)
 		id := got.token
-		if id.Subject != "alice" || id.ClientID != a.client.ID || !slices.Equal(id.Scopes, []string{"files:read", "admin"}) ||
+		if id.Subject != "alice" || id.ClientID != a.ClientID(mcptest.DefaultSubject) || !slices.Equal(id.Scopes, []string{"files:read", "admin"}) ||
 			!slices.Equal(id.Audience, []string{r.mcpURL}) || time.Until(id.ExpiresAt) < 50*time.Minute || id.GrantID == "" {
 			t.Errorf("identity %+v", id)
 		}
@@ -192,7 +193,7 @@ func TestRequireBearer_RFC6750_3_1_Expired(t *testing.T) {
 	r := newRS(t, v, nil)
 	const lifespan = time.Second
 	a := newAS(t, s, []string{r.mcpURL}, func(c *provider.Config) { c.AccessTokenLifespan = lifespan })
-	verifier = a.p
+	verifier = a.Provider
 	tok := a.tokens("files:read", r.mcpURL)
 	if got := call(t, r.mcpURL, tok.AccessToken); got.status != 200 {
 		t.Fatalf("fresh token: %d %s", got.status, got.raw)
@@ -202,12 +203,12 @@ func TestRequireBearer_RFC6750_3_1_Expired(t *testing.T) {
 		t.Errorf("middleware expiry check: %d %v", got.status, got.challenge)
 	}
 	shift = 0
-	at, err := a.p.VerifyAccessToken(context.Background(), tok.AccessToken)
+	at, err := a.Provider.VerifyAccessToken(context.Background(), tok.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Until(at.ExpiresAt) + 100*time.Millisecond) // fosite rounds expiry to the second
-	if _, err := a.p.VerifyAccessToken(context.Background(), tok.AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
+	if _, err := a.Provider.VerifyAccessToken(context.Background(), tok.AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
 		t.Fatalf("provider accepted an expired token: %v", err)
 	}
 	if got := call(t, r.mcpURL, tok.AccessToken); got.status != 401 || got.challenge["error"] != "invalid_token" {
@@ -236,7 +237,7 @@ func TestRequireBearer_StorageFailureIs500(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	a := newAS(t, s, []string{resource}, nil)
-	verifier = a.p
+	verifier = a.Provider
 	tok := a.tokens("files:read", resource)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

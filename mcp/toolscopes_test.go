@@ -34,7 +34,7 @@ func TestToolScopes_StepUp(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 	a := newAS(t, s, []string{resource}, nil)
-	verifier = a.p
+	verifier = a.Provider
 	reader := a.tokens("files:read", resource).AccessToken
 	writer := a.tokens("files:read files:write", resource).AccessToken
 

@@ -1,0 +1,138 @@
+// Package gosdk connects the Go MCP SDK (github.com/modelcontextprotocol/go-sdk) servers
+// to this authorization server.
+//
+// There are two ways to guard a go-sdk StreamableHTTPHandler:
+//
+//   - [RequireBearer] (recommended): this module's bearer middleware in front of go-sdk's
+//     auth.RequireBearerToken. Clients get spec-complete challenges, including 403
+//     error="insufficient_scope" for step-up authorization, and the go-sdk still receives
+//     its auth.TokenInfo (session pinning to the user, req.Extra.TokenInfo in tool
+//     handlers). The token is verified once.
+//   - go-sdk's own auth.RequireBearerToken with [TokenVerifier] and
+//     [RequireBearerTokenOptions]. Note that go-sdk's middleware answers a missing scope
+//     with a bare 403 and a challenge without error="insufficient_scope", so MCP clients
+//     (go-sdk's own client included) will not step up; use RequireBearer when scopes vary.
+//
+// In tool handlers, [AccessToken] recovers the verified identity from
+// req.Extra.TokenInfo.
+package gosdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// accessTokenKey is the auth.TokenInfo.Extra key holding the *provider.AccessToken.
+const accessTokenKey = "fosite-mcp/access-token"
+
+// TokenVerifier returns a go-sdk auth.TokenVerifier for the resource with URL resource: it
+// verifies the token with v (access tokens only), checks that its audience names the
+// resource, and returns the TokenInfo the go-sdk needs: Scopes, Expiration and UserID
+// (the subject; the client ID for tokens without a subject, such as client credentials).
+// Every refusal wraps auth.ErrInvalidToken (go-sdk answers 401); a verifier failure such
+// as a storage error does not (go-sdk answers 500).
+func TokenVerifier(v mcp.AccessTokenVerifier, resource string) auth.TokenVerifier {
+	return func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+		at, err := v.VerifyAccessToken(ctx, token)
+		if err != nil {
+			if errors.Is(err, provider.ErrInvalidToken) {
+				return nil, fmt.Errorf("%w: the access token is invalid, expired or revoked", auth.ErrInvalidToken)
+			}
+			return nil, fmt.Errorf("gosdk: verifying access token: %w", err)
+		}
+		if !audienceNames(at, resource) {
+			return nil, fmt.Errorf("%w: the access token is not valid for this resource", auth.ErrInvalidToken)
+		}
+		return tokenInfo(at), nil
+	}
+}
+
+func audienceNames(at *provider.AccessToken, resource string) bool {
+	for _, a := range at.Audience {
+		if mcp.SameResource(a, resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenInfo converts a verified token to go-sdk's TokenInfo.
+func tokenInfo(at *provider.AccessToken) *auth.TokenInfo {
+	user := at.Subject
+	if user == "" {
+		user = at.ClientID
+	}
+	return &auth.TokenInfo{
+		Scopes:     append([]string(nil), at.Scopes...),
+		Expiration: at.ExpiresAt,
+		UserID:     user,
+		Extra:      map[string]any{accessTokenKey: at},
+	}
+}
+
+// AccessToken returns the verified token behind a go-sdk TokenInfo made by this package
+// (in tool handlers: req.Extra.TokenInfo): subject, client ID, scopes, audience, expiry.
+func AccessToken(ti *auth.TokenInfo) (*provider.AccessToken, bool) {
+	if ti == nil {
+		return nil, false
+	}
+	at, ok := ti.Extra[accessTokenKey].(*provider.AccessToken)
+	return at, ok && at != nil
+}
+
+// ProtectedResourceMetadata returns r's RFC 9728 metadata as go-sdk's type, for
+// auth.ProtectedResourceMetadataHandler (mount it at mcp.MetadataPath(r.URL)). Prefer
+// mcp.NewMetadataHandler, which also serves HEAD and sets caching headers.
+func ProtectedResourceMetadata(r mcp.Resource, issuer string) *oauthex.ProtectedResourceMetadata {
+	m := r.Metadata(issuer)
+	return &oauthex.ProtectedResourceMetadata{
+		Resource:               m.Resource,
+		AuthorizationServers:   m.AuthorizationServers,
+		ScopesSupported:        m.ScopesSupported,
+		BearerMethodsSupported: m.BearerMethodsSupported,
+		ResourceName:           m.ResourceName,
+		ResourceDocumentation:  m.ResourceDocumentation,
+	}
+}
+
+// RequireBearerTokenOptions returns options for go-sdk's auth.RequireBearerToken that
+// advertise r's metadata URL and require scopes. It fails only when r.URL is invalid.
+func RequireBearerTokenOptions(r mcp.Resource, scopes ...string) (*auth.RequireBearerTokenOptions, error) {
+	u, err := mcp.MetadataURL(r.URL)
+	if err != nil {
+		return nil, err
+	}
+	return &auth.RequireBearerTokenOptions{ResourceMetadataURL: u, Scopes: scopes}, nil
+}
+
+// RequireBearer returns middleware for a go-sdk StreamableHTTPHandler: [mcp.Bearer] with
+// opts (all of its checks and challenges, step-up included), then go-sdk's
+// auth.RequireBearerToken fed from the token already verified, so that the go-sdk pins
+// sessions to the user and passes auth.TokenInfo to tool handlers.
+func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http.Handler) http.Handler, error) {
+	b, err := mcp.NewBearer(v, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The outer middleware verified the same Authorization header of the same request, so
+	// the inner one takes its result from the context instead of verifying again.
+	fromContext := func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+		at, ok := mcp.TokenFromContext(r.Context())
+		if !ok {
+			return nil, fmt.Errorf("%w: no verified token", auth.ErrInvalidToken)
+		}
+		return tokenInfo(at), nil
+	}
+	inner := auth.RequireBearerToken(fromContext, nil)
+	return func(next http.Handler) http.Handler {
+		return b.Wrap(inner(next))
+	}, nil
+}

@@ -1,0 +1,177 @@
+// Package mcptest runs a real authorization server (provider over a real store, on
+// loopback HTTP) that approves every authorization request, so that tests and examples of
+// the resource-server side use real tokens.
+package mcptest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// Scopes are the scopes the test server knows.
+var Scopes = []string{"files", "files:read", "files:write", "admin"}
+
+// DefaultSubject is the user tokens are issued to unless another is asked for.
+const DefaultSubject = "alice"
+
+// clientPrefix prefixes the ID of the public client that stands for one subject.
+const clientPrefix = "app-for-"
+
+// AS is a running authorization server. Create it with New and Close it.
+type AS struct {
+	// Provider is the authorization server.
+	Provider *provider.Provider
+	// Issuer is its issuer (server URL + "/oauth").
+	Issuer string
+
+	srv      *httptest.Server
+	http     *http.Client
+	redirect string
+	mu       sync.Mutex
+	clients  map[string]bool
+}
+
+// New starts an authorization server for resources on store. AutoApprove approves every
+// request for the subject the requesting client stands for (see Tokens); edit may change
+// the configuration further.
+func New(store provider.Storage, resources []string, edit func(*provider.Config)) (*AS, error) {
+	srv := httptest.NewUnstartedServer(nil)
+	a := &AS{
+		Issuer:   "http://" + srv.Listener.Addr().String() + "/oauth",
+		srv:      srv,
+		redirect: "http://127.0.0.1:53682/callback",
+		http:     &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		clients:  map[string]bool{},
+	}
+	cfg := provider.Config{
+		Issuer:       a.Issuer,
+		Storage:      store,
+		GlobalSecret: []byte("mcptest-global-secret-0123456789abcdef"),
+		Scopes:       Scopes,
+		Resources:    resources,
+		AutoApprove: func(_ context.Context, r *provider.AuthorizationRequest) (string, bool) {
+			return strings.TrimPrefix(r.ClientID, clientPrefix), true
+		},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := provider.New(cfg)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	a.Provider = p
+	srv.Config.Handler = p.Handler()
+	srv.Start()
+	return a, nil
+}
+
+// Close stops the server.
+func (a *AS) Close() { a.srv.Close() }
+
+// ClientID returns the ID of the public client whose tokens are issued to subject.
+func (a *AS) ClientID(subject string) string { return clientPrefix + subject }
+
+func (a *AS) client(subject string) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id := a.ClientID(subject)
+	if a.clients[id] {
+		return id, nil
+	}
+	_, _, err := a.Provider.CreateClient(context.Background(), provider.ClientSpec{
+		ID: id, Name: "test app for " + subject, Public: true, RedirectURIs: []string{"http://127.0.0.1/callback"},
+	})
+	if err != nil && !errors.Is(err, provider.ErrClientExists) {
+		return "", err
+	}
+	a.clients[id] = true
+	return id, nil
+}
+
+// Tokens is a token endpoint response.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+}
+
+// Code runs an approved authorization request with PKCE for subject and returns the
+// authorization code and its verifier. An empty resource sends no resource parameter.
+func (a *AS) Code(subject, scope, resource string) (code, verifier string, err error) {
+	clientID, err := a.client(subject)
+	if err != nil {
+		return "", "", err
+	}
+	verifier = oauth2.GenerateVerifier()
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {a.redirect},
+		"scope": {scope}, "state": {"state-123456"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+	}
+	if resource != "" {
+		q.Set("resource", resource)
+	}
+	resp, err := a.http.Get(a.Issuer + provider.AuthorizePath + "?" + q.Encode())
+	if err != nil {
+		return "", "", err
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		return "", "", fmt.Errorf("mcptest: authorize: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc.Query().Get("code"), verifier, nil
+}
+
+// Tokens runs the authorization code flow for subject and returns the tokens.
+func (a *AS) Tokens(subject, scope, resource string) (Tokens, error) {
+	code, verifier, err := a.Code(subject, scope, resource)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return a.post(provider.TokenPath, url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+		"redirect_uri": {a.redirect}, "client_id": {a.ClientID(subject)},
+	})
+}
+
+// Revoke revokes a token of subject's client (RFC 7009).
+func (a *AS) Revoke(subject, token string) error {
+	_, err := a.post(provider.RevocationPath, url.Values{"token": {token}, "client_id": {a.ClientID(subject)}})
+	return err
+}
+
+func (a *AS) post(path string, form url.Values) (Tokens, error) {
+	resp, err := a.http.Post(a.Issuer+path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		return Tokens{}, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return Tokens{}, fmt.Errorf("mcptest: %s: %d %s", path, resp.StatusCode, body)
+	}
+	var tok Tokens
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &tok); err != nil {
+			return Tokens{}, err
+		}
+	}
+	return tok, nil
+}
