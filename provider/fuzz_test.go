@@ -146,7 +146,8 @@ func FuzzEndpoints(f *testing.F) {
 	if _, _, err := p.CreateClient(ctx, provider.ClientSpec{ID: "pub", Public: true, RedirectURIs: []string{"http://localhost/cb"}}); err != nil {
 		f.Fatal(err)
 	}
-	if _, _, err := p.CreateClient(ctx, provider.ClientSpec{ID: "conf", Secret: "conf-secret", GrantTypes: []string{"client_credentials"}}); err != nil {
+	_, confSecret, err := p.CreateClient(ctx, provider.ClientSpec{ID: "conf", GrantTypes: []string{"client_credentials"}})
+	if err != nil {
 		f.Fatal(err)
 	}
 	h := p.Handler()
@@ -159,10 +160,10 @@ func FuzzEndpoints(f *testing.F) {
 		{0, "GET", "response_type=code&client_id=pub&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&resource=http%3A%2F%2F127.0.0.1%3A9%2Fmcp", "", ""},
 		{0, "POST", "", "client_id=pub&redirect_uri=http://localhost:1/cb&response_type=code", ""},
 		{1, "POST", "", "grant_type=authorization_code&code=ory_ac_x.y&code_verifier=abc&client_id=pub&redirect_uri=x", ""},
-		{1, "POST", "", "grant_type=client_credentials&resource=%zz", basic("conf", "conf-secret")},
+		{1, "POST", "", "grant_type=client_credentials&resource=%zz", basic("conf", confSecret)},
 		{1, "POST", "", "grant_type=refresh_token&refresh_token=ory_rt_a.b&client_id=pub", ""},
 		{1, "POST", "", "grant_type=client_credentials", "Basic Y29uZjpjb25mLXNlY3JldA=="},
-		{2, "POST", "", "token=x&token_type_hint=refresh_token", basic("conf", "conf-secret")},
+		{2, "POST", "", "token=x&token_type_hint=refresh_token", basic("conf", confSecret)},
 		{3, "POST", "", "token=ory_at_x.y", "Basic !!"},
 		{4, "POST", "", "auth_request=x&csrf_token=y&action=approve", ""},
 		{4, "GET", "auth_request=%00", "", ""},
