@@ -63,7 +63,9 @@ type BearerOptions struct {
 //
 // Every challenge carries resource_metadata and, when known, scope; responses have a JSON
 // body {"error","error_description"} and Access-Control-Expose-Headers: WWW-Authenticate.
-// On success the handler finds the token with [TokenFromContext].
+// On success the handler finds the token with [TokenFromContext]. CORS preflight requests
+// (OPTIONS with Origin and Access-Control-Request-Method), which browsers send without
+// credentials, pass through to the handler unchecked.
 type Bearer struct {
 	v               AccessTokenVerifier
 	resource        string
@@ -126,6 +128,12 @@ func RequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Handler)
 // Wrap returns next guarded by b.
 func (b *Bearer) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPreflight(r) {
+			// Browsers send CORS preflights without credentials; the handler's CORS
+			// support answers them.
+			next.ServeHTTP(w, r)
+			return
+		}
 		raw, fail := bearerToken(r)
 		if fail != nil {
 			b.reject(w, r, fail, b.scopes, "")
@@ -171,6 +179,12 @@ func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
 		return &rejection{ErrorInvalidToken, "the access token has expired"}
 	}
 	return nil
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
+		r.Header.Get("Access-Control-Request-Method") != ""
 }
 
 // rejection is why a request is refused: an RFC 6750 error code ("" when the request had

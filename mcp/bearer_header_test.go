@@ -217,3 +217,19 @@ func TestNewBearer_Validation(t *testing.T) {
 	}()
 	RequireBearer(v, BearerOptions{})
 }
+
+// CORS preflights carry no credentials (Fetch standard); they reach the handler, while a
+// plain OPTIONS does not.
+func TestRequireBearer_CORSPreflightPassesThrough(t *testing.T) {
+	v := &countingVerifier{resource: "https://h/mcp"}
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := httptest.NewServer(RequireBearer(v, BearerOptions{Resource: "https://h/mcp"})(inner))
+	defer srv.Close()
+	r := do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"}})
+	if r.status != http.StatusNoContent || v.calls.Load() != 0 {
+		t.Errorf("preflight: %d", r.status)
+	}
+	if r := do(t, http.MethodOptions, srv.URL, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("plain OPTIONS: %d", r.status)
+	}
+}
