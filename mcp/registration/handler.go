@@ -87,7 +87,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.delete(w, r, clientID)
 	default:
 		hdr.Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, &RegistrationError{ErrorCode: ErrInvalidClientMetadata,
+		writeError(w, http.StatusMethodNotAllowed, &RegistrationError{ErrorCode: "invalid_request",
 			ErrorDescription: "method not allowed; use " + strings.TrimSuffix(allow, ", OPTIONS")})
 	}
 }

@@ -157,6 +157,9 @@ func TestRegister_RFC7591_3_2_1_SecretLifespan(t *testing.T) {
 			GrantTypes:           []string{"authorization_code", "refresh_token", "client_credentials"},
 			DefaultGrantTypes:    []string{"authorization_code", "refresh_token"},
 		})
+		if r := e.register(`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"none"}`); r.status != 400 || r.err.ErrorCode != "invalid_client_metadata" {
+			t.Errorf("public client_credentials client: %d %s", r.status, r.raw)
+		}
 		in := e.mustRegister(`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post"}`)
 		if in.ClientSecretExpiresAt == nil || *in.ClientSecretExpiresAt != in.ClientIDIssuedAt+24*3600 || len(in.ResponseTypes) != 0 {
 			t.Errorf("got %+v", in)

@@ -37,11 +37,10 @@ type AS struct {
 	// Issuer is its issuer (server URL + "/oauth").
 	Issuer string
 
-	srv      *httptest.Server
-	http     *http.Client
-	redirect string
-	mu       sync.Mutex
-	clients  map[string]bool
+	srv     *httptest.Server
+	http    *http.Client
+	mu      sync.Mutex
+	clients map[string]bool
 }
 
 // New starts an authorization server for resources on store. AutoApprove approves every
@@ -50,11 +49,10 @@ type AS struct {
 func New(store provider.Storage, resources []string, edit func(*provider.Config)) (*AS, error) {
 	srv := httptest.NewUnstartedServer(nil)
 	a := &AS{
-		Issuer:   "http://" + srv.Listener.Addr().String() + "/oauth",
-		srv:      srv,
-		redirect: "http://127.0.0.1:53682/callback",
-		http:     &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		clients:  map[string]bool{},
+		Issuer:  "http://" + srv.Listener.Addr().String() + "/oauth",
+		srv:     srv,
+		http:    &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		clients: map[string]bool{},
 	}
 	cfg := provider.Config{
 		Issuer:       a.Issuer,
@@ -118,9 +116,13 @@ func (a *AS) Code(subject, scope, resource string) (code, verifier string, err e
 	if err != nil {
 		return "", "", err
 	}
+	return a.code(clientID, "http://127.0.0.1:53682/callback", scope, resource)
+}
+
+func (a *AS) code(clientID, redirect, scope, resource string) (code, verifier string, err error) {
 	verifier = oauth2.GenerateVerifier()
 	q := url.Values{
-		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {a.redirect},
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect},
 		"scope": {scope}, "state": {"state-123456"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	}
@@ -141,14 +143,46 @@ func (a *AS) Code(subject, scope, resource string) (code, verifier string, err e
 
 // Tokens runs the authorization code flow for subject and returns the tokens.
 func (a *AS) Tokens(subject, scope, resource string) (Tokens, error) {
-	code, verifier, err := a.Code(subject, scope, resource)
+	clientID, err := a.client(subject)
 	if err != nil {
 		return Tokens{}, err
 	}
-	return a.post(provider.TokenPath, url.Values{
+	return a.TokensFor(Client{ID: clientID, RedirectURI: "http://127.0.0.1:53682/callback"}, scope, resource)
+}
+
+// Client is a client as TokensFor uses it.
+type Client struct {
+	// ID is the client_id.
+	ID string
+	// Secret and AuthMethod authenticate a confidential client (client_secret_basic or
+	// client_secret_post); empty for public clients.
+	Secret, AuthMethod string
+	// RedirectURI is sent as redirect_uri.
+	RedirectURI string
+}
+
+// TokensFor runs the authorization code flow for client c (the subject is c.ID, approved
+// automatically) and returns the tokens.
+func (a *AS) TokensFor(c Client, scope, resource string) (Tokens, error) {
+	code, verifier, err := a.code(c.ID, c.RedirectURI, scope, resource)
+	if err != nil {
+		return Tokens{}, err
+	}
+	form := url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
-		"redirect_uri": {a.redirect}, "client_id": {a.ClientID(subject)},
-	})
+		"redirect_uri": {c.RedirectURI},
+	}
+	var user, pass string
+	switch c.AuthMethod {
+	case provider.AuthMethodClientSecretBasic:
+		user, pass = url.QueryEscape(c.ID), url.QueryEscape(c.Secret)
+	case provider.AuthMethodClientSecretPost:
+		form.Set("client_id", c.ID)
+		form.Set("client_secret", c.Secret)
+	default:
+		form.Set("client_id", c.ID)
+	}
+	return a.postAuth(provider.TokenPath, form, user, pass)
 }
 
 // Revoke revokes a token of subject's client (RFC 7009).
@@ -158,7 +192,19 @@ func (a *AS) Revoke(subject, token string) error {
 }
 
 func (a *AS) post(path string, form url.Values) (Tokens, error) {
-	resp, err := a.http.Post(a.Issuer+path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	return a.postAuth(path, form, "", "")
+}
+
+func (a *AS) postAuth(path string, form url.Values, user, pass string) (Tokens, error) {
+	req, err := http.NewRequest(http.MethodPost, a.Issuer+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return Tokens{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := a.http.Do(req)
 	if err != nil {
 		return Tokens{}, err
 	}
