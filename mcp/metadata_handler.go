@@ -110,7 +110,7 @@ func (h *metadataHandler) find(r *http.Request) []byte {
 	if p != WellKnownPath && !strings.HasPrefix(p, WellKnownPath+"/") {
 		return nil
 	}
-	reqSegs := segments(&url.URL{Path: "/", RawPath: "/"})
+	var reqSegs []string
 	if rest := strings.TrimPrefix(p, WellKnownPath); rest != "" {
 		u, err := url.Parse(rest)
 		if err != nil {
