@@ -88,6 +88,7 @@ var migrations = []migration{
 				first_used_at {{TIME}},
 				used_count INTEGER NOT NULL DEFAULT 0`)...)...),
 	},
+	signingKeysMigration, // version 2, in signingkeys.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.
