@@ -97,7 +97,7 @@ func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 		log:             opts.Logger,
 	}
 	for _, s := range slices.Concat(opts.Scopes, opts.ChallengeScopes) {
-		if !ValidScopeToken(s) {
+		if !provider.ValidScopeToken(s) {
 			return nil, fmt.Errorf("mcp: bearer: %q is not a valid scope token", s)
 		}
 	}

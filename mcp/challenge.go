@@ -2,7 +2,8 @@ package mcp
 
 import (
 	"strings"
-	"unicode/utf8"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/quote"
 )
 
 // RFC 6750 §3.1 error codes used in Bearer challenges.
@@ -42,7 +43,7 @@ func (c Challenge) String() string {
 	b.WriteString("Bearer")
 	sep := " "
 	param := func(name, value string) {
-		q := quoteString(value)
+		q := quote.String(value)
 		if q == `""` {
 			return // an empty value breaks some clients' parsers (go-sdk's among them)
 		}
@@ -56,33 +57,5 @@ func (c Challenge) String() string {
 	param("scope", strings.Join(withoutOfflineAccess(c.Scope), " "))
 	param("resource_metadata", c.ResourceMetadata)
 	param("error_description", c.ErrorDescription)
-	return b.String()
-}
-
-// quoteString returns s as an RFC 9110 quoted-string. '"' and '\' become quoted-pairs;
-// control characters (including CR and LF) are dropped; non-ASCII runes, which RFC 6750
-// does not allow in its parameters, become '?'.
-func quoteString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			b.WriteByte('?')
-			i += size
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\t' || (c >= 0x20 && c < 0x7f):
-			b.WriteByte(c)
-		}
-		i++
-	}
-	b.WriteByte('"')
 	return b.String()
 }

@@ -49,7 +49,7 @@ func (r Resource) Validate() error {
 		return fmt.Errorf("resource %q: scheme must be https or http", r.URL)
 	}
 	for i, s := range r.Scopes {
-		if !ValidScopeToken(s) {
+		if !provider.ValidScopeToken(s) {
 			return fmt.Errorf("resource %q: scope %q is not a valid scope token (RFC 6749 §3.3)", r.URL, s)
 		}
 		if slices.Contains(r.Scopes[:i], s) {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // RequireScopes returns middleware for a handler behind [Bearer] that needs further
@@ -21,7 +23,7 @@ import (
 // It panics if a scope is not a valid scope token, a programming error.
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	for _, s := range scopes {
-		if !ValidScopeToken(s) {
+		if !provider.ValidScopeToken(s) {
 			panic(fmt.Sprintf("mcp: RequireScopes: %q is not a valid scope token", s))
 		}
 	}

@@ -226,7 +226,7 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	}
 	view.Scopes = dedupe(view.Scopes)
 	for _, s := range view.Scopes {
-		if !validScopeToken(s) {
+		if !ValidScopeToken(s) {
 			return ar, nil, fosite.ErrInvalidScope.WithHint("A scope is malformed.")
 		}
 		if !fosite.ExactScopeStrategy(ar.GetClient().GetScopes(), s) {

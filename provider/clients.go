@@ -78,7 +78,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		c.Scopes = dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
 	}
 	for _, s := range c.Scopes {
-		if !validScopeToken(s) {
+		if !ValidScopeToken(s) {
 			return nil, "", fmt.Errorf("provider: invalid scope %q", s)
 		}
 	}

@@ -188,7 +188,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.PendingAuthorizationLifespan = DefaultPendingAuthorizationLifespan
 	}
 	for _, s := range append(append([]string{}, c.Scopes...), c.RefreshTokenScopes...) {
-		if !validScopeToken(s) {
+		if !ValidScopeToken(s) {
 			return c, fmt.Errorf("provider: invalid scope %q", s)
 		}
 	}
@@ -260,20 +260,6 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// validScopeToken reports whether s is a scope-token (RFC 6749 §3.3).
-func validScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 func contains(list []string, s string) bool {

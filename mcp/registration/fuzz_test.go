@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -77,7 +76,7 @@ func FuzzRegistrationRequest(f *testing.F) {
 		if code != slices.Contains(m.ResponseTypes, responseTypeCode) || len(m.ResponseTypes) > 1 {
 			t.Fatalf("response types %q with grants %q", m.ResponseTypes, m.GrantTypes)
 		}
-		scopes := mcp.ParseScope(m.Scope)
+		scopes := provider.ParseScope(m.Scope)
 		if len(scopes) == 0 {
 			t.Fatal("no scope registered")
 		}

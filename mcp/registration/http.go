@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/quote"
 )
 
 // readRequest decodes a JSON registration or update request, enforcing the content type
@@ -82,13 +82,12 @@ func writeError(w http.ResponseWriter, status int, e *RegistrationError) {
 // writeUnauthorized answers 401 with a Bearer challenge (RFC 6750 §3): error="invalid_token"
 // when a token was presented, no error code when none was.
 func writeUnauthorized(w http.ResponseWriter, presented bool, description string) {
-	ch := mcp.Challenge{}
-	code := "unauthorized" // RFC 6750 §3.1 wants no error code here; the body still needs one
+	challenge, code := "Bearer", "unauthorized" // RFC 6750 §3.1 wants no error code here; the body still needs one
 	if presented {
-		ch = mcp.Challenge{Error: ErrInvalidToken, ErrorDescription: description}
 		code = ErrInvalidToken
+		challenge = `Bearer error="` + ErrInvalidToken + `", error_description=` + quote.String(description)
 	}
-	w.Header().Set("WWW-Authenticate", ch.String())
+	w.Header().Set("WWW-Authenticate", challenge)
 	writeError(w, http.StatusUnauthorized, &RegistrationError{ErrorCode: code, ErrorDescription: description})
 }
 

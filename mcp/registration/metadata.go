@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -99,10 +98,10 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Regi
 
 // resolveScopes parses a scope string (RFC 6749 §3.3) and applies the scope policy.
 func (o *Options) resolveScopes(scope string) ([]string, *RegistrationError) {
-	requested := mcp.ParseScope(scope)
+	requested := provider.ParseScope(scope)
 	var out []string
 	for _, s := range requested {
-		if !mcp.ValidScopeToken(s) {
+		if !provider.ValidScopeToken(s) {
 			return nil, metadataError(fmt.Sprintf("scope %s is not a valid scope token (RFC 6749 §3.3)", short(s)))
 		}
 		if o.SupportedScopes != nil && !slices.Contains(o.SupportedScopes, s) {
@@ -126,7 +125,7 @@ func toClient(c *provider.Client, m ClientMetadata) {
 	c.Public = m.TokenEndpointAuthMethod == provider.AuthMethodNone
 	c.GrantTypes = nonNil(m.GrantTypes)
 	c.ResponseTypes = nonNil(m.ResponseTypes)
-	c.Scopes = nonNil(mcp.ParseScope(m.Scope))
+	c.Scopes = nonNil(provider.ParseScope(m.Scope))
 	c.Name = m.ClientName
 	c.URI = m.ClientURI
 	c.LogoURI = m.LogoURI

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -124,7 +123,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("registration: unknown Policy %d", o.Policy)
 	}
 	for _, s := range slices.Concat(o.SupportedScopes, o.DefaultScopes) {
-		if !mcp.ValidScopeToken(s) {
+		if !provider.ValidScopeToken(s) {
 			return o, fmt.Errorf("registration: %q is not a valid scope token", s)
 		}
 	}

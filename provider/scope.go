@@ -1,0 +1,34 @@
+package provider
+
+import (
+	"slices"
+	"strings"
+)
+
+// ParseScope splits an RFC 6749 §3.3 scope string (space-delimited) into its scope
+// tokens, dropping empty ones and duplicates. Validity of each token is checked by
+// ValidScopeToken.
+func ParseScope(scope string) []string {
+	var out []string
+	for _, s := range strings.Split(scope, " ") {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ValidScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ), that is printable ASCII without space, '"' and '\'.
+func ValidScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
