@@ -15,7 +15,7 @@
 // write lock at BEGIN (_txlock=immediate), with a busy timeout, WAL and foreign keys.
 //
 // The schema is created and upgraded by [Store.Migrate], which applies versioned migrations and
-// records them in the schema_migrations table. Call it explicitly at start-up.
+// records them in the oauth_schema_migrations table. Call it explicitly at start-up.
 package gormstore
 
 import (
