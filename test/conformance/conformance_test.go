@@ -8,6 +8,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
+	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -22,7 +23,7 @@ var expectedNonPass = map[string]conformance.Status{
 }
 
 // runSuite runs the suite against st and requires the expected outcome.
-func runSuite(t *testing.T, st *stack, target conformance.Target) conformance.Report {
+func runSuite(t *testing.T, st *stack.Stack, target conformance.Target) conformance.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -61,7 +62,7 @@ func requireAllPass(t *testing.T, rep conformance.Report) {
 // front of a go-sdk MCP server) on SQLite and PostgreSQL: every check passes.
 func TestConformance_Stack(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		st := newStack(t, s, stackOptions{})
+		st := newStack(t, s, stack.Options{})
 		rep := runSuite(t, st, conformance.Target{})
 		requireAllPass(t, rep)
 		if rep.Issuer != st.Issuer {
@@ -74,8 +75,8 @@ func TestConformance_Stack(t *testing.T) {
 // FormLogin driver (username, password, CSRF token, approve button).
 func TestConformance_FormLogin(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	st := newStack(t, s, stackOptions{formLogin: true})
-	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: testUser, Password: testPassword}})
+	st := newStack(t, s, stack.Options{FormLogin: true})
+	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: stack.User, Password: stack.Password}})
 	requireAllPass(t, rep)
 }
 
@@ -83,8 +84,8 @@ func TestConformance_FormLogin(t *testing.T) {
 // the flow checks report it instead of passing.
 func TestConformance_FormLoginWrongPassword(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	st := newStack(t, s, stackOptions{formLogin: true})
-	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: testUser, Password: "wrong"}})
+	st := newStack(t, s, stack.Options{FormLogin: true})
+	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: stack.User, Password: "wrong"}})
 	if !rep.Failed() {
 		t.Fatal("the suite passed without being able to log in")
 	}

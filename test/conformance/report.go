@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -27,27 +26,28 @@ func (r Report) WriteText(w io.Writer, opts *TextOptions) error {
 	if r.Issuer != "" {
 		fmt.Fprintf(&b, "authorization server: %s\n", r.Issuer)
 	}
+	idWidth := 0
+	for _, res := range r.Results {
+		idWidth = max(idWidth, len(res.ID))
+	}
 	for _, area := range Areas() {
 		fmt.Fprintf(&b, "\n%s\n", area)
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, res := range r.Results {
 			if res.Area != area {
 				continue
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", statusLabel(res.Status), res.ID, res.Level, res.Title)
-			if err := tw.Flush(); err != nil {
-				return err
+			fmt.Fprintf(&b, "  %s  %-*s  %-6s  %s\n", statusLabel(res.Status), idWidth, res.ID, res.Level, res.Title)
+			if res.Status == Pass && !opts.Verbose {
+				continue
 			}
-			if res.Status != Pass || opts.Verbose {
-				if res.Detail != "" {
-					fmt.Fprintf(&b, "        %s\n", res.Detail)
-				}
-				if res.Status != Pass {
-					fmt.Fprintf(&b, "        source: %s\n", res.Source)
-				}
-				for _, e := range res.Evidence {
-					fmt.Fprintf(&b, "        > %s\n", e)
-				}
+			if res.Detail != "" {
+				fmt.Fprintf(&b, "        %s\n", res.Detail)
+			}
+			if res.Status == Fail || res.Status == Warn {
+				fmt.Fprintf(&b, "        source: %s\n", res.Source)
+			}
+			for _, e := range res.Evidence {
+				fmt.Fprintf(&b, "        > %s\n", e)
 			}
 		}
 	}

@@ -109,7 +109,7 @@ func (r *runner) run(ctx context.Context) Report {
 	for _, c := range catalogue {
 		res := r.results[c.ID]
 		if res == nil {
-			res = &Result{Check: c, Status: Skip, Detail: "not run: a prerequisite failed or the run was cancelled (see the discovery and registration checks)"}
+			res = &Result{Check: c, Status: Skip, Detail: "not run: an earlier step failed (see the discovery and registration checks)"}
 			if ctx.Err() != nil {
 				res.Detail = "not run: " + ctx.Err().Error()
 			}

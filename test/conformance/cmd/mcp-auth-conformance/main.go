@@ -1,0 +1,120 @@
+// Command mcp-auth-conformance checks an MCP server and its authorization server
+// against the MCP authorization specification, over HTTP only.
+//
+//	go run ./test/conformance/cmd/mcp-auth-conformance -mcp-url https://mcp.example.com/mcp
+//
+// It discovers the authorization server from the MCP endpoint, registers its own test
+// clients through dynamic client registration (or uses -client-id), logs in through the
+// chosen driver (-login auto for servers that approve every request, -login form with
+// -username and -password for an HTML login and consent form), prints a table grouped
+// by area with a summary line (or JSON with -json) and exits with status 1 when a
+// check fails, 2 on a usage error.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/test/conformance"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mcp-auth-conformance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		mcpURL        = fs.String("mcp-url", "", "the MCP endpoint, exactly as clients use it (required)")
+		clientID      = fs.String("client-id", "", "a pre-registered client to use for the authorization flows")
+		clientSecret  = fs.String("client-secret", "", "its secret (confidential clients)")
+		clientAuth    = fs.String("client-auth", "", "its token endpoint auth method: none, client_secret_basic or client_secret_post (default by -client-secret)")
+		redirectURI   = fs.String("redirect-uri", "", "a redirect URI registered for -client-id (never listened on)")
+		login         = fs.String("login", "auto", "login driver: auto (the server approves at once) or form (fill an HTML login/consent form)")
+		username      = fs.String("username", "", "form login: the test user's name")
+		password      = fs.String("password", "", "form login: the test user's password")
+		usernameField = fs.String("username-field", "username", "form login: the username input's name")
+		passwordField = fs.String("password-field", "password", "form login: the password input's name")
+		approve       = fs.String("approve", "", "form login: regular expression matching the approve button (default: approve, allow, accept, …)")
+		other         = fs.String("other-resource", "", "another MCP server URL of the same authorization server (audience checks)")
+		scope         = fs.String("scope", "", "space-separated scopes to request (default: the challenge's, else scopes_supported)")
+		concurrency   = fs.Int("concurrency", 10, "parallel redemptions of one code in the concurrency check")
+		keepClients   = fs.Bool("keep-clients", false, "do not delete the clients the suite registered")
+		asJSON        = fs.Bool("json", false, "print the report as JSON")
+		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
+		debug         = fs.Bool("debug", false, "log every request to stderr (tokens redacted)")
+		timeout       = fs.Duration("timeout", 5*time.Minute, "overall time limit")
+		insecure      = fs.Bool("insecure", false, "skip TLS certificate verification (self-signed test deployments only)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *mcpURL == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: mcp-auth-conformance -mcp-url URL [flags]")
+		fs.PrintDefaults()
+		return 2
+	}
+	target := conformance.Target{
+		MCPURL:        *mcpURL,
+		OtherResource: *other,
+		Scopes:        strings.Fields(*scope),
+		Concurrency:   *concurrency,
+		KeepClients:   *keepClients,
+	}
+	if *clientID != "" {
+		if *redirectURI == "" {
+			fmt.Fprintln(stderr, "-client-id needs -redirect-uri (a redirect URI registered for the client)")
+			return 2
+		}
+		target.Client = &conformance.ClientCredentials{ID: *clientID, Secret: *clientSecret, AuthMethod: *clientAuth, RedirectURI: *redirectURI}
+	}
+	switch *login {
+	case "auto":
+		target.Login = conformance.AutoApprove{}
+	case "form":
+		if *username == "" {
+			fmt.Fprintln(stderr, "-login form needs -username and -password")
+			return 2
+		}
+		target.Login = conformance.FormLogin{Username: *username, Password: *password,
+			UsernameField: *usernameField, PasswordField: *passwordField, Approve: *approve}
+	default:
+		fmt.Fprintf(stderr, "-login must be auto or form, not %q\n", *login)
+		return 2
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if *insecure {
+		transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // opt-in for test deployments
+	}
+	target.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: transport}
+	if *debug {
+		target.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	rep := conformance.Run(ctx, target)
+	var err error
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteText(stdout, &conformance.TextOptions{Verbose: *verbose})
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if rep.Failed() {
+		return 1
+	}
+	return 0
+}
