@@ -1,0 +1,59 @@
+package jwtaccess
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// JWKSHandler serves the public keys as a JSON Web Key Set (RFC 7517 §5) for jwks_uri:
+// GET and HEAD, Content-Type application/json, CORS for any origin (answering
+// preflights), and Cache-Control allowing caching for a quarter of PrePublish, at most
+// five minutes (so that remote verifiers always learn a new key before it signs). Only
+// public keys are ever published. Other methods get 405.
+func (m *KeyManager) JWKSHandler() http.Handler {
+	maxAge := min(DefaultJWKSMaxAge, m.cfg.PrePublish/4)
+	cacheControl := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		case http.MethodOptions:
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+				h.Set("Access-Control-Allow-Headers", req)
+			}
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		default:
+			h.Set("Allow", "GET, HEAD, OPTIONS")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		body := m.current(r.Context()).jwks
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", cacheControl)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(body)
+	})
+}
+
+// Register serves JWKSHandler on mux at the issuer's path + JWKSPath (the path of
+// JWKSURI(issuer)), like provider.Provider.Register does for the other endpoints.
+func (m *KeyManager) Register(mux *http.ServeMux, issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("jwtaccess: invalid issuer %q", issuer)
+	}
+	mux.Handle(strings.TrimSuffix(u.Path, "/")+JWKSPath, m.JWKSHandler())
+	return nil
+}
