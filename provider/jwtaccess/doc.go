@@ -62,20 +62,20 @@ const DefaultAccessTokenLifespan = 10 * time.Minute
 
 // Defaults of KeyManagerConfig, VerifierConfig and RemoteKeySetConfig.
 const (
-	DefaultRotationPeriod       = 30 * 24 * time.Hour
-	DefaultPrePublish           = time.Hour
-	DefaultMaxTokenLifespan     = provider.DefaultAccessTokenLifespan
-	DefaultRefreshInterval      = time.Minute
-	DefaultLeeway               = 30 * time.Second
-	DefaultRemoteRefresh        = 5 * time.Minute
-	DefaultRemoteMinRefetch     = 30 * time.Second
-	DefaultRemoteTimeout        = 10 * time.Second
-	DefaultRemoteMaxBodyBytes   = 256 << 10
-	DefaultMaxTokenBytes        = 16 << 10
-	DefaultJWKSMaxAge           = 5 * time.Minute
-	DefaultAlgorithm            = "ES256"
-	defaultRSABits              = 2048
-	pruneMargin                 = 2 * DefaultLeeway
+	DefaultRotationPeriod     = 30 * 24 * time.Hour
+	DefaultPrePublish         = time.Hour
+	DefaultMaxTokenLifespan   = provider.DefaultAccessTokenLifespan
+	DefaultRefreshInterval    = time.Minute
+	DefaultLeeway             = 30 * time.Second
+	DefaultRemoteRefresh      = 5 * time.Minute
+	DefaultRemoteMinRefetch   = 30 * time.Second
+	DefaultRemoteTimeout      = 10 * time.Second
+	DefaultRemoteMaxBodyBytes = 256 << 10
+	DefaultMaxTokenBytes      = 16 << 10
+	DefaultJWKSMaxAge         = 5 * time.Minute
+	DefaultAlgorithm          = "ES256"
+	defaultRSABits            = 2048
+	pruneMargin               = 2 * DefaultLeeway
 )
 
 // JWKSPath is where Register serves the JSON Web Key Set, relative to the issuer's path.
