@@ -15,6 +15,7 @@ const (
 	AreaRevocation   = "Revocation"
 	AreaIntrospect   = "Introspection"
 	AreaConcurrency  = "Concurrency"
+	AreaClients      = "Real clients"
 )
 
 // Short names of the sources cited below.
@@ -143,6 +144,10 @@ var catalogue = []Check{
 
 	// Concurrency
 	{"CONC-CODE-ONCE", AreaConcurrency, "parallel redemptions of one code yield exactly one token response", "RFC 6749 §4.1.2; " + oauth21 + " §4.1.3", MUST},
+
+	// Real clients
+	{"CLIENT-GOSDK", AreaClients, "the go-sdk client (v1.8.0 auth.AuthorizationCodeHandler) logs in and connects", "go-sdk client; " + mcp1125 + " §Authorization Flow Steps", MUST},
+	{"CLIENT-MCPGO", AreaClients, "the mcp-go client (v1.2.1, no scopes configured) logs in and initializes", "mcp-go client; " + mcp0618 + " §2 (Authorization Flow)", SHOULD},
 }
 
 // Checks returns the catalogue of every check the suite runs, in report order.

@@ -127,14 +127,25 @@ func (r *runner) authorize(ctx context.Context, q url.Values, redirectURI string
 		res.last = &exchange{err: err}
 		return res
 	}
-	asOrigin := au.Scheme + "://" + au.Host
-	u := *au
-	uq := u.Query()
+	uq := au.Query()
 	for k, v := range q {
 		uq[k] = v
 	}
-	u.RawQuery = uq.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	au.RawQuery = uq.Encode()
+	return r.authorizeURL(ctx, au.String(), redirectURI)
+}
+
+// authorizeURL is authorize for a complete authorization request URL (as real clients
+// build it).
+func (r *runner) authorizeURL(ctx context.Context, rawURL, redirectURI string) *authzResult {
+	res := &authzResult{}
+	au, err := url.Parse(rawURL)
+	if err != nil {
+		res.last = &exchange{err: err}
+		return res
+	}
+	asOrigin := au.Scheme + "://" + au.Host
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		res.last = &exchange{err: err}
 		return res

@@ -94,6 +94,7 @@ func (r *runner) run(ctx context.Context) Report {
 		{"revocation", r.revocation},
 		{"introspection", r.introspection},
 		{"concurrency", r.concurrency},
+		{"clients", r.realClients},
 	}
 	for _, a := range areas {
 		if ctx.Err() != nil {

@@ -1,9 +1,10 @@
-// Package stack builds the system the conformance suite is tested against: an
-// authorization server (provider with dynamic client registration) and an MCP endpoint
-// (a go-sdk streamable HTTP server behind the bearer middleware, with its protected
-// resource metadata) on one loopback server, plus a second MCP server of the same
-// authorization server. The suite's tests, the command's tests and the test server for
-// the official conformance package all start it through Start.
+// Package stack builds the system the conformance suite is tested against: an MCP
+// authorization server made with mcp.New (provider, dynamic client registration,
+// protected resource metadata, compatibility shims) in front of a go-sdk MCP server
+// behind the bearer middleware, on one loopback server, optionally with a second MCP
+// server of the same authorization server on another origin. The suite's tests, the
+// command's tests and the test server for the official conformance package all start it
+// through Start.
 package stack
 
 import (
@@ -19,7 +20,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
-	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -37,6 +37,9 @@ type Options struct {
 	// FormLogin replaces auto-approval with the built-in login and consent page (User,
 	// Password).
 	FormLogin bool
+	// OtherResource adds a second MCP server of the same authorization server, on
+	// another origin (Stack.OtherURL).
+	OtherResource bool
 	// Listener, when set, is where the main server listens. Default a fresh loopback
 	// port.
 	Listener net.Listener
@@ -50,11 +53,11 @@ type Stack struct {
 	Issuer string
 	// MCPURL is the MCP endpoint, {base}/mcp; it requires the scope mcp:tools.
 	MCPURL string
-	// OtherURL is the second MCP server's endpoint (another origin, same authorization
-	// server).
+	// OtherURL is the second MCP server's endpoint (Options.OtherResource); empty
+	// without it.
 	OtherURL string
-	// Provider is the authorization server.
-	Provider *provider.Provider
+	// Server is the MCP authorization server (mcp.New).
+	Server *mcp.Server
 	// MCP is the MCP handler without its guard (for doubles that bypass the guard).
 	MCP http.Handler
 
@@ -68,7 +71,8 @@ func (s *Stack) Close() {
 	}
 }
 
-// Start starts the stack on store.
+// Start starts the stack on store: mcp.New with the default compatibility shims, open
+// dynamic client registration, and a go-sdk MCP server at /mcp requiring mcp:tools.
 func Start(store provider.Storage, opts Options) (*Stack, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -79,40 +83,36 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		_ = main.Listener.Close()
 		main.Listener = opts.Listener
 	}
-	other := httptest.NewUnstartedServer(nil)
 	base := "http://" + main.Listener.Addr().String()
-	st := &Stack{Issuer: base + "/oauth", MCPURL: base + "/mcp", OtherURL: "http://" + other.Listener.Addr().String() + "/mcp"}
-
-	reg, err := mcp.NewRegistry(mcp.Resource{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}})
-	if err != nil {
-		return nil, err
+	st := &Stack{Issuer: base + "/oauth", MCPURL: base + "/mcp"}
+	resources := []mcp.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
+	var other *httptest.Server
+	if opts.OtherResource {
+		other = httptest.NewUnstartedServer(nil)
+		st.OtherURL = "http://" + other.Listener.Addr().String() + "/mcp"
+		resources = append(resources, mcp.Resource{URL: st.OtherURL, Name: "another MCP server", Scopes: []string{"mcp:tools"}})
 	}
-	regHandler, err := registration.NewHandler(store, registration.Options{
-		Endpoint: st.Issuer + "/register", SupportedScopes: reg.Scopes(), Logger: logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	cfg := provider.Config{
-		Issuer:       st.Issuer,
-		Storage:      store,
-		GlobalSecret: []byte("conformance-global-secret-0123456789abcdef"),
-		Scopes:       reg.Scopes(),
-		Resources:    []string{st.MCPURL, st.OtherURL},
-		EditMetadata: func(m *provider.AuthorizationServerMetadata) { m.RegistrationEndpoint = regHandler.Endpoint() },
-		Logger:       logger,
+	cfg := mcp.Config{
+		Provider: provider.Config{
+			Issuer:       st.Issuer,
+			Storage:      store,
+			GlobalSecret: []byte("conformance-global-secret-0123456789abcdef"),
+		},
+		Resources: resources,
+		Logger:    logger,
 	}
 	if opts.FormLogin {
-		cfg.Authenticator = provider.AuthenticatorFunc(func(_ context.Context, user, pass string) (string, error) {
+		cfg.Provider.Authenticator = provider.AuthenticatorFunc(func(_ context.Context, user, pass string) (string, error) {
 			if user == User && pass == Password {
 				return "user-" + user, nil
 			}
 			return "", errors.New("wrong credentials")
 		})
 	} else {
-		cfg.AutoApprove = func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "user-" + User, true }
+		cfg.Provider.AutoApprove = func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "user-" + User, true }
 	}
-	if st.Provider, err = provider.New(cfg); err != nil {
+	var err error
+	if st.Server, err = mcp.New(cfg); err != nil {
 		return nil, err
 	}
 
@@ -121,38 +121,25 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		&sdk.StreamableHTTPOptions{SessionTimeout: time.Minute, Logger: logger})
 
 	mux := http.NewServeMux()
-	st.Provider.Register(mux)
-	mux.Handle("/oauth/register", regHandler)
-	mux.Handle("/oauth/register/", regHandler)
-	prm, err := mcp.NewMetadataHandler(st.Issuer, reg, nil)
-	if err != nil {
-		return nil, err
-	}
-	mux.Handle(mcp.WellKnownPath, prm)
-	mux.Handle(mcp.WellKnownPath+"/", prm)
-	mux.Handle("/mcp", mcp.RequireBearer(st.Provider, mcp.BearerOptions{Resource: st.MCPURL, Scopes: []string{"mcp:tools"}, Logger: logger})(st.MCP))
+	st.Server.Register(mux)
+	mux.Handle("/mcp", st.Server.Protect(st.MCPURL, st.MCP, "mcp:tools"))
 	var h http.Handler = mux
 	if opts.Wrap != nil {
 		h = opts.Wrap(h, st)
 	}
 	main.Config.Handler = h
-
-	otherReg, err := mcp.NewRegistry(mcp.Resource{URL: st.OtherURL, Name: "another MCP server"})
-	if err != nil {
-		return nil, err
-	}
-	otherPRM, err := mcp.NewMetadataHandler(st.Issuer, otherReg, nil)
-	if err != nil {
-		return nil, err
-	}
-	omux := http.NewServeMux()
-	omux.Handle(mcp.WellKnownPath, otherPRM)
-	omux.Handle(mcp.WellKnownPath+"/", otherPRM)
-	omux.Handle("/mcp", mcp.RequireBearer(st.Provider, mcp.BearerOptions{Resource: st.OtherURL, Logger: logger})(st.MCP))
-	other.Config.Handler = omux
-
 	main.Start()
-	other.Start()
-	st.servers = []*httptest.Server{main, other}
+	st.servers = append(st.servers, main)
+
+	if other != nil {
+		omux := http.NewServeMux()
+		prm := st.Server.ProtectedResourceMetadata()
+		omux.Handle(mcp.WellKnownPath, prm)
+		omux.Handle(mcp.WellKnownPath+"/", prm)
+		omux.Handle("/mcp", st.Server.Protect(st.OtherURL, st.MCP))
+		other.Config.Handler = omux
+		other.Start()
+		st.servers = append(st.servers, other)
+	}
 	return st, nil
 }
