@@ -1,0 +1,57 @@
+// Command demo is the one-command demo of fosite-mcp: an OAuth 2.1 authorization server
+// with login and consent pages in front of a protected MCP server, and an MCP client that
+// goes through the whole MCP authorization flow against it.
+//
+// Usage:
+//
+//	go run ./cmd/demo [serve] [flags]   # the server, on http://localhost:8080
+//	go run ./cmd/demo client [flags]    # the client: log in, list tools, call whoami
+//
+// Run either with -h for its flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+		}
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run runs the subcommand named by args[0] ("serve", the default, or "client") until it
+// finishes or ctx is cancelled. Output for the user goes to stdout, logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "client") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "client":
+		opts, err := parseClientFlags(args, stderr)
+		if err != nil {
+			return err
+		}
+		return runClient(ctx, opts, stdout)
+	default:
+		cfg, err := parseServeFlags(args, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	}
+}

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+)
+
+// mcpPath is where the MCP endpoint lives, below the issuer's path.
+const mcpPath = "/mcp"
+
+// purgeInterval is how often expired tokens, codes and pending requests are deleted.
+const purgeInterval = 10 * time.Minute
+
+// serveFlags are the serve command's flags.
+type serveFlags struct {
+	addr, baseURL, db, postgres, secrets, autoApprove string
+	tokenTTL                                          time.Duration
+	debug                                             bool
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
+	var f serveFlags
+	fs := flag.NewFlagSet("demo serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.addr, "addr", "localhost:8080", "`host:port` to listen on")
+	fs.StringVar(&f.baseURL, "base-url", "", "public `URL` of the server, the OAuth issuer (default http://localhost:PORT); set it when the server is reached through a proxy, e.g. https://mcp.example.com")
+	fs.StringVar(&f.db, "db", "demo.db", "SQLite database `file`")
+	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL `DSN` (instead of SQLite), e.g. postgres://user:pass@localhost/demo")
+	fs.StringVar(&f.secrets, "secrets", "", "secrets `file` (token signing secret, at-rest encryption key, passwords), created with mode 0600 on the first start (default: the -db file + \".secrets\")")
+	fs.StringVar(&f.autoApprove, "auto-approve", "", "approve every authorization request as `USER` without showing the pages (development only; loopback issuers only)")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", time.Hour, "access token lifetime")
+	fs.BoolVar(&f.debug, "debug", false, "debug logging")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
+			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
+			"MCP server (streamable HTTP) at /mcp. Connect with: go run ./cmd/demo client\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.secrets == "" {
+		f.secrets = f.db + ".secrets"
+	}
+	return f, nil
+}
+
+// serverConfig configures newServer.
+type serverConfig struct {
+	// Issuer is the server's public base URL and OAuth issuer (no trailing slash).
+	Issuer string
+	// DBPath is the SQLite file; ignored when PostgresDSN is set.
+	DBPath string
+	// PostgresDSN selects PostgreSQL.
+	PostgresDSN string
+	// SecretsPath is the secrets file, created on the first start.
+	SecretsPath string
+	// AutoApprove, when set, approves every request as this subject (loopback only).
+	AutoApprove string
+	// AccessTokenTTL is the access token lifetime; 0 means the provider's default.
+	AccessTokenTTL time.Duration
+	// Logger receives the logs.
+	Logger *slog.Logger
+}
+
+// demoServer is the whole demo: authorization server, pages and MCP server.
+type demoServer struct {
+	issuer, mcpURL string
+	loopback       bool
+	secretsCreated bool
+	users          *userDirectory
+	store          *gormstore.Store
+	as             *mcp.Server
+	handler        http.Handler
+	log            *slog.Logger
+}
+
+// newServer opens the storage, loads (or creates) the secrets and builds the demo.
+// Close releases the storage.
+func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := provider.ValidateIssuer(cfg.Issuer); err != nil {
+		return nil, fmt.Errorf("base URL %s: %w (use -base-url https://… for a public server)", cfg.Issuer, err)
+	}
+	iss, _ := url.Parse(cfg.Issuer)
+	d := &demoServer{issuer: cfg.Issuer, mcpURL: cfg.Issuer + mcpPath, loopback: isLoopback(iss.Hostname()), log: log}
+	if cfg.AutoApprove != "" && !d.loopback {
+		return nil, fmt.Errorf("-auto-approve is refused for the non-loopback issuer %s: it would approve anybody's request", cfg.Issuer)
+	}
+	sec, created, err := loadOrCreateSecrets(cfg.SecretsPath)
+	if err != nil {
+		return nil, err
+	}
+	d.secretsCreated = created
+	if secretsFileTooOpen(cfg.SecretsPath) {
+		log.Warn("the secrets file is readable by other users; chmod 600 it", "path", cfg.SecretsPath)
+	}
+	d.users = newUserDirectory(d.loopback, sec)
+
+	opts := gormstore.Options{
+		EncryptionKeys: []gormstore.Key{{ID: sec.encryptionKeyID(), Secret: sec.EncryptionKey}},
+		Logger:         log,
+	}
+	if cfg.PostgresDSN != "" {
+		d.store, err = gormstore.OpenPostgres(cfg.PostgresDSN, opts)
+	} else {
+		d.store, err = gormstore.OpenSQLite(cfg.DBPath, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := d.store.Migrate(ctx); err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	if err := d.build(cfg, sec); err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
+	base := strings.TrimSuffix(mustParse(d.issuer).Path, "/")
+	pcfg := provider.Config{
+		Issuer:              d.issuer,
+		Storage:             d.store,
+		GlobalSecret:        sec.GlobalSecret,
+		LoginURL:            d.issuer + consentPath,
+		AccessTokenLifespan: cfg.AccessTokenTTL,
+		Logger:              d.log,
+	}
+	if cfg.AutoApprove != "" {
+		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
+		pcfg.AutoApprove = autoApprover(cfg.AutoApprove, d.log)
+	}
+	resource := mcp.Resource{
+		URL:           d.mcpURL,
+		Name:          "fosite-mcp demo MCP server",
+		Scopes:        []string{scopeTools, scopeAdmin},
+		DefaultScopes: []string{scopeTools},
+	}
+	var err error
+	if d.as, err = mcp.New(mcp.Config{Provider: pcfg, Resources: []mcp.Resource{resource}, Logger: d.log}); err != nil {
+		return err
+	}
+
+	started := time.Now()
+	var calls atomic.Int64
+	mcpServer := newMCPServer(started, &calls)
+	protect, err := gosdk.RequireBearer(d.as, mcp.BearerOptions{
+		Resource:        d.mcpURL,
+		Scopes:          []string{scopeTools},
+		OperationScopes: mcp.ToolScopes(toolScopes),
+		ChallengeScopes: []string{scopeTools},
+		Logger:          d.log,
+	})
+	if err != nil {
+		return err
+	}
+	mcpHandler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer }, &sdk.StreamableHTTPOptions{
+		SessionTimeout: 30 * time.Minute,
+		// go-sdk refuses requests that reach a loopback listener with another Host
+		// (DNS rebinding); behind a proxy on the same machine, a public base URL is such
+		// a Host. Tokens protect the endpoint either way.
+		DisableLocalhostProtection: !d.loopback,
+	})
+
+	tmpl, err := parseTemplates()
+	if err != nil {
+		return err
+	}
+	canonMCP, _ := provider.CanonicalResource(d.mcpURL)
+	metadataURL, _ := mcp.MetadataURL(d.mcpURL)
+	pg := &pages{
+		provider:  d.as.Provider(),
+		sessions:  newSessions(sec.GlobalSecret, mustParse(d.issuer).Scheme == "https"),
+		users:     d.users,
+		base:      base,
+		showUsers: d.loopback,
+		scopes:    scopeDescriptions,
+		resources: map[string]string{canonMCP: resource.Name},
+		tmpl:      tmpl,
+		log:       d.log,
+	}
+	pg.home = homePage{Title: "Home", Base: base, MCPURL: d.mcpURL, Issuer: d.issuer, MetadataURL: metadataURL, Tools: demoTools}
+	if d.loopback {
+		pg.home.DemoUsers = d.users.users
+	}
+
+	mux := http.NewServeMux()
+	d.as.Register(mux)
+	mux.Handle(base+mcpPath, cors(protect(mcpHandler)))
+	pg.register(mux)
+	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
+	d.handler = requestLog(d.log, mux)
+	return nil
+}
+
+// Handler returns the demo's HTTP handler.
+func (d *demoServer) Handler() http.Handler { return d.handler }
+
+// Close closes the storage.
+func (d *demoServer) Close() error { return d.store.Close() }
+
+// healthz answers 200 when the database answers.
+func (d *demoServer) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	db, err := d.store.DB().DB()
+	if err == nil {
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "health check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "unavailable"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+}
+
+// purge deletes expired rows every purgeInterval until ctx ends.
+func (d *demoServer) purge(ctx context.Context) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// A minute of slack keeps used codes a little past expiry for replay detection.
+			if _, err := d.store.Purge(ctx, time.Now().Add(-time.Minute)); err != nil && ctx.Err() == nil {
+				d.log.Error("purging expired rows", "err", err)
+			}
+		}
+	}
+}
+
+// serve runs the demo server until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	level := slog.LevelInfo
+	if f.debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	issuer := strings.TrimSuffix(f.baseURL, "/")
+	if issuer == "" {
+		issuer = defaultIssuer(f.addr, ln.Addr())
+	}
+	d, err := newServer(ctx, serverConfig{
+		Issuer:         issuer,
+		DBPath:         f.db,
+		PostgresDSN:    f.postgres,
+		SecretsPath:    f.secrets,
+		AutoApprove:    f.autoApprove,
+		AccessTokenTTL: f.tokenTTL,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	d.printBanner(stdout, f)
+
+	srv := &http.Server{
+		Handler:           d.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	defer stopPurge()
+	go d.purge(purgeCtx)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	// Streaming MCP responses (SSE) never finish on their own: Shutdown waits for them
+	// until the deadline, then Close cuts them.
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// printBanner tells the user what is running and how to connect.
+func (d *demoServer) printBanner(w io.Writer, f serveFlags) {
+	storage := "SQLite " + f.db
+	if f.postgres != "" {
+		storage = "PostgreSQL"
+	}
+	secretsNote := "loaded"
+	if d.secretsCreated {
+		secretsNote = "created; keep it with the database"
+	}
+	fmt.Fprintf(w, "\nfosite-mcp demo is running\n\n")
+	fmt.Fprintf(w, "  MCP server   %s\n", d.mcpURL)
+	fmt.Fprintf(w, "  Issuer       %s\n", d.issuer)
+	fmt.Fprintf(w, "  Home page    %s/\n", d.issuer)
+	fmt.Fprintf(w, "  Storage      %s\n", storage)
+	fmt.Fprintf(w, "  Secrets      %s (%s)\n\n", f.secrets, secretsNote)
+	if f.autoApprove != "" {
+		fmt.Fprintf(w, "  AUTO-APPROVE every authorization request as %q (no login, no consent)\n\n", f.autoApprove)
+	}
+	fmt.Fprintf(w, "Demo users (username / password):\n")
+	for _, u := range d.users.users {
+		fmt.Fprintf(w, "  %-8s %s\n", u.Username, u.Password)
+	}
+	clientCmd := "go run ./cmd/demo client"
+	if d.mcpURL != "http://localhost:8080"+mcpPath {
+		clientCmd += " -url " + d.mcpURL
+	}
+	fmt.Fprintf(w, "\nConnect:\n")
+	fmt.Fprintf(w, "  %s\n      logs in through your browser, lists the tools, calls whoami\n", clientCmd)
+	fmt.Fprintf(w, "  %s stats\n      step-up: the stats tool needs the %s scope\n", clientCmd, scopeAdmin)
+	fmt.Fprintf(w, "  npx @modelcontextprotocol/inspector\n      transport Streamable HTTP, URL %s\n\n", d.mcpURL)
+}
+
+// defaultIssuer is http://HOST:PORT for the listener, with "localhost" for a wildcard
+// listen address.
+func defaultIssuer(addr string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(addr)
+	_, port, _ := net.SplitHostPort(bound.String())
+	ip := net.ParseIP(host)
+	switch {
+	case host == "" || strings.EqualFold(host, "localhost") || (ip != nil && ip.IsUnspecified()):
+		host = "localhost"
+	case ip != nil && ip.To4() == nil:
+		host = "[" + ip.String() + "]"
+	case ip != nil:
+		host = ip.String()
+	default:
+		host = strings.ToLower(host)
+	}
+	return "http://" + host + ":" + port
+}
+
+// isLoopback reports whether host is localhost or a loopback IP.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func mustParse(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// cors lets browser-based MCP clients (the MCP Inspector in direct mode) call the MCP
+// endpoint. Any origin may: the endpoint takes bearer tokens, never cookies.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Add("Vary", "Origin")
+		h.Set("Access-Control-Expose-Headers", "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
