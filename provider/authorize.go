@@ -236,6 +236,9 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if view.Resources, err = p.canonicalResources(view.Resources); err != nil {
 		return ar, nil, err
 	}
+	if len(view.Resources) == 0 && p.cfg.RequireResource {
+		return ar, nil, ErrInvalidTarget.WithHint("The 'resource' parameter is required.")
+	}
 	if len(view.Scopes) > 0 {
 		form["scope"] = []string{strings.Join(view.Scopes, " ")}
 	}

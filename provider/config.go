@@ -114,6 +114,32 @@ type Config struct {
 	// Resources. Empty by default: such requests get tokens without an audience.
 	DefaultResource string
 
+	// MatchResource, when set, maps a requested resource indicator that is not one of
+	// Resources (after CanonicalResource) to the configured resource it stands for, at
+	// the authorization and token endpoints; returning false (or anything that is not one
+	// of Resources) refuses it with invalid_target. Nil means exact matching of canonical
+	// forms only (RFC 8707 §2). The MCP layer sets it to accept a trailing slash and an
+	// origin or path prefix of the MCP URL (compat.Options.LenientResourceMatch).
+	MatchResource func(resource string) (string, bool)
+
+	// RequireResource refuses authorization and client credentials requests that end up
+	// without a resource (none sent, no DefaultResource, none added by AuthorizeHook) with
+	// invalid_target, so that no token is ever issued without an audience. Off by
+	// default: such requests get tokens without an audience.
+	RequireResource bool
+
+	// RequireResourceOnCodeExchange refuses an authorization code token request without
+	// `resource` with invalid_target (MCP 2025-06-18: clients MUST send it on token
+	// requests), before the code is consumed. Off by default: the token gets the whole
+	// audience bound at authorization.
+	RequireResourceOnCodeExchange bool
+
+	// RequireResourceOnRefresh refuses a refresh token request without `resource` with
+	// invalid_target, before the refresh token is rotated. Off by default: the token
+	// keeps the grant's whole audience, which is what go-sdk (which sends no resource on
+	// refresh) needs.
+	RequireResourceOnRefresh bool
+
 	// EnableClientCredentials enables the client_credentials grant (RFC 6749 §4.4) for
 	// confidential clients registered with it. Off by default.
 	EnableClientCredentials bool

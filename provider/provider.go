@@ -153,7 +153,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 
 	factories := []compose.Factory{
-		codeGrantFactory,
+		p.codeGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
 	}
 	if cfg.EnableClientCredentials {

@@ -8,17 +8,35 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 )
 
-// canonicalResources canonicalises RFC 8707 resource values and checks that each is a
-// configured resource; otherwise it returns invalid_target. Duplicates are dropped.
+// resolveResource maps one RFC 8707 `resource` value to the configured resource it
+// names: its canonical form must be one of Config.Resources, or Config.MatchResource must
+// map it to one. Anything else is invalid_target.
+func (p *Provider) resolveResource(raw string) (string, error) {
+	cr, err := CanonicalResource(raw)
+	if err != nil {
+		return "", ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
+	}
+	if p.resources[cr] {
+		return cr, nil
+	}
+	if p.cfg.MatchResource != nil {
+		if m, ok := p.cfg.MatchResource(cr); ok {
+			if mc, err := CanonicalResource(m); err == nil && p.resources[mc] {
+				return mc, nil
+			}
+		}
+	}
+	return "", ErrInvalidTarget.WithHintf("The resource '%s' is not served by this authorization server.", cr)
+}
+
+// canonicalResources resolves RFC 8707 resource values (see resolveResource) to
+// configured resources; otherwise it returns invalid_target. Duplicates are dropped.
 func (p *Provider) canonicalResources(raw []string) ([]string, error) {
 	out := make([]string, 0, len(raw))
 	for _, r := range raw {
-		cr, err := CanonicalResource(r)
+		cr, err := p.resolveResource(r)
 		if err != nil {
-			return nil, ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
-		}
-		if !p.resources[cr] {
-			return nil, ErrInvalidTarget.WithHintf("The resource '%s' is not served by this authorization server.", cr)
+			return nil, err
 		}
 		if !contains(out, cr) {
 			out = append(out, cr)
@@ -35,9 +53,11 @@ func (p *Provider) canonicalResources(raw []string) ([]string, error) {
 //
 //   - authorization_code and refresh_token: every `resource` must be in the grant's
 //     bound audience; the access token's audience is narrowed to them. Without
-//     `resource` the token gets the whole bound audience.
+//     `resource` the token gets the whole bound audience, unless
+//     Config.RequireResourceOnCodeExchange / RequireResourceOnRefresh demand one.
 //   - client_credentials: every `resource` must be a configured resource (or in the
-//     client's audience); none means Config.DefaultResource, if set. Requested scopes
+//     client's audience); none means Config.DefaultResource, if set (else
+//     invalid_target when Config.RequireResource is set). Requested scopes
 //     (already checked by fosite against the client) are granted.
 type resourceHandler struct{ p *Provider }
 
@@ -75,8 +95,16 @@ func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite
 		}
 		return nil
 	}
+	requested := r.GetRequestForm()["resource"]
+	if len(requested) == 0 {
+		gt := r.GetGrantTypes()
+		if gt.ExactOne("authorization_code") && h.p.cfg.RequireResourceOnCodeExchange ||
+			gt.ExactOne("refresh_token") && h.p.cfg.RequireResourceOnRefresh {
+			return ErrInvalidTarget.WithHint("The 'resource' parameter is required.")
+		}
+	}
 	bound := r.GetRequestedAudience()
-	narrowed, err := narrowAudience(r.GetRequestForm()["resource"], bound)
+	narrowed, err := h.p.narrowAudience(requested, bound)
 	if err != nil {
 		return err
 	}
@@ -95,12 +123,14 @@ func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite
 func (h *resourceHandler) clientResources(r fosite.AccessRequester) ([]string, error) {
 	out := []string{}
 	for _, raw := range r.GetRequestForm()["resource"] {
-		cr, err := CanonicalResource(raw)
+		cr, err := h.p.resolveResource(raw)
 		if err != nil {
-			return nil, ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
-		}
-		if !h.p.resources[cr] && !contains(r.GetClient().GetAudience(), cr) {
-			return nil, ErrInvalidTarget.WithHintf("The resource '%s' is not served by this authorization server.", cr)
+			// The client's own audience list extends the registry for this grant.
+			c, cerr := CanonicalResource(raw)
+			if cerr != nil || !contains(r.GetClient().GetAudience(), c) {
+				return nil, err
+			}
+			cr = c
 		}
 		if !contains(out, cr) {
 			out = append(out, cr)
@@ -108,6 +138,9 @@ func (h *resourceHandler) clientResources(r fosite.AccessRequester) ([]string, e
 	}
 	if len(out) == 0 && h.p.cfg.DefaultResource != "" {
 		out = append(out, h.p.cfg.DefaultResource)
+	}
+	if len(out) == 0 && h.p.cfg.RequireResource {
+		return nil, ErrInvalidTarget.WithHint("The 'resource' parameter is required.")
 	}
 	return out, nil
 }
@@ -117,17 +150,22 @@ func (h *resourceHandler) PopulateTokenEndpointResponse(context.Context, fosite.
 	return fosite.ErrUnknownRequest
 }
 
-// narrowAudience returns the audience a token request may receive: the canonical
-// `resource` values, each of which must be in bound, or bound itself when there are none.
-func narrowAudience(resources []string, bound []string) ([]string, error) {
+// narrowAudience returns the audience a token request may receive: the configured
+// resources the `resource` values name (see resolveResource), each of which must be in
+// bound, or bound itself when there are none.
+func (p *Provider) narrowAudience(resources []string, bound []string) ([]string, error) {
 	if len(resources) == 0 {
 		return append([]string{}, bound...), nil
 	}
 	out := make([]string, 0, len(resources))
 	for _, raw := range resources {
-		cr, err := CanonicalResource(raw)
+		cr, err := p.resolveResource(raw)
 		if err != nil {
-			return nil, ErrInvalidTarget.WithHint("The 'resource' parameter must be an absolute URI without a fragment.")
+			c, cerr := CanonicalResource(raw)
+			if cerr != nil || !contains(bound, c) { // bound may hold a client audience
+				return nil, err
+			}
+			cr = c
 		}
 		if !contains(bound, cr) {
 			return nil, ErrInvalidTarget.WithHintf("The resource '%s' was not authorized for this grant.", cr)
@@ -144,16 +182,17 @@ func narrowAudience(resources []string, bound []string) ([]string, error) {
 // resourceHandler has already checked them against the code's bound audience.
 type codeGrant struct {
 	*oauth2.AuthorizeExplicitGrantHandler
+	p *Provider
 }
 
-func codeGrantFactory(config fosite.Configurator, storage interface{}, strategy interface{}) interface{} {
-	return &codeGrant{compose.OAuth2AuthorizeExplicitFactory(config, storage, strategy).(*oauth2.AuthorizeExplicitGrantHandler)}
+func (p *Provider) codeGrantFactory(config fosite.Configurator, storage interface{}, strategy interface{}) interface{} {
+	return &codeGrant{compose.OAuth2AuthorizeExplicitFactory(config, storage, strategy).(*oauth2.AuthorizeExplicitGrantHandler), p}
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
 func (c *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if c.CanHandleTokenEndpointRequest(ctx, r) && len(r.GetRequestForm()["resource"]) > 0 {
-		allowed, err := narrowAudience(r.GetRequestForm()["resource"], r.GetRequestedAudience())
+		allowed, err := c.p.narrowAudience(r.GetRequestForm()["resource"], r.GetRequestedAudience())
 		if err != nil {
 			return err
 		}
