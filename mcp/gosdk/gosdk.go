@@ -14,7 +14,11 @@
 //     (go-sdk's own client included) will not step up; use RequireBearer when scopes vary.
 //
 // In tool handlers, [AccessToken] recovers the verified identity from
-// req.Extra.TokenInfo.
+// req.Extra.TokenInfo. Do not use mcp.TokenFromContext there: go-sdk hands every handler
+// of a session the context of the HTTP request that created the session, so a token
+// found there would be the session's first one, not the current request's (stale after
+// a refresh, a step-up or a new login). [RequireBearer] therefore removes it from the
+// context it passes on, and mcp.TokenFromContext finds nothing behind it.
 package gosdk
 
 import (
@@ -116,7 +120,10 @@ func RequireBearerTokenOptions(r mcp.Resource, scopes ...string) (*auth.RequireB
 // RequireBearer returns middleware for a go-sdk StreamableHTTPHandler: [mcp.Bearer] with
 // opts (all of its checks and challenges, step-up included), then go-sdk's
 // auth.RequireBearerToken fed from the token already verified, so that the go-sdk pins
-// sessions to the user and passes auth.TokenInfo to tool handlers.
+// sessions to the user and passes auth.TokenInfo to tool handlers (read it with
+// [AccessToken]). The handler behind it finds no token with mcp.TokenFromContext: go-sdk
+// would keep the one of the session's first request in the context of every later
+// request of the session (see the package documentation).
 func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http.Handler) http.Handler, error) {
 	b, err := mcp.NewBearer(v, opts)
 	if err != nil {
@@ -133,6 +140,11 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http
 	}
 	inner := auth.RequireBearerToken(fromContext, nil)
 	return func(next http.Handler) http.Handler {
-		return b.Wrap(inner(next))
+		// go-sdk derives the context of every handler of a session from the request that
+		// created it; drop the token so that it cannot outlive that request there.
+		forget := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(mcp.ContextWithToken(r.Context(), nil)))
+		})
+		return b.Wrap(inner(forget))
 	}, nil
 }

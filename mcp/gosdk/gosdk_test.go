@@ -187,6 +187,70 @@ func TestRequireBearer_GoSDKServer(t *testing.T) {
 	})
 }
 
+// Regression: go-sdk hands every handler of a session the context of the request that
+// created the session, so mcp.TokenFromContext in a tool handler returned the session's
+// first token (here: without the admin scope the current request's token has). Behind
+// RequireBearer it now finds nothing; AccessToken(req.Extra.TokenInfo) is the current
+// request's token.
+func TestRequireBearer_NoStaleTokenInGoSDKSessionContext(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		a := newAS(t, s, resource)
+		server := sdk.NewServer(&sdk.Implementation{Name: "files", Version: "1"}, nil)
+		sdk.AddTool(server, &sdk.Tool{Name: "scopes"}, func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
+			at, ok := gosdk.AccessToken(req.Extra.TokenInfo)
+			if !ok {
+				return nil, nil, errors.New("no access token")
+			}
+			text := strings.Join(at.Scopes, " ")
+			if stale, ok := mcp.TokenFromContext(ctx); ok {
+				text += " (context: " + strings.Join(stale.Scopes, " ") + ")"
+			}
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}, nil, nil
+		})
+		protect, err := gosdk.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
+		defer srv.Close()
+
+		var current atomic.Value
+		current.Store(tokens(t, a, "alice", "files:read", resource).AccessToken)
+		transport := roundTripper(func(r *http.Request) (*http.Response, error) {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+current.Load().(string))
+			return http.DefaultTransport.RoundTrip(r)
+		})
+		client := sdk.NewClient(&sdk.Implementation{Name: "c", Version: "1"}, nil)
+		session, err := client.Connect(context.Background(), &sdk.StreamableClientTransport{
+			Endpoint: srv.URL, HTTPClient: &http.Client{Transport: transport}, MaxRetries: -1,
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer session.Close()
+		call := func() string {
+			t.Helper()
+			res, err := session.CallTool(context.Background(), &sdk.CallToolParams{Name: "scopes"})
+			if err != nil || res.IsError {
+				t.Fatalf("call: %+v %v", res, err)
+			}
+			return res.Content[0].(*sdk.TextContent).Text
+		}
+		if got := call(); got != "files:read" {
+			t.Errorf("first token: %q", got)
+		}
+		current.Store(tokens(t, a, "alice", "files:read admin", resource).AccessToken) // step-up
+		if got := call(); got != "files:read admin" {
+			t.Errorf("after step-up: %q", got)
+		}
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 func TestRequireBearer_InvalidOptions(t *testing.T) {
 	if _, err := gosdk.RequireBearer(mcp.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
 		return nil, provider.ErrInvalidToken
