@@ -1,0 +1,330 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// The demo's promise: one command for the server, one for the client, and the client
+// goes through the whole MCP authorization flow (PRM discovery, AS metadata, DCR,
+// authorization code with PKCE and resource, token) and calls the tools; a second run
+// reuses the stored tokens, an expired access token is refreshed, and a tool needing a
+// wider scope makes the client step up (403 insufficient_scope → new consent).
+func TestDemoClientEndToEnd(t *testing.T) {
+	for _, backend := range gormtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			demo := startDemo(t, demoOptions{db: gormtest.NewDatabase(t, backend), autoApprove: "alice"})
+			tokens := filepath.Join(t.TempDir(), "config", "tokens.json")
+			browser := &redirectBrowser{}
+			opts := clientOptions{TokenFile: tokens, OpenURL: browser.open}
+
+			// First run: a login (auto-approved), tools listed, whoami.
+			out, err := demo.runClient(t, opts)
+			if err != nil {
+				t.Fatalf("first run: %v\n%s", err, out)
+			}
+			if n := browser.visits.Load(); n != 1 {
+				t.Errorf("first run opened the browser %d times, want 1", n)
+			}
+			mustContain(t, "first run", out,
+				"Log in and approve in your browser", demo.url+"/authorize?", "Logged in.",
+				"\n  echo ", "\n  stats ", "\n  whoami ",
+				"subject    alice", "scopes     demo:tools\n", "resource   "+demo.mcpURL,
+				"refresh token: yes", "Tokens stored in "+tokens)
+			fi, err := os.Stat(tokens)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := fi.Mode().Perm(); perm != 0o600 {
+				t.Errorf("token file mode %o, want 600", perm)
+			}
+			first := readStoredLogin(t, tokens, demo.mcpURL)
+
+			// Second run: the stored token is used as is, no browser.
+			out, err = demo.runClient(t, opts)
+			if err != nil {
+				t.Fatalf("second run: %v\n%s", err, out)
+			}
+			if n := browser.visits.Load(); n != 1 {
+				t.Errorf("second run opened the browser (visits %d)", n)
+			}
+			mustContain(t, "second run", out, "Using the stored login", "subject    alice", "no login needed")
+			if got := readStoredLogin(t, tokens, demo.mcpURL); got.AccessToken != first.AccessToken {
+				t.Error("second run replaced a valid access token")
+			}
+
+			// Third run with an expired access token: refreshed with the stored refresh
+			// token (rotated), still no browser.
+			expireStoredLogin(t, tokens, demo.mcpURL)
+			out, err = demo.runClient(t, opts)
+			if err != nil {
+				t.Fatalf("third run: %v\n%s", err, out)
+			}
+			if n := browser.visits.Load(); n != 1 {
+				t.Errorf("refresh run opened the browser (visits %d)", n)
+			}
+			mustContain(t, "third run", out, "Refreshed the stored login", "subject    alice", "no login needed")
+			third := readStoredLogin(t, tokens, demo.mcpURL)
+			if third.AccessToken == first.AccessToken || third.RefreshToken == first.RefreshToken {
+				t.Error("the refresh did not store a new access token and a rotated refresh token")
+			}
+			if !third.Expiry.After(time.Now()) {
+				t.Errorf("refreshed token expiry %v is not in the future", third.Expiry)
+			}
+
+			// Step-up: the stats tool needs demo:admin; the server answers 403
+			// insufficient_scope and the client asks again for the wider scope.
+			out, err = demo.runClient(t, clientOptions{TokenFile: tokens, OpenURL: browser.open, Tool: "stats"})
+			if err != nil {
+				t.Fatalf("step-up run: %v\n%s", err, out)
+			}
+			if n := browser.visits.Load(); n != 2 {
+				t.Errorf("step-up run: browser visits %d, want 2", n)
+			}
+			mustContain(t, "step-up run", out, "\nstats:\n", `"uptime_seconds"`, "demo:admin")
+			if got := readStoredLogin(t, tokens, demo.mcpURL); !strings.Contains(got.Scope, "demo:admin") || !strings.Contains(got.Scope, "demo:tools") {
+				t.Errorf("stored scope after step-up = %q, want demo:tools and demo:admin", got.Scope)
+			}
+
+			// -scope asks for more than the stored login has: a new login.
+			out, err = demo.runClient(t, clientOptions{TokenFile: tokens, OpenURL: browser.open, Forget: true, Scopes: []string{scopeAdmin}})
+			if err != nil {
+				t.Fatalf("-scope run: %v\n%s", err, out)
+			}
+			mustContain(t, "-scope run", out, "Forgot the stored login", "Logged in.", "demo:admin")
+
+			assertNoSecretsLogged(t, demo, tokens)
+		})
+	}
+}
+
+// The request logs must never contain tokens, codes, states or request IDs.
+func assertNoSecretsLogged(t *testing.T, demo *testDemo, tokens string) {
+	t.Helper()
+	logs := demo.logs.String()
+	rec := readStoredLogin(t, tokens, demo.mcpURL)
+	for _, secret := range []string{rec.AccessToken, rec.RefreshToken, "ory_at_", "ory_rt_", "ory_ac_", "code=", "state=", "auth_request=", "code_verifier"} {
+		if secret != "" && strings.Contains(logs, secret) {
+			t.Errorf("the server logs contain %q", secret)
+		}
+	}
+	if !strings.Contains(logs, "path=/token") || !strings.Contains(logs, "path=/authorize") {
+		t.Errorf("expected request log lines for /token and /authorize:\n%s", logs)
+	}
+}
+
+func readStoredLogin(t *testing.T, path, server string) storedLogin {
+	t.Helper()
+	s := &tokenStore{path: path}
+	rec, ok := s.get(server)
+	if !ok {
+		t.Fatalf("no stored login for %s in %s", server, path)
+	}
+	return rec
+}
+
+func expireStoredLogin(t *testing.T, path, server string) {
+	t.Helper()
+	s := &tokenStore{path: path}
+	rec := readStoredLogin(t, path, server)
+	rec.Expiry = time.Now().Add(-time.Minute)
+	if err := s.put(server, rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The secrets file is what keeps logins alive across restarts: the token HMAC secret
+// and the at-rest key must be the same after a restart, and a different secrets file
+// makes every stored token worthless (the client logs in again).
+func TestSecretsPersistAcrossRestarts(t *testing.T) {
+	db := gormtest.NewDatabase(t, gormtest.SQLite)
+	secretsPath := filepath.Join(t.TempDir(), "demo.db.secrets")
+	demo := startDemo(t, demoOptions{db: db, autoApprove: "alice", secretsPath: secretsPath})
+	tokens := filepath.Join(t.TempDir(), "tokens.json")
+	browser := &redirectBrowser{}
+	opts := clientOptions{TokenFile: tokens, OpenURL: browser.open}
+	if out, err := demo.runClient(t, opts); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !demo.server.secretsCreated {
+		t.Error("first start did not report creating the secrets file")
+	}
+	fi, err := os.Stat(secretsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("secrets file mode %o, want 600", perm)
+	}
+
+	demo.restart()
+	if demo.server.secretsCreated {
+		t.Error("restart created new secrets")
+	}
+	out, err := demo.runClient(t, opts)
+	if err != nil {
+		t.Fatalf("after restart: %v\n%s", err, out)
+	}
+	mustContain(t, "after restart", out, "no login needed", "subject    alice")
+	// The refresh after a restart reads the grant sealed before it.
+	expireStoredLogin(t, tokens, demo.mcpURL)
+	out, err = demo.runClient(t, opts)
+	if err != nil {
+		t.Fatalf("refresh after restart: %v\n%s", err, out)
+	}
+	mustContain(t, "refresh after restart", out, "Refreshed the stored login", "no login needed")
+	if n := browser.visits.Load(); n != 1 {
+		t.Errorf("browser visits %d after restarts, want 1", n)
+	}
+
+	// Other secrets, same database: the stored tokens are refused, the client logs in again.
+	demo.cfg.SecretsPath = filepath.Join(t.TempDir(), "other.secrets")
+	demo.restart()
+	out, err = demo.runClient(t, opts)
+	if err != nil {
+		t.Fatalf("with other secrets: %v\n%s", err, out)
+	}
+	mustContain(t, "with other secrets", out, "Logged in.", "subject    alice")
+	if n := browser.visits.Load(); n != 2 {
+		t.Errorf("browser visits %d with other secrets, want 2", n)
+	}
+}
+
+// -auto-approve approves anybody's request: refused unless the issuer is loopback, and
+// refused before anything is created.
+func TestAutoApproveRefusedForNonLoopbackIssuer(t *testing.T) {
+	dir := t.TempDir()
+	for _, issuer := range []string{"https://demo.example.com", "https://10.0.0.1:8443"} {
+		_, err := newServer(context.Background(), serverConfig{
+			Issuer:      issuer,
+			DBPath:      filepath.Join(dir, "demo.db"),
+			SecretsPath: filepath.Join(dir, "demo.db.secrets"),
+			AutoApprove: "alice",
+		})
+		if err == nil || !strings.Contains(err.Error(), "-auto-approve") {
+			t.Errorf("%s: err = %v, want the -auto-approve refusal", issuer, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the refused start created files: %v", entries)
+	}
+	// Through the command line too.
+	err := run(context.Background(), []string{"serve", "-addr", "127.0.0.1:0", "-base-url", "https://demo.example.com",
+		"-db", filepath.Join(dir, "demo.db"), "-auto-approve", "alice"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-auto-approve") {
+		t.Errorf("serve -auto-approve with a public -base-url: err = %v", err)
+	}
+	for _, issuer := range []string{"http://localhost:8080", "http://127.0.0.1:9", "http://[::1]:8080"} {
+		s, err := newServer(context.Background(), serverConfig{
+			Issuer: issuer, DBPath: filepath.Join(t.TempDir(), "demo.db"), SecretsPath: filepath.Join(t.TempDir(), "s"), AutoApprove: "alice",
+		})
+		if err != nil {
+			t.Errorf("%s: %v", issuer, err)
+			continue
+		}
+		s.Close()
+	}
+}
+
+// `demo serve` prints where everything is, answers /healthz, and stops gracefully when
+// its context ends (SIGINT/SIGTERM in main).
+func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db")}, pw, stderr)
+		pw.Close()
+	}()
+	var banner strings.Builder
+	mcpURL := ""
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		banner.WriteString(line + "\n")
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MCP" && f[1] == "server" {
+			mcpURL = f[2]
+		}
+		if strings.Contains(line, "inspector") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if mcpURL == "" {
+		t.Fatalf("no MCP URL in the banner:\n%s\nstderr:\n%s", banner.String(), stderr.String())
+	}
+	base := strings.TrimSuffix(mcpURL, mcpPath)
+	mustContain(t, "banner", banner.String(), "Issuer       "+base, "alice    wonderland", "bob      can-we-fix-it",
+		"go run ./cmd/demo client -url "+mcpURL, filepath.Join(dir, "demo.db.secrets"))
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || health["status"] != "ok" {
+		t.Errorf("/healthz = %d %v", resp.StatusCode, health)
+	}
+	resp, err = http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mustContain(t, "home page", string(home), mcpURL, "whoami", "demo:admin")
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after its context ended")
+	}
+	mustContain(t, "server log", stderr.String(), "shutting down", "stopped", "path=/healthz")
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the server still answers after shutdown")
+	}
+}
+
+// Flags: unknown arguments and bad tool arguments are errors, -h is not a crash.
+func TestFlags(t *testing.T) {
+	if err := run(context.Background(), []string{"serve", "extra"}, io.Discard, io.Discard); err == nil {
+		t.Error("serve with a stray argument: no error")
+	}
+	if err := run(context.Background(), []string{"client", "echo", "not json"}, io.Discard, io.Discard); err == nil {
+		t.Error("client with invalid JSON arguments: no error")
+	}
+	if err := run(context.Background(), []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h: %v", err)
+	}
+	o, err := parseClientFlags([]string{"-url", "http://127.0.0.1:1/mcp", "-scope", "demo:admin, demo:tools", "-no-browser", "echo", `{"text":"hi"}`}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.URL != "http://127.0.0.1:1/mcp" || len(o.Scopes) != 2 || o.Tool != "echo" || o.Args["text"] != "hi" || o.OpenURL != nil {
+		t.Errorf("parsed client flags: %+v", o)
+	}
+	f, err := parseServeFlags([]string{"-db", "x.db"}, io.Discard)
+	if err != nil || f.secrets != "x.db.secrets" {
+		t.Errorf("default secrets path = %q (%v), want x.db.secrets", f.secrets, err)
+	}
+}
