@@ -187,6 +187,9 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if err != nil {
 		return ar, nil, err
 	}
+	if n := p.cfg.MinStateLength; n > 0 && len(ar.State) < n {
+		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The 'state' parameter is required and must be at least %d characters long.", n)
+	}
 	if len(rawScope) > 1 {
 		return ar, nil, fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
 	}

@@ -111,7 +111,8 @@ type Config struct {
 
 	// DefaultResource, when set, is bound to authorization requests (and client
 	// credentials requests) that carry no `resource` parameter. It must be one of
-	// Resources. Empty by default: such requests get tokens without an audience.
+	// Resources. Empty by default: such requests get tokens without an audience (or
+	// invalid_target with RequireResource).
 	DefaultResource string
 
 	// MatchResource, when set, maps a requested resource indicator that is not one of
@@ -139,6 +140,37 @@ type Config struct {
 	// keeps the grant's whole audience, which is what go-sdk (which sends no resource on
 	// refresh) needs.
 	RequireResourceOnRefresh bool
+
+	// ExactLocalhostRedirects turns off the any-port rule for redirect URIs on the host
+	// name "localhost": such a redirect URI must then match a registered one exactly, port
+	// included. RFC 8252 §7.3 requires any port only for loopback IP literals (127.0.0.1,
+	// [::1]), which always get it; §8.3 calls "localhost" NOT RECOMMENDED. Off by default,
+	// because Claude Code registers http://localhost/callback and returns on an ephemeral
+	// port.
+	ExactLocalhostRedirects bool
+
+	// MinStateLength, when positive, requires a `state` of at least this many characters
+	// on authorization requests (fosite's and Hydra's default is 8); a missing or shorter
+	// one is refused with invalid_request, sent to the client's redirect URI. Zero, the
+	// default, accepts a missing or short state: with PKCE (required here) the code is
+	// bound to the client's verifier, which is what state used to protect (OAuth 2.1
+	// §7.5.1).
+	MinStateLength int
+
+	// TokenRedirectURIOptional accepts an authorization code token request without
+	// `redirect_uri` when the code was issued for the client's only registered redirect
+	// URI (that exact URI); the server fills it in from the stored authorization request.
+	// RFC 6749 §4.1.3 requires it whenever the authorization request carried one; OAuth
+	// 2.1 (§10.2 of draft 12) drops it because PKCE binds the code. Off by default.
+	TokenRedirectURIOptional bool
+
+	// RefreshTokenGrace, when its Period is positive, lets a rotated refresh token be used
+	// again a few times shortly after its first use, returning fresh tokens instead of
+	// revoking the grant, for MCP hosts whose processes share one refresh token and
+	// refresh at the same moment. Outside the window, reuse still revokes the grant
+	// (OAuth 2.1 §4.3.1). Needs a Storage implementing RefreshTokenGraceStorage
+	// (storage/gorm does). Zero, the default, is strict rotation.
+	RefreshTokenGrace RefreshTokenGrace
 
 	// EnableClientCredentials enables the client_credentials grant (RFC 6749 §4.4) for
 	// confidential clients registered with it. Off by default.
@@ -236,6 +268,22 @@ func (c Config) withDefaults() (Config, error) {
 			return c, errors.New("provider: Config.DefaultResource must be one of Config.Resources")
 		}
 		c.DefaultResource = cr
+	}
+	if c.MinStateLength < 0 {
+		return c, errors.New("provider: Config.MinStateLength must not be negative")
+	}
+	if g := c.RefreshTokenGrace; g.Period != 0 || g.MaxReuses != 0 {
+		switch {
+		case g.Period <= 0:
+			return c, errors.New("provider: Config.RefreshTokenGrace.Period must be positive when the grace window is configured")
+		case g.MaxReuses < 0:
+			return c, errors.New("provider: Config.RefreshTokenGrace.MaxReuses must not be negative")
+		case g.MaxReuses == 0:
+			c.RefreshTokenGrace.MaxReuses = DefaultRefreshTokenGraceReuses
+		}
+		if _, ok := c.Storage.(RefreshTokenGraceStorage); !ok {
+			return c, errors.New("provider: Config.RefreshTokenGrace needs a Storage implementing RefreshTokenGraceStorage")
+		}
 	}
 	if c.LoginURL != "" {
 		if _, err := url.Parse(c.LoginURL); err != nil {

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	mrand "math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -51,18 +52,76 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, err)
 		return
 	}
-	ar, err := p.oauth2.NewAccessRequest(ctx, r, NewSession(""))
-	if err != nil {
-		p.writeJSONError(w, p.tokenError(r, err))
-		return
+	if grantType == "authorization_code" && p.cfg.TokenRedirectURIOptional {
+		p.fillRedirectURI(ctx, r)
 	}
-	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
+	attempts := 1
+	if grantType == "refresh_token" && p.cfg.RefreshTokenGrace.Period > 0 {
+		ctx = withRefreshGrant(ctx)
+		// Concurrent uses of one refresh token conflict in storage; each retry sees the
+		// winner's write and takes the grace path, or hits the reuse limit.
+		attempts = 2*p.cfg.RefreshTokenGrace.MaxReuses + 3
+	}
+	var (
+		ar   fosite.AccessRequester
+		resp fosite.AccessResponder
+		err  error
+	)
+	for i := 1; ; i++ {
+		ar, err = p.oauth2.NewAccessRequest(ctx, r, NewSession(""))
+		if err == nil {
+			resp, err = p.oauth2.NewAccessResponse(ctx, ar)
+		}
+		if err == nil || i >= attempts || !errors.Is(err, fosite.ErrSerializationFailure) {
+			break
+		}
+		if !sleepCtx(ctx, time.Duration(i)*time.Duration(1+mrand.IntN(5))*time.Millisecond) {
+			break
+		}
+	}
 	if err != nil {
 		p.writeJSONError(w, p.tokenError(r, err))
 		return
 	}
 	p.recordClientUse(ctx, ar.GetClient())
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// sleepCtx waits for d or until ctx ends; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fillRedirectURI supplies the redirect_uri an authorization code token request left
+// out (Config.TokenRedirectURIOptional): when the code was issued for the client's only
+// registered redirect URI, that URI is the only value fosite's RFC 6749 §4.1.3 check
+// would accept. In every other case the request is left as it is and fosite refuses it
+// with invalid_grant. The code is only read here; fosite validates and consumes it.
+func (p *Provider) fillRedirectURI(ctx context.Context, r *http.Request) {
+	if _, sent := r.PostForm["redirect_uri"]; sent {
+		return
+	}
+	code := r.PostForm.Get("code")
+	stored, err := p.store.GetAuthorizeCodeSession(ctx, p.strategy.AuthorizeCodeSignature(ctx, code), NewSession(""))
+	if err != nil || stored == nil || stored.GetClient() == nil {
+		return
+	}
+	uri := stored.GetRequestForm().Get("redirect_uri")
+	registered := stored.GetClient().GetRedirectURIs()
+	if uri == "" || len(registered) != 1 || registered[0] != uri {
+		return
+	}
+	r.PostForm.Set("redirect_uri", uri)
+	if r.Form != nil {
+		r.Form.Set("redirect_uri", uri)
+	}
 }
 
 // ClientUsageRecorder is implemented by storages that record when a client last
@@ -128,6 +187,9 @@ func (p *Provider) tokenError(r *http.Request, err error) error {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField < 500 && rfc.ErrorField != "error" {
 		return err
+	}
+	if errors.Is(err, ErrRefreshTokenReuseLimit) {
+		return fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 	}
 	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || errors.Is(err, fosite.ErrInactiveToken) ||
 		errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrSerializationFailure) {

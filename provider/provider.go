@@ -167,7 +167,8 @@ func New(cfg Config) (*Provider, error) {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
-	p.oauth2 = compose.Compose(p.fcfg, fositeStore{cfg.Storage}, p.strategy, factories...)
+	p.oauth2 = compose.Compose(p.fcfg, fositeStore{Storage: cfg.Storage, grace: cfg.RefreshTokenGrace, exactLocalhost: cfg.ExactLocalhostRedirects},
+		p.strategy, factories...)
 	for _, h := range cfg.TokenEndpointHandlers {
 		p.fcfg.TokenEndpointHandlers.Append(h)
 	}
@@ -220,7 +221,14 @@ func (p *Provider) MetadataPaths() []string {
 // one except for the port (RFC 8252 §7.3, including "localhost", which fosite does not
 // cover). The widening is request-scoped: it is keyed by a context value that only the
 // authorization endpoint sets.
-type fositeStore struct{ Storage }
+//
+// It also routes refresh token reads and rotations through the grace window
+// (Config.RefreshTokenGrace, see grace.go), and honours Config.ExactLocalhostRedirects.
+type fositeStore struct {
+	Storage
+	grace          RefreshTokenGrace
+	exactLocalhost bool
+}
 
 type loopbackRedirectKey struct{}
 
@@ -243,6 +251,9 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 	}
 	pc, ok := c.(*Client)
 	if !ok || contains(pc.RedirectURIs, requested) {
+		return c, nil
+	}
+	if s.exactLocalhost && isLocalhostRedirect(requested) {
 		return c, nil
 	}
 	for _, registered := range pc.RedirectURIs {

@@ -101,6 +101,13 @@ func matchLoopback(requested, registered string) bool {
 	return r.EscapedPath() == g.EscapedPath() && r.RawQuery == g.RawQuery && r.ForceQuery == g.ForceQuery
 }
 
+// isLocalhostRedirect reports whether raw is an http redirect URI on the host name
+// localhost (not an IP literal).
+func isLocalhostRedirect(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "http" && strings.EqualFold(u.Hostname(), "localhost")
+}
+
 // isLoopbackRedirect reports whether raw is an http redirect URI on a loopback host.
 func isLoopbackRedirect(raw string) bool {
 	u, err := url.Parse(raw)
