@@ -31,9 +31,10 @@ type refreshRow struct {
 	Base sessionRow `gorm:"embedded"`
 	// AccessSignature is the hex SHA-256 of the signature of the access token issued with it.
 	AccessSignature string `gorm:"column:access_signature"`
-	// FirstUsedAt is when the token was first presented for rotation (for a future grace window).
+	// FirstUsedAt is when the token was first presented for rotation; it opens the grace
+	// window (provider.RefreshTokenGrace) and is cleared when the grant is revoked.
 	FirstUsedAt *time.Time `gorm:"column:first_used_at"`
-	// UsedCount counts rotations of this token.
+	// UsedCount counts uses of this token: its rotation and any reuses within the grace window.
 	UsedCount int `gorm:"column:used_count"`
 }
 
@@ -345,10 +346,13 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage: it deactivates every refresh token
 // of the grant (request ID), so that any of them presented again yields fosite.ErrInactiveToken
-// (and reuse detection) rather than a silent not-found. Revoking a grant without tokens is not an error.
+// (and reuse detection) rather than a silent not-found, and clears first_used_at, which ends the
+// grace window (provider.RefreshTokenGrace) of every rotated token of the grant. Revoking a grant
+// without tokens is not an error.
 func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.mapErr(s.conn(ctx).Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).
-		Update("active", false).Error)
+	return s.mapErr(s.conn(ctx).Table(tableRefresh).
+		Where("request_id = ? AND (active = ? OR first_used_at IS NOT NULL)", requestID, true).
+		Updates(map[string]any{"active": false, "first_used_at": nil}).Error)
 }
 
 // ---- PKCE (pkce.PKCERequestStorage) ----
