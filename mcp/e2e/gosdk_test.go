@@ -45,7 +45,7 @@ func goSDKServer() *sdk.Server {
 }
 
 // mountGoSDK protects go-sdk MCP servers with gosdk.RequireBearer at /mcp (s.resource,
-// per-tool scopes) and /other (s.other).
+// per-tool scopes) and, when the stack has it, /other (s.other).
 func (s *stack) mountGoSDK(t testing.TB) {
 	t.Helper()
 	server := goSDKServer()
@@ -55,6 +55,9 @@ func (s *stack) mountGoSDK(t testing.TB) {
 		t.Fatal(err)
 	}
 	s.rs.Handle("/mcp", protect(handler))
+	if s.other == "" {
+		return
+	}
 	protectOther, err := gosdk.RequireBearer(s.auth, mcp.BearerOptions{Resource: s.other, Scopes: []string{scopeTools}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

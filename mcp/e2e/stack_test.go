@@ -64,6 +64,9 @@ type stackConfig struct {
 	separateHosts bool
 	// edit changes the provider configuration (token lifespans).
 	edit func(*provider.Config)
+	// oneResource leaves out the other resource: with a single resource, mcp.New's
+	// compat.Default binds authorization requests without resource to it.
+	oneResource bool
 }
 
 // newStack starts the servers. The MCP endpoints are mounted by the test.
@@ -90,14 +93,15 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 	if sc.edit != nil {
 		sc.edit(&cfg)
 	}
+	resources := []mcp.Resource{
+		{URL: s.resource, Name: "Tools", Scopes: []string{scopeTools, scopeAdmin}, DefaultScopes: []string{scopeTools}},
+		{URL: s.other, Name: "Other tools", Scopes: []string{scopeTools}, DefaultScopes: []string{scopeTools}},
+	}
+	if sc.oneResource {
+		resources, s.other = resources[:1], ""
+	}
 	var err error
-	s.auth, err = mcp.New(mcp.Config{
-		Provider: cfg,
-		Resources: []mcp.Resource{
-			{URL: s.resource, Name: "Tools", Scopes: []string{scopeTools, scopeAdmin}, DefaultScopes: []string{scopeTools}},
-			{URL: s.other, Name: "Other tools", Scopes: []string{scopeTools}, DefaultScopes: []string{scopeTools}},
-		},
-	})
+	s.auth, err = mcp.New(mcp.Config{Provider: cfg, Resources: resources})
 	if err != nil {
 		t.Fatal(err)
 	}
