@@ -2,6 +2,7 @@ package registration
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -62,6 +63,10 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Regi
 		if err := provider.ValidateRedirectURI(u); err != nil {
 			return m, redirectError(fmt.Sprintf("redirect_uris[%d]: %v", i, err))
 		}
+	}
+
+	if m.ClientName == "" && o.NameFromRedirectHost && len(m.RedirectURIs) > 0 {
+		m.ClientName = redirectHost(m.RedirectURIs[0])
 	}
 
 	// URL members: https (loopback http tolerated), never javascript: and the like.
@@ -155,6 +160,19 @@ func fromClient(c *provider.Client) ClientMetadata {
 		SoftwareVersion:         c.SoftwareVersion,
 		ApplicationType:         c.ApplicationType,
 	}
+}
+
+// redirectHost is the host of a validated redirect URI, or its scheme followed by ':'
+// for a private-use URI without a host.
+func redirectHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return u.Scheme + ":"
 }
 
 // dedupe drops empty strings and repeats, keeping the first occurrence's order.

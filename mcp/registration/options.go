@@ -78,6 +78,12 @@ type Options struct {
 	// ["authorization_code"] as RFC 7591 §2 says; add refresh_token to hand refresh tokens
 	// to minimal clients too.
 	DefaultGrantTypes []string
+	// NameFromRedirectHost, when set, registers a client that sends no client_name under
+	// the host of its first redirect URI (for example "localhost" or "chatgpt.com"; the
+	// scheme, such as "com.example.app:", for a private-use URI without a host), so that
+	// consent pages and client lists can name it by where it sends the user. Off by
+	// default: client_name is optional (RFC 7591 §2) and stays empty.
+	NameFromRedirectHost bool
 	// AuthMethods are the token endpoint authentication methods clients may register.
 	// Default none, client_secret_basic and client_secret_post.
 	AuthMethods []string

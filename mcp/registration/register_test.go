@@ -399,3 +399,28 @@ func TestRegister_NoNullMembers(t *testing.T) {
 		}
 	}
 }
+
+// Options.NameFromRedirectHost: a client without client_name is named after the host of
+// its first redirect URI (the scheme for a private-use URI); a given name is kept, and
+// without the option the name stays empty (RFC 7591 §2: optional).
+func TestRegister_NameFromRedirectHost(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newEnv(t, s, registration.Options{NameFromRedirectHost: true})
+		for body, want := range map[string]string{
+			`{"redirect_uris":["https://chatgpt.com/connector_platform_oauth_redirect"],"token_endpoint_auth_method":"none"}`: "chatgpt.com",
+			`{"redirect_uris":["http://localhost:6274/cb"],"token_endpoint_auth_method":"none"}`:                            "localhost",
+			`{"redirect_uris":["com.example.app:/cb"],"token_endpoint_auth_method":"none"}`:                                 "com.example.app:",
+			`{"redirect_uris":["http://localhost/cb"],"client_name":"Named","token_endpoint_auth_method":"none"}`:            "Named",
+		} {
+			in := e.mustRegister(body)
+			c, err := s.LoadClient(context.Background(), in.ClientID)
+			if in.ClientName != want || err != nil || c.Name != want {
+				t.Errorf("%s: client_name %q (stored %q, %v), want %q", body, in.ClientName, c.Name, err, want)
+			}
+		}
+		plain := newEnv(t, s, registration.Options{})
+		if in := plain.mustRegister(`{"redirect_uris":["http://localhost/cb"],"token_endpoint_auth_method":"none"}`); in.ClientName != "" {
+			t.Errorf("without the option: client_name %q, want empty", in.ClientName)
+		}
+	})
+}
