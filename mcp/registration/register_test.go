@@ -408,9 +408,9 @@ func TestRegister_NameFromRedirectHost(t *testing.T) {
 		e := newEnv(t, s, registration.Options{NameFromRedirectHost: true})
 		for body, want := range map[string]string{
 			`{"redirect_uris":["https://chatgpt.com/connector_platform_oauth_redirect"],"token_endpoint_auth_method":"none"}`: "chatgpt.com",
-			`{"redirect_uris":["http://localhost:6274/cb"],"token_endpoint_auth_method":"none"}`:                            "localhost",
-			`{"redirect_uris":["com.example.app:/cb"],"token_endpoint_auth_method":"none"}`:                                 "com.example.app:",
-			`{"redirect_uris":["http://localhost/cb"],"client_name":"Named","token_endpoint_auth_method":"none"}`:            "Named",
+			`{"redirect_uris":["http://localhost:6274/cb"],"token_endpoint_auth_method":"none"}`:                              "localhost",
+			`{"redirect_uris":["com.example.app:/cb"],"token_endpoint_auth_method":"none"}`:                                   "com.example.app:",
+			`{"redirect_uris":["http://localhost/cb"],"client_name":"Named","token_endpoint_auth_method":"none"}`:             "Named",
 		} {
 			in := e.mustRegister(body)
 			c, err := s.LoadClient(context.Background(), in.ClientID)
