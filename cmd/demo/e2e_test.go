@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -229,6 +230,7 @@ func TestAutoApproveRefusedForNonLoopbackIssuer(t *testing.T) {
 	for _, issuer := range []string{"http://localhost:8080", "http://127.0.0.1:9", "http://[::1]:8080"} {
 		s, err := newServer(context.Background(), serverConfig{
 			Issuer: issuer, DBPath: filepath.Join(t.TempDir(), "demo.db"), SecretsPath: filepath.Join(t.TempDir(), "s"), AutoApprove: "alice",
+			Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			t.Errorf("%s: %v", issuer, err)
