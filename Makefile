@@ -18,3 +18,11 @@ bench:
 
 demo:
 	$(GO) run ./cmd/demo
+
+# The official MCP conformance suite (@modelcontextprotocol/conformance, authorization
+# scenarios) against the conformance test stack, on SQLite and PostgreSQL. install.sh puts
+# the suite and the Node.js 22 it needs into test/conformance/official/node_modules.
+.PHONY: conformance-official
+conformance-official:
+	./test/conformance/official/install.sh
+	FOSITE_MCP_OFFICIAL_CONFORMANCE=1 ./test/with-postgres.sh $(GO) test -count=1 -v -run 'TestOfficialConformance' ./test/conformance/official/
