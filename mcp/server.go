@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
@@ -22,11 +25,20 @@ type Config struct {
 	// required, and a way to log users in (Authenticator, LoginURL or AutoApprove); see
 	// provider.Config for every default. New fills in Resources, DefaultResource and
 	// Scopes from the Resources below, and wraps AuthorizeHook and EditMetadata (a hook
-	// or edit set here still runs, after the MCP layer's).
+	// or edit set here still runs, after the MCP layer's). It also sets the
+	// compatibility switches (MatchResource, RequireResource…, ExactLocalhostRedirects,
+	// MinStateLength, RefreshTokenScopes, TokenRedirectURIOptional, RefreshTokenGrace)
+	// from Compat; a stricter value set here is kept.
 	Provider provider.Config
 
 	// Resources are the MCP servers tokens are issued for. At least one is required.
 	Resources []Resource
+
+	// DefaultResource is the URL of the resource bound to requests that name none
+	// (compat.Options.DefaultResource), when there are several Resources; with a single
+	// resource that one is the default. It must be one of Resources. Empty with several
+	// resources: requests without `resource` are refused with invalid_target.
+	DefaultResource string
 
 	// Compat selects the compatibility shims. Nil means compat.Default(), what a public
 	// MCP server should run; use compat.Strict() for the specifications only.
@@ -52,6 +64,8 @@ type Server struct {
 	registration *registration.Handler
 	prm          http.Handler
 	compat       compat.Options
+	knownScopes  []string // every scope the authorization server knows
+	legacyRoot   bool     // serve the 2025-03-26 root metadata and default endpoint paths
 	logger       *slog.Logger
 }
 
@@ -85,9 +99,14 @@ func New(cfg Config) (*Server, error) {
 		pcfg.Resources = append(pcfg.Resources, r.URL)
 	}
 	pcfg.Scopes = mergeScopes(pcfg.Scopes, registry.Scopes())
-	if def, ok := registry.Default(); ok && s.compat.DefaultResource && pcfg.DefaultResource == "" {
-		pcfg.DefaultResource = def.URL
+	defaultResource := cfg.DefaultResource
+	if defaultResource == "" {
+		defaultResource = pcfg.DefaultResource // named the provider's way
 	}
+	if err := s.applyCompat(&pcfg, defaultResource); err != nil {
+		return nil, err
+	}
+	s.knownScopes = mergeScopes(pcfg.Scopes, pcfg.RefreshTokenScopes)
 	userHook := pcfg.AuthorizeHook
 	pcfg.AuthorizeHook = func(ctx context.Context, req *provider.AuthorizationRequest) error {
 		if err := s.authorizeHook(ctx, req); err != nil {
@@ -107,7 +126,16 @@ func New(cfg Config) (*Server, error) {
 		regOpts.Endpoint = pcfg.Issuer + RegistrationPath
 	}
 	if regOpts.SupportedScopes == nil {
-		regOpts.SupportedScopes = registry.Scopes()
+		regOpts.SupportedScopes = mergeScopes(registry.Scopes(), pcfg.RefreshTokenScopes)
+	}
+	if !s.compat.FilterUnknownScopes {
+		regOpts.UnknownScopes = registration.RejectUnknownScopes
+	}
+	if s.compat.LenientRegistration {
+		regOpts.NameFromRedirectHost = true
+		if regOpts.DefaultGrantTypes == nil && (regOpts.GrantTypes == nil || slices.Contains(regOpts.GrantTypes, "refresh_token")) {
+			regOpts.DefaultGrantTypes = []string{"authorization_code", "refresh_token"}
+		}
 	}
 	if regOpts.Logger == nil {
 		regOpts.Logger = s.logger
@@ -131,7 +159,84 @@ func New(cfg Config) (*Server, error) {
 	if s.prm, err = NewMetadataHandler(pcfg.Issuer, registry, nil); err != nil {
 		return nil, err
 	}
+	s.legacyRoot = s.compat.LegacyEndpoints && s.sharesOriginWithIssuer(pcfg.Issuer)
 	return s, nil
+}
+
+// applyCompat sets the provider's compatibility switches from s.compat. Switches that
+// make the server stricter keep a stricter value the caller set; the lenient ones are
+// the shims' to decide.
+func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) error {
+	c := s.compat
+	// The MCP layer never issues a token without an audience (RFC 8707, MCP 2025-06-18).
+	pcfg.RequireResource = true
+	pcfg.DefaultResource = ""
+	def, ok := s.registry.Default()
+	if defaultResource != "" {
+		if def, ok = s.registry.Lookup(defaultResource); !ok {
+			return fmt.Errorf("mcp: DefaultResource %q is not one of Resources", defaultResource)
+		}
+	}
+	if c.DefaultResource && ok {
+		pcfg.DefaultResource = def.URL
+	}
+	pcfg.RequireResourceOnCodeExchange = pcfg.RequireResourceOnCodeExchange || !c.DefaultResource
+	pcfg.RequireResourceOnRefresh = pcfg.RequireResourceOnRefresh || !c.RefreshWithoutResource
+
+	pcfg.MatchResource = nil
+	if c.LenientResourceMatch {
+		reg := s.registry
+		pcfg.MatchResource = func(raw string) (string, bool) {
+			r, ok := reg.Match(raw)
+			if !ok {
+				return "", false
+			}
+			canon, err := r.CanonicalURL()
+			return canon, err == nil
+		}
+	}
+	pcfg.ExactLocalhostRedirects = pcfg.ExactLocalhostRedirects || !c.LocalhostAnyPort
+	if !c.RefreshWithoutOfflineAccess && len(pcfg.RefreshTokenScopes) == 0 {
+		pcfg.RefreshTokenScopes = []string{OfflineAccessScope}
+	}
+	if !c.OptionalState && pcfg.MinStateLength < strictStateLength {
+		pcfg.MinStateLength = strictStateLength
+	}
+	pcfg.TokenRedirectURIOptional = c.TokenWithoutRedirectURI
+	pcfg.RefreshTokenGrace = provider.RefreshTokenGrace{}
+	if g := c.RefreshGrace; g.Window > 0 {
+		if _, ok := pcfg.Storage.(provider.RefreshTokenGraceStorage); ok {
+			pcfg.RefreshTokenGrace = provider.RefreshTokenGrace{Period: g.Window, MaxReuses: g.MaxReuses}
+		} else {
+			s.logger.Warn("mcp: compat.RefreshGrace skipped: the storage does not implement provider.RefreshTokenGraceStorage")
+		}
+	}
+	return nil
+}
+
+// strictStateLength is the minimum state length without compat.Options.OptionalState
+// (fosite's and Hydra's default).
+const strictStateLength = 8
+
+// sharesOriginWithIssuer reports whether the issuer has a path and shares its origin
+// with a protected resource: the case where 2025-03-26 clients, which look for the
+// authorization server at the MCP server's origin, need the root metadata and the
+// default endpoint paths.
+func (s *Server) sharesOriginWithIssuer(issuer string) bool {
+	iu, err := url.Parse(issuer)
+	if err != nil || strings.Trim(iu.Path, "/") == "" {
+		return false
+	}
+	for _, r := range s.registry.Resources() {
+		canon, err := r.CanonicalURL()
+		if err != nil {
+			continue
+		}
+		if ru, err := url.Parse(canon); err == nil && ru.Scheme == iu.Scheme && ru.Host == iu.Host {
+			return true
+		}
+	}
+	return false
 }
 
 // RegistrationPath is where New puts the registration endpoint below the issuer.
@@ -149,15 +254,45 @@ func (s *Server) Registry() *Registry { return s.registry }
 // protected resource metadata of every resource (at this host's root, which is where
 // clients look for it when the MCP servers share the host; otherwise mount
 // ProtectedResourceMetadata on their hosts).
+//
+// With compat.Options.LegacyEndpoints, when the issuer has a path and shares its origin
+// with an MCP server, it also mounts the 2025-03-26 fallbacks at the root:
+// /.well-known/oauth-authorization-server, /authorize, /token and /register (mux must not
+// have these patterns already).
 func (s *Server) Register(mux *http.ServeMux) {
 	s.provider.Register(mux)
+	regPath := endpointPath(s.registration.Endpoint())
 	if s.registration.Advertised() {
-		path := endpointPath(s.registration.Endpoint())
-		mux.Handle(path, s.registration)
-		mux.Handle(path+"/", s.registration)
+		mux.Handle(regPath, s.registration)
+		mux.Handle(regPath+"/", s.registration)
 	}
 	mux.Handle(WellKnownPath, s.prm)
 	mux.Handle(WellKnownPath+"/", s.prm)
+	if s.legacyRoot {
+		mux.HandleFunc(legacyMetadataPath, s.provider.MetadataHandler)
+		mux.HandleFunc(provider.AuthorizePath, s.provider.Authorize)
+		mux.HandleFunc(provider.TokenPath, s.provider.Token)
+		if s.registration.Advertised() && regPath != RegistrationPath {
+			mux.Handle(RegistrationPath, atPath(regPath, s.registration))
+		}
+	}
+}
+
+// legacyMetadataPath is where 2025-03-26 clients look for the authorization server
+// metadata: at the MCP server's origin, without path insertion.
+const legacyMetadataPath = "/.well-known/oauth-authorization-server"
+
+// atPath serves h as if the request had been for path (the handler routes on its
+// configured path).
+func atPath(path string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path, u.RawPath = path, ""
+		r2.URL = &u
+		h.ServeHTTP(w, r2)
+	})
 }
 
 // Handler returns a mux with Register applied.
@@ -212,40 +347,73 @@ func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
 	return NewBearer(s, opts)
 }
 
-// authorizeHook applies the authorization-request shims of s.compat.
+// authorizeHook applies the authorization-request shims of s.compat: unknown scopes
+// dropped (FilterUnknownScopes), default scopes for a request that asks for none
+// (DefaultScopes; without it such a request is invalid_scope when its resources have
+// scopes, RFC 6749 §3.3).
 func (s *Server) authorizeHook(_ context.Context, req *provider.AuthorizationRequest) error {
 	if s.compat.FilterUnknownScopes {
-		known := s.registry.Scopes()
-		req.Scopes = slices.DeleteFunc(req.Scopes, func(sc string) bool { return !slices.Contains(known, sc) })
+		req.Scopes = slices.DeleteFunc(req.Scopes, func(sc string) bool { return !slices.Contains(s.knownScopes, sc) })
 	}
-	if s.compat.DefaultScopes && len(req.Scopes) == 0 {
+	if len(req.Scopes) > 0 {
+		return nil
+	}
+	if s.compat.DefaultScopes {
 		req.Scopes = s.defaultScopes(req)
+		return nil
+	}
+	for _, r := range s.boundResources(req.Resources) {
+		if len(r.PublishedScopes()) > 0 {
+			return fosite.ErrInvalidScope.WithHintf("The 'scope' parameter is required; the resource %s defines scopes (see its protected resource metadata).", r.URL)
+		}
 	}
 	return nil
 }
 
-// defaultScopes returns the scopes granted to a request that asked for none: the
-// default scopes of the bound resources the client may have, else the client's
-// registered scopes.
+// defaultScopes returns the scopes granted to a request that asked for none
+// (compat.Options.DefaultScopes documents the rule): the DefaultScopes of the bound
+// resources that the client may be granted; else the client's registered scopes that
+// the bound resources define. offline_access is never among them.
 func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
+	resources := s.boundResources(req.Resources)
 	var allowed []string
-	if req.Client != nil {
+	known := req.Client != nil
+	if known {
 		allowed = req.Client.Scopes
 	}
 	var out []string
-	for _, res := range req.Resources {
-		r, ok := s.registry.Lookup(res)
-		if !ok {
-			continue
-		}
+	for _, r := range resources {
 		for _, sc := range r.DefaultScopes {
-			if slices.Contains(allowed, sc) && !slices.Contains(out, sc) {
+			if (!known || slices.Contains(allowed, sc)) && sc != OfflineAccessScope && !slices.Contains(out, sc) {
 				out = append(out, sc)
 			}
 		}
 	}
-	if len(out) == 0 {
-		out = append(out, allowed...)
+	if len(out) > 0 || !known {
+		return out
+	}
+	for _, sc := range allowed {
+		if sc == OfflineAccessScope || slices.Contains(out, sc) {
+			continue
+		}
+		for _, r := range resources {
+			if slices.Contains(r.Scopes, sc) {
+				out = append(out, sc)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// boundResources returns the registered resources among the (canonical) resources an
+// authorization request is bound to.
+func (s *Server) boundResources(resources []string) []Resource {
+	var out []Resource
+	for _, raw := range resources {
+		if r, ok := s.registry.Lookup(raw); ok {
+			out = append(out, r)
+		}
 	}
 	return out
 }
