@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // RFC 7636 Appendix B test vector.
@@ -28,11 +29,11 @@ var flowChecks = []string{
 	"CHAL-QUERY-TOKEN", "CHAL-SESSION-NO-TOKEN", "CHAL-INSUFFICIENT-SCOPE", "REG-CIMD-ENFORCED",
 	"PKCE-S256", "PKCE-WRONG-VERIFIER", "PKCE-MISSING-VERIFIER", "PKCE-PLAIN-REFUSED", "PKCE-MISSING-CHALLENGE", "PKCE-DOWNGRADE",
 	"REDIR-LOOPBACK-PORT", "REDIR-LOCALHOST-PORT", "REDIR-EXACT", "REDIR-UNREGISTERED", "REDIR-UNKNOWN-CLIENT",
-	"RES-TOKEN-REQUEST", "RES-AUDIENCE", "RES-UNKNOWN", "RES-FRAGMENT", "RES-WIDEN", "RES-RETRYABLE", "RES-NARROW",
+	"RES-TOKEN-REQUEST", "RES-AUDIENCE", "RES-UPPERCASE", "RES-UNKNOWN", "RES-FRAGMENT", "RES-WIDEN", "RES-RETRYABLE", "RES-NARROW",
 	"RES-OMITTED-TOKEN", "RES-REFRESH-KEEPS",
 	"TOKEN-NO-STORE", "TOKEN-JSON", "TOKEN-TYPE", "TOKEN-EXPIRES-IN", "TOKEN-ERRORS", "TOKEN-BASIC-401", "TOKEN-CODE-REPLAY",
 	"TOKEN-CODE-REPLAY-REVOKES", "TOKEN-REDIRECT-MISMATCH", "TOKEN-CLIENT-MISMATCH",
-	"REFRESH-ROTATION", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES",
+	"REFRESH-ROTATION", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES", "AUTHZ-STATE",
 	"REVOKE-REFRESH", "REVOKE-ACCESS", "REVOKE-CASCADE", "REVOKE-HINT", "REVOKE-OWNER-ONLY", "REVOKE-UNKNOWN",
 	"INTRO-AUTH", "INTRO-ACTIVE", "INTRO-INACTIVE", "CONC-CODE-ONCE", "CLIENT-GOSDK", "CLIENT-MCPGO",
 }
@@ -404,6 +405,22 @@ func (r *runner) resources(ctx context.Context) {
 		}
 	}
 
+	// Uppercase scheme and host.
+	if u, err := url.Parse(r.mcpURL); err == nil {
+		upper := strings.ToUpper(u.Scheme) + "://" + strings.ToUpper(u.Host) + u.RequestURI()
+		if upper == r.mcpURL {
+			r.skip("RES-UPPERCASE", "the MCP URL has no lowercase letters in scheme or host")
+		} else {
+			ts, ev, err := r.tokens(ctx, c, func(q url.Values) { q.Set("resource", upper) }, func(f url.Values) { f.Set("resource", upper) })
+			if err != nil {
+				r.violation("RES-UPPERCASE", "resource="+upper+": "+err.Error(), ev...)
+			} else {
+				em := r.mcpPost(ctx, "", ts.access)
+				r.check("RES-UPPERCASE", accepted(em), "the token for the uppercase resource is not accepted by the MCP server", "resource="+upper, em.line())
+			}
+		}
+	}
+
 	// Unknown resource and fragment at the authorization endpoint.
 	for _, x := range []struct{ id, res string }{{"RES-UNKNOWN", unknownResource}, {"RES-FRAGMENT", r.mcpURL + "#conformance"}} {
 		g, res := r.getCode(ctx, c, func(q url.Values) { q.Set("resource", x.res) })
@@ -664,20 +681,63 @@ func (r *runner) refresh(ctx context.Context) {
 		r.skipAll("the refresh token was not rotated", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES")
 		return
 	}
-	e2 := r.tokenRequest(ctx, r.main, refreshForm(ts.refresh))
-	code, _ := e2.oauthError()
-	r.check("REFRESH-OLD-INVALID", e2.status == http.StatusBadRequest && code == "invalid_grant",
-		fmt.Sprintf("reuse: status %d error %q instead of 400 invalid_grant", e2.status, code), "reuse of the rotated-out token: "+e2.withError())
-	if e2.status == http.StatusOK {
-		if ts2 := r.noteTokenResponse(e2); ts2 != nil {
-			r.track(r.main, ts2)
+	// Reuse the rotated-out token. A server with a grace window for concurrent refreshes
+	// (bounded reuse of a just-rotated token) accepts a few reuses; strict rotation
+	// refuses the first.
+	const maxReuses = 5
+	var reuses []string
+	accepted := 0
+	var refusal *exchange
+	for i := 0; i < maxReuses && refusal == nil; i++ {
+		e := r.tokenRequest(ctx, r.main, refreshForm(ts.refresh))
+		reuses = append(reuses, fmt.Sprintf("reuse %d of the rotated-out token: %s", i+1, e.withError()))
+		if e.status == http.StatusOK {
+			accepted++
+			if t := r.noteTokenResponse(e); t != nil {
+				r.track(r.main, t)
+			}
+			continue
 		}
-		r.skip("REFRESH-REUSE-REVOKES", "the reuse was accepted")
+		refusal = e
+	}
+	code := ""
+	if refusal != nil {
+		code, _ = refusal.oauthError()
+	}
+	switch {
+	case refusal == nil:
+		r.violation("REFRESH-OLD-INVALID", fmt.Sprintf("the rotated-out refresh token was accepted %d times in a row", accepted), reuses...)
+	case refusal.status != http.StatusBadRequest || code != "invalid_grant":
+		r.violation("REFRESH-OLD-INVALID", fmt.Sprintf("reuse: status %d error %q instead of 400 invalid_grant", refusal.status, code), reuses...)
+	case accepted > 0:
+		r.warn("REFRESH-OLD-INVALID", fmt.Sprintf("accepted %d time(s) before invalid_grant: a grace window for concurrent refreshes (strict OAuth 2.1 rotation refuses the first reuse)", accepted), reuses...)
+	default:
+		r.pass("REFRESH-OLD-INVALID", reuses...)
+	}
+	if refusal == nil {
+		r.skip("REFRESH-REUSE-REVOKES", "the reuse was never refused")
 		return
+	}
+	if accepted > 0 {
+		if r.t.RefreshGraceWait <= 0 {
+			r.skip("REFRESH-REUSE-REVOKES", "the server has a grace window for rotated refresh tokens; set Target.RefreshGraceWait (-refresh-grace-wait) to its length to check reuse detection after it")
+			return
+		}
+		select {
+		case <-time.After(r.t.RefreshGraceWait):
+		case <-ctx.Done():
+			return
+		}
+		e := r.tokenRequest(ctx, r.main, refreshForm(ts.refresh))
+		reuses = append(reuses, fmt.Sprintf("reuse after waiting %s: %s", r.t.RefreshGraceWait, e.withError()))
+		if e.status == http.StatusOK {
+			r.violation("REFRESH-REUSE-REVOKES", "the rotated-out token still works after the grace window", reuses...)
+			return
+		}
 	}
 	e3 := r.tokenRequest(ctx, r.main, refreshForm(ts1.refresh))
 	r.check("REFRESH-REUSE-REVOKES", e3.status != http.StatusOK, "the current refresh token still works after a reuse of its predecessor",
-		"current token after the reuse: "+e3.withError())
+		append(reuses, "current token after the reuse: "+e3.withError())...)
 	if e3.status == http.StatusOK {
 		if ts3 := r.noteTokenResponse(e3); ts3 != nil {
 			r.track(r.main, ts3)

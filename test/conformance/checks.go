@@ -9,7 +9,7 @@ const (
 	AreaPKCE         = "PKCE"
 	AreaRedirect     = "Redirect URIs"
 	AreaResource     = "Resource indicators"
-	AreaIssuer       = "Issuer identification"
+	AreaAuthzResp    = "Authorization responses"
 	AreaToken        = "Token endpoint"
 	AreaRefresh      = "Refresh tokens"
 	AreaRevocation   = "Revocation"
@@ -99,6 +99,7 @@ var catalogue = []Check{
 	// Resource indicators
 	{"RES-TOKEN-REQUEST", AreaResource, "resource on both the authorization and the token request (what MCP clients send) is accepted", mcp1125 + " §Resource Parameter Implementation; RFC 8707 §2", MUST},
 	{"RES-AUDIENCE", AreaResource, "the token is bound to the requested resource (introspection aud, or refused by the other resource)", "RFC 8707 §2; " + mcp1125 + " §Token Audience Binding and Validation", MUST},
+	{"RES-UPPERCASE", AreaResource, "a resource with uppercase scheme and host is accepted as the MCP URL", mcp1125 + " §Canonical Server URI", SHOULD},
 	{"RES-UNKNOWN", AreaResource, "an unknown resource gets invalid_target", "RFC 8707 §2", SHOULD},
 	{"RES-FRAGMENT", AreaResource, "a resource with a fragment gets invalid_target", "RFC 8707 §2", SHOULD},
 	{"RES-WIDEN", AreaResource, "a token request naming a resource outside the grant gets invalid_target", "RFC 8707 §2.2", MUST},
@@ -108,9 +109,10 @@ var catalogue = []Check{
 	{"RES-REFRESH-KEEPS", AreaResource, "a refresh without resource keeps the audience (go-sdk sends none on refresh)", "RFC 8707 §2.2; go-sdk client", MUST},
 
 	// Issuer identification
-	{"ISS-ADVERTISED", AreaIssuer, "authorization_response_iss_parameter_supported is true exactly when iss is sent", "RFC 9207 §3; " + mcp0728 + " (go-sdk rejects an unadvertised iss)", MUST},
-	{"ISS-SUCCESS", AreaIssuer, "successful authorization responses carry iss equal to the metadata issuer", "RFC 9207 §2, §2.4; " + mcp0728, MUST},
-	{"ISS-ERROR", AreaIssuer, "error authorization responses carry iss equal to the metadata issuer", "RFC 9207 §2; " + mcp0728, MUST},
+	{"ISS-ADVERTISED", AreaAuthzResp, "authorization_response_iss_parameter_supported is true exactly when iss is sent", "RFC 9207 §3; " + mcp0728 + " (go-sdk rejects an unadvertised iss)", MUST},
+	{"ISS-SUCCESS", AreaAuthzResp, "successful authorization responses carry iss equal to the metadata issuer", "RFC 9207 §2, §2.4; " + mcp0728, MUST},
+	{"ISS-ERROR", AreaAuthzResp, "error authorization responses carry iss equal to the metadata issuer", "RFC 9207 §2; " + mcp0728, MUST},
+	{"AUTHZ-STATE", AreaAuthzResp, "authorization responses return state exactly once, unchanged", "RFC 6749 §4.1.2, §4.1.2.1", MUST},
 
 	// Token endpoint
 	{"TOKEN-NO-STORE", AreaToken, "token responses carry Cache-Control: no-store", "RFC 6749 §5.1; " + oauth21 + " §3.2.3", MUST},

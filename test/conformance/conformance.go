@@ -162,6 +162,12 @@ type Target struct {
 	// concurrency check sends. Default 10.
 	Concurrency int
 
+	// RefreshGraceWait is how long a rotated refresh token stays usable on the server (a
+	// grace window for clients that refresh concurrently), optional. When the server
+	// turns out to have one, the suite waits this long (plus nothing) and then checks
+	// that a reuse revokes the grant; without it that check is skipped. Keep it short.
+	RefreshGraceWait time.Duration
+
 	// KeepClients keeps the clients the suite registered. By default they are deleted
 	// through RFC 7592 when the registration response offers a client configuration
 	// endpoint.

@@ -13,25 +13,32 @@ import (
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
-// expectedNonPass lists the checks our stack does not pass, with the status they get and
-// why. Anything else must pass.
-var expectedNonPass = map[string]conformance.Status{
+// expectedNonPass lists the checks our stack may not pass, with the statuses they may
+// get instead of pass, and why. Anything else must pass.
+var expectedNonPass = map[string][]conformance.Status{
 	// CIMD is not implemented yet (issue 4); the suite warns about the SHOULD and skips
-	// the enforcement check.
-	"REG-CIMD":          conformance.Warn,
-	"REG-CIMD-ENFORCED": conformance.Skip,
+	// the enforcement check. Once it is advertised both must pass.
+	"REG-CIMD":          {conformance.Warn},
+	"REG-CIMD-ENFORCED": {conformance.Skip},
+	// compat.Default's refresh grace window (concurrent refreshes by several MCP host
+	// processes) accepts a rotated refresh token a bounded number of times: a warning,
+	// and reuse detection cannot be checked without waiting the window out.
+	"REFRESH-OLD-INVALID":   {conformance.Warn},
+	"REFRESH-REUSE-REVOKES": {conformance.Skip},
 	// These need a second resource (TestConformance_TwoResources).
-	"CHAL-AUDIENCE": conformance.Skip,
-	"RES-NARROW":    conformance.Skip,
+	"CHAL-AUDIENCE": {conformance.Skip},
+	"RES-NARROW":    {conformance.Skip},
 }
 
 // twoResourcesNonPass is expectedNonPass for the stack with a second resource.
-var twoResourcesNonPass = map[string]conformance.Status{
-	"REG-CIMD":          conformance.Warn,
-	"REG-CIMD-ENFORCED": conformance.Skip,
+var twoResourcesNonPass = map[string][]conformance.Status{
+	"REG-CIMD":              {conformance.Warn},
+	"REG-CIMD-ENFORCED":     {conformance.Skip},
+	"REFRESH-OLD-INVALID":   {conformance.Warn},
+	"REFRESH-REUSE-REVOKES": {conformance.Skip},
 	// mcp.NewMetadataHandler serves the root well-known document only when the registry
 	// holds exactly one resource, even when the resources live on different hosts.
-	"PRM-WELLKNOWN-ROOT": conformance.Warn,
+	"PRM-WELLKNOWN-ROOT": {conformance.Warn},
 }
 
 // runSuite runs the suite against st and requires the expected outcome.
@@ -51,19 +58,15 @@ func requireAllPass(t *testing.T, rep conformance.Report) {
 
 // requireOutcome requires every check to pass except those listed in nonPass, which
 // must have the listed status.
-func requireOutcome(t *testing.T, rep conformance.Report, nonPass map[string]conformance.Status) {
+func requireOutcome(t *testing.T, rep conformance.Report, nonPass map[string][]conformance.Status) {
 	t.Helper()
 	var text strings.Builder
 	_ = rep.WriteText(&text, nil)
 	bad := false
 	for _, res := range rep.Results {
-		want, listed := nonPass[res.ID]
-		if !listed {
-			want = conformance.Pass
-		}
-		if res.Status != want {
+		if !allowed(res, nonPass) {
 			bad = true
-			t.Errorf("%s: %s, want %s: %s %v", res.ID, res.Status, want, res.Detail, res.Evidence)
+			t.Errorf("%s: %s, want pass or %v: %s %v", res.ID, res.Status, nonPass[res.ID], res.Detail, res.Evidence)
 		}
 	}
 	for _, res := range rep.WithStatus(conformance.Warn) {
@@ -72,6 +75,19 @@ func requireOutcome(t *testing.T, rep conformance.Report, nonPass map[string]con
 	if bad || testing.Verbose() {
 		t.Logf("report:\n%s", text.String())
 	}
+}
+
+// allowed reports whether res passed or has one of the statuses nonPass lists for it.
+func allowed(res conformance.Result, nonPass map[string][]conformance.Status) bool {
+	if res.Status == conformance.Pass {
+		return true
+	}
+	for _, s := range nonPass[res.ID] {
+		if res.Status == s {
+			return true
+		}
+	}
+	return false
 }
 
 // TestConformance_Stack runs the whole suite against the in-process stack (provider,

@@ -132,7 +132,13 @@ func (r *runner) authorize(ctx context.Context, q url.Values, redirectURI string
 		uq[k] = v
 	}
 	au.RawQuery = uq.Encode()
-	return r.authorizeURL(ctx, au.String(), redirectURI)
+	res = r.authorizeURL(ctx, au.String(), redirectURI)
+	if res.callback != nil && q.Get("state") != "" {
+		got := res.callback["state"]
+		r.check("AUTHZ-STATE", len(got) == 1 && got[0] == q.Get("state"),
+			fmt.Sprintf("state %q sent, %q received", q.Get("state"), strings.Join(got, ",")), res.evidence[len(res.evidence)-1])
+	}
+	return res
 }
 
 // authorizeURL is authorize for a complete authorization request URL (as real clients

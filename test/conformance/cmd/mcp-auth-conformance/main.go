@@ -48,6 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		other         = fs.String("other-resource", "", "another MCP server URL of the same authorization server (audience checks)")
 		scope         = fs.String("scope", "", "space-separated scopes to request (default: the challenge's, else scopes_supported)")
 		concurrency   = fs.Int("concurrency", 10, "parallel redemptions of one code in the concurrency check")
+		graceWait     = fs.Duration("refresh-grace-wait", 0, "the server's grace window for rotated refresh tokens, if any: wait it out to check reuse detection")
 		keepClients   = fs.Bool("keep-clients", false, "do not delete the clients the suite registered")
 		asJSON        = fs.Bool("json", false, "print the report as JSON")
 		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
@@ -69,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Scopes:        strings.Fields(*scope),
 		Concurrency:   *concurrency,
 		KeepClients:   *keepClients,
+
+		RefreshGraceWait: *graceWait,
 	}
 	if *clientID != "" {
 		if *redirectURI == "" {
