@@ -37,8 +37,9 @@ const (
 // quiet discards the servers' logs.
 var quiet = slog.New(slog.DiscardHandler)
 
-// stack is one mcp.New authorization server in front of two MCP endpoints, over loopback
-// HTTP, with every request the servers saw recorded.
+// stack is one mcp.New authorization server in front of two MCP endpoints (one with
+// stackConfig.oneResource), over loopback HTTP, with every request the servers saw
+// recorded.
 type stack struct {
 	// auth is the mcp.New server.
 	auth *mcp.Server
