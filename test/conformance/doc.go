@@ -12,13 +12,15 @@
 // field) and the section of the specification it comes from.
 //
 //	report := conformance.Run(ctx, conformance.Target{MCPURL: "https://mcp.example.com/mcp"})
-//	report.WriteText(os.Stdout)
+//	report.WriteText(os.Stdout, nil)
 //	if report.Failed() { … }
 //
 // Against a real deployment the suite never does anything destructive beyond creating
 // its own test clients (which it deletes again through RFC 7592 when the server offers
 // it) and revoking its own tokens. It does not call tools: the only MCP requests it
-// sends are initialize requests (and DELETEs of the sessions they open).
+// sends are initialize requests, a ping within a session, and DELETEs of the sessions
+// they open. The real-client checks log in with the go-sdk and mcp-go clients, whose own
+// registrations stay behind.
 //
 // The command test/conformance/cmd/mcp-auth-conformance runs the suite from the command
 // line.
