@@ -16,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -320,6 +321,31 @@ func TestGoSDK_RefreshWithoutResourceKeepsAudience(t *testing.T) {
 				first.GrantID, second.GrantID, first.ExpiresAt, second.ExpiresAt, len(s.rec.at("/authorize", "")))
 		}
 	})
+}
+
+// Without the compat.RefreshWithoutResource shim, go-sdk's first refresh is refused with
+// invalid_target (MCP requires resource on every token request) and the client's next
+// call fails: the shim is what keeps go-sdk sessions alive past the first access token.
+// (Under all of compat.Strict go-sdk gets no refresh token at all: it does not ask for
+// offline_access.)
+func TestGoSDK_RefreshFailsWithoutRefreshWithoutResource(t *testing.T) {
+	t.Parallel()
+	store := gormtest.Open(t, gormtest.SQLite)
+	const lifespan = 12 * time.Second
+	shims := compat.Default()
+	shims.RefreshWithoutResource = false
+	s := newStack(t, store, stackConfig{compat: &shims, edit: func(c *provider.Config) { c.AccessTokenLifespan = lifespan }})
+	s.mountGoSDK(t)
+	c := connectGoSDK(t, s, dcrConfig())
+	c.call(t, "whoami").check(t, s.resource, scopeTools)
+
+	time.Sleep(lifespan - 10*time.Second + 500*time.Millisecond)
+	_, err := c.session.CallTool(t.Context(), &sdk.CallToolParams{Name: "whoami"})
+	refreshes := s.rec.at("/token", "refresh_token")
+	if err == nil || !strings.Contains(err.Error(), "invalid_target") || len(refreshes) == 0 ||
+		refreshes[0].Params.Has("resource") || refreshes[0].Status != http.StatusBadRequest {
+		t.Fatalf("call after the access token's expiry: %v; refreshes %v", err, refreshes)
+	}
 }
 
 // MCP step-up authorization: the admin tool needs a scope the token lacks → 403

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -68,6 +69,8 @@ type stackConfig struct {
 	// oneResource leaves out the other resource: with a single resource, mcp.New's
 	// compat.Default binds authorization requests without resource to it.
 	oneResource bool
+	// compat replaces mcp.New's default shims (compat.Default).
+	compat *compat.Options
 }
 
 // newStack starts the servers. The MCP endpoints are mounted by the test.
@@ -102,7 +105,7 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 		resources, s.other = resources[:1], ""
 	}
 	var err error
-	s.auth, err = mcp.New(mcp.Config{Provider: cfg, Resources: resources})
+	s.auth, err = mcp.New(mcp.Config{Provider: cfg, Resources: resources, Compat: sc.compat})
 	if err != nil {
 		t.Fatal(err)
 	}
