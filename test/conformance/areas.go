@@ -30,7 +30,7 @@ var flowChecks = []string{
 	"PKCE-S256", "PKCE-WRONG-VERIFIER", "PKCE-MISSING-VERIFIER", "PKCE-PLAIN-REFUSED", "PKCE-MISSING-CHALLENGE", "PKCE-DOWNGRADE",
 	"REDIR-LOOPBACK-PORT", "REDIR-LOCALHOST-PORT", "REDIR-EXACT", "REDIR-UNREGISTERED", "REDIR-UNKNOWN-CLIENT",
 	"RES-TOKEN-REQUEST", "RES-AUDIENCE", "RES-UPPERCASE", "RES-UNKNOWN", "RES-FRAGMENT", "RES-WIDEN", "RES-RETRYABLE", "RES-NARROW",
-	"RES-OMITTED-TOKEN", "RES-REFRESH-KEEPS",
+	"RES-OMITTED-TOKEN", "RES-REFRESH-KEEPS", "RES-REFRESH-WIDEN",
 	"TOKEN-NO-STORE", "TOKEN-JSON", "TOKEN-TYPE", "TOKEN-EXPIRES-IN", "TOKEN-ERRORS", "TOKEN-BASIC-401", "TOKEN-CODE-REPLAY",
 	"TOKEN-CODE-REPLAY-REVOKES", "TOKEN-REDIRECT-MISMATCH", "TOKEN-CLIENT-MISMATCH",
 	"REFRESH-ROTATION", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES", "AUTHZ-STATE",
@@ -644,7 +644,7 @@ func (r *runner) refresh(ctx context.Context) {
 	if r.main == nil {
 		return
 	}
-	ids := []string{"REFRESH-ROTATION", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES", "RES-REFRESH-KEEPS"}
+	ids := []string{"REFRESH-ROTATION", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES", "RES-REFRESH-KEEPS", "RES-REFRESH-WIDEN"}
 	ts := r.fresh(ctx, r.main, ids...)
 	if ts == nil {
 		return
@@ -653,7 +653,25 @@ func (r *runner) refresh(ctx context.Context) {
 		r.skipAll("no refresh token was issued (allowed: clients must not assume one)", ids...)
 		return
 	}
+	// A refresh naming a resource outside the grant: invalid_target, and the refresh
+	// token is not rotated by the refused request.
+	widen := refreshForm(ts.refresh)
+	widen.Set("resource", unknownResource)
+	ew := r.tokenRequest(ctx, r.main, widen)
+	codeW, _ := ew.oauthError()
+	evw := "refresh with resource=" + unknownResource + ": " + ew.withError()
+	r.check("RES-REFRESH-WIDEN", ew.status == http.StatusBadRequest && codeW == "invalid_target",
+		fmt.Sprintf("status %d error %q instead of 400 invalid_target", ew.status, codeW), evw)
+	if ew.status == http.StatusOK {
+		if t := r.noteTokenResponse(ew); t != nil {
+			r.track(r.main, t)
+		}
+	}
+
 	e1 := r.tokenRequest(ctx, r.main, refreshForm(ts.refresh))
+	if ew.status != http.StatusOK {
+		r.check("RES-RETRYABLE", e1.status == http.StatusOK, "the refused refresh rotated or revoked the refresh token", evw, "retry without resource: "+e1.withError())
+	}
 	if e1.status != http.StatusOK {
 		for _, id := range ids {
 			r.violation(id, "refreshing failed", "refresh without resource: "+e1.withError())

@@ -103,9 +103,10 @@ var catalogue = []Check{
 	{"RES-UNKNOWN", AreaResource, "an unknown resource gets invalid_target", "RFC 8707 §2", SHOULD},
 	{"RES-FRAGMENT", AreaResource, "a resource with a fragment gets invalid_target", "RFC 8707 §2", SHOULD},
 	{"RES-WIDEN", AreaResource, "a token request naming a resource outside the grant gets invalid_target", "RFC 8707 §2.2", MUST},
-	{"RES-RETRYABLE", AreaResource, "after invalid_target the code can still be redeemed (the error is retryable)", "RFC 8707 §2.2; TypeScript SDK and go-sdk retry behaviour", SHOULD},
+	{"RES-RETRYABLE", AreaResource, "after invalid_target the code can still be redeemed and the refresh token still used (the error is retryable)", "RFC 8707 §2.2; TypeScript SDK and go-sdk retry behaviour", SHOULD},
 	{"RES-NARROW", AreaResource, "a grant for two resources can be narrowed to one at the token endpoint", "RFC 8707 §2.2", SHOULD},
 	{"RES-OMITTED-TOKEN", AreaResource, "a token request without resource gets a token for the grant's resource", "RFC 8707 §2.2", SHOULD},
+	{"RES-REFRESH-WIDEN", AreaResource, "a refresh naming a resource outside the grant gets invalid_target", "RFC 8707 §2.2; RFC 6749 §6", MUST},
 	{"RES-REFRESH-KEEPS", AreaResource, "a refresh without resource keeps the audience (go-sdk sends none on refresh)", "RFC 8707 §2.2; go-sdk client", MUST},
 
 	// Issuer identification
