@@ -315,6 +315,12 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider
 // Protect guards next, the MCP endpoint of resource (one of Config.Resources), with
 // bearer-token checks; scopes are required on every request. Use Bearer for per-tool
 // scopes and other options.
+//
+// Protect suits MCP servers that read the caller from each request's context
+// (TokenFromContext), such as mark3labs/mcp-go (see package mcpgo). For a go-sdk
+// server use gosdk.Protect instead: the go-sdk runs every handler of a session with the
+// context of the request that created the session, so TokenFromContext there would
+// name the session's creator, and only gosdk.Protect pins the session to its user.
 func (s *Server) Protect(resource string, next http.Handler, scopes ...string) http.Handler {
 	b, err := s.Bearer(BearerOptions{Resource: resource, Scopes: scopes})
 	if err != nil {

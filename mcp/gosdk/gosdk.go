@@ -129,6 +129,25 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http
 	if err != nil {
 		return nil, err
 	}
+	return wrap(b), nil
+}
+
+// Protect is RequireBearer for a resource of an [mcp.Server], with the server's defaults
+// for opts (see [mcp.Server.Bearer]: the challenge advertises the resource's scopes).
+// Use it rather than [mcp.Server.Protect] in front of a go-sdk StreamableHTTPHandler:
+//
+//	protect, err := gosdk.Protect(auth, mcp.BearerOptions{Resource: "https://example.com/mcp"})
+//	mux.Handle("/mcp", protect(sdkmcp.NewStreamableHTTPHandler(getServer, nil)))
+func Protect(s *mcp.Server, opts mcp.BearerOptions) (func(http.Handler) http.Handler, error) {
+	b, err := s.Bearer(opts)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(b), nil
+}
+
+// wrap puts b in front of go-sdk's auth.RequireBearerToken, fed from the token b verified.
+func wrap(b *mcp.Bearer) func(http.Handler) http.Handler {
 	// The outer middleware verified the same Authorization header of the same request, so
 	// the inner one takes its result from the context instead of verifying again.
 	fromContext := func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
@@ -146,5 +165,5 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http
 			next.ServeHTTP(w, r.WithContext(mcp.ContextWithToken(r.Context(), nil)))
 		})
 		return b.Wrap(inner(forget))
-	}, nil
+	}
 }

@@ -1,4 +1,4 @@
-package mcp_test
+package gosdk_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	sdkmcp "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
-// The README's ten lines: an authorization server with dynamic client registration in
-// front of a go-sdk MCP server, on SQLite.
-func ExampleNew() {
+// The README's ten lines: mcp.New (an authorization server with dynamic client
+// registration) in front of a go-sdk MCP server, on SQLite.
+func ExampleProtect() {
 	ctx := context.Background()
 	key, secret := make([]byte, 32), make([]byte, 32) // keep both stable across restarts
 	_, _ = rand.Read(key)
@@ -46,6 +47,10 @@ func ExampleNew() {
 	}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	mux.Handle("/mcp", auth.Protect("https://example.com/mcp", sdkmcp.NewStreamableHTTPHandler(getServer, nil)))
+	protect, err := gosdk.Protect(auth, mcp.BearerOptions{Resource: "https://example.com/mcp"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux.Handle("/mcp", protect(sdkmcp.NewStreamableHTTPHandler(getServer, nil)))
 	log.Fatal(http.ListenAndServe(":8080", mux))
 }
