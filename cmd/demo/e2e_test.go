@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // The demo's promise: one command for the server, one for the client, and the client
@@ -250,7 +251,7 @@ func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db")}, pw, stderr)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db"), "-auto-approve", "alice"}, pw, stderr)
 		pw.Close()
 	}()
 	var banner strings.Builder
@@ -292,6 +293,27 @@ func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
 	resp.Body.Close()
 	mustContain(t, "home page", string(home), mcpURL, "whoami", "demo:admin")
 
+	// A connected MCP client keeps a standalone SSE stream (GET /mcp) open; shutting
+	// down must not wait for it to leave.
+	tokens := filepath.Join(dir, "tokens.json")
+	var out strings.Builder
+	if err := runClient(ctx, clientOptions{URL: mcpURL, TokenFile: tokens, OpenURL: (&redirectBrowser{}).open, CallbackAddr: "127.0.0.1:0"}, &out); err != nil {
+		t.Fatalf("client: %v\n%s", err, out.String())
+	}
+	rec := readStoredLogin(t, tokens, mcpURL)
+	session, err := sdk.NewClient(&sdk.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, &sdk.StreamableClientTransport{
+		Endpoint: mcpURL, HTTPClient: &http.Client{Transport: bearerTransport(rec.AccessToken)},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	if _, err := session.ListTools(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the client opens its standalone stream after initializing
+
+	start := time.Now()
 	cancel()
 	select {
 	case err := <-done:
@@ -301,10 +323,22 @@ func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop after its context ended")
 	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("graceful shutdown took %v with a connected MCP client, want it to end the client's stream at once", d)
+	}
 	mustContain(t, "server log", stderr.String(), "shutting down", "stopped", "path=/healthz")
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("the server still answers after shutdown")
 	}
+}
+
+// bearerTransport adds an Authorization header to every request.
+type bearerTransport string
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // Flags: unknown arguments and bad tool arguments are errors, -h is not a crash.

@@ -95,6 +95,10 @@ type demoServer struct {
 	as             *mcp.Server
 	handler        http.Handler
 	log            *slog.Logger
+	// draining ends when the server shuts down; it ends the MCP streams that never
+	// finish on their own (the standalone SSE streams of GET /mcp).
+	draining  context.Context
+	stopDrain context.CancelFunc
 }
 
 // newServer opens the storage, loads (or creates) the secrets and builds the demo.
@@ -109,6 +113,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 	}
 	iss, _ := url.Parse(cfg.Issuer)
 	d := &demoServer{issuer: cfg.Issuer, mcpURL: cfg.Issuer + mcpPath, loopback: isLoopback(iss.Hostname()), log: log}
+	d.draining, d.stopDrain = context.WithCancel(context.Background())
 	if cfg.AutoApprove != "" && !d.loopback {
 		return nil, fmt.Errorf("-auto-approve is refused for the non-loopback issuer %s: it would approve anybody's request", cfg.Issuer)
 	}
@@ -215,18 +220,38 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 
 	mux := http.NewServeMux()
 	d.as.Register(mux)
-	mux.Handle(base+mcpPath, cors(protect(mcpHandler)))
+	mux.Handle(base+mcpPath, cors(protect(d.endStreamsOnShutdown(mcpHandler))))
 	pg.register(mux)
 	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
 	d.handler = requestLog(d.log, mux)
 	return nil
 }
 
+// endStreamsOnShutdown ends GET requests (standalone SSE streams, which stay open for as
+// long as the client is connected) when the server starts shutting down, so that a
+// graceful shutdown does not wait for connected clients to leave. POST requests (tool
+// calls) run to completion.
+func (d *demoServer) endStreamsOnShutdown(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			stop := context.AfterFunc(d.draining, cancel)
+			defer stop()
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // Handler returns the demo's HTTP handler.
 func (d *demoServer) Handler() http.Handler { return d.handler }
 
-// Close closes the storage.
-func (d *demoServer) Close() error { return d.store.Close() }
+// Close ends the MCP streams and closes the storage.
+func (d *demoServer) Close() error {
+	d.stopDrain()
+	return d.store.Close()
+}
 
 // healthz answers 200 when the database answers.
 func (d *demoServer) healthz(w http.ResponseWriter, r *http.Request) {
@@ -300,8 +325,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	srv.RegisterOnShutdown(d.stopDrain)
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	defer stopPurge()
 	go d.purge(purgeCtx)
@@ -316,8 +341,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	// Streaming MCP responses (SSE) never finish on their own: Shutdown waits for them
-	// until the deadline, then Close cuts them.
+	// In-flight requests finish; open MCP streams end (RegisterOnShutdown above); what
+	// is still running at the deadline is cut.
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()
 	}
