@@ -8,6 +8,20 @@
 //	go run ./cmd/demo client [flags]    # the client: log in, list tools, call whoami
 //
 // Run either with -h for its flags.
+//
+// The server keeps its data in SQLite (-db, default demo.db) or PostgreSQL (-postgres).
+// Its secrets (the HMAC secret that signs tokens, codes, session cookies and CSRF
+// tokens; the AES-256-GCM key that encrypts sessions at rest; the demo users' passwords
+// for public issuers) are generated on the first start and kept in a file next to the
+// database (-secrets, default demo.db.secrets, mode 0600), because they must outlive
+// restarts: a new secret would invalidate every issued token, and a new key would make
+// the stored sessions unreadable. Keep the file with the database and back it up with
+// it; delete both to start over. Nothing secret is compiled in.
+//
+// On a loopback issuer (http://localhost:8080) the demo users have well-known passwords
+// (alice/wonderland, bob/can-we-fix-it) and -auto-approve USER may skip the pages for
+// tests; on a public issuer (-base-url https://…) the passwords are random and printed
+// at start, and -auto-approve is refused.
 package main
 
 import (
