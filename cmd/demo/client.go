@@ -433,7 +433,7 @@ func (c *callbackReceiver) fetch(ctx context.Context, args *auth.AuthorizationAr
 	case <-c.results:
 	default:
 	}
-	fmt.Fprintf(c.stdout, "\nLog in and approve in your browser. If it did not open, open this URL:\n\n  %s\n\n", args.URL)
+	fmt.Fprintf(c.stdout, "\nAuthorization needed (scope %q). Log in and approve in your browser;\nif it did not open, open this URL:\n\n  %s\n\n", au.Query().Get("scope"), args.URL)
 	if c.open != nil {
 		if err := c.open(ctx, args.URL); err != nil {
 			fmt.Fprintf(c.stdout, "(could not open a browser: %v)\n", err)

@@ -41,7 +41,7 @@ func TestDemoClientEndToEnd(t *testing.T) {
 				t.Errorf("first run opened the browser %d times, want 1", n)
 			}
 			mustContain(t, "first run", out,
-				"Log in and approve in your browser", demo.url+"/authorize?", "Logged in.",
+				`Authorization needed (scope "demo:tools")`, "Log in and approve in your browser", demo.url+"/authorize?", "Logged in.",
 				"\n  echo ", "\n  stats ", "\n  whoami ",
 				"subject    alice", "scopes     demo:tools\n", "resource   "+demo.mcpURL,
 				"refresh token: yes", "Tokens stored in "+tokens)
@@ -95,7 +95,7 @@ func TestDemoClientEndToEnd(t *testing.T) {
 			if n := browser.visits.Load(); n != 2 {
 				t.Errorf("step-up run: browser visits %d, want 2", n)
 			}
-			mustContain(t, "step-up run", out, "\nstats:\n", `"uptime_seconds"`, "demo:admin")
+			mustContain(t, "step-up run", out, `Authorization needed (scope "demo:tools demo:admin")`, "\nstats:\n", `"uptime_seconds"`, "demo:admin")
 			if got := readStoredLogin(t, tokens, demo.mcpURL); !strings.Contains(got.Scope, "demo:admin") || !strings.Contains(got.Scope, "demo:tools") {
 				t.Errorf("stored scope after step-up = %q, want demo:tools and demo:admin", got.Scope)
 			}
