@@ -27,6 +27,10 @@ type AuthorizationRequest struct {
 	ClientName string
 	// ClientURI is the client's registered home page; empty when it has none.
 	ClientURI string
+	// ClientIDHost is the host of the client ID when the client ID is an https URL (an
+	// OAuth Client ID Metadata Document, see ClientResolver), else empty. Whoever
+	// controls that host vouches for ClientName: show it to the user next to the name.
+	ClientIDHost string
 	// Client is the client's registration without secrets; nil when the storage returns
 	// a client type other than *Client.
 	Client *Client
@@ -173,6 +177,7 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	} else {
 		delete(form, "state")
 	}
+	err = asClientResolutionError(err)
 	ar, _ := req.(*fosite.AuthorizeRequest)
 	if ar != nil {
 		ar.State = form.Get("state")
@@ -280,10 +285,11 @@ func checkPKCEChallenge(challenge, method string) error {
 // newView describes an authorization request for hooks and consent pages.
 func newView(client fosite.Client, redirectURI string, scopes, resources []string) *AuthorizationRequest {
 	v := &AuthorizationRequest{
-		ClientID:    client.GetID(),
-		RedirectURI: redirectURI,
-		Scopes:      append([]string{}, scopes...),
-		Resources:   append([]string{}, resources...),
+		ClientID:     client.GetID(),
+		ClientIDHost: clientIDHost(client.GetID()),
+		RedirectURI:  redirectURI,
+		Scopes:       append([]string{}, scopes...),
+		Resources:    append([]string{}, resources...),
 	}
 	if u, err := url.Parse(redirectURI); err == nil {
 		v.RedirectHost = u.Host

@@ -23,6 +23,10 @@ const (
 	ClientSourceStatic ClientSource = "static"
 	// ClientSourceDynamic is a client registered over RFC 7591 dynamic client registration.
 	ClientSourceDynamic ClientSource = "dynamic"
+	// ClientSourceMetadataDocument is a client whose client_id is a URL and whose metadata
+	// comes from the document at that URL (OAuth Client ID Metadata Document), stored by
+	// the provider when Config.ClientResolver resolved it; see ClientResolver.
+	ClientSourceMetadataDocument ClientSource = "metadata_document"
 )
 
 // Client is an OAuth client as this server stores it. It implements fosite.Client and

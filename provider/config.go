@@ -192,6 +192,12 @@ type Config struct {
 	// always HMAC ("ory_rt_", "ory_ac_").
 	AccessTokenStrategy func(hmac oauth2.CoreStrategy, config *fosite.Config) oauth2.AccessTokenStrategy
 
+	// ClientResolver, when set, resolves the client IDs it claims instead of looking them
+	// up in Storage, and stores what it resolved; mcp/cimd resolves OAuth Client ID
+	// Metadata Documents (https URL client IDs) this way. See ClientResolver for the
+	// rules. Nil by default: every client must be in Storage.
+	ClientResolver ClientResolver
+
 	// Logger receives operational logs (never secrets, tokens or codes).
 	// Default slog.Default().
 	Logger *slog.Logger

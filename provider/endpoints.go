@@ -184,6 +184,7 @@ func checkTokenParams(r *http.Request, grantType string) error {
 // client can act on: a code or refresh token that lost a race for single use, or is no
 // longer there, is invalid_grant, never a 500.
 func (p *Provider) tokenError(r *http.Request, err error) error {
+	err = asClientResolutionError(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField < 500 && rfc.ErrorField != "error" {
 		return err

@@ -167,8 +167,16 @@ func New(cfg Config) (*Provider, error) {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
-	p.oauth2 = compose.Compose(p.fcfg, fositeStore{Storage: cfg.Storage, grace: cfg.RefreshTokenGrace, exactLocalhost: cfg.ExactLocalhostRedirects},
-		p.strategy, factories...)
+	fstore := fositeStore{Storage: cfg.Storage, grace: cfg.RefreshTokenGrace, exactLocalhost: cfg.ExactLocalhostRedirects}
+	if cfg.ClientResolver != nil {
+		fstore.resolution = &clientResolution{
+			resolver: cfg.ClientResolver,
+			store:    cfg.Storage,
+			scopes:   dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
+			log:      cfg.Logger,
+		}
+	}
+	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, factories...)
 	for _, h := range cfg.TokenEndpointHandlers {
 		p.fcfg.TokenEndpointHandlers.Append(h)
 	}
@@ -223,11 +231,13 @@ func (p *Provider) MetadataPaths() []string {
 // authorization endpoint sets.
 //
 // It also routes refresh token reads and rotations through the grace window
-// (Config.RefreshTokenGrace, see grace.go), and honours Config.ExactLocalhostRedirects.
+// (Config.RefreshTokenGrace, see grace.go), honours Config.ExactLocalhostRedirects, and
+// resolves clients through Config.ClientResolver (client_resolver.go).
 type fositeStore struct {
 	Storage
 	grace          RefreshTokenGrace
 	exactLocalhost bool
+	resolution     *clientResolution // Config.ClientResolver; nil without one
 }
 
 type loopbackRedirectKey struct{}
@@ -241,7 +251,7 @@ func withLoopbackRedirect(ctx context.Context, redirectURI string) context.Conte
 
 // GetClient implements fosite.ClientManager.
 func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := s.Storage.GetClient(ctx, id)
+	c, err := getClient(ctx, s.resolution, s.Storage, id)
 	if err != nil {
 		return nil, err
 	}
