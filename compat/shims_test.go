@@ -527,3 +527,51 @@ func TestTokenWithoutRedirectURI_TypeScriptSDK(t *testing.T) {
 		}
 	})
 }
+
+// The DefaultScopes rule: the bound resource's DefaultScopes the client is registered
+// for; else the client's registered scopes the resource defines (never offline_access).
+func TestDefaultScopes_Rule(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		redirect := "http://localhost:6274/oauth/callback"
+		login := func(s *stack, registerScope string) string {
+			reg := s.mustRegister(`{"redirect_uris":["` + redirect + `"],"token_endpoint_auth_method":"none",` +
+				`"grant_types":["authorization_code","refresh_token"],"scope":"` + registerScope + `"}`)
+			return s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}}, nil).Scope
+		}
+		s := newStack(t, store, compat.Default())
+		if got := login(s, ""); got != scopeRead {
+			t.Errorf("registered for everything: %q, want the resource default %q", got, scopeRead)
+		}
+		if got := login(s, scopeWrite); got != scopeWrite {
+			t.Errorf("registered for %s only: %q, want %q", scopeWrite, got, scopeWrite)
+		}
+		noDefaults := newStack(t, store, compat.Default(), func(_ *stack, cfg *mcp.Config) {
+			cfg.Resources[0].DefaultScopes = nil
+			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, mcp.OfflineAccessScope)
+		})
+		if got, want := login(noDefaults, ""), scopeRead+" "+scopeWrite+" "+scopeAdmin; got != want {
+			t.Errorf("no resource defaults: %q, want the client's registered scopes %q", got, want)
+		}
+	})
+}
+
+// RefreshGrace needs provider.RefreshTokenGraceStorage; with a storage without it,
+// mcp.New still starts (the shim is skipped, with a warning) and rotation stays strict.
+func TestRefreshGrace_SkippedWithoutStorageSupport(t *testing.T) {
+	store := gormtest.Open(t, gormtest.SQLite)
+	_, err := mcp.New(mcp.Config{
+		Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
+			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
+		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}},
+		Logger:    quiet,
+	})
+	if err != nil {
+		t.Fatalf("mcp.New with compat.Default on a storage without grace support: %v", err)
+	}
+}
+
+// noGrace hides the store's provider.RefreshTokenGraceStorage methods (a method of the
+// same name shadows the promoted one).
+type noGrace struct{ *gormstore.Store }
+
+func (noGrace) GetRefreshTokenSessionWithGrace() {}
