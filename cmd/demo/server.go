@@ -178,12 +178,13 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 	started := time.Now()
 	var calls atomic.Int64
 	mcpServer := newMCPServer(started, &calls)
-	protect, err := gosdk.RequireBearer(d.as, mcp.BearerOptions{
+	// Every MCP request needs demo:tools; a tools/call of stats also needs demo:admin
+	// (403 insufficient_scope otherwise, and clients step up). gosdk.Protect also hands
+	// the verified token to the go-sdk, which pins each MCP session to its user.
+	protect, err := gosdk.Protect(d.as, mcp.BearerOptions{
 		Resource:        d.mcpURL,
 		Scopes:          []string{scopeTools},
 		OperationScopes: mcp.ToolScopes(toolScopes),
-		ChallengeScopes: []string{scopeTools},
-		Logger:          d.log,
 	})
 	if err != nil {
 		return err
