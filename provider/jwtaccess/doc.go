@@ -60,22 +60,47 @@ import (
 // revocation, so a revoked token stays usable at most this long.
 const DefaultAccessTokenLifespan = 10 * time.Minute
 
-// Defaults of KeyManagerConfig, VerifierConfig and RemoteKeySetConfig.
+// Defaults of KeyManagerConfig.
 const (
-	DefaultRotationPeriod     = 30 * 24 * time.Hour
-	DefaultPrePublish         = time.Hour
-	DefaultMaxTokenLifespan   = provider.DefaultAccessTokenLifespan
-	DefaultRefreshInterval    = time.Minute
-	DefaultLeeway             = 30 * time.Second
-	DefaultRemoteRefresh      = 5 * time.Minute
-	DefaultRemoteMinRefetch   = 30 * time.Second
-	DefaultRemoteTimeout      = 10 * time.Second
+	// DefaultAlgorithm signs new keys: ECDSA P-256.
+	DefaultAlgorithm = "ES256"
+	// DefaultRotationPeriod is how long a key signs.
+	DefaultRotationPeriod = 30 * 24 * time.Hour
+	// DefaultPrePublish is how long a new key is published before it signs.
+	DefaultPrePublish = time.Hour
+	// DefaultMaxTokenLifespan is how long a retired key stays published (the provider's
+	// default access-token lifespan, the longest a token can live unless configured).
+	DefaultMaxTokenLifespan = provider.DefaultAccessTokenLifespan
+	// DefaultRefreshInterval is how often the cached keys are re-read from the store.
+	DefaultRefreshInterval = time.Minute
+	// DefaultJWKSMaxAge is the longest Cache-Control max-age of the JWKS handler.
+	DefaultJWKSMaxAge = 5 * time.Minute
+)
+
+// Defaults of VerifierConfig.
+const (
+	// DefaultLeeway is the clock skew tolerated for exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// DefaultMaxTokenBytes is the longest token parsed.
+	DefaultMaxTokenBytes = 16 << 10
+)
+
+// Defaults of RemoteKeySetConfig.
+const (
+	// DefaultRemoteRefresh is how long a fetched key set is used.
+	DefaultRemoteRefresh = 5 * time.Minute
+	// DefaultRemoteMinRefetch is the shortest interval between fetches caused by unknown kids.
+	DefaultRemoteMinRefetch = 30 * time.Second
+	// DefaultRemoteTimeout bounds one fetch.
+	DefaultRemoteTimeout = 10 * time.Second
+	// DefaultRemoteMaxBodyBytes caps the key set document.
 	DefaultRemoteMaxBodyBytes = 256 << 10
-	DefaultMaxTokenBytes      = 16 << 10
-	DefaultJWKSMaxAge         = 5 * time.Minute
-	DefaultAlgorithm          = "ES256"
-	defaultRSABits            = 2048
-	pruneMargin               = 2 * DefaultLeeway
+)
+
+const (
+	defaultRSABits     = 2048
+	pruneMargin        = 2 * DefaultLeeway // clock skew between replicas, on top of RefreshInterval
+	lazyRefreshTimeout = 30 * time.Second
 )
 
 // JWKSPath is where Register serves the JSON Web Key Set, relative to the issuer's path.

@@ -35,7 +35,7 @@ func (m *KeyManager) JWKSHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		body := m.current(r.Context()).jwks
+		body := m.current().jwks
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", cacheControl)
 		h.Set("X-Content-Type-Options", "nosniff")

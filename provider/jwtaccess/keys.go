@@ -55,7 +55,8 @@ type KeyManagerConfig struct {
 
 	// RefreshInterval is how often Run re-reads the store (picking up keys other replicas
 	// created, rotating when due, deleting expired keys). Signing and the JWKS handler
-	// also re-read when the cache is older than this. Default 1 minute.
+	// also start a background re-read when the cache is older than this. Verification
+	// never touches the store. Default 1 minute.
 	RefreshInterval time.Duration
 
 	// Logger receives key lifecycle logs (never key material). Default slog.Default().
@@ -76,7 +77,9 @@ type KeyManager struct {
 
 	maxLifespan atomic.Int64 // time.Duration
 	set         atomic.Pointer[keySet]
-	refreshMu   sync.Mutex
+	refreshMu   sync.Mutex   // serializes refreshes, rotations and revocations
+	refreshing  atomic.Bool  // a background refresh is running
+	lastLazy    atomic.Int64 // unix nanoseconds of the last background refresh
 }
 
 // keySet is an immutable snapshot of the stored keys.
@@ -422,25 +425,35 @@ func sameKeys(a, b *keySet) bool {
 	return true
 }
 
-// current returns the cached keys, re-reading the store first when they are older than
-// RefreshInterval and no other refresh is running (only on paths that may touch the
-// database: signing and the JWKS handler).
-func (m *KeyManager) current(ctx context.Context) *keySet {
+// current returns the cached keys. When they are older than RefreshInterval it starts
+// a refresh in the background (at most one at a time, at most one attempt per
+// RefreshInterval) and returns the cached keys at once. The refresh deliberately does not
+// use the caller's context: signing runs inside the token endpoint's storage transaction,
+// and a refresh inside it could cache a key that the transaction's rollback discards.
+func (m *KeyManager) current() *keySet {
 	set := m.set.Load()
-	if m.now().Sub(set.loadedAt) < m.cfg.RefreshInterval || !m.refreshMu.TryLock() {
+	now := m.now()
+	if now.Sub(set.loadedAt) < m.cfg.RefreshInterval ||
+		now.Sub(time.Unix(0, m.lastLazy.Load())) < m.cfg.RefreshInterval ||
+		!m.refreshing.CompareAndSwap(false, true) {
 		return set
 	}
-	defer m.refreshMu.Unlock()
-	if err := m.refreshLocked(ctx); err != nil {
-		m.log.ErrorContext(ctx, "refreshing JWT signing keys failed; keeping the cached keys", "err", err)
-	}
-	return m.set.Load()
+	m.lastLazy.Store(now.UnixNano())
+	go func() {
+		defer m.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), lazyRefreshTimeout)
+		defer cancel()
+		if err := m.Refresh(ctx); err != nil {
+			m.log.ErrorContext(ctx, "refreshing JWT signing keys failed; keeping the cached keys", "err", err)
+		}
+	}()
+	return set
 }
 
 // signingKey returns the key that signs now: the newest generation whose ActiveAt has
 // passed.
 func (m *KeyManager) signingKey(ctx context.Context) (*managedKey, error) {
-	set := m.current(ctx)
+	set := m.current()
 	now := m.now()
 	for i := len(set.keys) - 1; i >= 0; i-- {
 		if k := set.keys[i]; !k.ActiveAt.After(now) {

@@ -329,3 +329,35 @@ func TestNewKeyManager_Config(t *testing.T) {
 		t.Fatalf("a refused configuration created keys: %v %v", keys, err)
 	}
 }
+
+// TestKeyManager_StaleCacheRefreshesInBackground: without Run, issuing a token with a
+// stale cache starts a refresh outside the token endpoint's transaction (on SQLite a
+// refresh waiting for the write lock the transaction holds would stall the request): the
+// request is not delayed and the due key appears in the store and the cache.
+func TestKeyManager_StaleCacheRefreshesInBackground(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		clk := newClock()
+		e := newEnv(t, s, envOptions{lifespan: 4 * time.Hour, keys: jwtaccess.KeyManagerConfig{
+			Now: clk.Now, RotationPeriod: 2 * time.Hour, PrePublish: 10 * time.Minute}})
+		clk.Advance(2 * time.Hour)
+		start := time.Now()
+		tok := e.tokens("read")
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("token request took %v", d)
+		}
+		if _, err := e.verifier.VerifyAccessToken(context.Background(), tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(publishedKIDs(e.keys)) != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("background refresh did not create the due key: %v", publishedKIDs(e.keys))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		keys, err := s.ListSigningKeys(context.Background())
+		if err != nil || len(keys) != 2 {
+			t.Fatalf("store: %v %v", keys, err)
+		}
+	})
+}
