@@ -41,6 +41,22 @@
 // rotating at the same moment agree: a generation can be created once (the store refuses
 // a second key with the same generation), and the loser re-reads the winner's key.
 //
+// Every replica must agree on MaxTokenLifespan: any of them may delete a retired key,
+// so with an AccessTokenLifespan above the 1 hour default set
+// KeyManagerConfig.MaxTokenLifespan to it everywhere (AccessTokenStrategy raises it only
+// in the process that issues tokens). Run KeyManager.Run on every replica, including
+// those that only verify: verification reads the in-memory cache only.
+//
+// # What a locally verified token says
+//
+// [Verifier.VerifyAccessToken] fills provider.AccessToken from the claims, with these
+// differences from Provider.VerifyAccessToken on the same token: GrantID is empty (the
+// grant is not in the JWT); for the client credentials grant Subject is the client ID
+// (RFC 9068 §2.2 wants sub to name the client when there is no resource owner); and a
+// token issued without any resource has no aud (RFC 9068 makes aud required: configure
+// provider.Config.Resources and DefaultResource, as MCP needs anyway). The Verifier does
+// not check the audience or scopes: the bearer middleware does.
+//
 // # Wiring
 //
 // See the package example: create a KeyManager on the store, set

@@ -58,7 +58,9 @@ func TestSigningKeys_Contract(t *testing.T) {
 				!got.CreatedAt.Equal(want.CreatedAt) || !got.ActiveAt.Equal(want.ActiveAt) {
 				t.Errorf("key %s: got %+v, want %+v", want.ID, got, want)
 			}
-			type equaler interface{ Equal(x crypto.PrivateKey) bool }
+			type equaler interface {
+				Equal(x crypto.PrivateKey) bool
+			}
 			if !got.Key.(equaler).Equal(want.Key) {
 				t.Errorf("key %s: private key does not round-trip", want.ID)
 			}
