@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
@@ -50,6 +51,18 @@ type Config struct {
 	// registration.PolicyClosed to turn registration off.
 	Registration *registration.Options
 
+	// ClientIDMetadataDocuments, when set, accepts OAuth Client ID Metadata Documents
+	// (draft-ietf-oauth-client-id-metadata-document-00), the registration MCP 2025-11-25
+	// prefers (SHOULD): a client whose client_id is an https URL is described by the
+	// JSON document at that URL, which the server fetches (with an SSRF guard, a size
+	// cap, a timeout, and a cache honouring Cache-Control; see package cimd), and
+	// client_id_metadata_document_supported is advertised. Resolved clients are stored
+	// as provider.ClientSourceMetadataDocument and kept in step with their documents.
+	// Nil, the default, leaves it off: it makes the server fetch URLs chosen by anyone
+	// who can reach the authorization endpoint, which is an egress decision for the
+	// operator. &cimd.Options{} turns it on with the package defaults.
+	ClientIDMetadataDocuments *cimd.Options
+
 	// Logger receives operational logs (never secrets or tokens). Default
 	// Provider.Logger, else slog.Default().
 	Logger *slog.Logger
@@ -66,6 +79,7 @@ type Server struct {
 	compat       compat.Options
 	knownScopes  []string // every scope the authorization server knows
 	legacyRoot   bool     // serve the 2025-03-26 root metadata and default endpoint paths
+	cimd         *cimd.Resolver
 	logger       *slog.Logger
 }
 
@@ -153,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 
+	if err := s.enableClientIDMetadataDocuments(&pcfg, cfg.ClientIDMetadataDocuments); err != nil {
+		return nil, err
+	}
 	if s.provider, err = provider.New(pcfg); err != nil {
 		return nil, err
 	}
