@@ -7,8 +7,9 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
-// newStack starts the system under test on store s (see package stack); the lead will
-// switch it to the demo server.
+// newStack starts the in-process stack on store s (see package stack): the suite's
+// tests of the library itself and the deliberately broken doubles run against it. The
+// real demo server is tested as a subprocess in demo_test.go.
 func newStack(t *testing.T, s provider.Storage, opts stack.Options) *stack.Stack {
 	t.Helper()
 	st, err := stack.Start(s, opts)
