@@ -20,8 +20,9 @@ demo:
 	$(GO) run ./cmd/demo
 
 # The official MCP conformance suite (@modelcontextprotocol/conformance, authorization
-# scenarios) against the conformance test stack, on SQLite and PostgreSQL. install.sh puts
-# the suite and the Node.js 22 it needs into test/conformance/official/node_modules.
+# scenarios) against the demo server (built and run with -auto-approve) and the
+# conformance test stack, on SQLite and PostgreSQL. install.sh puts the suite and the
+# Node.js 22 it needs into test/conformance/official/node_modules.
 .PHONY: conformance-official
 conformance-official:
 	./test/conformance/official/install.sh

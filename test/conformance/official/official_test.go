@@ -1,9 +1,10 @@
 // Package official runs the official MCP conformance suite (@modelcontextprotocol/conformance,
 // `authorization` command: the authorization-server-metadata-endpoint and
-// authorization-code-grant scenarios) against the in-process stack, playing the user's
-// browser for the authorization URL it prints. Run it with `make conformance-official`,
-// which installs the suite (install.sh) and sets FOSITE_MCP_OFFICIAL_CONFORMANCE=1;
-// without that variable the test is skipped.
+// authorization-code-grant scenarios) against the real demo server (./cmd/demo with
+// -auto-approve, built and run as a subprocess) and against the in-process stack,
+// playing the user's browser for the authorization URL it prints. Run it with
+// `make conformance-official`, which installs the suite (install.sh) and sets
+// FOSITE_MCP_OFFICIAL_CONFORMANCE=1; without that variable the tests are skipped.
 package official
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/demoproc"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
@@ -43,11 +45,60 @@ type officialCheck struct {
 	ErrorMessage string `json:"errorMessage"`
 }
 
+// demoBinary is ./cmd/demo, built at most once per test binary into a directory
+// TestMain removes.
+var demoBinary *demoproc.Binary
+
+func TestMain(m *testing.M) {
+	dir, remove, err := demoproc.MkdirTemp()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	demoBinary = demoproc.NewBinary(dir)
+	code := m.Run()
+	remove()
+	os.Exit(code)
+}
+
 // TestOfficialConformance runs `conformance authorization` with both scenarios against
-// the stack on SQLite and PostgreSQL and requires every check to succeed. The only
-// tolerated non-success is the CIMD metadata warning while the server does not
-// advertise client ID metadata documents; once it does, that check must succeed too.
+// the demo server (`demo -auto-approve alice`, a subprocess) on SQLite and PostgreSQL,
+// with a public client registered through the demo's dynamic client registration, and
+// requires every check to succeed (requireSuccess).
 func TestOfficialConformance(t *testing.T) {
+	node, suite := official(t)
+	bin := demoBinary.Path(t)
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User})
+		clientID := d.RegisterPublicClient(t, "MCP conformance suite", "http://127.0.0.1/callback") // loopback: any port
+		checks := runOfficial(t, node, suite, d.Issuer, d.MCPURL, clientID)
+		requireSuccess(t, checks, d.CIMDAdvertised(t))
+	})
+}
+
+// requireSuccess requires every check to succeed. The only tolerated non-success is
+// the CIMD metadata warning while the server does not advertise client ID metadata
+// documents; once it does, that check must succeed too.
+func requireSuccess(t *testing.T, checks []officialCheck, cimdAdvertised bool) {
+	t.Helper()
+	if len(checks) < 3 {
+		t.Errorf("only %d checks ran: %+v", len(checks), checks)
+	}
+	for _, c := range checks {
+		switch {
+		case c.Status == "SUCCESS":
+			t.Logf("SUCCESS  %s: %s", c.ID, c.Description)
+		case c.ID == "authorization-server-metadata-cimd" && c.Status == "WARNING" && !cimdAdvertised:
+			t.Logf("WARNING  %s: %s (tolerated while CIMD is not advertised)", c.ID, c.ErrorMessage)
+		default:
+			t.Errorf("%s  %s: %s: %s", c.Status, c.ID, c.Description, c.ErrorMessage)
+		}
+	}
+}
+
+// TestOfficialConformance_Stack runs the same against the in-process stack (the library
+// configured directly, with a pre-registered client) on SQLite and PostgreSQL.
+func TestOfficialConformance_Stack(t *testing.T) {
 	node, suite := official(t)
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		st, err := stack.Start(s, stack.Options{})
@@ -62,21 +113,8 @@ func TestOfficialConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checks := runOfficial(t, node, suite, st, client.ID)
-		cimdAdvertised := st.Server.Provider().Metadata().ClientIDMetadataDocumentSupported
-		if len(checks) < 3 {
-			t.Errorf("only %d checks ran: %+v", len(checks), checks)
-		}
-		for _, c := range checks {
-			switch {
-			case c.Status == "SUCCESS":
-				t.Logf("SUCCESS  %s: %s", c.ID, c.Description)
-			case c.ID == "authorization-server-metadata-cimd" && c.Status == "WARNING" && !cimdAdvertised:
-				t.Logf("WARNING  %s: %s (tolerated until CIMD is implemented)", c.ID, c.ErrorMessage)
-			default:
-				t.Errorf("%s  %s: %s: %s", c.Status, c.ID, c.Description, c.ErrorMessage)
-			}
-		}
+		checks := runOfficial(t, node, suite, st.Issuer, st.MCPURL, client.ID)
+		requireSuccess(t, checks, st.Server.Provider().Metadata().ClientIDMetadataDocumentSupported)
 	})
 }
 
@@ -104,7 +142,7 @@ func TestOfficialConformance_CanFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks := runOfficialExpectingFailure(t, node, suite, st, client.ID)
+	checks := runOfficialExpectingFailure(t, node, suite, st.Issuer, st.MCPURL, client.ID)
 	for _, c := range checks {
 		if c.ID == "authorization-code-grant" {
 			if c.Status != "FAILURE" || !strings.Contains(c.ErrorMessage, "Cache-Control") {
@@ -148,25 +186,26 @@ func official(t *testing.T) (node, suite string) {
 	return node, suite
 }
 
-func runOfficial(t *testing.T, node, suite string, st *stack.Stack, clientID string) []officialCheck {
+func runOfficial(t *testing.T, node, suite, issuer, mcpURL, clientID string) []officialCheck {
 	t.Helper()
-	return run(t, node, suite, st, clientID, false)
+	return run(t, node, suite, issuer, mcpURL, clientID, false)
 }
 
-func runOfficialExpectingFailure(t *testing.T, node, suite string, st *stack.Stack, clientID string) []officialCheck {
+func runOfficialExpectingFailure(t *testing.T, node, suite, issuer, mcpURL, clientID string) []officialCheck {
 	t.Helper()
-	return run(t, node, suite, st, clientID, true)
+	return run(t, node, suite, issuer, mcpURL, clientID, true)
 }
 
-// run runs the suite and returns the checks of every scenario.
-func run(t *testing.T, node, suite string, st *stack.Stack, clientID string, expectFailure bool) []officialCheck {
+// run runs the suite against the authorization server issuer (for the MCP server
+// mcpURL) and returns the checks of every scenario.
+func run(t *testing.T, node, suite, issuer, mcpURL, clientID string, expectFailure bool) []officialCheck {
 	t.Helper()
 	port := freePort(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, suite, "authorization",
-		"--url", st.Issuer, "--client-id", clientID, "--resource", st.MCPURL,
+		"--url", issuer, "--client-id", clientID, "--resource", mcpURL,
 		"--port", strconv.Itoa(port), "--output-dir", out)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	stdout, err := cmd.StdoutPipe()
@@ -181,7 +220,7 @@ func run(t *testing.T, node, suite string, st *stack.Stack, clientID string, exp
 	var log strings.Builder
 	var wg sync.WaitGroup
 	var driveErr error
-	authPrefix := st.Issuer + provider.AuthorizePath + "?"
+	authPrefix := issuer + provider.AuthorizePath + "?"
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	// The suite prints the authorization URL, then starts its callback server: browse
