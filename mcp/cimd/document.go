@@ -92,7 +92,8 @@ func (d *Document) Client(clientID string, defaultGrantTypes []string) (*provide
 		return nil, errors.New("the client ID metadata document has no client_name")
 	case utf8.RuneCountInString(name) > MaxClientNameLength:
 		return nil, errors.New("the client ID metadata document's client_name is too long")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
+		// Cf includes the bidirectional overrides that make a name read as another one.
 		return nil, errors.New("the client ID metadata document's client_name contains control characters")
 	}
 	switch d.TokenEndpointAuthMethod {
