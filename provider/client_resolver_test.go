@@ -316,3 +316,21 @@ func TestClientResolver_ConcurrentFirstUse(t *testing.T) {
 		}
 	}, withResolver(r))
 }
+
+// The built-in consent page names the host that publishes a document client's
+// metadata (the client ID's host) besides the redirect host.
+func TestClientResolver_ConsentPageShowsClientIDHost(t *testing.T) {
+	r := newDocResolver()
+	r.set(docClient())
+	runEnv(t, func(t *testing.T, e *env) {
+		e.useDocClient()
+		q, _ := e.authorizeParams("http://localhost:50123/callback", nil)
+		loc := location(t, e.get(e.issuer+"/authorize?"+q.Encode()))
+		page := e.get(loc.String())
+		body, _ := io.ReadAll(page.Body)
+		if page.StatusCode != http.StatusOK || !strings.Contains(string(body), "published by <strong>client.example.com</strong>") ||
+			!strings.Contains(string(body), "Doc Client") {
+			t.Fatalf("consent page %d:\n%s", page.StatusCode, body)
+		}
+	}, withResolver(r), withLogin())
+}

@@ -27,6 +27,7 @@ button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}code{word-break:bre
 <h1>Authorize {{if .ClientName}}{{.ClientName}}{{else}}{{.ClientID}}{{end}}</h1>
 <p><strong>{{if .ClientName}}{{.ClientName}}{{else}}This application{{end}}</strong>
 (client ID <code>{{.ClientID}}</code>{{if .ClientURI}}, <code>{{.ClientURI}}</code>{{end}}) asks for access to your account.</p>
+{{if .ClientIDHost}}<p>Its name and details are published by <strong>{{.ClientIDHost}}</strong>.</p>{{end}}
 <p>After you decide, you will be sent to <strong>{{.RedirectHost}}</strong>.</p>
 {{if .LocalhostOnly}}<p class="warn">This application only receives responses on this computer (localhost).
 Approve only if you started it yourself just now.</p>{{end}}
