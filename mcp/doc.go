@@ -11,6 +11,7 @@
 //     challenges (resource_metadata, scope, insufficient_scope step-up).
 //   - [TokenFromContext]: the verified identity for handlers.
 //
-// Dynamic client registration lives in the registration subpackage; adapters for the
-// go-sdk and mcp-go servers live in gosdk and mcpgo.
+// Dynamic client registration lives in the registration subpackage, client ID metadata
+// documents (Config.ClientIDMetadataDocuments) in cimd; adapters for the go-sdk and
+// mcp-go servers live in gosdk and mcpgo.
 package mcp

@@ -23,11 +23,17 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultTimeout              = 5 * time.Second
-	DefaultMaxDocumentBytes     = 5 << 10
-	DefaultCacheTTL             = 5 * time.Minute
-	DefaultMaxCacheTTL          = 24 * time.Hour
-	DefaultMaxCacheEntries      = 1024
+	// DefaultTimeout is Options.Timeout's default.
+	DefaultTimeout = 5 * time.Second
+	// DefaultMaxDocumentBytes is Options.MaxDocumentBytes's default (5 KiB).
+	DefaultMaxDocumentBytes = 5 << 10
+	// DefaultCacheTTL is Options.DefaultCacheTTL's default.
+	DefaultCacheTTL = 5 * time.Minute
+	// DefaultMaxCacheTTL is Options.MaxCacheTTL's default.
+	DefaultMaxCacheTTL = 24 * time.Hour
+	// DefaultMaxCacheEntries is Options.MaxCacheEntries's default.
+	DefaultMaxCacheEntries = 1024
+	// DefaultMaxConcurrentFetches is Options.MaxConcurrentFetches's default.
 	DefaultMaxConcurrentFetches = 16
 )
 
