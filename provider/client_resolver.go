@@ -120,7 +120,7 @@ func (r *clientResolution) resolve(ctx context.Context, id string) (fosite.Clien
 		err = r.normalize(id, c)
 	}
 	if err != nil {
-		r.log.InfoContext(ctx, "provider: client resolution failed", slog.String("client_id", id), slog.String("error", err.Error()))
+		r.log.InfoContext(ctx, "provider: client resolution failed", slog.String("client_id", truncate(id, 256)), slog.String("error", err.Error()))
 		return nil, &ClientResolutionError{ClientID: id, Err: err}
 	}
 	return r.persist(ctx, stored, c)
@@ -266,4 +266,12 @@ func clientIDHost(id string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// truncate shortens s (client-supplied) to at most n bytes for a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
