@@ -16,6 +16,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 )
 
 // Config configures New: an OAuth 2.1 authorization server (Provider) in front of one or
@@ -63,6 +64,15 @@ type Config struct {
 	// operator. &cimd.Options{} turns it on with the package defaults.
 	ClientIDMetadataDocuments *cimd.Options
 
+	// JWTAccessTokens, when set, issues RFC 9068 JWT access tokens verified locally by the
+	// bearer middleware (see JWTAccessTokens for the revocation trade-off). Nil, the
+	// default, issues opaque tokens verified against storage.
+	JWTAccessTokens *JWTAccessTokens
+
+	// Maintenance configures Run's background work (purging expired rows, pruning
+	// abandoned client registrations). The zero value means the documented defaults.
+	Maintenance Maintenance
+
 	// Logger receives operational logs (never secrets or tokens). Default
 	// Provider.Logger, else slog.Default().
 	Logger *slog.Logger
@@ -80,6 +90,9 @@ type Server struct {
 	knownScopes  []string // every scope the authorization server knows
 	legacyRoot   bool     // serve the 2025-03-26 root metadata and default endpoint paths
 	cimd         *cimd.Resolver
+	jwt          *jwtSetup // nil with opaque access tokens
+	store        provider.Storage
+	maintenance  Maintenance
 	logger       *slog.Logger
 }
 
@@ -169,6 +182,17 @@ func New(cfg Config) (*Server, error) {
 
 	if err := s.enableClientIDMetadataDocuments(&pcfg, cfg.ClientIDMetadataDocuments); err != nil {
 		return nil, err
+	}
+	if err := s.enableJWT(&pcfg, cfg.JWTAccessTokens); err != nil {
+		return nil, err
+	}
+	s.store = pcfg.Storage
+	s.maintenance = cfg.Maintenance
+	if s.maintenance.Interval <= 0 {
+		s.maintenance.Interval = DefaultMaintenanceInterval
+	}
+	if s.maintenance.UnusedClientLifetime == 0 {
+		s.maintenance.UnusedClientLifetime = DefaultUnusedClientLifetime
 	}
 	if s.provider, err = provider.New(pcfg); err != nil {
 		return nil, err
@@ -270,7 +294,8 @@ func (s *Server) Registry() *Registry { return s.registry }
 // issuer's path, its RFC 8414 metadata, the registration endpoint, and the RFC 9728
 // protected resource metadata of every resource (at this host's root, which is where
 // clients look for it when the MCP servers share the host; otherwise mount
-// ProtectedResourceMetadata on their hosts).
+// ProtectedResourceMetadata on their hosts), and with JWT access tokens the JWKS at
+// jwks_uri.
 //
 // With compat.Options.LegacyEndpoints, when the issuer has a path and shares its origin
 // with an MCP server, it also mounts the 2025-03-26 fallbacks at the root:
@@ -285,6 +310,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	mux.Handle(WellKnownPath, s.prm)
 	mux.Handle(WellKnownPath+"/", s.prm)
+	if s.jwt != nil {
+		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.jwt.keys.JWKSHandler())
+	}
 	if s.legacyRoot {
 		mux.HandleFunc(legacyMetadataPath, s.provider.MetadataHandler)
 		mux.HandleFunc(provider.AuthorizePath, s.provider.Authorize)
@@ -324,8 +352,13 @@ func (s *Server) Handler() http.Handler {
 // when everything shares one host.
 func (s *Server) ProtectedResourceMetadata() http.Handler { return s.prm }
 
-// VerifyAccessToken verifies an access token; it implements AccessTokenVerifier.
+// VerifyAccessToken verifies an access token; it implements AccessTokenVerifier. JWT
+// access tokens (Config.JWTAccessTokens) are verified locally unless CheckRevocation is
+// set; opaque ones against storage.
 func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error) {
+	if s.jwt != nil && s.jwt.verifier != nil {
+		return s.jwt.verifier.VerifyAccessToken(ctx, token)
+	}
 	return s.provider.VerifyAccessToken(ctx, token)
 }
 

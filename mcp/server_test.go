@@ -21,11 +21,11 @@ import (
 
 // newServer starts mcp.New on loopback with one resource at /mcp whose handler reports
 // the verified identity.
-func newServer(t *testing.T, store *gormstore.Store) (*httptest.Server, string) {
+func newServer(t *testing.T, store *gormstore.Store, edit ...func(*mcp.Config)) (*httptest.Server, string, *mcp.Server) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	auth, err := mcp.New(mcp.Config{
+	cfg := mcp.Config{
 		Provider: provider.Config{
 			Issuer:       base,
 			Storage:      store,
@@ -36,7 +36,11 @@ func newServer(t *testing.T, store *gormstore.Store) (*httptest.Server, string) 
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		},
 		Resources: []mcp.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools", "admin"}, DefaultScopes: []string{"tools"}}},
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	auth, err := mcp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ func newServer(t *testing.T, store *gormstore.Store) (*httptest.Server, string) 
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv, base
+	return srv, base, auth
 }
 
 // The whole MCP discovery and login, as a client that sends neither scope nor resource
@@ -57,7 +61,7 @@ func newServer(t *testing.T, store *gormstore.Store) (*httptest.Server, string) 
 // authorize → token → call.
 func TestNew_DiscoveryRegistrationLogin(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
-		_, base := newServer(t, store)
+		_, base, _ := newServer(t, store)
 		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		getJSON := func(u string, v any) *http.Response {
 			t.Helper()

@@ -1,0 +1,44 @@
+package mcp_test
+
+import (
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// Maintain purges expired rows and removes dynamic clients unused for
+// UnusedClientLifetime, keeping static and recently used ones.
+func TestServer_Maintain(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		_, base, auth := newServer(t, store, func(c *mcp.Config) {
+			c.Maintenance = mcp.Maintenance{UnusedClientLifetime: 24 * time.Hour}
+		})
+		ctx := t.Context()
+		usedID, _ := login(t, base) // registered and used just now
+		old := time.Now().Add(-48 * time.Hour)
+		for id, src := range map[string]provider.ClientSource{"abandoned": provider.ClientSourceDynamic, "static": provider.ClientSourceStatic} {
+			if err := store.CreateClient(ctx, &provider.Client{ID: id, Public: true, Source: src, RedirectURIs: []string{"http://127.0.0.1/cb"},
+				GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, CreatedAt: old, UpdatedAt: old}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := store.CreatePendingAuthorization(ctx, "expired-request", &provider.PendingAuthorization{ClientID: "static",
+			Form: url.Values{"a": {"b"}}, CreatedAt: old, ExpiresAt: old.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		purged, pruned, err := auth.Maintain(ctx)
+		if err != nil || purged < 1 || pruned != 1 {
+			t.Fatalf("Maintain = %d purged, %d pruned, %v; want ≥ 1, 1, nil", purged, pruned, err)
+		}
+		for id, want := range map[string]bool{"abandoned": false, "static": true, usedID: true} {
+			if _, err := store.LoadClient(ctx, id); (err == nil) != want {
+				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
+			}
+		}
+	})
+}
