@@ -16,19 +16,7 @@ import (
 // Cache-Control: no-store; errors are RFC 6749 §5.2 JSON.
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if cors(w, r, "POST, OPTIONS") {
-		return
-	}
-	if r.Method != http.MethodPost {
-		p.methodNotAllowed(w, "POST, OPTIONS")
-		return
-	}
-	if err := parsePostForm(w, r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if k := duplicateParam(r.PostForm, "resource"); k != "" {
-		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
+	if !p.clientPost(w, r, "resource") {
 		return
 	}
 	grantType := r.PostForm.Get("grant_type")
@@ -38,14 +26,6 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.grantTypeSupported(r, grantType) {
 		p.writeJSONError(w, fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", grantType))
-		return
-	}
-	if err := checkClientAuthHeader(r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if err := checkNoAssertion(r); err != nil {
-		p.writeJSONError(w, err)
 		return
 	}
 	if err := checkTokenParams(r, grantType); err != nil {
@@ -207,27 +187,7 @@ func (p *Provider) tokenError(r *http.Request, err error) error {
 // grant's refresh and access tokens.
 func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if cors(w, r, "POST, OPTIONS") {
-		return
-	}
-	if r.Method != http.MethodPost {
-		p.methodNotAllowed(w, "POST, OPTIONS")
-		return
-	}
-	if err := parsePostForm(w, r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if k := duplicateParam(r.PostForm); k != "" {
-		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
-		return
-	}
-	if err := checkClientAuthHeader(r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if err := checkNoAssertion(r); err != nil {
-		p.writeJSONError(w, err)
+	if !p.clientPost(w, r) {
 		return
 	}
 	if r.PostForm.Get("token") == "" {
@@ -255,27 +215,7 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 // and token_use ("access_token" or "refresh_token").
 func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if cors(w, r, "POST, OPTIONS") {
-		return
-	}
-	if r.Method != http.MethodPost {
-		p.methodNotAllowed(w, "POST, OPTIONS")
-		return
-	}
-	if err := parsePostForm(w, r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if k := duplicateParam(r.PostForm); k != "" {
-		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
-		return
-	}
-	if err := checkClientAuthHeader(r); err != nil {
-		p.writeJSONError(w, err)
-		return
-	}
-	if err := checkNoAssertion(r); err != nil {
-		p.writeJSONError(w, err)
+	if !p.clientPost(w, r) {
 		return
 	}
 	client, err := p.oauth2.(*fosite.Fosite).AuthenticateClient(ctx, r, r.PostForm)
@@ -367,4 +307,36 @@ func (p *Provider) introspectionResponse(use fosite.TokenUse, ar fosite.AccessRe
 		res.TokenType = "Bearer"
 	}
 	return res
+}
+
+// clientPost does what the token, revocation and introspection endpoints share before
+// their own checks: CORS (answering preflights), POST only, a bounded form body, no
+// repeated parameter (but the repeatable ones), a well-formed client authentication
+// header and no client assertion. It reports whether the request may go on; when not,
+// the response has been written.
+func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, repeatable ...string) bool {
+	if cors(w, r, "POST, OPTIONS") {
+		return false
+	}
+	if r.Method != http.MethodPost {
+		p.methodNotAllowed(w, "POST, OPTIONS")
+		return false
+	}
+	if err := parsePostForm(w, r); err != nil {
+		p.writeJSONError(w, err)
+		return false
+	}
+	if k := duplicateParam(r.PostForm, repeatable...); k != "" {
+		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k))
+		return false
+	}
+	if err := checkClientAuthHeader(r); err != nil {
+		p.writeJSONError(w, err)
+		return false
+	}
+	if err := checkNoAssertion(r); err != nil {
+		p.writeJSONError(w, err)
+		return false
+	}
+	return true
 }
