@@ -3,11 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -28,87 +34,174 @@ func TestDemoClientEndToEnd(t *testing.T) {
 	for _, backend := range gormtest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			demo := startDemo(t, demoOptions{db: gormtest.NewDatabase(t, backend), autoApprove: "alice"})
-			tokens := filepath.Join(t.TempDir(), "config", "tokens.json")
-			browser := &redirectBrowser{}
-			opts := clientOptions{TokenFile: tokens, OpenURL: browser.open}
-
-			// First run: a login (auto-approved), tools listed, whoami.
-			out, err := demo.runClient(t, opts)
-			if err != nil {
-				t.Fatalf("first run: %v\n%s", err, out)
-			}
-			if n := browser.visits.Load(); n != 1 {
-				t.Errorf("first run opened the browser %d times, want 1", n)
-			}
-			mustContain(t, "first run", out,
-				`Authorization needed (scope "demo:tools")`, "Log in and approve in your browser", demo.url+"/authorize?", "Logged in.",
-				"\n  echo ", "\n  stats ", "\n  whoami ",
-				"subject    alice", "scopes     demo:tools\n", "resource   "+demo.mcpURL,
-				"refresh token: yes", "Tokens stored in "+tokens)
-			fi, err := os.Stat(tokens)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if perm := fi.Mode().Perm(); perm != 0o600 {
-				t.Errorf("token file mode %o, want 600", perm)
-			}
-			first := readStoredLogin(t, tokens, demo.mcpURL)
-
-			// Second run: the stored token is used as is, no browser.
-			out, err = demo.runClient(t, opts)
-			if err != nil {
-				t.Fatalf("second run: %v\n%s", err, out)
-			}
-			if n := browser.visits.Load(); n != 1 {
-				t.Errorf("second run opened the browser (visits %d)", n)
-			}
-			mustContain(t, "second run", out, "Using the stored login", "subject    alice", "no login needed")
-			if got := readStoredLogin(t, tokens, demo.mcpURL); got.AccessToken != first.AccessToken {
-				t.Error("second run replaced a valid access token")
-			}
-
-			// Third run with an expired access token: refreshed with the stored refresh
-			// token (rotated), still no browser.
-			expireStoredLogin(t, tokens, demo.mcpURL)
-			out, err = demo.runClient(t, opts)
-			if err != nil {
-				t.Fatalf("third run: %v\n%s", err, out)
-			}
-			if n := browser.visits.Load(); n != 1 {
-				t.Errorf("refresh run opened the browser (visits %d)", n)
-			}
-			mustContain(t, "third run", out, "Refreshed the stored login", "subject    alice", "no login needed")
-			third := readStoredLogin(t, tokens, demo.mcpURL)
-			if third.AccessToken == first.AccessToken || third.RefreshToken == first.RefreshToken {
-				t.Error("the refresh did not store a new access token and a rotated refresh token")
-			}
-			if !third.Expiry.After(time.Now()) {
-				t.Errorf("refreshed token expiry %v is not in the future", third.Expiry)
-			}
-
-			// Step-up: the stats tool needs demo:admin; the server answers 403
-			// insufficient_scope and the client asks again for the wider scope.
-			out, err = demo.runClient(t, clientOptions{TokenFile: tokens, OpenURL: browser.open, Tool: "stats"})
-			if err != nil {
-				t.Fatalf("step-up run: %v\n%s", err, out)
-			}
-			if n := browser.visits.Load(); n != 2 {
-				t.Errorf("step-up run: browser visits %d, want 2", n)
-			}
-			mustContain(t, "step-up run", out, `Authorization needed (scope "demo:tools demo:admin")`, "\nstats:\n", `"uptime_seconds"`, "demo:admin")
-			if got := readStoredLogin(t, tokens, demo.mcpURL); !strings.Contains(got.Scope, "demo:admin") || !strings.Contains(got.Scope, "demo:tools") {
-				t.Errorf("stored scope after step-up = %q, want demo:tools and demo:admin", got.Scope)
-			}
-
-			// -scope asks for more than the stored login has: a new login.
-			out, err = demo.runClient(t, clientOptions{TokenFile: tokens, OpenURL: browser.open, Forget: true, Scopes: []string{scopeAdmin}})
-			if err != nil {
-				t.Fatalf("-scope run: %v\n%s", err, out)
-			}
-			mustContain(t, "-scope run", out, "Forgot the stored login", "Logged in.", "demo:admin")
-
-			assertNoSecretsLogged(t, demo, tokens)
+			clientEndToEnd(t, demo)
 		})
+	}
+}
+
+// The same with `-access-tokens jwt` (RFC 9068 JWT access tokens verified locally by
+// the MCP endpoint): the client and every tool work unchanged, the tokens are JWTs of
+// type at+jwt with the client, subject and resource as claims, and the signing keys are
+// published at the metadata's jwks_uri.
+func TestDemoClientEndToEnd_JWTAccessTokens(t *testing.T) {
+	demo := startDemo(t, demoOptions{autoApprove: "alice", jwt: true})
+	tokens := clientEndToEnd(t, demo)
+
+	rec := readStoredLogin(t, tokens, demo.mcpURL)
+	header, claims := decodeJWT(t, rec.AccessToken)
+	if header["typ"] != "at+jwt" || header["kid"] == nil {
+		t.Errorf("JWT header %v: want typ at+jwt (RFC 9068 §2.1) and a kid", header)
+	}
+	if claims["iss"] != demo.url || claims["sub"] != "alice" || claims["client_id"] == nil || claims["client_id"] == "" {
+		t.Errorf("JWT claims %v: want iss %s, sub alice, client_id", claims, demo.url)
+	}
+	if aud := fmt.Sprint(claims["aud"]); !strings.Contains(aud, demo.mcpURL) {
+		t.Errorf("JWT aud %s: want %s", aud, demo.mcpURL)
+	}
+	// exp comes from the request time rounded to the second, iat from the signing.
+	if exp, iat := claims["exp"].(float64), claims["iat"].(float64); math.Abs(exp-iat-(10*time.Minute).Seconds()) > 2 {
+		t.Errorf("JWT lifetime %vs, want the 10 minute default of JWT access tokens", exp-iat)
+	}
+
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	getJSON(t, demo.url+"/.well-known/oauth-authorization-server", &meta)
+	if meta.JWKSURI == "" {
+		t.Fatal("no jwks_uri in the metadata")
+	}
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	getJSON(t, meta.JWKSURI, &jwks)
+	found := false
+	for _, k := range jwks.Keys {
+		found = found || k["kid"] == header["kid"]
+	}
+	if !found {
+		t.Errorf("the token's key %v is not published at %s: %v", header["kid"], meta.JWKSURI, jwks.Keys)
+	}
+}
+
+// clientEndToEnd drives the demo client through its promise against demo and returns
+// the token file.
+func clientEndToEnd(t *testing.T, demo *testDemo) string {
+	t.Helper()
+	tokens := filepath.Join(t.TempDir(), "config", "tokens.json")
+	browser := &redirectBrowser{}
+	opts := clientOptions{TokenFile: tokens, OpenURL: browser.open}
+
+	// First run: a login (auto-approved), tools listed, whoami.
+	out, err := demo.runClient(t, opts)
+	if err != nil {
+		t.Fatalf("first run: %v\n%s", err, out)
+	}
+	if n := browser.visits.Load(); n != 1 {
+		t.Errorf("first run opened the browser %d times, want 1", n)
+	}
+	mustContain(t, "first run", out,
+		`Authorization needed (scope "demo:tools")`, "Log in and approve in your browser", demo.url+"/authorize?", "Logged in.",
+		"\n  echo ", "\n  stats ", "\n  whoami ",
+		"subject    alice", "scopes     demo:tools\n", "resource   "+demo.mcpURL,
+		"refresh token: yes", "Tokens stored in "+tokens)
+	fi, err := os.Stat(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("token file mode %o, want 600", perm)
+	}
+	first := readStoredLogin(t, tokens, demo.mcpURL)
+
+	// Second run: the stored token is used as is, no browser.
+	out, err = demo.runClient(t, opts)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if n := browser.visits.Load(); n != 1 {
+		t.Errorf("second run opened the browser (visits %d)", n)
+	}
+	mustContain(t, "second run", out, "Using the stored login", "subject    alice", "no login needed")
+	if got := readStoredLogin(t, tokens, demo.mcpURL); got.AccessToken != first.AccessToken {
+		t.Error("second run replaced a valid access token")
+	}
+
+	// Third run with an expired access token: refreshed with the stored refresh
+	// token (rotated), still no browser.
+	expireStoredLogin(t, tokens, demo.mcpURL)
+	out, err = demo.runClient(t, opts)
+	if err != nil {
+		t.Fatalf("third run: %v\n%s", err, out)
+	}
+	if n := browser.visits.Load(); n != 1 {
+		t.Errorf("refresh run opened the browser (visits %d)", n)
+	}
+	mustContain(t, "third run", out, "Refreshed the stored login", "subject    alice", "no login needed")
+	third := readStoredLogin(t, tokens, demo.mcpURL)
+	if third.AccessToken == first.AccessToken || third.RefreshToken == first.RefreshToken {
+		t.Error("the refresh did not store a new access token and a rotated refresh token")
+	}
+	if !third.Expiry.After(time.Now()) {
+		t.Errorf("refreshed token expiry %v is not in the future", third.Expiry)
+	}
+
+	// Step-up: the stats tool needs demo:admin; the server answers 403
+	// insufficient_scope and the client asks again for the wider scope.
+	out, err = demo.runClient(t, clientOptions{TokenFile: tokens, OpenURL: browser.open, Tool: "stats"})
+	if err != nil {
+		t.Fatalf("step-up run: %v\n%s", err, out)
+	}
+	if n := browser.visits.Load(); n != 2 {
+		t.Errorf("step-up run: browser visits %d, want 2", n)
+	}
+	mustContain(t, "step-up run", out, `Authorization needed (scope "demo:tools demo:admin")`, "\nstats:\n", `"uptime_seconds"`, "demo:admin")
+	if got := readStoredLogin(t, tokens, demo.mcpURL); !strings.Contains(got.Scope, "demo:admin") || !strings.Contains(got.Scope, "demo:tools") {
+		t.Errorf("stored scope after step-up = %q, want demo:tools and demo:admin", got.Scope)
+	}
+
+	// -scope asks for more than the stored login has: a new login.
+	out, err = demo.runClient(t, clientOptions{TokenFile: tokens, OpenURL: browser.open, Forget: true, Scopes: []string{scopeAdmin}})
+	if err != nil {
+		t.Fatalf("-scope run: %v\n%s", err, out)
+	}
+	mustContain(t, "-scope run", out, "Forgot the stored login", "Logged in.", "demo:admin")
+
+	assertNoSecretsLogged(t, demo, tokens)
+	return tokens
+}
+
+// decodeJWT returns a compact JWS's header and claims, unverified.
+func decodeJWT(t *testing.T, token string) (header, claims map[string]any) {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("the access token is not a JWT (%d parts)", len(parts))
+	}
+	for i, out := range []*map[string]any{&header, &claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return header, claims
+}
+
+// getJSON GETs u and decodes its JSON body into v.
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
 	}
 }
 
@@ -241,17 +334,41 @@ func TestAutoApproveRefusedForNonLoopbackIssuer(t *testing.T) {
 	}
 }
 
-// `demo serve` prints where everything is, answers /healthz, and stops gracefully when
-// its context ends (SIGINT/SIGTERM in main).
+// `demo serve` prints where everything is, answers /healthz, runs the library's
+// maintenance (mcp.Server.Run: an abandoned registration left in the database is pruned
+// at start), and stops gracefully when its context ends (SIGINT/SIGTERM in main), with
+// opaque tokens and with -access-tokens jwt (whose key rotation also runs).
 func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		banner []string
+	}{
+		{"defaults", nil, []string{
+			"Clients      dynamic registration or client ID metadata documents",
+			"Tokens       opaque, valid 1h0m0s, verified against the database",
+		}},
+		{"jwt without cimd", []string{"-access-tokens", "jwt", "-cimd=false"}, []string{
+			"Clients      dynamic registration only",
+			"Tokens       JWT (RFC 9068), valid 10m0s, verified locally (keys at http://127.0.0.1:",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { serveBannerHealthAndShutdown(t, tc.args, tc.banner) })
+	}
+}
+
+func serveBannerHealthAndShutdown(t *testing.T, extraArgs, wantBanner []string) {
 	dir := t.TempDir()
+	db := filepath.Join(dir, "demo.db")
+	seedAbandonedClient(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
+	args := append([]string{"-addr", "127.0.0.1:0", "-db", db, "-auto-approve", "alice"}, extraArgs...)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "demo.db"), "-auto-approve", "alice"}, pw, stderr)
+		done <- run(ctx, args, pw, stderr)
 		pw.Close()
 	}()
 	var banner strings.Builder
@@ -274,6 +391,7 @@ func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
 	base := strings.TrimSuffix(mcpURL, mcpPath)
 	mustContain(t, "banner", banner.String(), "Issuer       "+base, "alice    wonderland", "bob      can-we-fix-it",
 		"go run ./cmd/demo client -url "+mcpURL, filepath.Join(dir, "demo.db.secrets"))
+	mustContain(t, "banner", banner.String(), wantBanner...)
 
 	resp, err := http.Get(base + "/healthz")
 	if err != nil {
@@ -326,7 +444,8 @@ func TestServeCommandBannerHealthAndGracefulShutdown(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("graceful shutdown took %v with a connected MCP client, want it to end the client's stream at once", d)
 	}
-	mustContain(t, "server log", stderr.String(), "shutting down", "stopped", "path=/healthz")
+	mustContain(t, "server log", stderr.String(), "shutting down", "stopped", "path=/healthz",
+		"msg=\"mcp: maintenance\"", "pruned_clients=1")
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("the server still answers after shutdown")
 	}
@@ -362,5 +481,40 @@ func TestFlags(t *testing.T) {
 	f, err := parseServeFlags([]string{"-db", "x.db"}, io.Discard)
 	if err != nil || f.secrets != "x.db.secrets" {
 		t.Errorf("default secrets path = %q (%v), want x.db.secrets", f.secrets, err)
+	}
+	if f.accessTokens != tokensOpaque || !f.cimd || f.tokenTTL != 0 {
+		t.Errorf("defaults: -access-tokens %q, -cimd %v, -token-ttl %v; want opaque, true, 0 (the format's default)", f.accessTokens, f.cimd, f.tokenTTL)
+	}
+	if f, err := parseServeFlags([]string{"-access-tokens", "jwt", "-token-ttl", "5m"}, io.Discard); err != nil || f.accessTokens != tokensJWT || f.tokenTTL != 5*time.Minute {
+		t.Errorf("-access-tokens jwt -token-ttl 5m: %+v, %v", f, err)
+	}
+	for _, bad := range [][]string{{"-access-tokens", "JWT"}, {"-access-tokens", ""}, {"-token-ttl", "-1m"}} {
+		if _, err := parseServeFlags(bad, io.Discard); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// seedAbandonedClient creates the demo's SQLite database at path with a dynamically
+// registered client that has not been used for 100 days, for the maintenance (90 days by
+// default) to prune.
+func seedAbandonedClient(t *testing.T, path string) {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s, err := gormstore.OpenSQLite(path, gormstore.Options{EncryptionKeys: []gormstore.Key{{ID: "seed", Secret: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	if err := s.CreateClient(ctx, &provider.Client{ID: "abandoned", Name: "abandoned", Public: true, Source: provider.ClientSourceDynamic,
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		CreatedAt: old, UpdatedAt: old}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
@@ -73,6 +74,13 @@ type demoOptions struct {
 	autoApprove string
 	secretsPath string
 	tokenTTL    time.Duration
+	// jwt selects JWT access tokens (-access-tokens jwt).
+	jwt bool
+	// cimd are the client ID metadata document settings; nil means what the demo
+	// command uses by default (the package defaults), cimdOff turns them off
+	// (-cimd=false).
+	cimd    *cimd.Options
+	cimdOff bool
 }
 
 // startDemo starts the demo (newServer, as `demo serve` does) on a fresh loopback port.
@@ -84,6 +92,9 @@ func startDemo(t *testing.T, o demoOptions) *testDemo {
 	if o.secretsPath == "" {
 		o.secretsPath = filepath.Join(t.TempDir(), "demo.secrets")
 	}
+	if o.cimd == nil {
+		o.cimd = cimdOptions(!o.cimdOff)
+	}
 	swap := &swapHandler{}
 	ts := httptest.NewServer(swap)
 	t.Cleanup(ts.Close)
@@ -91,13 +102,15 @@ func startDemo(t *testing.T, o demoOptions) *testDemo {
 	d := &testDemo{
 		t: t, url: ts.URL, mcpURL: ts.URL + mcpPath, swap: swap, logs: logs,
 		cfg: serverConfig{
-			Issuer:         ts.URL,
-			DBPath:         o.db.Path,
-			PostgresDSN:    o.db.DSN,
-			SecretsPath:    o.secretsPath,
-			AutoApprove:    o.autoApprove,
-			AccessTokenTTL: o.tokenTTL,
-			Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Issuer:          ts.URL,
+			DBPath:          o.db.Path,
+			PostgresDSN:     o.db.DSN,
+			SecretsPath:     o.secretsPath,
+			AutoApprove:     o.autoApprove,
+			AccessTokenTTL:  o.tokenTTL,
+			JWTAccessTokens: o.jwt,
+			CIMD:            o.cimd,
+			Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		},
 	}
 	d.restart()

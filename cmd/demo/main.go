@@ -22,6 +22,24 @@
 // (alice/wonderland, bob/can-we-fix-it) and -auto-approve USER may skip the pages for
 // tests; on a public issuer (-base-url https://…) the passwords are random and printed
 // at start, and -auto-approve is refused.
+//
+// Clients get a client ID in either of the two ways MCP 2025-11-25 describes: dynamic
+// client registration (RFC 7591) at /register, or a client ID metadata document
+// (draft-ietf-oauth-client-id-metadata-document-00): an https URL as client_id, whose
+// JSON document the server fetches (public addresses only, 5 s, 5 KiB, cached as its
+// Cache-Control says; package mcp/cimd). The consent page then names the host that
+// publishes the document. -cimd=false turns documents off, leaving registration.
+//
+// Access tokens are opaque by default: random strings looked up in the database, so a
+// revoked token stops working at once. -access-tokens jwt issues RFC 9068 JWT access
+// tokens instead, signed with keys kept (encrypted) in the database, rotated on
+// schedule and published at /jwks.json, and verified by the MCP endpoint without a
+// database query; a revoked JWT keeps working until it expires, which is why their
+// default lifetime (-token-ttl) is 10 minutes rather than an hour.
+//
+// While it runs, the server purges expired codes, tokens and pending requests every 10
+// minutes, deletes dynamically registered clients unused for 90 days, and with JWT
+// access tokens refreshes and rotates the signing keys (mcp.Server.Run).
 package main
 
 import (

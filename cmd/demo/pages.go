@@ -83,6 +83,7 @@ type errorPage struct {
 
 type homePage struct {
 	Title, Base, MCPURL, Issuer, MetadataURL string
+	Clients, Tokens                          string
 	Tools                                    []toolView
 	DemoUsers                                []credential
 }
@@ -200,7 +201,7 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 		CSRF:    p.sessions.csrfToken(sess, "consent\x00"+id),
 		Subject: sess.Subject, UserName: p.users.displayName(sess.Subject),
 		ClientLabel: clientLabel(req), ClientName: req.ClientName, ClientID: req.ClientID,
-		ClientIDHost: urlClientIDHost(req.ClientID), ClientURI: req.ClientURI,
+		ClientIDHost: req.ClientIDHost, ClientURI: req.ClientURI,
 		RedirectHost: req.RedirectHost, LocalhostOnly: req.LocalhostOnly,
 		Expires: expiresIn(time.Until(req.ExpiresAt)),
 	}
@@ -334,19 +335,6 @@ func clientLabel(req *provider.AuthorizationRequest) string {
 		return req.ClientName
 	}
 	return req.ClientID
-}
-
-// urlClientIDHost returns the host of a URL client ID (a client ID metadata document),
-// which is who vouches for the client; "" for other client IDs.
-func urlClientIDHost(clientID string) string {
-	if !strings.HasPrefix(clientID, "https://") {
-		return ""
-	}
-	u, err := url.Parse(clientID)
-	if err != nil {
-		return ""
-	}
-	return u.Host
 }
 
 // expiresIn says when a pending request expires, in words.

@@ -477,15 +477,3 @@ func TestSessionCookieTamperingAndExpiry(t *testing.T) {
 		t.Error("expired session accepted")
 	}
 }
-
-func TestURLClientIDHost(t *testing.T) {
-	for in, want := range map[string]string{
-		"https://app.example.com/oauth/client.json": "app.example.com",
-		"EN2RB6MDXQL4EJNQPYMOQRBGD7":                "",
-		"http://app.example.com/client":             "",
-	} {
-		if got := urlClientIDHost(in); got != want {
-			t.Errorf("urlClientIDHost(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

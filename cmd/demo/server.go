@@ -18,22 +18,31 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
 // mcpPath is where the MCP endpoint lives, below the issuer's path.
 const mcpPath = "/mcp"
 
-// purgeInterval is how often expired tokens, codes and pending requests are deleted.
-const purgeInterval = 10 * time.Minute
+// Access token formats (-access-tokens).
+const (
+	// tokensOpaque are random strings verified against the database (the default).
+	tokensOpaque = "opaque"
+	// tokensJWT are RFC 9068 JWTs signed with keys kept in the database, published at
+	// jwks_uri and verified by the MCP endpoint without a database query.
+	tokensJWT = "jwt"
+)
 
 // serveFlags are the serve command's flags.
 type serveFlags struct {
 	addr, baseURL, db, postgres, secrets, autoApprove string
+	accessTokens                                      string
 	tokenTTL                                          time.Duration
-	debug                                             bool
+	cimd, debug                                       bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
@@ -46,12 +55,15 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&f.postgres, "postgres", "", "PostgreSQL `DSN` (instead of SQLite), e.g. postgres://user:pass@localhost/demo")
 	fs.StringVar(&f.secrets, "secrets", "", "secrets `file` (token signing secret, at-rest encryption key, passwords), created with mode 0600 on the first start (default: the -db file + \".secrets\")")
 	fs.StringVar(&f.autoApprove, "auto-approve", "", "approve every authorization request as `USER` without showing the pages (development only; loopback issuers only)")
-	fs.DurationVar(&f.tokenTTL, "token-ttl", time.Hour, "access token lifetime")
+	fs.StringVar(&f.accessTokens, "access-tokens", tokensOpaque, "access token `format`: opaque (verified against the database, revocable at once) or jwt (RFC 9068, signed with rotating keys published at jwks_uri, verified without a database query, valid until they expire)")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", 0, "access token `lifetime` (default 1h, 10m with -access-tokens jwt)")
+	fs.BoolVar(&f.cimd, "cimd", true, "accept client ID metadata documents (https URLs as client IDs, fetched by the server); -cimd=false leaves dynamic registration as the only way to get a client ID")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
-			"MCP server (streamable HTTP) at /mcp. Connect with: go run ./cmd/demo client\n\nFlags:\n")
+			"MCP server (streamable HTTP) at /mcp. Clients get a client ID through dynamic\n"+
+			"registration or a client ID metadata document. Connect with: go run ./cmd/demo client\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -60,6 +72,13 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.accessTokens != tokensOpaque && f.accessTokens != tokensJWT {
+		fs.Usage()
+		return f, fmt.Errorf("-access-tokens %q: want %s or %s", f.accessTokens, tokensOpaque, tokensJWT)
+	}
+	if f.tokenTTL < 0 {
+		return f, fmt.Errorf("-token-ttl %s: must not be negative", f.tokenTTL)
 	}
 	if f.secrets == "" {
 		f.secrets = f.db + ".secrets"
@@ -79,8 +98,17 @@ type serverConfig struct {
 	SecretsPath string
 	// AutoApprove, when set, approves every request as this subject (loopback only).
 	AutoApprove string
-	// AccessTokenTTL is the access token lifetime; 0 means the provider's default.
+	// AccessTokenTTL is the access token lifetime; 0 means the default (1 hour, 10
+	// minutes with JWTAccessTokens).
 	AccessTokenTTL time.Duration
+	// JWTAccessTokens issues RFC 9068 JWT access tokens (mcp.Config.JWTAccessTokens)
+	// instead of opaque ones.
+	JWTAccessTokens bool
+	// CIMD, when set, accepts client ID metadata documents
+	// (mcp.Config.ClientIDMetadataDocuments); nil leaves them off. The demo command sets
+	// &cimd.Options{} unless -cimd=false; tests set AllowAddress and RootCAs to serve
+	// documents from a loopback TLS server.
+	CIMD *cimd.Options
 	// Logger receives the logs.
 	Logger *slog.Logger
 }
@@ -90,6 +118,7 @@ type demoServer struct {
 	issuer, mcpURL string
 	loopback       bool
 	secretsCreated bool
+	tokenTTL       time.Duration // access token lifetime
 	users          *userDirectory
 	store          *gormstore.Store
 	as             *mcp.Server
@@ -152,12 +181,20 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 
 func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 	base := strings.TrimSuffix(mustParse(d.issuer).Path, "/")
+	d.tokenTTL = cfg.AccessTokenTTL
+	switch {
+	case d.tokenTTL > 0:
+	case cfg.JWTAccessTokens:
+		d.tokenTTL = jwtaccess.DefaultAccessTokenLifespan
+	default:
+		d.tokenTTL = provider.DefaultAccessTokenLifespan
+	}
 	pcfg := provider.Config{
 		Issuer:              d.issuer,
 		Storage:             d.store,
 		GlobalSecret:        sec.GlobalSecret,
 		LoginURL:            d.issuer + consentPath,
-		AccessTokenLifespan: cfg.AccessTokenTTL,
+		AccessTokenLifespan: d.tokenTTL,
 		Logger:              d.log,
 	}
 	if cfg.AutoApprove != "" {
@@ -170,8 +207,21 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		Scopes:        []string{scopeTools, scopeAdmin},
 		DefaultScopes: []string{scopeTools},
 	}
+	mcfg := mcp.Config{
+		Provider:                  pcfg,
+		Resources:                 []mcp.Resource{resource},
+		ClientIDMetadataDocuments: cfg.CIMD,
+		Logger:                    d.log,
+	}
+	if cfg.JWTAccessTokens {
+		// Keys live in the demo's database (encrypted at rest like the sessions) and
+		// rotate on the library's schedule while Run runs. The MCP endpoint verifies
+		// tokens locally: a revoked token keeps working until it expires (10 minutes by
+		// default), the trade-off JWT access tokens make.
+		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{}
+	}
 	var err error
-	if d.as, err = mcp.New(mcp.Config{Provider: pcfg, Resources: []mcp.Resource{resource}, Logger: d.log}); err != nil {
+	if d.as, err = mcp.New(mcfg); err != nil {
 		return err
 	}
 
@@ -214,7 +264,8 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		tmpl:      tmpl,
 		log:       d.log,
 	}
-	pg.home = homePage{Title: "Home", Base: base, MCPURL: d.mcpURL, Issuer: d.issuer, MetadataURL: metadataURL, Tools: demoTools}
+	pg.home = homePage{Title: "Home", Base: base, MCPURL: d.mcpURL, Issuer: d.issuer, MetadataURL: metadataURL,
+		Clients: d.clientsNote(), Tokens: d.tokensNote(), Tools: demoTools}
 	if d.loopback {
 		pg.home.DemoUsers = d.users.users
 	}
@@ -273,23 +324,6 @@ func (d *demoServer) healthz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 }
 
-// purge deletes expired rows every purgeInterval until ctx ends.
-func (d *demoServer) purge(ctx context.Context) {
-	t := time.NewTicker(purgeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			// A minute of slack keeps used codes a little past expiry for replay detection.
-			if _, err := d.store.Purge(ctx, time.Now().Add(-time.Minute)); err != nil && ctx.Err() == nil {
-				d.log.Error("purging expired rows", "err", err)
-			}
-		}
-	}
-}
-
 // serve runs the demo server until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	level := slog.LevelInfo
@@ -307,18 +341,33 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		issuer = defaultIssuer(f.addr, ln.Addr())
 	}
 	d, err := newServer(ctx, serverConfig{
-		Issuer:         issuer,
-		DBPath:         f.db,
-		PostgresDSN:    f.postgres,
-		SecretsPath:    f.secrets,
-		AutoApprove:    f.autoApprove,
-		AccessTokenTTL: f.tokenTTL,
-		Logger:         log,
+		Issuer:          issuer,
+		DBPath:          f.db,
+		PostgresDSN:     f.postgres,
+		SecretsPath:     f.secrets,
+		AutoApprove:     f.autoApprove,
+		AccessTokenTTL:  f.tokenTTL,
+		JWTAccessTokens: f.accessTokens == tokensJWT,
+		CIMD:            cimdOptions(f.cimd),
+		Logger:          log,
 	})
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	// The library's background work: purging expired codes, tokens and pending
+	// requests, pruning abandoned dynamic registrations, and with JWT access tokens
+	// refreshing and rotating the signing keys. It ends before the storage closes.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		_ = d.as.Run(bgCtx)
+	}()
+	defer func() {
+		stopBackground()
+		<-bgDone
+	}()
 	d.printBanner(stdout, f)
 
 	srv := &http.Server{
@@ -328,9 +377,6 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(d.stopDrain)
-	purgeCtx, stopPurge := context.WithCancel(ctx)
-	defer stopPurge()
-	go d.purge(purgeCtx)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -369,7 +415,9 @@ func (d *demoServer) printBanner(w io.Writer, f serveFlags) {
 	fmt.Fprintf(w, "  Issuer       %s\n", d.issuer)
 	fmt.Fprintf(w, "  Home page    %s/\n", d.issuer)
 	fmt.Fprintf(w, "  Storage      %s\n", storage)
-	fmt.Fprintf(w, "  Secrets      %s (%s)\n\n", f.secrets, secretsNote)
+	fmt.Fprintf(w, "  Secrets      %s (%s)\n", f.secrets, secretsNote)
+	fmt.Fprintf(w, "  Clients      %s\n", d.clientsNote())
+	fmt.Fprintf(w, "  Tokens       %s\n\n", d.tokensNote())
 	if f.autoApprove != "" {
 		fmt.Fprintf(w, "  AUTO-APPROVE every authorization request as %q (no login, no consent)\n\n", f.autoApprove)
 	}
@@ -385,6 +433,32 @@ func (d *demoServer) printBanner(w io.Writer, f serveFlags) {
 	fmt.Fprintf(w, "  %s\n      logs in through your browser, lists the tools, calls whoami\n", clientCmd)
 	fmt.Fprintf(w, "  %s stats\n      step-up: the stats tool needs the %s scope\n", clientCmd, scopeAdmin)
 	fmt.Fprintf(w, "  npx @modelcontextprotocol/inspector\n      transport Streamable HTTP, URL %s\n\n", d.mcpURL)
+}
+
+// clientsNote says how clients get a client ID, for the banner and the home page.
+func (d *demoServer) clientsNote() string {
+	if d.as.ClientIDMetadataDocuments() != nil {
+		return "dynamic registration or client ID metadata documents (https URL client IDs)"
+	}
+	return "dynamic registration only (client ID metadata documents off)"
+}
+
+// tokensNote describes the access tokens, for the banner and the home page.
+func (d *demoServer) tokensNote() string {
+	if d.as.KeyManager() != nil {
+		return "JWT (RFC 9068), valid " + d.tokenTTL.String() + ", verified locally (keys at " + d.as.Provider().Metadata().JWKSURI + "; revocation takes effect at expiry)"
+	}
+	return "opaque, valid " + d.tokenTTL.String() + ", verified against the database"
+}
+
+// cimdOptions returns the client ID metadata document settings of the -cimd flag: the
+// package defaults (public document hosts only, 5 s, 5 KiB, cached per Cache-Control)
+// or nil (off).
+func cimdOptions(on bool) *cimd.Options {
+	if !on {
+		return nil
+	}
+	return &cimd.Options{}
 }
 
 // defaultIssuer is http://HOST:PORT for the listener, with "localhost" for a wildcard
