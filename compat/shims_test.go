@@ -68,13 +68,23 @@ func TestDefaultScopes_ClaudeCodeAndChatGPT(t *testing.T) {
 			q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {c.redirect},
 				"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {oauth2.GenerateVerifier()},
 				"resource": {s.resource}}
-			got := s.authorize(q)
 			if !on {
-				if got.Get("error") != "invalid_scope" || got.Get("iss") != s.issuer {
+				// ChatGPT's web redirect URI was registered by anyone (open DCR): the error
+				// is shown on the server's page with a link back (RFC 9700 §4.11.2) instead
+				// of an automatic redirect; loopback URIs get the redirect.
+				resp := s.authorizeAt(s.issuer+"/authorize", q)
+				if strings.HasPrefix(c.redirect, "https://") {
+					if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+						t.Errorf("%s without scope, shim off: %d %q; want an error page", c.file, resp.StatusCode, resp.Header.Get("Location"))
+					}
+					continue
+				}
+				if got := redirectQuery(t, resp); got.Get("error") != "invalid_scope" || got.Get("iss") != s.issuer {
 					t.Errorf("%s without scope, shim off: %v; want invalid_scope with iss", c.file, got)
 				}
 				continue
 			}
+			got := s.authorize(q)
 			tok := s.mustToken(url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")}, "code_verifier": {verifier},
 				"redirect_uri": {c.redirect}, "client_id": {reg.ClientID}, "resource": {s.resource}})
 			if tok.Scope != scopeRead {

@@ -360,12 +360,35 @@ func redirectable(ar *fosite.AuthorizeRequest) bool {
 		ValidateRedirectURI(ar.GetRedirectURI().String()) == nil
 }
 
+// authorizeFailure answers a failed authorization request: an error page when the
+// redirect URI is not (yet) validated; otherwise the error goes to the client's redirect
+// URI (RFC 6749 §4.1.2.1, with iss) — automatically only when the server trusts that URI
+// (see trustedErrorRedirect), else as a link on the error page for the user to follow
+// (RFC 9700 §4.11.2: with open registration anyone can register a redirect URI, and an
+// automatic error redirect would make this server an open redirector to it).
 func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest, err error) {
-	if redirectable(ar) {
-		redirect(w, p.errorRedirect(ar, err))
+	if !redirectable(ar) {
+		p.errorPage(w, r, 0, err)
 		return
 	}
-	p.errorPage(w, r, 0, err)
+	u := p.errorRedirect(ar, err)
+	if trustedErrorRedirect(ar) {
+		redirect(w, u)
+		return
+	}
+	p.errorPageWithLink(w, r, err, u)
+}
+
+// trustedErrorRedirect reports whether an error may be redirected to ar's redirect URI
+// without the user's involvement: for clients the operator created (static), and for
+// redirect URIs that cannot reach a third-party web site — loopback http (RFC 8252 §7.3)
+// and private-use schemes (RFC 8252 §7.1), which is where native MCP clients listen.
+func trustedErrorRedirect(ar *fosite.AuthorizeRequest) bool {
+	if c, ok := ar.GetClient().(*Client); ok && c.Source == ClientSourceStatic {
+		return true
+	}
+	u := ar.GetRedirectURI()
+	return isLoopbackRedirect(u.String()) || (u.Scheme != "http" && u.Scheme != "https")
 }
 
 // redirect answers with 303 See Other to u.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -46,18 +47,21 @@ Approve only if you started it yourself just now.</p>{{end}}
 {{else}}
 <h1>{{.Title}}</h1>
 <p class="err">{{.Message}}</p>
+{{if .Link}}<p><a href="{{.Link}}">Return to the application</a> ({{.LinkHost}})</p>{{end}}
 {{end}}
 </body></html>
 `))
 
 type pageData struct {
-	Title   string
-	Message string
-	Request *AuthorizationRequest
-	Action  string
-	Param   string
-	CSRF    string
-	Login   bool
+	Title    string
+	Message  string
+	Link     string // where to continue (an error redirect the server does not follow itself)
+	LinkHost string
+	Request  *AuthorizationRequest
+	Action   string
+	Param    string
+	CSRF     string
+	Login    bool
 }
 
 // securityHeaders blocks framing, caching and referrers on pages.
@@ -91,6 +95,27 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
 	w.WriteHeader(status)
 	_ = pageTemplate.Execute(w, pageData{Title: "Authorization error", Message: rfc.ErrorField + ": " + rfc.GetDescription()})
+}
+
+// errorPageWithLink shows err with a link to the client's error redirect link (which
+// carries error, state and iss), for redirect URIs the server does not redirect to on its
+// own (see trustedErrorRedirect).
+func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err error, link string) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	securityHeaders(w)
+	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSONBody(w, errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})
+		return
+	}
+	host := ""
+	if u, perr := url.Parse(link); perr == nil {
+		host = u.Host
+	}
+	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+	w.WriteHeader(http.StatusBadRequest)
+	_ = pageTemplate.Execute(w, pageData{Title: "Authorization error", Message: rfc.ErrorField + ": " + rfc.GetDescription(), Link: link, LinkHost: host})
 }
 
 // Login is the built-in minimal login and consent page, used when Config.LoginURL is
