@@ -2,10 +2,13 @@ package conformance_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
@@ -16,10 +19,6 @@ import (
 // expectedNonPass lists the checks our stack may not pass, with the statuses they may
 // get instead of pass, and why. Anything else must pass.
 var expectedNonPass = map[string][]conformance.Status{
-	// CIMD is not implemented yet (issue 4); the suite warns about the SHOULD and skips
-	// the enforcement check. Once it is advertised both must pass.
-	"REG-CIMD":          {conformance.Warn},
-	"REG-CIMD-ENFORCED": {conformance.Skip},
 	// compat.Default's refresh grace window (concurrent refreshes by several MCP host
 	// processes) accepts a rotated refresh token a bounded number of times: a warning,
 	// and reuse detection cannot be checked without waiting the window out.
@@ -32,8 +31,6 @@ var expectedNonPass = map[string][]conformance.Status{
 
 // twoResourcesNonPass is expectedNonPass for the stack with a second resource.
 var twoResourcesNonPass = map[string][]conformance.Status{
-	"REG-CIMD":              {conformance.Warn},
-	"REG-CIMD-ENFORCED":     {conformance.Skip},
 	"REFRESH-OLD-INVALID":   {conformance.Warn},
 	"REFRESH-REUSE-REVOKES": {conformance.Skip},
 	// mcp.NewMetadataHandler serves the root well-known document only when the registry
@@ -102,6 +99,48 @@ func TestConformance_Stack(t *testing.T) {
 			t.Errorf("Issuer = %q, want %q", rep.Issuer, st.Issuer)
 		}
 	})
+}
+
+// TestConformance_StackJWT runs the suite against the stack with RFC 9068 JWT access
+// tokens on SQLite and PostgreSQL: with CheckRevocation the MCP endpoint verifies them
+// against storage and every check passes as with opaque tokens; verified locally (the
+// default) the revocation SHOULDs warn (localJWTOutcome explains why), nothing else.
+func TestConformance_StackJWT(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		for _, tc := range []struct {
+			name            string
+			checkRevocation bool
+			nonPass         map[string][]conformance.Status
+		}{
+			{"CheckRevocation", true, expectedNonPass},
+			{"local verification", false, anyOf(localJWTOutcome(nil), expectedNonPass)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				st := newStack(t, s, stack.Options{JWTAccessTokens: &mcp.JWTAccessTokens{CheckRevocation: tc.checkRevocation}})
+				rep := runSuite(t, st, conformance.Target{})
+				requireOutcome(t, rep, tc.nonPass)
+				if !tc.checkRevocation {
+					for id := range localJWTOutcome(nil) {
+						if res, _ := rep.Result(id); res.Status != conformance.Warn {
+							t.Errorf("%s: %s, want warn: a locally verified JWT outlives its revocation", id, res.Status)
+						}
+					}
+				}
+				if st.Server.KeyManager() == nil || st.Server.Provider().Metadata().JWKSURI == "" {
+					t.Error("the stack issues no JWT access tokens")
+				}
+			})
+		}
+	})
+}
+
+// anyOf merges exact outcomes into nonPass lists.
+func anyOf(exact map[string]conformance.Status, nonPass map[string][]conformance.Status) map[string][]conformance.Status {
+	out := maps.Clone(nonPass)
+	for id, st := range exact {
+		out[id] = append(slices.Clone(out[id]), st)
+	}
+	return out
 }
 
 // TestConformance_TwoResources adds a second MCP server of the same authorization

@@ -195,6 +195,26 @@ var doubles = []struct {
 		},
 		fail: []string{"REDIR-EXACT", "REDIR-UNREGISTERED"},
 	},
+	{
+		// Client ID metadata documents advertised, but a URL client ID is trusted
+		// without its document: the authorization server redirects with a code.
+		name: "accepts URL client IDs without their documents",
+		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				if id := q.Get("client_id"); strings.HasSuffix(r.URL.Path, "/authorize") && strings.Contains(id, "://") {
+					target, err := url.Parse(q.Get("redirect_uri"))
+					if err == nil {
+						target.RawQuery = url.Values{"code": {"unchecked"}, "state": {q.Get("state")}, "iss": {st.Issuer}}.Encode()
+						http.Redirect(w, r, target.String(), http.StatusFound)
+						return
+					}
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+		fail: []string{"REG-CIMD-ENFORCED"},
+	},
 }
 
 // TestConformance_BrokenServers: each deliberately broken server makes exactly the

@@ -29,7 +29,7 @@ func TestRun_TableAndExitStatus(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr %s\n%s", code, errOut.String(), out.String())
 	}
-	for _, want := range []string{"AS metadata", "pass  AS-META-ISSUER", "WARN  REG-CIMD", "checks:", "0 failed"} {
+	for _, want := range []string{"AS metadata", "pass  AS-META-ISSUER", "pass  REG-CIMD", "WARN  REFRESH-OLD-INVALID", "checks:", "0 failed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

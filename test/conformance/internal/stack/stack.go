@@ -1,6 +1,6 @@
 // Package stack builds the system the conformance suite is tested against: an MCP
-// authorization server made with mcp.New (provider, dynamic client registration,
-// protected resource metadata, compatibility shims) in front of a go-sdk MCP server
+// authorization server made with mcp.New (provider, dynamic client registration, client
+// ID metadata documents, protected resource metadata, compatibility shims) in front of a go-sdk MCP server
 // behind the bearer middleware, on one loopback server, optionally with a second MCP
 // server of the same authorization server on another origin. The suite's tests, the
 // command's tests and the test server for the official conformance package all start it
@@ -20,6 +20,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -40,6 +41,9 @@ type Options struct {
 	// OtherResource adds a second MCP server of the same authorization server, on
 	// another origin (Stack.OtherURL).
 	OtherResource bool
+	// JWTAccessTokens, when set, issues RFC 9068 JWT access tokens
+	// (mcp.Config.JWTAccessTokens) instead of opaque ones.
+	JWTAccessTokens *mcp.JWTAccessTokens
 	// Listener, when set, is where the main server listens. Default a fresh loopback
 	// port.
 	Listener net.Listener
@@ -72,7 +76,8 @@ func (s *Stack) Close() {
 }
 
 // Start starts the stack on store: mcp.New with the default compatibility shims, open
-// dynamic client registration, and a go-sdk MCP server at /mcp requiring mcp:tools.
+// dynamic client registration, client ID metadata documents with the package defaults
+// (public document hosts only), and a go-sdk MCP server at /mcp requiring mcp:tools.
 func Start(store provider.Storage, opts Options) (*Stack, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -98,8 +103,10 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 			Storage:      store,
 			GlobalSecret: []byte("conformance-global-secret-0123456789abcdef"),
 		},
-		Resources: resources,
-		Logger:    logger,
+		Resources:                 resources,
+		ClientIDMetadataDocuments: &cimd.Options{Logger: logger},
+		JWTAccessTokens:           opts.JWTAccessTokens,
+		Logger:                    logger,
 	}
 	if opts.FormLogin {
 		cfg.Provider.Authenticator = provider.AuthenticatorFunc(func(_ context.Context, user, pass string) (string, error) {
