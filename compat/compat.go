@@ -140,12 +140,18 @@ type Options struct {
 	// itself prescribes applies in both modes: unknown members are ignored (mcp-go sends
 	// `resource`), missing response_types default to ["code"], a missing
 	// token_endpoint_auth_method means a confidential client_secret_basic client.
+	// It also covers client ID metadata documents (mcp.Config.ClientIDMetadataDocuments):
+	// a document without grant_types gets authorization_code and refresh_token too
+	// (cimd.Options.DefaultGrantTypes, unless set there), where RFC 7591's default would
+	// leave the client without refresh tokens.
 	// Clients: go-sdk clients with minimal DynamicClientRegistrationConfig metadata (the
 	// go-sdk example sends only client_name, redirect_uris and scope), hand-written and
-	// curl registrations.
+	// curl registrations, client ID metadata documents that omit grant_types.
 	// Bends: RFC 7591 §2 ("If omitted, the default behavior is that the client will use
-	// only the authorization_code Grant Type").
-	// Default: on. Strict: off.
+	// only the authorization_code Grant Type"), which the metadata document draft
+	// (draft-ietf-oauth-client-id-metadata-document-00 §4.1) inherits.
+	// Default: on. Strict: off (registrations and documents without grant_types get
+	// authorization_code only).
 	LenientRegistration bool
 
 	// RefreshGrace: a rotated refresh token presented again within Window of its first
