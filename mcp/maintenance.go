@@ -55,7 +55,12 @@ func (s *Server) Maintain(ctx context.Context) (purged int64, pruned int, err er
 // logged and retried at the next round.
 func (s *Server) Run(ctx context.Context) error {
 	if s.jwt != nil {
-		go func() { _ = s.jwt.keys.Run(ctx) }()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = s.jwt.keys.Run(ctx)
+		}()
+		defer func() { <-done }() // when Run returns, nothing touches storage any more
 	}
 	tick := time.NewTicker(s.maintenance.Interval)
 	defer tick.Stop()
