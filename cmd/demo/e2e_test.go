@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -520,5 +521,44 @@ func seedAbandonedClient(t *testing.T, path string) {
 		RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
 		CreatedAt: old, UpdatedAt: old}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// -auto-approve approves only requests answered on this machine: a client that
+// registered an https redirect URI (as a web page the developer visits could, since
+// registration is open and CORS-enabled) is sent to the login page instead of being
+// handed a token for the auto-approved user.
+func TestAutoApproveOnlyForLocalRedirects(t *testing.T) {
+	demo := startDemo(t, demoOptions{autoApprove: "alice"})
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		redirect string
+		auto     bool
+	}{
+		{"http://127.0.0.1:45123/callback", true},
+		{"com.example.app:/cb", true},
+		{"https://evil.example/cb", false},
+	} {
+		resp, err := hc.Post(demo.url+"/register", "application/json", strings.NewReader(
+			`{"client_name":"x","redirect_uris":["`+tc.redirect+`"],"token_endpoint_auth_method":"none"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reg struct {
+			ClientID string `json:"client_id"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&reg)
+		resp.Body.Close()
+		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {tc.redirect},
+			"code_challenge": {strings.Repeat("a", 43)}, "code_challenge_method": {"S256"}, "state": {"state-1234"}}
+		resp, err = hc.Get(demo.url + "/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if got := strings.HasPrefix(loc, tc.redirect) && strings.Contains(loc, "code="); got != tc.auto {
+			t.Errorf("%s: auto-approved = %v (Location %q); want %v", tc.redirect, got, loc, tc.auto)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -349,10 +350,43 @@ func expiresIn(d time.Duration) string {
 	}
 }
 
-// autoApprover returns the provider's AutoApprove function for subject.
+// autoApprover returns the provider's AutoApprove function for subject. It approves
+// only requests answered on this machine (a loopback or private-use redirect URI, and
+// every redirect URI of the client of that kind): a web page the developer happens to
+// visit could otherwise register a client with its own https redirect URI and collect a
+// token for subject. Other requests go to the login page as usual.
 func autoApprover(subject string, log *slog.Logger) func(context.Context, *provider.AuthorizationRequest) (string, bool) {
 	return func(ctx context.Context, req *provider.AuthorizationRequest) (string, bool) {
+		local := localRedirect(req.RedirectURI)
+		if req.Client != nil {
+			for _, u := range req.Client.RedirectURIs {
+				local = local && localRedirect(u)
+			}
+		}
+		if !local {
+			log.InfoContext(ctx, "not auto-approved: the client's redirect URIs leave this machine", "client_id", req.ClientID)
+			return "", false
+		}
 		log.InfoContext(ctx, "auto-approved", "subject", subject, "client_id", req.ClientID, "scopes", strings.Join(req.Scopes, " "))
 		return subject, true
+	}
+}
+
+// localRedirect reports whether a redirect URI stays on this machine: http on a loopback
+// host, or a private-use scheme (RFC 8252 §7.1, §7.3).
+func localRedirect(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return false
+	case "http":
+		h := u.Hostname()
+		ip := net.ParseIP(h)
+		return h == "localhost" || (ip != nil && ip.IsLoopback())
+	default:
+		return u.Scheme != ""
 	}
 }
