@@ -23,8 +23,9 @@ import (
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
-// An mcp-go server guarded by RequireBearer: mcp-go serves the protected resource metadata
-// (open to all), a request without a token gets the MCP challenge, and a tool reads the
+// An mcp-go server guarded by RequireBearer: the protected resource metadata is served
+// beside it by mcp.NewMetadataHandler (open to all; the well-known route never reaches the
+// MCP handler), a request without a token gets the MCP challenge, and a tool reads the
 // caller's identity from its context.
 func ExampleRequireBearer() {
 	res := mcp.Resource{URL: "https://mcp.example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}
@@ -36,15 +37,22 @@ func ExampleRequireBearer() {
 		at, _ := mcpgo.AccessToken(ctx)
 		return mcpgosdk.NewToolResultText(at.Subject), nil
 	})
-	handler := server.NewStreamableHTTPServer(s,
-		server.WithProtectedResourceMetadata(mcpgo.ProtectedResourceMetadata(res, as.Issuer)))
+	handler := server.NewStreamableHTTPServer(s)
 	protect, err := mcpgo.RequireBearer(as.Provider, mcp.BearerOptions{Resource: res.URL, Scopes: []string{"files:read"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	resources, err := mcp.NewRegistry(res)
+	if err != nil {
+		log.Fatal(err)
+	}
+	metadata, err := mcp.NewMetadataHandler(as.Issuer, resources, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", protect(handler))
-	mux.Handle(mcp.WellKnownPath+"/mcp", protect(handler))
+	mux.Handle(mcp.WellKnownPath+"/", metadata)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 

@@ -4,15 +4,22 @@
 // server) with [RequireBearer]; mcp-go derives the context its tool handlers receive from
 // the HTTP request's context (StreamableHTTPServer.handlePost builds it from the request
 // context before any HTTPContextFunc runs), so tools find the verified identity with
-// [AccessToken] — no context function is needed. When mcp-go serves the protected
-// resource metadata itself (server.WithProtectedResourceMetadata with
-// [ProtectedResourceMetadata]), RequireBearer lets those requests through unauthenticated.
+// [AccessToken] — no context function is needed.
+//
+// RequireBearer never hands a request to the mcp-go handler without a verified token: the
+// StreamableHTTPServer ignores the request path, so anything it receives, whatever the
+// URL, is processed as an MCP message. Serve the RFC 9728 protected resource metadata
+// beside it, not through it: mount mcp.NewMetadataHandler (or mcp.Server's
+// ProtectedResourceMetadata) on the mux, or pass [WithMetadata] so that the middleware
+// answers the metadata requests itself. Do not rely on mcp-go's
+// server.WithProtectedResourceMetadata behind RequireBearer: its metadata requests come
+// without a token and are refused with 401.
 package mcpgo
 
 import (
 	"context"
+	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/mark3labs/mcp-go/server"
 
@@ -21,9 +28,10 @@ import (
 )
 
 // ProtectedResourceMetadata returns r's RFC 9728 metadata as mcp-go's configuration, for
-// server.WithProtectedResourceMetadata or server.NewProtectedResourceMetadataHandler.
-// mcp-go sends it with Cache-Control: no-store; mcp.NewMetadataHandler is the alternative
-// with caching and HEAD.
+// server.NewProtectedResourceMetadataHandler mounted on the mux beside the MCP handler
+// (not for server.WithProtectedResourceMetadata behind [RequireBearer], see the package
+// documentation). mcp-go sends it with Cache-Control: no-store; mcp.NewMetadataHandler
+// is the alternative with caching and HEAD.
 func ProtectedResourceMetadata(r mcp.Resource, issuer string) server.ProtectedResourceMetadataConfig {
 	m := r.Metadata(issuer)
 	return server.ProtectedResourceMetadataConfig{
@@ -36,21 +44,72 @@ func ProtectedResourceMetadata(r mcp.Resource, issuer string) server.ProtectedRe
 	}
 }
 
-// RequireBearer returns [mcp.Bearer] middleware with opts for an mcp-go server handler.
-// Requests for protected resource metadata (paths under mcp.WellKnownPath, which mcp-go
-// serves from the same handler) pass through unauthenticated; everything else needs a
-// valid token, with MCP's challenges and step-up (see mcp.Bearer and mcp.ToolScopes).
-func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http.Handler) http.Handler, error) {
+// Option configures [RequireBearer].
+type Option func(*options)
+
+type options struct {
+	metadata *mcp.Resource
+	issuer   string
+}
+
+// WithMetadata makes the middleware serve r's RFC 9728 protected resource metadata, naming
+// issuer as the authorization server, without a token: GET, HEAD and OPTIONS requests
+// for exactly mcp.MetadataPath(r.URL) are answered by mcp.NewMetadataHandler and never
+// reach the mcp-go handler. r must be the guarded resource (BearerOptions.Resource).
+// Use it when the guarded handler is the whole server (http.Server.Handler); with a mux,
+// mounting mcp.NewMetadataHandler on it does the same.
+func WithMetadata(r mcp.Resource, issuer string) Option {
+	return func(o *options) {
+		o.metadata = &r
+		o.issuer = issuer
+	}
+}
+
+// RequireBearer returns [mcp.Bearer] middleware with opts for an mcp-go server handler:
+// every request needs a valid token, with MCP's challenges and step-up (see mcp.Bearer and
+// mcp.ToolScopes). The only requests answered without one are the metadata requests of
+// [WithMetadata], which the middleware answers itself, and CORS preflights, which
+// mcp.Bearer answers itself; neither reaches the handler.
+func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
 	b, err := mcp.NewBearer(v, opts)
 	if err != nil {
 		return nil, err
 	}
+	var o options
+	for _, f := range with {
+		if f != nil {
+			f(&o)
+		}
+	}
+	var metaPath string
+	var meta http.Handler
+	if o.metadata != nil {
+		if !mcp.SameResource(o.metadata.URL, opts.Resource) {
+			return nil, fmt.Errorf("mcpgo: metadata resource %q is not the guarded resource %q", o.metadata.URL, opts.Resource)
+		}
+		reg, err := mcp.NewRegistry(*o.metadata)
+		if err != nil {
+			return nil, err
+		}
+		if meta, err = mcp.NewMetadataHandler(o.issuer, reg, nil); err != nil {
+			return nil, err
+		}
+		if metaPath, err = mcp.MetadataPath(o.metadata.URL); err != nil {
+			return nil, err
+		}
+	}
 	return func(next http.Handler) http.Handler {
 		guarded := b.Wrap(next)
+		if meta == nil {
+			return guarded
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if p := r.URL.Path; p == mcp.WellKnownPath || strings.HasPrefix(p, mcp.WellKnownPath+"/") {
-				next.ServeHTTP(w, r)
-				return
+			if r.URL.EscapedPath() == metaPath {
+				switch r.Method {
+				case http.MethodGet, http.MethodHead, http.MethodOptions:
+					meta.ServeHTTP(w, r)
+					return
+				}
 			}
 			guarded.ServeHTTP(w, r)
 		})

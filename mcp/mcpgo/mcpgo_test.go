@@ -18,6 +18,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -70,7 +71,8 @@ func whoami(t *testing.T, c *client.Client) map[string]any {
 }
 
 // The streamable HTTP transport: identity in the tool context, step-up for a tool that
-// needs more scope, wrong-audience tokens refused, metadata served unauthenticated.
+// needs more scope, wrong-audience tokens refused, metadata served unauthenticated by the
+// middleware.
 func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		srv := httptest.NewUnstartedServer(nil)
@@ -82,12 +84,11 @@ func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 		}
 		defer a.Close()
 		var purged atomic.Int64
-		h := server.NewStreamableHTTPServer(filesServer(&purged),
-			server.WithProtectedResourceMetadata(mcpgo.ProtectedResourceMetadata(res, a.Issuer)))
+		h := server.NewStreamableHTTPServer(filesServer(&purged))
 		protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{
 			Resource: res.URL, Scopes: []string{"files:read"},
 			OperationScopes: mcp.ToolScopes(map[string][]string{"purge": {"admin"}}),
-		})
+		}, mcpgo.WithMetadata(res, a.Issuer))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 		srv.Start()
 		defer srv.Close()
 
-		// RFC 9728 metadata from mcp-go, through the middleware without a token.
+		// RFC 9728 metadata from the middleware (WithMetadata), without a token.
 		resp, err := http.Get(base + mcp.WellKnownPath + "/mcp")
 		if err != nil {
 			t.Fatal(err)
@@ -202,6 +203,15 @@ func TestRequireBearer_MCPGoSSE(t *testing.T) {
 func TestRequireBearer_InvalidOptions(t *testing.T) {
 	if _, err := mcpgo.RequireBearer(nil, mcp.BearerOptions{Resource: "https://h/mcp"}); err == nil {
 		t.Error("nil verifier accepted")
+	}
+	v := mcp.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) { return nil, provider.ErrInvalidToken })
+	if _, err := mcpgo.RequireBearer(v, mcp.BearerOptions{Resource: "https://h/mcp"},
+		mcpgo.WithMetadata(mcp.Resource{URL: "https://h/other"}, "https://as.example")); err == nil {
+		t.Error("metadata of another resource accepted")
+	}
+	if _, err := mcpgo.RequireBearer(v, mcp.BearerOptions{Resource: "https://h/mcp"},
+		mcpgo.WithMetadata(mcp.Resource{URL: "https://h/mcp"}, "not a URL")); err == nil {
+		t.Error("relative issuer accepted")
 	}
 	cfg := mcpgo.ProtectedResourceMetadata(mcp.Resource{URL: "https://h/mcp", Scopes: []string{"a", "offline_access"}}, "https://as.example")
 	if cfg.Resource != "https://h/mcp" || len(cfg.ScopesSupported) != 1 || cfg.BearerMethodsSupported[0] != "header" {
