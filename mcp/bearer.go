@@ -63,9 +63,21 @@ type BearerOptions struct {
 //
 // Every challenge carries resource_metadata and, when known, scope; responses have a JSON
 // body {"error","error_description"} and Access-Control-Expose-Headers: WWW-Authenticate.
-// On success the handler finds the token with [TokenFromContext]. CORS preflight requests
-// (OPTIONS with Origin and Access-Control-Request-Method), which browsers send without
-// credentials, pass through to the handler unchecked.
+// On success the handler finds the token with [TokenFromContext].
+//
+// Nothing reaches the handler without a verified token. CORS preflight requests (OPTIONS
+// with both Origin and Access-Control-Request-Method), which browsers send without
+// credentials, are answered by the middleware itself and never passed on: 204 with
+// Access-Control-Allow-Origin "*", the Streamable HTTP methods (GET, POST, DELETE), the
+// requested headers (else Authorization, Content-Type, Accept, Mcp-Session-Id,
+// MCP-Protocol-Version, Last-Event-ID) and a ten-minute Access-Control-Max-Age. Any
+// origin may send the actual request because the credential is the bearer token, never
+// a cookie: an origin without a token gets the 401. A plain OPTIONS is an ordinary request
+// and needs a token. To allow fewer origins, answer preflights in a CORS layer in front
+// of the middleware. The middleware's own refusals to a request with an Origin carry
+// Access-Control-Allow-Origin "*" (unless an outer layer set one) so that browser clients
+// can read the challenge; CORS headers of successful responses are the handler's (or an
+// outer layer's) business.
 type Bearer struct {
 	v               AccessTokenVerifier
 	resource        string
@@ -129,9 +141,9 @@ func RequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Handler)
 func (b *Bearer) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isPreflight(r) {
-			// Browsers send CORS preflights without credentials; the handler's CORS
-			// support answers them.
-			next.ServeHTTP(w, r)
+			// Browsers send CORS preflights without credentials. Answer them here: the
+			// handler behind must never act on a request without a verified token.
+			answerPreflight(w, r)
 			return
 		}
 		raw, fail := bearerToken(r)
@@ -179,6 +191,42 @@ func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
 		return &rejection{ErrorInvalidToken, "the access token has expired"}
 	}
 	return nil
+}
+
+// preflightAllowHeaders are the request headers a preflight is granted when it names none
+// the middleware can echo: what MCP Streamable HTTP clients send.
+const preflightAllowHeaders = "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID"
+
+// answerPreflight answers a CORS preflight (see [Bearer]).
+func answerPreflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+	allowed := preflightAllowHeaders
+	if req := strings.Join(r.Header.Values("Access-Control-Request-Headers"), ","); req != "" && len(req) <= 1024 && isTokenList(req) {
+		allowed = req
+	}
+	h.Set("Access-Control-Allow-Headers", allowed)
+	h.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// isTokenList reports whether s is a comma-separated list of HTTP tokens (RFC 9110 §5.6.2).
+func isTokenList(s string) bool {
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return false
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // isPreflight reports whether r is a CORS preflight request.
@@ -255,6 +303,10 @@ func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection,
 		"resource", b.resource, "status", status, "error", fail.code, "reason", fail.description, "client_id", clientID)
 	w.Header().Set("WWW-Authenticate", ch.String())
 	w.Header().Add("Access-Control-Expose-Headers", "WWW-Authenticate")
+	if r.Header.Get("Origin") != "" && w.Header().Get("Access-Control-Allow-Origin") == "" {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		w.Header().Add("Vary", "Origin")
+	}
 	code := fail.code
 	if code == "" {
 		code = "unauthorized" // RFC 6750 §3.1 wants no error code here; the body still needs one

@@ -218,18 +218,64 @@ func TestNewBearer_Validation(t *testing.T) {
 	RequireBearer(v, BearerOptions{})
 }
 
-// CORS preflights carry no credentials (Fetch standard); they reach the handler, while a
-// plain OPTIONS does not.
-func TestRequireBearer_CORSPreflightPassesThrough(t *testing.T) {
+// CORS preflights carry no credentials (Fetch standard): the middleware answers them
+// itself and the handler never sees a request without a verified token. Only a real
+// preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered; any other
+// OPTIONS needs a token like every request. Refusals to a cross-origin request are
+// readable by the browser (Access-Control-Allow-Origin, WWW-Authenticate exposed).
+func TestBearer_CORSPreflightAnsweredByMiddleware(t *testing.T) {
 	v := &countingVerifier{resource: "https://h/mcp"}
-	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	var reached atomic.Int64
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	})
 	srv := httptest.NewServer(RequireBearer(v, BearerOptions{Resource: "https://h/mcp"})(inner))
 	defer srv.Close()
+
 	r := do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"}})
-	if r.status != http.StatusNoContent || v.calls.Load() != 0 {
-		t.Errorf("preflight: %d", r.status)
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") ||
+		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Mcp-Session-Id") ||
+		r.header.Get("Access-Control-Max-Age") == "" {
+		t.Errorf("preflight: %d %v", r.status, r.header)
 	}
-	if r := do(t, http.MethodOptions, srv.URL, nil); r.status != http.StatusUnauthorized {
-		t.Errorf("plain OPTIONS: %d", r.status)
+	r = do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"},
+		"Access-Control-Request-Headers": {"authorization,content-type,x-custom"}})
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Headers") != "authorization,content-type,x-custom" {
+		t.Errorf("preflight with requested headers: %d %v", r.status, r.header)
+	}
+	r = do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"},
+		"Access-Control-Request-Headers": {"x-a;y, (b)"}})
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Headers") != preflightAllowHeaders {
+		t.Errorf("preflight with a malformed header list: %d %v", r.status, r.header)
+	}
+	for name, h := range map[string]http.Header{
+		"plain OPTIONS":       nil,
+		"Origin only":         {"Origin": {"https://app.example"}},
+		"request method only": {"Access-Control-Request-Method": {"POST"}},
+	} {
+		r := do(t, http.MethodOptions, srv.URL, h)
+		if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: %d", name, r.status)
+		}
+		if (h.Get("Origin") != "") != (r.header.Get("Access-Control-Allow-Origin") == "*") {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", name, r.header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+	// A preflight carrying a (valid) token is still just a preflight.
+	r = do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"},
+		"Authorization": {"Bearer " + headerTestToken}})
+	if r.status != http.StatusNoContent {
+		t.Errorf("preflight with token: %d", r.status)
+	}
+	if reached.Load() != 0 || v.calls.Load() != 0 {
+		t.Errorf("handler reached %d times, verifier called %d times", reached.Load(), v.calls.Load())
+	}
+	// With a token an OPTIONS is an ordinary authenticated request.
+	r = do(t, http.MethodOptions, srv.URL, http.Header{"Authorization": {"Bearer " + headerTestToken}})
+	if r.status != http.StatusTeapot || reached.Load() != 1 {
+		t.Errorf("OPTIONS with token: %d", r.status)
 	}
 }
