@@ -48,7 +48,8 @@ type Options struct {
 
 	// FilterUnknownScopes: scopes the server does not know (`openid email profile` and
 	// the like) are dropped from authorization requests and from registration requests
-	// instead of failing them.
+	// instead of failing them. In an authorization request, a scope that only a resource
+	// other than the requested one defines counts as unknown (mcp.Resource.Scopes).
 	// Clients: mcp-remote and other clients that send OpenID Connect scopes by default;
 	// the go-sdk example client registers scope "read".
 	// Bends: RFC 6749 §4.1.2.1 invalid_scope ("The requested scope is invalid, unknown,

@@ -88,6 +88,7 @@ type Server struct {
 	prm          http.Handler
 	compat       compat.Options
 	knownScopes  []string // every scope the authorization server knows
+	globalScopes []string // scopes allowed with every resource: Provider.Scopes and refresh token scopes
 	legacyRoot   bool     // serve the 2025-03-26 root metadata and default endpoint paths
 	cimd         *cimd.Resolver
 	jwt          *jwtSetup // nil with opaque access tokens
@@ -125,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 	for _, r := range registry.Resources() {
 		pcfg.Resources = append(pcfg.Resources, r.URL)
 	}
+	userScopes := pcfg.Scopes
 	pcfg.Scopes = mergeScopes(pcfg.Scopes, registry.Scopes())
 	defaultResource := cfg.DefaultResource
 	if defaultResource == "" {
@@ -134,6 +136,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.knownScopes = mergeScopes(pcfg.Scopes, pcfg.RefreshTokenScopes)
+	s.globalScopes = mergeScopes(userScopes, pcfg.RefreshTokenScopes)
+	for _, w := range crossResourceAncestors(registry.Resources()) {
+		s.logger.Warn("mcp: a scope of one resource is a hierarchy ancestor of another resource's scope; a token bound to both satisfies the latter with the former",
+			"scope", w.ancestor, "resource", w.ancestorResource, "descendant", w.descendant, "descendant_resource", w.descendantResource)
+	}
 	userHook := pcfg.AuthorizeHook
 	pcfg.AuthorizeHook = func(ctx context.Context, req *provider.AuthorizationRequest) error {
 		if err := s.authorizeHook(ctx, req); err != nil {
@@ -403,13 +410,33 @@ func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
 	return NewBearer(s, opts)
 }
 
-// authorizeHook applies the authorization-request shims of s.compat: unknown scopes
-// dropped (FilterUnknownScopes), default scopes for a request that asks for none
-// (DefaultScopes; without it such a request is invalid_scope when its resources have
-// scopes, RFC 6749 §3.3).
+// authorizeHook checks the requested scopes against the resources the request is bound to
+// and applies the authorization-request shims of s.compat.
+//
+// A scope is granted on a token only when one of the token's resources defines it
+// (Resource.Scopes), or when it is not tied to a resource (provider.Config.Scopes as
+// given in Config.Provider, and offline_access): a scope that only another resource
+// defines would otherwise ride along on the token and, under the hierarchy rule of
+// ScopeSatisfies, could satisfy this resource's own scopes ("files" from resource B
+// satisfying A's "files:delete"). Such scopes, like scopes nobody defines, are dropped
+// with compat.Options.FilterUnknownScopes and refused with invalid_scope (RFC 6749
+// §4.1.2.1) without it.
+//
+// Then a request that asks for no scope gets default scopes (DefaultScopes; without it
+// such a request is invalid_scope when its resources have scopes, RFC 6749 §3.3).
 func (s *Server) authorizeHook(_ context.Context, req *provider.AuthorizationRequest) error {
+	allowed := s.allowedScopes(req.Resources)
 	if s.compat.FilterUnknownScopes {
-		req.Scopes = slices.DeleteFunc(req.Scopes, func(sc string) bool { return !slices.Contains(s.knownScopes, sc) })
+		req.Scopes = slices.DeleteFunc(req.Scopes, func(sc string) bool { return !slices.Contains(allowed, sc) })
+	} else {
+		for _, sc := range req.Scopes {
+			if !slices.Contains(allowed, sc) {
+				if slices.Contains(s.knownScopes, sc) {
+					return fosite.ErrInvalidScope.WithHintf("The scope '%s' is not defined by the requested resource.", sc)
+				}
+				return fosite.ErrInvalidScope.WithHintf("The scope '%s' is unknown.", sc)
+			}
+		}
 	}
 	if len(req.Scopes) > 0 {
 		return nil
@@ -456,6 +483,54 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 			if slices.Contains(r.Scopes, sc) {
 				out = append(out, sc)
 				break
+			}
+		}
+	}
+	return out
+}
+
+// allowedScopes returns the scopes a request bound to resources may be granted: the
+// scopes those resources define and the global ones. A request bound to no registered
+// resource (refused later with invalid_target) is checked against every known scope.
+func (s *Server) allowedScopes(resources []string) []string {
+	bound := s.boundResources(resources)
+	if len(bound) == 0 {
+		return s.knownScopes
+	}
+	allowed := s.globalScopes
+	for _, r := range bound {
+		allowed = mergeScopes(allowed, r.Scopes)
+	}
+	return allowed
+}
+
+// scopeAncestry is a scope of one resource that is a hierarchy ancestor of another
+// resource's scope the latter does not define itself.
+type scopeAncestry struct {
+	ancestor, ancestorResource     string
+	descendant, descendantResource string
+}
+
+// crossResourceAncestors lists the scopes of one resource that satisfy, under the
+// hierarchy rule of ScopeSatisfies, a scope of another resource that does not define
+// them. Tokens for a single resource never carry another resource's scopes, but a token
+// bound to both does, and there the ancestor satisfies the descendant; New logs them.
+func crossResourceAncestors(resources []Resource) []scopeAncestry {
+	var out []scopeAncestry
+	for i, a := range resources {
+		for j, b := range resources {
+			if i == j {
+				continue
+			}
+			for _, anc := range a.Scopes {
+				if slices.Contains(b.Scopes, anc) {
+					continue
+				}
+				for _, desc := range b.Scopes {
+					if anc != desc && ScopeSatisfies(anc, desc) {
+						out = append(out, scopeAncestry{anc, a.URL, desc, b.URL})
+					}
+				}
 			}
 		}
 	}

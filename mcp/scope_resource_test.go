@@ -1,0 +1,181 @@
+package mcp_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// twoResources configures resource A (/mcp: files:read, files:delete) and resource B
+// (/admin: files).
+func twoResources(c *mcp.Config) {
+	base := strings.TrimSuffix(c.Resources[0].URL, "/mcp")
+	c.Resources = []mcp.Resource{
+		{URL: base + "/mcp", Name: "A", Scopes: []string{"files:read", "files:delete"}, DefaultScopes: []string{"files:read"}},
+		{URL: base + "/admin", Name: "B", Scopes: []string{"files"}},
+	}
+	c.DefaultResource = base + "/mcp"
+}
+
+// loginForScope registers a public client (registered for every supported scope), asks for scope
+// on resource and returns the authorization response's query (code or error) and, with a
+// code, the granted token's scopes.
+func loginForScope(t *testing.T, base string, auth *mcp.Server, scope, resource string) (url.Values, []string) {
+	t.Helper()
+	resp, err := http.Post(base+"/register", "application/json",
+		strings.NewReader(`{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&reg)
+	resp.Body.Close()
+	cid, _ := reg["client_id"].(string)
+	if resp.StatusCode != http.StatusCreated || cid == "" {
+		t.Fatalf("register: %d %v", resp.StatusCode, reg)
+	}
+	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{"client_id": {cid}, "redirect_uri": {"http://127.0.0.1/cb"}, "response_type": {"code"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+		"resource": {resource}, "scope": {scope}, "state": {"state-0123456789"}}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = hc.Get(base + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Host != "127.0.0.1" {
+		t.Fatalf("authorize: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	got := loc.Query()
+	if got.Get("code") == "" {
+		return got, nil
+	}
+	resp, err = http.PostForm(base+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")},
+		"code_verifier": {verifier}, "redirect_uri": {"http://127.0.0.1/cb"}, "client_id": {cid}, "resource": {resource}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	raw, _ := tok["access_token"].(string)
+	if resp.StatusCode != http.StatusOK || raw == "" {
+		t.Fatalf("token: %d %v", resp.StatusCode, tok)
+	}
+	at, err := auth.VerifyAccessToken(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(at.Audience) != 1 || !mcp.SameResource(at.Audience[0], resource) {
+		t.Fatalf("audience %v, want %s", at.Audience, resource)
+	}
+	return got, at.Scopes
+}
+
+// RFC 8707 §2 / RFC 6749 §3.3: a token for resource A carries only scopes A defines (and
+// the global ones: offline_access, provider.Config.Scopes). Before, scopes were checked against the union of every resource's
+// scopes, so scope=files&resource=A gave A's token B's "files", which under the hierarchy
+// rule satisfies A's "files:delete". With FilterUnknownScopes (compat.Default) the foreign
+// scope is dropped; without it (compat.Strict) the request is invalid_scope.
+func TestAuthorize_ScopeDefinedOnlyByAnotherResource(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		t.Run("filtered", func(t *testing.T) {
+			_, base, auth := newServer(t, store, twoResources)
+			a, b := base+"/mcp", base+"/admin"
+			for _, c := range []struct {
+				scope, resource string
+				want            []string
+			}{
+				{"files", a, []string{"files:read"}}, // all dropped: A's default scopes
+				{"files files:delete", a, []string{"files:delete"}},
+				{"files", b, []string{"files"}},
+				// none left; B has no default scopes, so the client's registered ones B defines
+				{"files:read", b, []string{"files"}},
+			} {
+				got, scopes := loginForScope(t, base, auth, c.scope, c.resource)
+				if got.Get("code") == "" || !slices.Equal(scopes, c.want) {
+					t.Errorf("scope %q for %s: %v, granted %v, want %v", c.scope, c.resource, got, scopes, c.want)
+				}
+				if c.resource == a && len(mcp.MissingScopes(scopes, []string{"files:delete"})) == 0 && !slices.Contains(c.want, "files:delete") {
+					t.Errorf("scope %q: the token for A satisfies files:delete with %v", c.scope, scopes)
+				}
+			}
+		})
+		t.Run("strict", func(t *testing.T) {
+			_, base, auth := newServer(t, store, twoResources, func(c *mcp.Config) {
+				o := compat.Strict()
+				c.Compat = &o
+			})
+			a, b := base+"/mcp", base+"/admin"
+			for _, c := range []struct {
+				scope, resource string
+				err             string
+				want            []string
+			}{
+				{"files", a, "invalid_scope", nil},
+				{"files:read files", a, "invalid_scope", nil},
+				{"files:read", b, "invalid_scope", nil},
+				{"nobody-defines-this", a, "invalid_scope", nil},
+				{"files:read files:delete", a, "", []string{"files:read", "files:delete"}},
+				{"files:read offline_access", a, "", []string{"files:read", "offline_access"}}, // offline_access goes with every resource
+				{"files", b, "", []string{"files"}},
+			} {
+				got, scopes := loginForScope(t, base, auth, c.scope, c.resource)
+				if got.Get("error") != c.err || !slices.Equal(scopes, c.want) {
+					t.Errorf("scope %q for %s: %v, granted %v; want error %q, scopes %v", c.scope, c.resource, got, scopes, c.err, c.want)
+				}
+			}
+		})
+	})
+}
+
+// A scope of one resource that is a hierarchy ancestor of another resource's scope is
+// allowed (tokens for one resource never carry it, see above) but logged at New: a token
+// bound to both resources would satisfy the descendant with it.
+func TestNew_WarnsCrossResourceScopeAncestor(t *testing.T) {
+	store := gormtest.Open(t, gormtest.SQLite)
+	for _, c := range []struct {
+		name string
+		b    []string
+		warn bool
+	}{
+		{"ancestor in another resource", []string{"files"}, true},
+		{"same scope in both", []string{"files:read"}, false},
+		{"descendant in another resource", []string{"files:read:meta"}, true},
+		{"unrelated", []string{"admin", "filesystem"}, false},
+	} {
+		var logs strings.Builder
+		_, err := mcp.New(mcp.Config{
+			Provider: provider.Config{Issuer: "https://as.example", Storage: store, GlobalSecret: []byte("warn-test-global-secret-0123456789ab"),
+				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }},
+			Resources: []mcp.Resource{
+				{URL: "https://rs.example/a", Scopes: []string{"files:read", "files:delete"}},
+				{URL: "https://rs.example/b", Scopes: c.b},
+			},
+			DefaultResource: "https://rs.example/a",
+			Logger:          slog.New(slog.NewTextHandler(&logs, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(logs.String(), "hierarchy ancestor"); got != c.warn {
+			t.Errorf("%s: warned %v, want %v: %s", c.name, got, c.warn, logs.String())
+		}
+	}
+}
