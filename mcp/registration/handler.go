@@ -19,7 +19,11 @@ type Handler struct {
 }
 
 // NewHandler validates opts and returns the handler over store (gormstore.Store
-// implements provider.ClientStore).
+// implements provider.ClientStore). When store also implements
+// provider.ClientCompareAndSwapper (gormstore.Store does), RFC 7592 updates and deletes
+// take effect only while the presented registration access token is still the client's,
+// so that concurrent requests with one token cannot both succeed; with a store without it
+// they can (the check and the write are separate steps).
 func NewHandler(store provider.ClientStore, opts Options) (*Handler, error) {
 	if store == nil {
 		return nil, errors.New("registration: store is nil")

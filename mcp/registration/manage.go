@@ -82,8 +82,15 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	updated.RegistrationAccessTokenHash = hash
-	if err := h.store.UpdateClient(r.Context(), &updated); err != nil {
-		if errors.Is(err, fosite.ErrNotFound) { // deleted meanwhile
+	if cas, ok := h.store.(provider.ClientCompareAndSwapper); ok {
+		// Only while the token checked above is still the client's: of concurrent requests
+		// presenting it, one wins and the others get 401 (RFC 7592 §2.2 rotates it).
+		err = cas.UpdateClientIfRegistrationToken(r.Context(), &updated, c.RegistrationAccessTokenHash)
+	} else {
+		err = h.store.UpdateClient(r.Context(), &updated)
+	}
+	if err != nil {
+		if errors.Is(err, fosite.ErrNotFound) { // deleted or token rotated meanwhile
 			writeUnauthorized(w, true, "the registration access token is invalid")
 			return
 		}
@@ -123,10 +130,17 @@ func (h *Handler) checkUpdate(ctx context.Context, c *provider.Client, req *Clie
 // delete handles an RFC 7592 §2.3 delete request: the client goes with every grant, code
 // and token issued to it.
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, id string) {
-	if _, _, ok := h.authorizeClient(w, r, id); !ok {
+	c, _, ok := h.authorizeClient(w, r, id)
+	if !ok {
 		return
 	}
-	if err := h.store.DeleteClient(r.Context(), id); err != nil {
+	var err error
+	if cas, ok := h.store.(provider.ClientCompareAndSwapper); ok {
+		err = cas.DeleteClientIfRegistrationToken(r.Context(), id, c.RegistrationAccessTokenHash)
+	} else {
+		err = h.store.DeleteClient(r.Context(), id)
+	}
+	if err != nil {
 		if errors.Is(err, fosite.ErrNotFound) {
 			writeUnauthorized(w, true, "the registration access token is invalid")
 			return

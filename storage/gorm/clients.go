@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
+
+var _ provider.ClientCompareAndSwapper = (*Store)(nil)
 
 // clientRow is a row of oauth_clients. Lists are JSON arrays in TEXT columns.
 type clientRow struct {
@@ -200,6 +203,24 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 // UpdateClient implements provider.ClientStore: it replaces every stored field except the
 // creation and last-use times; a zero UpdatedAt becomes the current time. fosite.ErrNotFound when absent.
 func (s *Store) UpdateClient(ctx context.Context, c *provider.Client) error {
+	return s.updateClient(ctx, c, nil)
+}
+
+// UpdateClientIfRegistrationToken implements provider.ClientCompareAndSwapper: UpdateClient in
+// one statement with the condition that the stored registration access token hash is still
+// oldHash (UPDATE … WHERE id = ? AND registration_access_token_hash = ?). Of concurrent updates
+// presenting the same token exactly one succeeds; the others, and an absent client or an empty
+// oldHash, get fosite.ErrNotFound.
+func (s *Store) UpdateClientIfRegistrationToken(ctx context.Context, c *provider.Client, oldHash []byte) error {
+	if len(oldHash) == 0 {
+		return fosite.ErrNotFound
+	}
+	return s.updateClient(ctx, c, oldHash)
+}
+
+// updateClient replaces the stored client c, only while its registration access token hash
+// equals oldHash when that is not nil.
+func (s *Store) updateClient(ctx context.Context, c *provider.Client, oldHash []byte) error {
 	if c == nil || c.ID == "" {
 		return errors.New("gormstore: client without ID")
 	}
@@ -208,8 +229,11 @@ func (s *Store) UpdateClient(ctx context.Context, c *provider.Client) error {
 		updated = s.now()
 	}
 	row := rowFromClient(c, time.Time{}, updated)
-	res := s.conn(ctx).Table(tableClients).Where("id = ?", c.ID).
-		Select("*").Omit("id", "created_at", "last_used_at").Updates(row)
+	q := s.conn(ctx).Table(tableClients).Where("id = ?", c.ID)
+	if oldHash != nil {
+		q = q.Where("registration_access_token_hash = ?", oldHash)
+	}
+	res := q.Select("*").Omit("id", "created_at", "last_used_at").Updates(row)
 	if res.Error != nil {
 		return s.mapErr(res.Error)
 	}
@@ -238,6 +262,54 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+}
+
+// DeleteClientIfRegistrationToken implements provider.ClientCompareAndSwapper: DeleteClient
+// with the condition that the stored registration access token hash is still oldHash, checked
+// by the client row's DELETE, which runs first; when it matches no row (absent client, token
+// rotated or client deleted meanwhile, empty oldHash) nothing is deleted and the result is
+// fosite.ErrNotFound. On PostgreSQL the transaction is READ COMMITTED, so that a concurrent
+// write to the row (an update, TouchClient) makes the DELETE re-check its condition on the new
+// row rather than fail with a serialization error; inside a caller's transaction (BeginTX) it
+// runs there.
+func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, oldHash []byte) error {
+	if len(oldHash) == 0 {
+		return fosite.ErrNotFound
+	}
+	del := func(db *gorm.DB) error {
+		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND registration_access_token_hash = ?", id, oldHash)
+		if res.Error != nil {
+			return s.mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fosite.ErrNotFound
+		}
+		// The foreign keys cascade; delete explicitly too, for databases opened without them.
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
+			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
+				return s.mapErr(err)
+			}
+		}
+		return nil
+	}
+	if txFrom(ctx) != nil {
+		return s.inTx(ctx, del)
+	}
+	opts := s.txOptions()
+	if s.dialect == dialectPostgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx := s.db.WithContext(ctx).Begin(opts)
+	if tx.Error != nil {
+		return s.mapErr(tx.Error)
+	}
+	if err := del(tx); err != nil {
+		if rerr := tx.Rollback().Error; rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			s.log.WarnContext(ctx, "rollback failed", "error", rerr)
+		}
+		return err
+	}
+	return s.mapErr(tx.Commit().Error)
 }
 
 // TouchClient records that the client obtained a token at at. It writes at most once a minute
