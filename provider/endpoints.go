@@ -184,7 +184,8 @@ func (p *Provider) tokenError(r *http.Request, err error) error {
 // the token endpoint (public clients by client_id). Access and refresh tokens are both
 // searched whatever token_type_hint says; only the owning client can revoke (another
 // client gets 200 and nothing happens); revoking either token of a grant revokes the
-// grant's refresh and access tokens.
+// grant's refresh and access tokens. Revoking a refresh token that was already rotated
+// revokes its grant too, so that a revocation racing a refresh leaves no token working.
 func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !p.clientPost(w, r) {
@@ -194,7 +195,7 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, fosite.ErrInvalidRequest.WithHint("The 'token' parameter is missing."))
 		return
 	}
-	err := p.oauth2.NewRevocationRequest(ctx, r)
+	err := p.oauth2.NewRevocationRequest(withRevocation(ctx), r)
 	switch {
 	case err == nil,
 		errors.Is(err, fosite.ErrUnauthorizedClient): // RFC 7009 §2.1: not the owner, nothing happens

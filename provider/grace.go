@@ -72,13 +72,34 @@ func inRefreshGrant(ctx context.Context) bool {
 	return v
 }
 
+type revocationKey struct{}
+
+// withRevocation marks ctx as a revocation request (RFC 7009).
+func withRevocation(ctx context.Context) context.Context {
+	return context.WithValue(ctx, revocationKey{}, true)
+}
+
+func inRevocation(ctx context.Context) bool {
+	v, _ := ctx.Value(revocationKey{}).(bool)
+	return v
+}
+
 // GetRefreshTokenSession implements fosite's RefreshTokenStorage, with the grace window
-// for refresh token grant requests when configured.
+// for refresh token grant requests when configured. For a revocation request, a refresh
+// token that is known but no longer active (rotated, or revoked before) is returned as if
+// active, so that revoking it revokes its grant: a client that revokes the refresh token
+// it holds while a refresh with it completes (or whose refresh response was lost) must not
+// leave the rotated successor working. The owner check still applies, and presenting a
+// rotated token at the token endpoint revokes the grant anyway (reuse detection).
 func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	if s.grace.Period > 0 && inRefreshGrant(ctx) {
 		return s.Storage.(RefreshTokenGraceStorage).GetRefreshTokenSessionWithGrace(ctx, signature, session, s.grace)
 	}
-	return s.Storage.GetRefreshTokenSession(ctx, signature, session)
+	req, err := s.Storage.GetRefreshTokenSession(ctx, signature, session)
+	if err != nil && req != nil && inRevocation(ctx) && errors.Is(err, fosite.ErrInactiveToken) {
+		return req, nil
+	}
+	return req, err
 }
 
 // RotateRefreshToken implements fosite's TokenRevocationStorage, with the grace window

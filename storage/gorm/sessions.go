@@ -266,12 +266,6 @@ func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) 
 	return s.deleteSession(ctx, tableAccess, signature)
 }
 
-// RevokeAccessToken implements oauth2.TokenRevocationStorage: it deletes every access token
-// of the grant (request ID). Revoking a grant without tokens is not an error.
-func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
-	return s.mapErr(s.conn(ctx).Table(tableAccess).Where("request_id = ?", requestID).Delete(&sessionRow{}).Error)
-}
-
 // ---- refresh tokens (oauth2.RefreshTokenStorage, oauth2.TokenRevocationStorage) ----
 
 // CreateRefreshTokenSession implements oauth2.RefreshTokenStorage; accessSignature names the
@@ -342,17 +336,6 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 		}
 		return s.mapErr(db.Table(tableAccess).Where("request_id = ?", requestID).Delete(&sessionRow{}).Error)
 	})
-}
-
-// RevokeRefreshToken implements oauth2.TokenRevocationStorage: it deactivates every refresh token
-// of the grant (request ID), so that any of them presented again yields fosite.ErrInactiveToken
-// (and reuse detection) rather than a silent not-found, and clears first_used_at, which ends the
-// grace window (provider.RefreshTokenGrace) of every rotated token of the grant. Revoking a grant
-// without tokens is not an error.
-func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	return s.mapErr(s.conn(ctx).Table(tableRefresh).
-		Where("request_id = ? AND (active = ? OR first_used_at IS NOT NULL)", requestID, true).
-		Updates(map[string]any{"active": false, "first_used_at": nil}).Error)
 }
 
 // ---- PKCE (pkce.PKCERequestStorage) ----

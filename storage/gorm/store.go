@@ -12,7 +12,9 @@
 // Single use holds under real concurrency: code invalidation, refresh token rotation and pending
 // authorization consumption are conditional writes (… WHERE … AND active) whose affected-row count
 // decides the winner. PostgreSQL transactions run at REPEATABLE READ; SQLite transactions take the
-// write lock at BEGIN (_txlock=immediate), with a busy timeout, WAL and foreign keys.
+// write lock at BEGIN (_txlock=immediate), with a busy timeout, WAL and foreign keys. Revoking a
+// grant also covers the tokens a rotation of the grant running at the same moment mints (see
+// RevokeRefreshToken).
 //
 // The schema is created and upgraded by [Store.Migrate], which applies versioned migrations and
 // records them in the oauth_schema_migrations table. Call it explicitly at start-up.
@@ -244,6 +246,8 @@ type txState struct {
 	tx           *gorm.DB
 	done         bool
 	rollbackOnly bool
+	// afterCommit runs, in order, once the transaction has committed (see revokeInTx).
+	afterCommit []func(context.Context) error
 }
 
 // txRef is what a context carries: the transaction, and whether this context began it.
@@ -293,7 +297,9 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 
 // Commit implements storage.Transactional. It commits the transaction ctx's BeginTX began; for a
 // context that joined an outer transaction it does nothing. A transaction marked rollback-only by
-// a nested Rollback is rolled back and Commit reports an error.
+// a nested Rollback is rolled back and Commit reports an error. Work a method deferred until
+// the transaction has committed (a revocation that raced a refresh token rotation on
+// PostgreSQL, see RevokeRefreshToken) runs after the commit; its error is Commit's.
 func (s *Store) Commit(ctx context.Context) error {
 	ref := txFrom(ctx)
 	if ref == nil {
@@ -304,8 +310,8 @@ func (s *Store) Commit(ctx context.Context) error {
 	}
 	st := ref.st
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if st.done {
+		st.mu.Unlock()
 		return errors.New("gormstore: commit: transaction already finished")
 	}
 	st.done = true
@@ -313,9 +319,22 @@ func (s *Store) Commit(ctx context.Context) error {
 		if err := st.tx.Rollback().Error; err != nil && !errors.Is(err, sql.ErrTxDone) {
 			s.log.WarnContext(ctx, "rollback of rollback-only transaction failed", "error", err)
 		}
+		st.mu.Unlock()
 		return errors.New("gormstore: commit: transaction was marked rollback-only by a nested Rollback")
 	}
-	return s.mapErr(st.tx.Commit().Error)
+	err := s.mapErr(st.tx.Commit().Error)
+	after := st.afterCommit
+	st.afterCommit = nil
+	st.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, fn := range after {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Rollback implements storage.Transactional. It rolls back the transaction ctx's BeginTX began
