@@ -80,7 +80,7 @@ func TestRFC6749_10_5_ConcurrentCodeRedemption(t *testing.T) {
 		if _, err := e.p.VerifyAccessToken(context.Background(), won[0].AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
 			t.Fatalf("access token issued from a replayed code still valid: %v", err)
 		}
-		if in := e.introspect(won[0].RefreshToken); in.Active {
+		if e.refreshActive(won[0].RefreshToken) {
 			t.Fatal("refresh token issued from a replayed code still active")
 		}
 	})

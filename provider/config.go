@@ -198,6 +198,17 @@ type Config struct {
 	// rules. Nil by default: every client must be in Storage.
 	ClientResolver ClientResolver
 
+	// IntrospectionAllowed decides which authenticated confidential clients may use the
+	// introspection endpoint (RFC 7662). Authentication alone is not enough (RFC 7662 §4
+	// requires authorization): with open dynamic client registration anyone can become a
+	// confidential client, and introspection reveals any token's subject, scopes and
+	// audience. Nil means only clients the operator created (Client.Source
+	// ClientSourceStatic, e.g. a resource server's credentials from CreateClient), never
+	// dynamically registered clients nor clients from client ID metadata documents. A
+	// client refused is answered 403 unauthorized_client. Whatever it decides, a refresh
+	// token introspects as active only for the client it was issued to.
+	IntrospectionAllowed func(ctx context.Context, caller *Client) bool
+
 	// Logger receives operational logs (never secrets, tokens or codes).
 	// Default slog.Default().
 	Logger *slog.Logger

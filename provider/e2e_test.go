@@ -89,8 +89,8 @@ func endToEnd(t *testing.T, e *env, login bool) {
 		in.TokenUse != "access_token" || in.Exp != at.ExpiresAt.Unix() || in.Iat == 0 {
 		t.Fatalf("introspection %+v", in)
 	}
-	if in := e.introspect(tok.RefreshToken); !in.Active || in.TokenUse != "refresh_token" || in.Sub != testSubject {
-		t.Fatalf("refresh token introspection %+v", in)
+	if !e.refreshActive(tok.RefreshToken) {
+		t.Fatal("refresh token not active")
 	}
 
 	// Refresh: rotation. go-sdk sends no resource on refresh: the audience is kept.
@@ -120,7 +120,7 @@ func endToEnd(t *testing.T, e *env, login bool) {
 	if _, err := e.p.VerifyAccessToken(ctx, tok2.AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
 		t.Fatalf("reuse detection left the new access token alive: %v", err)
 	}
-	if in := e.introspect(tok2.RefreshToken); in.Active {
+	if e.refreshActive(tok2.RefreshToken) {
 		t.Fatal("reuse detection left the new refresh token alive")
 	}
 	tok2.Expiry = time.Now().Add(-time.Minute)

@@ -210,10 +210,12 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 }
 
 // Introspection is the token introspection endpoint (RFC 7662). The caller must
-// authenticate as a confidential client (client_secret_basic or client_secret_post).
-// Unknown, expired and revoked tokens are {"active":false}; active tokens report
-// client_id, scope, sub, aud, exp, iat, iss, token_type ("Bearer" for access tokens)
-// and token_use ("access_token" or "refresh_token").
+// authenticate as a confidential client (client_secret_basic or client_secret_post) that
+// Config.IntrospectionAllowed lets introspect (by default only clients the operator
+// created; others get 403 unauthorized_client). Unknown, expired and revoked tokens are
+// {"active":false}, and so is a refresh token issued to another client than the caller;
+// active tokens report client_id, scope, sub, aud, exp, iat, iss, token_type ("Bearer"
+// for access tokens) and token_use ("access_token" or "refresh_token").
 func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if !p.clientPost(w, r) {
@@ -226,6 +228,11 @@ func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
 	}
 	if client.IsPublic() {
 		p.writeJSONError(w, fosite.ErrInvalidClient.WithHint("Introspection requires a confidential client."))
+		return
+	}
+	if !p.introspectionAllowed(ctx, client) {
+		p.writeJSONError(w, &fosite.RFC6749Error{ErrorField: fosite.ErrUnauthorizedClient.ErrorField, CodeField: http.StatusForbidden,
+			DescriptionField: "The client is not allowed to use the introspection endpoint."})
 		return
 	}
 	token := r.PostForm.Get("token")
@@ -249,7 +256,26 @@ func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, IntrospectionResponse{Active: false})
 		return
 	}
+	if use == fosite.RefreshToken && ar.GetClient().GetID() != client.GetID() {
+		// A refresh token is its client's credential: nobody else needs to learn about it.
+		writeJSON(w, IntrospectionResponse{Active: false})
+		return
+	}
 	writeJSON(w, p.introspectionResponse(use, ar))
+}
+
+// introspectionAllowed applies Config.IntrospectionAllowed to an authenticated
+// confidential client; by default only static clients (created by the operator) may
+// introspect.
+func (p *Provider) introspectionAllowed(ctx context.Context, c fosite.Client) bool {
+	pc, ok := c.(*Client)
+	if !ok || pc == nil {
+		return false
+	}
+	if p.cfg.IntrospectionAllowed != nil {
+		return p.cfg.IntrospectionAllowed(ctx, pc)
+	}
+	return pc.Source == ClientSourceStatic
 }
 
 func isInactive(err error) bool {

@@ -35,7 +35,7 @@ var flowChecks = []string{
 	"TOKEN-CODE-REPLAY-REVOKES", "TOKEN-REDIRECT-MISMATCH", "TOKEN-CLIENT-MISMATCH",
 	"REFRESH-ROTATION", "REFRESH-OLD-INVALID", "REFRESH-REUSE-REVOKES", "AUTHZ-STATE",
 	"REVOKE-REFRESH", "REVOKE-ACCESS", "REVOKE-CASCADE", "REVOKE-HINT", "REVOKE-OWNER-ONLY", "REVOKE-UNKNOWN",
-	"INTRO-AUTH", "INTRO-ACTIVE", "INTRO-INACTIVE", "CONC-CODE-ONCE", "CLIENT-GOSDK", "CLIENT-MCPGO",
+	"INTRO-AUTH", "INTRO-ACTIVE", "INTRO-INACTIVE", "INTRO-SELF-REGISTERED", "CONC-CODE-ONCE", "CLIENT-GOSDK", "CLIENT-MCPGO",
 }
 
 // ready reports whether flows can run; otherwise it skips every flow check once.
@@ -387,7 +387,7 @@ func (r *runner) resources(ctx context.Context) {
 			r.check("RES-AUDIENCE", refused401(e), fmt.Sprintf("the other resource accepted a token bound to the MCP URL (status %d)", e.status), e.line())
 			decided = true
 		}
-		if r.endpoints.introspection != "" && r.confid != nil {
+		if c, _ := r.introspector(); r.endpoints.introspection != "" && c != nil {
 			e := r.introspect(ctx, ts.access, "")
 			m := e.object()
 			if e.status == http.StatusOK && m != nil && m["active"] == true {
@@ -401,7 +401,7 @@ func (r *runner) resources(ctx context.Context) {
 			}
 		}
 		if !decided {
-			r.skip("RES-AUDIENCE", "needs introspection (with a confidential client) or Target.OtherResource")
+			r.skip("RES-AUDIENCE", "needs introspection by a client allowed to introspect (Target.Introspector) or Target.OtherResource")
 		}
 	}
 
@@ -850,13 +850,36 @@ func (r *runner) revocation(ctx context.Context) {
 	}
 }
 
-// introspect posts an introspection request as the confidential client.
+// introspector returns the client the suite introspects with: Target.Introspector, else
+// the pre-registered Target.Client when it is confidential, else the confidential client the
+// suite registered itself (selfRegistered), else nil.
+func (r *runner) introspector() (c *testClient, selfRegistered bool) {
+	if ic := r.t.Introspector; ic != nil {
+		c := &testClient{name: "introspector", id: ic.ID, secret: ic.Secret, authMethod: ic.AuthMethod}
+		if c.authMethod == "" {
+			c.authMethod = authBasic
+		}
+		return c, false
+	}
+	if r.confid != nil && r.confid != r.selfConfid {
+		return r.confid, false
+	}
+	return r.selfConfid, r.selfConfid != nil
+}
+
+// introspect posts an introspection request as the introspector.
 func (r *runner) introspect(ctx context.Context, token, hint string) *exchange {
+	c, _ := r.introspector()
+	return r.introspectAs(ctx, c, token, hint)
+}
+
+// introspectAs posts an introspection request as c.
+func (r *runner) introspectAs(ctx context.Context, c *testClient, token, hint string) *exchange {
 	f := url.Values{"token": {token}}
 	if hint != "" {
 		f.Set("token_type_hint", hint)
 	}
-	return r.clientPost(ctx, r.endpoints.introspection, r.confid, f)
+	return r.clientPost(ctx, r.endpoints.introspection, c, f)
 }
 
 // introspection checks RFC 7662.
@@ -864,7 +887,7 @@ func (r *runner) introspection(ctx context.Context) {
 	if r.main == nil {
 		return
 	}
-	ids := []string{"INTRO-AUTH", "INTRO-ACTIVE", "INTRO-INACTIVE"}
+	ids := []string{"INTRO-AUTH", "INTRO-ACTIVE", "INTRO-INACTIVE", "INTRO-SELF-REGISTERED"}
 	if r.endpoints.introspection == "" {
 		r.skipAll("no introspection_endpoint in the metadata (optional for MCP)", ids...)
 		return
@@ -872,17 +895,51 @@ func (r *runner) introspection(ctx context.Context) {
 	e := r.postForm(ctx, r.endpoints.introspection, url.Values{"token": {"conformance-" + randomString()}}, "", "")
 	r.check("INTRO-AUTH", e.status == http.StatusUnauthorized || e.status == http.StatusBadRequest || e.status == http.StatusForbidden,
 		fmt.Sprintf("status %d without client authentication", e.status), "no client authentication: "+e.withError())
-	if r.confid == nil {
-		r.skipAll("needs a confidential client (dynamic registration or a pre-registered client with a secret)", "INTRO-ACTIVE", "INTRO-INACTIVE")
+	ts := r.fresh(ctx, r.main, ids[1:]...)
+	if ts == nil {
 		return
 	}
-	ts := r.fresh(ctx, r.main, "INTRO-ACTIVE", "INTRO-INACTIVE")
-	if ts == nil {
+
+	// A client anyone can register must not learn about other clients' tokens.
+	if sc := r.selfConfid; sc == nil {
+		r.skip("INTRO-SELF-REGISTERED", "needs a confidential client from dynamic registration")
+	} else {
+		tokens := []struct{ kind, token string }{{"access token", ts.access}, {"refresh token", ts.refresh}}
+		var ev, leaked []string
+		for _, tk := range tokens {
+			if tk.token == "" {
+				continue
+			}
+			e := r.introspectAs(ctx, sc, tk.token, "")
+			m := e.object()
+			ev = append(ev, "another client's "+tk.kind+" introspected by the self-registered client "+sc.id+": "+e.line())
+			if e.status == http.StatusOK && m != nil && m["active"] == true {
+				leaked = append(leaked, tk.kind)
+			}
+		}
+		r.check("INTRO-SELF-REGISTERED", len(leaked) == 0,
+			"a client anyone can register introspected another client's "+strings.Join(leaked, " and ")+" as active", ev...)
+	}
+
+	c, selfRegistered := r.introspector()
+	if c == nil {
+		r.skipAll("needs a confidential client allowed to introspect (Target.Introspector, a confidential Target.Client, or dynamic registration)", "INTRO-ACTIVE", "INTRO-INACTIVE")
 		return
 	}
 	ea := r.introspect(ctx, ts.access, "")
 	if ea.status == http.StatusUnauthorized || ea.status == http.StatusForbidden {
-		r.skipAll("the suite's confidential client may not introspect: "+ea.withError(), "INTRO-ACTIVE", "INTRO-INACTIVE")
+		switch {
+		case r.t.Introspector != nil:
+			r.violation("INTRO-ACTIVE", fmt.Sprintf("Target.Introspector was refused (status %d)", ea.status), ea.withError())
+			r.skip("INTRO-INACTIVE", "Target.Introspector was refused: "+ea.withError())
+		case selfRegistered:
+			r.skipAll("the server does not let the suite's self-registered client introspect (as it should, see INTRO-SELF-REGISTERED); "+
+				"give Target.Introspector (-introspect-client-id, -introspect-client-secret), a client allowed to introspect, to check introspection: "+ea.withError(),
+				"INTRO-ACTIVE", "INTRO-INACTIVE")
+		default:
+			r.skipAll("the pre-registered client may not introspect; give Target.Introspector (-introspect-client-id, -introspect-client-secret): "+ea.withError(),
+				"INTRO-ACTIVE", "INTRO-INACTIVE")
+		}
 		return
 	}
 	m := ea.object()

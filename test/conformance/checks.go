@@ -144,6 +144,7 @@ var catalogue = []Check{
 	{"INTRO-AUTH", AreaIntrospect, "introspection without client authentication is refused", "RFC 7662 §2.1, §4", MUST},
 	{"INTRO-ACTIVE", AreaIntrospect, "a valid access token introspects as active with its client_id", "RFC 7662 §2.2", MUST},
 	{"INTRO-INACTIVE", AreaIntrospect, "unknown and revoked tokens introspect as {\"active\":false}", "RFC 7662 §2.2", MUST},
+	{"INTRO-SELF-REGISTERED", AreaIntrospect, "a client anyone can register (dynamic registration) cannot introspect other clients' tokens", "RFC 7662 §4 (authorization, not only authentication); RFC 7591 §5", SHOULD},
 
 	// Concurrency
 	{"CONC-CODE-ONCE", AreaConcurrency, "parallel redemptions of one code yield exactly one token response", "RFC 6749 §4.1.2; " + oauth21 + " §4.1.3", MUST},

@@ -138,6 +138,14 @@ type Target struct {
 	// dynamic client registration, and skips flow checks if the server offers none.
 	Client *ClientCredentials
 
+	// Introspector is a confidential client the authorization server lets use its
+	// introspection endpoint (a resource server's credentials, created by the operator);
+	// only ID, Secret and AuthMethod matter. Default: Client, when it is confidential.
+	// Without either, the introspection checks try the suite's self-registered client,
+	// which a server should refuse (INTRO-SELF-REGISTERED: anyone can register one), and
+	// then skip INTRO-ACTIVE and INTRO-INACTIVE.
+	Introspector *ClientCredentials
+
 	// Login drives the user's part of authorization (login and consent) when the
 	// authorization server shows a page instead of redirecting straight back. Default
 	// AutoApprove{}, for servers configured to approve every request.

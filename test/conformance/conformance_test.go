@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
@@ -45,7 +46,24 @@ func runSuite(t *testing.T, st *stack.Stack, target conformance.Target) conforma
 	defer cancel()
 	target.MCPURL = st.MCPURL
 	target.OtherResource = st.OtherURL
+	if target.Introspector == nil {
+		target.Introspector = introspector(t, st)
+	}
 	return conformance.Run(ctx, target)
+}
+
+// introspector creates the client an operator gives a resource server for introspection:
+// a static confidential client. The provider refuses introspection by self-registered
+// clients (INTRO-SELF-REGISTERED), so the suite's own clients cannot check it.
+func introspector(t *testing.T, st *stack.Stack) *conformance.ClientCredentials {
+	t.Helper()
+	c, secret, err := st.Server.Provider().CreateClient(context.Background(), provider.ClientSpec{
+		Name: "conformance introspector", RedirectURIs: []string{"https://rs.example/cb"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &conformance.ClientCredentials{ID: c.ID, Secret: secret}
 }
 
 func requireAllPass(t *testing.T, rep conformance.Report) {

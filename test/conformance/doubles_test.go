@@ -10,9 +10,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
@@ -214,6 +216,32 @@ var doubles = []struct {
 			})
 		},
 		fail: []string{"REG-CIMD-ENFORCED"},
+	},
+	{
+		// Introspection open to every authenticated client, self-registered ones
+		// included: the request goes on with the operator's introspector credentials.
+		name: "lets any registered client introspect",
+		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
+			var (
+				once sync.Once
+				rs   *conformance.ClientCredentials
+			)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if _, _, ok := r.BasicAuth(); ok && strings.HasSuffix(r.URL.Path, "/introspect") {
+					once.Do(func() {
+						c, secret, err := st.Server.Provider().CreateClient(r.Context(), provider.ClientSpec{RedirectURIs: []string{"https://rs.example/cb"}})
+						if err == nil {
+							rs = &conformance.ClientCredentials{ID: c.ID, Secret: secret}
+						}
+					})
+					if rs != nil {
+						r.SetBasicAuth(url.QueryEscape(rs.ID), url.QueryEscape(rs.Secret))
+					}
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+		warn: []string{"INTRO-SELF-REGISTERED"},
 	},
 }
 

@@ -179,9 +179,12 @@ func (r *runner) dcr(ctx context.Context) {
 		} else {
 			r.pass("REG-DCR-MINIMAL", ev...)
 		}
-		if c.secret != "" && (c.authMethod == authBasic || c.authMethod == authPost) && r.confid == nil {
+		if c.secret != "" && (c.authMethod == authBasic || c.authMethod == authPost) {
 			c.redirectURI = mainRedirect
-			r.confid = c
+			r.selfConfid = c
+			if r.confid == nil {
+				r.confid = c
+			}
 		}
 	}
 

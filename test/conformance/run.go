@@ -33,7 +33,8 @@ type runner struct {
 	// Clients.
 	main       *testClient // flows (public, or the pre-registered client)
 	second     *testClient // another public client (cross-client checks)
-	confid     *testClient // a confidential client (Basic auth, introspection)
+	confid     *testClient // a confidential client (Basic auth)
+	selfConfid *testClient // the confidential client the suite registered itself, if any
 	registered []*testClient
 	// tokens to revoke at the end: (client, token)
 	issued []issuedToken

@@ -39,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		clientSecret  = fs.String("client-secret", "", "its secret (confidential clients)")
 		clientAuth    = fs.String("client-auth", "", "its token endpoint auth method: none, client_secret_basic or client_secret_post (default by -client-secret)")
 		redirectURI   = fs.String("redirect-uri", "", "a redirect URI registered for -client-id (never listened on)")
+		introID       = fs.String("introspect-client-id", "", "a confidential client allowed to introspect (default -client-id when confidential)")
+		introSecret   = fs.String("introspect-client-secret", "", "its secret (client_secret_basic)")
 		login         = fs.String("login", "auto", "login driver: auto (the server approves at once) or form (fill an HTML login/consent form)")
 		username      = fs.String("username", "", "form login: the test user's name")
 		password      = fs.String("password", "", "form login: the test user's password")
@@ -79,6 +81,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		target.Client = &conformance.ClientCredentials{ID: *clientID, Secret: *clientSecret, AuthMethod: *clientAuth, RedirectURI: *redirectURI}
+	}
+	if *introID != "" {
+		target.Introspector = &conformance.ClientCredentials{ID: *introID, Secret: *introSecret}
 	}
 	switch *login {
 	case "auto":
