@@ -19,23 +19,28 @@ func BenchmarkStorage(b *testing.B) {
 			s := gormtest.Open(b, backend)
 			c := context.Background()
 			cl := mustCreateClient(b, s, "client")
+			// -count reruns each sub-benchmark on the same store: every run needs its own keys.
+			run := 0
 
 			b.Run("Introspect", func(b *testing.B) {
-				req := newRequest(cl, "grant-introspect", "m")
-				must(b, s.CreateAccessTokenSession(c, "at", req))
+				run++
+				at := fmt.Sprintf("at-%d", run)
+				req := newRequest(cl, fmt.Sprintf("grant-introspect-%d", run), "m")
+				must(b, s.CreateAccessTokenSession(c, at, req))
 				b.ResetTimer()
 				for b.Loop() {
-					if _, err := s.GetAccessTokenSession(c, "at", &fosite.DefaultSession{}); err != nil {
+					if _, err := s.GetAccessTokenSession(c, at, &fosite.DefaultSession{}); err != nil {
 						b.Fatal(err)
 					}
 				}
 			})
 			b.Run("CodeExchange", func(b *testing.B) {
+				run++
 				i := 0
 				for b.Loop() {
 					i++
-					code, at, rt := fmt.Sprintf("code-%d", i), fmt.Sprintf("at-x-%d", i), fmt.Sprintf("rt-x-%d", i)
-					req := newRequest(cl, fmt.Sprintf("grant-x-%d", i), "m")
+					code, at, rt := fmt.Sprintf("code-%d-%d", run, i), fmt.Sprintf("at-x-%d-%d", run, i), fmt.Sprintf("rt-x-%d-%d", run, i)
+					req := newRequest(cl, fmt.Sprintf("grant-x-%d-%d", run, i), "m")
 					must(b, s.CreateAuthorizeCodeSession(c, code, req))
 					must(b, s.CreatePKCERequestSession(c, code, req))
 					ar, err := s.GetAuthorizeCodeSession(c, code, &fosite.DefaultSession{})
@@ -55,11 +60,12 @@ func BenchmarkStorage(b *testing.B) {
 				}
 			})
 			b.Run("RefreshRotation", func(b *testing.B) {
-				req := newRequest(cl, "grant-r", "m")
-				must(b, s.CreateRefreshTokenSession(c, "rt-r-0", "", req))
+				run++
+				req := newRequest(cl, fmt.Sprintf("grant-r-%d", run), "m")
+				must(b, s.CreateRefreshTokenSession(c, fmt.Sprintf("rt-r-%d-0", run), "", req))
 				i := 0
 				for b.Loop() {
-					cur, next, at := fmt.Sprintf("rt-r-%d", i), fmt.Sprintf("rt-r-%d", i+1), fmt.Sprintf("at-r-%d", i+1)
+					cur, next, at := fmt.Sprintf("rt-r-%d-%d", run, i), fmt.Sprintf("rt-r-%d-%d", run, i+1), fmt.Sprintf("at-r-%d-%d", run, i+1)
 					i++
 					orig, err := s.GetRefreshTokenSession(c, cur, &fosite.DefaultSession{})
 					must(b, err)
