@@ -11,7 +11,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/demoproc"
+	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
 )
 
 // demoBinary is ./cmd/demo, built at most once per test binary (by the first test that

@@ -30,7 +30,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/demoproc"
+	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 

@@ -1,5 +1,5 @@
 // Package demoproc runs the real demo server (./cmd/demo) as a subprocess for the
-// conformance tests: built once per test binary with `go build`, started on a fresh
+// conformance tests (test/conformance) and the load harness's smoke test (test/load): built once per test binary with `go build`, started on a fresh
 // loopback port with its own SQLite file or PostgreSQL schema and secrets file, waited
 // for through /healthz, and stopped with SIGTERM (a graceful shutdown that must exit 0)
 // at the test's cleanup. The suites then see exactly what a user of
