@@ -30,8 +30,8 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
-	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
+	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
 )
 
 // EnvRun turns the test on.
