@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/cors"
+
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -140,10 +142,10 @@ func RequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Handler)
 // Wrap returns next guarded by b.
 func (b *Bearer) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isPreflight(r) {
+		if cors.IsPreflight(r) {
 			// Browsers send CORS preflights without credentials. Answer them here: the
 			// handler behind must never act on a request without a verified token.
-			answerPreflight(w, r)
+			preflightPolicy.Preflight(w, r)
 			return
 		}
 		raw, fail := bearerToken(r)
@@ -193,47 +195,9 @@ func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
 	return nil
 }
 
-// preflightAllowHeaders are the request headers a preflight is granted when it names none
-// the middleware can echo: what MCP Streamable HTTP clients send.
-const preflightAllowHeaders = "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID"
-
-// answerPreflight answers a CORS preflight (see [Bearer]).
-func answerPreflight(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-	allowed := preflightAllowHeaders
-	if req := strings.Join(r.Header.Values("Access-Control-Request-Headers"), ","); req != "" && len(req) <= 1024 && isTokenList(req) {
-		allowed = req
-	}
-	h.Set("Access-Control-Allow-Headers", allowed)
-	h.Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// isTokenList reports whether s is a comma-separated list of HTTP tokens (RFC 9110 §5.6.2).
-func isTokenList(s string) bool {
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			return false
-		}
-		for i := 0; i < len(part); i++ {
-			c := part[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// isPreflight reports whether r is a CORS preflight request.
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" &&
-		r.Header.Get("Access-Control-Request-Method") != ""
-}
+// preflightPolicy is what the middleware grants CORS preflights (see [Bearer]): the
+// Streamable HTTP methods and what MCP clients send.
+var preflightPolicy = cors.Policy{Methods: "GET, POST, DELETE, OPTIONS", MaxAge: 10 * time.Minute}
 
 // rejection is why a request is refused: an RFC 6750 error code ("" when the request had
 // no credentials) and a description that never contains the token.

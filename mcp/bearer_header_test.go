@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/cors"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
@@ -248,7 +249,7 @@ func TestBearer_CORSPreflightAnsweredByMiddleware(t *testing.T) {
 	}
 	r = do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"},
 		"Access-Control-Request-Headers": {"x-a;y, (b)"}})
-	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Headers") != preflightAllowHeaders {
+	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Headers") != cors.DefaultAllowHeaders {
 		t.Errorf("preflight with a malformed header list: %d %v", r.status, r.header)
 	}
 	for name, h := range map[string]http.Header{

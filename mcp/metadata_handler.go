@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/cors"
 )
 
 // DefaultMetadataCacheControl is the Cache-Control of metadata responses by default.
@@ -73,16 +75,11 @@ func NewMetadataHandler(issuer string, reg *Registry, opts *MetadataOptions) (ht
 
 func (h *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
-	hdr.Set("Access-Control-Allow-Origin", "*")
+	if (cors.Policy{Methods: "GET, HEAD, OPTIONS"}).Handle(w, r) {
+		return
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-	case http.MethodOptions:
-		hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-		hdr.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version")
-		hdr.Set("Access-Control-Max-Age", "86400")
-		hdr.Set("Allow", "GET, HEAD, OPTIONS")
-		w.WriteHeader(http.StatusNoContent)
-		return
 	default:
 		hdr.Set("Allow", "GET, HEAD, OPTIONS")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 
+	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
+
 	"github.com/ory/fosite"
 )
 
@@ -67,43 +69,10 @@ func writeJSON(w http.ResponseWriter, v interface{}) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// cors sets CORS headers for endpoints browsers call cross-origin (metadata, token,
-// revocation, introspection) and answers preflight requests. It reports whether the
-// request was a preflight and has been answered.
+// cors sets the CORS headers of endpoints browsers call cross-origin (metadata, token,
+// revocation, introspection) and answers OPTIONS as a preflight, reporting whether it did.
 func cors(w http.ResponseWriter, r *http.Request, methods string) bool {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Add("Vary", "Origin")
-	if r.Method != http.MethodOptions {
-		return false
-	}
-	h.Set("Allow", methods)
-	h.Set("Access-Control-Allow-Methods", methods)
-	allowed := "Authorization, Content-Type, MCP-Protocol-Version"
-	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" && isTokenList(req) {
-		allowed = req
-	}
-	h.Set("Access-Control-Allow-Headers", allowed)
-	h.Set("Access-Control-Max-Age", "86400")
-	w.WriteHeader(http.StatusNoContent)
-	return true
-}
-
-// isTokenList reports whether s is a comma-separated list of HTTP tokens.
-func isTokenList(s string) bool {
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			return false
-		}
-		for i := 0; i < len(part); i++ {
-			c := part[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-				return false
-			}
-		}
-	}
-	return true
+	return corspkg.Policy{Methods: methods}.Handle(w, r)
 }
 
 // methodNotAllowed writes 405 with Allow and an RFC 6749 error body.

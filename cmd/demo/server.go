@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
+
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
@@ -505,17 +507,13 @@ func cors(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Add("Vary", "Origin")
-		h.Set("Access-Control-Expose-Headers", "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate")
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID")
-			h.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
+		policy := corspkg.Policy{Methods: "GET, POST, DELETE, OPTIONS", MaxAge: 10 * time.Minute,
+			ExposeHeaders: "Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate"}
+		if corspkg.IsPreflight(r) {
+			policy.Preflight(w, r)
 			return
 		}
+		policy.SetHeaders(w)
 		next.ServeHTTP(w, r)
 	})
 }

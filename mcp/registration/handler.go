@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/cors"
+
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -50,11 +52,10 @@ func (h *Handler) Endpoint() string { return h.opts.Endpoint }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
 	// Browser-based MCP clients (the MCP Inspector) register cross-origin; nothing here
 	// relies on cookies, so any origin may call.
-	hdr.Set("Access-Control-Allow-Origin", "*")
-	hdr.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+	policy := cors.Policy{ExposeHeaders: "WWW-Authenticate"}
+	policy.SetHeaders(w)
 	if h.opts.Policy == PolicyClosed {
 		http.NotFound(w, r)
 		return
@@ -73,11 +74,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allow = "GET, PUT, DELETE, OPTIONS"
 	}
 	if r.Method == http.MethodOptions {
-		hdr.Set("Access-Control-Allow-Methods", allow)
-		hdr.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version")
-		hdr.Set("Access-Control-Max-Age", "86400")
-		hdr.Set("Allow", allow)
-		w.WriteHeader(http.StatusNoContent)
+		policy.Methods = allow
+		policy.Preflight(w, r)
 		return
 	}
 	switch {
@@ -90,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case isClientPath && r.Method == http.MethodDelete:
 		h.delete(w, r, clientID)
 	default:
-		hdr.Set("Allow", allow)
+		w.Header().Set("Allow", allow)
 		writeError(w, http.StatusMethodNotAllowed, &RegistrationError{ErrorCode: "invalid_request",
 			ErrorDescription: "method not allowed; use " + strings.TrimSuffix(allow, ", OPTIONS")})
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/cors"
 )
 
 // JWKSHandler serves the public keys as a JSON Web Key Set (RFC 7517 §5) for jwks_uri:
@@ -19,17 +21,11 @@ func (m *KeyManager) JWKSHandler() http.Handler {
 	cacheControl := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
+		if (cors.Policy{Methods: "GET, HEAD, OPTIONS"}).Handle(w, r) {
+			return
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-		case http.MethodOptions:
-			h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-			if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
-				h.Set("Access-Control-Allow-Headers", req)
-			}
-			h.Set("Access-Control-Max-Age", "86400")
-			w.WriteHeader(http.StatusNoContent)
-			return
 		default:
 			h.Set("Allow", "GET, HEAD, OPTIONS")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
