@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
+)
+
+var demoBinary *demoproc.Binary
+
+func TestMain(m *testing.M) {
+	dir, remove, err := demoproc.MkdirTemp()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	demoBinary = demoproc.NewBinary(dir)
+	code := m.Run()
+	remove()
+	os.Exit(code)
+}
+
+// Bad flags and refused targets exit 2 before any request, saying why.
+func TestRun_RefusesBadFlagsWithExit2(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-url", "http://192.168.0.10:8080/mcp"}, "not loopback"},
+		{[]string{"-url", "http://example.com/mcp"}, "-allow-remote"},
+		{[]string{"-c", "1,300"}, "concurrency 300"},
+		{[]string{"-c", "eight"}, "not a number"},
+		{[]string{"-c", "1,8,32", "-duration", "1m"}, "more than the 5m0s"},
+		{[]string{"-duration", "0s"}, "must be positive"},
+		{[]string{"-phases", "login,soak"}, "unknown phase"},
+		{[]string{"extra"}, "unexpected argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit 2 and %q", tc.args, code, stderr.String(), stdout.String(), tc.want)
+		}
+	}
+}
+
+// -json writes the report as JSON with the per-phase numbers; exit 0 without errors.
+func TestRun_JSONReport(t *testing.T) {
+	d := demoproc.Start(t, demoBinary.Path(t), demoproc.Options{AutoApprove: demoproc.User})
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-url", d.MCPURL, "-phases", "bearer,refresh", "-c", "1,2", "-n", "20",
+		"-bearer-method", "tools/list", "-json", "-q"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr: %s\nstdout: %s", code, stderr.String(), stdout.String())
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("-q: stderr %q", stderr.String())
+	}
+	var rep struct {
+		Target       string `json:"target"`
+		BearerMethod string `json:"bearer_method"`
+		Results      []struct {
+			Phase       string  `json:"phase"`
+			Concurrency int     `json:"concurrency"`
+			Operations  int64   `json:"operations"`
+			Errors      int64   `json:"errors"`
+			OpsPerS     float64 `json:"ops_per_s"`
+			ElapsedS    float64 `json:"elapsed_s"`
+			Latency     struct {
+				P50 float64 `json:"p50_ms"`
+				Max float64 `json:"max_ms"`
+			} `json:"latency"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if rep.Target != d.MCPURL || rep.BearerMethod != "tools/list" || len(rep.Results) != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	for i, want := range []struct {
+		phase string
+		c     int
+	}{{"bearer", 1}, {"bearer", 2}, {"refresh", 1}, {"refresh", 2}} {
+		r := rep.Results[i]
+		if r.Phase != want.phase || r.Concurrency != want.c || r.Operations != 20 || r.Errors != 0 || r.OpsPerS <= 0 || r.ElapsedS <= 0 ||
+			r.Latency.P50 <= 0 || r.Latency.Max < r.Latency.P50 {
+			t.Errorf("result %d: %+v, want %s c=%d with 20 operations", i, r, want.phase, want.c)
+		}
+	}
+}
