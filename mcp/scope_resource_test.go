@@ -121,6 +121,9 @@ func TestAuthorize_ScopeDefinedOnlyByAnotherResource(t *testing.T) {
 			_, base, auth := newServer(t, store, twoResources, func(c *mcp.Config) {
 				o := compat.Strict()
 				c.Compat = &o
+				// Seven registrations from one address at once: beyond the default
+				// registration limit, which is not what this test is about.
+				c.RateLimits = &mcp.RateLimits{Disabled: true}
 			})
 			a, b := base+"/mcp", base+"/admin"
 			for _, c := range []struct {

@@ -69,6 +69,14 @@ type Config struct {
 	// default, issues opaque tokens verified against storage.
 	JWTAccessTokens *JWTAccessTokens
 
+	// RateLimits limits how often each client IP address may call the authorization
+	// endpoint, the login page, the token, revocation, introspection and registration
+	// endpoints (HTTP 429 with Retry-After beyond). Nil means the defaults
+	// (DefaultTokenLimit and the others); &RateLimits{Disabled: true} turns them off.
+	// The metadata documents and the MCP endpoints are never limited. Behind a reverse
+	// proxy, set RateLimits.ClientIP, or every client shares the proxy's limit.
+	RateLimits *RateLimits
+
 	// Maintenance configures Run's background work (purging expired rows, pruning
 	// abandoned client registrations). The zero value means the documented defaults.
 	Maintenance Maintenance
@@ -94,6 +102,8 @@ type Server struct {
 	jwt          *jwtSetup // nil with opaque access tokens
 	store        provider.Storage
 	maintenance  Maintenance
+	limits       *limiters // nil: rate limits off
+	builtinLogin bool      // the provider serves its login page
 	logger       *slog.Logger
 }
 
@@ -201,6 +211,10 @@ func New(cfg Config) (*Server, error) {
 	if s.maintenance.UnusedClientLifetime == 0 {
 		s.maintenance.UnusedClientLifetime = DefaultUnusedClientLifetime
 	}
+	if s.limits, err = s.newLimiters(cfg.RateLimits); err != nil {
+		return nil, err
+	}
+	s.builtinLogin = pcfg.LoginURL == ""
 	if s.provider, err = provider.New(pcfg); err != nil {
 		return nil, err
 	}
@@ -304,16 +318,20 @@ func (s *Server) Registry() *Registry { return s.registry }
 // ProtectedResourceMetadata on their hosts), and with JWT access tokens the JWKS at
 // jwks_uri.
 //
+// The authorization, token, revocation, introspection and registration endpoints and the
+// built-in login page are rate-limited per client address (Config.RateLimits).
+//
 // With compat.Options.LegacyEndpoints, when the issuer has a path and shares its origin
 // with an MCP server, it also mounts the 2025-03-26 fallbacks at the root:
 // /.well-known/oauth-authorization-server, /authorize, /token and /register (mux must not
 // have these patterns already).
 func (s *Server) Register(mux *http.ServeMux) {
-	s.provider.Register(mux)
+	s.registerProvider(mux)
 	regPath := endpointPath(s.registration.Endpoint())
+	registration := s.limit(registrationLimiter, s.registration)
 	if s.registration.Advertised() {
-		mux.Handle(regPath, s.registration)
-		mux.Handle(regPath+"/", s.registration)
+		mux.Handle(regPath, registration)
+		mux.Handle(regPath+"/", registration)
 	}
 	mux.Handle(WellKnownPath, s.prm)
 	mux.Handle(WellKnownPath+"/", s.prm)
@@ -322,10 +340,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	}
 	if s.legacyRoot {
 		mux.HandleFunc(legacyMetadataPath, s.provider.MetadataHandler)
-		mux.HandleFunc(provider.AuthorizePath, s.provider.Authorize)
-		mux.HandleFunc(provider.TokenPath, s.provider.Token)
+		mux.Handle(provider.AuthorizePath, s.limit(authorizeLimiter, http.HandlerFunc(s.provider.Authorize)))
+		mux.Handle(provider.TokenPath, s.limit(tokenLimiter, http.HandlerFunc(s.provider.Token)))
 		if s.registration.Advertised() && regPath != RegistrationPath {
-			mux.Handle(RegistrationPath, atPath(regPath, s.registration))
+			mux.Handle(RegistrationPath, atPath(regPath, registration))
 		}
 	}
 }

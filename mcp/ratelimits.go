@@ -1,0 +1,172 @@
+package mcp
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp/ratelimit"
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// RateLimits configures the per-client limits New puts on the authorization server's
+// endpoints (Config.RateLimits): a token bucket per client IP address and endpoint (see
+// package ratelimit). A client over its limit gets HTTP 429 with Retry-After: a JSON
+// error body at the token, revocation, introspection and registration endpoints
+// ({"error":"temporarily_unavailable","error_description":"…"}; RFC 6749 has no code for
+// throttling there, clients act on the status), and a plain text page at the
+// authorization endpoint and the login page, never a redirect.
+//
+// The metadata documents, the JWKS and the MCP endpoints (Protect, Bearer) are never
+// limited: they are cheap, public, and called by every client. Limit the MCP endpoint
+// yourself with package ratelimit if you need to.
+//
+// Each zero Limit means its default; ratelimit.Unlimited turns one endpoint's limit off.
+// The defaults suit a public server: a person or an MCP client stays far below them
+// (one authorization takes an authorization request, a login, a token request, and a
+// refresh an hour), while they cap password guessing on the login page, registration
+// floods and code or secret guessing at the token endpoint per address.
+type RateLimits struct {
+	// Disabled turns every limit off, e.g. when a proxy in front already limits, or for
+	// load tests from one address.
+	Disabled bool
+
+	// Authorize limits the authorization endpoint (which also fetches client ID
+	// metadata documents). Default DefaultAuthorizeLimit.
+	Authorize ratelimit.Limit
+	// Login limits the built-in login page (provider.Config.Authenticator), where
+	// passwords are tried, and pages wrapped with Server.LimitLogin. Default
+	// DefaultLoginLimit.
+	Login ratelimit.Limit
+	// Token limits the token endpoint. Default DefaultTokenLimit.
+	Token ratelimit.Limit
+	// Revocation limits the RFC 7009 revocation endpoint. Default
+	// DefaultRevocationLimit.
+	Revocation ratelimit.Limit
+	// Introspection limits the RFC 7662 introspection endpoint. Its callers are resource
+	// servers the operator created, which may introspect every request they serve:
+	// raise it for a busy one. Default DefaultIntrospectionLimit.
+	Introspection ratelimit.Limit
+	// Registration limits the RFC 7591 registration endpoint and the RFC 7592
+	// management of registered clients. Default DefaultRegistrationLimit.
+	Registration ratelimit.Limit
+
+	// ClientIP says how a client's address is found: by default the connection's.
+	// Behind a reverse proxy, every client shares the proxy's address, and so its
+	// buckets, until the proxy is listed in ClientIP.TrustedProxies; trust a forwarded
+	// header only from proxies that set it, or clients choose their own address (see
+	// ratelimit.ClientIP).
+	ClientIP ratelimit.ClientIP
+	// MaxKeys bounds how many client addresses each endpoint tracks. Default
+	// ratelimit.DefaultMaxKeys.
+	MaxKeys int
+	// Now is the clock. Default time.Now; tests set it.
+	Now func() time.Time
+}
+
+// The default limits, per client IP address (IPv6: per /64).
+var (
+	// DefaultAuthorizeLimit: 60 authorization requests a minute, 20 at once.
+	DefaultAuthorizeLimit = ratelimit.PerMinute(60, 20)
+	// DefaultLoginLimit: 30 login page requests (showing and posting) a minute, 10 at
+	// once: about 15 password guesses a minute.
+	DefaultLoginLimit = ratelimit.PerMinute(30, 10)
+	// DefaultTokenLimit: 60 token requests a minute, 20 at once.
+	DefaultTokenLimit = ratelimit.PerMinute(60, 20)
+	// DefaultRevocationLimit: 120 revocation requests a minute, 40 at once.
+	DefaultRevocationLimit = ratelimit.PerMinute(120, 40)
+	// DefaultIntrospectionLimit: 600 introspection requests a minute, 100 at once.
+	DefaultIntrospectionLimit = ratelimit.PerMinute(600, 100)
+	// DefaultRegistrationLimit: 10 registrations a minute, 5 at once.
+	DefaultRegistrationLimit = ratelimit.PerMinute(10, 5)
+)
+
+// limiters are the endpoints' limiters; nil when RateLimits.Disabled.
+type limiters struct {
+	authorize, login, token, revocation, introspection, registration *ratelimit.Limiter
+}
+
+// newLimiters builds the limiters of cfg (nil: the defaults).
+func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
+	var c RateLimits
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Disabled {
+		return nil, nil
+	}
+	var l limiters
+	for _, e := range []struct {
+		name  string
+		limit ratelimit.Limit
+		def   ratelimit.Limit
+		json  bool
+		dst   **ratelimit.Limiter
+	}{
+		{"authorize", c.Authorize, DefaultAuthorizeLimit, false, &l.authorize},
+		{"login", c.Login, DefaultLoginLimit, false, &l.login},
+		{"token", c.Token, DefaultTokenLimit, true, &l.token},
+		{"revocation", c.Revocation, DefaultRevocationLimit, true, &l.revocation},
+		{"introspection", c.Introspection, DefaultIntrospectionLimit, true, &l.introspection},
+		{"registration", c.Registration, DefaultRegistrationLimit, true, &l.registration},
+	} {
+		limit := e.limit
+		if limit == (ratelimit.Limit{}) {
+			limit = e.def
+		}
+		reject := ratelimit.PlainError
+		if e.json {
+			reject = ratelimit.JSONError
+		}
+		lim, err := ratelimit.New(limit, ratelimit.Options{
+			Name: e.name, MaxKeys: c.MaxKeys, ClientIP: c.ClientIP, Reject: reject, Logger: s.logger, Now: c.Now,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mcp: RateLimits.%s%s: %w", strings.ToUpper(e.name[:1]), e.name[1:], err)
+		}
+		*e.dst = lim
+	}
+	return &l, nil
+}
+
+// limit wraps h with lim, unless limits are off.
+func (s *Server) limit(lim func(*limiters) *ratelimit.Limiter, h http.Handler) http.Handler {
+	if s.limits == nil {
+		return h
+	}
+	return lim(s.limits).Wrap(h)
+}
+
+func authorizeLimiter(l *limiters) *ratelimit.Limiter     { return l.authorize }
+func loginLimiter(l *limiters) *ratelimit.Limiter         { return l.login }
+func tokenLimiter(l *limiters) *ratelimit.Limiter         { return l.token }
+func revocationLimiter(l *limiters) *ratelimit.Limiter    { return l.revocation }
+func introspectionLimiter(l *limiters) *ratelimit.Limiter { return l.introspection }
+func registrationLimiter(l *limiters) *ratelimit.Limiter  { return l.registration }
+
+// LimitLogin wraps your own login page (provider.Config.LoginURL), where passwords are
+// tried, with the login limit (RateLimits.Login); the built-in page is limited already.
+// With limits disabled it returns h.
+func (s *Server) LimitLogin(h http.Handler) http.Handler { return s.limit(loginLimiter, h) }
+
+// registerProvider mounts the provider's endpoints, each behind its limit: what
+// provider.Register does, plus the limiters.
+func (s *Server) registerProvider(mux *http.ServeMux) {
+	if s.limits == nil {
+		s.provider.Register(mux)
+		return
+	}
+	base := strings.TrimSuffix(endpointPath(s.provider.Issuer()), "/")
+	p := s.provider
+	mux.Handle(base+provider.AuthorizePath, s.limit(authorizeLimiter, http.HandlerFunc(p.Authorize)))
+	mux.Handle(base+provider.TokenPath, s.limit(tokenLimiter, http.HandlerFunc(p.Token)))
+	mux.Handle(base+provider.RevocationPath, s.limit(revocationLimiter, http.HandlerFunc(p.Revocation)))
+	mux.Handle(base+provider.IntrospectionPath, s.limit(introspectionLimiter, http.HandlerFunc(p.Introspection)))
+	if s.builtinLogin {
+		mux.Handle(base+provider.LoginPath, s.limit(loginLimiter, http.HandlerFunc(p.Login)))
+	}
+	for _, path := range p.MetadataPaths() {
+		mux.HandleFunc(path, p.MetadataHandler)
+	}
+}
