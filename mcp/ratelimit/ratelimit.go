@@ -114,11 +114,11 @@ type Limiter struct {
 	interval time.Duration // between two requests at the sustained rate
 	window   time.Duration // Burst intervals: how far ahead a bucket may be spent
 	maxKeys  int
-	name      string
-	key       func(*http.Request) string
-	reject    RejectFunc
-	log       *slog.Logger
-	now       func() time.Time
+	name     string
+	key      func(*http.Request) string
+	reject   RejectFunc
+	log      *slog.Logger
+	now      func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*list.Element // of *bucket
