@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -81,6 +82,9 @@ type demoOptions struct {
 	// (-cimd=false).
 	cimd    *cimd.Options
 	cimdOff bool
+	// rateLimits is mcp.Config.RateLimits; nil means the library's defaults, as the
+	// demo command runs.
+	rateLimits *mcp.RateLimits
 }
 
 // startDemo starts the demo (newServer, as `demo serve` does) on a fresh loopback port.
@@ -110,6 +114,7 @@ func startDemo(t *testing.T, o demoOptions) *testDemo {
 			AccessTokenTTL:  o.tokenTTL,
 			JWTAccessTokens: o.jwt,
 			CIMD:            o.cimd,
+			RateLimits:      o.rateLimits,
 			Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		},
 	}

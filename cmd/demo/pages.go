@@ -49,6 +49,7 @@ type pages struct {
 	home      homePage
 	tmpl      map[string]*template.Template
 	log       *slog.Logger
+	limit     func(http.Handler) http.Handler // the login rate limit
 }
 
 // scopeView is a requested scope with its description.
@@ -103,7 +104,9 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // register mounts the pages on mux.
 func (p *pages) register(mux *http.ServeMux) {
-	mux.HandleFunc(p.base+consentPath, p.consent)
+	// The login and consent page is where passwords are tried: it has the login rate
+	// limit (mcp.RateLimits.Login).
+	mux.Handle(p.base+consentPath, p.limit(http.HandlerFunc(p.consent)))
 	mux.HandleFunc("GET "+p.base+stylePath, p.style)
 	mux.HandleFunc("GET "+p.base+"/{$}", p.homePage)
 }

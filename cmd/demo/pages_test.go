@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp"
 )
 
 // flow walks one authorization request through the pages with a cookie jar.
@@ -280,7 +282,9 @@ func TestConsentPagesHostPrefixedCookieOverHTTPS(t *testing.T) {
 // The consent form's POST needs the CSRF token of this session and this request. Forged
 // or replayed forms are refused with 403 and leave the request pending.
 func TestConsentPagesCSRF(t *testing.T) {
-	demo := startDemo(t, demoOptions{})
+	// Two dozen posts from one address in a moment: beyond the login rate limit
+	// (TestConsentPage_PasswordGuessingRateLimited), which is not what this test is about.
+	demo := startDemo(t, demoOptions{rateLimits: &mcp.RateLimits{Disabled: true}})
 	c := demo.register(t, "Notes App", "http://127.0.0.1:9/callback", nil)
 	f := startFlow(t, demo, demo.authorizeURL(c, "s", ""))
 

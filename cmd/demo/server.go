@@ -44,7 +44,7 @@ type serveFlags struct {
 	addr, baseURL, db, postgres, secrets, autoApprove string
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
-	cimd, debug                                       bool
+	cimd, debug, rateLimit                            bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
@@ -60,6 +60,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&f.accessTokens, "access-tokens", tokensOpaque, "access token `format`: opaque (verified against the database, revocable at once) or jwt (RFC 9068, signed with rotating keys published at jwks_uri, verified without a database query, valid until they expire)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 0, "access token `lifetime` (default 1h, 10m with -access-tokens jwt)")
 	fs.BoolVar(&f.cimd, "cimd", true, "accept client ID metadata documents (https URLs as client IDs, fetched by the server); -cimd=false leaves dynamic registration as the only way to get a client ID")
+	fs.BoolVar(&f.rateLimit, "rate-limit", true, "limit how often each client address may call the OAuth endpoints and the login page (the library's defaults, HTTP 429 beyond); -rate-limit=false for load tests from one address")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
@@ -111,6 +112,9 @@ type serverConfig struct {
 	// &cimd.Options{} unless -cimd=false; tests set AllowAddress and RootCAs to serve
 	// documents from a loopback TLS server.
 	CIMD *cimd.Options
+	// RateLimits is mcp.Config.RateLimits: nil means the library's defaults, which also
+	// limit the login and consent page (mcp.Server.LimitLogin).
+	RateLimits *mcp.RateLimits
 	// Logger receives the logs.
 	Logger *slog.Logger
 }
@@ -213,6 +217,7 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		Provider:                  pcfg,
 		Resources:                 []mcp.Resource{resource},
 		ClientIDMetadataDocuments: cfg.CIMD,
+		RateLimits:                cfg.RateLimits,
 		Logger:                    d.log,
 	}
 	if cfg.JWTAccessTokens {
@@ -265,6 +270,7 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		resources: map[string]string{canonMCP: resource.Name},
 		tmpl:      tmpl,
 		log:       d.log,
+		limit:     d.as.LimitLogin,
 	}
 	pg.home = homePage{Title: "Home", Base: base, MCPURL: d.mcpURL, Issuer: d.issuer, MetadataURL: metadataURL,
 		Clients: d.clientsNote(), Tokens: d.tokensNote(), Tools: demoTools}
@@ -351,6 +357,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		AccessTokenTTL:  f.tokenTTL,
 		JWTAccessTokens: f.accessTokens == tokensJWT,
 		CIMD:            cimdOptions(f.cimd),
+		RateLimits:      rateLimits(f.rateLimit),
 		Logger:          log,
 	})
 	if err != nil {
@@ -400,6 +407,14 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// rateLimits returns the mcp.Config.RateLimits of -rate-limit.
+func rateLimits(on bool) *mcp.RateLimits {
+	if on {
+		return nil // the library's defaults
+	}
+	return &mcp.RateLimits{Disabled: true}
 }
 
 // printBanner tells the user what is running and how to connect.
