@@ -263,7 +263,7 @@ func (t *target) do(req *http.Request, step string) (*http.Response, []byte, err
 			e.Code = "rate limited"
 		}
 		e.Detail = "the target rate-limits this client address (Retry-After: " + resp.Header.Get("Retry-After") +
-			"); turn its limits off for a load test (mcp.Config.RateLimits = &mcp.RateLimits{Disabled: true})"
+			"); turn its limits off for a load test (the demo: -rate-limit=false; mcp.Config.RateLimits = &mcp.RateLimits{Disabled: true})"
 		return nil, nil, e
 	}
 	return resp, body, nil

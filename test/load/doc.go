@@ -24,6 +24,11 @@
 //     the newest refresh token: a concurrent reuse would hit the grace window for
 //     rotated tokens (compat.RefreshGrace) and measure something else.
 //
+// The target must not rate-limit the harness's address either (the demo:
+// -rate-limit=false; the library: mcp.Config.RateLimits = &mcp.RateLimits{Disabled:
+// true}): its defaults allow a handful of registrations and tokens a minute per address,
+// and every further request would be a 429 error.
+//
 // Setup (registrations, logins, MCP initialization) runs before each phase's clock
 // starts and is not measured. A phase ends at Config.Duration or after Config.Requests
 // operations, whichever comes first; requests in flight then finish and count.

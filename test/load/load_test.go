@@ -132,7 +132,8 @@ func TestRun_RefusesNonLoopbackEndpointsInMetadata(t *testing.T) {
 	}
 }
 
-// Every phase against the real demo (a subprocess on a loopback port, auto-approving):
+// Every phase against the real demo (a subprocess on a loopback port, auto-approving,
+// without the per-address rate limits that would throttle load from one address):
 // zero errors and non-zero throughput. A correctness smoke test, not a measurement:
 // opaque access tokens on SQLite and JWT access tokens on PostgreSQL (when available).
 func TestRun_EveryPhaseAgainstTheDemo(t *testing.T) {
@@ -143,7 +144,7 @@ func TestRun_EveryPhaseAgainstTheDemo(t *testing.T) {
 			d := demoproc.Start(t, bin, demoproc.Options{
 				DB:          gormtest.NewDatabase(t, backend),
 				AutoApprove: demoproc.User,
-				Args:        []string{"-access-tokens", tokens},
+				Args:        []string{"-access-tokens", tokens, "-rate-limit=false"},
 			})
 			rep, err := load.Run(context.Background(), load.Config{
 				MCPURL:      d.MCPURL,
@@ -204,7 +205,7 @@ func TestRun_EveryPhaseAgainstTheDemo(t *testing.T) {
 // is named as the cause.
 func TestRun_StopsByItself(t *testing.T) {
 	bin := demoBinary.Path(t)
-	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User})
+	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-rate-limit=false"}})
 
 	t.Run("request limit", func(t *testing.T) {
 		rep, err := load.Run(context.Background(), load.Config{
@@ -245,5 +246,25 @@ func TestRun_TargetMustAutoApprove(t *testing.T) {
 	_, err := load.Run(context.Background(), load.Config{MCPURL: d.MCPURL, Phases: []string{load.PhaseBearer}, Duration: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "-auto-approve") {
 		t.Fatalf("Run: %v, want a setup error naming -auto-approve", err)
+	}
+}
+
+// A target that rate-limits the harness's address answers 429: the errors are counted
+// by kind and say how to turn the limits off, instead of passing for slowness.
+func TestRun_RateLimitedTargetIsReported(t *testing.T) {
+	d := demoproc.Start(t, demoBinary.Path(t), demoproc.Options{AutoApprove: demoproc.User}) // limits on: the default
+	rep, err := load.Run(context.Background(), load.Config{
+		MCPURL: d.MCPURL, Phases: []string{load.PhaseLogin}, Duration: 10 * time.Second, Requests: 100,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Results[0]
+	const kind = "register 429 temporarily_unavailable"
+	if r.ErrorKinds[kind] == 0 || r.Errors != r.ErrorKinds[kind] || r.Operations+r.Errors != 100 {
+		t.Fatalf("%d operations, errors %v; want %q errors", r.Operations, r.ErrorKinds, kind)
+	}
+	if !strings.Contains(r.ErrorSamples[kind], "-rate-limit=false") {
+		t.Errorf("error sample %q does not say how to turn the limits off", r.ErrorSamples[kind])
 	}
 }

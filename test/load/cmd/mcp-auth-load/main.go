@@ -4,9 +4,10 @@
 // time, and prints throughput and latency percentiles per phase (package
 // github.com/fosite-mcp/fosite-mcp/test/load says exactly what each phase measures).
 //
-// The target must approve authorization requests at once, e.g. the demo:
+// The target must approve authorization requests at once and must not rate-limit the
+// harness's address, e.g. the demo:
 //
-//	go run ./cmd/demo -addr 127.0.0.1:8080 -auto-approve alice
+//	go run ./cmd/demo -addr 127.0.0.1:8080 -auto-approve alice -rate-limit=false
 //	go run ./test/load/cmd/mcp-auth-load -url http://127.0.0.1:8080/mcp -c 1,8 -duration 10s
 //
 // Only loopback targets (127.0.0.0/8, ::1, localhost) are accepted unless
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		phases      string
 		concurrency string
 		jsonOut     bool
+		jsonFile    string
 		quiet       bool
 	)
 	fs.StringVar(&cfg.MCPURL, "url", "http://localhost:8080/mcp", "the protected MCP endpoint `URL` (its metadata names the authorization server)")
@@ -62,12 +64,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.RedirectURI, "redirect-uri", load.DefaultRedirectURI, "redirect `URI` of the workers' clients (never requested)")
 	fs.DurationVar(&cfg.Timeout, "timeout", load.DefaultTimeout, "time limit of one HTTP request")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not on this machine (loopback only by default)")
-	fs.BoolVar(&jsonOut, "json", false, "write the report as JSON")
+	fs.BoolVar(&jsonOut, "json", false, "write the report as JSON instead of a table")
+	fs.StringVar(&jsonFile, "json-file", "", "also write the report as JSON to this `file`")
 	fs.BoolVar(&quiet, "q", false, "no progress on stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mcp-auth-load [flags]\n\n"+
-			"Loads a running fosite-mcp deployment (which must auto-approve authorization requests,\n"+
-			"e.g. go run ./cmd/demo -auto-approve alice) over HTTP: logins, bearer-authenticated MCP\n"+
+			"Loads a running fosite-mcp deployment (which must auto-approve authorization requests\n"+
+			"and not rate-limit, e.g. go run ./cmd/demo -auto-approve alice -rate-limit=false) over HTTP: logins, bearer-authenticated MCP\n"+
 			"requests and refresh-token rotations, and reports throughput and latency per phase.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -105,14 +108,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mcp-auth-load:", err)
 		return 2
 	}
-	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if werr := enc.Encode(rep); werr != nil {
-			fmt.Fprintln(stderr, "mcp-auth-load:", werr)
-			return 1
+	raw, werr := json.MarshalIndent(rep, "", "  ")
+	if werr == nil && jsonFile != "" {
+		werr = os.WriteFile(jsonFile, append(raw, '\n'), 0o644)
+	}
+	if werr == nil {
+		if jsonOut {
+			_, werr = stdout.Write(append(raw, '\n'))
+		} else {
+			werr = rep.WriteText(stdout)
 		}
-	} else if werr := rep.WriteText(stdout); werr != nil {
+	}
+	if werr != nil {
 		fmt.Fprintln(stderr, "mcp-auth-load:", werr)
 		return 1
 	}

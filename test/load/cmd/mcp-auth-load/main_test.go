@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,10 +52,11 @@ func TestRun_RefusesBadFlagsWithExit2(t *testing.T) {
 
 // -json writes the report as JSON with the per-phase numbers; exit 0 without errors.
 func TestRun_JSONReport(t *testing.T) {
-	d := demoproc.Start(t, demoBinary.Path(t), demoproc.Options{AutoApprove: demoproc.User})
+	d := demoproc.Start(t, demoBinary.Path(t), demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-rate-limit=false"}})
 	var stdout, stderr bytes.Buffer
+	file := filepath.Join(t.TempDir(), "report.json")
 	code := run(context.Background(), []string{"-url", d.MCPURL, "-phases", "bearer,refresh", "-c", "1,2", "-n", "20",
-		"-bearer-method", "tools/list", "-json", "-q"}, &stdout, &stderr)
+		"-bearer-method", "tools/list", "-json", "-json-file", file, "-q"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\nstderr: %s\nstdout: %s", code, stderr.String(), stdout.String())
 	}
@@ -79,6 +81,9 @@ func TestRun_JSONReport(t *testing.T) {
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if written, err := os.ReadFile(file); err != nil || !bytes.Equal(written, stdout.Bytes()) {
+		t.Errorf("-json-file: %v; the file differs from stdout", err)
 	}
 	if rep.Target != d.MCPURL || rep.BearerMethod != "tools/list" || len(rep.Results) != 4 {
 		t.Fatalf("report %+v", rep)
