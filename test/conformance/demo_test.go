@@ -115,6 +115,10 @@ func runAgainstDemo(t *testing.T, d *demoproc.Demo, target conformance.Target) c
 	return rep
 }
 
+// noRateLimit is the demo's flag turning its per-address rate limits off: the suite sends
+// hundreds of requests from one address within seconds, far beyond the defaults.
+var noRateLimit = []string{"-rate-limit=false"}
+
 // TestConformance_Demo runs the whole suite against the real demo server (`go run
 // ./cmd/demo -auto-approve alice`, built and started as a subprocess on a loopback
 // port) on SQLite and on PostgreSQL: every check passes except the listed, explained
@@ -125,7 +129,7 @@ func TestConformance_Demo(t *testing.T) {
 	}
 	bin := demoBinary.Path(t)
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
-		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User})
+		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User, Args: noRateLimit})
 		requireCIMDAdvertised(t, d)
 		rep := runAgainstDemo(t, d, conformance.Target{})
 		requireDemoOutcome(t, rep, demoOutcome())
@@ -141,7 +145,7 @@ func TestConformance_DemoFormLogin(t *testing.T) {
 		t.Skip("builds and runs the demo server (-short)")
 	}
 	bin := demoBinary.Path(t)
-	d := demoproc.Start(t, bin, demoproc.Options{})
+	d := demoproc.Start(t, bin, demoproc.Options{Args: noRateLimit})
 	rep := runAgainstDemo(t, d, conformance.Target{Login: conformance.FormLogin{Username: demoproc.User, Password: demoproc.Password}})
 	requireDemoOutcome(t, rep, demoOutcome())
 	// The pages were really used: alice signed in and approved on them.
@@ -163,7 +167,7 @@ func TestConformance_DemoJWT(t *testing.T) {
 		t.Skip("builds and runs the demo server (-short)")
 	}
 	bin := demoBinary.Path(t)
-	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-access-tokens", "jwt"}})
+	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-rate-limit=false", "-access-tokens", "jwt"}})
 	requireCIMDAdvertised(t, d)
 	rep := runAgainstDemo(t, d, conformance.Target{})
 	requireDemoOutcome(t, rep, localJWTOutcome(demoOutcome()))

@@ -70,7 +70,7 @@ func TestOfficialConformance(t *testing.T) {
 	node, suite := official(t)
 	bin := demoBinary.Path(t)
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
-		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User})
+		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User, Args: []string{"-rate-limit=false"}})
 		clientID := d.RegisterPublicClient(t, "MCP conformance suite", "http://127.0.0.1/callback") // loopback: any port
 		checks := runOfficial(t, node, suite, d.Issuer, d.MCPURL, clientID)
 		requireSuccess(t, checks)
@@ -82,7 +82,7 @@ func TestOfficialConformance(t *testing.T) {
 func TestOfficialConformance_DemoJWT(t *testing.T) {
 	node, suite := official(t)
 	bin := demoBinary.Path(t)
-	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-access-tokens", "jwt"}})
+	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-rate-limit=false", "-access-tokens", "jwt"}})
 	clientID := d.RegisterPublicClient(t, "MCP conformance suite", "http://127.0.0.1/callback")
 	requireSuccess(t, runOfficial(t, node, suite, d.Issuer, d.MCPURL, clientID))
 }

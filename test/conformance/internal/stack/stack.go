@@ -106,7 +106,11 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		Resources:                 resources,
 		ClientIDMetadataDocuments: &cimd.Options{Logger: logger},
 		JWTAccessTokens:           opts.JWTAccessTokens,
-		Logger:                    logger,
+		// The suite sends hundreds of requests from one address within seconds, far
+		// beyond the default per-address limits (mcp.RateLimits); their tests are in
+		// package mcp.
+		RateLimits: &mcp.RateLimits{Disabled: true},
+		Logger:     logger,
 	}
 	if opts.FormLogin {
 		cfg.Provider.Authenticator = provider.AuthenticatorFunc(func(_ context.Context, user, pass string) (string, error) {
