@@ -22,7 +22,7 @@ import (
 // limited: they are cheap, public, and called by every client. Limit the MCP endpoint
 // yourself with package ratelimit if you need to.
 //
-// Each zero Limit means its default; ratelimit.Unlimited turns one endpoint's limit off.
+// Each zero Limit means its default; ratelimit.Unlimited() turns one endpoint's limit off.
 // The defaults suit a public server: a person or an MCP client stays far below them
 // (one authorization takes an authorization request, a login, a token request, and a
 // refresh an hour), while they cap password guessing on the login page, registration
@@ -33,23 +33,23 @@ type RateLimits struct {
 	Disabled bool
 
 	// Authorize limits the authorization endpoint (which also fetches client ID
-	// metadata documents). Default DefaultAuthorizeLimit.
+	// metadata documents). Default DefaultRateLimits().Authorize.
 	Authorize ratelimit.Limit
 	// Login limits the built-in login page (provider.Config.Authenticator), where
 	// passwords are tried, and pages wrapped with Server.LimitLogin. Default
-	// DefaultLoginLimit.
+	// DefaultRateLimits().Login.
 	Login ratelimit.Limit
-	// Token limits the token endpoint. Default DefaultTokenLimit.
+	// Token limits the token endpoint. Default DefaultRateLimits().Token.
 	Token ratelimit.Limit
 	// Revocation limits the RFC 7009 revocation endpoint. Default
-	// DefaultRevocationLimit.
+	// DefaultRateLimits().Revocation.
 	Revocation ratelimit.Limit
 	// Introspection limits the RFC 7662 introspection endpoint. Its callers are resource
 	// servers the operator created, which may introspect every request they serve:
-	// raise it for a busy one. Default DefaultIntrospectionLimit.
+	// raise it for a busy one. Default DefaultRateLimits().Introspection.
 	Introspection ratelimit.Limit
 	// Registration limits the RFC 7591 registration endpoint and the RFC 7592
-	// management of registered clients. Default DefaultRegistrationLimit.
+	// management of registered clients. Default DefaultRateLimits().Registration.
 	Registration ratelimit.Limit
 
 	// ClientIP says how a client's address is found: by default the connection's.
@@ -65,22 +65,26 @@ type RateLimits struct {
 	Now func() time.Time
 }
 
-// The default limits, per client IP address (IPv6: per /64).
-var (
-	// DefaultAuthorizeLimit: 60 authorization requests a minute, 20 at once.
-	DefaultAuthorizeLimit = ratelimit.PerMinute(60, 20)
-	// DefaultLoginLimit: 30 login page requests (showing and posting) a minute, 10 at
-	// once: about 15 password guesses a minute.
-	DefaultLoginLimit = ratelimit.PerMinute(30, 10)
-	// DefaultTokenLimit: 60 token requests a minute, 20 at once.
-	DefaultTokenLimit = ratelimit.PerMinute(60, 20)
-	// DefaultRevocationLimit: 120 revocation requests a minute, 40 at once.
-	DefaultRevocationLimit = ratelimit.PerMinute(120, 40)
-	// DefaultIntrospectionLimit: 600 introspection requests a minute, 100 at once.
-	DefaultIntrospectionLimit = ratelimit.PerMinute(600, 100)
-	// DefaultRegistrationLimit: 10 registrations a minute, 5 at once.
-	DefaultRegistrationLimit = ratelimit.PerMinute(10, 5)
-)
+// DefaultRateLimits returns the limits a nil Config.RateLimits means, per client IP
+// address (IPv6: per /64), for changing one of them:
+//
+//   - Authorize: 60 authorization requests a minute, 20 at once.
+//   - Login: 30 login page requests (showing and posting) a minute, 10 at once, so
+//     about 15 password guesses a minute.
+//   - Token: 60 token requests a minute, 20 at once.
+//   - Revocation: 120 a minute, 40 at once.
+//   - Introspection: 600 a minute, 100 at once.
+//   - Registration: 10 registrations a minute, 5 at once.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Authorize:     ratelimit.PerMinute(60, 20),
+		Login:         ratelimit.PerMinute(30, 10),
+		Token:         ratelimit.PerMinute(60, 20),
+		Revocation:    ratelimit.PerMinute(120, 40),
+		Introspection: ratelimit.PerMinute(600, 100),
+		Registration:  ratelimit.PerMinute(10, 5),
+	}
+}
 
 // limiters are the endpoints' limiters; nil when RateLimits.Disabled.
 type limiters struct {
@@ -96,6 +100,7 @@ func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
 	if c.Disabled {
 		return nil, nil
 	}
+	def := DefaultRateLimits()
 	var l limiters
 	for _, e := range []struct {
 		name  string
@@ -104,12 +109,12 @@ func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
 		json  bool
 		dst   **ratelimit.Limiter
 	}{
-		{"authorize", c.Authorize, DefaultAuthorizeLimit, false, &l.authorize},
-		{"login", c.Login, DefaultLoginLimit, false, &l.login},
-		{"token", c.Token, DefaultTokenLimit, true, &l.token},
-		{"revocation", c.Revocation, DefaultRevocationLimit, true, &l.revocation},
-		{"introspection", c.Introspection, DefaultIntrospectionLimit, true, &l.introspection},
-		{"registration", c.Registration, DefaultRegistrationLimit, true, &l.registration},
+		{"authorize", c.Authorize, def.Authorize, false, &l.authorize},
+		{"login", c.Login, def.Login, false, &l.login},
+		{"token", c.Token, def.Token, true, &l.token},
+		{"revocation", c.Revocation, def.Revocation, true, &l.revocation},
+		{"introspection", c.Introspection, def.Introspection, true, &l.introspection},
+		{"registration", c.Registration, def.Registration, true, &l.registration},
 	} {
 		limit := e.limit
 		if limit == (ratelimit.Limit{}) {

@@ -151,7 +151,7 @@ func TestRateLimits_DefaultsOn(t *testing.T) {
 	clock := newTestClock()
 	_, base, _ := newServer(t, store, func(c *mcp.Config) { c.RateLimits = &mcp.RateLimits{Now: clock.Now} })
 	token := rateLimitedEndpoints()[2]
-	for i := range mcp.DefaultTokenLimit.Burst {
+	for i := range mcp.DefaultRateLimits().Token.Burst {
 		if resp := send(t, base, token, nil); resp.StatusCode == http.StatusTooManyRequests {
 			t.Fatalf("token request %d refused within the default burst", i+1)
 		}
@@ -163,7 +163,7 @@ func TestRateLimits_DefaultsOn(t *testing.T) {
 	// The nil configuration is the same.
 	_, base, _ = newServer(t, gormtest.Open(t, gormtest.SQLite))
 	var refused bool
-	for range mcp.DefaultRegistrationLimit.Burst + 5 {
+	for range mcp.DefaultRateLimits().Registration.Burst + 5 {
 		refused = refused || send(t, base, rateLimitedEndpoints()[5], nil).StatusCode == http.StatusTooManyRequests
 	}
 	if !refused {
@@ -202,15 +202,15 @@ func TestRateLimits_Disabled(t *testing.T) {
 	}
 }
 
-// One endpoint without a limit (ratelimit.Unlimited), the others with theirs.
+// One endpoint without a limit (ratelimit.Unlimited()), the others with theirs.
 func TestRateLimits_UnlimitedEndpoint(t *testing.T) {
 	store := gormtest.Open(t, gormtest.SQLite)
 	_, base, _ := newServer(t, store, func(c *mcp.Config) {
-		c.RateLimits = &mcp.RateLimits{Token: ratelimit.Unlimited, Revocation: ratelimit.PerMinute(1, 1)}
+		c.RateLimits = &mcp.RateLimits{Token: ratelimit.Unlimited(), Revocation: ratelimit.PerMinute(1, 1)}
 	})
 	for i := range 30 {
 		if resp := send(t, base, rateLimitedEndpoints()[2], nil); resp.StatusCode == http.StatusTooManyRequests {
-			t.Fatalf("token request %d: 429 with ratelimit.Unlimited", i+1)
+			t.Fatalf("token request %d: 429 with ratelimit.Unlimited()", i+1)
 		}
 	}
 	send(t, base, rateLimitedEndpoints()[3], nil)

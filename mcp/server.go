@@ -72,7 +72,7 @@ type Config struct {
 	// RateLimits limits how often each client IP address may call the authorization
 	// endpoint, the login page, the token, revocation, introspection and registration
 	// endpoints (HTTP 429 with Retry-After beyond). Nil means the defaults
-	// (DefaultTokenLimit and the others); &RateLimits{Disabled: true} turns them off.
+	// (DefaultRateLimits); &RateLimits{Disabled: true} turns them off.
 	// The metadata documents and the MCP endpoints are never limited. Behind a reverse
 	// proxy, set RateLimits.ClientIP, or every client shares the proxy's limit.
 	RateLimits *RateLimits

@@ -19,7 +19,7 @@ func TestConsentPage_PasswordGuessingRateLimited(t *testing.T) {
 	f := startFlow(t, demo, demo.authorizeURL(c, "s", ""))
 	token := f.csrf()
 	limited := 0
-	for i := range mcp.DefaultLoginLimit.Burst + 1 {
+	for i := range mcp.DefaultRateLimits().Login.Burst + 1 {
 		resp := f.post(url.Values{authRequestParam: {f.id}, "csrf_token": {token}, "action": {"login"}, "username": {"alice"}, "password": {"guess-" + strconv.Itoa(i)}})
 		if resp.StatusCode == http.StatusTooManyRequests {
 			if loc := resp.Header.Get("Location"); loc != "" {
@@ -39,8 +39,8 @@ func TestConsentPage_PasswordGuessingRateLimited(t *testing.T) {
 		}
 	}
 	// startFlow showed the page once (one request of the burst).
-	if limited != mcp.DefaultLoginLimit.Burst {
-		t.Errorf("password post %d refused, want post %d (the burst of %d less the page view)", limited, mcp.DefaultLoginLimit.Burst, mcp.DefaultLoginLimit.Burst)
+	if limited != mcp.DefaultRateLimits().Login.Burst {
+		t.Errorf("password post %d refused, want post %d (the burst of %d less the page view)", limited, mcp.DefaultRateLimits().Login.Burst, mcp.DefaultRateLimits().Login.Burst)
 	}
 }
 

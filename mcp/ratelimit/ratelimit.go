@@ -41,8 +41,8 @@ type Limit struct {
 	Burst int
 }
 
-// Unlimited is a Limit that allows every request.
-var Unlimited = Limit{Requests: -1}
+// Unlimited returns a Limit that allows every request.
+func Unlimited() Limit { return Limit{Requests: -1} }
 
 // PerMinute returns a Limit of n requests a minute with bursts of burst.
 func PerMinute(n, burst int) Limit { return Limit{Requests: n, Per: time.Minute, Burst: burst} }

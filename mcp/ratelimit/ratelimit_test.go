@@ -163,7 +163,7 @@ func TestLimiter_ForgetsRefilledBuckets(t *testing.T) {
 }
 
 func TestLimiter_Unlimited(t *testing.T) {
-	l := newLimiter(t, ratelimit.Unlimited, ratelimit.Options{})
+	l := newLimiter(t, ratelimit.Unlimited(), ratelimit.Options{})
 	for range 1000 {
 		if ok, _ := l.Allow("a"); !ok {
 			t.Fatal("Unlimited refused a request")
