@@ -156,6 +156,12 @@ type Target struct {
 	// has none.
 	HTTPClient *http.Client
 
+	// RateLimitWait is how long the suite waits, at most, before it retries a request
+	// answered with 429 Too Many Requests and a Retry-After (per-address rate limits, on by
+	// default in mcp.New, would otherwise fail a run from one address). Default
+	// DefaultRateLimitWait; negative turns retrying off.
+	RateLimitWait time.Duration
+
 	// Scopes are the scopes to request. Default: the 401 challenge's scope, else the
 	// protected resource metadata's scopes_supported, else none (the MCP scope selection
 	// strategy).

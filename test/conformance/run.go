@@ -64,6 +64,17 @@ func newRunner(t Target) *runner {
 	if hc.Jar == nil {
 		hc.Jar, _ = cookiejar.New(nil)
 	}
+	if t.RateLimitWait >= 0 {
+		wait := t.RateLimitWait
+		if wait == 0 {
+			wait = DefaultRateLimitWait
+		}
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		hc.Transport = retryOn429{next: next, maxWait: wait}
+	}
 	r.hc = &hc
 	r.login = t.Login
 	if r.login == nil {

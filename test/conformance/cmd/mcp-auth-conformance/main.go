@@ -55,7 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		asJSON        = fs.Bool("json", false, "print the report as JSON")
 		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
 		debug         = fs.Bool("debug", false, "log every request to stderr (tokens redacted)")
-		timeout       = fs.Duration("timeout", 5*time.Minute, "overall time limit")
+		timeout       = fs.Duration("timeout", 15*time.Minute, "overall time limit")
+		rateWait      = fs.Duration("rate-limit-wait", conformance.DefaultRateLimitWait, "wait at most this long for a 429's Retry-After before retrying (negative: never retry)")
 		insecure      = fs.Bool("insecure", false, "skip TLS certificate verification (self-signed test deployments only)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		KeepClients:   *keepClients,
 
 		RefreshGraceWait: *graceWait,
+		RateLimitWait:    *rateWait,
 	}
 	if *clientID != "" {
 		if *redirectURI == "" {
