@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -165,6 +166,9 @@ func TestRun_EveryPhaseAgainstTheDemo(t *testing.T) {
 				}
 				if l := res.Latency; l.P50 <= 0 || l.P50 > l.P90 || l.P90 > l.P99 || l.P99 > l.Max || l.Max > res.Elapsed {
 					t.Errorf("%s: latency %+v out of order", res.Phase, l)
+				}
+				if runtime.GOOS == "linux" && (res.HarnessCPU <= 0 || res.MachineCPU <= 0) {
+					t.Errorf("%s: CPU harness %s, machine %s: want both measured on Linux", res.Phase, res.HarnessCPU, res.MachineCPU)
 				}
 				if res.Elapsed < time.Second || res.Elapsed > 10*time.Second {
 					t.Errorf("%s: ran %s, want about 1 s", res.Phase, res.Elapsed)

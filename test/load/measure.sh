@@ -39,6 +39,23 @@ if awk "BEGIN{exit !($load >= 0.5)}"; then
 	echo "measure: WARNING: load average $load ≥ 0.5: the machine is not idle" >&2
 fi
 
+# CPU accounting in clock ticks (USER_HZ = 100): the busy time of all cores, a
+# process's own and reaped children's time, and the PostgreSQL cluster's (the
+# postmaster of the DSN's port with its children: its reaped children are the backends
+# that have exited).
+machine_busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+proc_cpu() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+pg_cpu() {
+	local pid pm sum=0 port
+	port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"${FOSITE_MCP_POSTGRES_DSN:-}")
+	pm=$([ -n "$port" ] && pgrep -f -- "-p $port -k" | head -1 || true)
+	[ -n "$pm" ] || { echo 0; return; }
+	for pid in "$pm" $(pgrep -P "$pm" || true); do
+		sum=$((sum + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$sum"
+}
+
 dbs=(sqlite)
 if [ -n "${FOSITE_MCP_POSTGRES_DSN:-}" ]; then dbs+=(postgres); fi
 for db in "${dbs[@]}"; do
@@ -62,7 +79,15 @@ for db in "${dbs[@]}"; do
 		curl -fsS --retry 20 --retry-connrefused --retry-delay 0 -o /dev/null "${url%/mcp}/healthz"
 		echo "measure: $name at $url (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 		rc=0
-		"$tmp/mcp-auth-load" -url "$url" -c "$conc" -duration "$duration" -json-file "$out/$name.json" -q | tee "$out/$name.txt" || rc=$?
+		busy0=$(machine_busy) demo0=$(proc_cpu "$demo_pid") pg0=$(pg_cpu)
+		TIMEFORMAT='harness-cpu %U %S'
+		{ time "$tmp/mcp-auth-load" -url "$url" -c "$conc" -duration "$duration" -json-file "$out/$name.json" -q >"$out/$name.txt"; } 2>"$tmp/time" || rc=$?
+		cat "$out/$name.txt"
+		harness=$(awk '$1 == "harness-cpu" {print $2 + $3}' "$tmp/time")
+		busy1=$(machine_busy) demo1=$(proc_cpu "$demo_pid") pg1=$(pg_cpu)
+		awk -v b="$((busy1 - busy0))" -v d="$((demo1 - demo0))" -v p="$((pg1 - pg0))" -v h="$harness" 'BEGIN {
+			printf "CPU over the whole run, setup included (s): machine busy %.1f = demo %.1f + PostgreSQL %.1f + harness %.1f + other processes %.1f\n",
+				b / 100, d / 100, p / 100, h, b / 100 - d / 100 - p / 100 - h }' | tee -a "$out/$name.txt"
 		kill -TERM "$demo_pid"
 		wait "$demo_pid" || { echo "measure: the demo did not stop cleanly" >&2; rc=1; }
 		demo_pid=

@@ -76,15 +76,31 @@ type Result struct {
 	Steps []Step `json:"steps,omitempty"`
 	// Interrupted is set when the phase was cut short by the run's context.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// HarnessCPU is the CPU time the harness itself used during Elapsed, and
+	// MachineCPU the busy time of all the machine's cores (the harness, the server, its
+	// database and anything else running); MachineCPU − HarnessCPU is the server side's
+	// share when nothing else runs. Zero where not measured (outside Linux).
+	HarnessCPU time.Duration `json:"-"`
+	MachineCPU time.Duration `json:"-"`
 }
 
-// MarshalJSON adds the elapsed time in seconds.
+// MarshalJSON adds the elapsed and CPU times in seconds.
 func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
 	return json.Marshal(struct {
 		plain
-		ElapsedSeconds float64 `json:"elapsed_s"`
-	}{plain(r), r.Elapsed.Seconds()})
+		ElapsedSeconds    float64 `json:"elapsed_s"`
+		HarnessCPUSeconds float64 `json:"harness_cpu_s"`
+		MachineCPUSeconds float64 `json:"machine_cpu_s"`
+	}{plain(r), r.Elapsed.Seconds(), r.HarnessCPU.Seconds(), r.MachineCPU.Seconds()})
+}
+
+// cores is CPU time d over the elapsed time: how many cores were busy on average.
+func (r Result) cores(d time.Duration) string {
+	if r.MachineCPU == 0 || r.Elapsed <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", d.Seconds()/r.Elapsed.Seconds())
 }
 
 // Step is the latency of one kind of request inside an operation.
@@ -180,16 +196,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-12s\tc\tops\terrors\tops/s\treq/s\tp50\tp90\tp99\tmax\t\n", "phase")
+	fmt.Fprintf(tw, "%-12s\tc\tops\terrors\tops/s\treq/s\tp50\tp90\tp99\tmax\tbusy\tharness\t\n", "phase")
 	for _, res := range r.Results {
 		name := res.Phase
 		if res.Interrupted {
 			name += "*"
 		}
-		fmt.Fprintf(tw, "%-12s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t\n", name, res.Concurrency, res.Operations, res.Errors,
-			res.Throughput, res.RequestRate, ms(res.Latency.P50), ms(res.Latency.P90), ms(res.Latency.P99), ms(res.Latency.Max))
+		fmt.Fprintf(tw, "%-12s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, res.Concurrency, res.Operations, res.Errors,
+			res.Throughput, res.RequestRate, ms(res.Latency.P50), ms(res.Latency.P90), ms(res.Latency.P99), ms(res.Latency.Max),
+			res.cores(res.MachineCPU), res.cores(res.HarnessCPU))
 		for _, s := range res.Steps {
-			fmt.Fprintf(tw, "  %-10s\t\t%d\t\t\t\t%s\t%s\t%s\t%s\t\n", s.Name, s.Requests,
+			fmt.Fprintf(tw, "  %-10s\t\t%d\t\t\t\t%s\t%s\t%s\t%s\t\t\t\n", s.Name, s.Requests,
 				ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max))
 		}
 	}
@@ -200,6 +217,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		for _, kind := range slices.Sorted(maps.Keys(res.ErrorKinds)) {
 			fmt.Fprintf(w, "error %s c=%d: %d × %s\n", res.Phase, res.Concurrency, res.ErrorKinds[kind], strings.TrimSpace(res.ErrorSamples[kind]))
 		}
+	}
+	if len(r.Results) > 0 && r.Results[0].MachineCPU > 0 {
+		fmt.Fprintln(w, "busy: cores the whole machine kept busy (harness, server, database, anything else); harness: the harness's share")
 	}
 	if r.Interrupted {
 		fmt.Fprintln(w, "* interrupted: partial results")

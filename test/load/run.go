@@ -256,14 +256,19 @@ func (t *target) runPhase(ctx context.Context, phase string, c int) (*Result, er
 	limit := int64(t.cfg.Requests)
 	timer := time.AfterFunc(t.cfg.Duration, func() { stop.Store(true) })
 	defer timer.Stop()
+	cpu0 := sampleCPU()
 	begin := time.Now()
 	for _, w := range workers {
 		wg.Go(func() { w.loop(ctx, &stop, &started, limit) })
 	}
 	wg.Wait()
 	elapsed := time.Since(begin)
+	cpu1 := sampleCPU()
 
 	res := &Result{Phase: phase, Concurrency: c, Elapsed: elapsed, Interrupted: ctx.Err() != nil}
+	if cpu0.ok && cpu1.ok {
+		res.HarnessCPU, res.MachineCPU = cpu1.self-cpu0.self, cpu1.machine-cpu0.machine
+	}
 	merge(res, workers)
 	return res, nil
 }
