@@ -5,7 +5,8 @@
 # FOSITE_MCP_POSTGRES_DSN is set, as ./test/with-postgres.sh sets it) and each access
 # token format (opaque, jwt) starts a fresh demo on a free 127.0.0.1 port with
 # -auto-approve alice -rate-limit=false and runs every phase at the concurrency levels $CONC (default
-# 1,8,32) for $DURATION each (default 10s). Each run writes OUTDIR/DB-TOKENS.txt (the
+# 1,8,32) for $DURATION each (default 10s); DBS="sqlite postgres" and TOKENS="opaque
+# jwt" select runs. Each run writes OUTDIR/DB-TOKENS.txt (the
 # table), OUTDIR/DB-TOKENS.json and OUTDIR/DB-TOKENS.demo.log (the demo's request log,
 # written to a file as a deployment would). Everything stays on loopback; the demos are
 # stopped with SIGTERM after their run.
@@ -58,8 +59,10 @@ pg_cpu() {
 
 dbs=(sqlite)
 if [ -n "${FOSITE_MCP_POSTGRES_DSN:-}" ]; then dbs+=(postgres); fi
+if [ -n "${DBS:-}" ]; then read -ra dbs <<<"$DBS"; fi
+read -ra formats <<<"${TOKENS:-opaque jwt}"
 for db in "${dbs[@]}"; do
-	for tokens in opaque jwt; do
+	for tokens in "${formats[@]}"; do
 		name=$db-$tokens
 		args=(-addr 127.0.0.1:0 -auto-approve alice -rate-limit=false -access-tokens "$tokens" -secrets "$tmp/$name.secrets" -db "$tmp/$name.db")
 		if [ "$db" = postgres ]; then
