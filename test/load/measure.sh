@@ -4,12 +4,12 @@
 # Builds ./cmd/demo and mcp-auth-load, then for each storage (SQLite; PostgreSQL when
 # FOSITE_MCP_POSTGRES_DSN is set, as ./test/with-postgres.sh sets it) and each access
 # token format (opaque, jwt) starts a fresh demo on a free 127.0.0.1 port with
-# -auto-approve alice -rate-limit=false and runs every phase at the concurrency levels $CONC (default
-# 1,8,32) for $DURATION each (default 10s); DBS="sqlite postgres" and TOKENS="opaque
-# jwt" select runs. Each run writes OUTDIR/DB-TOKENS.txt (the
-# table), OUTDIR/DB-TOKENS.json and OUTDIR/DB-TOKENS.demo.log (the demo's request log,
-# written to a file as a deployment would). Everything stays on loopback; the demos are
-# stopped with SIGTERM after their run.
+# -auto-approve alice -rate-limit=false and runs every phase at the concurrency levels
+# $CONC (default 1,8,32) for $DURATION each (default 10s); DBS="sqlite postgres" and
+# TOKENS="opaque jwt" select runs. Each run writes OUTDIR/DB-TOKENS.txt (the table and
+# the run's CPU split), OUTDIR/DB-TOKENS.json and OUTDIR/DB-TOKENS.demo.log (the demo's
+# request log, written to a file as a deployment would). Everything stays on loopback;
+# the demos are stopped with SIGTERM after their run.
 #
 #   ./test/with-postgres.sh test/load/measure.sh /tmp/mcp-auth-load
 set -euo pipefail
