@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"os"
 	"strings"
@@ -18,17 +17,7 @@ import (
 // needs it) into a directory TestMain removes.
 var demoBinary *demoproc.Binary
 
-func TestMain(m *testing.M) {
-	dir, remove, err := demoproc.MkdirTemp()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	demoBinary = demoproc.NewBinary(dir)
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(demoproc.Main(m, &demoBinary)) }
 
 // demoOutcome is the exact outcome the suite must report against the demo for the
 // checks that do not pass, and why; every other check must pass (REG-CIMD and

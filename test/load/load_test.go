@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,17 +22,7 @@ import (
 // demoBinary is ./cmd/demo, built at most once per test binary.
 var demoBinary *demoproc.Binary
 
-func TestMain(m *testing.M) {
-	dir, remove, err := demoproc.MkdirTemp()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	demoBinary = demoproc.NewBinary(dir)
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(demoproc.Main(m, &demoBinary)) }
 
 // Load only goes to this machine unless AllowRemote: a target outside the loopback
 // range is refused before any request.

@@ -50,17 +50,7 @@ type officialCheck struct {
 // TestMain removes.
 var demoBinary *demoproc.Binary
 
-func TestMain(m *testing.M) {
-	dir, remove, err := demoproc.MkdirTemp()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	demoBinary = demoproc.NewBinary(dir)
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(demoproc.Main(m, &demoBinary)) }
 
 // TestOfficialConformance runs `conformance authorization` with both scenarios against
 // the demo server (`demo -auto-approve alice`, a subprocess) on SQLite and PostgreSQL,

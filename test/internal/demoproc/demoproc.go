@@ -336,12 +336,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// MkdirTemp is os.MkdirTemp for a TestMain: a directory for the Binary, removed by the
-// returned function.
-func MkdirTemp() (dir string, remove func(), err error) {
-	dir, err = os.MkdirTemp("", "fosite-mcp-demo-")
+// Main is a TestMain for packages that start the demo: it sets *bin to a Binary that
+// builds ./cmd/demo at most once, into a temporary directory, runs the tests and removes
+// the directory. Use it as
+//
+//	func TestMain(m *testing.M) { os.Exit(demoproc.Main(m, &demoBinary)) }
+func Main(m *testing.M, bin **Binary) int {
+	dir, err := os.MkdirTemp("", "fosite-mcp-demo-")
 	if err != nil {
-		return "", nil, err
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	return dir, func() { _ = os.RemoveAll(dir) }, nil
+	defer os.RemoveAll(dir)
+	*bin = NewBinary(dir)
+	return m.Run()
 }

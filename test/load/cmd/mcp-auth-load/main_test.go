@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,17 +14,7 @@ import (
 
 var demoBinary *demoproc.Binary
 
-func TestMain(m *testing.M) {
-	dir, remove, err := demoproc.MkdirTemp()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	demoBinary = demoproc.NewBinary(dir)
-	code := m.Run()
-	remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(demoproc.Main(m, &demoBinary)) }
 
 // Bad flags and refused targets exit 2 before any request, saying why.
 func TestRun_RefusesBadFlagsWithExit2(t *testing.T) {
