@@ -52,6 +52,23 @@ type AuthorizationRequest struct {
 	ExpiresAt time.Time
 }
 
+// Limits of an authorization request. A request beyond them is refused before anything
+// is stored: with open registration anyone may send authorization requests, and each
+// valid one is kept (encrypted) until the user consents or it expires.
+const (
+	// MaxAuthorizationRequestBytes caps the query string of an authorization request and
+	// the body of a POSTed one (8 KiB, the request-line limit common HTTP servers and
+	// proxies apply). A longer query is answered 414 URI Too Long (RFC 9110 §15.5.15), a
+	// longer body 400 as at the token endpoint, each with an invalid_request error page.
+	MaxAuthorizationRequestBytes = 8 << 10
+	// MaxResourceValues caps the RFC 8707 `resource` parameters of one authorization
+	// request (invalid_request beyond it).
+	MaxResourceValues = 16
+	// MaxScopeValues caps the scope tokens of one authorization request (invalid_scope
+	// beyond it).
+	MaxScopeValues = 64
+)
+
 // ErrAuthorizationRequestNotFound is returned by AuthorizationRequest, Approve and Deny
 // for an unknown, expired or already used authorization request ID.
 var ErrAuthorizationRequestNotFound = errors.New("provider: authorization request not found, expired or already used")
@@ -67,6 +84,11 @@ var ErrScopeNotRequested = errors.New("provider: granted scope was not requested
 // error page is shown (never a redirect to an unvalidated URI).
 func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if len(r.URL.RawQuery) > MaxAuthorizationRequestBytes {
+		// Never parsed, never stored: no authorization request needs this much.
+		p.errorPage(w, r, http.StatusRequestURITooLong, fosite.ErrInvalidRequest.WithHintf("The authorization request is longer than %d bytes.", MaxAuthorizationRequestBytes))
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 	case http.MethodPost:
@@ -74,14 +96,19 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 			p.errorPage(w, r, http.StatusBadRequest, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, MaxAuthorizationRequestBytes)
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		p.errorPage(w, r, http.StatusMethodNotAllowed, errMethodNotAllowed.WithHint("Use GET or POST."))
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("The request is not a valid form or is too large."))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHintf("The authorization request is longer than %d bytes.", MaxAuthorizationRequestBytes))
+			return
+		}
+		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("The request is not a valid form."))
 		return
 	}
 	ar, view, err := p.validateAuthorize(ctx, r, true)
@@ -108,7 +135,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	pending := &PendingAuthorization{
 		ClientID:  ar.GetClient().GetID(),
-		Form:      cloneValues(ar.GetRequestForm()),
+		Form:      pendingForm(ar.GetRequestForm()),
 		CreatedAt: now,
 		ExpiresAt: now.Add(p.cfg.PendingAuthorizationLifespan),
 	}
@@ -197,6 +224,12 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	}
 	if len(rawScope) > 1 {
 		return ar, nil, fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
+	}
+	if len(rawScope) == 1 && len(fosite.RemoveEmpty(strings.Split(rawScope[0], " "))) > MaxScopeValues {
+		return ar, nil, fosite.ErrInvalidScope.WithHintf("At most %d scopes may be requested.", MaxScopeValues)
+	}
+	if len(form["resource"]) > MaxResourceValues {
+		return ar, nil, fosite.ErrInvalidRequest.WithHintf("At most %d 'resource' parameters may be sent.", MaxResourceValues)
 	}
 	if k := duplicateParam(form, "resource"); k != "" {
 		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
@@ -516,12 +549,25 @@ func randomID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-func cloneValues(v url.Values) url.Values {
-	c := make(url.Values, len(v))
-	for k, vs := range v {
-		c[k] = append([]string(nil), vs...)
+// pendingParams are the authorization request parameters a pending authorization keeps:
+// those consent pages show and that consume replays through validateAuthorize (fosite's
+// authorization request parsing and PKCE handler read nothing else). Anything else a
+// client sends is dropped, so that junk parameters never reach storage.
+var pendingParams = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state",
+	"code_challenge", "code_challenge_method", "resource",
+}
+
+// pendingForm returns the parameters of form a pending authorization stores
+// (pendingParams), copied.
+func pendingForm(form url.Values) url.Values {
+	out := make(url.Values, len(pendingParams))
+	for _, k := range pendingParams {
+		if vs, ok := form[k]; ok {
+			out[k] = append([]string(nil), vs...)
+		}
 	}
-	return c
+	return out
 }
 
 func dedupe(list []string) []string {

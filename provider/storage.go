@@ -51,7 +51,9 @@ var ErrClientExists = errors.New("client already exists")
 type PendingAuthorization struct {
 	// ClientID is the requesting client.
 	ClientID string
-	// Form holds the authorization request parameters as received (after validation).
+	// Form holds the authorization request parameters the flow needs, after validation:
+	// response_type, client_id, redirect_uri, scope, state, code_challenge,
+	// code_challenge_method and resource. Other parameters are not kept.
 	Form url.Values
 	// CreatedAt is when the request was stored.
 	CreatedAt time.Time
