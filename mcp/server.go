@@ -26,7 +26,7 @@ type Config struct {
 	// Provider configures the authorization server. Issuer, Storage and GlobalSecret are
 	// required, and a way to log users in (Authenticator, LoginURL or AutoApprove); see
 	// provider.Config for every default. New fills in Resources, DefaultResource and
-	// Scopes from the Resources below, and wraps AuthorizeHook and EditMetadata (a hook
+	// Scopes from the Resources below (and ScopesForAudience, unless set here), and wraps AuthorizeHook and EditMetadata (a hook
 	// or edit set here still runs, after the MCP layer's). It also sets the
 	// compatibility switches (MatchResource, RequireResource…, ExactLocalhostRedirects,
 	// MinStateLength, RefreshTokenScopes, TokenRedirectURIOptional, RefreshTokenGrace)
@@ -147,6 +147,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.knownScopes = mergeScopes(pcfg.Scopes, pcfg.RefreshTokenScopes)
 	s.globalScopes = mergeScopes(userScopes, pcfg.RefreshTokenScopes)
+	if pcfg.ScopesForAudience == nil {
+		// A token narrowed to some of its grant's resources keeps only their scopes.
+		pcfg.ScopesForAudience = s.allowedScopes
+	}
 	for _, w := range crossResourceAncestors(registry.Resources()) {
 		s.logger.Warn("mcp: a scope of one resource is a hierarchy ancestor of another resource's scope; a token bound to both satisfies the latter with the former",
 			"scope", w.ancestor, "resource", w.ancestorResource, "descendant", w.descendant, "descendant_resource", w.descendantResource)

@@ -123,6 +123,16 @@ type Config struct {
 	// origin or path prefix of the MCP URL (compat.Options.LenientResourceMatch).
 	MatchResource func(resource string) (string, bool)
 
+	// ScopesForAudience, when set, returns the scopes an access token whose audience is
+	// exactly audience may carry. When a token request names `resource` to narrow a grant
+	// bound to several resources (RFC 8707 §2.2), at code exchange or refresh, the access
+	// token keeps only the granted scopes in this list: a scope only a resource left out
+	// defines must not ride along (under a scope hierarchy it could satisfy a remaining
+	// resource's scope). The refresh token keeps the grant's whole scope. Nil, the
+	// default, keeps every granted scope; the MCP layer sets it from its resources'
+	// Scopes (plus the scopes tied to no resource).
+	ScopesForAudience func(audience []string) []string
+
 	// RequireResource refuses authorization and client credentials requests that end up
 	// without a resource (none sent, no DefaultResource, none added by AuthorizeHook) with
 	// invalid_target, so that no token is ever issued without an audience. Off by

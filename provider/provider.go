@@ -154,7 +154,7 @@ func New(cfg Config) (*Provider, error) {
 
 	factories := []compose.Factory{
 		p.codeGrantFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
+		p.refreshGrantFactory,
 	}
 	if cfg.EnableClientCredentials {
 		factories = append(factories, compose.OAuth2ClientCredentialsGrantFactory)

@@ -178,8 +178,10 @@ func (p *Provider) narrowAudience(resources []string, bound []string) ([]string,
 }
 
 // codeGrant is fosite's authorization code handler, with the token response limited to
-// the audience named by the token request's `resource` parameters (RFC 8707 §2.2).
-// resourceHandler has already checked them against the code's bound audience.
+// the audience named by the token request's `resource` parameters (RFC 8707 §2.2) and to
+// the scopes Config.ScopesForAudience allows for that audience; the refresh token keeps
+// the grant's whole scope (see grantscope.go). resourceHandler has already checked the
+// resources against the code's bound audience.
 type codeGrant struct {
 	*oauth2.AuthorizeExplicitGrantHandler
 	p *Provider
@@ -196,20 +198,35 @@ func (c *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.
 		if err != nil {
 			return err
 		}
-		r = &audienceFilter{AccessRequester: r, allowed: allowed}
+		f := &grantFilter{AccessRequester: r, audience: allowed, grant: &grantScopes{scopes: fosite.Arguments{}}}
+		f.scopes, f.limitScopes = c.p.audienceScopes(allowed)
+		r = f
+		ctx = withGrantScopes(ctx, f.grant)
 	}
 	return c.AuthorizeExplicitGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 }
 
-// audienceFilter grants only allowed audiences.
-type audienceFilter struct {
+// grantFilter grants only the allowed audiences and, when limitScopes is set, only the
+// allowed scopes; it records every scope of the grant in grant (for the refresh token).
+type grantFilter struct {
 	fosite.AccessRequester
-	allowed []string
+	audience    []string
+	scopes      []string
+	limitScopes bool
+	grant       *grantScopes
 }
 
 // GrantAudience implements fosite.Requester.
-func (a *audienceFilter) GrantAudience(audience string) {
-	if contains(a.allowed, audience) {
+func (a *grantFilter) GrantAudience(audience string) {
+	if contains(a.audience, audience) {
 		a.AccessRequester.GrantAudience(audience)
+	}
+}
+
+// GrantScope implements fosite.Requester.
+func (a *grantFilter) GrantScope(scope string) {
+	a.grant.scopes = append(a.grant.scopes, scope)
+	if !a.limitScopes || contains(a.scopes, scope) {
+		a.AccessRequester.GrantScope(scope)
 	}
 }
