@@ -18,12 +18,23 @@ type Maintenance struct {
 	// tend to register anew at every login, so abandoned registrations pile up). Default
 	// 90 days; negative keeps them forever.
 	UnusedClientLifetime time.Duration
+	// UnusedMetadataDocumentClientLifetime is how long the stored row of a client from a
+	// client ID metadata document (CIMD) may go without obtaining a token before it is
+	// deleted, provided it holds no live refresh token, access token, code or pending
+	// authorization. Such rows are a copy of a document fetched again when the client
+	// returns (the resolver caches documents for at most a day), but any host can make
+	// the server add rows at the authorization endpoint's rate. Default 7 days; negative
+	// keeps them forever.
+	UnusedMetadataDocumentClientLifetime time.Duration
 }
 
 // Default maintenance settings.
 const (
 	DefaultMaintenanceInterval  = 10 * time.Minute
 	DefaultUnusedClientLifetime = 90 * 24 * time.Hour
+	// DefaultUnusedMetadataDocumentClientLifetime is
+	// Maintenance.UnusedMetadataDocumentClientLifetime's default.
+	DefaultUnusedMetadataDocumentClientLifetime = 7 * 24 * time.Hour
 )
 
 // purger is implemented by storage that can delete expired rows (storage/gorm does).
@@ -32,9 +43,10 @@ type purger interface {
 }
 
 // Maintain runs one round of maintenance now: it purges expired rows when the storage
-// supports it (storage/gorm does) and prunes dynamically registered clients unused for
-// Maintenance.UnusedClientLifetime when the storage can list them. It returns how many
-// rows and clients it deleted.
+// supports it (storage/gorm does), prunes dynamically registered clients unused for
+// Maintenance.UnusedClientLifetime and client ID metadata document clients unused for
+// Maintenance.UnusedMetadataDocumentClientLifetime when the storage can list them. It
+// returns how many rows and clients it deleted.
 func (s *Server) Maintain(ctx context.Context) (purged int64, pruned int, err error) {
 	if p, ok := s.store.(purger); ok {
 		n, perr := p.Purge(ctx, time.Now())
@@ -44,6 +56,12 @@ func (s *Server) Maintain(ctx context.Context) (purged int64, pruned int, err er
 		if ps, ok := s.store.(registration.PruneStore); ok {
 			n, perr := registration.PruneUnusedClients(ctx, ps, s.maintenance.UnusedClientLifetime)
 			pruned, err = n, errors.Join(err, perr)
+		}
+	}
+	if s.maintenance.UnusedMetadataDocumentClientLifetime > 0 {
+		if ps, ok := s.store.(registration.MetadataDocumentPruneStore); ok {
+			n, perr := registration.PruneUnusedMetadataDocumentClients(ctx, ps, s.maintenance.UnusedMetadataDocumentClientLifetime)
+			pruned, err = pruned+n, errors.Join(err, perr)
 		}
 	}
 	return purged, pruned, err

@@ -42,3 +42,34 @@ func TestServer_Maintain(t *testing.T) {
 		}
 	})
 }
+
+// Issue 14 finding 11: Maintain also prunes client ID metadata document rows, after the
+// shorter default UnusedMetadataDocumentClientLifetime (7 days), while dynamic
+// registrations keep their 90 days.
+func TestIssue14Finding11_MaintainPrunesMetadataDocumentClients(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		_, _, auth := newServer(t, store)
+		ctx := t.Context()
+		add := func(id string, src provider.ClientSource, age time.Duration) {
+			t.Helper()
+			created := time.Now().Add(-age)
+			if err := store.CreateClient(ctx, &provider.Client{ID: id, Public: true, Source: src, RedirectURIs: []string{"http://127.0.0.1/cb"},
+				GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, CreatedAt: created, UpdatedAt: created}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		day := 24 * time.Hour
+		add("https://old.example/client.json", provider.ClientSourceMetadataDocument, mcp.DefaultUnusedMetadataDocumentClientLifetime+day)
+		add("https://young.example/client.json", provider.ClientSourceMetadataDocument, mcp.DefaultUnusedMetadataDocumentClientLifetime-day)
+		add("dynamic-8-days", provider.ClientSourceDynamic, 8*day)
+		_, pruned, err := auth.Maintain(ctx)
+		if err != nil || pruned != 1 {
+			t.Fatalf("Maintain pruned %d, %v; want 1", pruned, err)
+		}
+		for id, want := range map[string]bool{"https://old.example/client.json": false, "https://young.example/client.json": true, "dynamic-8-days": true} {
+			if _, err := store.LoadClient(ctx, id); (err == nil) != want {
+				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
+			}
+		}
+	})
+}

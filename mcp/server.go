@@ -215,6 +215,9 @@ func New(cfg Config) (*Server, error) {
 	if s.maintenance.UnusedClientLifetime == 0 {
 		s.maintenance.UnusedClientLifetime = DefaultUnusedClientLifetime
 	}
+	if s.maintenance.UnusedMetadataDocumentClientLifetime == 0 {
+		s.maintenance.UnusedMetadataDocumentClientLifetime = DefaultUnusedMetadataDocumentClientLifetime
+	}
 	if s.limits, err = s.newLimiters(cfg.RateLimits); err != nil {
 		return nil, err
 	}

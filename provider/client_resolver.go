@@ -28,7 +28,9 @@ import (
 //     resolved metadata differs from the stored row. The row must exist because codes,
 //     tokens and pending authorizations reference their client (storage/gorm enforces
 //     it with foreign keys), and it is what consent pages and token validation read.
-//     Such rows are never pruned as unused dynamic registrations are.
+//     Rows unused for a while that hold nothing live can be pruned (mcp's maintenance
+//     does, see registration.PruneUnusedMetadataDocumentClients): the next request
+//     resolves and stores the client again.
 //
 // A failed resolution aborts the request: at the authorization endpoint with an
 // invalid_client error page (never a redirect: the redirect URI is not verified), at

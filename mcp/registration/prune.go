@@ -26,6 +26,23 @@ type PruneStore interface {
 	UnusedClientLister
 }
 
+// UnusedMetadataDocumentClientLister lists clients stored from client ID metadata
+// documents that have not been used since a time and hold nothing live. A store
+// implements it to support [PruneUnusedMetadataDocumentClients].
+type UnusedMetadataDocumentClientLister interface {
+	// ListUnusedMetadataDocumentClients returns up to limit IDs of clients with Source
+	// provider.ClientSourceMetadataDocument whose LastUsedAt (CreatedAt when never used)
+	// is before cutoff and that hold no live refresh token, access token, code or pending
+	// authorization.
+	ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+}
+
+// MetadataDocumentPruneStore is what [PruneUnusedMetadataDocumentClients] needs.
+type MetadataDocumentPruneStore interface {
+	provider.ClientStore
+	UnusedMetadataDocumentClientLister
+}
+
 // pruneBatch is how many clients one listing returns.
 const pruneBatch = 100
 
@@ -35,14 +52,32 @@ const pruneBatch = 100
 // used meanwhile survives. Static clients are never deleted. Run it periodically (for
 // example daily with olderThan of 90 days) so that abandoned registrations do not pile up.
 func PruneUnusedClients(ctx context.Context, store PruneStore, olderThan time.Duration) (int, error) {
+	return prune(ctx, store, store.ListUnusedClients, provider.ClientSourceDynamic, olderThan)
+}
+
+// PruneUnusedMetadataDocumentClients deletes the stored rows of clients from client ID
+// metadata documents (provider.ClientSourceMetadataDocument) unused for olderThan that hold
+// nothing live (see UnusedMetadataDocumentClientLister), and returns how many it deleted.
+// Such a row is a copy of a document the server fetches again when the client returns,
+// but any host can make the server add rows (one per URL, at the authorization
+// endpoint's rate), so they must not pile up. Each candidate is re-loaded and re-checked
+// before deletion, as in PruneUnusedClients; other clients are never deleted.
+func PruneUnusedMetadataDocumentClients(ctx context.Context, store MetadataDocumentPruneStore, olderThan time.Duration) (int, error) {
+	return prune(ctx, store, store.ListUnusedMetadataDocumentClients, provider.ClientSourceMetadataDocument, olderThan)
+}
+
+// prune deletes the clients of source that list returns for the cutoff olderThan ago,
+// in batches, re-checking each (see pruneOne).
+func prune(ctx context.Context, store provider.ClientStore, list func(context.Context, time.Time, int) ([]string, error),
+	source provider.ClientSource, olderThan time.Duration) (int, error) {
 	if olderThan <= 0 {
-		return 0, errors.New("registration: PruneUnusedClients needs a positive olderThan")
+		return 0, errors.New("registration: pruning unused clients needs a positive olderThan")
 	}
 	cutoff := time.Now().Add(-olderThan)
 	deleted := 0
 	seen := map[string]bool{}
 	for {
-		ids, err := store.ListUnusedClients(ctx, cutoff, pruneBatch)
+		ids, err := list(ctx, cutoff, pruneBatch)
 		if err != nil {
 			return deleted, fmt.Errorf("registration: listing unused clients: %w", err)
 		}
@@ -53,7 +88,7 @@ func PruneUnusedClients(ctx context.Context, store PruneStore, olderThan time.Du
 			}
 			seen[id] = true
 			progress = true
-			ok, err := pruneOne(ctx, store, id, cutoff)
+			ok, err := pruneOne(ctx, store, id, source, cutoff)
 			if err != nil {
 				return deleted, err
 			}
@@ -67,8 +102,8 @@ func PruneUnusedClients(ctx context.Context, store PruneStore, olderThan time.Du
 	}
 }
 
-// pruneOne deletes client id if it is still a dynamic client unused since cutoff.
-func pruneOne(ctx context.Context, store provider.ClientStore, id string, cutoff time.Time) (bool, error) {
+// pruneOne deletes client id if it is still a client of source unused since cutoff.
+func pruneOne(ctx context.Context, store provider.ClientStore, id string, source provider.ClientSource, cutoff time.Time) (bool, error) {
 	c, err := store.LoadClient(ctx, id)
 	if errors.Is(err, fosite.ErrNotFound) {
 		return false, nil
@@ -80,7 +115,7 @@ func pruneOne(ctx context.Context, store provider.ClientStore, id string, cutoff
 	if last.IsZero() {
 		last = c.CreatedAt
 	}
-	if c.Source != provider.ClientSourceDynamic || !last.Before(cutoff) {
+	if c.Source != source || !last.Before(cutoff) {
 		return false, nil
 	}
 	if err := store.DeleteClient(ctx, id); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // purgeBatch bounds how many rows one Purge statement deletes, so that a large backlog never
@@ -50,4 +52,31 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		s.log.InfoContext(ctx, "purged expired rows", "rows", total, "before", cutoff)
 	}
 	return total, nil
+}
+
+// ListUnusedMetadataDocumentClients returns up to limit IDs of clients stored from client ID
+// metadata documents (provider.ClientSourceMetadataDocument) whose LastUsedAt, or CreatedAt
+// when never used, is before cutoff and that hold nothing live: no active unexpired refresh
+// token, access token or authorization code and no unconsumed unexpired pending
+// authorization. Oldest first. It implements registration.UnusedMetadataDocumentClientLister,
+// which registration.PruneUnusedMetadataDocumentClients uses: such rows are only a copy of
+// a document the server fetches again when the client comes back, but anyone can make the
+// server add one (ListUnusedClients does the same for dynamic registrations).
+func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := dbTime(s.now())
+	live := func(table, cond string) string {
+		return "NOT EXISTS (SELECT 1 FROM " + table + " t WHERE t.client_id = " + tableClients + ".id AND " + cond + ")"
+	}
+	var ids []string
+	err := s.conn(ctx).Table(tableClients).
+		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(provider.ClientSourceMetadataDocument), dbTime(cutoff)).
+		Where(live(tableRefresh, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
+		Where(live(tableAccess, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
+		Where(live(tableCodes, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
+		Where(live(tablePending, "t.consumed_at IS NULL AND t.expires_at > ?"), now).
+		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
+	return ids, s.mapErr(err)
 }

@@ -1,9 +1,12 @@
 package gormstore_test
 
 import (
+	"net/url"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ory/fosite"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -48,6 +51,67 @@ func TestListUnusedClients_DynamicByLastUse(t *testing.T) {
 			t.Fatalf("PruneUnusedClients = %d, %v; want 1", n, err)
 		}
 		for id, want := range map[string]bool{"old-unused": false, "old-used-recently": true, "old-static": true, "new-unused": true} {
+			if _, err := s.LoadClient(c, id); (err == nil) != want {
+				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
+			}
+		}
+	})
+}
+
+var _ registration.MetadataDocumentPruneStore = (*gormstore.Store)(nil)
+
+// Issue 14 finding 11: rows of clients from client ID metadata documents were never
+// pruned, and any host can make the server add them. Old unused ones that hold nothing
+// live are listed and pruned; those with a live refresh token or pending authorization,
+// recently used ones and other clients are kept.
+func TestIssue14Finding11_ListUnusedMetadataDocumentClients(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		now := time.Now().UTC()
+		old := now.Add(-48 * time.Hour)
+		add := func(id string, src provider.ClientSource, created time.Time) *provider.Client {
+			t.Helper()
+			cl := &provider.Client{ID: id, Public: true, Source: src, RedirectURIs: []string{"http://127.0.0.1/cb"},
+				GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"}, CreatedAt: created, UpdatedAt: created}
+			if err := s.CreateClient(c, cl); err != nil {
+				t.Fatal(err)
+			}
+			return cl
+		}
+		doc := func(name string) string { return "https://" + name + ".example/client.json" }
+		add(doc("old-unused"), provider.ClientSourceMetadataDocument, old)
+		add(doc("recent"), provider.ClientSourceMetadataDocument, now)
+		add("dynamic-old", provider.ClientSourceDynamic, old)
+		refresh := func(id string, expires time.Time) {
+			t.Helper()
+			req := newRequest(add(id, provider.ClientSourceMetadataDocument, old), randomString(t, "req-"), "m")
+			req.Session.(*fosite.DefaultSession).SetExpiresAt(fosite.RefreshToken, expires)
+			if err := s.CreateRefreshTokenSession(c, randomString(t, "sig-"), "", req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		refresh(doc("live-refresh"), now.Add(24*time.Hour))
+		refresh(doc("expired-refresh"), now.Add(-time.Hour))
+		add(doc("pending"), provider.ClientSourceMetadataDocument, old)
+		if err := s.CreatePendingAuthorization(c, randomString(t, "pending-"), &provider.PendingAuthorization{ClientID: doc("pending"),
+			Form: url.Values{"state": {"x"}}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+
+		ids, err := s.ListUnusedMetadataDocumentClients(c, now.Add(-24*time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		if want := []string{doc("expired-refresh"), doc("old-unused")}; !slices.Equal(ids, want) {
+			t.Fatalf("ListUnusedMetadataDocumentClients = %q; want %q", ids, want)
+		}
+		n, err := registration.PruneUnusedMetadataDocumentClients(c, s, 24*time.Hour)
+		if err != nil || n != 2 {
+			t.Fatalf("PruneUnusedMetadataDocumentClients = %d, %v; want 2", n, err)
+		}
+		for id, want := range map[string]bool{doc("old-unused"): false, doc("expired-refresh"): false, doc("recent"): true,
+			doc("live-refresh"): true, doc("pending"): true, "dynamic-old": true} {
 			if _, err := s.LoadClient(c, id); (err == nil) != want {
 				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
 			}
