@@ -18,8 +18,10 @@
 //   - Fetch (§4): GET with Accept: application/json, without following redirects, with
 //     a timeout (Options.Timeout, 5 s) covering connection, headers and body, reading at
 //     most Options.MaxDocumentBytes (5 KiB) incrementally. Only status 200 with a JSON
-//     media type is accepted. Concurrent resolutions of one URL share one fetch, and
-//     at most Options.MaxConcurrentFetches fetches run at once.
+//     media type is accepted. Concurrent resolutions of one URL share one fetch; at
+//     most Options.MaxConcurrentFetchesPerHost (4) fetches from one host (registrable
+//     domain or IP address) and Options.MaxConcurrentFetches (16) in total run at once,
+//     so a slow host cannot delay other clients' first logins.
 //   - SSRF guard (§6.5): every connection's address is checked when it is dialed,
 //     after DNS resolution, so a host name resolving (or re-resolving, DNS rebinding)
 //     to a loopback, private, link-local, CGNAT, multicast, unspecified, reserved or

@@ -12,11 +12,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
@@ -35,6 +38,8 @@ const (
 	DefaultMaxCacheEntries = 1024
 	// DefaultMaxConcurrentFetches is Options.MaxConcurrentFetches's default.
 	DefaultMaxConcurrentFetches = 16
+	// DefaultMaxConcurrentFetchesPerHost is Options.MaxConcurrentFetchesPerHost's default.
+	DefaultMaxConcurrentFetchesPerHost = 4
 )
 
 // Options configures a Resolver. The zero value (or nil) gives the defaults.
@@ -64,6 +69,14 @@ type Options struct {
 	// share one fetch). Default 16. Requests wait for a slot within their own deadline.
 	MaxConcurrentFetches int
 
+	// MaxConcurrentFetchesPerHost bounds the fetches running at once from one host, so
+	// that a slow host (anyone can put a client ID on one) cannot take every slot of
+	// MaxConcurrentFetches and delay other clients' first logins. A host is the
+	// registrable domain (a.example.com and b.example.com share one; see
+	// golang.org/x/net/publicsuffix) or the IP address. Default 4. Requests wait for a
+	// slot within their own deadline.
+	MaxConcurrentFetchesPerHost int
+
 	// DefaultGrantTypes are the grant types of a document without grant_types. Nil
 	// means ["authorization_code"] (RFC 7591 §2: no refresh tokens); mcp.New uses
 	// ["authorization_code", "refresh_token"] with compat.Options.LenientRegistration.
@@ -92,13 +105,21 @@ type Options struct {
 type Resolver struct {
 	opts   Options
 	client *http.Client
-	sem    chan struct{}
+	sem    chan struct{} // MaxConcurrentFetches slots
 	log    *slog.Logger
 	now    func() time.Time
 
 	mu       sync.Mutex
 	cache    map[string]*entry
 	inflight map[string]*fetchCall
+	hosts    map[string]*hostSlots // by fetchHost; entries live while fetches use them
+}
+
+// hostSlots are the MaxConcurrentFetchesPerHost slots of one host and how many fetches
+// hold or wait for one.
+type hostSlots struct {
+	slots chan struct{}
+	users int
 }
 
 var _ provider.ClientResolver = (*Resolver)(nil)
@@ -122,7 +143,7 @@ func New(opts *Options) (*Resolver, error) {
 	}
 	switch {
 	case o.Timeout < 0, o.MaxDocumentBytes < 0, o.DefaultCacheTTL < 0, o.MaxCacheTTL < 0,
-		o.MaxCacheEntries < 0, o.MaxConcurrentFetches < 0:
+		o.MaxCacheEntries < 0, o.MaxConcurrentFetches < 0, o.MaxConcurrentFetchesPerHost < 0:
 		return nil, errors.New("cimd: Options values must not be negative")
 	}
 	if o.Timeout == 0 {
@@ -142,6 +163,9 @@ func New(opts *Options) (*Resolver, error) {
 	}
 	if o.MaxConcurrentFetches == 0 {
 		o.MaxConcurrentFetches = DefaultMaxConcurrentFetches
+	}
+	if o.MaxConcurrentFetchesPerHost == 0 {
+		o.MaxConcurrentFetchesPerHost = DefaultMaxConcurrentFetchesPerHost
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "fosite-mcp-cimd/1"
@@ -188,6 +212,7 @@ func New(opts *Options) (*Resolver, error) {
 		now:      time.Now,
 		cache:    make(map[string]*entry),
 		inflight: make(map[string]*fetchCall),
+		hosts:    make(map[string]*hostSlots),
 	}, nil
 }
 
@@ -245,12 +270,11 @@ func (r *Resolver) run(ctx context.Context, clientID string, call *fetchCall) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	var ttl time.Duration
-	select {
-	case r.sem <- struct{}{}:
+	if release, err := r.acquire(ctx, clientID); err != nil {
+		call.err = err
+	} else {
 		call.client, ttl, call.err = r.fetch(ctx, clientID)
-		<-r.sem
-	case <-ctx.Done():
-		call.err = errors.New("the client ID metadata document could not be fetched: too many fetches in progress")
+		release()
 	}
 	r.mu.Lock()
 	delete(r.inflight, clientID)
@@ -259,6 +283,65 @@ func (r *Resolver) run(ctx context.Context, clientID string, call *fetchCall) {
 	}
 	r.mu.Unlock()
 	close(call.done)
+}
+
+// acquire waits, until ctx is done, for a slot of clientID's host
+// (MaxConcurrentFetchesPerHost) and then for one of MaxConcurrentFetches, and returns the
+// function that gives both back. The host slot comes first: fetches waiting on a slow
+// host hold no global slot.
+func (r *Resolver) acquire(ctx context.Context, clientID string) (release func(), err error) {
+	key := fetchHost(clientID)
+	r.mu.Lock()
+	h := r.hosts[key]
+	if h == nil {
+		h = &hostSlots{slots: make(chan struct{}, r.opts.MaxConcurrentFetchesPerHost)}
+		r.hosts[key] = h
+	}
+	h.users++
+	r.mu.Unlock()
+	leave := func() {
+		r.mu.Lock()
+		if h.users--; h.users == 0 {
+			delete(r.hosts, key)
+		}
+		r.mu.Unlock()
+	}
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		leave()
+		return nil, errors.New("the client ID metadata document could not be fetched: too many fetches from its host in progress")
+	}
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		<-h.slots
+		leave()
+		return nil, errors.New("the client ID metadata document could not be fetched: too many fetches in progress")
+	}
+	return func() {
+		<-r.sem
+		<-h.slots
+		leave()
+	}, nil
+}
+
+// fetchHost returns the host whose fetches share MaxConcurrentFetchesPerHost: the
+// registrable domain of the client ID URL's host name (so that one domain's subdomains
+// share it), or its IP address.
+func fetchHost(clientID string) string {
+	u, err := url.Parse(clientID)
+	if err != nil {
+		return clientID
+	}
+	host := u.Hostname()
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
 }
 
 // store caches c until expires; r.mu must be held.

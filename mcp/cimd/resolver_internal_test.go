@@ -97,3 +97,23 @@ func keys(m map[string]*entry) []string {
 	}
 	return out
 }
+
+// Fetches share a per-host limit by registrable domain: a domain's subdomains count as
+// one host (anyone with a wildcard DNS record has unlimited names), a public suffix's
+// registrants (github.io) do not, and an IP address is its own host whatever the port.
+func TestFetchHost(t *testing.T) {
+	for _, c := range []struct{ clientID, want string }{
+		{"https://a.example.com/client.json", "example.com"},
+		{"https://b.c.example.com/client.json", "example.com"},
+		{"https://example.com/client.json", "example.com"},
+		{"https://alice.github.io/client.json", "alice.github.io"},
+		{"https://bob.github.io/client.json", "bob.github.io"},
+		{"https://127.0.0.1:8443/client.json", "127.0.0.1"},
+		{"https://127.0.0.1:9443/client.json", "127.0.0.1"},
+		{"https://[2001:db8::1]:8443/client.json", "2001:db8::1"},
+	} {
+		if got := fetchHost(c.clientID); got != c.want {
+			t.Errorf("fetchHost(%q) = %q, want %q", c.clientID, got, c.want)
+		}
+	}
+}
