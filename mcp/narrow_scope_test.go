@@ -44,8 +44,9 @@ func newGrantFlow(t *testing.T, base string) *grantFlow {
 	return &grantFlow{t: t, base: base, clientID: reg.ClientID}
 }
 
-// code authorizes scope for resources (auto-approved) and returns the code.
-func (g *grantFlow) code(scope string, resources ...string) string {
+// authorize asks for scope on resources (auto-approved) and returns the query of the
+// redirect to the client: a code, or an error.
+func (g *grantFlow) authorize(scope string, resources ...string) url.Values {
 	g.t.Helper()
 	sum := sha256.Sum256([]byte(narrowVerifier))
 	q := url.Values{"client_id": {g.clientID}, "redirect_uri": {"http://127.0.0.1/cb"}, "response_type": {"code"},
@@ -58,10 +59,20 @@ func (g *grantFlow) code(scope string, resources ...string) string {
 	}
 	resp.Body.Close()
 	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
+	if err != nil || loc.Host != "127.0.0.1" {
 		g.t.Fatalf("authorize: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	return loc.Query().Get("code")
+	return loc.Query()
+}
+
+// code authorizes scope for resources and returns the code.
+func (g *grantFlow) code(scope string, resources ...string) string {
+	g.t.Helper()
+	q := g.authorize(scope, resources...)
+	if q.Get("code") == "" {
+		g.t.Fatalf("authorize: no code: %v", q)
+	}
+	return q.Get("code")
 }
 
 // tokenReply is the token endpoint's answer.

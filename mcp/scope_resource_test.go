@@ -2,9 +2,6 @@ package mcp_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -35,50 +32,17 @@ func twoResources(c *mcp.Config) {
 // code, the granted token's scopes.
 func loginForScope(t *testing.T, base string, auth *mcp.Server, scope, resource string) (url.Values, []string) {
 	t.Helper()
-	resp, err := http.Post(base+"/register", "application/json",
-		strings.NewReader(`{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reg map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	cid, _ := reg["client_id"].(string)
-	if resp.StatusCode != http.StatusCreated || cid == "" {
-		t.Fatalf("register: %d %v", resp.StatusCode, reg)
-	}
-	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{"client_id": {cid}, "redirect_uri": {"http://127.0.0.1/cb"}, "response_type": {"code"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-		"resource": {resource}, "scope": {scope}, "state": {"state-0123456789"}}
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err = hc.Get(base + "/authorize?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Host != "127.0.0.1" {
-		t.Fatalf("authorize: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	got := loc.Query()
+	g := newGrantFlow(t, base)
+	got := g.authorize(scope, resource)
 	if got.Get("code") == "" {
 		return got, nil
 	}
-	resp, err = http.PostForm(base+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")},
-		"code_verifier": {verifier}, "redirect_uri": {"http://127.0.0.1/cb"}, "client_id": {cid}, "resource": {resource}})
-	if err != nil {
-		t.Fatal(err)
+	tok := g.token(url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")},
+		"code_verifier": {narrowVerifier}, "redirect_uri": {"http://127.0.0.1/cb"}, "resource": {resource}})
+	if tok.Status != http.StatusOK || tok.AccessToken == "" {
+		t.Fatalf("token: %d %q", tok.Status, tok.Error)
 	}
-	var tok map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	raw, _ := tok["access_token"].(string)
-	if resp.StatusCode != http.StatusOK || raw == "" {
-		t.Fatalf("token: %d %v", resp.StatusCode, tok)
-	}
-	at, err := auth.VerifyAccessToken(context.Background(), raw)
+	at, err := auth.VerifyAccessToken(context.Background(), tok.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}

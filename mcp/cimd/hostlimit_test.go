@@ -112,6 +112,35 @@ func (h *hostServer) stop() {
 	}
 }
 
+// limitedResolver returns a resolver trusting pool, allowed to fetch from loopback, with
+// the given fetch limits and a 10 s timeout (longer than any test waits).
+func limitedResolver(t *testing.T, pool *x509.CertPool, total, perHost int) *cimd.Resolver {
+	t.Helper()
+	r, err := cimd.New(&cimd.Options{
+		Timeout:                     10 * time.Second,
+		MaxConcurrentFetches:        total,
+		MaxConcurrentFetchesPerHost: perHost,
+		AllowAddress:                func(a netip.Addr) bool { return a.IsLoopback() },
+		RootCAs:                     pool,
+		Logger:                      quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// settle waits until inFlight reports at least n requests (at most 5 s), then a little
+// longer so that any request beyond a limit would have arrived too, and returns the count.
+func settle(inFlight func() int32, n int32) int32 {
+	deadline := time.Now().Add(5 * time.Second)
+	for inFlight() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	return inFlight()
+}
+
 // Issue 14 finding 11: slow attacker-chosen document URLs held every fetch slot, so a
 // legitimate client's first fetch waited seconds. Fetches are bounded per host
 // (MaxConcurrentFetchesPerHost) before they take one of MaxConcurrentFetches: one slow
@@ -120,17 +149,7 @@ func TestIssue14Finding11_SlowHostDoesNotDelayOtherHosts(t *testing.T) {
 	cert, pool := loopbackCert(t)
 	slow := newHostServer(t, "127.0.0.1", cert, true)
 	fast := newHostServer(t, "127.0.0.2", cert, false)
-	r, err := cimd.New(&cimd.Options{
-		Timeout:                     10 * time.Second,
-		MaxConcurrentFetches:        4,
-		MaxConcurrentFetchesPerHost: 2,
-		AllowAddress:                func(a netip.Addr) bool { return a.IsLoopback() },
-		RootCAs:                     pool,
-		Logger:                      quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := limitedResolver(t, pool, 4, 2)
 
 	// Ten distinct slow URLs (each its own fetch), more than every slot.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -147,12 +166,7 @@ func TestIssue14Finding11_SlowHostDoesNotDelayOtherHosts(t *testing.T) {
 		slow.stop()
 		wg.Wait()
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for slow.inFlight.Load() < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // give further slow fetches the chance to start
-	if n := slow.inFlight.Load(); n != 2 {
+	if n := settle(slow.inFlight.Load, 2); n != 2 {
 		t.Fatalf("slow host has %d fetches in progress, want its limit 2", n)
 	}
 
@@ -183,17 +197,7 @@ func TestResolver_MaxConcurrentFetchesAcrossHosts(t *testing.T) {
 		newHostServer(t, "127.0.0.3", cert, true),
 		newHostServer(t, "127.0.0.4", cert, true),
 	}
-	r, err := cimd.New(&cimd.Options{
-		Timeout:                     10 * time.Second,
-		MaxConcurrentFetches:        3,
-		MaxConcurrentFetchesPerHost: 2,
-		AllowAddress:                func(a netip.Addr) bool { return a.IsLoopback() },
-		RootCAs:                     pool,
-		Logger:                      quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := limitedResolver(t, pool, 3, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, h := range hosts {
@@ -218,12 +222,7 @@ func TestResolver_MaxConcurrentFetchesAcrossHosts(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for total() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	if n := total(); n != 3 {
+	if n := settle(total, 3); n != 3 {
 		t.Fatalf("%d fetches in progress across hosts, want MaxConcurrentFetches 3", n)
 	}
 	for _, h := range hosts {
