@@ -38,14 +38,17 @@ type target struct {
 
 	mcpURL    string
 	resource  string // the protected resource metadata's "resource", sent as RFC 8707 resource
+	scope     string // the scope of the authorization requests; empty: the server's default
 	issuer    string
 	authorize string
 	token     string
 	register  string
+	revoke    string // the revocation endpoint (RFC 7009), empty when the metadata names none
 }
 
 // newTarget returns a target for cfg whose HTTP client never uses a proxy, never
-// follows a redirect and, unless cfg.AllowRemote, dials loopback addresses only.
+// follows a redirect by itself (authorizeCode follows those on the authorization
+// server's origin) and, unless cfg.AllowRemote, dials loopback addresses only.
 func newTarget(cfg Config) *target {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
@@ -93,6 +96,7 @@ func newTarget(cfg Config) *target {
 			},
 		},
 		mcpURL: cfg.MCPURL,
+		scope:  cfg.Scope,
 	}
 }
 
@@ -119,6 +123,7 @@ func (t *target) discover(ctx context.Context) error {
 	var prm struct {
 		Resource             string   `json:"resource"`
 		AuthorizationServers []string `json:"authorization_servers"`
+		ScopesSupported      []string `json:"scopes_supported"`
 	}
 	if err := t.getJSON(ctx, prmURL, &prm); err != nil {
 		return fmt.Errorf("load: protected resource metadata: %w", err)
@@ -129,6 +134,9 @@ func (t *target) discover(ctx context.Context) error {
 	t.resource = prm.Resource
 	if t.resource == "" {
 		t.resource = t.mcpURL
+	}
+	if t.scope == "" && t.cfg.Target == TargetTSModel {
+		t.scope = strings.Join(prm.ScopesSupported, " ")
 	}
 	t.issuer = prm.AuthorizationServers[0]
 	if err := t.cfg.checkURL("authorization server", t.issuer); err != nil {
@@ -143,6 +151,7 @@ func (t *target) discover(ctx context.Context) error {
 		AuthorizationEndpoint string `json:"authorization_endpoint"`
 		TokenEndpoint         string `json:"token_endpoint"`
 		RegistrationEndpoint  string `json:"registration_endpoint"`
+		RevocationEndpoint    string `json:"revocation_endpoint"`
 	}
 	if err := t.getJSON(ctx, asURL, &md); err != nil {
 		return fmt.Errorf("load: authorization server metadata: %w", err)
@@ -151,6 +160,12 @@ func (t *target) discover(ctx context.Context) error {
 		return fmt.Errorf("load: %s: issuer %q, want %q", asURL, md.Issuer, t.issuer)
 	}
 	t.authorize, t.token, t.register = md.AuthorizationEndpoint, md.TokenEndpoint, md.RegistrationEndpoint
+	if md.RevocationEndpoint != "" {
+		if err := t.cfg.checkURL("revocation_endpoint", md.RevocationEndpoint); err != nil {
+			return err
+		}
+		t.revoke = md.RevocationEndpoint
+	}
 	for what, u := range map[string]string{
 		"authorization_endpoint": t.authorize,
 		"token_endpoint":         t.token,
@@ -326,8 +341,10 @@ func (t *target) registerClient(ctx context.Context, name string) (string, error
 
 // authorizeCode sends an authorization request for clientID (PKCE S256, a fresh state,
 // the resource) and returns the code and its verifier from the redirect to the
-// redirect URI, which it does not follow.
-func (t *target) authorizeCode(ctx context.Context, clientID string) (code, verifier string, err error) {
+// redirect URI, which it does not follow, and how many HTTP requests it sent: one, plus
+// one per redirect it followed on the authorization server's origin (at most
+// MaxConsentRedirects) on the way there.
+func (t *target) authorizeCode(ctx context.Context, clientID string) (code, verifier string, requests int, err error) {
 	verifier = randomString(32)
 	sum := sha256.Sum256([]byte(verifier))
 	state := randomString(16)
@@ -340,46 +357,87 @@ func (t *target) authorizeCode(ctx context.Context, clientID string) (code, veri
 		"code_challenge_method": {"S256"},
 		"resource":              {t.resource},
 	}
-	if t.cfg.Scope != "" {
-		q.Set("scope", t.cfg.Scope)
+	if t.scope != "" {
+		q.Set("scope", t.scope)
 	}
 	u, err := url.Parse(t.authorize)
 	if err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
 	uq := u.Query()
 	for k, v := range q {
 		uq[k] = v
 	}
 	u.RawQuery = uq.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	loc, status, requests, err := t.followToRedirectURI(ctx, u)
 	if err != nil {
-		return "", "", err
-	}
-	resp, _, err := t.do(req, "authorize")
-	if err != nil {
-		return "", "", err
-	}
-	loc, lerr := resp.Location()
-	if resp.StatusCode < 300 || resp.StatusCode > 399 || lerr != nil {
-		return "", "", &StepError{Step: "authorize", Status: resp.StatusCode, Code: "no redirect",
-			Detail: "the authorization server did not redirect back at once; start the target with auto-approval (the demo: -auto-approve USER)"}
-	}
-	if !sameEndpoint(loc, t.cfg.RedirectURI) {
-		return "", "", &StepError{Step: "authorize", Status: resp.StatusCode, Code: "not approved",
-			Detail: "redirected to " + loc.Scheme + "://" + loc.Host + loc.Path + " instead of the redirect URI; start the target with auto-approval (the demo: -auto-approve USER)"}
+		return "", "", requests, err
 	}
 	cb := loc.Query()
 	if e := cb.Get("error"); e != "" {
-		return "", "", &StepError{Step: "authorize", Status: resp.StatusCode, Code: e, Detail: truncate(cb.Get("error_description"))}
+		return "", "", requests, &StepError{Step: "authorize", Status: status, Code: e, Detail: truncate(cb.Get("error_description"))}
 	}
 	if cb.Get("state") != state {
-		return "", "", &StepError{Step: "authorize", Status: resp.StatusCode, Code: "state mismatch"}
+		return "", "", requests, &StepError{Step: "authorize", Status: status, Code: "state mismatch"}
 	}
 	if code = cb.Get("code"); code == "" {
-		return "", "", &StepError{Step: "authorize", Status: resp.StatusCode, Code: "no code"}
+		return "", "", requests, &StepError{Step: "authorize", Status: status, Code: "no code"}
 	}
-	return code, verifier, nil
+	return code, verifier, requests, nil
+}
+
+// followToRedirectURI GETs the authorization request u and follows redirects that stay
+// on the authorization endpoint's origin (scheme, host and port: a consent page that
+// approves at once) until one goes to the redirect URI, whose URL it returns with the
+// status of that redirect and the number of requests sent. A redirect anywhere else,
+// an answer that is no redirect, or more than MaxConsentRedirects hops is an error
+// naming auto-approval: the harness cannot log in through a page.
+func (t *target) followToRedirectURI(ctx context.Context, u *url.URL) (loc *url.URL, status, requests int, err error) {
+	origin := *u
+	for hop := 0; ; hop++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, 0, requests, err
+		}
+		requests++
+		resp, _, err := t.do(req, "authorize")
+		if err != nil {
+			return nil, 0, requests, err
+		}
+		loc, lerr := resp.Location()
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || lerr != nil {
+			return nil, 0, requests, &StepError{Step: "authorize", Status: resp.StatusCode, Code: "no redirect",
+				Detail: "the authorization server did not redirect back at once; start the target with auto-approval (the demo: -auto-approve USER)"}
+		}
+		switch {
+		case sameEndpoint(loc, t.cfg.RedirectURI):
+			return loc, resp.StatusCode, requests, nil
+		case sameOrigin(loc, &origin) && hop < MaxConsentRedirects:
+			u = loc
+		default:
+			what := "redirected to " + loc.Scheme + "://" + loc.Host + loc.Path + " instead of the redirect URI"
+			if sameOrigin(loc, &origin) {
+				what = "more than " + strconv.Itoa(MaxConsentRedirects) + " redirects on the authorization server"
+			}
+			return nil, 0, requests, &StepError{Step: "authorize", Status: resp.StatusCode, Code: "not approved",
+				Detail: what + "; start the target with auto-approval (the demo: -auto-approve USER)"}
+		}
+	}
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port (RFC 6454),
+// the default port spelled or not.
+func sameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // sameEndpoint reports whether u is the URL want, ignoring the query.
@@ -453,25 +511,35 @@ type mcpSession struct {
 // notifications/initialized notification.
 func (t *target) mcpInitialize(ctx context.Context, accessToken string) (*mcpSession, error) {
 	s := &mcpSession{nextID: 1}
+	var err error
+	if s.id, s.version, err = t.mcpInitializeRequest(ctx, accessToken, s); err != nil {
+		return nil, err
+	}
+	if _, _, err := t.mcpPost(ctx, "mcp initialized", accessToken, s, "notifications/initialized", nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// mcpInitializeRequest sends the initialize request in s (which has no ID yet) and
+// returns the session ID the server assigned (empty for a stateless server) and the
+// negotiated protocol version.
+func (t *target) mcpInitializeRequest(ctx context.Context, accessToken string, s *mcpSession) (id, version string, err error) {
 	resp, result, err := t.mcpPost(ctx, "mcp initialize", accessToken, s, "initialize", map[string]any{
 		"protocolVersion": mcpProtocolVersion,
 		"capabilities":    map[string]any{},
 		"clientInfo":      map[string]any{"name": "mcp-auth-load", "version": "1.0.0"},
 	})
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
 	var init struct {
 		ProtocolVersion string `json:"protocolVersion"`
 	}
 	if json.Unmarshal(result, &init) != nil || init.ProtocolVersion == "" {
-		return nil, &StepError{Step: "mcp initialize", Status: resp.StatusCode, Code: "no protocolVersion"}
+		return "", "", &StepError{Step: "mcp initialize", Status: resp.StatusCode, Code: "no protocolVersion"}
 	}
-	s.id, s.version = resp.Header.Get("Mcp-Session-Id"), init.ProtocolVersion
-	if _, _, err := t.mcpPost(ctx, "mcp initialized", accessToken, s, "notifications/initialized", nil); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return resp.Header.Get("Mcp-Session-Id"), init.ProtocolVersion, nil
 }
 
 // mcpCall sends the request method (no parameters) in session s and requires a result.
@@ -482,15 +550,50 @@ func (t *target) mcpCall(ctx context.Context, accessToken string, s *mcpSession,
 
 // mcpClose ends session s (DELETE), best effort.
 func (t *target) mcpClose(ctx context.Context, accessToken string, s *mcpSession) {
+	_ = t.mcpDelete(ctx, accessToken, s)
+}
+
+// mcpDelete ends session s with DELETE and requires a 2xx answer; a session without
+// an ID (a stateless server) needs nothing.
+func (t *target) mcpDelete(ctx context.Context, accessToken string, s *mcpSession) error {
 	if s == nil || s.id == "" {
-		return
+		return nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, t.mcpURL, nil)
 	if err != nil {
-		return
+		return err
 	}
 	t.mcpHeaders(req, accessToken, s)
-	_, _, _ = t.do(req, "mcp delete")
+	resp, _, err := t.do(req, "mcp delete")
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return &StepError{Step: "mcp delete", Status: resp.StatusCode}
+	}
+	return nil
+}
+
+// revokeToken revokes token at the revocation endpoint (RFC 7009 §2.1) as the public
+// client clientID; the answer must be 200.
+func (t *target) revokeToken(ctx context.Context, clientID, token, hint string) error {
+	if t.revoke == "" {
+		return &StepError{Step: "revoke", Code: "no revocation_endpoint in the metadata"}
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}, "client_id": {clientID}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.revoke, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, raw, err := t.do(req, "revoke")
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return oauthError("revoke", resp, raw)
+	}
+	return nil
 }
 
 func (t *target) mcpHeaders(req *http.Request, accessToken string, s *mcpSession) {

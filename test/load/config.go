@@ -52,9 +52,35 @@ const (
 	DefaultRedirectURI = "http://127.0.0.1/mcp-auth-load/callback"
 )
 
-// BearerMethods are the MCP methods the bearer phase may send: both are answered by
-// the MCP server without running a tool.
-var BearerMethods = []string{"ping", "tools/list"}
+// BearerMethods are the MCP methods the bearer phase may send; none runs a tool.
+// "ping" and "tools/list" are sent in the MCP session the worker opened during setup;
+// "initialize" opens a new session per operation (and closes it with DELETE in the same
+// operation when the server opened one, so that sessions do not pile up): it measures
+// what a new MCP connection costs a stateful server and is the only thing a stateless
+// server (a new MCP server per request, like the TypeScript model) does per request.
+var BearerMethods = []string{"ping", "tools/list", "initialize"}
+
+// Targets: the kinds of server the harness knows how to drive (Config.Target).
+const (
+	// TargetFositeMCP is a fosite-mcp deployment such as the demo: an empty scope asks
+	// for the resource's default scopes.
+	TargetFositeMCP = "fosite-mcp"
+	// TargetTSModel is the TypeScript model server (mcp-oauth-server 1.0.0 run by
+	// /work/shared/peers/mcp-oauth-server/server.mjs, see test/load/README.md): it
+	// issues a token without scopes when none is asked for and its MCP endpoint
+	// requires the scope mcp:tools, so with an empty Config.Scope the harness asks for
+	// every scope the protected resource metadata lists (scopes_supported).
+	TargetTSModel = "ts-model"
+)
+
+// Targets are the values Config.Target may take.
+var Targets = []string{TargetFositeMCP, TargetTSModel}
+
+// MaxConsentRedirects is how many redirects on the authorization server's own origin
+// the harness follows from the authorization endpoint (to a consent page that approves
+// at once, as the TypeScript model's /consent does) before the redirect to the client's
+// redirect URI must come.
+const MaxConsentRedirects = 5
 
 // Config configures Run.
 type Config struct {
@@ -85,6 +111,15 @@ type Config struct {
 	// BearerMethod is the MCP method of the bearer phase, one of BearerMethods; default
 	// DefaultBearerMethod.
 	BearerMethod string
+
+	// Target is the kind of server, one of Targets; default TargetFositeMCP. It only
+	// changes what the harness asks for where servers differ (see TargetTSModel).
+	Target string
+
+	// ServerPID, when positive, is the process ID of the server under load (on this
+	// machine, Linux): after each phase and level the harness reads its resident set
+	// size and thread count from /proc/PID/status into Result.Server.
+	ServerPID int
 
 	// ReuseClient makes each login-phase worker register one client during setup and
 	// only authorize and exchange codes in the measured loop. By default every login
@@ -153,6 +188,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !slices.Contains(BearerMethods, c.BearerMethod) {
 		return c, fmt.Errorf("load: bearer method %q: want one of %s", c.BearerMethod, strings.Join(BearerMethods, ", "))
+	}
+	if c.Target == "" {
+		c.Target = TargetFositeMCP
+	}
+	if !slices.Contains(Targets, c.Target) {
+		return c, fmt.Errorf("load: target %q: want one of %s", c.Target, strings.Join(Targets, ", "))
+	}
+	if c.ServerPID < 0 {
+		return c, fmt.Errorf("load: server PID %d: must not be negative", c.ServerPID)
 	}
 	if c.RedirectURI == "" {
 		c.RedirectURI = DefaultRedirectURI

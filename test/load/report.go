@@ -71,11 +71,15 @@ type Result struct {
 	RequestRate float64 `json:"requests_per_s"`
 	// Latency is the distribution of the successful operations' latencies.
 	Latency Latency `json:"latency"`
-	// Steps break a login down by request (register, authorize, token); empty for the
-	// phases whose operation is a single request.
+	// Steps break an operation of several requests down by request: a login (register,
+	// authorize, token), a bearer-phase initialize (mcp initialize, mcp delete); empty
+	// when an operation is a single request.
 	Steps []Step `json:"steps,omitempty"`
 	// Interrupted is set when the phase was cut short by the run's context.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Server is the server process's memory, threads and descriptors right after the
+	// phase at this level, when Config.ServerPID named it.
+	Server *ProcStats `json:"server,omitempty"`
 	// HarnessCPU is the CPU time the harness itself used during Elapsed, and
 	// MachineCPU the busy time of all the machine's cores (the harness, the server, its
 	// database and anything else running); MachineCPU − HarnessCPU is the server side's
@@ -172,8 +176,8 @@ func merge(res *Result, workers []*worker) {
 		res.Throughput = float64(res.Operations) / s
 		res.RequestRate = float64(res.Requests) / s
 	}
-	if res.Phase == PhaseLogin {
-		rank := map[string]int{"register": 0, "authorize": 1, "token": 2}
+	if res.Phase == PhaseLogin || len(order) > 1 {
+		rank := map[string]int{"register": 0, "authorize": 1, "token": 2, "mcp initialize": 3, "mcp delete": 4}
 		sort.SliceStable(order, func(i, j int) bool { return rank[order[i]] < rank[order[j]] })
 		for _, name := range order {
 			res.Steps = append(res.Steps, Step{Name: name, Requests: int64(len(steps[name])), Latency: latencyOf(steps[name])})
@@ -195,19 +199,34 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)
+	server := slices.ContainsFunc(r.Results, func(res Result) bool { return res.Server != nil })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "%-12s\tc\tops\terrors\tops/s\treq/s\tp50\tp90\tp99\tmax\tbusy\tharness\t\n", "phase")
+	fmt.Fprintf(tw, "%-12s\tc\tops\terrors\tops/s\treq/s\tp50\tp90\tp99\tmax\tbusy\tharness\t", "phase")
+	if server {
+		fmt.Fprint(tw, "server RSS MiB\tthreads\t")
+	}
+	fmt.Fprintln(tw)
 	for _, res := range r.Results {
 		name := res.Phase
 		if res.Interrupted {
 			name += "*"
 		}
-		fmt.Fprintf(tw, "%-12s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, res.Concurrency, res.Operations, res.Errors,
+		fmt.Fprintf(tw, "%-12s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t", name, res.Concurrency, res.Operations, res.Errors,
 			res.Throughput, res.RequestRate, ms(res.Latency.P50), ms(res.Latency.P90), ms(res.Latency.P99), ms(res.Latency.Max),
 			res.cores(res.MachineCPU), res.cores(res.HarnessCPU))
+		if res.Server != nil {
+			fmt.Fprintf(tw, "%s\t%d\t", mib(res.Server.RSS), res.Server.Threads)
+		} else if server {
+			fmt.Fprint(tw, "-\t-\t")
+		}
+		fmt.Fprintln(tw)
 		for _, s := range res.Steps {
-			fmt.Fprintf(tw, "  %-10s\t\t%d\t\t\t\t%s\t%s\t%s\t%s\t\t\t\n", s.Name, s.Requests,
+			fmt.Fprintf(tw, "  %-10s\t\t%d\t\t\t\t%s\t%s\t%s\t%s\t\t\t", s.Name, s.Requests,
 				ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max))
+			if server {
+				fmt.Fprint(tw, "\t\t")
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -138,10 +138,13 @@ func (w *worker) login(ctx context.Context, tr *trace, fresh bool) error {
 		w.clientID = id
 	}
 	var code, verifier string
-	if err := tr.step("authorize", func() (err error) {
-		code, verifier, err = w.t.authorizeCode(ctx, w.clientID)
+	var requests int
+	err := tr.step("authorize", func() (err error) {
+		code, verifier, requests, err = w.t.authorizeCode(ctx, w.clientID)
 		return err
-	}); err != nil {
+	})
+	tr.sent += int64(max(requests-1, 0)) // redirects followed to a consent page
+	if err != nil {
 		return err
 	}
 	return tr.step("token", func() (err error) {
@@ -177,6 +180,9 @@ func (w *worker) setup(ctx context.Context) error {
 		if err := w.login(ctx, &tr, true); err != nil {
 			return err
 		}
+		if w.t.cfg.BearerMethod == "initialize" {
+			return nil // each operation opens (and closes) its own session
+		}
 		s, err := w.t.mcpInitialize(ctx, w.tok.AccessToken)
 		if err != nil {
 			return err
@@ -193,6 +199,9 @@ func (w *worker) op(ctx context.Context, tr *trace) error {
 	case PhaseLogin:
 		return w.login(ctx, tr, !w.t.cfg.ReuseClient)
 	case PhaseBearer:
+		if w.t.cfg.BearerMethod == "initialize" {
+			return w.initializeOnce(ctx, tr)
+		}
 		return tr.step("mcp "+w.t.cfg.BearerMethod, func() error {
 			return w.t.mcpCall(ctx, w.tok.AccessToken, w.session, w.t.cfg.BearerMethod)
 		})
@@ -212,6 +221,25 @@ func (w *worker) op(ctx context.Context, tr *trace) error {
 		})
 	}
 	return fmt.Errorf("load: unknown phase %q", w.phase)
+}
+
+// initializeOnce is one operation of the bearer phase with the method initialize: an
+// initialize request that opens a new MCP session, then, when the server opened a
+// session (Mcp-Session-Id), its DELETE, so that a stateful server's sessions do not pile
+// up during the run (the go-sdk keeps an idle session for its SessionTimeout).
+func (w *worker) initializeOnce(ctx context.Context, tr *trace) error {
+	var s *mcpSession
+	if err := tr.step("mcp initialize", func() (err error) {
+		s = &mcpSession{nextID: 1}
+		s.id, s.version, err = w.t.mcpInitializeRequest(ctx, w.tok.AccessToken, s)
+		return err
+	}); err != nil {
+		return err
+	}
+	if s.id == "" {
+		return nil
+	}
+	return tr.step("mcp delete", func() error { return w.t.mcpDelete(ctx, w.tok.AccessToken, s) })
 }
 
 // cleanup ends what setup opened (the MCP session), best effort.
@@ -270,6 +298,13 @@ func (t *target) runPhase(ctx context.Context, phase string, c int) (*Result, er
 		res.HarnessCPU, res.MachineCPU = cpu1.self-cpu0.self, cpu1.machine-cpu0.machine
 	}
 	merge(res, workers)
+	if t.cfg.ServerPID > 0 {
+		st, err := ReadProcStats(t.cfg.ServerPID)
+		if err != nil {
+			return res, err
+		}
+		res.Server = &st
+	}
 	return res, nil
 }
 

@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Requests, "n", 0, "end a phase at a level after this many `operations` (0: only -duration ends it)")
 	fs.StringVar(&cfg.Scope, "scope", "", "scope of the authorization requests (default: the resource's default scopes)")
 	fs.StringVar(&cfg.BearerMethod, "bearer-method", load.DefaultBearerMethod, "MCP `method` of the bearer phase: "+strings.Join(load.BearerMethods, " or "))
+	fs.StringVar(&cfg.Target, "target", load.TargetFositeMCP, "kind of `server`: "+strings.Join(load.Targets, " or ")+" (the TypeScript model: asks for the scopes its metadata lists when -scope is empty)")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "process ID of the server (on this machine): report its RSS and threads after each phase and level")
 	fs.BoolVar(&cfg.ReuseClient, "reuse-client", false, "login phase: each worker registers one client at setup instead of one per login")
 	fs.StringVar(&cfg.RedirectURI, "redirect-uri", load.DefaultRedirectURI, "redirect `URI` of the workers' clients (never requested)")
 	fs.DurationVar(&cfg.Timeout, "timeout", load.DefaultTimeout, "time limit of one HTTP request")

@@ -1,0 +1,133 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Issue 9: the TypeScript model's /authorize redirects to a /consent page on its own
+// origin, which approves at once and redirects to the client. The harness follows
+// redirects on the authorization server's origin, at most MaxConsentRedirects, until
+// the redirect URI; it never follows one to another origin.
+func TestFollowToRedirectURI_SameOriginConsentRedirects(t *testing.T) {
+	const redirectURI = "http://127.0.0.1/cb"
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		http.Redirect(w, r, redirectURI+"?code=c&state=s", http.StatusFound)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hops, _ := strconv.Atoi(r.URL.Query().Get("hops"))
+		switch {
+		case r.URL.Path == "/page":
+			_, _ = w.Write([]byte("<form>log in</form>"))
+		case r.URL.Path == "/away":
+			http.Redirect(w, r, other.URL+"/consent", http.StatusFound)
+		case hops > 0: // relative Location, resolved against the request
+			http.Redirect(w, r, "/consent?hops="+strconv.Itoa(hops-1), http.StatusSeeOther)
+		default:
+			http.Redirect(w, r, redirectURI+"?code=c&state=s", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	tg := newTarget(Config{RedirectURI: redirectURI, Timeout: 5 * time.Second})
+	defer tg.close()
+	follow := func(path string) (*url.URL, int, error) {
+		u, _ := url.Parse(srv.URL + path)
+		loc, _, n, err := tg.followToRedirectURI(context.Background(), u)
+		return loc, n, err
+	}
+
+	for _, hops := range []int{0, 1, MaxConsentRedirects} {
+		loc, n, err := follow("/authorize?hops=" + strconv.Itoa(hops))
+		if err != nil || loc.Query().Get("code") != "c" || n != hops+1 {
+			t.Errorf("%d consent redirects: %v, %d requests, %v; want the code after %d requests", hops, loc, n, err, hops+1)
+		}
+	}
+	for _, tc := range []struct{ path, code, detail string }{
+		{"/authorize?hops=" + strconv.Itoa(MaxConsentRedirects+1), "not approved", "more than 5 redirects"},
+		{"/away", "not approved", "redirected to " + other.URL + "/consent"},
+		{"/page", "no redirect", "-auto-approve"},
+	} {
+		_, _, err := follow(tc.path)
+		var se *StepError
+		if !errors.As(err, &se) || se.Code != tc.code || !strings.Contains(se.Detail, tc.detail) {
+			t.Errorf("%s: %v, want %q naming %q", tc.path, err, tc.code, tc.detail)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the harness followed a redirect to another origin (%d requests there)", n)
+	}
+}
+
+// RFC 6454 origins: scheme, host and port, the default port spelled or not.
+func TestSameOrigin(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"http://127.0.0.1:3900/authorize", "http://127.0.0.1:3900/consent?x=1", true},
+		{"http://LOCALHOST/a", "http://localhost:80/b", true},
+		{"https://127.0.0.1/a", "https://127.0.0.1:443/b", true},
+		{"http://127.0.0.1:3900/a", "http://127.0.0.1:3901/a", false},
+		{"http://127.0.0.1/a", "https://127.0.0.1/a", false},
+		{"http://127.0.0.1/a", "http://localhost/a", false},
+		{"http://127.0.0.1/a", "http://127.0.0.2/a", false},
+	} {
+		a, _ := url.Parse(tc.a)
+		b, _ := url.Parse(tc.b)
+		if got := sameOrigin(a, b); got != tc.want {
+			t.Errorf("sameOrigin(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// /proc/PID/status: VmRSS in kB and Threads; a status without them (a zombie) or with
+// a value that is not a number is an error, not a zero.
+func TestParseProcStatus(t *testing.T) {
+	const status = "Name:\tdemo\nState:\tS (sleeping)\nVmPeak:\t 1300000 kB\nVmRSS:\t   45312 kB\nRssAnon:\t   30000 kB\nThreads:\t11\nSigQ:\t0/94567\n"
+	st, err := parseProcStatus([]byte(status))
+	if err != nil || st.RSS != 45312*1024 || st.Threads != 11 {
+		t.Errorf("parseProcStatus = %+v, %v; want RSS 45312 KiB, 11 threads", st, err)
+	}
+	for name, raw := range map[string]string{
+		"zombie":          "Name:\tdemo\nState:\tZ (zombie)\nThreads:\t1\n",
+		"no threads":      "VmRSS:\t 10 kB\n",
+		"rss not kB":      "VmRSS:\t 10 MB\nThreads:\t1\n",
+		"rss not numeric": "VmRSS:\t ten kB\nThreads:\t1\n",
+		"threads garbage": "VmRSS:\t 10 kB\nThreads:\tmany\n",
+	} {
+		if _, err := parseProcStatus([]byte(raw)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// The server's statistics come from /proc: this process has a resident set, threads
+// and open descriptors.
+func TestReadProcStats_Self(t *testing.T) {
+	st, err := ReadProcStats(os.Getpid())
+	if runtime.GOOS != "linux" {
+		if err == nil {
+			t.Fatal("no error outside Linux")
+		}
+		return
+	}
+	if err != nil || st.RSS <= 0 || st.Threads < 1 || st.FDs < 3 {
+		t.Errorf("ReadProcStats(self) = %+v, %v", st, err)
+	}
+	if _, err := ReadProcStats(1 << 30); err == nil {
+		t.Error("ReadProcStats(no such process): no error")
+	}
+}
