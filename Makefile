@@ -19,6 +19,22 @@ bench:
 demo:
 	$(GO) run ./cmd/demo
 
+# Our demo against the TypeScript model server (issue 9), side by side on SQLite and
+# PostgreSQL: test/load/measure.sh compare (CONC, DURATION, DBS, BEARER_METHOD; npm ci
+# of the model once into ~/.cache/fosite-mcp). soak: minutes of mixed load against the
+# demo (SOAK_DURATION, SOAK_INTERVAL, SOAK_C, DEMO_ARGS). Results in LOAD_OUT.
+# test-ts-model: the harness's smoke test against the model (needs node and npm).
+LOAD_OUT ?= /tmp/mcp-auth-load-results
+.PHONY: bench-compare soak test-ts-model
+bench-compare:
+	./test/with-postgres.sh test/load/measure.sh compare $(LOAD_OUT)
+
+soak:
+	./test/with-postgres.sh test/load/measure.sh soak $(LOAD_OUT)
+
+test-ts-model:
+	FOSITE_MCP_TS_MODEL=$$(test/load/ts-model.sh) $(GO) test -count=1 -run 'TSModel' -v ./test/load/...
+
 # The official MCP conformance suite (@modelcontextprotocol/conformance, authorization
 # scenarios) against the demo server (built and run with -auto-approve) and the
 # conformance test stack, on SQLite and PostgreSQL. install.sh puts the suite and the

@@ -131,3 +131,65 @@ func TestReadProcStats_Self(t *testing.T) {
 		t.Error("ReadProcStats(no such process): no error")
 	}
 }
+
+// The comparison's text: a table per cell with the ratio ours/model, "-" where the
+// model completed nothing, and RSS where it was sampled.
+func TestComparison_WriteText_Ratios(t *testing.T) {
+	cmp := &Comparison{
+		Duration: 10 * time.Second, BearerMethod: "initialize",
+		Ours:  Side{Name: "ours", MCPURL: "http://127.0.0.1:1/mcp", Target: TargetFositeMCP},
+		Model: Side{Name: "model", MCPURL: "http://127.0.0.1:2/mcp", Target: TargetTSModel},
+		Cells: []Cell{
+			{Phase: PhaseLogin, Concurrency: 8, First: "ours",
+				Ours:  Result{Throughput: 450, RequestRate: 1350, Latency: Latency{P50: 14 * time.Millisecond, P99: 68 * time.Millisecond}, Server: &ProcStats{RSS: 45 << 20}},
+				Model: Result{Throughput: 300, RequestRate: 1200, Latency: Latency{P50: 7 * time.Millisecond, P99: 136 * time.Millisecond}, Server: &ProcStats{RSS: 150 << 20}}},
+			{Phase: PhaseRefresh, Concurrency: 32, First: "model",
+				Ours:  Result{Throughput: 1000, Errors: 2, ErrorKinds: map[string]int64{"refresh 500": 2}, ErrorSamples: map[string]string{"refresh 500": "refresh 500"}},
+				Model: Result{}},
+		},
+	}
+	if r := cmp.Cells[0].Ratio(); r != 1.5 {
+		t.Errorf("ratio %v, want 1.5", r)
+	}
+	var out strings.Builder
+	if err := cmp.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	// Columns are aligned with spaces: compare with every run of spaces as one.
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	text := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"login, concurrency 8 (ours ran first)",
+		"ops/s 450.0 300.0 1.50",
+		"requests/s 1350.0 1200.0 1.12",
+		"p50 14.00ms 7.00ms 2.00",
+		"p99 68.00ms 136.00ms 0.50",
+		"RSS after, MiB 45.0 150.0",
+		"login 8 450 300 1.50 14.0 · 68.0 7.00 · 136 45.0 150.0 0 / 0",
+		"refresh 32 1000 0 - 0.00 · 0.00 0.00 · 0.00 - - 2 / 0",
+		"error ours refresh c=32: 2 × refresh 500",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+}
+
+// The soak's summary: RSS at the start, half time and end, the second half's growth,
+// and the database's growth per login cycle.
+func TestSoakReport_Trends(t *testing.T) {
+	rep := &SoakReport{Operations: map[string]int64{SoakLogin: 1000}}
+	for i, rss := range []int64{40, 50, 60, 66} {
+		rep.Samples = append(rep.Samples, SoakSample{At: time.Duration(i) * time.Minute, Server: &ProcStats{RSS: rss << 20, Threads: 9, FDs: 17},
+			DBBytes: int64(i) * 1_000_000})
+	}
+	got := strings.Join(rep.trends(), "\n")
+	for _, want := range []string{"40.0 at the start, 60.0 at half time, 66.0 at the end (second half +10.0 %)", "threads 9, 9, 9", "(3000 bytes per login cycle)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in %q", want, got)
+		}
+	}
+}

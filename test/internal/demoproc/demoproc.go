@@ -245,6 +245,10 @@ func (d *Demo) stop(tb testing.TB) {
 // Logs returns what the demo has written to stderr so far (its request logs).
 func (d *Demo) Logs() string { return d.stderr.String() }
 
+// PID is the demo process's ID, for tests that watch the server process from outside
+// (the load harness samples its memory and threads from /proc).
+func (d *Demo) PID() int { return d.cmd.Process.Pid }
+
 // ASMetadata fetches the authorization server metadata from the RFC 8414 well-known URL
 // of the issuer (a root issuer: no path to insert).
 func (d *Demo) ASMetadata(ctx context.Context) (map[string]any, error) {

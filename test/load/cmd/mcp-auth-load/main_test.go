@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
 )
 
@@ -30,6 +32,13 @@ func TestRun_RefusesBadFlagsWithExit2(t *testing.T) {
 		{[]string{"-duration", "0s"}, "must be positive"},
 		{[]string{"-phases", "login,soak"}, "unknown phase"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-target", "python"}, `target "python"`},
+		{[]string{"compare", "-model", "http://127.0.0.1:1/mcp"}, "-ours and -model are required"},
+		{[]string{"compare", "-ours", "http://127.0.0.1:1/mcp", "-model", "http://203.0.113.9/mcp"}, "model: load: refusing target host"},
+		{[]string{"compare", "-ours", "http://127.0.0.1:1/mcp", "-model", "http://127.0.0.1:2/mcp", "-c", "8,32", "-duration", "2m"}, "more than the 5m0s"},
+		{[]string{"soak", "-duration", "31m"}, "at most 30m0s"},
+		{[]string{"soak", "-interval", "10ms"}, "at least 1s"},
+		{[]string{"soak", "-db-file", "x.db", "-postgres", "host=127.0.0.1"}, "exclude each other"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
@@ -86,5 +95,48 @@ func TestRun_JSONReport(t *testing.T) {
 			r.Latency.P50 <= 0 || r.Latency.Max < r.Latency.P50 {
 			t.Errorf("result %d: %+v, want %s c=%d with 20 operations", i, r, want.phase, want.c)
 		}
+	}
+}
+
+// soak writes its time series and exits 0 without errors; -postgres samples the
+// database's size with pg_database_size (under ./test/with-postgres.sh).
+func TestRun_Soak(t *testing.T) {
+	for _, backend := range gormtest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			db := gormtest.NewDatabase(t, backend)
+			d := demoproc.Start(t, demoBinary.Path(t), demoproc.Options{DB: db, AutoApprove: demoproc.User, Args: []string{"-rate-limit=false"}})
+			size := []string{"-db-file", db.Path}
+			if backend == gormtest.Postgres {
+				size = []string{"-postgres", db.DSN}
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"soak", "-url", d.MCPURL, "-server-pid", strconv.Itoa(d.PID()), "-duration", "2s", "-interval", "1s",
+				"-c", "2", "-bearer-calls", "2", "-q", "-json"}, size...)
+			if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\nstderr: %s\nstdout: %s", code, stderr.String(), stdout.String())
+			}
+			var rep struct {
+				Errors     int64            `json:"errors"`
+				Operations map[string]int64 `json:"operations"`
+				Samples    []struct {
+					AtS     float64 `json:"at_s"`
+					DBBytes int64   `json:"db_bytes"`
+					Server  struct {
+						RSS int64 `json:"rss_bytes"`
+					} `json:"server"`
+				} `json:"samples"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, stdout.String())
+			}
+			if rep.Errors != 0 || rep.Operations["revoked"] == 0 || len(rep.Samples) < 3 {
+				t.Fatalf("report %s", stdout.String())
+			}
+			for i, s := range rep.Samples {
+				if s.DBBytes <= 0 || s.Server.RSS <= 0 {
+					t.Errorf("sample %d: database %d bytes, RSS %d", i, s.DBBytes, s.Server.RSS)
+				}
+			}
+		})
 	}
 }
