@@ -36,7 +36,14 @@
 // Safety: the harness refuses targets that are not on this machine (127.0.0.0/8, ::1,
 // localhost) unless Config.AllowRemote is set, and also checks every endpoint the
 // target's metadata names and every address it dials; it never uses an HTTP proxy and
-// never follows redirects. Concurrency is capped at [MaxConcurrency] and the measured
+// follows no redirects but the authorization endpoint's to pages on its own origin
+// (a consent page that approves at once), at most MaxConsentRedirects. Concurrency is capped at [MaxConcurrency] and the measured
 // time of a whole run at [MaxTotalDuration]; cancelling the context (Ctrl-C in the
 // command) stops it with partial results.
+//
+// Beyond Run: Config.Target [TargetTSModel] drives the TypeScript model server
+// (mcp-oauth-server 1.0.0), [Compare] runs the same phases on our server and the model,
+// one at a time, and reports both with the ratios and their RSS (issue 9), and [Soak]
+// runs a mixed load of logins, MCP calls, refreshes and revocations for minutes with a
+// time series of the server's RSS, threads, descriptors and database size (issue 14).
 package load
