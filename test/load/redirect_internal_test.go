@@ -179,15 +179,19 @@ func TestComparison_WriteText_Ratios(t *testing.T) {
 }
 
 // The soak's summary: RSS at the start, half time and end, the second half's growth,
-// and the database's growth per login cycle.
+// and the database's size with its growth per login cycle in the second half (5 MiB
+// over the last sample's 512 logins).
 func TestSoakReport_Trends(t *testing.T) {
-	rep := &SoakReport{Operations: map[string]int64{SoakLogin: 1000}}
+	rep := &SoakReport{}
 	for i, rss := range []int64{40, 50, 60, 66} {
 		rep.Samples = append(rep.Samples, SoakSample{At: time.Duration(i) * time.Minute, Server: &ProcStats{RSS: rss << 20, Threads: 9, FDs: 17},
-			DBBytes: int64(i) * 1_000_000})
+			DBBytes: int64(i*i) << 20, Ops: map[string]int64{SoakLogin: 512}})
 	}
 	got := strings.Join(rep.trends(), "\n")
-	for _, want := range []string{"40.0 at the start, 60.0 at half time, 66.0 at the end (second half +10.0 %)", "threads 9, 9, 9", "(3000 bytes per login cycle)"} {
+	for _, want := range []string{
+		"40.0 at the start, 60.0 at half time, 66.0 at the end (second half +10.0 %)", "threads 9, 9, 9",
+		"database MiB: 0.0 at the start, 4.0 at half time, 9.0 at the end (second half: 10240 bytes per login cycle)",
+	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in %q", want, got)
 		}

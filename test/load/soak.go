@@ -429,7 +429,8 @@ func (r *SoakReport) WriteText(w io.Writer) error {
 
 // trends sums the time series up: the server's RSS, threads and descriptors at the
 // start, at half time and at the end (growth in the second half is what a leak looks
-// like once caches and pools have warmed up), and the database's growth per login.
+// like once caches and pools have warmed up), and the database's size at the same
+// points with its growth per login cycle in the second half.
 func (r *SoakReport) trends() []string {
 	var out []string
 	var srv []SoakSample
@@ -444,11 +445,17 @@ func (r *SoakReport) trends() []string {
 			mib(first.RSS), mib(mid.RSS), mib(last.RSS), 100*ratioChange(mid.RSS, last.RSS),
 			first.Threads, mid.Threads, last.Threads, first.FDs, mid.FDs, last.FDs))
 	}
-	if n := len(r.Samples); n >= 2 && r.Samples[0].DBBytes >= 0 && r.Samples[n-1].DBBytes >= 0 {
-		grown := r.Samples[n-1].DBBytes - r.Samples[0].DBBytes
-		line := fmt.Sprintf("database: %s MiB → %s MiB", mib(r.Samples[0].DBBytes), mib(r.Samples[n-1].DBBytes))
-		if logins := r.Operations[SoakLogin]; logins > 0 {
-			line += fmt.Sprintf(" (%.0f bytes per login cycle)", float64(grown)/float64(logins))
+	if n := len(r.Samples); n >= 3 && r.Samples[0].DBBytes >= 0 && r.Samples[n/2].DBBytes >= 0 && r.Samples[n-1].DBBytes >= 0 {
+		first, mid, last := r.Samples[0], r.Samples[n/2], r.Samples[n-1]
+		line := fmt.Sprintf("database MiB: %s at the start, %s at half time, %s at the end", mib(first.DBBytes), mib(mid.DBBytes), mib(last.DBBytes))
+		// Per login cycle over the second half: by then SQLite's WAL has reached its
+		// steady size (it is checkpointed at about 4 MiB and reused, not shrunk).
+		var logins int64
+		for _, s := range r.Samples[n/2+1:] {
+			logins += s.Ops[SoakLogin]
+		}
+		if logins > 0 {
+			line += fmt.Sprintf(" (second half: %.0f bytes per login cycle)", float64(last.DBBytes-mid.DBBytes)/float64(logins))
 		}
 		out = append(out, line)
 	}
