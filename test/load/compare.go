@@ -17,10 +17,11 @@ import (
 type Side struct {
 	// Name labels the server in the report ("ours", "model").
 	Name string `json:"name"`
-	// MCPURL, Target and ServerPID are as in Config.
-	MCPURL    string `json:"mcp_url"`
-	Target    string `json:"target"`
-	ServerPID int    `json:"server_pid,omitempty"`
+	// MCPURL, Target, ServerPID and HelperPIDs are as in Config.
+	MCPURL     string `json:"mcp_url"`
+	Target     string `json:"target"`
+	ServerPID  int    `json:"server_pid,omitempty"`
+	HelperPIDs []int  `json:"helper_pids,omitempty"`
 	// Scope is as in Config (empty: Target's default).
 	Scope string `json:"scope,omitempty"`
 }
@@ -87,8 +88,8 @@ func ratio(a, b float64) float64 {
 // Compare runs every phase of base at every concurrency level on the server ours and
 // then on the server model (or the other way round, alternating from cell to cell),
 // with the same harness settings: base's Phases, Concurrency, Duration, Requests,
-// BearerMethod, Timeout and Logger; its MCPURL, Target, Scope and ServerPID are taken
-// from each Side. Both servers must be running; only one is under load at a time, so
+// BearerMethod, Timeout and Logger; its MCPURL, Target, Scope, ServerPID and HelperPIDs
+// are taken from each Side. Both servers must be running; only one is under load at a time, so
 // that on a small machine the other's idle process is all they share. Each side's run
 // is bounded like Run (MaxTotalDuration of measured time). On an error, or when ctx
 // ends, it returns the cells so far with the error.
@@ -96,7 +97,7 @@ func Compare(ctx context.Context, base Config, ours, model Side) (*Comparison, e
 	configs := make([]Config, 2)
 	for i, s := range []Side{ours, model} {
 		cfg := base
-		cfg.MCPURL, cfg.Target, cfg.Scope, cfg.ServerPID = s.MCPURL, s.Target, s.Scope, s.ServerPID
+		cfg.MCPURL, cfg.Target, cfg.Scope, cfg.ServerPID, cfg.HelperPIDs = s.MCPURL, s.Target, s.Scope, s.ServerPID, s.HelperPIDs
 		var err error
 		if configs[i], err = cfg.withDefaults(); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.Name, err)
@@ -142,8 +143,10 @@ func Compare(ctx context.Context, base Config, ours, model Side) (*Comparison, e
 }
 
 // WriteText writes the comparison: one small table per phase and level (throughput,
-// request rate, p50 and p99 of an operation, errors, the server's RSS after the cell),
-// then a summary with one line per cell.
+// request rate, p50 and p99 of an operation, the server's CPU time per operation,
+// errors, the server's RSS after the cell), then a summary with one line per cell.
+// Every ratio is ours over the model's: above 1 for throughput means ours is faster,
+// below 1 for latency and CPU means ours is quicker and cheaper.
 func (c *Comparison) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "ours  %s (%s)\nmodel %s (%s)\n", c.Ours.MCPURL, c.Ours.Target, c.Model.MCPURL, c.Model.Target)
 	fmt.Fprintf(w, "harness %s, %d CPUs; %s per phase and level on each server, one server at a time; bearer method %s\n\n",
@@ -158,6 +161,7 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		row("requests/s", fmt.Sprintf("%.1f", o.RequestRate), fmt.Sprintf("%.1f", m.RequestRate), ratioText(ratio(o.RequestRate, m.RequestRate)))
 		row("p50", ms(o.Latency.P50), ms(m.Latency.P50), ratioText(ratio(float64(o.Latency.P50), float64(m.Latency.P50))))
 		row("p99", ms(o.Latency.P99), ms(m.Latency.P99), ratioText(ratio(float64(o.Latency.P99), float64(m.Latency.P99))))
+		row("server CPU/op", cpuText(o), cpuText(m), ratioText(ratio(float64(o.ServerCPUPerOp()), float64(m.ServerCPUPerOp()))))
 		row("errors", fmt.Sprint(o.Errors), fmt.Sprint(m.Errors), "")
 		row("RSS after, MiB", rssText(o.Server), rssText(m.Server), "")
 		if err := tw.Flush(); err != nil {
@@ -165,15 +169,17 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "summary (ratio: ours/model operations per second; p50 · p99 in ms; RSS after the cell in MiB)")
+	fmt.Fprintln(w, "summary (ratio: ours/model operations per second; p50 · p99 in ms; server CPU per operation in ms, ratio ours/model; RSS after the cell in MiB)")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "phase\tc\t%s ops/s\t%s ops/s\tratio\t%s p50 · p99\t%s p50 · p99\t%s RSS\t%s RSS\terrors\t\n",
+	fmt.Fprintf(tw, "phase\tc\t%s ops/s\t%s ops/s\tratio\t%s p50 · p99\t%s p50 · p99\tCPU/op both\tratio\t%s RSS\t%s RSS\terrors\t\n",
 		c.Ours.Name, c.Model.Name, c.Ours.Name, c.Model.Name, c.Ours.Name, c.Model.Name)
 	for _, cell := range c.Cells {
 		o, m := cell.Ours, cell.Model
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%s\t%s · %s\t%s · %s\t%s\t%s\t%d / %d\t\n", cell.Phase, cell.Concurrency,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%s\t%s · %s\t%s · %s\t%s · %s\t%s\t%s\t%s\t%d / %d\t\n", cell.Phase, cell.Concurrency,
 			o.Throughput, m.Throughput, ratioText(cell.Ratio()), msShort(o.Latency.P50), msShort(o.Latency.P99),
-			msShort(m.Latency.P50), msShort(m.Latency.P99), rssText(o.Server), rssText(m.Server), o.Errors, m.Errors)
+			msShort(m.Latency.P50), msShort(m.Latency.P99), cpuShort(o), cpuShort(m),
+			ratioText(ratio(float64(o.ServerCPUPerOp()), float64(m.ServerCPUPerOp()))),
+			rssText(o.Server), rssText(m.Server), o.Errors, m.Errors)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -209,6 +215,22 @@ func rssText(st *ProcStats) string {
 		return "-"
 	}
 	return mib(st.RSS)
+}
+
+// cpuText formats the server's CPU time per operation; "-" when not measured.
+func cpuText(r Result) string {
+	if r.ServerCPUPerOp() == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3fms", float64(r.ServerCPUPerOp())/float64(time.Millisecond))
+}
+
+// cpuShort is cpuText without the unit.
+func cpuShort(r Result) string {
+	if r.ServerCPUPerOp() == 0 {
+		return "-"
+	}
+	return msShort(r.ServerCPUPerOp())
 }
 
 // msShort formats d in milliseconds with three significant digits.

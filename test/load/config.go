@@ -118,8 +118,14 @@ type Config struct {
 
 	// ServerPID, when positive, is the process ID of the server under load (on this
 	// machine, Linux): after each phase and level the harness reads its resident set
-	// size and thread count from /proc/PID/status into Result.Server.
+	// size and thread count from /proc/PID/status into Result.Server, and the CPU time
+	// it used during the measured time into Result.ServerCPU.
 	ServerPID int
+
+	// HelperPIDs are processes whose CPU time, with their children's, counts as the
+	// server's in Result.ServerCPU: a PostgreSQL postmaster, whose backends do the
+	// server's queries. Only with ServerPID.
+	HelperPIDs []int
 
 	// ReuseClient makes each login-phase worker register one client during setup and
 	// only authorize and exchange codes in the measured loop. By default every login
@@ -197,6 +203,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ServerPID < 0 {
 		return c, fmt.Errorf("load: server PID %d: must not be negative", c.ServerPID)
+	}
+	if len(c.HelperPIDs) > 0 && c.ServerPID == 0 {
+		return c, errors.New("load: helper PIDs without a server PID")
 	}
 	if c.RedirectURI == "" {
 		c.RedirectURI = DefaultRedirectURI

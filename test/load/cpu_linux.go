@@ -8,10 +8,6 @@ import (
 	"time"
 )
 
-// clockTick is USER_HZ, the unit of /proc/stat: 100 on every Linux architecture Go
-// supports.
-const clockTick = 100
-
 // cpuSample is a point in time for CPU accounting: the harness process's CPU time and
 // the CPU time every core of the machine spent busy (not idle or waiting for I/O).
 type cpuSample struct {

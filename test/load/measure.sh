@@ -16,7 +16,8 @@
 # 8,32) for $DURATION on one server, then on the other (alternating which goes first),
 # with the bearer phase's method $BEARER_METHOD (default initialize). Writes
 # OUTDIR/compare-DB.txt (a table per phase and level with both throughputs, p50/p99,
-# the ratio, both RSS; the CPU split), compare-DB.json and both servers' logs.
+# both servers' CPU time per operation (ours with PostgreSQL's), the ratios, both RSS;
+# the CPU split), compare-DB.json and both servers' logs.
 #
 # soak (issue 14): for each storage a fresh demo (opaque tokens) under `mcp-auth-load
 # soak` for $SOAK_DURATION (default 3m, at most 30m) with $SOAK_C workers (default 4),
@@ -75,10 +76,14 @@ fi
 # that have exited).
 machine_busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 proc_cpu() { if [ -n "${1:-}" ]; then awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; else echo 0; fi; }
-pg_cpu() {
-	local pid pm sum=0 port
+pg_postmaster() {
+	local port
 	port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"${FOSITE_MCP_POSTGRES_DSN:-}")
-	pm=$([ -n "$port" ] && pgrep -f -- "-p $port -k" | head -1 || true)
+	if [ -n "$port" ]; then pgrep -f -- "-p $port -k" | head -1 || true; fi
+}
+pg_cpu() {
+	local pid pm sum=0
+	pm=$(pg_postmaster)
 	[ -n "$pm" ] || { echo 0; return; }
 	for pid in "$pm" $(pgrep -P "$pm" || true); do
 		sum=$((sum + $(awk '{print $14 + $15 + $16 + $17}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
@@ -98,6 +103,7 @@ start_demo() {
 		demo_dsn=${FOSITE_MCP_POSTGRES_DSN/dbname=postgres/dbname=$dbname}
 		demo_args+=(-postgres "$demo_dsn")
 	fi
+	: >"$tmp/$name.banner" # exists before the demo writes to it: awk reads it at once
 	"$tmp/demo" "${demo_args[@]}" >"$tmp/$name.banner" 2>"$out/$name.demo.log" &
 	demo_pid=$!
 	url=
@@ -158,8 +164,10 @@ compare)
 		start_model "$name"
 		echo "measure: $name: ours at $url, model at $model_url (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 		rc=0
+		helper=()
+		if [ "$db" = postgres ]; then helper=(-ours-helper-pid "$(pg_postmaster)"); fi
 		busy0=$(machine_busy) demo0=$(proc_cpu "$demo_pid") model0=$(proc_cpu "$model_pid") pg0=$(pg_cpu)
-		{ time "$tmp/mcp-auth-load" compare -ours "$url" -ours-pid "$demo_pid" -model "$model_url" -model-pid "$model_pid" \
+		{ time "$tmp/mcp-auth-load" compare -ours "$url" -ours-pid "$demo_pid" "${helper[@]}" -model "$model_url" -model-pid "$model_pid" \
 			-c "$conc" -duration "$duration" -phases "${PHASES:-login,bearer,refresh}" -bearer-method "${BEARER_METHOD:-initialize}" \
 			-json-file "$out/$name.json" -q >"$out/$name.txt"; } 2>"$tmp/time" || rc=$?
 		cat "$out/$name.txt"

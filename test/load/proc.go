@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // ProcStats is what the harness samples of a server process on this machine (Linux
@@ -58,6 +59,45 @@ func parseProcStatus(raw []byte) (ProcStats, error) {
 		return st, fmt.Errorf("load: no VmRSS or Threads in the process status (a zombie, or not Linux)")
 	}
 	return st, nil
+}
+
+// clockTick is USER_HZ, the unit of /proc/stat and /proc/PID/stat: 100 on every Linux
+// architecture Go supports.
+const clockTick = 100
+
+// procStat is what the harness reads of /proc/PID/stat: the parent's process ID and the
+// CPU time the process and its reaped children used.
+type procStat struct {
+	ppid int
+	cpu  time.Duration
+}
+
+// parseProcStat reads the parent PID (field 4) and utime + stime + cutime + cstime
+// (fields 14 to 17, in clock ticks of 1/100 s) from the text of /proc/PID/stat. The
+// command name (field 2, in parentheses) may contain spaces and parentheses: the fields
+// after it are counted from its last ')'.
+func parseProcStat(raw []byte) (procStat, error) {
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("load: process stat %q: no command name", truncate(string(raw)))
+	}
+	f := bytes.Fields(raw[i+1:]) // f[0] is field 3, the state
+	if len(f) < 15 {
+		return procStat{}, fmt.Errorf("load: process stat: %d fields", len(f)+2)
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return procStat{}, fmt.Errorf("load: process stat: parent PID: %w", err)
+	}
+	var ticks int64
+	for _, v := range f[11:15] {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return procStat{}, fmt.Errorf("load: process stat: CPU time: %w", err)
+		}
+		ticks += n
+	}
+	return procStat{ppid: ppid, cpu: time.Duration(ticks) * time.Second / clockTick}, nil
 }
 
 // mib formats a size in bytes in MiB.

@@ -1,12 +1,14 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -141,8 +143,10 @@ func TestComparison_WriteText_Ratios(t *testing.T) {
 		Model: Side{Name: "model", MCPURL: "http://127.0.0.1:2/mcp", Target: TargetTSModel},
 		Cells: []Cell{
 			{Phase: PhaseLogin, Concurrency: 8, First: "ours",
-				Ours:  Result{Throughput: 450, RequestRate: 1350, Latency: Latency{P50: 14 * time.Millisecond, P99: 68 * time.Millisecond}, Server: &ProcStats{RSS: 45 << 20}},
-				Model: Result{Throughput: 300, RequestRate: 1200, Latency: Latency{P50: 7 * time.Millisecond, P99: 136 * time.Millisecond}, Server: &ProcStats{RSS: 150 << 20}}},
+				Ours: Result{Operations: 4500, Throughput: 450, RequestRate: 1350, Latency: Latency{P50: 14 * time.Millisecond, P99: 68 * time.Millisecond},
+					Server: &ProcStats{RSS: 45 << 20}, ServerCPU: 9 * time.Second},
+				Model: Result{Operations: 3000, Throughput: 300, RequestRate: 1200, Latency: Latency{P50: 7 * time.Millisecond, P99: 136 * time.Millisecond},
+					Server: &ProcStats{RSS: 150 << 20}, ServerCPU: 12 * time.Second}},
 			{Phase: PhaseRefresh, Concurrency: 32, First: "model",
 				Ours:  Result{Throughput: 1000, Errors: 2, ErrorKinds: map[string]int64{"refresh 500": 2}, ErrorSamples: map[string]string{"refresh 500": "refresh 500"}},
 				Model: Result{}},
@@ -168,8 +172,9 @@ func TestComparison_WriteText_Ratios(t *testing.T) {
 		"p50 14.00ms 7.00ms 2.00",
 		"p99 68.00ms 136.00ms 0.50",
 		"RSS after, MiB 45.0 150.0",
-		"login 8 450 300 1.50 14.0 · 68.0 7.00 · 136 45.0 150.0 0 / 0",
-		"refresh 32 1000 0 - 0.00 · 0.00 0.00 · 0.00 - - 2 / 0",
+		"server CPU/op 2.000ms 4.000ms 0.50",
+		"login 8 450 300 1.50 14.0 · 68.0 7.00 · 136 2.00 · 4.00 0.50 45.0 150.0 0 / 0",
+		"refresh 32 1000 0 - 0.00 · 0.00 0.00 · 0.00 - · - - - - 2 / 0",
 		"error ours refresh c=32: 2 × refresh 500",
 	} {
 		if !strings.Contains(text, want) {
@@ -195,5 +200,68 @@ func TestSoakReport_Trends(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in %q", want, got)
 		}
+	}
+}
+
+// /proc/PID/stat: the parent PID and utime + stime + cutime + cstime in ticks of 10 ms,
+// counted after the command name, which may hold spaces and parentheses.
+func TestParseProcStat(t *testing.T) {
+	const stat = "4319 (demo (x) y) S 4001 4319 15412 0 -1 4194560 9000 0 0 0 250 50 7 3 20 0 9 0 175511 3133440 382 18446744073709551615"
+	st, err := parseProcStat([]byte(stat))
+	if err != nil || st.ppid != 4001 || st.cpu != 3100*time.Millisecond {
+		t.Errorf("parseProcStat = %+v, %v; want parent 4001, 3.1 s", st, err)
+	}
+	for _, raw := range []string{"", "4319 demo S 1", "4319 (demo) S 1 2 3", "4319 (demo) S one 4319 15412 0 -1 4194560 9000 0 0 0 250 50 7 3 20"} {
+		if _, err := parseProcStat([]byte(raw)); err == nil {
+			t.Errorf("parseProcStat(%q): no error", raw)
+		}
+	}
+}
+
+// The server's CPU time comes from /proc: this process's grows while it computes, and
+// with children it includes a live child's (a spinning shell). No timing is assumed:
+// each only has to grow within 10 s, however busy the machine is.
+func TestProcessCPU_SelfAndChildren(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux /proc only")
+	}
+	self := []int{os.Getpid()}
+	before, err := ProcessCPU(self, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grew := false
+	for deadline := time.Now().Add(10 * time.Second); !grew && time.Now().Before(deadline); {
+		for spin := time.Now().Add(10 * time.Millisecond); time.Now().Before(spin); {
+		}
+		now, err := ProcessCPU(self, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grew = now-before >= 20*time.Millisecond
+	}
+	if !grew {
+		t.Error("this process's CPU time did not grow while it spun for 10 s")
+	}
+
+	child := exec.Command("sh", "-c", "while :; do :; done")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
+	counted := false
+	for deadline := time.Now().Add(10 * time.Second); !counted && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		own, err1 := ProcessCPU(self, false)
+		all, err2 := ProcessCPU(self, true)
+		if err := cmp.Or(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		counted = all-own >= 20*time.Millisecond
+	}
+	if !counted {
+		t.Error("ProcessCPU with children did not count the spinning child within 10 s")
+	}
+	if _, err := ProcessCPU([]int{1 << 30}, true); err == nil {
+		t.Error("ProcessCPU(no such process): no error")
 	}
 }

@@ -80,6 +80,11 @@ type Result struct {
 	// Server is the server process's memory, threads and descriptors right after the
 	// phase at this level, when Config.ServerPID named it.
 	Server *ProcStats `json:"server,omitempty"`
+	// ServerCPU is the CPU time the server process and Config.HelperPIDs (with their
+	// children) used during Elapsed, when Config.ServerPID named it. Per operation, it
+	// is the server's cost independent of what else the machine runs (see
+	// ServerCPUPerOp).
+	ServerCPU time.Duration `json:"-"`
 	// HarnessCPU is the CPU time the harness itself used during Elapsed, and
 	// MachineCPU the busy time of all the machine's cores (the harness, the server, its
 	// database and anything else running); MachineCPU − HarnessCPU is the server side's
@@ -93,10 +98,23 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	type plain Result
 	return json.Marshal(struct {
 		plain
-		ElapsedSeconds    float64 `json:"elapsed_s"`
-		HarnessCPUSeconds float64 `json:"harness_cpu_s"`
-		MachineCPUSeconds float64 `json:"machine_cpu_s"`
-	}{plain(r), r.Elapsed.Seconds(), r.HarnessCPU.Seconds(), r.MachineCPU.Seconds()})
+		ElapsedSeconds       float64 `json:"elapsed_s"`
+		HarnessCPUSeconds    float64 `json:"harness_cpu_s"`
+		MachineCPUSeconds    float64 `json:"machine_cpu_s"`
+		ServerCPUSeconds     float64 `json:"server_cpu_s,omitempty"`
+		ServerCPUPerOpMillis float64 `json:"server_cpu_ms_per_op,omitempty"`
+	}{plain(r), r.Elapsed.Seconds(), r.HarnessCPU.Seconds(), r.MachineCPU.Seconds(), r.ServerCPU.Seconds(),
+		math.Round(float64(r.ServerCPUPerOp())/1e3) / 1e3})
+}
+
+// ServerCPUPerOp is ServerCPU per successful operation; zero when not measured or
+// nothing succeeded. The CPU time is counted in clock ticks of 10 ms, so it needs
+// hundreds of operations to be precise.
+func (r Result) ServerCPUPerOp() time.Duration {
+	if r.Operations == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Operations)
 }
 
 // cores is CPU time d over the elapsed time: how many cores were busy on average.
@@ -203,7 +221,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-12s\tc\tops\terrors\tops/s\treq/s\tp50\tp90\tp99\tmax\tbusy\tharness\t", "phase")
 	if server {
-		fmt.Fprint(tw, "server RSS MiB\tthreads\t")
+		fmt.Fprint(tw, "server RSS MiB\tthreads\tCPU/op\t")
 	}
 	fmt.Fprintln(tw)
 	for _, res := range r.Results {
@@ -215,16 +233,16 @@ func (r *Report) WriteText(w io.Writer) error {
 			res.Throughput, res.RequestRate, ms(res.Latency.P50), ms(res.Latency.P90), ms(res.Latency.P99), ms(res.Latency.Max),
 			res.cores(res.MachineCPU), res.cores(res.HarnessCPU))
 		if res.Server != nil {
-			fmt.Fprintf(tw, "%s\t%d\t", mib(res.Server.RSS), res.Server.Threads)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t", mib(res.Server.RSS), res.Server.Threads, cpuText(res))
 		} else if server {
-			fmt.Fprint(tw, "-\t-\t")
+			fmt.Fprint(tw, "-\t-\t-\t")
 		}
 		fmt.Fprintln(tw)
 		for _, s := range res.Steps {
 			fmt.Fprintf(tw, "  %-10s\t\t%d\t\t\t\t%s\t%s\t%s\t%s\t\t\t", s.Name, s.Requests,
 				ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max))
 			if server {
-				fmt.Fprint(tw, "\t\t")
+				fmt.Fprint(tw, "\t\t\t")
 			}
 			fmt.Fprintln(tw)
 		}

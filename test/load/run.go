@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -284,6 +285,7 @@ func (t *target) runPhase(ctx context.Context, phase string, c int) (*Result, er
 	limit := int64(t.cfg.Requests)
 	timer := time.AfterFunc(t.cfg.Duration, func() { stop.Store(true) })
 	defer timer.Stop()
+	srv0, srvErr := t.serverCPU()
 	cpu0 := sampleCPU()
 	begin := time.Now()
 	for _, w := range workers {
@@ -292,6 +294,7 @@ func (t *target) runPhase(ctx context.Context, phase string, c int) (*Result, er
 	wg.Wait()
 	elapsed := time.Since(begin)
 	cpu1 := sampleCPU()
+	srv1, srvErr1 := t.serverCPU()
 
 	res := &Result{Phase: phase, Concurrency: c, Elapsed: elapsed, Interrupted: ctx.Err() != nil}
 	if cpu0.ok && cpu1.ok {
@@ -300,12 +303,29 @@ func (t *target) runPhase(ctx context.Context, phase string, c int) (*Result, er
 	merge(res, workers)
 	if t.cfg.ServerPID > 0 {
 		st, err := ReadProcStats(t.cfg.ServerPID)
+		if err == nil {
+			err = cmp.Or(srvErr, srvErr1)
+		}
 		if err != nil {
 			return res, err
 		}
-		res.Server = &st
+		res.Server, res.ServerCPU = &st, srv1-srv0
 	}
 	return res, nil
+}
+
+// serverCPU is the CPU time the server (Config.ServerPID) and its helpers (with their
+// children) have used so far; zero without a server PID.
+func (t *target) serverCPU() (time.Duration, error) {
+	if t.cfg.ServerPID <= 0 {
+		return 0, nil
+	}
+	own, err := ProcessCPU([]int{t.cfg.ServerPID}, false)
+	if err != nil || len(t.cfg.HelperPIDs) == 0 {
+		return own, err
+	}
+	helpers, err := ProcessCPU(t.cfg.HelperPIDs, true)
+	return own + helpers, err
 }
 
 // loop runs operations until stop is set, limit operations have started (limit > 0)

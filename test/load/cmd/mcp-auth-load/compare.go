@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/fosite-mcp/fosite-mcp/test/load"
 )
@@ -20,6 +21,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&ours.MCPURL, "ours", "", "our server's MCP endpoint `URL` (required)")
 	fs.IntVar(&ours.ServerPID, "ours-pid", 0, "our server's process `ID`, for its RSS")
 	fs.StringVar(&ours.Target, "ours-target", load.TargetFositeMCP, "kind of our `server`")
+	fs.Func("ours-helper-pid", "`PID` of a process whose CPU time (with its children's) counts as our server's, e.g. PostgreSQL's postmaster (repeatable)", pidList(&ours.HelperPIDs))
 	fs.StringVar(&model.MCPURL, "model", "", "the model server's MCP endpoint `URL` (required)")
 	fs.IntVar(&model.ServerPID, "model-pid", 0, "the model server's process `ID`, for its RSS")
 	fs.StringVar(&model.Target, "model-target", load.TargetTSModel, "kind of the model `server`")
@@ -49,4 +51,16 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		failed = failed || c.Ours.Errors > 0 || c.Model.Errors > 0
 	}
 	return h.report(cmp, cmp.WriteText, err, failed, stdout, stderr)
+}
+
+// pidList is a flag.Func that appends a process ID to pids.
+func pidList(pids *[]int) func(string) error {
+	return func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q: not a process ID", s)
+		}
+		*pids = append(*pids, n)
+		return nil
+	}
 }

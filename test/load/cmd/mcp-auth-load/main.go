@@ -58,7 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.MCPURL, "url", "http://localhost:8080/mcp", "the protected MCP endpoint `URL` (its metadata names the authorization server)")
 	fs.StringVar(&cfg.Scope, "scope", "", "scope of the authorization requests (default: the resource's default scopes; -target ts-model: the scopes its metadata lists)")
 	fs.StringVar(&cfg.Target, "target", load.TargetFositeMCP, "kind of `server`: "+strings.Join(load.Targets, " or "))
-	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "process ID of the server (on this machine): report its RSS and threads after each phase and level")
+	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "process ID of the server (on this machine): report its RSS and threads after each phase and level, and its CPU time per operation")
+	fs.Func("helper-pid", "`PID` of a process whose CPU time (with its children's) counts as the server's, e.g. PostgreSQL's postmaster (repeatable)", pidList(&cfg.HelperPIDs))
 	h := harnessFlags(fs, &cfg, load.DefaultBearerMethod)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mcp-auth-load [flags]\n"+
