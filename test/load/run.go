@@ -283,9 +283,9 @@ func (t *target) runPhase(ctx context.Context, phase string, c int) (*Result, er
 	var stop atomic.Bool
 	var started atomic.Int64
 	limit := int64(t.cfg.Requests)
+	srv0, srvErr := t.serverCPU() // before the clock starts: it may scan /proc
 	timer := time.AfterFunc(t.cfg.Duration, func() { stop.Store(true) })
 	defer timer.Stop()
-	srv0, srvErr := t.serverCPU()
 	cpu0 := sampleCPU()
 	begin := time.Now()
 	for _, w := range workers {
