@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 )
@@ -327,7 +327,7 @@ func ValidateIssuer(issuer string) error {
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
 		return errors.New("provider: Config.Issuer must use https (or http on loopback)")
-	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !loopback.IsHost(u.Hostname()):
 		return errors.New("provider: Config.Issuer may use http only on a loopback host")
 	case u.Host == "" || u.Opaque != "" || u.User != nil:
 		return errors.New("provider: Config.Issuer must be an absolute URL with a host and no user information")
@@ -341,16 +341,6 @@ func ValidateIssuer(issuer string) error {
 		return errors.New("provider: Config.Issuer must be in canonical form (lowercase scheme and host)")
 	}
 	return nil
-}
-
-// isLoopbackHost reports whether host (without brackets or port) is a loopback address
-// or the name localhost (RFC 8252 §7.3, RFC 6761).
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func contains(list []string, s string) bool {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // forbiddenRedirectSchemes can never receive an authorization response.
@@ -49,7 +51,7 @@ func ValidateRedirectURI(raw string) error {
 			return errors.New("https redirect URI must have a host")
 		}
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !loopback.IsHost(u.Hostname()) {
 			return errors.New("http redirect URIs are allowed only on loopback hosts (127.0.0.1, [::1], localhost)")
 		}
 	default:
@@ -84,7 +86,7 @@ func matchLoopback(requested, registered string) bool {
 		return false
 	}
 	host := r.Hostname()
-	if !isLoopbackHost(host) || host != g.Hostname() {
+	if !loopback.IsHost(host) || host != g.Hostname() {
 		return false
 	}
 	for _, port := range []string{r.Port(), g.Port()} {
@@ -111,7 +113,7 @@ func isLocalhostRedirect(raw string) bool {
 // isLoopbackRedirect reports whether raw is an http redirect URI on a loopback host.
 func isLoopbackRedirect(raw string) bool {
 	u, err := url.Parse(raw)
-	return err == nil && u.Scheme == "http" && isLoopbackHost(u.Hostname())
+	return err == nil && u.Scheme == "http" && loopback.IsHost(u.Hostname())
 }
 
 // withParams returns redirectURI with params added to its query (RFC 6749 §4.1.2:
