@@ -182,7 +182,7 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if ar != nil {
 		ar.State = form.Get("state")
 	}
-	if ar == nil || ar.GetRedirectURI() == nil || ValidateRedirectURI(ar.GetRedirectURI().String()) != nil {
+	if ar == nil || ar.GetRedirectURI() == nil || p.cfg.RedirectURIRules.Validate(ar.GetRedirectURI().String()) != nil {
 		// The redirect URI is not (yet) trustworthy: no redirect.
 		if err == nil {
 			err = fosite.ErrInvalidRequest.WithHint("The redirect URI is not allowed.")
@@ -355,9 +355,9 @@ func (p *Provider) errorRedirect(ar *fosite.AuthorizeRequest, err error) string 
 }
 
 // redirectable reports whether errors about ar may be sent to its redirect URI.
-func redirectable(ar *fosite.AuthorizeRequest) bool {
+func (p *Provider) redirectable(ar *fosite.AuthorizeRequest) bool {
 	return ar != nil && ar.GetClient() != nil && ar.GetRedirectURI() != nil &&
-		ValidateRedirectURI(ar.GetRedirectURI().String()) == nil
+		p.cfg.RedirectURIRules.Validate(ar.GetRedirectURI().String()) == nil
 }
 
 // authorizeFailure answers a failed authorization request: an error page when the
@@ -367,7 +367,7 @@ func redirectable(ar *fosite.AuthorizeRequest) bool {
 // (RFC 9700 §4.11.2: with open registration anyone can register a redirect URI, and an
 // automatic error redirect would make this server an open redirector to it).
 func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest, err error) {
-	if !redirectable(ar) {
+	if !p.redirectable(ar) {
 		p.errorPage(w, r, 0, err)
 		return
 	}
@@ -379,16 +379,20 @@ func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *
 	p.errorPageWithLink(w, r, err, u)
 }
 
-// trustedErrorRedirect reports whether an error may be redirected to ar's redirect URI
-// without the user's involvement: for clients the operator created (static), and for
-// redirect URIs that cannot reach a third-party web site — loopback http (RFC 8252 §7.3)
-// and private-use schemes (RFC 8252 §7.1), which is where native MCP clients listen.
+// trustedErrorRedirect reports whether an error may be redirected to ar's (validated)
+// redirect URI without the user's involvement: for clients the operator created
+// (static), and for redirect URIs that cannot reach a third-party web site or a
+// general-purpose handler — loopback http (RFC 8252 §7.3) and private-use schemes named
+// after a reversed domain (RFC 8252 §7.1), which is where native MCP clients listen.
+// RedirectURIRules.DotlessSchemes (cursor:, vscode:) are handlers of whole applications
+// that any registrant can aim at any of their deep links: errors for them go through the
+// error page's link, that is the user's click.
 func trustedErrorRedirect(ar *fosite.AuthorizeRequest) bool {
 	if c, ok := ar.GetClient().(*Client); ok && c.Source == ClientSourceStatic {
 		return true
 	}
 	u := ar.GetRedirectURI()
-	return isLoopbackRedirect(u.String()) || (u.Scheme != "http" && u.Scheme != "https")
+	return isLoopbackRedirect(u.String()) || (u.Scheme != "http" && u.Scheme != "https" && reverseDomainScheme(u.Scheme))
 }
 
 // redirect answers with 303 See Other to u.
@@ -449,7 +453,7 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 	}
 	ar, err := p.consume(ctx, id)
 	if err != nil {
-		if redirectable(ar) {
+		if p.redirectable(ar) {
 			return p.errorRedirect(ar, err), err
 		}
 		return "", err
@@ -467,7 +471,7 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 // error=access_denied, state and iss.
 func (p *Provider) Deny(ctx context.Context, id string) (redirectURL string, err error) {
 	ar, err := p.consume(ctx, id)
-	if !redirectable(ar) {
+	if !p.redirectable(ar) {
 		if err == nil {
 			err = ErrAuthorizationRequestNotFound
 		}

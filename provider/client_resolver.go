@@ -86,6 +86,7 @@ type clientResolution struct {
 	resolver ClientResolver
 	store    Storage
 	scopes   []string // the scopes a resolved client may be granted at most
+	redirect RedirectURIRules
 	log      *slog.Logger
 }
 
@@ -210,7 +211,7 @@ func (r *clientResolution) normalize(id string, c *Client) error {
 	c.ResponseTypes = []string{"code"}
 	native := true
 	for _, u := range c.RedirectURIs {
-		if err := ValidateRedirectURI(u); err != nil {
+		if err := r.redirect.Validate(u); err != nil {
 			return fmt.Errorf("redirect URI %q: %w", u, err)
 		}
 		if isHTTPS(u) {

@@ -114,7 +114,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 	}
 	native := len(c.RedirectURIs) > 0
 	for _, u := range c.RedirectURIs {
-		if err := ValidateRedirectURI(u); err != nil {
+		if err := p.cfg.RedirectURIRules.Validate(u); err != nil {
 			return nil, "", fmt.Errorf("provider: redirect URI %q: %w", u, err)
 		}
 		if isHTTPS(u) {

@@ -149,6 +149,13 @@ type Config struct {
 	// port.
 	ExactLocalhostRedirects bool
 
+	// RedirectURIRules are the rules redirect URIs must meet at CreateClient, for clients
+	// from ClientResolver and at every authorization request (see RedirectURIRules). The
+	// zero value, the default, is the specifications' rules (ValidateRedirectURI);
+	// mcp.New sets DotlessSchemes under compat.Options.DotlessClientSchemes. Dynamic
+	// registration has its own copy (registration.Options.RedirectURIRules).
+	RedirectURIRules RedirectURIRules
+
 	// MinStateLength, when positive, requires a `state` of at least this many characters
 	// on authorization requests (fosite's and Hydra's default is 8); a missing or shorter
 	// one is refused with invalid_request, sent to the client's redirect URI. Zero, the

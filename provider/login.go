@@ -55,7 +55,7 @@ Approve only if you started it yourself just now.</p>{{end}}
 type pageData struct {
 	Title    string
 	Message  string
-	Link     string // where to continue (an error redirect the server does not follow itself)
+	Link     template.URL // where to continue: an error redirect to a validated redirect URI the server does not follow itself (template.URL: private-use schemes such as cursor: are links too)
 	LinkHost string
 	Request  *AuthorizationRequest
 	Action   string
@@ -115,7 +115,7 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 	}
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
 	w.WriteHeader(http.StatusBadRequest)
-	_ = pageTemplate.Execute(w, pageData{Title: "Authorization error", Message: rfc.ErrorField + ": " + rfc.GetDescription(), Link: link, LinkHost: host})
+	_ = pageTemplate.Execute(w, pageData{Title: "Authorization error", Message: rfc.ErrorField + ": " + rfc.GetDescription(), Link: template.URL(link), LinkHost: host})
 }
 
 // Login is the built-in minimal login and consent page, used when Config.LoginURL is

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -136,7 +137,7 @@ func New(cfg Config) (*Provider, error) {
 		ClientSecretsHasher:            SecretHasher{},
 		SendDebugMessagesToClients:     false,
 		OmitRedirectScopeParam:         true,
-		RedirectSecureChecker:          redirectSecure,
+		RedirectSecureChecker:          cfg.RedirectURIRules.secure,
 	}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(p.fcfg)
 	p.strategy = &coreStrategy{
@@ -174,6 +175,7 @@ func New(cfg Config) (*Provider, error) {
 			store:    cfg.Storage,
 			scopes:   dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
 			log:      cfg.Logger,
+			redirect: cfg.RedirectURIRules,
 		}
 	}
 	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, factories...)
@@ -263,17 +265,19 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 	if !ok || contains(pc.RedirectURIs, requested) {
 		return c, nil
 	}
-	if s.exactLocalhost && isLocalhostRedirect(requested) {
-		return c, nil
-	}
+	// For this request only, fosite sees the registered list plus the requested URI when
+	// it differs from a registered loopback URI in its port alone, else no redirect URI
+	// at all: fosite's own loopback matching (any scheme case, decoded paths, any digits
+	// as a port) must never decide.
+	cp := *pc
+	cp.RedirectURIs = nil
 	for _, registered := range pc.RedirectURIs {
-		if matchLoopback(requested, registered) {
-			cp := *pc
-			cp.RedirectURIs = append(append([]string(nil), pc.RedirectURIs...), requested)
-			return &cp, nil
+		if matchLoopback(requested, registered, !s.exactLocalhost) {
+			cp.RedirectURIs = append(slices.Clone(pc.RedirectURIs), requested)
+			break
 		}
 	}
-	return c, nil
+	return &cp, nil
 }
 
 // audienceStrategy is fosite's AudienceMatchingStrategy: an audience is acceptable

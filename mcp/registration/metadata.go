@@ -60,7 +60,7 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Regi
 		return m, redirectError("redirect_uris is required for the authorization_code grant")
 	}
 	for i, u := range m.RedirectURIs {
-		if err := provider.ValidateRedirectURI(u); err != nil {
+		if err := o.RedirectURIRules.Validate(u); err != nil {
 			return m, redirectError(fmt.Sprintf("redirect_uris[%d]: %v", i, err))
 		}
 	}
