@@ -481,3 +481,21 @@ func TestSessionCookieTamperingAndExpiry(t *testing.T) {
 		t.Error("expired session accepted")
 	}
 }
+
+// Issue 14 finding 1: -auto-approve approves only loopback http redirect URIs; it used
+// to approve every non-https scheme, ftp://attacker.example/cb and
+// x-safari-https://… included, although it claims to approve only redirect URIs that
+// stay on this machine.
+func TestIssue14Finding1_LocalRedirectIsLoopbackHTTPOnly(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"http://127.0.0.1:45123/callback": true, "http://[::1]:1/cb": true, "http://localhost/callback": true,
+		"http://127.attacker.example/cb": false, "http://localhost.attacker.example/cb": false, "http://127.0.0.1:09999/cb": false,
+		"https://127.0.0.1/cb": false, "https://evil.example/cb": false, "ftp://attacker.example/cb": false,
+		"x-safari-https://attacker.example/cb": false, "com.example.app:/cb": false, "cursor://anysphere.cursor-mcp/oauth/callback": false,
+		"search-ms:?query=x": false, "mailto:/x": false, "": false,
+	} {
+		if got := localRedirect(raw); got != want {
+			t.Errorf("localRedirect(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
