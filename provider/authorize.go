@@ -25,8 +25,12 @@ type AuthorizationRequest struct {
 	ClientID string
 	// ClientName is the client's registered name; empty when it has none.
 	ClientName string
-	// ClientURI is the client's registered home page; empty when it has none.
+	// ClientURI is the client's registered home page; empty when it has none. Nobody
+	// checked that the client belongs to it: show it as the client's claim, if at all.
 	ClientURI string
+	// ClientURIHost is DisplayHost(ClientURI): its host in ASCII (punycode), for a
+	// consent page to show labelled as unverified.
+	ClientURIHost string
 	// ClientIDHost is the host of the client ID when the client ID is an https URL (an
 	// OAuth Client ID Metadata Document, see ClientResolver), else empty. Whoever
 	// controls that host vouches for ClientName: show it to the user next to the name.
@@ -36,8 +40,9 @@ type AuthorizationRequest struct {
 	Client *Client
 	// RedirectURI is where the response will be sent.
 	RedirectURI string
-	// RedirectHost is the host of RedirectURI (the scheme for private-use URIs without a
-	// host): show it to the user.
+	// RedirectHost is DisplayHost(RedirectURI): the host in ASCII (punycode, so that
+	// https://аррӏе.com/cb shows as xn--80ak6aa92e.com), or the scheme for a private-use
+	// URI ("com.example.app:", "cursor://anysphere.cursor-mcp"): show it to the user.
 	RedirectHost string
 	// Scopes are the requested scopes. AuthorizeHook may change them.
 	Scopes []string
@@ -291,12 +296,7 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 		Scopes:       append([]string{}, scopes...),
 		Resources:    append([]string{}, resources...),
 	}
-	if u, err := url.Parse(redirectURI); err == nil {
-		v.RedirectHost = u.Host
-		if v.RedirectHost == "" {
-			v.RedirectHost = u.Scheme + ":"
-		}
-	}
+	v.RedirectHost = DisplayHost(redirectURI)
 	if pc, ok := client.(*Client); ok {
 		cp := *pc
 		cp.SecretHash = nil
@@ -304,6 +304,9 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 		v.Client = &cp
 		v.ClientName = pc.Name
 		v.ClientURI = pc.URI
+		if pc.URI != "" {
+			v.ClientURIHost = DisplayHost(pc.URI)
+		}
 		v.LocalhostOnly = len(pc.RedirectURIs) > 0
 		for _, u := range pc.RedirectURIs {
 			if !isLoopbackRedirect(u) {

@@ -183,6 +183,9 @@ func (r *clientResolution) normalize(id string, c *Client) error {
 	case len(c.RedirectURIs) == 0:
 		return errors.New("the client has no redirect URIs")
 	}
+	if err := ValidateClientName(c.Name); err != nil {
+		return err
+	}
 	c.Public = true
 	c.TokenEndpointAuthMethod = AuthMethodNone
 	c.SecretHash = nil
@@ -266,7 +269,7 @@ func clientIDHost(id string) string {
 	if err != nil || u.Opaque != "" {
 		return ""
 	}
-	return u.Host
+	return DisplayHost(u.String())
 }
 
 // truncate shortens s (client-supplied) to at most n bytes for a log line.

@@ -11,7 +11,7 @@ import (
 type ClientSpec struct {
 	// ID is the client_id; empty means a random one.
 	ID string
-	// Name is the client_name shown on the consent page.
+	// Name is the client_name shown on the consent page (see ValidateClientName).
 	Name string
 	// URI is the client's home page (client_uri).
 	URI string
@@ -63,6 +63,9 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		Source:                  ClientSourceStatic,
 		CreatedAt:               now,
 		UpdatedAt:               now,
+	}
+	if err := ValidateClientName(c.Name); err != nil {
+		return nil, "", fmt.Errorf("provider: %w", err)
 	}
 	if c.ID == "" {
 		id, err := randomID()

@@ -69,14 +69,14 @@ type loginPage struct {
 }
 
 type consentPage struct {
-	Title, Base, Action, AuthRequest, CSRF string
-	Subject, UserName                      string
-	ClientLabel, ClientName, ClientID      string
-	ClientIDHost, ClientURI, RedirectHost  string
-	LocalhostOnly                          bool
-	Scopes                                 []scopeView
-	Resources                              []resourceView
-	Expires                                string
+	Title, Base, Action, AuthRequest, CSRF    string
+	Subject, UserName                         string
+	ClientLabel, ClientName, ClientID         string
+	ClientIDHost, ClientURIHost, RedirectHost string
+	LocalhostOnly                             bool
+	Scopes                                    []scopeView
+	Resources                                 []resourceView
+	Expires                                   string
 }
 
 type errorPage struct {
@@ -205,7 +205,7 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 		CSRF:    p.sessions.csrfToken(sess, "consent\x00"+id),
 		Subject: sess.Subject, UserName: p.users.displayName(sess.Subject),
 		ClientLabel: clientLabel(req), ClientName: req.ClientName, ClientID: req.ClientID,
-		ClientIDHost: req.ClientIDHost, ClientURI: req.ClientURI,
+		ClientIDHost: req.ClientIDHost, ClientURIHost: req.ClientURIHost,
 		RedirectHost: req.RedirectHost, LocalhostOnly: req.LocalhostOnly,
 		Expires: expiresIn(time.Until(req.ExpiresAt)),
 	}

@@ -126,7 +126,7 @@ func TestConsentPagesLoginAndApprove(t *testing.T) {
 	}
 	f.login("alice", "wonderland")
 	mustContain(t, "consent page", f.page,
-		"Notes App", c.ID, "https://notes.example/about",
+		"Notes App", c.ID, "notes.example", "unverified",
 		"127.0.0.1:9", "This application runs on your computer", // RFC 8252 loopback client: warn
 		"demo:tools", html.EscapeString(scopeDescriptions[scopeTools]), "demo:admin", html.EscapeString(scopeDescriptions[scopeAdmin]),
 		demo.mcpURL, "fosite-mcp demo MCP server", "Alice Liddell")
@@ -382,6 +382,29 @@ func TestConsentPagesEscapeClientStrings(t *testing.T) {
 			t.Errorf("%s page contains unescaped client markup:\n%s", page, f.page)
 		}
 		mustContain(t, page+" page", f.page, "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;")
+	}
+}
+
+// Issue 14 finding 5: the consent page shows the client's website as the client's
+// unverified claim, by its ASCII host (аррӏе.com reads as apple.com; its punycode
+// does not), and registration refuses a name with a right-to-left override.
+func TestIssue14Finding5_ConsentShowsWebsiteUnverifiedInASCII(t *testing.T) {
+	demo := startDemo(t, demoOptions{})
+	c := demo.register(t, "Apple", "http://127.0.0.1:9/callback", map[string]any{"client_uri": "https://аррӏе.com/about"})
+	f := startFlow(t, demo, demo.authorizeURL(c, "s", ""))
+	f.login("alice", "wonderland")
+	mustContain(t, "consent page", f.page, "xn--80ak6aa92e.com", "unverified")
+	if strings.Contains(f.page, "аррӏе") {
+		t.Errorf("consent page shows the homograph host:\n%s", f.page)
+	}
+	body := `{"client_name":"Claude Code \u202e(verified by Anthropic)","redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`
+	resp, err := http.Post(demo.url+"/register", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("registration of a name with U+202E: %d, want 400", resp.StatusCode)
 	}
 }
 

@@ -7,16 +7,15 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // Limits on document contents.
 const (
-	// MaxClientNameLength is the longest client_name accepted, in characters.
-	MaxClientNameLength = 200
+	// MaxClientNameLength is the longest client_name accepted, in characters
+	// (provider.MaxClientNameLength: one rule for documents and registrations).
+	MaxClientNameLength = provider.MaxClientNameLength
 	// MaxRedirectURIs is the most redirect URIs a document may list.
 	MaxRedirectURIs = 20
 )
@@ -99,14 +98,11 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 		return nil, errors.New("the client ID metadata document must not contain client_secret or client_secret_expires_at")
 	}
 	name := strings.TrimSpace(d.ClientName)
-	switch {
-	case name == "":
+	if name == "" {
 		return nil, errors.New("the client ID metadata document has no client_name")
-	case utf8.RuneCountInString(name) > MaxClientNameLength:
-		return nil, errors.New("the client ID metadata document's client_name is too long")
-	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
-		// Cf includes the bidirectional overrides that make a name read as another one.
-		return nil, errors.New("the client ID metadata document's client_name contains control characters")
+	}
+	if err := provider.ValidateClientName(name); err != nil {
+		return nil, fmt.Errorf("the client ID metadata document's %v", err)
 	}
 	switch d.TokenEndpointAuthMethod {
 	case "", provider.AuthMethodNone:

@@ -97,7 +97,7 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 		}, want: "no client_name"},
 		{name: "client_name with control characters", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"client_name": "Good\u202eevil"})
-		}, want: "control characters"},
+		}, want: "control, format or private-use characters"},
 		{name: "client_name too long", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"client_name": strings.Repeat("n", cimd.MaxClientNameLength+1)})
 		}, want: "too long"},
@@ -125,6 +125,9 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 		{name: "redirect URI IRI host (issue 14 finding 5)", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"redirect_uris": []string{"https://аррӏе.com/cb"}})
 		}, want: "redirect URI"},
+		{name: "client_name zero-width joiner", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"client_name": "Claude\u200dCode"})
+		}, want: "control, format or private-use characters"},
 		{name: "redirect URI with fragment", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"redirect_uris": []string{"https://app.example.com/cb#x"}})
 		}, want: "redirect URI"},

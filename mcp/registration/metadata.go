@@ -65,6 +65,12 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Regi
 		}
 	}
 
+	// client_name: optional (RFC 7591 §2); shown on consent pages, so one rule with
+	// client ID metadata documents (provider.ValidateClientName).
+	m.ClientName = strings.TrimSpace(m.ClientName)
+	if err := provider.ValidateClientName(m.ClientName); err != nil {
+		return m, metadataError(err.Error())
+	}
 	if m.ClientName == "" && o.NameFromRedirectHost && len(m.RedirectURIs) > 0 {
 		m.ClientName = redirectHost(m.RedirectURIs[0])
 	}

@@ -212,6 +212,10 @@ func TestRegister_RFC7591_3_2_2_Rejections(t *testing.T) {
 			{"redirect URI percent-encoded host", e, "", `{"redirect_uris":["https://%D0%B0pple.com/cb"]}`, 400, "invalid_redirect_uri"},
 			{"redirect URI port with leading zero", e, "", `{"redirect_uris":["http://127.0.0.1:09999/cb"]}`, 400, "invalid_redirect_uri"},
 			{"redirect URI port out of range", e, "", `{"redirect_uris":["http://127.0.0.1:99999999999/cb"]}`, 400, "invalid_redirect_uri"},
+			// Issue 14 finding 5: client_name is shown on consent pages (provider.ValidateClientName).
+			{"client_name too long", e, "", `{` + cb + `,"client_name":"` + strings.Repeat("n", 60000) + `"}`, 400, "invalid_client_metadata"},
+			{"client_name with U+202E", e, "", `{` + cb + `,"client_name":"Claude Code \u202e(verified by Anthropic)"}`, 400, "invalid_client_metadata"},
+			{"client_name with a control character", e, "", `{` + cb + `,"client_name":"a\u0007b"}`, 400, "invalid_client_metadata"},
 			{"redirect URI one bad among good", e, "", `{"redirect_uris":["https://a.example/cb","http://evil.example/cb"]}`, 400, "invalid_redirect_uri"},
 			{"redirect_uris not an array", e, "", `{"redirect_uris":"https://a.example/cb"}`, 400, "invalid_redirect_uri"},
 			{"redirect_uris element not a string", e, "", `{"redirect_uris":[1]}`, 400, "invalid_redirect_uri"},
