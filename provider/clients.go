@@ -15,8 +15,8 @@ type ClientSpec struct {
 	Name string
 	// URI is the client's home page (client_uri).
 	URI string
-	// RedirectURIs are the allowed redirect URIs (see ValidateRedirectURI); required for
-	// the authorization_code grant. Loopback URIs match on any port.
+	// RedirectURIs are the allowed redirect URIs (see Config.RedirectURIRules); required
+	// for the authorization_code grant. Loopback URIs match on any port.
 	RedirectURIs []string
 	// Public marks a client without a secret (native apps, SPAs, most MCP clients); its
 	// token_endpoint_auth_method is "none".

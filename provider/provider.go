@@ -261,24 +261,38 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 	if requested == "" {
 		return c, nil
 	}
-	pc, ok := c.(*Client)
-	if !ok || contains(pc.RedirectURIs, requested) {
+	registered := c.GetRedirectURIs()
+	if contains(registered, requested) {
 		return c, nil
 	}
 	// For this request only, fosite sees the registered list plus the requested URI when
 	// it differs from a registered loopback URI in its port alone, else no redirect URI
 	// at all: fosite's own loopback matching (any scheme case, decoded paths, any digits
 	// as a port) must never decide.
-	cp := *pc
-	cp.RedirectURIs = nil
-	for _, registered := range pc.RedirectURIs {
-		if matchLoopback(requested, registered, !s.exactLocalhost) {
-			cp.RedirectURIs = append(slices.Clone(pc.RedirectURIs), requested)
+	var uris []string
+	for _, r := range registered {
+		if matchLoopback(requested, r, !s.exactLocalhost) {
+			uris = append(slices.Clone(registered), requested)
 			break
 		}
 	}
-	return &cp, nil
+	if pc, ok := c.(*Client); ok {
+		cp := *pc
+		cp.RedirectURIs = uris
+		return &cp, nil
+	}
+	return redirectURIsFor{Client: c, uris: uris}, nil
 }
+
+// redirectURIsFor is a client of another type than *Client (from a custom Storage)
+// whose redirect URIs are replaced for one authorization request (see GetClient).
+type redirectURIsFor struct {
+	fosite.Client
+	uris []string
+}
+
+// GetRedirectURIs implements fosite.Client.
+func (c redirectURIsFor) GetRedirectURIs() []string { return c.uris }
 
 // audienceStrategy is fosite's AudienceMatchingStrategy: an audience is acceptable
 // when it is a configured resource or in the client's own audience list.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/ory/fosite"
 )
 
 // Issue 14 finding 1: any non-http(s) scheme used to count as a private-use redirect
@@ -204,4 +206,41 @@ func TestIssue14Finding10_RFC8252_7_3_OnlyThePortVaries(t *testing.T) {
 			}
 		}
 	})
+}
+
+// foreignClients is a Storage whose GetClient returns a fosite.DefaultClient, not a
+// *provider.Client, for the client ID "foreign": a custom storage's own client type.
+type foreignClients struct {
+	*gormstore.Store
+}
+
+func (s foreignClients) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if id != "foreign" {
+		return s.Store.GetClient(ctx, id)
+	}
+	return &fosite.DefaultClient{ID: id, Public: true, RedirectURIs: []string{"http://127.0.0.1:9999/cb"},
+		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"read"}}, nil
+}
+
+// Issue 14 finding 10 for a storage returning its own client type: the port-only rule
+// holds there too (fosite's loopback matching never decides).
+func TestIssue14Finding10_OnlyThePortVaries_ForeignClientType(t *testing.T) {
+	runEnv(t, func(t *testing.T, e *env) {
+		// The row the foreign type stands for (codes reference their client in storage).
+		if _, _, err := e.p.CreateClient(context.Background(), provider.ClientSpec{ID: "foreign", Public: true,
+			RedirectURIs: []string{"http://127.0.0.1:9999/cb"}}); err != nil {
+			t.Fatal(err)
+		}
+		q, _ := e.authorizeParams("http://127.0.0.1:1234/cb", url.Values{"client_id": {"foreign"}})
+		if loc := location(t, e.get(e.issuer+"/authorize?"+q.Encode())); loc.Query().Get("code") == "" || loc.Host != "127.0.0.1:1234" {
+			t.Errorf("port variant: sent to %s", loc)
+		}
+		for _, bad := range []string{"http://127.0.0.1:9999/%63b", "HTTP://127.0.0.1:9999/cb", "http://127.0.0.1:09999/cb"} {
+			q, _ := e.authorizeParams(bad, url.Values{"client_id": {"foreign"}})
+			resp := e.get(e.issuer + "/authorize?" + q.Encode())
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+				t.Errorf("%s: status %d Location %q; want an error page", bad, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+	}, func(e *env, cfg *provider.Config) { cfg.Storage = foreignClients{Store: e.store} })
 }
