@@ -226,11 +226,13 @@ func (p *Provider) MetadataPaths() []string {
 	return append([]string(nil), p.endpoints.metadataPaths...)
 }
 
-// fositeStore is the storage handed to fosite. Its GetClient widens a client's redirect
-// URIs by the authorization request's loopback redirect URI when it equals a registered
-// one except for the port (RFC 8252 §7.3, including "localhost", which fosite does not
-// cover). The widening is request-scoped: it is keyed by a context value that only the
-// authorization endpoint sets.
+// fositeStore is the storage handed to fosite. Its GetClient decides redirect URI
+// matching for fosite: an authorization request's redirect URI that is not registered
+// as written is added to the client's redirect URIs when it equals a registered
+// loopback one except for a valid port (RFC 8252 §7.3, including "localhost", which
+// fosite does not cover), else the client is handed over without redirect URIs, so
+// that fosite's own looser loopback matching never decides. This is request-scoped:
+// it is keyed by a context value that only the authorization endpoint sets.
 //
 // It also routes refresh token reads and rotations through the grace window
 // (Config.RefreshTokenGrace, see grace.go), honours Config.ExactLocalhostRedirects, and
