@@ -109,6 +109,21 @@ type Options struct {
 	// redirect to an unregistered URI).
 	LocalhostAnyPort bool
 
+	// DotlessClientSchemes: redirect URIs on the private-use schemes of known MCP clients
+	// that are not reversed domain names — cursor, vscode, vscode-insiders, windsurf
+	// (provider.KnownDotlessClientSchemes) — are accepted at registration, in client ID
+	// metadata documents and at the authorization endpoint. Deny-listed schemes
+	// (provider.DeniedRedirectScheme) stay refused, and errors are not redirected to
+	// these URIs automatically (the error page links to them instead).
+	// Clients: Cursor (registers cursor://anysphere.cursor-mcp/oauth/callback), VS Code
+	// extensions such as Cline (vscode://…, and the editor's own scheme in VS Code
+	// forks), Windsurf.
+	// Bends: RFC 8252 §7.1 ("apps MUST use a URI scheme based on a domain name under
+	// their control, expressed in reverse order").
+	// Default: on. Strict: off — registration answers invalid_redirect_uri; schemes an
+	// operator lists in provider.Config.RedirectURIRules stay accepted either way.
+	DotlessClientSchemes bool
+
 	// RefreshWithoutOfflineAccess: a client registered for the refresh_token grant gets a
 	// refresh token without asking for offline_access. offline_access is never listed in
 	// protected resource metadata or challenges either way (MCP 2026-07-28).
@@ -222,6 +237,7 @@ func Default() Options {
 		RefreshWithoutResource:      true,
 		LenientResourceMatch:        true,
 		LocalhostAnyPort:            true,
+		DotlessClientSchemes:        true,
 		RefreshWithoutOfflineAccess: true,
 		OptionalState:               true,
 		LenientRegistration:         true,

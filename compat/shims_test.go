@@ -33,8 +33,8 @@ func TestPresets(t *testing.T) {
 		t.Fatal(err)
 	}
 	typ := def.Type()
-	if typ.NumField() != 12 {
-		t.Errorf("%d shims, want the 12 of issue 4 (update README.md and the tests)", typ.NumField())
+	if typ.NumField() != 13 {
+		t.Errorf("%d shims, want the 12 of issue 4 and DotlessClientSchemes of issue 14 (update README.md and the tests)", typ.NumField())
 	}
 	for i := range typ.NumField() {
 		f := typ.Field(i)
@@ -387,6 +387,44 @@ func TestLocalhostAnyPort_ClaudeCode(t *testing.T) {
 		ip := s.mustRegister(`{"client_name":"ip","redirect_uris":["http://127.0.0.1/callback"],"token_endpoint_auth_method":"none"}`)
 		if got := s.authorize(with(with(q, "client_id", ip.ClientID), "redirect_uri", "http://127.0.0.1:49153/callback")); got.Get("code") == "" {
 			t.Errorf("loopback IP on another port: %v; want a code in both modes", got)
+		}
+	})
+}
+
+// DotlessClientSchemes, Cursor: it registers cursor://anysphere.cursor-mcp/oauth/callback,
+// a private-use scheme that is not a reversed domain name (RFC 8252 §7.1). On, it
+// registers and gets its code on that URI, while an authorization error goes through the
+// error page's link (no automatic redirect); off, registration answers
+// invalid_redirect_uri. The finding's schemes (issue 14 finding 1) are refused in both.
+func TestDotlessClientSchemes_Cursor(t *testing.T) {
+	modes(t, func(o *compat.Options) { o.DotlessClientSchemes = false }, func(t *testing.T, store *gormstore.Store, opts compat.Options, on bool) {
+		s := newStack(t, store, opts, func(_ *stack, cfg *mcp.Config) { cfg.RateLimits = &mcp.RateLimits{Disabled: true} })
+		const cb = "cursor://anysphere.cursor-mcp/oauth/callback"
+		for _, bad := range []string{"search-ms:?query=x", "ms-appinstaller:?source=https://attacker.example/x", "x-safari-https://attacker.example/cb",
+			"ftp://attacker.example/cb", "mailto:/x", "javascript:/x", "vscode:?x"} {
+			if status, r := s.register(`{"client_name":"x","redirect_uris":["` + bad + `"],"token_endpoint_auth_method":"none"}`); status != http.StatusBadRequest || r.Error != "invalid_redirect_uri" {
+				t.Errorf("%s: %d %+v; want invalid_redirect_uri", bad, status, r)
+			}
+		}
+		status, reg := s.register(testdata(t, "cursor.register.json"))
+		if !on {
+			if status != http.StatusBadRequest || reg.Error != "invalid_redirect_uri" {
+				t.Fatalf("shim off: %d %+v; want invalid_redirect_uri", status, reg)
+			}
+			return
+		}
+		if status != http.StatusCreated {
+			t.Fatalf("shim on: registration %d %+v", status, reg)
+		}
+		_, challenge := pkce()
+		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {cb},
+			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"cursor-state-0123456789"}, "resource": {s.resource}}
+		if got := s.authorize(q); got.Get("code") == "" || got.Get("iss") != s.issuer {
+			t.Errorf("shim on: %v; want a code", got)
+		}
+		resp := s.authorizeAt(s.issuer+"/authorize", with(q, "code_challenge_method", "plain"))
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Errorf("error: %d %q; want the error page (a link, not a redirect)", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
 }

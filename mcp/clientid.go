@@ -18,6 +18,9 @@ func (s *Server) enableClientIDMetadataDocuments(pcfg *provider.Config, opts *ci
 	if o.DefaultGrantTypes == nil && s.compat.LenientRegistration {
 		o.DefaultGrantTypes = []string{"authorization_code", "refresh_token"}
 	}
+	if o.RedirectURIRules.DotlessSchemes == nil {
+		o.RedirectURIRules = pcfg.RedirectURIRules
+	}
 	if o.Logger == nil {
 		o.Logger = s.logger
 	}

@@ -179,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	if !s.compat.FilterUnknownScopes {
 		regOpts.UnknownScopes = registration.RejectUnknownScopes
 	}
+	if regOpts.RedirectURIRules.DotlessSchemes == nil {
+		regOpts.RedirectURIRules = pcfg.RedirectURIRules
+	}
 	if s.compat.LenientRegistration {
 		regOpts.NameFromRedirectHost = true
 		if regOpts.DefaultGrantTypes == nil && (regOpts.GrantTypes == nil || slices.Contains(regOpts.GrantTypes, "refresh_token")) {
@@ -265,6 +268,15 @@ func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) erro
 		}
 	}
 	pcfg.ExactLocalhostRedirects = pcfg.ExactLocalhostRedirects || !c.LocalhostAnyPort
+	if c.DotlessClientSchemes {
+		schemes := slices.Clone(pcfg.RedirectURIRules.DotlessSchemes)
+		for _, scheme := range provider.KnownDotlessClientSchemes() {
+			if !slices.Contains(schemes, scheme) {
+				schemes = append(schemes, scheme)
+			}
+		}
+		pcfg.RedirectURIRules.DotlessSchemes = schemes
+	}
 	if !c.RefreshWithoutOfflineAccess && len(pcfg.RefreshTokenScopes) == 0 {
 		pcfg.RefreshTokenScopes = []string{OfflineAccessScope}
 	}

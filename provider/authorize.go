@@ -25,8 +25,12 @@ type AuthorizationRequest struct {
 	ClientID string
 	// ClientName is the client's registered name; empty when it has none.
 	ClientName string
-	// ClientURI is the client's registered home page; empty when it has none.
+	// ClientURI is the client's registered home page; empty when it has none. Nobody
+	// checked that the client belongs to it: show it as the client's claim, if at all.
 	ClientURI string
+	// ClientURIHost is DisplayHost(ClientURI): its host in ASCII (punycode), for a
+	// consent page to show labelled as unverified.
+	ClientURIHost string
 	// ClientIDHost is the host of the client ID when the client ID is an https URL (an
 	// OAuth Client ID Metadata Document, see ClientResolver), else empty. Whoever
 	// controls that host vouches for ClientName: show it to the user next to the name.
@@ -36,8 +40,9 @@ type AuthorizationRequest struct {
 	Client *Client
 	// RedirectURI is where the response will be sent.
 	RedirectURI string
-	// RedirectHost is the host of RedirectURI (the scheme for private-use URIs without a
-	// host): show it to the user.
+	// RedirectHost is DisplayHost(RedirectURI): the host in ASCII (punycode, so that
+	// https://аррӏе.com/cb shows as xn--80ak6aa92e.com), or the scheme for a private-use
+	// URI ("com.example.app:", "cursor://anysphere.cursor-mcp"): show it to the user.
 	RedirectHost string
 	// Scopes are the requested scopes. AuthorizeHook may change them.
 	Scopes []string
@@ -209,7 +214,7 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if ar != nil {
 		ar.State = form.Get("state")
 	}
-	if ar == nil || ar.GetRedirectURI() == nil || ValidateRedirectURI(ar.GetRedirectURI().String()) != nil {
+	if ar == nil || ar.GetRedirectURI() == nil || p.cfg.RedirectURIRules.Validate(ar.GetRedirectURI().String()) != nil {
 		// The redirect URI is not (yet) trustworthy: no redirect.
 		if err == nil {
 			err = fosite.ErrInvalidRequest.WithHint("The redirect URI is not allowed.")
@@ -324,12 +329,7 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 		Scopes:       append([]string{}, scopes...),
 		Resources:    append([]string{}, resources...),
 	}
-	if u, err := url.Parse(redirectURI); err == nil {
-		v.RedirectHost = u.Host
-		if v.RedirectHost == "" {
-			v.RedirectHost = u.Scheme + ":"
-		}
-	}
+	v.RedirectHost = DisplayHost(redirectURI)
 	if pc, ok := client.(*Client); ok {
 		cp := *pc
 		cp.SecretHash = nil
@@ -337,6 +337,9 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 		v.Client = &cp
 		v.ClientName = pc.Name
 		v.ClientURI = pc.URI
+		if pc.URI != "" {
+			v.ClientURIHost = DisplayHost(pc.URI)
+		}
 		v.LocalhostOnly = len(pc.RedirectURIs) > 0
 		for _, u := range pc.RedirectURIs {
 			if !isLoopbackRedirect(u) {
@@ -388,9 +391,9 @@ func (p *Provider) errorRedirect(ar *fosite.AuthorizeRequest, err error) string 
 }
 
 // redirectable reports whether errors about ar may be sent to its redirect URI.
-func redirectable(ar *fosite.AuthorizeRequest) bool {
+func (p *Provider) redirectable(ar *fosite.AuthorizeRequest) bool {
 	return ar != nil && ar.GetClient() != nil && ar.GetRedirectURI() != nil &&
-		ValidateRedirectURI(ar.GetRedirectURI().String()) == nil
+		p.cfg.RedirectURIRules.Validate(ar.GetRedirectURI().String()) == nil
 }
 
 // authorizeFailure answers a failed authorization request: an error page when the
@@ -400,7 +403,7 @@ func redirectable(ar *fosite.AuthorizeRequest) bool {
 // (RFC 9700 §4.11.2: with open registration anyone can register a redirect URI, and an
 // automatic error redirect would make this server an open redirector to it).
 func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest, err error) {
-	if !redirectable(ar) {
+	if !p.redirectable(ar) {
 		p.errorPage(w, r, 0, err)
 		return
 	}
@@ -412,16 +415,20 @@ func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *
 	p.errorPageWithLink(w, r, err, u)
 }
 
-// trustedErrorRedirect reports whether an error may be redirected to ar's redirect URI
-// without the user's involvement: for clients the operator created (static), and for
-// redirect URIs that cannot reach a third-party web site — loopback http (RFC 8252 §7.3)
-// and private-use schemes (RFC 8252 §7.1), which is where native MCP clients listen.
+// trustedErrorRedirect reports whether an error may be redirected to ar's (validated)
+// redirect URI without the user's involvement: for clients the operator created
+// (static), and for redirect URIs that cannot reach a third-party web site or a
+// general-purpose handler — loopback http (RFC 8252 §7.3) and private-use schemes named
+// after a reversed domain (RFC 8252 §7.1), which is where native MCP clients listen.
+// RedirectURIRules.DotlessSchemes (cursor:, vscode:) are handlers of whole applications
+// that any registrant can aim at any of their deep links: errors for them go through the
+// error page's link, that is the user's click.
 func trustedErrorRedirect(ar *fosite.AuthorizeRequest) bool {
 	if c, ok := ar.GetClient().(*Client); ok && c.Source == ClientSourceStatic {
 		return true
 	}
 	u := ar.GetRedirectURI()
-	return isLoopbackRedirect(u.String()) || (u.Scheme != "http" && u.Scheme != "https")
+	return isLoopbackRedirect(u.String()) || (u.Scheme != "http" && u.Scheme != "https" && reverseDomainScheme(u.Scheme))
 }
 
 // redirect answers with 303 See Other to u.
@@ -482,7 +489,7 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 	}
 	ar, err := p.consume(ctx, id)
 	if err != nil {
-		if redirectable(ar) {
+		if p.redirectable(ar) {
 			return p.errorRedirect(ar, err), err
 		}
 		return "", err
@@ -500,7 +507,7 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 // error=access_denied, state and iss.
 func (p *Provider) Deny(ctx context.Context, id string) (redirectURL string, err error) {
 	ar, err := p.consume(ctx, id)
-	if !redirectable(ar) {
+	if !p.redirectable(ar) {
 		if err == nil {
 			err = ErrAuthorizationRequestNotFound
 		}

@@ -88,6 +88,7 @@ type clientResolution struct {
 	resolver ClientResolver
 	store    Storage
 	scopes   []string // the scopes a resolved client may be granted at most
+	redirect RedirectURIRules
 	log      *slog.Logger
 }
 
@@ -184,6 +185,9 @@ func (r *clientResolution) normalize(id string, c *Client) error {
 	case len(c.RedirectURIs) == 0:
 		return errors.New("the client has no redirect URIs")
 	}
+	if err := ValidateClientName(c.Name); err != nil {
+		return err
+	}
 	c.Public = true
 	c.TokenEndpointAuthMethod = AuthMethodNone
 	c.SecretHash = nil
@@ -212,7 +216,7 @@ func (r *clientResolution) normalize(id string, c *Client) error {
 	c.ResponseTypes = []string{"code"}
 	native := true
 	for _, u := range c.RedirectURIs {
-		if err := ValidateRedirectURI(u); err != nil {
+		if err := r.redirect.Validate(u); err != nil {
 			return fmt.Errorf("redirect URI %q: %w", u, err)
 		}
 		if isHTTPS(u) {
@@ -267,7 +271,7 @@ func clientIDHost(id string) string {
 	if err != nil || u.Opaque != "" {
 		return ""
 	}
-	return u.Host
+	return DisplayHost(u.String())
 }
 
 // truncate shortens s (client-supplied) to at most n bytes for a log line.

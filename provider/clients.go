@@ -11,12 +11,12 @@ import (
 type ClientSpec struct {
 	// ID is the client_id; empty means a random one.
 	ID string
-	// Name is the client_name shown on the consent page.
+	// Name is the client_name shown on the consent page (see ValidateClientName).
 	Name string
 	// URI is the client's home page (client_uri).
 	URI string
-	// RedirectURIs are the allowed redirect URIs (see ValidateRedirectURI); required for
-	// the authorization_code grant. Loopback URIs match on any port.
+	// RedirectURIs are the allowed redirect URIs (see Config.RedirectURIRules); required
+	// for the authorization_code grant. Loopback URIs match on any port.
 	RedirectURIs []string
 	// Public marks a client without a secret (native apps, SPAs, most MCP clients); its
 	// token_endpoint_auth_method is "none".
@@ -63,6 +63,9 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		Source:                  ClientSourceStatic,
 		CreatedAt:               now,
 		UpdatedAt:               now,
+	}
+	if err := ValidateClientName(c.Name); err != nil {
+		return nil, "", fmt.Errorf("provider: %w", err)
 	}
 	if c.ID == "" {
 		id, err := randomID()
@@ -114,7 +117,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 	}
 	native := len(c.RedirectURIs) > 0
 	for _, u := range c.RedirectURIs {
-		if err := ValidateRedirectURI(u); err != nil {
+		if err := p.cfg.RedirectURIRules.Validate(u); err != nil {
 			return nil, "", fmt.Errorf("provider: redirect URI %q: %w", u, err)
 		}
 		if isHTTPS(u) {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 )
@@ -158,6 +158,13 @@ type Config struct {
 	// because Claude Code registers http://localhost/callback and returns on an ephemeral
 	// port.
 	ExactLocalhostRedirects bool
+
+	// RedirectURIRules are the rules redirect URIs must meet at CreateClient, for clients
+	// from ClientResolver and at every authorization request (see RedirectURIRules). The
+	// zero value, the default, is the specifications' rules (ValidateRedirectURI);
+	// mcp.New sets DotlessSchemes under compat.Options.DotlessClientSchemes. Dynamic
+	// registration has its own copy (registration.Options.RedirectURIRules).
+	RedirectURIRules RedirectURIRules
 
 	// MinStateLength, when positive, requires a `state` of at least this many characters
 	// on authorization requests (fosite's and Hydra's default is 8); a missing or shorter
@@ -337,7 +344,7 @@ func ValidateIssuer(issuer string) error {
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
 		return errors.New("provider: Config.Issuer must use https (or http on loopback)")
-	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !loopback.IsHost(u.Hostname()):
 		return errors.New("provider: Config.Issuer may use http only on a loopback host")
 	case u.Host == "" || u.Opaque != "" || u.User != nil:
 		return errors.New("provider: Config.Issuer must be an absolute URL with a host and no user information")
@@ -351,16 +358,6 @@ func ValidateIssuer(issuer string) error {
 		return errors.New("provider: Config.Issuer must be in canonical form (lowercase scheme and host)")
 	}
 	return nil
-}
-
-// isLoopbackHost reports whether host (without brackets or port) is a loopback address
-// or the name localhost (RFC 8252 §7.3, RFC 6761).
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func contains(list []string, s string) bool {

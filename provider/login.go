@@ -7,7 +7,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -27,7 +26,8 @@ button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}code{word-break:bre
 {{if .Request}}{{with .Request}}
 <h1>Authorize {{if .ClientName}}{{.ClientName}}{{else}}{{.ClientID}}{{end}}</h1>
 <p><strong>{{if .ClientName}}{{.ClientName}}{{else}}This application{{end}}</strong>
-(client ID <code>{{.ClientID}}</code>{{if .ClientURI}}, <code>{{.ClientURI}}</code>{{end}}) asks for access to your account.</p>
+(client ID <code>{{.ClientID}}</code>) asks for access to your account.</p>
+{{if .ClientURIHost}}<p>It names <code>{{.ClientURIHost}}</code> as its website (unverified: any application can claim any website).</p>{{end}}
 {{if .ClientIDHost}}<p>Its name and details are published by <strong>{{.ClientIDHost}}</strong>.</p>{{end}}
 <p>After you decide, you will be sent to <strong>{{.RedirectHost}}</strong>.</p>
 {{if .LocalhostOnly}}<p class="warn">This application only receives responses on this computer (localhost).
@@ -55,7 +55,7 @@ Approve only if you started it yourself just now.</p>{{end}}
 type pageData struct {
 	Title    string
 	Message  string
-	Link     string // where to continue (an error redirect the server does not follow itself)
+	Link     template.URL // where to continue: an error redirect to a validated redirect URI the server does not follow itself (template.URL: private-use schemes such as cursor: are links too)
 	LinkHost string
 	Request  *AuthorizationRequest
 	Action   string
@@ -109,13 +109,10 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 		writeJSONBody(w, errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})
 		return
 	}
-	host := ""
-	if u, perr := url.Parse(link); perr == nil {
-		host = u.Host
-	}
+	host := DisplayHost(link)
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
 	w.WriteHeader(http.StatusBadRequest)
-	_ = pageTemplate.Execute(w, pageData{Title: "Authorization error", Message: rfc.ErrorField + ": " + rfc.GetDescription(), Link: link, LinkHost: host})
+	_ = pageTemplate.Execute(w, pageData{Title: "Authorization error", Message: rfc.ErrorField + ": " + rfc.GetDescription(), Link: template.URL(link), LinkHost: host})
 }
 
 // Login is the built-in minimal login and consent page, used when Config.LoginURL is

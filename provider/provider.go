@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
@@ -136,7 +137,7 @@ func New(cfg Config) (*Provider, error) {
 		ClientSecretsHasher:            SecretHasher{},
 		SendDebugMessagesToClients:     false,
 		OmitRedirectScopeParam:         true,
-		RedirectSecureChecker:          redirectSecure,
+		RedirectSecureChecker:          cfg.RedirectURIRules.secure,
 	}
 	hmacStrategy := compose.NewOAuth2HMACStrategy(p.fcfg)
 	p.strategy = &coreStrategy{
@@ -174,6 +175,7 @@ func New(cfg Config) (*Provider, error) {
 			store:    cfg.Storage,
 			scopes:   dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
 			log:      cfg.Logger,
+			redirect: cfg.RedirectURIRules,
 		}
 	}
 	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, factories...)
@@ -224,11 +226,13 @@ func (p *Provider) MetadataPaths() []string {
 	return append([]string(nil), p.endpoints.metadataPaths...)
 }
 
-// fositeStore is the storage handed to fosite. Its GetClient widens a client's redirect
-// URIs by the authorization request's loopback redirect URI when it equals a registered
-// one except for the port (RFC 8252 §7.3, including "localhost", which fosite does not
-// cover). The widening is request-scoped: it is keyed by a context value that only the
-// authorization endpoint sets.
+// fositeStore is the storage handed to fosite. Its GetClient decides redirect URI
+// matching for fosite: an authorization request's redirect URI that is not registered
+// as written is added to the client's redirect URIs when it equals a registered
+// loopback one except for a valid port (RFC 8252 §7.3, including "localhost", which
+// fosite does not cover), else the client is handed over without redirect URIs, so
+// that fosite's own looser loopback matching never decides. This is request-scoped:
+// it is keyed by a context value that only the authorization endpoint sets.
 //
 // It also routes refresh token reads and rotations through the grace window
 // (Config.RefreshTokenGrace, see grace.go), honours Config.ExactLocalhostRedirects, and
@@ -259,22 +263,38 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 	if requested == "" {
 		return c, nil
 	}
-	pc, ok := c.(*Client)
-	if !ok || contains(pc.RedirectURIs, requested) {
+	registered := c.GetRedirectURIs()
+	if contains(registered, requested) {
 		return c, nil
 	}
-	if s.exactLocalhost && isLocalhostRedirect(requested) {
-		return c, nil
-	}
-	for _, registered := range pc.RedirectURIs {
-		if matchLoopback(requested, registered) {
-			cp := *pc
-			cp.RedirectURIs = append(append([]string(nil), pc.RedirectURIs...), requested)
-			return &cp, nil
+	// For this request only, fosite sees the registered list plus the requested URI when
+	// it differs from a registered loopback URI in its port alone, else no redirect URI
+	// at all: fosite's own loopback matching (any scheme case, decoded paths, any digits
+	// as a port) must never decide.
+	var uris []string
+	for _, r := range registered {
+		if matchLoopback(requested, r, !s.exactLocalhost) {
+			uris = append(slices.Clone(registered), requested)
+			break
 		}
 	}
-	return c, nil
+	if pc, ok := c.(*Client); ok {
+		cp := *pc
+		cp.RedirectURIs = uris
+		return &cp, nil
+	}
+	return redirectURIsFor{Client: c, uris: uris}, nil
 }
+
+// redirectURIsFor is a client of another type than *Client (from a custom Storage)
+// whose redirect URIs are replaced for one authorization request (see GetClient).
+type redirectURIsFor struct {
+	fosite.Client
+	uris []string
+}
+
+// GetRedirectURIs implements fosite.Client.
+func (c redirectURIsFor) GetRedirectURIs() []string { return c.uris }
 
 // audienceStrategy is fosite's AudienceMatchingStrategy: an audience is acceptable
 // when it is a configured resource or in the client's own audience list.

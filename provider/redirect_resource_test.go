@@ -87,8 +87,7 @@ func TestRFC8252_7_3_LoopbackRedirect(t *testing.T) {
 func TestValidateRedirectURI(t *testing.T) {
 	for _, ok := range []string{
 		"https://app.example/cb", "https://app.example/cb?a=1", "http://127.0.0.1/cb", "http://127.0.0.1:8080/cb",
-		"http://[::1]:9/cb", "http://localhost/cb", "http://LOCALHOST:1/cb", "com.example.app:/cb", "vscode://vscode.github-authentication/did-authenticate",
-		"cursor://anysphere.cursor-retrieval/oauth/callback",
+		"http://[::1]:9/cb", "http://localhost/cb", "http://LOCALHOST:1/cb", "com.example.app:/cb",
 	} {
 		if err := provider.ValidateRedirectURI(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)

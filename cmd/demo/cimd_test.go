@@ -83,7 +83,7 @@ func TestConsentPageURLClientIDShowsPublishingHost(t *testing.T) {
 	f.login("alice", "wonderland")
 	mustContain(t, "consent page", f.page,
 		"Notes via CIMD", "Published by", "<strong>"+docs.host()+"</strong>", docs.clientID,
-		"https://notes.example/about", "127.0.0.1:9", "This application runs on your computer")
+		"notes.example", "unverified", "127.0.0.1:9", "This application runs on your computer")
 
 	u := f.decide("approve")
 	q := u.Query()

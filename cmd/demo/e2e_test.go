@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -527,17 +528,23 @@ func seedAbandonedClient(t *testing.T, path string) {
 // -auto-approve approves only requests answered on this machine: a client that
 // registered an https redirect URI (as a web page the developer visits could, since
 // registration is open and CORS-enabled) is sent to the login page instead of being
-// handed a token for the auto-approved user.
+// handed a token for the auto-approved user. So is a private-use scheme, which hands the
+// code to whichever application claims it (issue 14 finding 1: ftp:// and
+// x-safari-https:// used to be approved; they are now refused at registration).
 func TestAutoApproveOnlyForLocalRedirects(t *testing.T) {
-	demo := startDemo(t, demoOptions{autoApprove: "alice"})
+	demo := startDemo(t, demoOptions{autoApprove: "alice", rateLimits: &mcp.RateLimits{Disabled: true}})
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		redirect string
 		auto     bool
 	}{
 		{"http://127.0.0.1:45123/callback", true},
-		{"com.example.app:/cb", true},
+		{"http://localhost:45124/callback", true},
+		{"com.example.app:/cb", false},
+		{"cursor://anysphere.cursor-mcp/oauth/callback", false}, // registered under compat.DotlessClientSchemes
 		{"https://evil.example/cb", false},
+		{"ftp://attacker.example/cb", false},
+		{"x-safari-https://attacker.example/cb", false},
 	} {
 		resp, err := hc.Post(demo.url+"/register", "application/json", strings.NewReader(
 			`{"client_name":"x","redirect_uris":["`+tc.redirect+`"],"token_endpoint_auth_method":"none"}`))

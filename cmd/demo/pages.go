@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 //go:embed templates/*.html
@@ -69,14 +69,14 @@ type loginPage struct {
 }
 
 type consentPage struct {
-	Title, Base, Action, AuthRequest, CSRF string
-	Subject, UserName                      string
-	ClientLabel, ClientName, ClientID      string
-	ClientIDHost, ClientURI, RedirectHost  string
-	LocalhostOnly                          bool
-	Scopes                                 []scopeView
-	Resources                              []resourceView
-	Expires                                string
+	Title, Base, Action, AuthRequest, CSRF    string
+	Subject, UserName                         string
+	ClientLabel, ClientName, ClientID         string
+	ClientIDHost, ClientURIHost, RedirectHost string
+	LocalhostOnly                             bool
+	Scopes                                    []scopeView
+	Resources                                 []resourceView
+	Expires                                   string
 }
 
 type errorPage struct {
@@ -205,7 +205,7 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 		CSRF:    p.sessions.csrfToken(sess, "consent\x00"+id),
 		Subject: sess.Subject, UserName: p.users.displayName(sess.Subject),
 		ClientLabel: clientLabel(req), ClientName: req.ClientName, ClientID: req.ClientID,
-		ClientIDHost: req.ClientIDHost, ClientURI: req.ClientURI,
+		ClientIDHost: req.ClientIDHost, ClientURIHost: req.ClientURIHost,
 		RedirectHost: req.RedirectHost, LocalhostOnly: req.LocalhostOnly,
 		Expires: expiresIn(time.Until(req.ExpiresAt)),
 	}
@@ -354,10 +354,12 @@ func expiresIn(d time.Duration) string {
 }
 
 // autoApprover returns the provider's AutoApprove function for subject. It approves
-// only requests answered on this machine (a loopback or private-use redirect URI, and
-// every redirect URI of the client of that kind): a web page the developer happens to
+// only requests answered on this machine: an http redirect URI on a loopback host, and
+// every redirect URI of the client of that kind. A web page the developer happens to
 // visit could otherwise register a client with its own https redirect URI and collect a
-// token for subject. Other requests go to the login page as usual.
+// token for subject; a private-use scheme (com.example.app:, cursor:) hands the code to
+// whichever application claims the scheme, not to a socket on this machine (issue 14
+// finding 1). Other requests go to the login page as usual.
 func autoApprover(subject string, log *slog.Logger) func(context.Context, *provider.AuthorizationRequest) (string, bool) {
 	return func(ctx context.Context, req *provider.AuthorizationRequest) (string, bool) {
 		local := localRedirect(req.RedirectURI)
@@ -375,21 +377,9 @@ func autoApprover(subject string, log *slog.Logger) func(context.Context, *provi
 	}
 }
 
-// localRedirect reports whether a redirect URI stays on this machine: http on a loopback
-// host, or a private-use scheme (RFC 8252 §7.1, §7.3).
+// localRedirect reports whether a redirect URI stays on this machine: a valid redirect
+// URI (provider.ValidateRedirectURI) using http on a loopback host (RFC 8252 §7.3).
 func localRedirect(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	switch u.Scheme {
-	case "https":
-		return false
-	case "http":
-		h := u.Hostname()
-		ip := net.ParseIP(h)
-		return h == "localhost" || (ip != nil && ip.IsLoopback())
-	default:
-		return u.Scheme != ""
-	}
+	return err == nil && u.Scheme == "http" && loopback.IsHost(u.Hostname()) && provider.ValidateRedirectURI(raw) == nil
 }

@@ -126,7 +126,7 @@ func TestConsentPagesLoginAndApprove(t *testing.T) {
 	}
 	f.login("alice", "wonderland")
 	mustContain(t, "consent page", f.page,
-		"Notes App", c.ID, "https://notes.example/about",
+		"Notes App", c.ID, "notes.example", "unverified",
 		"127.0.0.1:9", "This application runs on your computer", // RFC 8252 loopback client: warn
 		"demo:tools", html.EscapeString(scopeDescriptions[scopeTools]), "demo:admin", html.EscapeString(scopeDescriptions[scopeAdmin]),
 		demo.mcpURL, "fosite-mcp demo MCP server", "Alice Liddell")
@@ -385,6 +385,29 @@ func TestConsentPagesEscapeClientStrings(t *testing.T) {
 	}
 }
 
+// Issue 14 finding 5: the consent page shows the client's website as the client's
+// unverified claim, by its ASCII host (аррӏе.com reads as apple.com; its punycode
+// does not), and registration refuses a name with a right-to-left override.
+func TestIssue14Finding5_ConsentShowsWebsiteUnverifiedInASCII(t *testing.T) {
+	demo := startDemo(t, demoOptions{})
+	c := demo.register(t, "Apple", "http://127.0.0.1:9/callback", map[string]any{"client_uri": "https://аррӏе.com/about"})
+	f := startFlow(t, demo, demo.authorizeURL(c, "s", ""))
+	f.login("alice", "wonderland")
+	mustContain(t, "consent page", f.page, "xn--80ak6aa92e.com", "unverified")
+	if strings.Contains(f.page, "аррӏе") {
+		t.Errorf("consent page shows the homograph host:\n%s", f.page)
+	}
+	body := `{"client_name":"Claude Code \u202e(verified by Anthropic)","redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`
+	resp, err := http.Post(demo.url+"/register", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("registration of a name with U+202E: %d, want 400", resp.StatusCode)
+	}
+}
+
 // The pages refuse what they do not handle, with a page rather than a crash.
 func TestConsentPagesBadRequests(t *testing.T) {
 	demo := startDemo(t, demoOptions{})
@@ -479,5 +502,23 @@ func TestSessionCookieTamperingAndExpiry(t *testing.T) {
 	s.now = func() time.Time { return time.Now().Add(sessionLifetime + time.Minute) }
 	if _, ok := read(ck.Value); ok {
 		t.Error("expired session accepted")
+	}
+}
+
+// Issue 14 finding 1: -auto-approve approves only loopback http redirect URIs; it used
+// to approve every non-https scheme, ftp://attacker.example/cb and
+// x-safari-https://… included, although it claims to approve only redirect URIs that
+// stay on this machine.
+func TestIssue14Finding1_LocalRedirectIsLoopbackHTTPOnly(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"http://127.0.0.1:45123/callback": true, "http://[::1]:1/cb": true, "http://localhost/callback": true,
+		"http://127.attacker.example/cb": false, "http://localhost.attacker.example/cb": false, "http://127.0.0.1:09999/cb": false,
+		"https://127.0.0.1/cb": false, "https://evil.example/cb": false, "ftp://attacker.example/cb": false,
+		"x-safari-https://attacker.example/cb": false, "com.example.app:/cb": false, "cursor://anysphere.cursor-mcp/oauth/callback": false,
+		"search-ms:?query=x": false, "mailto:/x": false, "": false,
+	} {
+		if got := localRedirect(raw); got != want {
+			t.Errorf("localRedirect(%q) = %v, want %v", raw, got, want)
+		}
 	}
 }

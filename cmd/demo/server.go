@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -147,7 +148,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 		return nil, fmt.Errorf("base URL %s: %w (use -base-url https://… for a public server)", cfg.Issuer, err)
 	}
 	iss, _ := url.Parse(cfg.Issuer)
-	d := &demoServer{issuer: cfg.Issuer, mcpURL: cfg.Issuer + mcpPath, loopback: isLoopback(iss.Hostname()), log: log}
+	d := &demoServer{issuer: cfg.Issuer, mcpURL: cfg.Issuer + mcpPath, loopback: loopback.IsHost(iss.Hostname()), log: log}
 	d.draining, d.stopDrain = context.WithCancel(context.Background())
 	if cfg.AutoApprove != "" && !d.loopback {
 		return nil, fmt.Errorf("-auto-approve is refused for the non-loopback issuer %s: it would approve anybody's request", cfg.Issuer)
@@ -495,15 +496,6 @@ func defaultIssuer(addr string, bound net.Addr) string {
 		host = strings.ToLower(host)
 	}
 	return "http://" + host + ":" + port
-}
-
-// isLoopback reports whether host is localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func mustParse(s string) *url.URL {

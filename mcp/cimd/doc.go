@@ -28,8 +28,9 @@
 //     documentation address is refused, including such IPv4 addresses embedded in IPv6
 //     (IPv4-mapped, NAT64, 6to4). No proxy from the environment is used.
 //   - Document (§4.1): a JSON object whose client_id equals the URL exactly;
-//     client_name and redirect_uris required; every redirect URI valid for
-//     provider.ValidateRedirectURI; no client_secret or client_secret_expires_at;
+//     client_name (provider.ValidateClientName) and redirect_uris required; every
+//     redirect URI valid for Options.RedirectURIRules (by default
+//     provider.ValidateRedirectURI); no client_secret or client_secret_expires_at;
 //     token_endpoint_auth_method absent or "none" (public client; private_key_jwt is
 //     not supported); grant_types authorization_code (required) and refresh_token,
 //     defaulting to Options.DefaultGrantTypes; response_types only "code"; URL fields

@@ -7,16 +7,15 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // Limits on document contents.
 const (
-	// MaxClientNameLength is the longest client_name accepted, in characters.
-	MaxClientNameLength = 200
+	// MaxClientNameLength is the longest client_name accepted, in characters
+	// (provider.MaxClientNameLength: one rule for documents and registrations).
+	MaxClientNameLength = provider.MaxClientNameLength
 	// MaxRedirectURIs is the most redirect URIs a document may list.
 	MaxRedirectURIs = 20
 )
@@ -65,19 +64,31 @@ type Document struct {
 // from (see Document.Client); defaultGrantTypes are the grant types of a document
 // without grant_types (nil means ["authorization_code"], RFC 7591 §2).
 func ParseDocument(clientID string, body []byte, defaultGrantTypes []string) (*provider.Client, error) {
+	return parseDocument(clientID, body, defaultGrantTypes, provider.RedirectURIRules{})
+}
+
+// parseDocument is ParseDocument with the redirect URI rules to apply.
+func parseDocument(clientID string, body []byte, defaultGrantTypes []string, rules provider.RedirectURIRules) (*provider.Client, error) {
 	var d Document
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, errors.New("the client ID metadata document is not a valid JSON object of client metadata")
 	}
-	return d.Client(clientID, defaultGrantTypes)
+	return d.client(clientID, defaultGrantTypes, rules)
 }
 
 // Client checks the document against draft-ietf-oauth-client-id-metadata-document-00
 // §4.1 and this server's rules (see the package documentation) and returns the client
 // it describes: public, token endpoint auth method "none", Source
 // provider.ClientSourceMetadataDocument. Scopes are those of the scope member (the
-// provider keeps the ones it knows).
+// provider keeps the ones it knows). Redirect URIs must pass
+// provider.ValidateRedirectURI (the specifications' rules); a Resolver applies
+// Options.RedirectURIRules instead.
 func (d *Document) Client(clientID string, defaultGrantTypes []string) (*provider.Client, error) {
+	return d.client(clientID, defaultGrantTypes, provider.RedirectURIRules{})
+}
+
+// client is Client with the redirect URI rules to apply.
+func (d *Document) client(clientID string, defaultGrantTypes []string, rules provider.RedirectURIRules) (*provider.Client, error) {
 	switch {
 	case d.ClientID == "":
 		return nil, errors.New("the client ID metadata document has no client_id")
@@ -87,14 +98,11 @@ func (d *Document) Client(clientID string, defaultGrantTypes []string) (*provide
 		return nil, errors.New("the client ID metadata document must not contain client_secret or client_secret_expires_at")
 	}
 	name := strings.TrimSpace(d.ClientName)
-	switch {
-	case name == "":
+	if name == "" {
 		return nil, errors.New("the client ID metadata document has no client_name")
-	case utf8.RuneCountInString(name) > MaxClientNameLength:
-		return nil, errors.New("the client ID metadata document's client_name is too long")
-	case strings.IndexFunc(name, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0:
-		// Cf includes the bidirectional overrides that make a name read as another one.
-		return nil, errors.New("the client ID metadata document's client_name contains control characters")
+	}
+	if err := provider.ValidateClientName(name); err != nil {
+		return nil, fmt.Errorf("the client ID metadata document's %v", err)
 	}
 	switch d.TokenEndpointAuthMethod {
 	case "", provider.AuthMethodNone:
@@ -110,7 +118,7 @@ func (d *Document) Client(clientID string, defaultGrantTypes []string) (*provide
 		return nil, errors.New("the client ID metadata document lists too many redirect_uris")
 	}
 	for _, u := range d.RedirectURIs {
-		if err := provider.ValidateRedirectURI(u); err != nil {
+		if err := rules.Validate(u); err != nil {
 			return nil, fmt.Errorf("the client ID metadata document's redirect URI %q is not allowed: %v", u, err)
 		}
 	}

@@ -82,6 +82,13 @@ type Options struct {
 	// ["authorization_code", "refresh_token"] with compat.Options.LenientRegistration.
 	DefaultGrantTypes []string
 
+	// RedirectURIRules are the rules a document's redirect URIs must meet (see
+	// provider.RedirectURIRules). The zero value, the default, is the specifications'
+	// rules; mcp.New copies provider.Config.RedirectURIRules here, which
+	// compat.Options.DotlessClientSchemes extends. The provider checks resolved clients
+	// against its own copy as well.
+	RedirectURIRules provider.RedirectURIRules
+
 	// AllowAddress, when set, admits addresses the SSRF guard refuses (see
 	// CheckAddress) when it returns true: for tests serving documents on loopback, or a
 	// deployment that must reach a document host on a private network. It is asked at
@@ -409,7 +416,7 @@ func (r *Resolver) fetch(ctx context.Context, clientID string) (*provider.Client
 	if int64(len(body)) > limit {
 		return fail(fmt.Sprintf("the client ID metadata document is larger than %d bytes", limit))
 	}
-	c, err := ParseDocument(clientID, body, r.opts.DefaultGrantTypes)
+	c, err := parseDocument(clientID, body, r.opts.DefaultGrantTypes, r.opts.RedirectURIRules)
 	if err != nil {
 		return fail(err.Error())
 	}

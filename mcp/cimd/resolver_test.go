@@ -97,7 +97,7 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 		}, want: "no client_name"},
 		{name: "client_name with control characters", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"client_name": "Good\u202eevil"})
-		}, want: "control characters"},
+		}, want: "control, format or private-use characters"},
 		{name: "client_name too long", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"client_name": strings.Repeat("n", cimd.MaxClientNameLength+1)})
 		}, want: "too long"},
@@ -113,6 +113,21 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 		{name: "redirect URI javascript", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"redirect_uris": []string{"javascript:alert(1)"}})
 		}, want: "redirect URI"},
+		{name: "redirect URI search-ms (issue 14 finding 1)", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"redirect_uris": []string{"search-ms:?query=x"}})
+		}, want: "redirect URI"},
+		{name: "redirect URI x-safari-https (issue 14 finding 1)", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"redirect_uris": []string{"x-safari-https://app.example.com/cb"}})
+		}, want: "redirect URI"},
+		{name: "redirect URI dotless scheme without Options.RedirectURIRules (RFC 8252 §7.1)", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"redirect_uris": []string{"cursor://anysphere.cursor-mcp/oauth/callback"}})
+		}, want: "reversed domain name"},
+		{name: "redirect URI IRI host (issue 14 finding 5)", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"redirect_uris": []string{"https://аррӏе.com/cb"}})
+		}, want: "redirect URI"},
+		{name: "client_name zero-width joiner", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"client_name": "Claude\u200dCode"})
+		}, want: "control, format or private-use characters"},
 		{name: "redirect URI with fragment", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"redirect_uris": []string{"https://app.example.com/cb#x"}})
 		}, want: "redirect URI"},
@@ -544,5 +559,21 @@ func TestNew_Options(t *testing.T) {
 	}
 	if _, err := cimd.New(nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Options.RedirectURIRules (compat.Options.DotlessClientSchemes under mcp.New) admits a
+// configured dotless private-use scheme in a document; the deny list still applies.
+func TestResolver_RedirectURIRules_RFC8252_7_1(t *testing.T) {
+	d := newDocServer(t)
+	ok, denied := d.url("/cursor.json"), d.url("/denied.json")
+	d.serve("/cursor.json", with(validDoc(ok), map[string]any{"redirect_uris": []string{"cursor://anysphere.cursor-mcp/oauth/callback"}}), "")
+	d.serve("/denied.json", with(validDoc(denied), map[string]any{"redirect_uris": []string{"search-ms:/x"}}), "")
+	r := d.resolver(t, &cimd.Options{RedirectURIRules: provider.RedirectURIRules{DotlessSchemes: []string{"cursor", "search-ms"}}})
+	if c, err := r.ResolveClient(t.Context(), ok); err != nil || c.RedirectURIs[0] != "cursor://anysphere.cursor-mcp/oauth/callback" {
+		t.Fatalf("cursor: %v %v", c, err)
+	}
+	if _, err := r.ResolveClient(t.Context(), denied); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("search-ms: %v, want refused", err)
 	}
 }

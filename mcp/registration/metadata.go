@@ -60,11 +60,17 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Regi
 		return m, redirectError("redirect_uris is required for the authorization_code grant")
 	}
 	for i, u := range m.RedirectURIs {
-		if err := provider.ValidateRedirectURI(u); err != nil {
+		if err := o.RedirectURIRules.Validate(u); err != nil {
 			return m, redirectError(fmt.Sprintf("redirect_uris[%d]: %v", i, err))
 		}
 	}
 
+	// client_name: optional (RFC 7591 §2); shown on consent pages, so one rule with
+	// client ID metadata documents (provider.ValidateClientName).
+	m.ClientName = strings.TrimSpace(m.ClientName)
+	if err := provider.ValidateClientName(m.ClientName); err != nil {
+		return m, metadataError(err.Error())
+	}
 	if m.ClientName == "" && o.NameFromRedirectHost && len(m.RedirectURIs) > 0 {
 		m.ClientName = redirectHost(m.RedirectURIs[0])
 	}

@@ -84,6 +84,11 @@ type Options struct {
 	// consent pages and client lists can name it by where it sends the user. Off by
 	// default: client_name is optional (RFC 7591 §2) and stays empty.
 	NameFromRedirectHost bool
+	// RedirectURIRules are the rules registered redirect URIs must meet (see
+	// provider.RedirectURIRules). The zero value, the default, is the specifications'
+	// rules; mcp.New copies provider.Config.RedirectURIRules here, which
+	// compat.Options.DotlessClientSchemes extends.
+	RedirectURIRules provider.RedirectURIRules
 	// AuthMethods are the token endpoint authentication methods clients may register.
 	// Default none, client_secret_basic and client_secret_post.
 	AuthMethods []string

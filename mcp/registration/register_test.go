@@ -107,7 +107,7 @@ func TestRegister_RFC7591_3_2_1(t *testing.T) {
 		})
 
 		t.Run("native app: private-use scheme, application_type stored", func(t *testing.T) {
-			in := e.mustRegister(`{"redirect_uris":["com.example.app:/oauth2redirect","vscode://example.ext/cb"],
+			in := e.mustRegister(`{"redirect_uris":["com.example.app:/oauth2redirect","com.example.app://example.ext/cb"],
 				"token_endpoint_auth_method":"none","application_type":"native","scope":"files:write",
 				"contacts":["a@example.com","a@example.com"],"logo_uri":"https://example.com/l.png",
 				"policy_uri":"https://example.com/p","tos_uri":"https://example.com/t","client_uri":"http://localhost:3000/"}`)
@@ -199,6 +199,23 @@ func TestRegister_RFC7591_3_2_2_Rejections(t *testing.T) {
 			{"redirect URI vbscript", e, "", `{"redirect_uris":["vbscript:msgbox"]}`, 400, "invalid_redirect_uri"},
 			{"redirect URI file", e, "", `{"redirect_uris":["file:///etc/passwd"]}`, 400, "invalid_redirect_uri"},
 			{"redirect URI with user info", e, "", `{"redirect_uris":["https://u:p@a.example/cb"]}`, 400, "invalid_redirect_uri"},
+			// Issue 14 finding 1: schemes that are not RFC 8252 §7.1 private-use schemes.
+			{"redirect URI search-ms without path", e, "", `{"redirect_uris":["search-ms:?query=x&crumb=location:\\\\attacker.example\\share"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI ms-appinstaller", e, "", `{"redirect_uris":["ms-appinstaller:?source=https://attacker.example/x.appx"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI x-safari-https", e, "", `{"redirect_uris":["x-safari-https://attacker.example/cb"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI ftp", e, "", `{"redirect_uris":["ftp://attacker.example/cb"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI mailto", e, "", `{"redirect_uris":["mailto:/x"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI dotless private-use scheme", e, "", `{"redirect_uris":["cursor://anysphere.cursor-mcp/oauth/callback"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI private-use without path", e, "", `{"redirect_uris":["com.example.app:?code=x"]}`, 400, "invalid_redirect_uri"},
+			// Issue 14 findings 5 and 10: IRI hosts and ports that are not ports.
+			{"redirect URI IRI host", e, "", `{"redirect_uris":["https://аррӏе.com/cb"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI percent-encoded host", e, "", `{"redirect_uris":["https://%D0%B0pple.com/cb"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI port with leading zero", e, "", `{"redirect_uris":["http://127.0.0.1:09999/cb"]}`, 400, "invalid_redirect_uri"},
+			{"redirect URI port out of range", e, "", `{"redirect_uris":["http://127.0.0.1:99999999999/cb"]}`, 400, "invalid_redirect_uri"},
+			// Issue 14 finding 5: client_name is shown on consent pages (provider.ValidateClientName).
+			{"client_name too long", e, "", `{` + cb + `,"client_name":"` + strings.Repeat("n", 60000) + `"}`, 400, "invalid_client_metadata"},
+			{"client_name with U+202E", e, "", `{` + cb + `,"client_name":"Claude Code \u202e(verified by Anthropic)"}`, 400, "invalid_client_metadata"},
+			{"client_name with a control character", e, "", `{` + cb + `,"client_name":"a\u0007b"}`, 400, "invalid_client_metadata"},
 			{"redirect URI one bad among good", e, "", `{"redirect_uris":["https://a.example/cb","http://evil.example/cb"]}`, 400, "invalid_redirect_uri"},
 			{"redirect_uris not an array", e, "", `{"redirect_uris":"https://a.example/cb"}`, 400, "invalid_redirect_uri"},
 			{"redirect_uris element not a string", e, "", `{"redirect_uris":[1]}`, 400, "invalid_redirect_uri"},

@@ -2,9 +2,10 @@ package registration
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // validateWebURL checks a metadata URL (client_uri, logo_uri, policy_uri, tos_uri,
@@ -23,18 +24,9 @@ func validateWebURL(raw string) error {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && loopback.IsHost(u.Hostname()):
 	default:
 		return errors.New("must be an https URL")
 	}
 	return nil
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback IP literal.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

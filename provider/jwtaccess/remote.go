@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // RemoteKeySetConfig configures a RemoteKeySet. URL is required.
@@ -76,7 +78,7 @@ var ErrKeySetUnavailable = errors.New("jwtaccess: JSON Web Key Set unavailable")
 // NewRemoteKeySet validates cfg and returns a RemoteKeySet. It does not fetch yet.
 func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.IsHost(u.Hostname()))) {
 		return nil, fmt.Errorf("jwtaccess: RemoteKeySetConfig.URL %q must be an https URL (or http on a loopback host)", cfg.URL)
 	}
 	if cfg.RefreshInterval <= 0 {
@@ -99,10 +101,6 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 		client = &http.Client{Timeout: DefaultRemoteTimeout}
 	}
 	return &RemoteKeySet{cfg: cfg, client: client, log: cfg.Logger.With("component", "jwtaccess", "jwks_uri", cfg.URL), now: cfg.Now}, nil
-}
-
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "::1" || len(h) > 4 && h[:4] == "127."
 }
 
 // VerificationKey implements KeySet. It fetches the set when none was fetched yet or it

@@ -168,3 +168,16 @@ func TestRemoteKeySet_Failures(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14 finding 13: "https or loopback" for a remote JWKS URL parses the host as an
+// IP address; a name that merely starts with "127." is a remote host.
+func TestIssue14Finding13_RemoteKeySetLoopbackIsAnIPAddress(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"http://127.attacker.example/jwks": false, "http://127.0.0.1.nip.io/jwks": false, "http://localhost.attacker.example/jwks": false,
+		"http://127.0.0.1:8080/jwks": true, "http://[::1]/jwks": true, "http://localhost:8080/jwks": true, "https://as.example/jwks": true,
+	} {
+		if _, err := jwtaccess.NewRemoteKeySet(jwtaccess.RemoteKeySetConfig{URL: u}); (err == nil) != ok {
+			t.Errorf("%s: %v, want accepted=%v", u, err, ok)
+		}
+	}
+}

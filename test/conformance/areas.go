@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // RFC 7636 Appendix B test vector.
@@ -292,7 +294,7 @@ func (r *runner) redirects(ctx context.Context) {
 	}
 	c := r.main
 	reg, err := url.Parse(c.redirectURI)
-	loopback := err == nil && reg.Scheme == "http" && isLoopbackHost(reg.Hostname()) && !strings.EqualFold(reg.Hostname(), "localhost")
+	loopback := err == nil && reg.Scheme == "http" && loopback.IsIP(reg.Hostname())
 	port := 49152 + int(randomString()[0])%1000
 	withPort := func(u *url.URL, p int) *url.URL {
 		v := *u

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // initializeBody is the MCP request the suite sends to probe the MCP endpoint: an
@@ -320,7 +322,7 @@ func (r *runner) discoverAS(ctx context.Context, issuer string) {
 			continue
 		}
 		u, err := url.Parse(v)
-		if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+		if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && loopback.IsHost(u.Hostname())) {
 			insecure = append(insecure, k+"="+v)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // Authentication methods.
@@ -103,7 +105,7 @@ func sameRedirect(got *url.URL, want string) bool {
 	if !strings.EqualFold(got.Scheme, w.Scheme) || !strings.EqualFold(got.Hostname(), w.Hostname()) {
 		return false
 	}
-	if got.Port() != w.Port() && !isLoopbackHost(w.Hostname()) {
+	if got.Port() != w.Port() && !loopback.IsHost(w.Hostname()) {
 		return false
 	}
 	if w.Opaque != "" || got.Opaque != "" {
@@ -218,7 +220,7 @@ func (r *runner) mayFollow(u *url.URL, asOrigin string) bool {
 	if mu, err := url.Parse(r.mcpURL); err == nil && origin == mu.Scheme+"://"+mu.Host {
 		return true
 	}
-	return !isLoopbackHost(host)
+	return !loopback.IsHost(host)
 }
 
 // noteAuthorizationResponse checks iss (RFC 9207) on every authorization response.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -313,17 +312,6 @@ func bearerChallenge(e *exchange) (challenge, bool) {
 		}
 	}
 	return challenge{}, false
-}
-
-// isLoopbackHost reports whether host (without port) is a loopback host:
-// 127.0.0.0/8, ::1 or localhost.
-func isLoopbackHost(host string) bool {
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // nullMembers returns the names of members of the JSON object body whose value is null,

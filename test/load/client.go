@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -20,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // maxBody is the most of a response body the harness reads.
@@ -64,7 +67,7 @@ func newTarget(cfg Config) *target {
 			}
 			var last error
 			for _, ip := range ips {
-				if !cfg.AllowRemote && !isLoopbackIP(ip) {
+				if addr, _ := netip.AddrFromSlice(ip); !cfg.AllowRemote && !loopback.IsAddr(addr) {
 					last = fmt.Errorf("load: refusing to dial %s (%s): not a loopback address", host, ip)
 					continue
 				}

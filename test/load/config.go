@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // Phase names.
@@ -226,7 +226,7 @@ func (c Config) plannedDuration() time.Duration {
 
 // checkHost refuses a host that is not on this machine unless AllowRemote is set.
 func (c Config) checkHost(host string) error {
-	if c.AllowRemote || IsLoopbackHost(host) {
+	if c.AllowRemote || loopback.IsHost(host) { // names are not resolved here; what "localhost" resolves to is checked when dialling
 		return nil
 	}
 	return fmt.Errorf("load: refusing target host %q: not loopback (127.0.0.0/8, ::1, localhost); pass -allow-remote (Config.AllowRemote) to load a server elsewhere", host)
@@ -242,23 +242,4 @@ func (c Config) checkURL(what, raw string) error {
 		return fmt.Errorf("%s (%s)", err, what)
 	}
 	return nil
-}
-
-// IsLoopbackHost reports whether host (a URL's hostname, without brackets) names this
-// machine: "localhost" or an IP address in 127.0.0.0/8 or ::1 (also in their
-// IPv4-mapped form). Other names are not resolved: they are not loopback, whatever DNS
-// says today. (What "localhost" resolves to is checked again when dialling.)
-func IsLoopbackHost(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(h)
-	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
-}
-
-// isLoopbackIP reports whether ip is in 127.0.0.0/8 or ::1.
-func isLoopbackIP(ip net.IP) bool {
-	a, ok := netip.AddrFromSlice(ip)
-	return ok && a.Unmap().IsLoopback()
 }
