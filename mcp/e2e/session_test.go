@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -55,35 +55,15 @@ func TestGoSDKProtect_SessionPinnedToUser(t *testing.T) {
 			return tok.AccessToken
 		}
 		alice, bob := login("alice"), login("bob")
-		post := func(tok, sid, body string) (*http.Response, string) {
-			req, _ := http.NewRequest(http.MethodPost, s.resource, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", "application/json, text/event-stream")
-			req.Header.Set("Authorization", "Bearer "+tok)
-			if sid != "" {
-				req.Header.Set("Mcp-Session-Id", sid)
-				req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp, string(b)
+		sid, err := mcptest.Open(s.resource, alice, "raw")
+		if err != nil {
+			t.Fatal(err)
 		}
-		resp, _ := post(alice, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
-		sid := resp.Header.Get("Mcp-Session-Id")
-		if resp.StatusCode != http.StatusOK || sid == "" {
-			t.Fatalf("initialize: %d, session %q", resp.StatusCode, sid)
+		if status, body, err := mcptest.CallTool(s.resource, bob, sid, "whoami"); err != nil || status == http.StatusOK || strings.Contains(body, "subject=") {
+			t.Fatalf("bob on alice's session: %d %s %v", status, body, err)
 		}
-		post(alice, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-		call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
-		if resp, body := post(bob, sid, call); resp.StatusCode == http.StatusOK || strings.Contains(body, "subject=") {
-			t.Fatalf("bob on alice's session: %d %s", resp.StatusCode, body)
-		}
-		if resp, body := post(alice, sid, call); resp.StatusCode != http.StatusOK || !strings.Contains(body, "subject=alice") {
-			t.Fatalf("alice on her session: %d %s", resp.StatusCode, body)
+		if status, body, err := mcptest.CallTool(s.resource, alice, sid, "whoami"); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
+			t.Fatalf("alice on her session: %d %s %v", status, body, err)
 		}
 	})
 }

@@ -66,7 +66,7 @@ func (s *sessionStack) open(t *testing.T, token, name string) string {
 
 func (s *sessionStack) call(t *testing.T, token, sid string) (int, string) {
 	t.Helper()
-	status, _, body, err := mcptest.Post(s.url, token, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	status, body, err := mcptest.CallTool(s.url, token, sid, "whoami")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options, serv
 
 func (s *sessionStack) whoami(t *testing.T, token, sid string) (int, string) {
 	t.Helper()
-	status, _, body, err := mcptest.Post(s.url, token, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	status, body, err := mcptest.CallTool(s.url, token, sid, "whoami")
 	if err != nil {
 		t.Fatal(err)
 	}

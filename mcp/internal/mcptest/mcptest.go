@@ -303,3 +303,11 @@ func SessionOptions(o *sessions.Options) *sessions.Options {
 	c.Logger = slog.New(slog.DiscardHandler)
 	return &c
 }
+
+// CallTool calls tool (without arguments) on session sessionID with Post and returns the
+// status and body.
+func CallTool(url, token, sessionID, tool string) (status int, body string, err error) {
+	name, _ := json.Marshal(tool)
+	status, _, body, err = Post(url, token, sessionID, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":`+string(name)+`,"arguments":{}}}`)
+	return status, body, err
+}
