@@ -250,3 +250,57 @@ func TestRequireBearer_OversizedBodyDefaultCap(t *testing.T) {
 		t.Errorf("oversized body without token: %d %v", status, err)
 	}
 }
+
+// go-sdk's SSEHandler (HTTP+SSE transport, 2024-11-05) pins nothing to a user: any valid
+// token could post into a session whose message URL it knew. Behind RequireBearer, bob's
+// token on alice's session gets 403 and an unknown session 404; closing the session
+// (MaxPerSubject, or its grant revoked while the stream is open) ends its stream.
+func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		a := newAS(t, s, resource)
+		server := sdk.NewServer(&sdk.Implementation{Name: "files", Version: "1"}, nil)
+		protect, err := gosdk.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource},
+			gosdk.WithSessions(mcptest.SessionOptions(&sessions.Options{MaxPerSubject: 1, RevalidateInterval: 50 * time.Millisecond})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(protect(sdk.NewSSEHandler(func(*http.Request) *sdk.Server { return server }, nil)))
+		t.Cleanup(srv.Close) // after the streams' cleanups: Close waits for them
+		aliceTokens := tokens(t, a, "alice", "files", resource)
+		alice := aliceTokens.AccessToken
+		bob := tokens(t, a, "bob", "files", resource).AccessToken
+		first, err := mcptest.OpenSSE(t.Context(), srv.URL, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(first.Close)
+		init := mcptest.InitializeBody("sse")
+		if status, _, body, err := mcptest.Post(first.Endpoint, bob, "", init); err != nil || status != http.StatusForbidden {
+			t.Errorf("bob on alice's SSE session: %d %s %v", status, body, err)
+		}
+		if status, _, body, err := mcptest.Post(srv.URL+"/?sessionid=UNKNOWN", bob, "", init); err != nil || status != http.StatusNotFound {
+			t.Errorf("unknown SSE session: %d %s %v", status, body, err)
+		}
+		if status, _, body, err := mcptest.Post(first.Endpoint, alice, "", init); err != nil || status != http.StatusAccepted {
+			t.Errorf("alice on her SSE session: %d %s %v", status, body, err)
+		}
+		second, err := mcptest.OpenSSE(t.Context(), srv.URL, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(second.Close)
+		select {
+		case <-first.Ended:
+		case <-time.After(5 * time.Second):
+			t.Error("alice's first SSE stream still open beyond MaxPerSubject 1")
+		}
+		if err := a.Revoke("alice", aliceTokens.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-second.Ended:
+		case <-time.After(5 * time.Second):
+			t.Error("the SSE stream of a revoked grant still open")
+		}
+	})
+}

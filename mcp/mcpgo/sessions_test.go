@@ -197,3 +197,61 @@ func TestRequireBearer_MCPGoOversizedInitializeRefused(t *testing.T) {
 		t.Errorf("%d sessions registered", n)
 	}
 }
+
+// The HTTP+SSE transport (2024-11-05) named the session only in the message URL, and
+// mcp-go accepted any user's token there (202, the reply going to the session owner's
+// stream). Now bob's token on alice's session gets 403, an unknown session 404; and an
+// SSE session counts toward MaxPerSubject: a second stream of alice's ends the first.
+func TestRequireBearer_MCPGoSSESessionPinnedAndBounded(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		srv := httptest.NewUnstartedServer(nil)
+		base := "http://" + srv.Listener.Addr().String()
+		a, err := mcptest.New(s, []string{base + "/sse"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(a.Close)
+		var purged atomic.Int64
+		protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{Resource: base + "/sse"},
+			mcpgo.WithSessions(mcptest.SessionOptions(&sessions.Options{MaxPerSubject: 1})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Config.Handler = protect(server.NewSSEServer(filesServer(&purged), server.WithBaseURL(base)))
+		srv.Start()
+		t.Cleanup(srv.Close) // after the streams' cleanups: Close waits for them
+		alice, err := a.Tokens("alice", "files", base+"/sse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob, err := a.Tokens("bob", "files", base+"/sse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := mcptest.OpenSSE(t.Context(), base+"/sse", alice.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(first.Close)
+		init := mcptest.InitializeBody("sse")
+		if status, _, body, err := mcptest.Post(first.Endpoint, bob.AccessToken, "", init); err != nil || status != http.StatusForbidden {
+			t.Errorf("bob on alice's SSE session: %d %s %v", status, body, err)
+		}
+		if status, _, body, err := mcptest.Post(base+"/message?sessionId=00000000-0000-4000-8000-000000000000", bob.AccessToken, "", init); err != nil || status != http.StatusNotFound {
+			t.Errorf("unknown SSE session: %d %s %v", status, body, err)
+		}
+		if status, _, body, err := mcptest.Post(first.Endpoint, alice.AccessToken, "", init); err != nil || status != http.StatusAccepted {
+			t.Errorf("alice on her SSE session: %d %s %v", status, body, err)
+		}
+		second, err := mcptest.OpenSSE(t.Context(), base+"/sse", alice.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(second.Close)
+		select {
+		case <-first.Ended:
+		case <-time.After(5 * time.Second):
+			t.Error("alice's first SSE stream still open beyond MaxPerSubject 1")
+		}
+	})
+}

@@ -9,7 +9,10 @@
 //
 //   - pins each session to the user whose token created it: another user's token with
 //     that Mcp-Session-Id gets 403, an unknown session ID 404 (the MCP transport's
-//     answer, upon which clients start a new session);
+//     answer, upon which clients start a new session); the same holds for the sessions
+//     of the older HTTP+SSE transport (2024-11-05: mcp-go's SSEServer, go-sdk's
+//     SSEHandler), named by the sessionId (sessionid) query parameter of their message
+//     URL, which neither SDK ties to a user;
 //   - bounds the live sessions per user ([Options.MaxPerSubject]) and in total
 //     ([Options.MaxTotal]) by closing the least recently used one when a new session
 //     would exceed a bound (see [Options] for why it evicts rather than refuses);
@@ -19,7 +22,8 @@
 //   - caps request bodies at [Options.MaxBodyBytes] with 413 and a JSON-RPC error.
 //
 // Sessions are closed through the SDK's own API: a DELETE with the session's ID and its
-// owner's identity, handled by the SDK handler exactly like a client's DELETE.
+// owner's identity, handled by the SDK handler exactly like a client's DELETE. An
+// HTTP+SSE session lives as long as its GET stream; closing it ends the stream.
 package sessions
 
 import (
@@ -32,6 +36,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -240,12 +245,19 @@ func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
 		}
 		token := bearer(r)
 		id := r.Header.Get(HeaderSessionID)
+		if id == "" && r.Method == http.MethodPost {
+			id = sseSessionID(r.URL) // a message of the HTTP+SSE transport
+		}
 		if id == "" {
 			rec := &recorder{ResponseWriter: w, onHeader: func(status int, h http.Header) {
 				if newID := h.Get(HeaderSessionID); newID != "" && status < 300 {
 					g.add(newID, at, token, close)
 				}
 			}}
+			if r.Method == http.MethodGet {
+				g.serveSSE(rec, r, next, at, token)
+				return
+			}
 			next.ServeHTTP(rec, r)
 			return
 		}
@@ -268,6 +280,76 @@ func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
 	})
 }
 
+// serveSSE serves a GET without a session ID, which in the HTTP+SSE transport (MCP
+// 2024-11-05; mcp-go's SSEServer, go-sdk's SSEHandler) opens a session for as long as the
+// stream lasts: the session's ID is in the first event, "endpoint", whose data is the
+// URL for the session's messages. Such a session counts like any other; closing it ends
+// the stream.
+func (g *Guard) serveSSE(rec *recorder, r *http.Request, next http.Handler, at *provider.AccessToken, token string) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var e *entry
+	var seen []byte
+	rec.sniff = func(b []byte) bool {
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+			return true
+		}
+		seen = append(seen, b...)
+		id, done := endpointSession(seen)
+		if id != "" {
+			e = g.add(id, at, token, func(context.Context, string, *provider.AccessToken) { cancel() })
+			g.mu.Lock()
+			e.inflight++ // the stream is the session: never idle while it lasts
+			g.mu.Unlock()
+		}
+		return done || len(seen) > maxSniff
+	}
+	next.ServeHTTP(rec, r.WithContext(ctx))
+	if e != nil {
+		g.mu.Lock()
+		e.inflight--
+		g.mu.Unlock()
+		g.forget(e) // the SDK ends the session with the stream
+	}
+}
+
+// maxSniff is how much of an SSE stream's start is searched for the endpoint event.
+const maxSniff = 4 << 10
+
+// endpointSession returns the session ID of the endpoint event at the start of an
+// HTTP+SSE stream, and whether the search is over (found, or the event is malformed).
+func endpointSession(b []byte) (id string, done bool) {
+	i := bytes.Index(b, []byte("event: endpoint"))
+	if i < 0 {
+		return "", false
+	}
+	rest := b[i:]
+	j := bytes.Index(rest, []byte("data:"))
+	if j < 0 {
+		return "", false
+	}
+	line := rest[j+len("data:"):]
+	k := bytes.IndexAny(line, "\r\n")
+	if k < 0 {
+		return "", false
+	}
+	u, err := url.Parse(strings.TrimSpace(string(line[:k])))
+	if err != nil {
+		return "", true
+	}
+	return sseSessionID(u), true
+}
+
+// sseSessionID returns the session of an HTTP+SSE message URL: mcp-go names the query
+// parameter sessionId, go-sdk sessionid.
+func sseSessionID(u *url.URL) string {
+	q := u.Query()
+	if id := q.Get("sessionId"); id != "" {
+		return id
+	}
+	return q.Get("sessionid")
+}
+
 // subject is the user a token stands for, as go-sdk's TokenInfo.UserID.
 func subject(at *provider.AccessToken) string {
 	if at.Subject != "" {
@@ -286,7 +368,7 @@ func bearer(r *http.Request) string {
 }
 
 // add records a new session and closes the sessions it pushes over a bound.
-func (g *Guard) add(id string, at *provider.AccessToken, token string, close Closer) {
+func (g *Guard) add(id string, at *provider.AccessToken, token string, close Closer) *entry {
 	now := time.Now()
 	sub := subject(at)
 	g.mu.Lock()
@@ -319,15 +401,15 @@ func (g *Guard) add(id string, at *provider.AccessToken, token string, close Clo
 	}
 	g.scheduleLocked()
 	g.mu.Unlock()
-	if len(victims) == 0 {
-		return
+	if len(victims) > 0 {
+		// Close outside the SDK's request: this runs inside its WriteHeader.
+		go func() {
+			for _, v := range victims {
+				g.closeSession(v.e, v.reason)
+			}
+		}()
 	}
-	// Close outside the SDK's request: this runs inside its WriteHeader.
-	go func() {
-		for _, v := range victims {
-			g.closeSession(v.e, v.reason)
-		}
-	}()
+	return e
 }
 
 // acquire finds session id for a request with token at: http.StatusOK and the entry
@@ -440,8 +522,7 @@ func (g *Guard) sweep() {
 	g.timer = nil
 	for _, e := range g.byID {
 		switch {
-		case e.inflight > 0:
-		case g.opts.IdleTimeout > 0 && now.Sub(e.used) >= g.opts.IdleTimeout:
+		case e.inflight == 0 && g.opts.IdleTimeout > 0 && now.Sub(e.used) >= g.opts.IdleTimeout:
 			idle = append(idle, e)
 		case g.opts.RevalidateInterval > 0 && now.Sub(e.verified) >= g.opts.RevalidateInterval &&
 			e.token != "" && now.Before(e.at.ExpiresAt):
@@ -493,6 +574,8 @@ type recorder struct {
 	http.ResponseWriter
 	onHeader func(status int, h http.Header)
 	wrote    bool
+	// sniff, when set, sees what is written until it returns true.
+	sniff func(b []byte) bool
 }
 
 func (r *recorder) header(status int) {
@@ -513,6 +596,9 @@ func (r *recorder) WriteHeader(status int) {
 // Write implements http.ResponseWriter.
 func (r *recorder) Write(b []byte) (int, error) {
 	r.header(http.StatusOK)
+	if r.sniff != nil && r.sniff(b) {
+		r.sniff = nil
+	}
 	return r.ResponseWriter.Write(b)
 }
 

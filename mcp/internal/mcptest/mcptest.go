@@ -4,6 +4,7 @@
 package mcptest
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -310,4 +311,53 @@ func CallTool(url, token, sessionID, tool string) (status int, body string, err 
 	name, _ := json.Marshal(tool)
 	status, _, body, err = Post(url, token, sessionID, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":`+string(name)+`,"arguments":{}}}`)
 	return status, body, err
+}
+
+// SSEStream is an open GET stream of the HTTP+SSE transport (MCP 2024-11-05).
+type SSEStream struct {
+	// Endpoint is the absolute message URL of the stream's endpoint event.
+	Endpoint string
+	// Ended is closed when the server ends the stream.
+	Ended chan struct{}
+	body  io.Closer
+}
+
+// Close closes the stream from the client's side.
+func (s *SSEStream) Close() { s.body.Close() }
+
+// OpenSSE opens an HTTP+SSE stream at url with token and reads its endpoint event (mcp-go
+// sends an absolute URL, go-sdk a relative one).
+func OpenSSE(ctx context.Context, rawURL, token string) (*SSEStream, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	s := &SSEStream{Ended: make(chan struct{}), body: resp.Body}
+	sc := bufio.NewScanner(resp.Body)
+	for s.Endpoint == "" && sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			ref, err := url.Parse(strings.TrimSpace(data))
+			if err != nil {
+				resp.Body.Close()
+				return nil, err
+			}
+			s.Endpoint = req.URL.ResolveReference(ref).String()
+		}
+	}
+	if s.Endpoint == "" {
+		resp.Body.Close()
+		return nil, fmt.Errorf("mcptest: no endpoint event on the SSE stream (%d)", resp.StatusCode)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+		close(s.Ended)
+	}()
+	return s, nil
 }
