@@ -304,3 +304,24 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 		}
 	})
 }
+
+// Issue 14: each session keeps its initialize payload (150 initializes with a 1 MiB
+// clientInfo.name added 558 MB; under the 1 MiB body cap 64 such sessions of one user
+// still took ~300 MB). An initialize over MaxInitializeBytes gets 413 even within
+// MaxBodyBytes; other messages of that size, on a session, are not limited by it.
+func TestRequireBearer_OversizedInitializePayloadRefused(t *testing.T) {
+	st := newSessionStack(t, gormtest.Open(t, gormtest.SQLite), &sessions.Options{MaxInitializeBytes: 16 << 10})
+	tok := tokens(t, st.as, "alice", "files", resource).AccessToken
+	status, sid, body, err := mcptest.Post(st.url, tok, "", mcptest.InitializeBody(strings.Repeat("n", 100<<10)))
+	if err != nil || status != http.StatusRequestEntityTooLarge || sid != "" || !strings.Contains(body, "16384 bytes") {
+		t.Errorf("100 KiB initialize: %d %q %s %v", status, sid, body, err)
+	}
+	if n := st.live(); n != 0 {
+		t.Errorf("%d sessions after the oversized initialize", n)
+	}
+	sid = st.open(t, tok, "small")
+	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"pad":"` + strings.Repeat("p", 100<<10) + `"}}}`
+	if status, _, body, err := mcptest.Post(st.url, tok, sid, call); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
+		t.Errorf("100 KiB tools/call on a session: %d %.200s %v", status, body, err)
+	}
+}
