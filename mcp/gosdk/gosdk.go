@@ -13,6 +13,11 @@
 //     with a bare 403 and a challenge without error="insufficient_scope", so MCP clients
 //     (go-sdk's own client included) will not step up; use RequireBearer when scopes vary.
 //
+// [RequireBearer] and [Protect] also bound the sessions behind them (package
+// mcp/sessions, [WithSessions]): per user and in total, idle, closed when their grant is
+// revoked, with capped request bodies; go-sdk keeps every session and its initialize
+// payload in memory otherwise, for as long as its SessionTimeout (by default forever).
+//
 // In tool handlers, [AccessToken] recovers the verified identity from
 // req.Extra.TokenInfo. Do not use mcp.TokenFromContext there: go-sdk hands every handler
 // of a session the context of the HTTP request that created the session, so a token
@@ -129,7 +134,8 @@ type options struct {
 // WithSessions sets the bounds on the MCP sessions behind the middleware (see package
 // mcp/sessions): sessions per user (default 64) and in total (10,000), least recently
 // used evicted; idle timeout (30 minutes); revalidation of the token behind idle
-// sessions, closing those of revoked grants (every minute); request body cap (1 MiB).
+// sessions, closing those of revoked grants (every minute); request body cap (1 MiB,
+// initialize requests 64 KiB).
 // nil, like no WithSessions, means those defaults.
 func WithSessions(o *sessions.Options) Option {
 	return func(opts *options) { opts.sessions = o }

@@ -57,7 +57,8 @@ type options struct {
 // WithSessions sets the bounds on the MCP sessions behind the middleware (see package
 // mcp/sessions): sessions per user (default 64) and in total (10,000), least recently
 // used evicted; idle timeout (30 minutes); revalidation of the token behind idle
-// sessions, closing those of revoked grants (every minute); request body cap (1 MiB).
+// sessions, closing those of revoked grants (every minute); request body cap (1 MiB,
+// initialize requests 64 KiB).
 // nil, like no WithSessions, means those defaults.
 func WithSessions(o *sessions.Options) Option {
 	return func(opts *options) { opts.sessions = o }
