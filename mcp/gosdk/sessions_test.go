@@ -325,3 +325,17 @@ func TestRequireBearer_OversizedInitializePayloadRefused(t *testing.T) {
 		t.Errorf("100 KiB tools/call on a session: %d %.200s %v", status, body, err)
 	}
 }
+
+// A storage outage is no verdict on a token: revalidation keeps the sessions (they would
+// all be closed otherwise), and the sweep goes on after it.
+func TestRequireBearer_StorageOutageKeepsSessions(t *testing.T) {
+	s := gormtest.Open(t, gormtest.SQLite)
+	st := newSessionStack(t, s, &sessions.Options{RevalidateInterval: 20 * time.Millisecond})
+	tok := tokens(t, st.as, "alice", "files", resource).AccessToken
+	st.open(t, tok, "kept")
+	_ = s.Close()
+	time.Sleep(200 * time.Millisecond) // several rounds against a closed database
+	if n := st.live(); n != 1 {
+		t.Errorf("%d sessions after a storage outage, want 1", n)
+	}
+}

@@ -157,8 +157,8 @@ func (o *Options) resolved() Options {
 // [DeleteRequest] to recognize the session's user.
 type Closer func(ctx context.Context, id string, owner *provider.AccessToken)
 
-// Guard bounds the sessions of one MCP handler; see the package documentation. Make it
-// with [New]; it is safe for concurrent use.
+// Guard bounds the sessions of the MCP handlers it wraps; see the package documentation.
+// Make it with [New]; it is safe for concurrent use.
 type Guard struct {
 	v    mcp.AccessTokenVerifier
 	opts Options
@@ -169,6 +169,7 @@ type Guard struct {
 	lru       list.List             // every session, most recently used first
 	bySubject map[string]*list.List // each user's sessions, most recently used first
 	timer     *time.Timer           // the next sweep; nil when none is due
+	sweeping  bool                  // a sweep runs; it arms the next one when done
 }
 
 // entry is one live session. It holds its owner's latest access token, to verify it again
@@ -184,8 +185,8 @@ type entry struct {
 	all, own    *list.Element
 }
 
-// New returns a Guard with opts that verifies the tokens of idle sessions again with v
-// (the verifier of the bearer middleware in front of it). The handlers it guards are
+// New returns a Guard with opts that verifies the tokens of sessions again with v (the
+// verifier of the bearer middleware in front of it). The handlers it guards are
 // given to [Guard.Wrap]; the bounds apply to all of them together.
 func New(v mcp.AccessTokenVerifier, opts *Options) (*Guard, error) {
 	if v == nil {
@@ -534,7 +535,7 @@ func (g *Guard) tick() time.Duration {
 
 // scheduleLocked arms the sweep when sessions exist and none is armed; g.mu is held.
 func (g *Guard) scheduleLocked() {
-	if g.timer != nil || len(g.byID) == 0 {
+	if g.timer != nil || g.sweeping || len(g.byID) == 0 {
 		return
 	}
 	if t := g.tick(); t > 0 {
@@ -553,7 +554,7 @@ func (g *Guard) sweep() {
 	var idle []*entry
 	var checks []check
 	g.mu.Lock()
-	g.timer = nil
+	g.timer, g.sweeping = nil, true
 	for _, e := range g.byID {
 		switch {
 		case e.inflight == 0 && g.opts.IdleTimeout > 0 && now.Sub(e.used) >= g.opts.IdleTimeout:
@@ -578,9 +579,10 @@ func (g *Guard) sweep() {
 			_, err := g.v.VerifyAccessToken(ctx, c.token)
 			cancel()
 			if err != nil && !errors.Is(err, provider.ErrInvalidToken) {
-				// Storage trouble: no verdict, try again next round.
-				g.log.Warn("mcp session: verifying the token again failed", "err", err)
-				continue
+				// Storage trouble: no verdict on this or the remaining tokens; try
+				// again next round rather than wait out each one.
+				g.log.Warn("mcp sessions: verifying tokens again failed", "err", err)
+				break
 			}
 			bad = err != nil
 			revoked[c.token] = bad
@@ -598,6 +600,7 @@ func (g *Guard) sweep() {
 		}
 	}
 	g.mu.Lock()
+	g.sweeping = false
 	g.scheduleLocked()
 	g.mu.Unlock()
 }

@@ -45,7 +45,7 @@ func TestWrap_WithoutBearerRefused(t *testing.T) {
 		Error   struct{ Code int }
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode != http.StatusUnauthorized || body.JSONRPC != "2.0" || body.Error.Code != -32600 || reached.Load() != 0 {
+	if resp.StatusCode != http.StatusUnauthorized || body.JSONRPC != "2.0" || body.Error.Code != -32600 || reached.Load() != 0 || g.Len() != 0 {
 		t.Errorf("without bearer: %d %+v, handler reached %d times", resp.StatusCode, body, reached.Load())
 	}
 }
