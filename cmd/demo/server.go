@@ -23,6 +23,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	mcpsessions "github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -39,6 +40,69 @@ const (
 	// jwks_uri and verified by the MCP endpoint without a database query.
 	tokensJWT = "jwt"
 )
+
+// mcpSessionIdle is how long an MCP session may go without a request before it is
+// closed (the go-sdk's SessionTimeout and the session guard's IdleTimeout): MCP hosts
+// that stay connected send requests or keep a GET stream open; others reconnect.
+const mcpSessionIdle = 10 * time.Minute
+
+// httpLimits are the HTTP server's limits on slow or large requests.
+type httpLimits struct {
+	// ReadHeaderTimeout bounds reading the request line and headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included: a body dribbled a byte
+	// at a time is cut off when it passes.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a response, from the end of the request headers.
+	// Authenticated MCP requests are exempt (see unboundedStream): GET streams last
+	// while the client is connected, POST responses stream while a tool runs.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a keep-alive connection waits for the next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers.
+	MaxHeaderBytes int
+}
+
+// defaultHTTPLimits are the demo's limits: generous for any real client (an MCP message
+// or form is at most 1 MiB; 30 s reads 1 MiB at 35 KB/s), short enough that slow
+// clients cannot pile up connections.
+func defaultHTTPLimits() httpLimits {
+	return httpLimits{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// newHTTPServer returns the demo's http.Server for h with limits l.
+func newHTTPServer(h http.Handler, log *slog.Logger, l httpLimits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// unboundedStream lifts the server's read and write deadlines (httpLimits) for an
+// authenticated MCP request whose body has been read (the session guard in
+// gosdk.Protect reads it, within its cap): a GET's SSE stream lasts as long as the client
+// stays, a POST's response streams while the tool runs. The read deadline matters too:
+// when it passes during a long response, net/http's background read takes it for a
+// closed connection and cancels the request's context.
+func unboundedStream(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		next.ServeHTTP(w, r)
+	})
+}
 
 // serveFlags are the serve command's flags.
 type serveFlags struct {
@@ -130,6 +194,7 @@ type demoServer struct {
 	store          *gormstore.Store
 	as             *mcp.Server
 	handler        http.Handler
+	mcpServer      *sdk.Server // the MCP tools server behind /mcp
 	log            *slog.Logger
 	// draining ends when the server shuts down; it ends the MCP streams that never
 	// finish on their own (the standalone SSE streams of GET /mcp).
@@ -235,20 +300,22 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 
 	started := time.Now()
 	var calls atomic.Int64
-	mcpServer := newMCPServer(started, &calls)
+	d.mcpServer = newMCPServer(started, &calls)
 	// Every MCP request needs demo:tools; a tools/call of stats also needs demo:admin
 	// (403 insufficient_scope otherwise, and clients step up). gosdk.Protect also hands
-	// the verified token to the go-sdk, which pins each MCP session to its user.
+	// the verified token to the go-sdk, which pins each MCP session to its user, and
+	// bounds the sessions (64 per user, 10,000 in all, 1 MiB bodies, closed when idle
+	// or when their grant is revoked).
 	protect, err := gosdk.Protect(d.as, mcp.BearerOptions{
 		Resource:        d.mcpURL,
 		Scopes:          []string{scopeTools},
 		OperationScopes: mcp.ToolScopes(toolScopes),
-	})
+	}, gosdk.WithSessions(&mcpsessions.Options{IdleTimeout: mcpSessionIdle, Logger: d.log}))
 	if err != nil {
 		return err
 	}
-	mcpHandler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer }, &sdk.StreamableHTTPOptions{
-		SessionTimeout: 30 * time.Minute,
+	mcpHandler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return d.mcpServer }, &sdk.StreamableHTTPOptions{
+		SessionTimeout: mcpSessionIdle,
 		// go-sdk refuses requests that reach a loopback listener with another Host
 		// (DNS rebinding); behind a proxy on the same machine, a public base URL is such
 		// a Host. Tokens protect the endpoint either way.
@@ -281,7 +348,7 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 
 	mux := http.NewServeMux()
 	d.as.Register(mux)
-	mux.Handle(base+mcpPath, cors(protect(d.endStreamsOnShutdown(mcpHandler))))
+	mux.Handle(base+mcpPath, cors(protect(unboundedStream(d.endStreamsOnShutdown(mcpHandler)))))
 	pg.register(mux)
 	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
 	d.handler = requestLog(d.log, mux)
@@ -380,12 +447,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	}()
 	d.printBanner(stdout, f)
 
-	srv := &http.Server{
-		Handler:           d.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(d.Handler(), log, defaultHTTPLimits())
 	srv.RegisterOnShutdown(d.stopDrain)
 
 	errc := make(chan error, 1)

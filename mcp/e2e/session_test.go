@@ -3,15 +3,18 @@ package e2e_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -55,35 +58,96 @@ func TestGoSDKProtect_SessionPinnedToUser(t *testing.T) {
 			return tok.AccessToken
 		}
 		alice, bob := login("alice"), login("bob")
-		post := func(tok, sid, body string) (*http.Response, string) {
-			req, _ := http.NewRequest(http.MethodPost, s.resource, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", "application/json, text/event-stream")
-			req.Header.Set("Authorization", "Bearer "+tok)
-			if sid != "" {
-				req.Header.Set("Mcp-Session-Id", sid)
-				req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp, string(b)
+		sid, err := mcptest.Open(s.resource, alice, "raw")
+		if err != nil {
+			t.Fatal(err)
 		}
-		resp, _ := post(alice, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
-		sid := resp.Header.Get("Mcp-Session-Id")
-		if resp.StatusCode != http.StatusOK || sid == "" {
-			t.Fatalf("initialize: %d, session %q", resp.StatusCode, sid)
+		if status, body, err := mcptest.CallTool(s.resource, bob, sid, "whoami"); err != nil || status == http.StatusOK || strings.Contains(body, "subject=") {
+			t.Fatalf("bob on alice's session: %d %s %v", status, body, err)
 		}
-		post(alice, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-		call := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`
-		if resp, body := post(bob, sid, call); resp.StatusCode == http.StatusOK || strings.Contains(body, "subject=") {
-			t.Fatalf("bob on alice's session: %d %s", resp.StatusCode, body)
+		if status, body, err := mcptest.CallTool(s.resource, alice, sid, "whoami"); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
+			t.Fatalf("alice on her session: %d %s %v", status, body, err)
 		}
-		if resp, body := post(alice, sid, call); resp.StatusCode != http.StatusOK || !strings.Contains(body, "subject=alice") {
-			t.Fatalf("alice on her session: %d %s", resp.StatusCode, body)
+	})
+}
+
+// The revocation bound of go-sdk sessions with JWT access tokens. Verified locally, a
+// revoked grant's JWT keeps working until it expires (the documented trade-off): its
+// session survives revalidation rounds, and ends through the idle timeout once the token
+// has expired and cannot be refreshed. With CheckRevocation the bearer middleware and the
+// session guard verify against storage, and the session is closed within
+// RevalidateInterval.
+func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		for _, tc := range []struct {
+			name            string
+			checkRevocation bool
+		}{{"local verification", false}, {"CheckRevocation", true}} {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newStack(t, store, stackConfig{oneResource: true, jwt: &mcp.JWTAccessTokens{CheckRevocation: tc.checkRevocation},
+					edit: func(c *provider.Config) { c.AccessTokenLifespan = 5 * time.Second }})
+				server := sdk.NewServer(&sdk.Implementation{Name: "x", Version: "1"}, nil)
+				sdk.AddTool(server, &sdk.Tool{Name: "whoami"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {
+					return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "ok"}}}, nil, nil
+				})
+				idle := time.Hour
+				if !tc.checkRevocation {
+					idle = time.Second
+				}
+				protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource}, gosdk.WithSessions(
+					mcptest.SessionOptions(&sessions.Options{RevalidateInterval: 50 * time.Millisecond, IdleTimeout: idle})))
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.rs.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
+				live := func() int {
+					n := 0
+					for range server.Sessions() {
+						n++
+					}
+					return n
+				}
+				rc := newRawClient(t, s)
+				q, v, err := rc.authorize(t, s.resource)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, tok := rc.exchange(t, q.Get("code"), v, s.resource)
+				sid, err := mcptest.Open(s.resource, tok.AccessToken, "jwt")
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.PostForm(s.auth.Provider().Metadata().RevocationEndpoint, url.Values{"token": {tok.RefreshToken}, "client_id": {rc.id}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("revocation: %d", resp.StatusCode)
+				}
+				if tc.checkRevocation {
+					if status, _, _ := mcptest.CallTool(s.resource, tok.AccessToken, sid, "whoami"); status != http.StatusUnauthorized {
+						t.Errorf("revoked JWT with CheckRevocation: %d", status)
+					}
+					if !mcptest.Eventually(5*time.Second, func() bool { return live() == 0 }) {
+						t.Errorf("%d sessions left after the revocation", live())
+					}
+					return
+				}
+				time.Sleep(300 * time.Millisecond) // several revalidation rounds
+				if status, body, _ := mcptest.CallTool(s.resource, tok.AccessToken, sid, "whoami"); status != http.StatusOK || live() != 1 {
+					t.Errorf("locally verified JWT before exp: %d %s, %d sessions", status, body, live())
+				}
+				if !mcptest.Eventually(10*time.Second, func() bool { return live() == 0 }) {
+					t.Errorf("%d sessions left after exp and the idle timeout", live())
+				}
+				if !mcptest.Eventually(10*time.Second, func() bool {
+					status, _, _ := mcptest.CallTool(s.resource, tok.AccessToken, sid, "whoami")
+					return status == http.StatusUnauthorized
+				}) {
+					t.Error("the revoked grant's JWT still accepted after exp")
+				}
+			})
 		}
 	})
 }

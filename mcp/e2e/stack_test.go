@@ -71,6 +71,8 @@ type stackConfig struct {
 	oneResource bool
 	// compat replaces mcp.New's default shims (compat.Default).
 	compat *compat.Options
+	// jwt is mcp.Config.JWTAccessTokens (nil: opaque access tokens).
+	jwt *mcp.JWTAccessTokens
 }
 
 // newStack starts the servers. The MCP endpoints are mounted by the test.
@@ -105,7 +107,7 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 		resources, s.other = resources[:1], ""
 	}
 	var err error
-	s.auth, err = mcp.New(mcp.Config{Provider: cfg, Resources: resources, Compat: sc.compat})
+	s.auth, err = mcp.New(mcp.Config{Provider: cfg, Resources: resources, Compat: sc.compat, JWTAccessTokens: sc.jwt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,11 @@
 //     with a bare 403 and a challenge without error="insufficient_scope", so MCP clients
 //     (go-sdk's own client included) will not step up; use RequireBearer when scopes vary.
 //
+// [RequireBearer] and [Protect] also bound the sessions behind them (package
+// mcp/sessions, [WithSessions]): per user and in total, idle, closed when their grant is
+// revoked, with capped request bodies; go-sdk keeps every session and its initialize
+// payload in memory otherwise, for as long as its SessionTimeout (by default forever).
+//
 // In tool handlers, [AccessToken] recovers the verified identity from
 // req.Extra.TokenInfo. Do not use mcp.TokenFromContext there: go-sdk hands every handler
 // of a session the context of the HTTP request that created the session, so a token
@@ -26,11 +31,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -117,6 +124,23 @@ func RequireBearerTokenOptions(r mcp.Resource, scopes ...string) (*auth.RequireB
 	return &auth.RequireBearerTokenOptions{ResourceMetadataURL: u, Scopes: scopes}, nil
 }
 
+// Option configures [RequireBearer] and [Protect].
+type Option func(*options)
+
+type options struct {
+	sessions *sessions.Options
+}
+
+// WithSessions sets the bounds on the MCP sessions behind the middleware (see package
+// mcp/sessions): sessions per user (default 64) and in total (10,000), least recently
+// used evicted; idle timeout (30 minutes); revalidation of the token behind idle
+// sessions, closing those of revoked grants (every minute); request body cap (1 MiB,
+// initialize requests 64 KiB).
+// nil, like no WithSessions, means those defaults.
+func WithSessions(o *sessions.Options) Option {
+	return func(opts *options) { opts.sessions = o }
+}
+
 // RequireBearer returns middleware for a go-sdk StreamableHTTPHandler: [mcp.Bearer] with
 // opts (all of its checks and challenges, step-up included), then go-sdk's
 // auth.RequireBearerToken fed from the token already verified, so that the go-sdk pins
@@ -124,12 +148,16 @@ func RequireBearerTokenOptions(r mcp.Resource, scopes ...string) (*auth.RequireB
 // [AccessToken]). The handler behind it finds no token with mcp.TokenFromContext: go-sdk
 // would keep the one of the session's first request in the context of every later
 // request of the session (see the package documentation).
-func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http.Handler) http.Handler, error) {
+//
+// Each handler wrapped also gets a [sessions.Guard]: bounded sessions per user and in
+// total, an idle timeout, sessions of revoked grants closed, a request body cap
+// ([WithSessions] sets them).
+func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
 	b, err := mcp.NewBearer(v, opts)
 	if err != nil {
 		return nil, err
 	}
-	return wrap(b), nil
+	return wrap(b, v, with)
 }
 
 // Protect is RequireBearer for a resource of an [mcp.Server], with the server's defaults
@@ -138,16 +166,27 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions) (func(http
 //
 //	protect, err := gosdk.Protect(auth, mcp.BearerOptions{Resource: "https://example.com/mcp"})
 //	mux.Handle("/mcp", protect(sdkmcp.NewStreamableHTTPHandler(getServer, nil)))
-func Protect(s *mcp.Server, opts mcp.BearerOptions) (func(http.Handler) http.Handler, error) {
+func Protect(s *mcp.Server, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
 	b, err := s.Bearer(opts)
 	if err != nil {
 		return nil, err
 	}
-	return wrap(b), nil
+	return wrap(b, s, with)
 }
 
-// wrap puts b in front of go-sdk's auth.RequireBearerToken, fed from the token b verified.
-func wrap(b *mcp.Bearer) func(http.Handler) http.Handler {
+// wrap puts b in front of a sessions.Guard and go-sdk's auth.RequireBearerToken, fed
+// from the token b verified.
+func wrap(b *mcp.Bearer, v mcp.AccessTokenVerifier, with []Option) (func(http.Handler) http.Handler, error) {
+	var o options
+	for _, f := range with {
+		if f != nil {
+			f(&o)
+		}
+	}
+	g, err := sessions.New(v, o.sessions)
+	if err != nil {
+		return nil, err
+	}
 	// The outer middleware verified the same Authorization header of the same request, so
 	// the inner one takes its result from the context instead of verifying again.
 	fromContext := func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
@@ -158,12 +197,30 @@ func wrap(b *mcp.Bearer) func(http.Handler) http.Handler {
 		return tokenInfo(at), nil
 	}
 	inner := auth.RequireBearerToken(fromContext, nil)
+	// The Guard closes a session with a DELETE from its owner; the owner's token may have
+	// expired by then (idle sessions), which go-sdk's middleware would refuse, so those
+	// requests get a TokenInfo that is only the owner's identity.
+	owner := auth.RequireBearerToken(func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
+		at, ok := mcp.TokenFromContext(r.Context())
+		if !ok {
+			return nil, fmt.Errorf("%w: no session owner", auth.ErrInvalidToken)
+		}
+		ti := tokenInfo(at)
+		ti.Expiration = time.Now().Add(time.Minute)
+		return ti, nil
+	}, nil)
 	return func(next http.Handler) http.Handler {
 		// go-sdk derives the context of every handler of a session from the request that
 		// created it; drop the token so that it cannot outlive that request there.
 		forget := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r.WithContext(mcp.ContextWithToken(r.Context(), nil)))
 		})
-		return b.Wrap(inner(forget))
-	}
+		closeAsOwner := owner(forget)
+		closer := func(ctx context.Context, id string, at *provider.AccessToken) {
+			r := sessions.DeleteRequest(ctx, id, at)
+			r.Header.Set("Authorization", "Bearer session-owner")
+			closeAsOwner.ServeHTTP(&sessions.DiscardResponse{}, r)
+		}
+		return g.LimitBody(b.Wrap(g.Wrap(inner(forget), closer)))
+	}, nil
 }

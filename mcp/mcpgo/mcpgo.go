@@ -24,6 +24,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -50,6 +51,17 @@ type Option func(*options)
 type options struct {
 	metadata *mcp.Resource
 	issuer   string
+	sessions *sessions.Options
+}
+
+// WithSessions sets the bounds on the MCP sessions behind the middleware (see package
+// mcp/sessions): sessions per user (default 64) and in total (10,000), least recently
+// used evicted; idle timeout (30 minutes); revalidation of the token behind idle
+// sessions, closing those of revoked grants (every minute); request body cap (1 MiB,
+// initialize requests 64 KiB).
+// nil, like no WithSessions, means those defaults.
+func WithSessions(o *sessions.Options) Option {
+	return func(opts *options) { opts.sessions = o }
 }
 
 // WithMetadata makes the middleware serve r's RFC 9728 protected resource metadata, naming
@@ -70,6 +82,13 @@ func WithMetadata(r mcp.Resource, issuer string) Option {
 // mcp.ToolScopes). The only requests answered without one are the metadata requests of
 // [WithMetadata], which the middleware answers itself, and CORS preflights, which
 // mcp.Bearer answers itself; neither reaches the handler.
+//
+// Each request then passes a [sessions.Guard], which pins every session to the user whose
+// token created it (mcp-go itself does not: another user's token with a known
+// Mcp-Session-Id gets 403, an unknown session ID 404), bounds sessions per user and in
+// total, closes idle sessions and those of revoked grants, and caps request bodies
+// ([WithSessions] sets the bounds). mcp-go's sessions are closed with a DELETE through
+// the handler, which ends them with any session ID manager.
 func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
 	b, err := mcp.NewBearer(v, opts)
 	if err != nil {
@@ -80,6 +99,10 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Op
 		if f != nil {
 			f(&o)
 		}
+	}
+	g, err := sessions.New(v, o.sessions)
+	if err != nil {
+		return nil, err
 	}
 	var metaPath string
 	var meta http.Handler
@@ -99,7 +122,7 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Op
 		}
 	}
 	return func(next http.Handler) http.Handler {
-		guarded := b.Wrap(next)
+		guarded := g.LimitBody(b.Wrap(g.Wrap(next, nil)))
 		if meta == nil {
 			return guarded
 		}
