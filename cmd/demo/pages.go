@@ -281,9 +281,9 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 		var target string
 		var err error
 		if action == "approve" {
-			target, err = p.provider.Approve(ctx, id, sess.Subject, req.Scopes)
+			target, err = p.provider.Approve(r, id, sess.Subject, req.Scopes)
 		} else {
-			target, err = p.provider.Deny(ctx, id)
+			target, err = p.provider.Deny(r, id)
 		}
 		p.log.InfoContext(ctx, "consent", "decision", action, "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
 		if target != "" { // Approve may fail with a redirect carrying the client's error
@@ -311,7 +311,7 @@ func (p *pages) pending(w http.ResponseWriter, r *http.Request, id string) (*pro
 			"This page is where applications send you to sign in and approve access; no application sent you here.")
 		return nil, false
 	}
-	req, err := p.provider.AuthorizationRequest(r.Context(), id)
+	req, err := p.provider.AuthorizationRequest(r, id)
 	if err != nil {
 		p.pendingError(w, r, err)
 		return nil, false
@@ -320,12 +320,18 @@ func (p *pages) pending(w http.ResponseWriter, r *http.Request, id string) (*pro
 }
 
 func (p *pages) pendingError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+	switch {
+	case errors.Is(err, provider.ErrAuthorizationRequestNotFound):
 		p.fail(w, r, http.StatusBadRequest, "Request expired",
 			"This authorization request is unknown, has expired or was already answered.")
-		return
+	case errors.Is(err, provider.ErrOtherBrowser):
+		p.log.InfoContext(r.Context(), "consent page refused: request started in another browser")
+		p.fail(w, r, http.StatusForbidden, "Wrong browser",
+			"This authorization request was started in another browser, or its cookie has expired. "+
+				"Start again from the application, in this browser.")
+	default:
+		p.internal(w, r, err)
 	}
-	p.internal(w, r, err)
 }
 
 func (p *pages) internal(w http.ResponseWriter, r *http.Request, err error) {

@@ -31,7 +31,13 @@ type flow struct {
 // login page.
 func startFlow(t *testing.T, demo *testDemo, authorizeURL string) *flow {
 	t.Helper()
-	f := &flow{t: t, demo: demo, http: pageClient(t)}
+	return startFlowIn(t, demo, authorizeURL, pageClient(t))
+}
+
+// startFlowIn is startFlow in the browser (cookie jar) of client.
+func startFlowIn(t *testing.T, demo *testDemo, authorizeURL string, client *http.Client) *flow {
+	t.Helper()
+	f := &flow{t: t, demo: demo, http: client}
 	resp := f.get(authorizeURL)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("authorize: %d %s", resp.StatusCode, f.page)
@@ -264,7 +270,20 @@ func TestConsentPagesHostPrefixedCookieOverHTTPS(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("authorize: %d", resp.StatusCode)
 	}
-	resp = serve(httptest.NewRequest(http.MethodGet, resp.Header.Get("Location"), nil))
+	// The authorization endpoint binds the request to this browser with a __Secure-
+	// cookie scoped to the consent page.
+	var binding *http.Cookie
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, "__Secure-fosite_mcp_authz_") {
+			binding = c
+		}
+	}
+	if binding == nil || !binding.Secure || !binding.HttpOnly || binding.Path != consentPath || binding.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("browser-binding cookie %+v: want __Secure-, Secure, HttpOnly, Path=%s, SameSite=Lax", binding, consentPath)
+	}
+	login := httptest.NewRequest(http.MethodGet, resp.Header.Get("Location"), nil)
+	login.AddCookie(binding)
+	resp = serve(login)
 	ck := findCookie(resp, secureSessionCookie)
 	if resp.StatusCode != http.StatusOK || ck == nil {
 		t.Fatalf("login page: %d, cookies %v", resp.StatusCode, resp.Header["Set-Cookie"])
@@ -301,9 +320,7 @@ func TestConsentPagesCSRF(t *testing.T) {
 	other := startFlow(t, demo, demo.authorizeURL(c, "s2", ""))
 	other.login("alice", "wonderland")
 	otherToken := other.csrf()
-	f2 := startFlow(t, demo, demo.authorizeURL(c, "s3", ""))
-	f2.http = f.http // same session as f
-	f2.get(demo.url + consentPath + "?" + url.Values{authRequestParam: {f2.id}}.Encode())
+	f2 := startFlowIn(t, demo, demo.authorizeURL(c, "s3", ""), f.http) // same browser and session as f
 	sameSessionOtherRequest := f2.csrf()
 
 	for name, form := range map[string]url.Values{
