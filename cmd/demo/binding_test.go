@@ -16,7 +16,7 @@ func sessionOf(demo *testDemo, f *flow) session {
 		if c.Name == sessionCookie {
 			r := httptest.NewRequest(http.MethodGet, demo.url, nil)
 			r.AddCookie(c)
-			if sess, ok := pagesOf(demo).sessions.get(r); ok {
+			if sess, ok, err := pagesOf(demo).sessions.get(r); err == nil && ok {
 				return sess
 			}
 		}

@@ -237,7 +237,11 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get(authRequestParam)
 	action := r.PostForm.Get("action")
 	token := r.PostForm.Get("csrf_token")
-	sess, ok := p.sessions.get(r)
+	sess, ok, err := p.sessions.get(r)
+	if err != nil {
+		p.internal(w, r, err)
+		return
+	}
 	purpose := "consent\x00" + id
 	if action == "login" {
 		purpose = "login\x00" + id
@@ -257,14 +261,27 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 			p.show(w, r, id, "Wrong username or password.", username)
 			return
 		}
-		if _, err := p.sessions.start(w, subject); err != nil {
+		if err := p.sessions.end(ctx, sess); err != nil {
+			p.internal(w, r, err)
+			return
+		}
+		if _, err := p.sessions.start(ctx, w, subject); err != nil {
 			p.internal(w, r, err)
 			return
 		}
 		p.log.InfoContext(ctx, "login", "subject", subject)
 		http.Redirect(w, r, p.consentURL(id), http.StatusSeeOther)
 	case "switch":
-		if _, err := p.sessions.start(w, ""); err != nil {
+		// "Not you?": log out for good (the old cookie is refused from now on), then
+		// start an anonymous session for the login form.
+		if err := p.sessions.end(ctx, sess); err != nil {
+			p.internal(w, r, err)
+			return
+		}
+		if sess.Subject != "" {
+			p.log.InfoContext(ctx, "logout", "subject", sess.Subject)
+		}
+		if _, err := p.sessions.start(ctx, w, ""); err != nil {
 			p.internal(w, r, err)
 			return
 		}

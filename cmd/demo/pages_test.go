@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
 // flow walks one authorization request through the pages with a cookie jar.
@@ -369,19 +371,19 @@ func loginToken(demo *testDemo, f *flow) string {
 		if c.Name == sessionCookie {
 			r := httptest.NewRequest(http.MethodGet, demo.url, nil)
 			r.AddCookie(c)
-			sess, _ = pagesOf(demo).sessions.get(r)
+			sess, _, _ = pagesOf(demo).sessions.get(r)
 		}
 	}
 	return pagesOf(demo).sessions.csrfToken(sess, "login\x00"+f.id)
 }
 
-// pagesOf rebuilds the demo's session codec from its secrets file.
+// pagesOf rebuilds the demo's session codec from its secrets file and database.
 func pagesOf(demo *testDemo) *pages {
 	sec, _, err := loadOrCreateSecrets(demo.cfg.SecretsPath)
 	if err != nil {
 		panic(err)
 	}
-	return &pages{sessions: newSessions(sec.GlobalSecret, false)}
+	return &pages{sessions: newSessions(sec.GlobalSecret, false, demo.server.store.DB())}
 }
 
 // Every client-supplied string reaches the page escaped: a client name with markup is
@@ -465,36 +467,85 @@ func TestConsentPagesSwitchUser(t *testing.T) {
 }
 
 func TestSessionCookieTamperingAndExpiry(t *testing.T) {
-	s := newSessions([]byte(strings.Repeat("k", 32)), false)
-	w := httptest.NewRecorder()
-	sess, err := s.start(w, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck := w.Result().Cookies()[0]
-	read := func(value string) (session, bool) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
-		return s.get(r)
-	}
-	if got, ok := read(ck.Value); !ok || got.Subject != "alice" || got.ID != sess.ID {
-		t.Fatalf("valid cookie read as %+v %v", got, ok)
-	}
-	payload, mac, _ := strings.Cut(ck.Value, "~")
-	forged := strings.Replace(payload, ".YWxpY2U.", ".Ym9i.", 1) // subject bob
-	for name, v := range map[string]string{
-		"forged subject": forged + "~" + mac,
-		"no mac":         payload,
-		"other key":      payload + "~" + newSessions([]byte(strings.Repeat("x", 32)), false).mac(payload),
-		"garbage":        "a.b.c~d",
-		"empty":          "",
-	} {
-		if _, ok := read(v); ok {
-			t.Errorf("%s: accepted", name)
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		ctx := context.Background()
+		if err := migrateSessions(ctx, store.DB()); err != nil {
+			t.Fatal(err)
 		}
-	}
-	s.now = func() time.Time { return time.Now().Add(sessionLifetime + time.Minute) }
-	if _, ok := read(ck.Value); ok {
-		t.Error("expired session accepted")
-	}
+		s := newSessions([]byte(strings.Repeat("k", 32)), false, store.DB())
+		w := httptest.NewRecorder()
+		sess, err := s.start(ctx, w, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck := w.Result().Cookies()[0]
+		read := func(value string) (session, bool) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
+			got, ok, err := s.get(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got, ok
+		}
+		if got, ok := read(ck.Value); !ok || got.Subject != "alice" || got.ID != sess.ID {
+			t.Fatalf("valid cookie read as %+v %v", got, ok)
+		}
+		payload, mac, _ := strings.Cut(ck.Value, "~")
+		forged := strings.Replace(payload, ".YWxpY2U.", ".Ym9i.", 1) // subject bob
+		for name, v := range map[string]string{
+			"forged subject": forged + "~" + mac,
+			"no mac":         payload,
+			"other key":      payload + "~" + newSessions([]byte(strings.Repeat("x", 32)), false, store.DB()).mac(payload),
+			"garbage":        "a.b.c~d",
+			"empty":          "",
+		} {
+			if _, ok := read(v); ok {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+		s.now = func() time.Time { return time.Now().Add(sessionLifetime + time.Minute) }
+		if _, ok := read(ck.Value); ok {
+			t.Error("expired session accepted")
+		}
+	})
+}
+
+// TestIssue14Finding8_SessionEndRefusesCookie: a logged-in session ended (logout) is
+// refused afterwards even though its cookie's MAC and expiry are valid; the cookie never
+// reaches the database (only its ID's hash does).
+func TestIssue14Finding8_SessionEndRefusesCookie(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		ctx := context.Background()
+		if err := migrateSessions(ctx, store.DB()); err != nil {
+			t.Fatal(err)
+		}
+		if err := migrateSessions(ctx, store.DB()); err != nil {
+			t.Fatalf("second migrateSessions: %v", err)
+		}
+		s := newSessions([]byte(strings.Repeat("k", 32)), false, store.DB())
+		w := httptest.NewRecorder()
+		sess, err := s.start(ctx, w, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(w.Result().Cookies()[0])
+		if _, ok, err := s.get(r); !ok || err != nil {
+			t.Fatalf("live session: %v %v", ok, err)
+		}
+		var stored []string
+		if err := store.DB().Table(sessionTable).Pluck("id_hash", &stored).Error; err != nil || len(stored) != 1 || strings.Contains(stored[0], sess.ID) {
+			t.Fatalf("stored session keys %v (%v): want one hash, not the ID", stored, err)
+		}
+		if err := s.end(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.get(r); ok || err != nil {
+			t.Fatalf("ended session: accepted=%v err=%v; want refused", ok, err)
+		}
+		if err := s.end(ctx, sess); err != nil {
+			t.Fatalf("ending twice: %v", err)
+		}
+	})
 }
