@@ -325,3 +325,65 @@ func TestMaxLoginAttemptsNegativeMeansNoLimit(t *testing.T) {
 		wantCode(t, resp, body)
 	}, withLogin(), func(_ *env, cfg *provider.Config) { cfg.MaxLoginAttempts = -1 })
 }
+
+// TestLoginAttempt_ConsentAPIForOwnPages pins LoginAttempt, the attempt limit for login
+// pages of your own: a failed check wraps ErrLoginFailed and check's error, the last one
+// cancels the request (ErrTooManyLoginAttempts), later attempts do not run check, and
+// another browser is refused before check runs.
+func TestLoginAttempt_ConsentAPIForOwnPages(t *testing.T) {
+	runEnv(t, func(t *testing.T, e *env) {
+		q, _ := e.authorizeParams("http://localhost:50999/callback", nil)
+		id, browser := e.pending(q)
+		errWrong := errors.New("wrong password")
+		var calls atomic.Int64
+		wrong := func(context.Context) (string, error) { calls.Add(1); return "", errWrong }
+		right := func(context.Context) (string, error) { calls.Add(1); return testSubject, nil }
+
+		if _, err := e.p.LoginAttempt(browserRequest(e.issuer+"/login"), id, right); !errors.Is(err, provider.ErrOtherBrowser) || calls.Load() != 0 {
+			t.Fatalf("another browser: %v, %d checks; want ErrOtherBrowser before any check", err, calls.Load())
+		}
+		for i := 1; i < provider.DefaultMaxLoginAttempts; i++ {
+			if _, err := e.p.LoginAttempt(browser, id, wrong); !errors.Is(err, provider.ErrLoginFailed) || !errors.Is(err, errWrong) {
+				t.Fatalf("wrong password %d: %v; want ErrLoginFailed wrapping the check's error", i, err)
+			}
+		}
+		if _, err := e.p.LoginAttempt(browser, id, wrong); !errors.Is(err, provider.ErrTooManyLoginAttempts) {
+			t.Fatalf("last wrong password: %v; want ErrTooManyLoginAttempts", err)
+		}
+		if s, err := e.p.LoginAttempt(browser, id, right); err == nil || s != "" {
+			t.Fatalf("right password after the limit: %q, %v", s, err)
+		}
+		if n := calls.Load(); n != int64(provider.DefaultMaxLoginAttempts) {
+			t.Fatalf("%d checks; want %d", n, provider.DefaultMaxLoginAttempts)
+		}
+		if _, err := e.p.Approve(browser, id, testSubject, nil); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+			t.Fatalf("approving the cancelled request: %v", err)
+		}
+
+		// Concurrent attempts on a fresh request run check at most the limit's times.
+		id, browser = e.pending(q)
+		calls.Store(0)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := e.p.LoginAttempt(browser, id, wrong)
+				if !errors.Is(err, provider.ErrLoginFailed) && !errors.Is(err, provider.ErrTooManyLoginAttempts) &&
+					!errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+					t.Errorf("concurrent attempt: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := calls.Load(); n > int64(provider.DefaultMaxLoginAttempts) {
+			t.Fatalf("%d checks under 20 concurrent attempts; want at most %d", n, provider.DefaultMaxLoginAttempts)
+		}
+
+		// A check that succeeds returns the subject.
+		id, browser = e.pending(q)
+		if s, err := e.p.LoginAttempt(browser, id, right); err != nil || s != testSubject {
+			t.Fatalf("right password: %q, %v", s, err)
+		}
+	}, withLogin())
+}

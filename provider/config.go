@@ -91,11 +91,12 @@ type Config struct {
 	// needs Authenticator.
 	LoginURL string
 
-	// MaxLoginAttempts is how many passwords the built-in login page checks for one
-	// pending authorization request; when that many were wrong, the request is cancelled
-	// and the user starts again from the application. The count is kept in storage, so it
-	// holds across replicas and, unlike the per-address rate limit, against guesses from
-	// many addresses. Default DefaultMaxLoginAttempts (5); negative means no limit.
+	// MaxLoginAttempts is how many passwords the built-in login page (and LoginAttempt,
+	// for pages of your own) checks for one pending authorization request; when that many
+	// were wrong, the request is cancelled and the user starts again from the
+	// application. The count is kept in storage, so it holds across replicas and, unlike
+	// the per-address rate limit, against guesses from many addresses. Default
+	// DefaultMaxLoginAttempts (5); negative means no limit.
 	MaxLoginAttempts int
 
 	// Authenticator checks usernames and passwords for the built-in login page. Required

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -169,9 +170,8 @@ func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// loginAndApprove checks the posted password, counting the attempt against the pending
-// request id before the check (so that concurrent attempts cannot exceed
-// Config.MaxLoginAttempts), and approves the request for the user.
+// loginAndApprove checks the posted password as one attempt on the pending request id
+// (LoginAttempt) and approves the request for the user.
 func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id string) {
 	ctx := r.Context()
 	pending, _, err := p.boundPending(r, id)
@@ -189,32 +189,17 @@ func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id st
 		p.renderLogin(w, http.StatusOK, req, token, "Logging in is not available on this server.")
 		return
 	}
-	attempt, limit := 0, p.cfg.MaxLoginAttempts
-	if limit > 0 {
-		if attempt, err = p.store.CountLoginAttempt(ctx, id, limit); err != nil {
-			if errors.Is(err, fosite.ErrNotFound) {
-				// The limit was reached, or the request was answered or cancelled meanwhile.
-				err = errTooManyLoginAttempts
-				if _, gerr := p.store.GetPendingAuthorization(ctx, id); gerr != nil {
-					err = pendingError(gerr)
-				}
-			}
-			p.loginError(w, r, err)
-			return
-		}
-	}
-	subject, err := p.cfg.Authenticator.Authenticate(ctx, r.PostForm.Get("username"), r.PostForm.Get("password"))
-	if err != nil || subject == "" {
-		p.log.InfoContext(ctx, "login failed", "client_id", req.ClientID, "attempt", attempt)
-		if limit > 0 && attempt >= limit {
-			// The last attempt failed: cancel the request (nobody can approve it any more).
-			if _, err := p.store.ConsumePendingAuthorization(ctx, id); err != nil && !errors.Is(err, fosite.ErrNotFound) {
-				p.errorf(ctx, "cancelling a pending authorization", err)
-			}
-			p.loginError(w, r, errTooManyLoginAttempts)
-			return
-		}
+	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
+	subject, err := p.LoginAttempt(r, id, func(ctx context.Context) (string, error) {
+		return p.cfg.Authenticator.Authenticate(ctx, username, password)
+	})
+	if errors.Is(err, ErrLoginFailed) {
+		p.log.InfoContext(ctx, "login failed", "client_id", req.ClientID)
 		p.renderLogin(w, http.StatusUnauthorized, req, token, "Wrong username or password.")
+		return
+	}
+	if err != nil {
+		p.loginError(w, r, err)
 		return
 	}
 	u, err := p.Approve(r, id, subject, req.Scopes)
@@ -224,10 +209,6 @@ func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id st
 	}
 	p.loginError(w, r, err)
 }
-
-// errTooManyLoginAttempts: the pending request was cancelled after Config.MaxLoginAttempts
-// wrong passwords.
-var errTooManyLoginAttempts = errors.New("provider: too many wrong passwords for this authorization request")
 
 func (p *Provider) renderLogin(w http.ResponseWriter, status int, req *AuthorizationRequest, csrf, msg string) {
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
@@ -249,7 +230,7 @@ func (p *Provider) loginError(w http.ResponseWriter, r *http.Request, err error)
 		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("This authorization request is unknown, expired or already used. Start again from the application."))
 	case errors.Is(err, ErrOtherBrowser):
 		p.errorPage(w, r, http.StatusForbidden, fosite.ErrAccessDenied.WithHint("This authorization request was started in another browser, or its cookie has expired. Start again from the application, in this browser."))
-	case errors.Is(err, errTooManyLoginAttempts):
+	case errors.Is(err, ErrTooManyLoginAttempts):
 		p.errorPage(w, r, http.StatusForbidden, fosite.ErrAccessDenied.WithHint("Too many wrong passwords: this authorization request is cancelled. Start again from the application."))
 	default:
 		p.errorf(r.Context(), "login page", err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
@@ -74,4 +76,29 @@ func cookieNamed(t *testing.T, client *http.Client, u, name string) *http.Cookie
 	}
 	t.Fatalf("no %s cookie for %s", name, u)
 	return nil
+}
+
+// TestIssue14Finding12_DemoLoginAttemptsPerRequest: the demo's login form counts wrong
+// passwords against the pending request too (provider.LoginAttempt): the fifth cancels
+// it with a clear page, and the right password afterwards does not log in.
+func TestIssue14Finding12_DemoLoginAttemptsPerRequest(t *testing.T) {
+	demo := startDemo(t, demoOptions{rateLimits: &mcp.RateLimits{Disabled: true}})
+	c := demo.register(t, "Notes App", "http://127.0.0.1:9/callback", nil)
+	f := startFlow(t, demo, demo.authorizeURL(c, "s", ""))
+	for i := 1; i <= provider.DefaultMaxLoginAttempts; i++ {
+		resp := f.post(url.Values{authRequestParam: {f.id}, "csrf_token": {f.csrf()}, "action": {"login"}, "username": {"alice"}, "password": {"guess"}})
+		want := http.StatusUnauthorized
+		if i == provider.DefaultMaxLoginAttempts {
+			want = http.StatusForbidden
+		}
+		if resp.StatusCode != want || resp.Header.Get("Location") != "" {
+			t.Fatalf("wrong password %d: %d, want %d\n%s", i, resp.StatusCode, want, f.page)
+		}
+	}
+	mustContain(t, "the page after the last wrong password", f.page, "Too many wrong passwords")
+	token := loginToken(demo, f)
+	resp := f.post(url.Values{authRequestParam: {f.id}, "csrf_token": {token}, "action": {"login"}, "username": {"alice"}, "password": {"wonderland"}})
+	if resp.StatusCode == http.StatusSeeOther {
+		t.Fatalf("the right password after the limit logged in: %s", resp.Header.Get("Location"))
+	}
 }

@@ -254,11 +254,19 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	}
 	switch action {
 	case "login":
-		username := strings.TrimSpace(r.PostForm.Get("username"))
-		subject, err := p.users.Authenticate(ctx, username, r.PostForm.Get("password"))
-		if err != nil {
+		// Each password counts against the pending request (provider.Config.MaxLoginAttempts),
+		// on top of the per-address rate limit.
+		username, password := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
+		subject, err := p.provider.LoginAttempt(r, id, func(ctx context.Context) (string, error) {
+			return p.users.Authenticate(ctx, username, password)
+		})
+		if errors.Is(err, provider.ErrLoginFailed) {
 			p.log.InfoContext(ctx, "login failed")
 			p.show(w, r, id, "Wrong username or password.", username)
+			return
+		}
+		if err != nil {
+			p.pendingError(w, r, err)
 			return
 		}
 		if err := p.sessions.end(ctx, sess); err != nil {
@@ -341,6 +349,9 @@ func (p *pages) pendingError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, provider.ErrAuthorizationRequestNotFound):
 		p.fail(w, r, http.StatusBadRequest, "Request expired",
 			"This authorization request is unknown, has expired or was already answered.")
+	case errors.Is(err, provider.ErrTooManyLoginAttempts):
+		p.fail(w, r, http.StatusForbidden, "Too many attempts",
+			"Too many wrong passwords: this authorization request is cancelled. Start again from the application.")
 	case errors.Is(err, provider.ErrOtherBrowser):
 		p.log.InfoContext(r.Context(), "consent page refused: request started in another browser")
 		p.fail(w, r, http.StatusForbidden, "Wrong browser",
