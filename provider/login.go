@@ -125,17 +125,11 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 // several tabs work side by side. After Config.MaxLoginAttempts wrong passwords the
 // pending request is cancelled.
 func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	securityHeaders(w)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		id := r.URL.Query().Get(LoginRequestParam)
-		pending, binding, err := p.boundPending(r, id)
-		if err != nil {
-			p.loginError(w, r, err)
-			return
-		}
-		req, err := p.requestView(ctx, id, pending)
+		req, binding, err := p.loginView(r, id)
 		if err != nil {
 			p.loginError(w, r, err)
 			return
@@ -174,12 +168,7 @@ func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
 // (LoginAttempt) and approves the request for the user.
 func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id string) {
 	ctx := r.Context()
-	pending, _, err := p.boundPending(r, id)
-	if err != nil {
-		p.loginError(w, r, err)
-		return
-	}
-	req, err := p.requestView(ctx, id, pending)
+	req, _, err := p.loginView(r, id)
 	if err != nil {
 		p.loginError(w, r, err)
 		return
@@ -208,6 +197,17 @@ func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id st
 		return
 	}
 	p.loginError(w, r, err)
+}
+
+// loginView returns the pending request id for the login page and the value of its
+// browser-binding cookie, if r comes from the browser it is bound to.
+func (p *Provider) loginView(r *http.Request, id string) (*AuthorizationRequest, string, error) {
+	pending, binding, err := p.boundPending(r, id)
+	if err != nil {
+		return nil, "", err
+	}
+	req, err := p.requestView(r.Context(), id, pending)
+	return req, binding, err
 }
 
 func (p *Provider) renderLogin(w http.ResponseWriter, status int, req *AuthorizationRequest, csrf, msg string) {

@@ -365,16 +365,7 @@ func TestConsentPagesCSRF(t *testing.T) {
 
 // loginToken is the login form's token for f's request in f's current session.
 func loginToken(demo *testDemo, f *flow) string {
-	u := mustParseURL(f.t, demo.url)
-	var sess session
-	for _, c := range f.http.Jar.Cookies(u) {
-		if c.Name == sessionCookie {
-			r := httptest.NewRequest(http.MethodGet, demo.url, nil)
-			r.AddCookie(c)
-			sess, _, _ = pagesOf(demo).sessions.get(r)
-		}
-	}
-	return pagesOf(demo).sessions.csrfToken(sess, "login\x00"+f.id)
+	return pagesOf(demo).sessions.csrfToken(sessionOf(demo, f), "login\x00"+f.id)
 }
 
 // pagesOf rebuilds the demo's session codec from its secrets file and database.
