@@ -380,10 +380,19 @@ func TestLoginAttempt_ConsentAPIForOwnPages(t *testing.T) {
 			t.Fatalf("%d checks under 20 concurrent attempts; want at most %d", n, provider.DefaultMaxLoginAttempts)
 		}
 
-		// A check that succeeds returns the subject.
+		// The right password on the last allowed attempt logs in, and the request can be
+		// approved.
 		id, browser = e.pending(q)
+		for range provider.DefaultMaxLoginAttempts - 1 {
+			if _, err := e.p.LoginAttempt(browser, id, wrong); !errors.Is(err, provider.ErrLoginFailed) {
+				t.Fatalf("wrong password: %v", err)
+			}
+		}
 		if s, err := e.p.LoginAttempt(browser, id, right); err != nil || s != testSubject {
-			t.Fatalf("right password: %q, %v", s, err)
+			t.Fatalf("right password on the last attempt: %q, %v", s, err)
+		}
+		if u, err := e.p.Approve(browser, id, testSubject, nil); err != nil || !strings.Contains(u, "code=") {
+			t.Fatalf("approval after the last attempt succeeded: %q, %v", u, err)
 		}
 	}, withLogin())
 }
