@@ -144,6 +144,10 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 		CreatedAt: now,
 		ExpiresAt: now.Add(p.cfg.PendingAuthorizationLifespan),
 	}
+	if pending.BrowserBinding, err = p.bindBrowser(w, id); err != nil {
+		p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
+		return
+	}
 	if err := p.store.CreatePendingAuthorization(ctx, id, pending); err != nil {
 		p.errorf(ctx, "storing pending authorization", err)
 		p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
@@ -439,12 +443,19 @@ func redirect(w http.ResponseWriter, u string) {
 }
 
 // AuthorizationRequest returns the pending authorization request id for display on a
-// consent page, without consuming it.
-func (p *Provider) AuthorizationRequest(ctx context.Context, id string) (*AuthorizationRequest, error) {
-	pending, err := p.store.GetPendingAuthorization(ctx, id)
+// consent page, without consuming it. r is the browser's request to the page: it must
+// carry the cookie the authorization endpoint set in the browser that sent the
+// authorization request, else the error is ErrOtherBrowser (see Config.LoginURL).
+func (p *Provider) AuthorizationRequest(r *http.Request, id string) (*AuthorizationRequest, error) {
+	pending, _, err := p.boundPending(r, id)
 	if err != nil {
-		return nil, pendingError(err)
+		return nil, err
 	}
+	return p.requestView(r.Context(), id, pending)
+}
+
+// requestView describes the pending request id for a consent page.
+func (p *Provider) requestView(ctx context.Context, id string, pending *PendingAuthorization) (*AuthorizationRequest, error) {
 	client, err := p.store.GetClient(ctx, pending.ClientID)
 	if err != nil {
 		return nil, pendingError(err)
@@ -472,15 +483,18 @@ func (p *Provider) AuthorizationRequest(ctx context.Context, id string) (*Author
 // When the request can no longer be approved but the client can be told (for example
 // its registration changed), Approve returns both an error and a non-empty URL carrying
 // the RFC 6749 error for the client: send the browser there. ErrAuthorizationRequestNotFound
-// means there is nothing to redirect to.
-func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScopes []string) (redirectURL string, err error) {
+// means there is nothing to redirect to, and ErrOtherBrowser that r (the browser's POST
+// to the consent page) does not come from the browser that sent the authorization
+// request: show an error page, never redirect.
+func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []string) (redirectURL string, err error) {
 	if subject == "" {
 		return "", errors.New("provider: Approve needs a subject")
 	}
-	pending, err := p.store.GetPendingAuthorization(ctx, id)
+	pending, _, err := p.boundPending(r, id)
 	if err != nil {
-		return "", pendingError(err)
+		return "", err
 	}
+	ctx := r.Context()
 	requested := fosite.RemoveEmpty(strings.Split(pending.Form.Get("scope"), " "))
 	for _, s := range grantedScopes {
 		if !contains(requested, s) {
@@ -504,9 +518,13 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 
 // Deny refuses the pending authorization request id. It consumes the request and
 // returns the URL to send the browser to: the client's redirect URI with
-// error=access_denied, state and iss.
-func (p *Provider) Deny(ctx context.Context, id string) (redirectURL string, err error) {
-	ar, err := p.consume(ctx, id)
+// error=access_denied, state and iss. Like Approve, it returns ErrOtherBrowser when r
+// does not come from the browser that sent the authorization request.
+func (p *Provider) Deny(r *http.Request, id string) (redirectURL string, err error) {
+	if _, _, err := p.boundPending(r, id); err != nil {
+		return "", err
+	}
+	ar, err := p.consume(r.Context(), id)
 	if !p.redirectable(ar) {
 		if err == nil {
 			err = ErrAuthorizationRequestNotFound
@@ -538,6 +556,23 @@ func (p *Provider) consume(ctx context.Context, id string) (*fosite.AuthorizeReq
 	}
 	ar, _, err := p.validateAuthorize(ctx, r, false)
 	return ar, err
+}
+
+// boundPending returns the pending request id and the value of its binding cookie if r
+// comes from the browser it is bound to (ErrOtherBrowser otherwise).
+func (p *Provider) boundPending(r *http.Request, id string) (*PendingAuthorization, string, error) {
+	if r == nil {
+		return nil, "", ErrOtherBrowser
+	}
+	pending, err := p.store.GetPendingAuthorization(r.Context(), id)
+	if err != nil {
+		return nil, "", pendingError(err)
+	}
+	value, err := p.boundValue(r, id, pending)
+	if err != nil {
+		return nil, "", err
+	}
+	return pending, value, nil
 }
 
 func pendingError(err error) error {

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // pendingRows returns the number of pending authorizations and the largest stored
@@ -46,11 +44,7 @@ func TestIssue14Finding3_PendingAuthorizationStoresOnlyFlowParameters(t *testing
 		if n := len(q.Encode()); n > 8192 {
 			t.Fatalf("test request is %d bytes, over the cap", n)
 		}
-		loc := location(t, e.get(e.issuer+"/authorize?"+q.Encode()))
-		id := loc.Query().Get(provider.LoginRequestParam)
-		if id == "" {
-			t.Fatalf("no pending request in %s", loc)
-		}
+		id, browser := e.pending(q)
 		pending, err := e.store.GetPendingAuthorization(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +64,7 @@ func TestIssue14Finding3_PendingAuthorizationStoresOnlyFlowParameters(t *testing
 			t.Errorf("pending rows %d, largest %d bytes; want 1 row under 1 KiB (the junk alone is %d bytes)", rows, size, len(extra.Encode()))
 		}
 
-		u, err := e.p.Approve(context.Background(), id, testSubject, []string{"read"})
+		u, err := e.p.Approve(browser, id, testSubject, []string{"read"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -199,15 +199,14 @@ func TestAuthorizationSuccessVariants(t *testing.T) {
 func TestRFC9207_IssOnEveryAuthorizationResponse(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		redirect := "http://localhost:50999/callback"
-		ctx := context.Background()
 		if !e.p.Metadata().AuthorizationResponseISSParameterSupported {
 			t.Fatal("authorization_response_iss_parameter_supported not advertised")
 		}
 		success := e.authorize(redirect, nil).redirect
 		failure := e.authorize(redirect, url.Values{"scope": {"admin"}}).redirect
 		q, _ := e.authorizeParams(redirect, nil)
-		id := location(t, e.get(e.issuer+"/authorize?"+q.Encode())).Query().Get(provider.LoginRequestParam)
-		u, err := e.p.Deny(ctx, id)
+		id, browser := e.pending(q)
+		u, err := e.p.Deny(browser, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,14 +225,13 @@ func TestRFC9207_IssOnEveryAuthorizationResponse(t *testing.T) {
 // TestConsentAPI pins AuthorizationRequest, Approve and Deny.
 func TestConsentAPI(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
-		ctx := context.Background()
 		redirect := "http://localhost:50999/callback"
-		pending := func(extra url.Values) string {
+		pending := func(extra url.Values) (string, *http.Request) {
 			q, _ := e.authorizeParams(redirect, extra)
-			return location(t, e.get(e.issuer+"/authorize?"+q.Encode())).Query().Get(provider.LoginRequestParam)
+			return e.pending(q)
 		}
-		id := pending(url.Values{"scope": {"read write"}})
-		req, err := e.p.AuthorizationRequest(ctx, id)
+		id, browser := pending(url.Values{"scope": {"read write"}})
+		req, err := e.p.AuthorizationRequest(browser, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,37 +241,37 @@ func TestConsentAPI(t *testing.T) {
 			req.Client == nil || req.Client.SecretHash != nil {
 			t.Fatalf("request %+v", req)
 		}
-		if _, err := e.p.Approve(ctx, id, testSubject, []string{"read", "admin"}); !errors.Is(err, provider.ErrScopeNotRequested) {
+		if _, err := e.p.Approve(browser, id, testSubject, []string{"read", "admin"}); !errors.Is(err, provider.ErrScopeNotRequested) {
 			t.Fatalf("granting an unrequested scope: %v", err)
 		}
-		if _, err := e.p.Approve(ctx, id, "", nil); err == nil {
+		if _, err := e.p.Approve(browser, id, "", nil); err == nil {
 			t.Fatal("approval without a subject")
 		}
-		u, err := e.p.Approve(ctx, id, testSubject, []string{"read"})
+		u, err := e.p.Approve(browser, id, testSubject, []string{"read"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.p.Approve(ctx, id, testSubject, []string{"read"}); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+		if _, err := e.p.Approve(browser, id, testSubject, []string{"read"}); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
 			t.Fatalf("second approval: %v", err)
 		}
-		if _, err := e.p.Deny(ctx, id); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+		if _, err := e.p.Deny(browser, id); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
 			t.Fatalf("deny after approval: %v", err)
 		}
-		if _, err := e.p.AuthorizationRequest(ctx, id); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+		if _, err := e.p.AuthorizationRequest(browser, id); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
 			t.Fatalf("lookup after approval: %v", err)
 		}
 		loc, _ := url.Parse(u)
 		if loc.Query().Get("code") == "" || loc.Query().Get("state") != "st-123" || loc.Query().Get("iss") != e.issuer {
 			t.Fatalf("approval redirect %s", u)
 		}
-		if _, err := e.p.AuthorizationRequest(ctx, "nonsense"); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+		if _, err := e.p.AuthorizationRequest(browser, "nonsense"); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
 			t.Fatalf("unknown id: %v", err)
 		}
 
 		// Granted scopes are a subset: the token carries only what was granted.
 		q, verifier := e.authorizeParams(redirect, url.Values{"scope": {"read write"}})
-		id = location(t, e.get(e.issuer+"/authorize?"+q.Encode())).Query().Get(provider.LoginRequestParam)
-		if u, err = e.p.Approve(ctx, id, testSubject, []string{"write"}); err != nil {
+		id, browser = e.pending(q)
+		if u, err = e.p.Approve(browser, id, testSubject, []string{"write"}); err != nil {
 			t.Fatal(err)
 		}
 		loc, _ = url.Parse(u)
@@ -282,11 +280,11 @@ func TestConsentAPI(t *testing.T) {
 		}
 
 		// Concurrent approvals of one request: exactly one wins.
-		id = pending(nil)
+		id, browser = pending(nil)
 		results := make(chan error, 10)
 		for range 10 {
 			go func() {
-				_, err := e.p.Approve(ctx, id, testSubject, nil)
+				_, err := e.p.Approve(browser, id, testSubject, nil)
 				results <- err
 			}()
 		}

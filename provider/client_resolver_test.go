@@ -325,12 +325,10 @@ func TestClientResolver_ConsentPageShowsClientIDHost(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		e.useDocClient()
 		q, _ := e.authorizeParams("http://localhost:50123/callback", nil)
-		loc := location(t, e.get(e.issuer+"/authorize?"+q.Encode()))
-		page := e.get(loc.String())
-		body, _ := io.ReadAll(page.Body)
-		if page.StatusCode != http.StatusOK || !strings.Contains(string(body), "published by <strong>client.example.com</strong>") ||
-			!strings.Contains(string(body), "Doc Client") {
-			t.Fatalf("consent page %d:\n%s", page.StatusCode, body)
+		resp := e.get(e.issuer + "/authorize?" + q.Encode())
+		body, _ := e.openLogin(location(t, resp).Query().Get(provider.LoginRequestParam), bindingCookie(t, resp))
+		if !strings.Contains(body, "published by <strong>client.example.com</strong>") || !strings.Contains(body, "Doc Client") {
+			t.Fatalf("consent page:\n%s", body)
 		}
 	}, withResolver(r), withLogin())
 }

@@ -23,6 +23,9 @@ const (
 	DefaultPendingAuthorizationLifespan = 10 * time.Minute
 )
 
+// DefaultMaxLoginAttempts is Config.MaxLoginAttempts's default.
+const DefaultMaxLoginAttempts = 5
+
 // Config configures a Provider. Issuer, Storage and GlobalSecret are required; every
 // other field has a documented default. Pass it to New.
 type Config struct {
@@ -80,9 +83,21 @@ type Config struct {
 
 	// LoginURL is where the authorization endpoint sends the user's browser to log in
 	// and consent, with the pending request's ID in the query parameter LoginRequestParam.
-	// That page uses AuthorizationRequest, Approve and Deny. Empty means the built-in
-	// minimal login and consent page at {Issuer}/login, which needs Authenticator.
+	// That page uses AuthorizationRequest, Approve and Deny. It must be on the issuer's
+	// origin (an absolute path, or a URL with the issuer's scheme and host), and the page
+	// must post to its own path or below: the authorization endpoint binds each pending
+	// request to the browser with a cookie scoped to that path, which those calls check.
+	// Empty means the built-in minimal login and consent page at {Issuer}/login, which
+	// needs Authenticator.
 	LoginURL string
+
+	// MaxLoginAttempts is how many passwords the built-in login page (and LoginAttempt,
+	// for pages of your own) checks for one pending authorization request; when that many
+	// were wrong, the request is cancelled and the user starts again from the
+	// application. The count is kept in storage, so it holds across replicas and, unlike
+	// the per-address rate limit, against guesses from many addresses. Default
+	// DefaultMaxLoginAttempts (5); negative means no limit.
+	MaxLoginAttempts int
 
 	// Authenticator checks usernames and passwords for the built-in login page. Required
 	// when LoginURL is empty, unless AutoApprove approves every request.
@@ -319,9 +334,12 @@ func (c Config) withDefaults() (Config, error) {
 			return c, errors.New("provider: Config.RefreshTokenGrace needs a Storage implementing RefreshTokenGraceStorage")
 		}
 	}
+	if c.MaxLoginAttempts == 0 {
+		c.MaxLoginAttempts = DefaultMaxLoginAttempts
+	}
 	if c.LoginURL != "" {
-		if _, err := url.Parse(c.LoginURL); err != nil {
-			return c, fmt.Errorf("provider: Config.LoginURL: %w", err)
+		if _, err := loginCookiePath(c.Issuer, c.LoginURL); err != nil {
+			return c, err
 		}
 	} else if c.Authenticator == nil && c.AutoApprove == nil {
 		return c, errors.New("provider: the built-in login page (empty Config.LoginURL) needs Config.Authenticator or Config.AutoApprove")

@@ -41,9 +41,10 @@ func endToEnd(t *testing.T, e *env, login bool) {
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("state-xyz", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", e.resource))
 
-	loc := location(t, e.get(authURL))
+	resp := e.get(authURL)
+	loc := location(t, resp)
 	if login {
-		loc = loginThroughPage(t, e, loc)
+		loc = loginThroughPage(t, e, loc, bindingCookie(t, resp))
 	}
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != redirect {
 		t.Fatalf("redirected to %s, want %s", loc, redirect)
@@ -130,7 +131,7 @@ func endToEnd(t *testing.T, e *env, login bool) {
 
 	// Revocation of a fresh grant's refresh token kills its access token too.
 	tok3 := e.tokens(nil)
-	resp := e.postForm(e.issuer+"/revoke", url.Values{"token": {tok3.RefreshToken}, "client_id": {e.public.ID}}, "", "")
+	resp = e.postForm(e.issuer+"/revoke", url.Values{"token": {tok3.RefreshToken}, "client_id": {e.public.ID}}, "", "")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
@@ -143,14 +144,20 @@ func endToEnd(t *testing.T, e *env, login bool) {
 }
 
 // loginThroughPage drives the built-in login page like a browser without a cookie jar:
-// it reads the CSRF cookie and token, fails a login once, then approves.
-func loginThroughPage(t *testing.T, e *env, loginURL *url.URL) *url.URL {
+// it sends the browser-binding cookie the authorization endpoint set, reads the CSRF
+// token, fails a login once, then approves.
+func loginThroughPage(t *testing.T, e *env, loginURL *url.URL, cookie *http.Cookie) *url.URL {
 	t.Helper()
 	if !strings.HasPrefix(loginURL.String(), e.issuer+"/login?") || loginURL.Query().Get(provider.LoginRequestParam) == "" {
 		t.Fatalf("not sent to the login page: %s", loginURL)
 	}
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/oauth/login" || cookie.Secure {
+		t.Fatalf("browser-binding cookie %+v: want HttpOnly, SameSite=Lax, Path=/oauth/login, not Secure over http", cookie)
+	}
 	id := loginURL.Query().Get(provider.LoginRequestParam)
-	page := e.get(loginURL.String())
+	get, _ := http.NewRequest(http.MethodGet, loginURL.String(), nil)
+	get.AddCookie(cookie)
+	page := e.do(get)
 	body, _ := io.ReadAll(page.Body)
 	if page.StatusCode != http.StatusOK {
 		t.Fatalf("login page %d: %s", page.StatusCode, body)
@@ -162,14 +169,8 @@ func loginThroughPage(t *testing.T, e *env, loginURL *url.URL) *url.URL {
 		}
 	}
 	m := csrfRE.FindSubmatch(body)
-	var cookie *http.Cookie
-	for _, c := range page.Cookies() {
-		if c.Name == "fosite_mcp_csrf" {
-			cookie = c
-		}
-	}
-	if m == nil || cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("CSRF token %q / cookie %+v", m, cookie)
+	if m == nil {
+		t.Fatalf("no CSRF token in %s", body)
 	}
 	post := func(form url.Values) *http.Response {
 		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/login", strings.NewReader(form.Encode()))

@@ -46,3 +46,61 @@ func Example() {
 	p.Register(mux) // /oauth/authorize, /oauth/token, …, /.well-known/oauth-authorization-server/oauth
 	log.Fatal(http.ListenAndServe(":8080", mux))
 }
+
+// ExampleProvider_Approve is a login and consent page of your own (Config.LoginURL, on
+// the issuer's host). Every call of the consent API gets the browser's request: a
+// pending request answers only the browser that started it (ErrOtherBrowser otherwise,
+// shown as an error page, never a redirect), and LoginAttempt bounds the passwords tried
+// per request (Config.MaxLoginAttempts).
+func ExampleProvider_Approve() {
+	var p *provider.Provider // provider.New(provider.Config{…, LoginURL: "https://example.com/consent"})
+	checkPassword := func(ctx context.Context, user, password string) (subject string, err error) {
+		return "", errors.New("plug your user database in here")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/consent", func(w http.ResponseWriter, r *http.Request) {
+		id := r.FormValue(provider.LoginRequestParam)
+		req, err := p.AuthorizationRequest(r, id)
+		switch {
+		case errors.Is(err, provider.ErrOtherBrowser):
+			http.Error(w, "This request was started in another browser: start again from the application.", http.StatusForbidden)
+			return
+		case err != nil:
+			http.Error(w, "Unknown or expired request: start again from the application.", http.StatusBadRequest)
+			return
+		}
+		if r.Method != http.MethodPost {
+			// Render req (escape every string: they come from the client) with a form that
+			// posts back here: the request ID, username, password, your CSRF token, and
+			// approve and deny buttons.
+			return
+		}
+		// Check your CSRF token here.
+		if r.PostForm.Get("action") == "deny" {
+			if u, err := p.Deny(r, id); err == nil {
+				http.Redirect(w, r, u, http.StatusSeeOther)
+			}
+			return
+		}
+		subject, err := p.LoginAttempt(r, id, func(ctx context.Context) (string, error) {
+			return checkPassword(ctx, r.PostForm.Get("username"), r.PostForm.Get("password"))
+		})
+		switch {
+		case errors.Is(err, provider.ErrLoginFailed):
+			// Show the form again: "Wrong username or password."
+			return
+		case errors.Is(err, provider.ErrTooManyLoginAttempts):
+			http.Error(w, "Too many wrong passwords: start again from the application.", http.StatusForbidden)
+			return
+		case err != nil:
+			http.Error(w, "Unknown or expired request: start again from the application.", http.StatusBadRequest)
+			return
+		}
+		if u, _ := p.Approve(r, id, subject, req.Scopes); u != "" {
+			http.Redirect(w, r, u, http.StatusSeeOther) // the client's redirect URI, with the code or an error
+			return
+		}
+		http.Error(w, "This request can no longer be approved: start again from the application.", http.StatusBadRequest)
+	})
+	log.Fatal(http.ListenAndServe(":8080", mux))
+}

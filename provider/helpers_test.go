@@ -214,12 +214,13 @@ func (e *env) authorize(redirect string, extra url.Values) authzResult {
 	resp := e.get(e.issuer + "/authorize?" + q.Encode())
 	loc := location(e.t, resp)
 	if id := loc.Query().Get(provider.LoginRequestParam); id != "" && strings.HasPrefix(loc.String(), e.issuer+"/login?") {
-		// The built-in login page: approve through the consent API.
-		req, err := e.p.AuthorizationRequest(context.Background(), id)
+		// The built-in login page: approve through the consent API, from the browser.
+		browser := browserRequest(loc.String(), resp.Cookies()...)
+		req, err := e.p.AuthorizationRequest(browser, id)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		u, err := e.p.Approve(context.Background(), id, testSubject, req.Scopes)
+		u, err := e.p.Approve(browser, id, testSubject, req.Scopes)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -228,6 +229,41 @@ func (e *env) authorize(redirect string, extra url.Values) authzResult {
 		}
 	}
 	return authzResult{redirect: loc, verifier: verifier}
+}
+
+// pending sends the authorization request q, which must go to the login page, and
+// returns the pending request's ID and a request to the login page from the browser
+// that sent it (carrying the browser-binding cookie), for the consent API.
+func (e *env) pending(q url.Values) (string, *http.Request) {
+	e.t.Helper()
+	resp := e.get(e.issuer + "/authorize?" + q.Encode())
+	loc := location(e.t, resp)
+	id := loc.Query().Get(provider.LoginRequestParam)
+	if id == "" {
+		e.t.Fatalf("not sent to the login page: %s", loc)
+	}
+	return id, browserRequest(loc.String(), resp.Cookies()...)
+}
+
+// browserRequest is a GET of u from a browser holding cookies.
+func browserRequest(u string, cookies ...*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, u, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+// bindingCookie returns the browser-binding cookie an authorization response set.
+func bindingCookie(t *testing.T, resp *http.Response) *http.Cookie {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, "fosite_mcp_authz_") || strings.HasPrefix(c.Name, "__Secure-fosite_mcp_authz_") {
+			return c
+		}
+	}
+	t.Fatalf("no browser-binding cookie in %v", resp.Header["Set-Cookie"])
+	return nil
 }
 
 // code runs authorize and returns the code, failing on error redirects.

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,9 +12,6 @@ import (
 
 	"github.com/ory/fosite"
 )
-
-// csrfCookie names the cookie holding the login form's CSRF secret.
-const csrfCookie = "fosite_mcp_csrf"
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -117,76 +115,43 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 
 // Login is the built-in minimal login and consent page, used when Config.LoginURL is
 // empty. GET shows the pending request (client, redirect host, scopes, resources, a
-// warning for localhost-only clients) with a login form; POST (CSRF-checked with a
-// token bound to a cookie and to the request) authenticates through
-// Config.Authenticator and approves, or denies.
+// warning for localhost-only clients) with a login form; POST authenticates through
+// Config.Authenticator and approves, or denies. Both need the browser-binding cookie the
+// authorization endpoint set (another browser gets an error page), and POST a CSRF token
+// derived from that cookie and the request ID: each pending request has its own, so
+// several tabs work side by side. After Config.MaxLoginAttempts wrong passwords the
+// pending request is cancelled.
 func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	securityHeaders(w)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		id := r.URL.Query().Get(LoginRequestParam)
-		req, err := p.AuthorizationRequest(ctx, id)
+		req, binding, err := p.loginView(r, id)
 		if err != nil {
 			p.loginError(w, r, err)
 			return
 		}
-		secret, err := randomID()
-		if err != nil {
-			p.loginError(w, r, err)
-			return
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name:     csrfCookie,
-			Value:    secret,
-			Path:     p.endpoints.loginPath,
-			MaxAge:   int(p.cfg.PendingAuthorizationLifespan.Seconds()),
-			HttpOnly: true,
-			Secure:   p.secureCookies,
-			SameSite: http.SameSiteStrictMode,
-		})
-		p.renderLogin(w, http.StatusOK, req, p.csrfToken(secret, id), "")
+		p.renderLogin(w, http.StatusOK, req, p.csrfToken(binding, id), "")
 	case http.MethodPost:
 		if err := parsePostForm(w, r); err != nil {
 			p.errorPage(w, r, http.StatusBadRequest, err)
 			return
 		}
 		id := r.PostForm.Get(LoginRequestParam)
-		cookie, err := r.Cookie(csrfCookie)
-		if err != nil || id == "" || !hmac.Equal([]byte(r.PostForm.Get("csrf_token")), []byte(p.csrfToken(cookie.Value, id))) {
+		if id == "" || !p.checkCSRF(r, id, r.PostForm.Get("csrf_token")) {
 			p.errorPage(w, r, http.StatusForbidden, fosite.ErrInvalidRequest.WithHint("The form has expired or was not submitted from this page (CSRF check failed). Start again from the application."))
 			return
 		}
 		switch r.PostForm.Get("action") {
 		case "deny":
-			u, err := p.Deny(ctx, id)
+			u, err := p.Deny(r, id)
 			if err != nil {
 				p.loginError(w, r, err)
 				return
 			}
 			redirect(w, u)
 		case "approve":
-			req, err := p.AuthorizationRequest(ctx, id)
-			if err != nil {
-				p.loginError(w, r, err)
-				return
-			}
-			if p.cfg.Authenticator == nil {
-				p.renderLogin(w, http.StatusOK, req, r.PostForm.Get("csrf_token"), "Logging in is not available on this server.")
-				return
-			}
-			subject, err := p.cfg.Authenticator.Authenticate(ctx, r.PostForm.Get("username"), r.PostForm.Get("password"))
-			if err != nil || subject == "" {
-				p.log.InfoContext(ctx, "login failed", "client_id", req.ClientID)
-				p.renderLogin(w, http.StatusUnauthorized, req, r.PostForm.Get("csrf_token"), "Wrong username or password.")
-				return
-			}
-			u, err := p.Approve(ctx, id, subject, req.Scopes)
-			if u != "" {
-				redirect(w, u)
-				return
-			}
-			p.loginError(w, r, err)
+			p.loginAndApprove(w, r, id)
 		default:
 			p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("Unknown action."))
 		}
@@ -194,6 +159,52 @@ func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		p.errorPage(w, r, http.StatusMethodNotAllowed, errMethodNotAllowed.WithHint("Use GET or POST."))
 	}
+}
+
+// loginAndApprove checks the posted password as one attempt on the pending request id
+// (LoginAttempt) and approves the request for the user.
+func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id string) {
+	ctx := r.Context()
+	req, _, err := p.loginView(r, id)
+	if err != nil {
+		p.loginError(w, r, err)
+		return
+	}
+	token := r.PostForm.Get("csrf_token")
+	if p.cfg.Authenticator == nil {
+		p.renderLogin(w, http.StatusOK, req, token, "Logging in is not available on this server.")
+		return
+	}
+	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
+	subject, err := p.LoginAttempt(r, id, func(ctx context.Context) (string, error) {
+		return p.cfg.Authenticator.Authenticate(ctx, username, password)
+	})
+	if errors.Is(err, ErrLoginFailed) {
+		p.log.InfoContext(ctx, "login failed", "client_id", req.ClientID)
+		p.renderLogin(w, http.StatusUnauthorized, req, token, "Wrong username or password.")
+		return
+	}
+	if err != nil {
+		p.loginError(w, r, err)
+		return
+	}
+	u, err := p.Approve(r, id, subject, req.Scopes)
+	if u != "" {
+		redirect(w, u)
+		return
+	}
+	p.loginError(w, r, err)
+}
+
+// loginView returns the pending request id for the login page and the value of its
+// browser-binding cookie, if r comes from the browser it is bound to.
+func (p *Provider) loginView(r *http.Request, id string) (*AuthorizationRequest, string, error) {
+	pending, binding, err := p.boundPending(r, id)
+	if err != nil {
+		return nil, "", err
+	}
+	req, err := p.requestView(r.Context(), id, pending)
+	return req, binding, err
 }
 
 func (p *Provider) renderLogin(w http.ResponseWriter, status int, req *AuthorizationRequest, csrf, msg string) {
@@ -211,19 +222,42 @@ func (p *Provider) renderLogin(w http.ResponseWriter, status int, req *Authoriza
 }
 
 func (p *Provider) loginError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, ErrAuthorizationRequestNotFound) {
+	switch {
+	case errors.Is(err, ErrAuthorizationRequestNotFound):
 		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("This authorization request is unknown, expired or already used. Start again from the application."))
-		return
+	case errors.Is(err, ErrOtherBrowser):
+		p.errorPage(w, r, http.StatusForbidden, fosite.ErrAccessDenied.WithHint("This authorization request was started in another browser, or its cookie has expired. Start again from the application, in this browser."))
+	case errors.Is(err, ErrTooManyLoginAttempts):
+		p.errorPage(w, r, http.StatusForbidden, fosite.ErrAccessDenied.WithHint("Too many wrong passwords: this authorization request is cancelled. Start again from the application."))
+	default:
+		p.errorf(r.Context(), "login page", err)
+		p.errorPage(w, r, http.StatusInternalServerError, fosite.ErrServerError)
 	}
-	p.errorf(r.Context(), "login page", err)
-	p.errorPage(w, r, http.StatusInternalServerError, fosite.ErrServerError)
 }
 
-// csrfToken binds the cookie secret to the authorization request ID.
-func (p *Provider) csrfToken(cookieSecret, id string) string {
+// csrfToken is the login form's CSRF token: the pending request's binding cookie value
+// bound to its ID. A cross-site POST carries neither (the cookie is SameSite=Lax and
+// HttpOnly, the token is only on the page).
+func (p *Provider) csrfToken(binding, id string) string {
 	m := hmac.New(sha256.New, p.csrfKey)
-	m.Write([]byte(cookieSecret))
+	m.Write([]byte(binding))
 	m.Write([]byte{0})
 	m.Write([]byte(id))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// checkCSRF reports whether token is the CSRF token of one of r's binding cookies for
+// the pending request id (whether the cookie is the one bound to the request is checked
+// against storage afterwards).
+func (p *Provider) checkCSRF(r *http.Request, id, token string) bool {
+	if token == "" {
+		return false
+	}
+	name := p.bindingCookieName(id)
+	for _, c := range r.Cookies() {
+		if c.Name == name && hmac.Equal([]byte(token), []byte(p.csrfToken(c.Value, id))) {
+			return true
+		}
+	}
+	return false
 }

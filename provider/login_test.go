@@ -18,25 +18,39 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
-// loginPage opens the login page for a fresh authorization request of client and
-// returns the request ID, the page body, the CSRF token and cookie.
+// loginPage sends a fresh authorization request of client, opens the login page in the
+// same browser and returns the request ID, the page body, the CSRF token and the
+// browser-binding cookie.
 func (e *env) loginPage(clientID, redirect string) (id, body, csrf string, cookie *http.Cookie) {
 	e.t.Helper()
 	q, _ := e.authorizeParams(redirect, url.Values{"client_id": {clientID}})
-	loc := location(e.t, e.get(e.issuer+"/authorize?"+q.Encode()))
+	resp := e.get(e.issuer + "/authorize?" + q.Encode())
+	loc := location(e.t, resp)
 	id = loc.Query().Get(provider.LoginRequestParam)
-	resp := e.get(loc.String())
+	cookie = bindingCookie(e.t, resp)
+	body, csrf = e.openLogin(id, cookie)
+	return id, body, csrf, cookie
+}
+
+// openLogin opens the login page of the pending request id with cookie (a tab) and
+// returns the page and its CSRF token.
+func (e *env) openLogin(id string, cookie *http.Cookie) (body, csrf string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/login?"+url.Values{provider.LoginRequestParam: {id}}.Encode(), nil)
+	req.AddCookie(cookie)
+	resp := e.do(req)
 	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("login page: %d %s", resp.StatusCode, b)
+	}
+	if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
+		e.t.Errorf("the login page sets cookies: %v", sc)
+	}
 	m := csrfRE.FindSubmatch(b)
 	if m == nil {
 		e.t.Fatalf("no CSRF token in %s", b)
 	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "fosite_mcp_csrf" {
-			cookie = c
-		}
-	}
-	return id, string(b), string(m[1]), cookie
+	return string(b), string(m[1])
 }
 
 func (e *env) postLogin(form url.Values, cookie *http.Cookie) *http.Response {
@@ -84,7 +98,7 @@ func TestBuiltInLoginPage(t *testing.T) {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
 		})
-		t.Run("cookie of another page view", func(t *testing.T) {
+		t.Run("cookie of another request", func(t *testing.T) {
 			_, _, _, other := e.loginPage(e.public.ID, redirect)
 			if resp := e.postLogin(approve, other); resp.StatusCode != http.StatusForbidden {
 				t.Fatalf("status %d", resp.StatusCode)
@@ -100,11 +114,13 @@ func TestBuiltInLoginPage(t *testing.T) {
 			}
 		})
 		t.Run("GET never approves", func(t *testing.T) {
-			resp := e.get(e.issuer + "/login?" + approve.Encode())
+			get, _ := http.NewRequest(http.MethodGet, e.issuer+"/login?"+approve.Encode(), nil)
+			get.AddCookie(cookie)
+			resp := e.do(get)
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
-			if _, err := e.p.AuthorizationRequest(ctx, id); err != nil {
+			if _, err := e.p.AuthorizationRequest(browserRequest(e.issuer+"/login", cookie), id); err != nil {
 				t.Fatalf("GET consumed the request: %v", err)
 			}
 		})
@@ -153,9 +169,9 @@ func cloneForm(v url.Values) url.Values {
 func TestPendingAuthorizationExpiry(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		q, _ := e.authorizeParams("http://localhost:50999/callback", nil)
-		id := location(t, e.get(e.issuer+"/authorize?"+q.Encode())).Query().Get(provider.LoginRequestParam)
+		id, browser := e.pending(q)
 		time.Sleep(400 * time.Millisecond)
-		if _, err := e.p.Approve(context.Background(), id, testSubject, nil); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+		if _, err := e.p.Approve(browser, id, testSubject, nil); !errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
 			t.Fatalf("expired approval: %v", err)
 		}
 	}, withLogin(), func(_ *env, cfg *provider.Config) { cfg.PendingAuthorizationLifespan = 300 * time.Millisecond })
@@ -166,16 +182,20 @@ func TestPendingAuthorizationExpiry(t *testing.T) {
 func TestCustomLoginURL(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		q, _ := e.authorizeParams("http://localhost:50999/callback", nil)
-		loc := location(t, e.get(e.issuer+"/authorize?"+q.Encode()))
-		if loc.Host != "consent.example" || loc.Path != "/consent" || loc.Query().Get("lang") != "en" || loc.Query().Get(provider.LoginRequestParam) == "" {
+		resp := e.get(e.issuer + "/authorize?" + q.Encode())
+		loc := location(t, resp)
+		if c := bindingCookie(t, resp); c.Path != "/consent" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+			t.Errorf("binding cookie %+v: want Path=/consent (LoginURL's), HttpOnly, SameSite=Lax", c)
+		}
+		if loc.Host != strings.TrimPrefix(e.base, "http://") || loc.Path != "/consent" || loc.Query().Get("lang") != "en" || loc.Query().Get(provider.LoginRequestParam) == "" {
 			t.Fatalf("redirect %s", loc)
 		}
 		if resp := e.get(e.issuer + "/login"); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("built-in login page served: %d", resp.StatusCode)
 		}
-	}, func(_ *env, cfg *provider.Config) {
+	}, func(e *env, cfg *provider.Config) {
 		cfg.AutoApprove = nil
-		cfg.LoginURL = "https://consent.example/consent?lang=en"
+		cfg.LoginURL = e.base + "/consent?lang=en"
 	})
 }
 
@@ -208,6 +228,9 @@ func TestConfigValidation(t *testing.T) {
 		"bad resource":               func(c *provider.Config) { c.Resources = []string{"https://x.example/#f"} },
 		"default resource unlisted":  func(c *provider.Config) { c.DefaultResource = "https://x.example/" },
 		"no way to log in":           func(c *provider.Config) { c.Authenticator = nil },
+		"login URL on another host":  func(c *provider.Config) { c.LoginURL = "https://consent.example.com/consent" },
+		"login URL over http":        func(c *provider.Config) { c.LoginURL = "http://auth.example.com/consent" },
+		"relative login URL":         func(c *provider.Config) { c.LoginURL = "consent" },
 		"nil access token strategy": func(c *provider.Config) {
 			c.AccessTokenStrategy = func(oauth2.CoreStrategy, *fosite.Config) oauth2.AccessTokenStrategy { return nil }
 		},

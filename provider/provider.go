@@ -61,6 +61,7 @@ type endpoints struct {
 	authorize, token, revoke, introspect, login                     string // absolute URLs
 	authorizePath, tokenPath, revokePath, introspectPath, loginPath string
 	metadataPaths                                                   []string
+	loginCookiePath                                                 string // Path of the browser-binding cookies
 }
 
 // coreStrategy is the token strategy handed to fosite; the access-token part can be
@@ -102,6 +103,10 @@ func New(cfg Config) (*Provider, error) {
 		revokePath:     base + RevocationPath,
 		introspectPath: base + IntrospectionPath,
 		loginPath:      base + LoginPath,
+	}
+	p.endpoints.loginCookiePath = p.endpoints.loginPath
+	if cfg.LoginURL != "" {
+		p.endpoints.loginCookiePath, _ = loginCookiePath(cfg.Issuer, cfg.LoginURL) // validated in withDefaults
 	}
 	p.endpoints.metadataPaths = []string{
 		"/.well-known/oauth-authorization-server" + base,

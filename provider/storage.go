@@ -59,6 +59,14 @@ type PendingAuthorization struct {
 	CreatedAt time.Time
 	// ExpiresAt is when the request stops being usable.
 	ExpiresAt time.Time
+	// BrowserBinding is a hash of the random value the authorization endpoint gave the
+	// browser that sent the request, in a cookie (never the value itself): only that
+	// browser may see, approve or deny the request. Empty for requests stored before
+	// binding existed, which cannot be answered.
+	BrowserBinding string
+	// LoginAttempts counts the passwords tried for this request on the built-in login
+	// page (PendingAuthorizationStore.CountLoginAttempt); storage sets it, Create ignores it.
+	LoginAttempts int
 }
 
 // PendingAuthorizationStore keeps pending authorization requests.
@@ -72,4 +80,10 @@ type PendingAuthorizationStore interface {
 	// of several concurrent calls exactly one succeeds, the others get fosite.ErrNotFound
 	// (also when absent or expired).
 	ConsumePendingAuthorization(ctx context.Context, id string) (*PendingAuthorization, error)
+	// CountLoginAttempt counts one password attempt on the pending request id before the
+	// password is checked, atomically and only while fewer than limit attempts were
+	// counted, so that concurrent attempts (on any number of replicas) never exceed
+	// limit. It returns the count including this attempt; fosite.ErrNotFound when limit
+	// attempts were already counted or the request is absent, consumed or expired.
+	CountLoginAttempt(ctx context.Context, id string, limit int) (int, error)
 }

@@ -388,3 +388,64 @@ func TestBrowserForgedConsentPostRefused(t *testing.T) {
 	}
 	demo.exchange(t, c, q.Get("code"))
 }
+
+// TestBrowserIssue14Finding7_PendingRequestBoundToBrowser in real browsers: the login
+// starts on the client's page on another site (localhost, the demo being 127.0.0.1), and
+// the browser-binding cookie set in that cross-site redirect chain reaches the consent
+// page (a wrong Path or SameSite setting that withheld it would end at "Wrong browser");
+// a second browser logged in as another user gets "Wrong browser" for the victim's
+// consent page; the victim's browser approves and the callback gets the code.
+func TestBrowserIssue14Finding7_PendingRequestBoundToBrowser(t *testing.T) {
+	victim := within(t, newBrowser(t), time.Minute)
+	attacker := within(t, newBrowser(t), time.Minute)
+	demo := startDemo(t, demoOptions{})
+	cb := newCallbackServer(t)
+	c := demo.register(t, "Notes App", cb.redirectURI(), nil)
+	authURL := demo.authorizeURL(c, "victim-state", "")
+	clientPage := httptest.NewServer(http.RedirectHandler(authURL, http.StatusFound))
+	t.Cleanup(clientPage.Close)
+	start := strings.Replace(clientPage.URL, "127.0.0.1", "localhost", 1) + "/login"
+
+	resp, err := chromedp.Run(victim, chromedp.NavigateResponse(start))
+	if err != nil || resp.Status != http.StatusOK || !strings.HasPrefix(resp.URL, demo.url+consentPath) {
+		t.Fatalf("cross-site start led to %v (%v), want the login page", resp, err)
+	}
+	if err := browserLogin(victim, "alice", "wonderland"); err != nil {
+		t.Fatal(err)
+	}
+	consentURL, err := chromedp.Run(victim, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := chromedp.Run(attacker, chromedp.Navigate(demo.authorizeURL(c, "attacker-state", ""))); err != nil {
+		t.Fatal(err)
+	}
+	if err := browserLogin(attacker, "bob", "can-we-fix-it"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = chromedp.Run(attacker, chromedp.NavigateResponse(consentURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h1, _ := text(attacker, "h1"); resp.Status != http.StatusForbidden || h1 != "Wrong browser" {
+		t.Fatalf("the victim's consent page in the attacker's browser: HTTP %d, heading %q", resp.Status, h1)
+	}
+	if n, err := chromedp.Run(attacker, chromedp.Evaluate[int](`document.querySelectorAll("button[value=approve]").length`)); err != nil || n != 0 {
+		t.Fatalf("approve buttons in the attacker's browser: %d (%v)", n, err)
+	}
+	cb.none(t)
+
+	if _, err := chromedp.RunResponse(victim, chromedp.Click(chromedp.CSS(`button[value=approve]`))); err != nil {
+		t.Fatal(err)
+	}
+	q := cb.wait(t)
+	if q.Get("code") == "" || q.Get("state") != "victim-state" {
+		t.Fatalf("callback got %v, want the victim's code", q)
+	}
+	tok := demo.exchange(t, c, q.Get("code"))
+	at, err := demo.server.as.VerifyAccessToken(context.Background(), tok["access_token"].(string))
+	if err != nil || at.Subject != "alice" {
+		t.Fatalf("token %+v %v: want subject alice", at, err)
+	}
+}

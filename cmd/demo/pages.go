@@ -237,7 +237,11 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get(authRequestParam)
 	action := r.PostForm.Get("action")
 	token := r.PostForm.Get("csrf_token")
-	sess, ok := p.sessions.get(r)
+	sess, ok, err := p.sessions.get(r)
+	if err != nil {
+		p.internal(w, r, err)
+		return
+	}
 	purpose := "consent\x00" + id
 	if action == "login" {
 		purpose = "login\x00" + id
@@ -250,21 +254,42 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	}
 	switch action {
 	case "login":
-		username := strings.TrimSpace(r.PostForm.Get("username"))
-		subject, err := p.users.Authenticate(ctx, username, r.PostForm.Get("password"))
-		if err != nil {
+		// Each password counts against the pending request (provider.Config.MaxLoginAttempts),
+		// on top of the per-address rate limit.
+		username, password := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
+		subject, err := p.provider.LoginAttempt(r, id, func(ctx context.Context) (string, error) {
+			return p.users.Authenticate(ctx, username, password)
+		})
+		if errors.Is(err, provider.ErrLoginFailed) {
 			p.log.InfoContext(ctx, "login failed")
 			p.show(w, r, id, "Wrong username or password.", username)
 			return
 		}
-		if _, err := p.sessions.start(w, subject); err != nil {
+		if err != nil {
+			p.pendingError(w, r, err)
+			return
+		}
+		if err := p.sessions.end(ctx, sess); err != nil {
+			p.internal(w, r, err)
+			return
+		}
+		if _, err := p.sessions.start(ctx, w, subject); err != nil {
 			p.internal(w, r, err)
 			return
 		}
 		p.log.InfoContext(ctx, "login", "subject", subject)
 		http.Redirect(w, r, p.consentURL(id), http.StatusSeeOther)
 	case "switch":
-		if _, err := p.sessions.start(w, ""); err != nil {
+		// "Not you?": log out for good (the old cookie is refused from now on), then
+		// start an anonymous session for the login form.
+		if err := p.sessions.end(ctx, sess); err != nil {
+			p.internal(w, r, err)
+			return
+		}
+		if sess.Subject != "" {
+			p.log.InfoContext(ctx, "logout", "subject", sess.Subject)
+		}
+		if _, err := p.sessions.start(ctx, w, ""); err != nil {
 			p.internal(w, r, err)
 			return
 		}
@@ -281,9 +306,9 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 		var target string
 		var err error
 		if action == "approve" {
-			target, err = p.provider.Approve(ctx, id, sess.Subject, req.Scopes)
+			target, err = p.provider.Approve(r, id, sess.Subject, req.Scopes)
 		} else {
-			target, err = p.provider.Deny(ctx, id)
+			target, err = p.provider.Deny(r, id)
 		}
 		p.log.InfoContext(ctx, "consent", "decision", action, "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
 		if target != "" { // Approve may fail with a redirect carrying the client's error
@@ -311,7 +336,7 @@ func (p *pages) pending(w http.ResponseWriter, r *http.Request, id string) (*pro
 			"This page is where applications send you to sign in and approve access; no application sent you here.")
 		return nil, false
 	}
-	req, err := p.provider.AuthorizationRequest(r.Context(), id)
+	req, err := p.provider.AuthorizationRequest(r, id)
 	if err != nil {
 		p.pendingError(w, r, err)
 		return nil, false
@@ -320,12 +345,21 @@ func (p *pages) pending(w http.ResponseWriter, r *http.Request, id string) (*pro
 }
 
 func (p *pages) pendingError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, provider.ErrAuthorizationRequestNotFound) {
+	switch {
+	case errors.Is(err, provider.ErrAuthorizationRequestNotFound):
 		p.fail(w, r, http.StatusBadRequest, "Request expired",
 			"This authorization request is unknown, has expired or was already answered.")
-		return
+	case errors.Is(err, provider.ErrTooManyLoginAttempts):
+		p.fail(w, r, http.StatusForbidden, "Too many attempts",
+			"Too many wrong passwords: this authorization request is cancelled. Start again from the application.")
+	case errors.Is(err, provider.ErrOtherBrowser):
+		p.log.InfoContext(r.Context(), "consent page refused: request started in another browser")
+		p.fail(w, r, http.StatusForbidden, "Wrong browser",
+			"This authorization request was started in another browser, or its cookie has expired. "+
+				"Start again from the application, in this browser.")
+	default:
+		p.internal(w, r, err)
 	}
-	p.internal(w, r, err)
 }
 
 func (p *pages) internal(w http.ResponseWriter, r *http.Request, err error) {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
 // flow walks one authorization request through the pages with a cookie jar.
@@ -31,7 +33,13 @@ type flow struct {
 // login page.
 func startFlow(t *testing.T, demo *testDemo, authorizeURL string) *flow {
 	t.Helper()
-	f := &flow{t: t, demo: demo, http: pageClient(t)}
+	return startFlowIn(t, demo, authorizeURL, pageClient(t))
+}
+
+// startFlowIn is startFlow in the browser (cookie jar) of client.
+func startFlowIn(t *testing.T, demo *testDemo, authorizeURL string, client *http.Client) *flow {
+	t.Helper()
+	f := &flow{t: t, demo: demo, http: client}
 	resp := f.get(authorizeURL)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("authorize: %d %s", resp.StatusCode, f.page)
@@ -264,7 +272,20 @@ func TestConsentPagesHostPrefixedCookieOverHTTPS(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("authorize: %d", resp.StatusCode)
 	}
-	resp = serve(httptest.NewRequest(http.MethodGet, resp.Header.Get("Location"), nil))
+	// The authorization endpoint binds the request to this browser with a __Secure-
+	// cookie scoped to the consent page.
+	var binding *http.Cookie
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, "__Secure-fosite_mcp_authz_") {
+			binding = c
+		}
+	}
+	if binding == nil || !binding.Secure || !binding.HttpOnly || binding.Path != consentPath || binding.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("browser-binding cookie %+v: want __Secure-, Secure, HttpOnly, Path=%s, SameSite=Lax", binding, consentPath)
+	}
+	login := httptest.NewRequest(http.MethodGet, resp.Header.Get("Location"), nil)
+	login.AddCookie(binding)
+	resp = serve(login)
 	ck := findCookie(resp, secureSessionCookie)
 	if resp.StatusCode != http.StatusOK || ck == nil {
 		t.Fatalf("login page: %d, cookies %v", resp.StatusCode, resp.Header["Set-Cookie"])
@@ -301,9 +322,7 @@ func TestConsentPagesCSRF(t *testing.T) {
 	other := startFlow(t, demo, demo.authorizeURL(c, "s2", ""))
 	other.login("alice", "wonderland")
 	otherToken := other.csrf()
-	f2 := startFlow(t, demo, demo.authorizeURL(c, "s3", ""))
-	f2.http = f.http // same session as f
-	f2.get(demo.url + consentPath + "?" + url.Values{authRequestParam: {f2.id}}.Encode())
+	f2 := startFlowIn(t, demo, demo.authorizeURL(c, "s3", ""), f.http) // same browser and session as f
 	sameSessionOtherRequest := f2.csrf()
 
 	for name, form := range map[string]url.Values{
@@ -346,25 +365,16 @@ func TestConsentPagesCSRF(t *testing.T) {
 
 // loginToken is the login form's token for f's request in f's current session.
 func loginToken(demo *testDemo, f *flow) string {
-	u := mustParseURL(f.t, demo.url)
-	var sess session
-	for _, c := range f.http.Jar.Cookies(u) {
-		if c.Name == sessionCookie {
-			r := httptest.NewRequest(http.MethodGet, demo.url, nil)
-			r.AddCookie(c)
-			sess, _ = pagesOf(demo).sessions.get(r)
-		}
-	}
-	return pagesOf(demo).sessions.csrfToken(sess, "login\x00"+f.id)
+	return pagesOf(demo).sessions.csrfToken(sessionOf(demo, f), "login\x00"+f.id)
 }
 
-// pagesOf rebuilds the demo's session codec from its secrets file.
+// pagesOf rebuilds the demo's session codec from its secrets file and database.
 func pagesOf(demo *testDemo) *pages {
 	sec, _, err := loadOrCreateSecrets(demo.cfg.SecretsPath)
 	if err != nil {
 		panic(err)
 	}
-	return &pages{sessions: newSessions(sec.GlobalSecret, false)}
+	return &pages{sessions: newSessions(sec.GlobalSecret, false, demo.server.store.DB())}
 }
 
 // Every client-supplied string reaches the page escaped: a client name with markup is
@@ -471,38 +481,87 @@ func TestConsentPagesSwitchUser(t *testing.T) {
 }
 
 func TestSessionCookieTamperingAndExpiry(t *testing.T) {
-	s := newSessions([]byte(strings.Repeat("k", 32)), false)
-	w := httptest.NewRecorder()
-	sess, err := s.start(w, "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ck := w.Result().Cookies()[0]
-	read := func(value string) (session, bool) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
-		return s.get(r)
-	}
-	if got, ok := read(ck.Value); !ok || got.Subject != "alice" || got.ID != sess.ID {
-		t.Fatalf("valid cookie read as %+v %v", got, ok)
-	}
-	payload, mac, _ := strings.Cut(ck.Value, "~")
-	forged := strings.Replace(payload, ".YWxpY2U.", ".Ym9i.", 1) // subject bob
-	for name, v := range map[string]string{
-		"forged subject": forged + "~" + mac,
-		"no mac":         payload,
-		"other key":      payload + "~" + newSessions([]byte(strings.Repeat("x", 32)), false).mac(payload),
-		"garbage":        "a.b.c~d",
-		"empty":          "",
-	} {
-		if _, ok := read(v); ok {
-			t.Errorf("%s: accepted", name)
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		ctx := context.Background()
+		if err := migrateSessions(ctx, store.DB()); err != nil {
+			t.Fatal(err)
 		}
-	}
-	s.now = func() time.Time { return time.Now().Add(sessionLifetime + time.Minute) }
-	if _, ok := read(ck.Value); ok {
-		t.Error("expired session accepted")
-	}
+		s := newSessions([]byte(strings.Repeat("k", 32)), false, store.DB())
+		w := httptest.NewRecorder()
+		sess, err := s.start(ctx, w, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck := w.Result().Cookies()[0]
+		read := func(value string) (session, bool) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: value})
+			got, ok, err := s.get(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got, ok
+		}
+		if got, ok := read(ck.Value); !ok || got.Subject != "alice" || got.ID != sess.ID {
+			t.Fatalf("valid cookie read as %+v %v", got, ok)
+		}
+		payload, mac, _ := strings.Cut(ck.Value, "~")
+		forged := strings.Replace(payload, ".YWxpY2U.", ".Ym9i.", 1) // subject bob
+		for name, v := range map[string]string{
+			"forged subject": forged + "~" + mac,
+			"no mac":         payload,
+			"other key":      payload + "~" + newSessions([]byte(strings.Repeat("x", 32)), false, store.DB()).mac(payload),
+			"garbage":        "a.b.c~d",
+			"empty":          "",
+		} {
+			if _, ok := read(v); ok {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+		s.now = func() time.Time { return time.Now().Add(sessionLifetime + time.Minute) }
+		if _, ok := read(ck.Value); ok {
+			t.Error("expired session accepted")
+		}
+	})
+}
+
+// TestIssue14Finding8_SessionEndRefusesCookie: a logged-in session ended (logout) is
+// refused afterwards even though its cookie's MAC and expiry are valid; the cookie never
+// reaches the database (only its ID's hash does).
+func TestIssue14Finding8_SessionEndRefusesCookie(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		ctx := context.Background()
+		if err := migrateSessions(ctx, store.DB()); err != nil {
+			t.Fatal(err)
+		}
+		if err := migrateSessions(ctx, store.DB()); err != nil {
+			t.Fatalf("second migrateSessions: %v", err)
+		}
+		s := newSessions([]byte(strings.Repeat("k", 32)), false, store.DB())
+		w := httptest.NewRecorder()
+		sess, err := s.start(ctx, w, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(w.Result().Cookies()[0])
+		if _, ok, err := s.get(r); !ok || err != nil {
+			t.Fatalf("live session: %v %v", ok, err)
+		}
+		var stored []string
+		if err := store.DB().Table(sessionTable).Pluck("id_hash", &stored).Error; err != nil || len(stored) != 1 || strings.Contains(stored[0], sess.ID) {
+			t.Fatalf("stored session keys %v (%v): want one hash, not the ID", stored, err)
+		}
+		if err := s.end(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.get(r); ok || err != nil {
+			t.Fatalf("ended session: accepted=%v err=%v; want refused", ok, err)
+		}
+		if err := s.end(ctx, sess); err != nil {
+			t.Fatalf("ending twice: %v", err)
+		}
+	})
 }
 
 // Issue 14 finding 1: -auto-approve approves only loopback http redirect URIs; it used

@@ -244,6 +244,10 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 		d.store.Close()
 		return nil, err
 	}
+	if err := migrateSessions(ctx, d.store.DB()); err != nil {
+		d.store.Close()
+		return nil, err
+	}
 	if err := d.build(cfg, sec); err != nil {
 		d.store.Close()
 		return nil, err
@@ -330,7 +334,7 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 	metadataURL, _ := mcp.MetadataURL(d.mcpURL)
 	pg := &pages{
 		provider:  d.as.Provider(),
-		sessions:  newSessions(sec.GlobalSecret, mustParse(d.issuer).Scheme == "https"),
+		sessions:  newSessions(sec.GlobalSecret, mustParse(d.issuer).Scheme == "https", d.store.DB()),
 		users:     d.users,
 		base:      base,
 		showUsers: d.loopback,

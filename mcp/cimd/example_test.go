@@ -36,7 +36,7 @@ func Example() {
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	mux.HandleFunc("/consent", func(w http.ResponseWriter, r *http.Request) {
-		req, err := auth.Provider().AuthorizationRequest(r.Context(), r.URL.Query().Get(provider.LoginRequestParam))
+		req, err := auth.Provider().AuthorizationRequest(r, r.URL.Query().Get(provider.LoginRequestParam))
 		if err != nil {
 			http.Error(w, "unknown or expired request", http.StatusBadRequest)
 			return

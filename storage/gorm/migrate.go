@@ -88,7 +88,8 @@ var migrations = []migration{
 				first_used_at {{TIME}},
 				used_count INTEGER NOT NULL DEFAULT 0`)...)...),
 	},
-	signingKeysMigration, // version 2, in signingkeys.go
+	signingKeysMigration,    // version 2, in signingkeys.go
+	pendingBindingMigration, // version 3, in pending.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.

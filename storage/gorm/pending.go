@@ -13,6 +13,17 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
+// pendingBindingMigration binds a pending request to the browser that sent it and counts
+// the passwords tried for it (see provider.PendingAuthorization).
+var pendingBindingMigration = migration{
+	version: 3,
+	name:    "pending authorizations: browser binding and login attempts",
+	stmts: []string{
+		`ALTER TABLE ` + tablePending + ` ADD COLUMN browser_binding TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE ` + tablePending + ` ADD COLUMN login_attempts INTEGER NOT NULL DEFAULT 0`,
+	},
+}
+
 // pendingRow is a row of oauth_pending_authorizations.
 type pendingRow struct {
 	// IDHash is the hex SHA-256 of the opaque ID.
@@ -21,7 +32,10 @@ type pendingRow struct {
 	CreatedAt  time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt  time.Time  `gorm:"column:expires_at"`
 	ConsumedAt *time.Time `gorm:"column:consumed_at"`
-	KeyID      string     `gorm:"column:key_id"`
+	// BrowserBinding is provider.PendingAuthorization.BrowserBinding (a hash).
+	BrowserBinding string `gorm:"column:browser_binding"`
+	LoginAttempts  int    `gorm:"column:login_attempts"`
+	KeyID          string `gorm:"column:key_id"`
 	// Data is the encrypted form (it may carry state, PKCE challenge and redirect URI).
 	Data []byte `gorm:"column:data"`
 }
@@ -49,12 +63,13 @@ func (s *Store) CreatePendingAuthorization(ctx context.Context, id string, p *pr
 		created = s.now()
 	}
 	row := &pendingRow{
-		IDHash:    key,
-		ClientID:  p.ClientID,
-		CreatedAt: dbTime(created),
-		ExpiresAt: dbTime(p.ExpiresAt),
-		KeyID:     keyID,
-		Data:      data,
+		IDHash:         key,
+		ClientID:       p.ClientID,
+		CreatedAt:      dbTime(created),
+		ExpiresAt:      dbTime(p.ExpiresAt),
+		BrowserBinding: p.BrowserBinding,
+		KeyID:          keyID,
+		Data:           data,
 	}
 	return s.mapErr(s.conn(ctx).Table(tablePending).Create(row).Error)
 }
@@ -99,6 +114,29 @@ func (s *Store) ConsumePendingAuthorization(ctx context.Context, id string) (*pr
 	return s.pendingFromRow(&row)
 }
 
+// CountLoginAttempt implements provider.PendingAuthorizationStore with one conditional write
+// (… SET login_attempts = login_attempts + 1 WHERE … AND login_attempts < limit RETURNING
+// login_attempts): the database serializes concurrent attempts on the row, so however many
+// replicas try passwords at once, at most limit attempts are ever counted. It returns the
+// count including this attempt; fosite.ErrNotFound when the limit is reached or the request
+// is absent, consumed or expired.
+func (s *Store) CountLoginAttempt(ctx context.Context, id string, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fosite.ErrNotFound
+	}
+	var counts []int
+	err := s.conn(ctx).Raw(`UPDATE `+tablePending+` SET login_attempts = login_attempts + 1
+		WHERE id_hash = ? AND consumed_at IS NULL AND expires_at > ? AND login_attempts < ?
+		RETURNING login_attempts`, hashKey(id), dbTime(s.now()), limit).Scan(&counts).Error
+	if err != nil {
+		return 0, s.mapErr(err)
+	}
+	if len(counts) != 1 {
+		return 0, fosite.ErrNotFound
+	}
+	return counts[0], nil
+}
+
 func (s *Store) pendingFromRow(row *pendingRow) (*provider.PendingAuthorization, error) {
 	plain, err := s.keys.open(row.KeyID, row.Data, rowAD(tablePending, row.IDHash))
 	if err != nil {
@@ -112,9 +150,11 @@ func (s *Store) pendingFromRow(row *pendingRow) (*provider.PendingAuthorization,
 		form = url.Values{}
 	}
 	return &provider.PendingAuthorization{
-		ClientID:  row.ClientID,
-		Form:      form,
-		CreatedAt: row.CreatedAt.UTC(),
-		ExpiresAt: row.ExpiresAt.UTC(),
+		ClientID:       row.ClientID,
+		Form:           form,
+		CreatedAt:      row.CreatedAt.UTC(),
+		ExpiresAt:      row.ExpiresAt.UTC(),
+		BrowserBinding: row.BrowserBinding,
+		LoginAttempts:  row.LoginAttempts,
 	}, nil
 }
