@@ -14,12 +14,14 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
 // benchEnv is an in-process provider (handlers called directly, no network).
 type benchEnv struct {
 	b        *testing.B
+	store    *gormstore.Store
 	p        *provider.Provider
 	h        http.Handler
 	issuer   string
@@ -30,7 +32,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, backend string) *benchEnv {
 	b.Helper()
 	s := gormtest.Open(b, backend)
-	be := &benchEnv{b: b, issuer: "http://127.0.0.1:9/oauth", resource: "http://127.0.0.1:9/mcp"}
+	be := &benchEnv{b: b, store: s, issuer: "http://127.0.0.1:9/oauth", resource: "http://127.0.0.1:9/mcp"}
 	p, err := provider.New(provider.Config{
 		Issuer: be.issuer, Storage: s, GlobalSecret: []byte("0123456789abcdef0123456789abcdef"),
 		Scopes: []string{"read"}, Resources: []string{be.resource}, EnableClientCredentials: true,

@@ -64,6 +64,15 @@ type Options struct {
 	// Now is the clock used for expiry decisions the store makes itself (pending
 	// authorizations, JTIs, timestamps of clients). Nil means time.Now. Tests set it.
 	Now func() time.Time
+	// ClientCacheTTL is how long a client read from the database is served from memory
+	// (token requests read their client several times). This Store's own client writes
+	// (UpdateClient, DeleteClient, their RFC 7592 compare-and-swap forms) take effect at
+	// once; a write by another Store on the same database (another replica) is seen after
+	// at most ClientCacheTTL. Zero means DefaultClientCacheTTL (2 s); negative turns the
+	// cache off (every read goes to the database).
+	ClientCacheTTL time.Duration
+	// ClientCacheSize bounds the number of cached clients. Zero means DefaultClientCacheSize.
+	ClientCacheSize int
 }
 
 // Store implements provider.Storage on a *gorm.DB. It is safe for concurrent use.
@@ -74,6 +83,7 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	closeDB bool
+	clients *clientCache // nil when Options.ClientCacheTTL < 0
 }
 
 type dialect int
@@ -119,6 +129,7 @@ func New(db *gorm.DB, opts Options) (*Store, error) {
 		keys:    kr,
 		log:     log.With("component", "gormstore"),
 		now:     now,
+		clients: newClientCache(opts.ClientCacheTTL, opts.ClientCacheSize),
 	}, nil
 }
 
@@ -260,6 +271,9 @@ type txState struct {
 	rollbackOnly bool
 	// afterCommit runs, in order, once the transaction has committed (see revokeInTx).
 	afterCommit []func(context.Context) error
+	// clientsWritten are the clients this transaction wrote: it reads them from the
+	// database, never from the client cache, and does not cache what it reads.
+	clientsWritten map[string]bool
 }
 
 // txRef is what a context carries: the transaction, and whether this context began it.
