@@ -174,9 +174,9 @@ func (s *Store) LoadClient(ctx context.Context, id string) (*provider.Client, er
 			return c, nil
 		}
 	}
-	var row clientRow
-	if err := s.conn(ctx).Table(tableClients).Where("id = ?", id).Take(&row).Error; err != nil {
-		return nil, s.mapErr(err)
+	row, err := s.selectClient(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	c, err := row.toClient()
 	if err != nil {

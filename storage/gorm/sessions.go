@@ -118,21 +118,21 @@ func (s *Store) createSession(ctx context.Context, table, signature string, req 
 	if err != nil {
 		return err
 	}
-	return s.mapErr(s.conn(ctx).Table(table).Create(row).Error)
+	return s.insertSession(ctx, table, row, "")
 }
 
 // getSession loads the row under signature and rebuilds the request, decoding the stored session
 // into session when it is not nil, and re-loading the client.
 func (s *Store) getSession(ctx context.Context, table, signature string, session fosite.Session) (*fosite.Request, *sessionRow, error) {
-	var row sessionRow
-	if err := s.conn(ctx).Table(table).Where("signature = ?", hashKey(signature)).Take(&row).Error; err != nil {
-		return nil, nil, s.mapErr(err)
-	}
-	req, err := s.rowToRequest(ctx, table, &row, session)
+	row, err := s.selectSession(ctx, table, hashKey(signature))
 	if err != nil {
 		return nil, nil, err
 	}
-	return req, &row, nil
+	req, err := s.rowToRequest(ctx, table, &row.Base, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, &row.Base, nil
 }
 
 func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow, session fosite.Session) (*fosite.Request, error) {
@@ -180,7 +180,8 @@ func nonNil(a []string) fosite.Arguments {
 // deleteSession removes the row under signature. Deleting what is absent is not an error:
 // fosite deletes PKCE sessions and reused refresh tokens from concurrent requests.
 func (s *Store) deleteSession(ctx context.Context, table, signature string) error {
-	return s.mapErr(s.conn(ctx).Table(table).Where("signature = ?", hashKey(signature)).Delete(&sessionRow{}).Error)
+	_, err := exec(ctx, s.pool(ctx), s.hot.deleteSession[table], hashKey(signature))
+	return s.mapErr(err)
 }
 
 // exists reports whether table has a row under the hashed key.
@@ -219,19 +220,18 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // error matching both fosite.ErrInvalidatedAuthorizeCode and fosite.ErrSerializationFailure).
 // An unknown code yields fosite.ErrNotFound.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	db := s.conn(ctx)
 	key := hashKey(signature)
-	res := db.Table(tableCodes).Where("signature = ? AND active = ?", key, true).Update("active", false)
-	if res.Error != nil {
-		if isConflict(res.Error) {
-			return fmt.Errorf("%w: %w: %w", fosite.ErrInvalidatedAuthorizeCode, fosite.ErrSerializationFailure, res.Error)
+	n, err := exec(ctx, s.pool(ctx), s.hot.invalidate, false, key, true)
+	if err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("%w: %w: %w", fosite.ErrInvalidatedAuthorizeCode, fosite.ErrSerializationFailure, err)
 		}
-		return s.mapErr(res.Error)
+		return s.mapErr(err)
 	}
-	if res.RowsAffected == 1 {
+	if n == 1 {
 		return nil
 	}
-	found, err := exists(db, tableCodes, "signature", key)
+	found, err := exists(s.conn(ctx), tableCodes, "signature", key)
 	if err != nil {
 		return s.mapErr(err)
 	}
@@ -275,11 +275,11 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature string,
 	if err != nil {
 		return err
 	}
-	rr := &refreshRow{Base: *row}
+	var access string
 	if accessSignature != "" {
-		rr.AccessSignature = hashKey(accessSignature)
+		access = hashKey(accessSignature)
 	}
-	return s.mapErr(s.conn(ctx).Table(tableRefresh).Create(rr).Error)
+	return s.insertSession(ctx, tableRefresh, row, access)
 }
 
 // GetRefreshTokenSession implements oauth2.RefreshTokenStorage. A rotated or revoked token
@@ -310,17 +310,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 	key := hashKey(refreshSignature)
 	now := dbTime(s.now())
 	return s.inTx(ctx, func(db *gorm.DB) error {
-		res := db.Table(tableRefresh).
-			Where("signature = ? AND request_id = ? AND active = ?", key, requestID, true).
-			Updates(map[string]any{
-				"active":        false,
-				"first_used_at": gorm.Expr("COALESCE(first_used_at, ?)", now),
-				"used_count":    gorm.Expr("used_count + 1"),
-			})
-		if res.Error != nil {
-			return s.mapErr(res.Error)
+		pool := db.Statement.ConnPool
+		n, err := exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
+		if err != nil {
+			return s.mapErr(err)
 		}
-		if res.RowsAffected != 1 {
+		if n != 1 {
 			found, err := exists(db, tableRefresh, "signature", key)
 			if err != nil {
 				return s.mapErr(err)
@@ -330,11 +325,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 			}
 			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
 		}
-		if err := db.Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).
-			Update("active", false).Error; err != nil {
+		if _, err := exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
 			return s.mapErr(err)
 		}
-		return s.mapErr(db.Table(tableAccess).Where("request_id = ?", requestID).Delete(&sessionRow{}).Error)
+		_, err = exec(ctx, pool, s.hot.deleteAccess, requestID)
+		return s.mapErr(err)
 	})
 }
 

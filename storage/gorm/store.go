@@ -84,6 +84,7 @@ type Store struct {
 	now     func() time.Time
 	closeDB bool
 	clients *clientCache // nil when Options.ClientCacheTTL < 0
+	hot     *hotStatements
 }
 
 type dialect int
@@ -130,6 +131,7 @@ func New(db *gorm.DB, opts Options) (*Store, error) {
 		log:     log.With("component", "gormstore"),
 		now:     now,
 		clients: newClientCache(opts.ClientCacheTTL, opts.ClientCacheSize),
+		hot:     newHotStatements(d),
 	}, nil
 }
 
