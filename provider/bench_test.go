@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -106,11 +107,13 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := benchcpu.Start(b)
 		for i := 0; i < b.N; i++ {
 			if _, err := be.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.Report()
 	})
 }
 
@@ -122,6 +125,8 @@ func BenchmarkIntrospection(b *testing.B) {
 		form := url.Values{"token": {tok.AccessToken}}
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := benchcpu.Start(b)
+		defer cpu.Report()
 		for i := 0; i < b.N; i++ {
 			if rec := be.post("/introspect", form, "rs", be.rsSecret); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"active":true`) {
 				b.Fatalf("%d %s", rec.Code, rec.Body)
@@ -135,9 +140,11 @@ func BenchmarkIntrospection(b *testing.B) {
 func BenchmarkAuthorize(b *testing.B) {
 	forBackends(b, func(b *testing.B, be *benchEnv) {
 		b.ReportAllocs()
+		cpu := benchcpu.Start(b)
 		for i := 0; i < b.N; i++ {
 			be.code()
 		}
+		cpu.Report()
 	})
 }
 
@@ -146,12 +153,16 @@ func BenchmarkAuthorize(b *testing.B) {
 func BenchmarkCodeExchange(b *testing.B) {
 	forBackends(b, func(b *testing.B, be *benchEnv) {
 		b.ReportAllocs()
+		cpu := benchcpu.Start(b)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
+			cpu.Pause()
 			code, verifier := be.code()
+			cpu.Resume()
 			b.StartTimer()
 			be.exchange(code, verifier)
 		}
+		cpu.Report()
 	})
 }
 
@@ -162,6 +173,8 @@ func BenchmarkRefresh(b *testing.B) {
 		rt := be.exchange(be.code()).RefreshToken
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := benchcpu.Start(b)
+		defer cpu.Report()
 		for i := 0; i < b.N; i++ {
 			rec := be.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"public-app"}}, "", "")
 			var tr tokenResponse
