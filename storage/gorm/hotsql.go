@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ory/fosite"
@@ -69,6 +70,17 @@ func newHotStatements(d dialect) *hotStatements {
 	return h
 }
 
+// all returns every statement of h.
+func (h *hotStatements) all() []string {
+	qs := []string{h.getClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess}
+	for _, m := range []map[string]string{h.getSession, h.insertSession, h.deleteSession} {
+		for _, q := range m {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
 // rebind turns the ? placeholders of q into PostgreSQL's $1, $2, … for dialectPostgres.
 func rebind(d dialect, q string) string {
 	if d != dialectPostgres {
@@ -101,14 +113,140 @@ func (s *Store) pool(ctx context.Context) gorm.ConnPool {
 	return s.db.Statement.ConnPool
 }
 
-// exec runs a hot-path write on pool and returns the number of rows it affected. Errors
-// are the driver's (unmapped: callers classify conflicts themselves).
-func exec(ctx context.Context, pool gorm.ConnPool, q string, args ...any) (int64, error) {
-	res, err := pool.ExecContext(ctx, q, args...)
+// preparedStatements prepares each hot-path statement once on the Store's *sql.DB
+// (database/sql then prepares it once per connection and keeps it): SQLite otherwise
+// compiles every statement on every call. Transactions use the prepared statement through
+// Tx.StmtContext.
+type preparedStatements struct {
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	closed bool // after Close: prepare nothing more
+}
+
+// stmt returns the statement q prepared for pool, or nil when pool is neither the Store's
+// *sql.DB nor one of its transactions (a caller's *gorm.DB with its own ConnPool, such as
+// GORM's PrepareStmt mode): q then runs unprepared.
+func (s *Store) stmt(ctx context.Context, pool gorm.ConnPool, q string) (*sql.Stmt, error) {
+	var tx *sql.Tx
+	switch p := pool.(type) {
+	case *sql.DB:
+		if p != s.sqlDB {
+			return nil, nil
+		}
+	case *sql.Tx:
+		tx = p
+	default:
+		return nil, nil
+	}
+	if s.sqlDB == nil {
+		return nil, nil
+	}
+	ps := &s.prepared
+	ps.mu.Lock()
+	st, ok := ps.stmts[q]
+	ps.mu.Unlock()
+	if !ok && tx == nil {
+		// Prepare every hot statement now: some run only inside transactions, where
+		// preparing on the pool would need a second connection while this goroutine holds
+		// one (a single-connection pool would deadlock). No lock is held while preparing
+		// (it waits for a connection). A failure (tables not migrated yet) is tried again
+		// on the next call.
+		if err := s.prepareAll(ctx); err != nil {
+			return nil, nil
+		}
+		ps.mu.Lock()
+		st, ok = ps.stmts[q]
+		ps.mu.Unlock()
+	}
+	if !ok {
+		return nil, nil
+	}
+	if tx != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
+// prepareAll prepares the hot statements not prepared yet.
+func (s *Store) prepareAll(ctx context.Context) error {
+	ps := &s.prepared
+	var missing []string
+	ps.mu.Lock()
+	for _, q := range s.hot.all() {
+		if _, ok := ps.stmts[q]; !ok {
+			missing = append(missing, q)
+		}
+	}
+	ps.mu.Unlock()
+	for _, q := range missing {
+		st, err := s.sqlDB.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		ps.mu.Lock()
+		if _, ok := ps.stmts[q]; ok || ps.closed {
+			_ = st.Close()
+		} else {
+			if ps.stmts == nil {
+				ps.stmts = make(map[string]*sql.Stmt)
+			}
+			ps.stmts[q] = st
+		}
+		ps.mu.Unlock()
+	}
+	return nil
+}
+
+// closePrepared closes the prepared statements (Close).
+func (s *Store) closePrepared() {
+	s.prepared.mu.Lock()
+	defer s.prepared.mu.Unlock()
+	s.prepared.closed = true
+	for q, st := range s.prepared.stmts {
+		_ = st.Close()
+		delete(s.prepared.stmts, q)
+	}
+}
+
+// exec runs the hot-path write q on pool and returns the number of rows it affected.
+// Errors are the driver's (unmapped: callers classify conflicts themselves).
+func (s *Store) exec(ctx context.Context, pool gorm.ConnPool, q string, args ...any) (int64, error) {
+	st, err := s.stmt(ctx, pool, q)
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = pool.ExecContext(ctx, q, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// queryRow runs the hot-path query q on pool and scans its one row into dest:
+// fosite.ErrNotFound when there is none, other errors mapped.
+func (s *Store) queryRow(ctx context.Context, pool gorm.ConnPool, q string, args []any, dest ...any) error {
+	st, err := s.stmt(ctx, pool, q)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	var row *sql.Row
+	if st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = pool.QueryRowContext(ctx, q, args...)
+	}
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fosite.ErrNotFound
+		}
+		return s.mapErr(err)
+	}
+	return nil
 }
 
 // selectSession reads the row of table under the hashed key (with the refresh token
@@ -124,11 +262,8 @@ func (s *Store) selectSession(ctx context.Context, table, key string) (*refreshR
 	if table == tableRefresh {
 		dest = append(dest, &row.AccessSignature, &firstUsed, &row.UsedCount)
 	}
-	if err := s.pool(ctx).QueryRowContext(ctx, s.hot.getSession[table], key).Scan(dest...); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fosite.ErrNotFound
-		}
-		return nil, s.mapErr(err)
+	if err := s.queryRow(ctx, s.pool(ctx), s.hot.getSession[table], []any{key}, dest...); err != nil {
+		return nil, err
 	}
 	b.ExpiresAt = nullTime(expires)
 	row.FirstUsedAt = nullTime(firstUsed)
@@ -145,7 +280,7 @@ func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow
 	if table == tableRefresh {
 		args = append(args, accessSignature)
 	}
-	_, err := exec(ctx, s.pool(ctx), s.hot.insertSession[table], args...)
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.insertSession[table], args...)
 	return s.mapErr(err)
 }
 
@@ -156,15 +291,12 @@ func (s *Store) selectClient(ctx context.Context, id string) (*clientRow, error)
 		secretExp, lastUsed      sql.NullTime
 		secretHash, regTokenHash []byte
 	)
-	err := s.pool(ctx).QueryRowContext(ctx, s.hot.getClient, id).Scan(&r.ID, &secretHash, &secretExp, &r.Public,
+	err := s.queryRow(ctx, s.pool(ctx), s.hot.getClient, []any{id}, &r.ID, &secretHash, &secretExp, &r.Public,
 		&r.TokenEndpointAuthMethod, &r.RedirectURIs, &r.GrantTypes, &r.ResponseTypes, &r.Scopes, &r.Audience, &r.Contacts,
 		&r.ApplicationType, &r.Name, &r.URI, &r.LogoURI, &r.PolicyURI, &r.TOSURI, &r.SoftwareID, &r.SoftwareVersion,
 		&r.Source, &regTokenHash, &r.CreatedAt, &r.UpdatedAt, &lastUsed)
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fosite.ErrNotFound
-		}
-		return nil, s.mapErr(err)
+		return nil, err
 	}
 	r.SecretHash, r.RegistrationAccessTokenHash = secretHash, regTokenHash
 	r.SecretExpiresAt, r.LastUsedAt = nullTime(secretExp), nullTime(lastUsed)

@@ -180,7 +180,7 @@ func nonNil(a []string) fosite.Arguments {
 // deleteSession removes the row under signature. Deleting what is absent is not an error:
 // fosite deletes PKCE sessions and reused refresh tokens from concurrent requests.
 func (s *Store) deleteSession(ctx context.Context, table, signature string) error {
-	_, err := exec(ctx, s.pool(ctx), s.hot.deleteSession[table], hashKey(signature))
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.deleteSession[table], hashKey(signature))
 	return s.mapErr(err)
 }
 
@@ -221,7 +221,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // An unknown code yields fosite.ErrNotFound.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
 	key := hashKey(signature)
-	n, err := exec(ctx, s.pool(ctx), s.hot.invalidate, false, key, true)
+	n, err := s.exec(ctx, s.pool(ctx), s.hot.invalidate, false, key, true)
 	if err != nil {
 		if isConflict(err) {
 			return fmt.Errorf("%w: %w: %w", fosite.ErrInvalidatedAuthorizeCode, fosite.ErrSerializationFailure, err)
@@ -311,7 +311,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 	now := dbTime(s.now())
 	return s.inTx(ctx, func(db *gorm.DB) error {
 		pool := db.Statement.ConnPool
-		n, err := exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
+		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
 			return s.mapErr(err)
 		}
@@ -325,10 +325,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 			}
 			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
 		}
-		if _, err := exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
+		if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
 			return s.mapErr(err)
 		}
-		_, err = exec(ctx, pool, s.hot.deleteAccess, requestID)
+		_, err = s.exec(ctx, pool, s.hot.deleteAccess, requestID)
 		return s.mapErr(err)
 	})
 }

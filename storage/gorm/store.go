@@ -77,14 +77,16 @@ type Options struct {
 
 // Store implements provider.Storage on a *gorm.DB. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
-	dialect dialect
-	keys    *keyring
-	log     *slog.Logger
-	now     func() time.Time
-	closeDB bool
-	clients *clientCache // nil when Options.ClientCacheTTL < 0
-	hot     *hotStatements
+	db       *gorm.DB
+	dialect  dialect
+	keys     *keyring
+	log      *slog.Logger
+	now      func() time.Time
+	closeDB  bool
+	clients  *clientCache // nil when Options.ClientCacheTTL < 0
+	hot      *hotStatements
+	sqlDB    *sql.DB // db's pool, for prepared statements; nil when db has none
+	prepared preparedStatements
 }
 
 type dialect int
@@ -124,7 +126,9 @@ func New(db *gorm.DB, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
+	sqlDB, _ := db.ConnPool.(*sql.DB) // not with GORM's PrepareStmt mode: it prepares itself
 	return &Store{
+		sqlDB:   sqlDB,
 		db:      db.Session(&gorm.Session{SkipDefaultTransaction: true, NewDB: true}),
 		dialect: d,
 		keys:    kr,
@@ -245,6 +249,7 @@ func (s *Store) Dialect() string {
 // Close closes the database when the Store opened it (OpenSQLite, OpenPostgres); for a Store
 // made with New it does nothing.
 func (s *Store) Close() error {
+	s.closePrepared()
 	if !s.closeDB {
 		return nil
 	}
