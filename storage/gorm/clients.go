@@ -354,7 +354,7 @@ func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error 
 // recorded and has not expired yet. Only a hash of the JTI is stored.
 func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 	var n int64
-	err := s.conn(ctx).Table(tableJTIs).Where("jti_hash = ? AND expires_at > ?", hashKey(jti), dbTime(s.now())).Count(&n).Error
+	err := s.reader(ctx).Table(tableJTIs).Where("jti_hash = ? AND expires_at > ?", hashKey(jti), dbTime(s.now())).Count(&n).Error
 	if err != nil {
 		return s.mapErr(err)
 	}
@@ -392,7 +392,7 @@ func (s *Store) ListUnusedClients(ctx context.Context, cutoff time.Time, limit i
 		return nil, nil
 	}
 	var ids []string
-	err := s.conn(ctx).Table(tableClients).
+	err := s.reader(ctx).Table(tableClients).
 		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(provider.ClientSourceDynamic), dbTime(cutoff)).
 		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
 	return ids, s.mapErr(err)

@@ -72,11 +72,20 @@ func newHotStatements(d dialect) *hotStatements {
 
 // all returns every statement of h.
 func (h *hotStatements) all() []string {
-	qs := []string{h.getClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess}
-	for _, m := range []map[string]string{h.getSession, h.insertSession, h.deleteSession} {
+	qs := append(h.reads(), h.invalidate, h.rotate, h.deactivate, h.deleteAccess)
+	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {
 			qs = append(qs, q)
 		}
+	}
+	return qs
+}
+
+// reads returns the statements of h that only read (what the SQLite readers run).
+func (h *hotStatements) reads() []string {
+	qs := []string{h.getClient}
+	for _, q := range h.getSession {
+		qs = append(qs, q)
 	}
 	return qs
 }
@@ -100,58 +109,72 @@ func rebind(d dialect, q string) string {
 	return b.String()
 }
 
-// pool returns what a hot-path statement runs on: ctx's open transaction, or the pool.
+// pool returns what a hot-path write runs on: ctx's open transaction, or the pool (the
+// writer, for SQLite files).
 func (s *Store) pool(ctx context.Context) gorm.ConnPool {
-	if ref := txFrom(ctx); ref != nil {
-		ref.st.mu.Lock()
-		done := ref.st.done
-		ref.st.mu.Unlock()
-		if !done {
-			return ref.st.tx.Statement.ConnPool
-		}
+	if tx := s.openTx(ctx); tx != nil {
+		return tx.Statement.ConnPool
 	}
 	return s.db.Statement.ConnPool
 }
 
-// preparedStatements prepares each hot-path statement once on the Store's *sql.DB
-// (database/sql then prepares it once per connection and keeps it): SQLite otherwise
-// compiles every statement on every call. Transactions use the prepared statement through
-// Tx.StmtContext.
+// readPool returns what a hot-path read runs on: ctx's open transaction, or the readers
+// (SQLite files; the pool otherwise).
+func (s *Store) readPool(ctx context.Context) gorm.ConnPool {
+	if tx := s.openTx(ctx); tx != nil {
+		return tx.Statement.ConnPool
+	}
+	return s.read.Statement.ConnPool
+}
+
+// preparedStatements prepares each hot-path statement once on one *sql.DB (database/sql
+// then prepares it once per connection and keeps it): SQLite otherwise compiles every
+// statement on every call. Transactions use the prepared statement through Tx.StmtContext.
 type preparedStatements struct {
+	db      *sql.DB  // nil: nothing is prepared
+	queries []string // what to prepare
+
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	closed bool // after Close: prepare nothing more
 }
 
-// stmt returns the statement q prepared for pool, or nil when pool is neither the Store's
-// *sql.DB nor one of its transactions (a caller's *gorm.DB with its own ConnPool, such as
-// GORM's PrepareStmt mode): q then runs unprepared.
+func newPreparedStatements(db *sql.DB, queries []string) *preparedStatements {
+	return &preparedStatements{db: db, queries: queries, stmts: make(map[string]*sql.Stmt)}
+}
+
+// stmt returns the statement q prepared for pool, or nil when pool is neither one of the
+// Store's *sql.DBs nor a transaction of its writer (a caller's *gorm.DB with its own
+// ConnPool, such as GORM's PrepareStmt mode): q then runs unprepared.
 func (s *Store) stmt(ctx context.Context, pool gorm.ConnPool, q string) (*sql.Stmt, error) {
-	var tx *sql.Tx
+	var (
+		tx *sql.Tx
+		ps *preparedStatements
+	)
 	switch p := pool.(type) {
 	case *sql.DB:
-		if p != s.sqlDB {
-			return nil, nil
+		switch p {
+		case s.prepared.db:
+			ps = s.prepared
+		case s.preparedRead.db:
+			ps = s.preparedRead
 		}
 	case *sql.Tx:
-		tx = p
-	default:
+		tx, ps = p, s.prepared
+	}
+	if ps == nil || ps.db == nil {
 		return nil, nil
 	}
-	if s.sqlDB == nil {
-		return nil, nil
-	}
-	ps := &s.prepared
 	ps.mu.Lock()
 	st, ok := ps.stmts[q]
 	ps.mu.Unlock()
 	if !ok && tx == nil {
 		// Prepare every hot statement now: some run only inside transactions, where
 		// preparing on the pool would need a second connection while this goroutine holds
-		// one (a single-connection pool would deadlock). No lock is held while preparing
-		// (it waits for a connection). A failure (tables not migrated yet) is tried again
-		// on the next call.
-		if err := s.prepareAll(ctx); err != nil {
+		// one (the single writer connection would deadlock). No lock is held while
+		// preparing (it waits for a connection). A failure (tables not migrated yet) is
+		// tried again on the next call.
+		if err := ps.prepareAll(ctx); err != nil {
 			return nil, nil
 		}
 		ps.mu.Lock()
@@ -167,19 +190,18 @@ func (s *Store) stmt(ctx context.Context, pool gorm.ConnPool, q string) (*sql.St
 	return st, nil
 }
 
-// prepareAll prepares the hot statements not prepared yet.
-func (s *Store) prepareAll(ctx context.Context) error {
-	ps := &s.prepared
+// prepareAll prepares the statements not prepared yet.
+func (ps *preparedStatements) prepareAll(ctx context.Context) error {
 	var missing []string
 	ps.mu.Lock()
-	for _, q := range s.hot.all() {
+	for _, q := range ps.queries {
 		if _, ok := ps.stmts[q]; !ok {
 			missing = append(missing, q)
 		}
 	}
 	ps.mu.Unlock()
 	for _, q := range missing {
-		st, err := s.sqlDB.PrepareContext(ctx, q)
+		st, err := ps.db.PrepareContext(ctx, q)
 		if err != nil {
 			return err
 		}
@@ -187,9 +209,6 @@ func (s *Store) prepareAll(ctx context.Context) error {
 		if _, ok := ps.stmts[q]; ok || ps.closed {
 			_ = st.Close()
 		} else {
-			if ps.stmts == nil {
-				ps.stmts = make(map[string]*sql.Stmt)
-			}
 			ps.stmts[q] = st
 		}
 		ps.mu.Unlock()
@@ -197,14 +216,14 @@ func (s *Store) prepareAll(ctx context.Context) error {
 	return nil
 }
 
-// closePrepared closes the prepared statements (Close).
-func (s *Store) closePrepared() {
-	s.prepared.mu.Lock()
-	defer s.prepared.mu.Unlock()
-	s.prepared.closed = true
-	for q, st := range s.prepared.stmts {
+// close closes the prepared statements (Store.Close).
+func (ps *preparedStatements) close() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.closed = true
+	for q, st := range ps.stmts {
 		_ = st.Close()
-		delete(s.prepared.stmts, q)
+		delete(ps.stmts, q)
 	}
 }
 
@@ -262,7 +281,7 @@ func (s *Store) selectSession(ctx context.Context, table, key string) (*refreshR
 	if table == tableRefresh {
 		dest = append(dest, &row.AccessSignature, &firstUsed, &row.UsedCount)
 	}
-	if err := s.queryRow(ctx, s.pool(ctx), s.hot.getSession[table], []any{key}, dest...); err != nil {
+	if err := s.queryRow(ctx, s.readPool(ctx), s.hot.getSession[table], []any{key}, dest...); err != nil {
 		return nil, err
 	}
 	b.ExpiresAt = nullTime(expires)
@@ -291,7 +310,7 @@ func (s *Store) selectClient(ctx context.Context, id string) (*clientRow, error)
 		secretExp, lastUsed      sql.NullTime
 		secretHash, regTokenHash []byte
 	)
-	err := s.queryRow(ctx, s.pool(ctx), s.hot.getClient, []any{id}, &r.ID, &secretHash, &secretExp, &r.Public,
+	err := s.queryRow(ctx, s.readPool(ctx), s.hot.getClient, []any{id}, &r.ID, &secretHash, &secretExp, &r.Public,
 		&r.TokenEndpointAuthMethod, &r.RedirectURIs, &r.GrantTypes, &r.ResponseTypes, &r.Scopes, &r.Audience, &r.Contacts,
 		&r.ApplicationType, &r.Name, &r.URI, &r.LogoURI, &r.PolicyURI, &r.TOSURI, &r.SoftwareID, &r.SoftwareVersion,
 		&r.Source, &regTokenHash, &r.CreatedAt, &r.UpdatedAt, &lastUsed)
