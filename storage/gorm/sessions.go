@@ -2,7 +2,6 @@ package gormstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -38,16 +37,6 @@ type refreshRow struct {
 	UsedCount int `gorm:"column:used_count"`
 }
 
-// sealedRequest is the encrypted part of a stored fosite.Requester.
-type sealedRequest struct {
-	RequestedScope    []string        `json:"rs,omitempty"`
-	GrantedScope      []string        `json:"gs,omitempty"`
-	RequestedAudience []string        `json:"ra,omitempty"`
-	GrantedAudience   []string        `json:"ga,omitempty"`
-	Form              url.Values      `json:"f,omitempty"`
-	Session           json.RawMessage `json:"s,omitempty"`
-}
-
 // dbTime normalizes a time for storage: UTC, microsecond precision (PostgreSQL's).
 func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
@@ -69,27 +58,15 @@ func (s *Store) newSessionRow(table, signature string, req fosite.Requester, exp
 	if client == nil || client.GetID() == "" {
 		return nil, errors.New("gormstore: requester without client")
 	}
-	payload := sealedRequest{
-		RequestedScope:    req.GetRequestedScopes(),
-		GrantedScope:      req.GetGrantedScopes(),
-		RequestedAudience: req.GetRequestedAudience(),
-		GrantedAudience:   req.GetGrantedAudience(),
-		Form:              req.GetRequestForm(),
-	}
 	var subject string
 	var expires time.Time
 	if sess := req.GetSession(); sess != nil {
-		raw, err := json.Marshal(sess)
-		if err != nil {
-			return nil, fmt.Errorf("gormstore: encode session: %w", err)
-		}
-		payload.Session = raw
 		subject = sess.GetSubject()
 		expires = sess.GetExpiresAt(expiryType)
 	}
-	plain, err := json.Marshal(payload)
+	plain, err := encodeRequest(req)
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: encode request: %w", err)
+		return nil, err
 	}
 	key := hashKey(signature)
 	keyID, data, err := s.keys.seal(plain, rowAD(table, key))
@@ -140,20 +117,15 @@ func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow,
 	if err != nil {
 		return nil, err
 	}
-	var payload sealedRequest
-	if err := json.Unmarshal(plain, &payload); err != nil {
-		return nil, fmt.Errorf("gormstore: decode request: %w", err)
-	}
-	if session != nil && len(payload.Session) > 0 && string(payload.Session) != "null" {
-		if err := json.Unmarshal(payload.Session, session); err != nil {
-			return nil, fmt.Errorf("gormstore: decode session: %w", err)
-		}
+	payload, err := decodeRequest(plain, session)
+	if err != nil {
+		return nil, err
 	}
 	client, err := s.GetClient(ctx, row.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	form := payload.Form
+	form := payload.form
 	if form == nil {
 		form = url.Values{}
 	}
@@ -161,10 +133,10 @@ func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow,
 		ID:                row.RequestID,
 		RequestedAt:       row.RequestedAt.UTC(),
 		Client:            client,
-		RequestedScope:    nonNil(payload.RequestedScope),
-		GrantedScope:      nonNil(payload.GrantedScope),
-		RequestedAudience: nonNil(payload.RequestedAudience),
-		GrantedAudience:   nonNil(payload.GrantedAudience),
+		RequestedScope:    nonNil(payload.requestedScope),
+		GrantedScope:      nonNil(payload.grantedScope),
+		RequestedAudience: nonNil(payload.requestedAudience),
+		GrantedAudience:   nonNil(payload.grantedAudience),
 		Form:              form,
 		Session:           session,
 	}, nil
