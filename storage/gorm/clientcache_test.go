@@ -134,6 +134,31 @@ func TestClientCache_OtherReplicaSeesWritesWithinTTL(t *testing.T) {
 	})
 }
 
+// A replica that still has a client cached which another replica deleted fails to store a
+// token for it (the foreign key), and forgets the client at once: only that one request
+// gets that far, the next lookup finds no client.
+func TestClientCache_ForeignKeyViolationForgetsDeletedClient(t *testing.T) {
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		c := ctx(t)
+		opts := gormtest.DefaultOptions(t)
+		opts.ClientCacheTTL = time.Minute
+		a, b := db.Open(t, opts), db.Open(t, opts)
+		mustCreateClient(t, a, "gone")
+		cl, err := b.LoadClient(c, "gone")
+		must(t, err)
+		must(t, a.DeleteClient(c, "gone"))
+		if _, err := b.LoadClient(c, "gone"); err != nil {
+			t.Fatalf("within the TTL the other replica still serves its cached client: %v", err)
+		}
+		if err := b.CreateAccessTokenSession(c, "at-gone", newRequest(cl, "req-gone", "m")); err == nil {
+			t.Fatal("stored a token for a deleted client")
+		}
+		if _, err := b.LoadClient(c, "gone"); !errors.Is(err, fosite.ErrNotFound) {
+			t.Fatalf("after the failed insert: %v; want ErrNotFound", err)
+		}
+	})
+}
+
 // waitFor polls cond until it holds, failing t when it does not within bound (plus 250 ms
 // of scheduling slack on a loaded machine).
 func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-sqlite3"
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
 )
@@ -300,7 +302,23 @@ func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow
 		args = append(args, accessSignature)
 	}
 	_, err := s.exec(ctx, s.pool(ctx), s.hot.insertSession[table], args...)
+	if isForeignKeyViolation(err) {
+		// The client is gone: another replica deleted it while this one had it cached.
+		// Forget it, so that this request is the only one that gets this far.
+		s.forgetClient(ctx, row.ClientID)
+	}
 	return s.mapErr(err)
+}
+
+// isForeignKeyViolation reports whether err is a foreign key violation (PostgreSQL 23503,
+// SQLite SQLITE_CONSTRAINT_FOREIGNKEY): a row referencing a client that does not exist.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	var sqErr sqlite3.Error
+	return errors.As(err, &sqErr) && sqErr.ExtendedCode == sqlite3.ErrConstraintForeignKey
 }
 
 // selectClient reads the client row id; fosite.ErrNotFound when absent.
