@@ -186,7 +186,9 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 
 // checkToken applies the audience and expiry rules to a verified token.
 func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
-	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return SameResource(a, b.resource) }) {
+	// b.resource is canonical: an audience equal to it matches without parsing either
+	// (the common case, and two URL parses per request otherwise).
+	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return a == b.resource || SameResource(a, b.resource) }) {
 		return &rejection{ErrorInvalidToken, "the access token is not valid for this resource"}
 	}
 	if tok.ExpiresAt.IsZero() || !time.Now().Before(tok.ExpiresAt.Add(b.clockSkew)) {

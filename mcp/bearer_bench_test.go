@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -28,6 +29,9 @@ func BenchmarkBearer(b *testing.B) {
 			h := mcp.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
 				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := benchcpu.Start(b)
+			defer cpu.Report()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					req := httptest.NewRequest(http.MethodPost, resource, nil)

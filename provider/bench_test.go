@@ -13,13 +13,16 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
 // benchEnv is an in-process provider (handlers called directly, no network).
 type benchEnv struct {
 	b        *testing.B
+	store    *gormstore.Store
 	p        *provider.Provider
 	h        http.Handler
 	issuer   string
@@ -30,7 +33,7 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, backend string) *benchEnv {
 	b.Helper()
 	s := gormtest.Open(b, backend)
-	be := &benchEnv{b: b, issuer: "http://127.0.0.1:9/oauth", resource: "http://127.0.0.1:9/mcp"}
+	be := &benchEnv{b: b, store: s, issuer: "http://127.0.0.1:9/oauth", resource: "http://127.0.0.1:9/mcp"}
 	p, err := provider.New(provider.Config{
 		Issuer: be.issuer, Storage: s, GlobalSecret: []byte("0123456789abcdef0123456789abcdef"),
 		Scopes: []string{"read"}, Resources: []string{be.resource}, EnableClientCredentials: true,
@@ -104,11 +107,13 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := benchcpu.Start(b)
 		for i := 0; i < b.N; i++ {
 			if _, err := be.p.VerifyAccessToken(ctx, tok.AccessToken); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.Report()
 	})
 }
 
@@ -120,6 +125,8 @@ func BenchmarkIntrospection(b *testing.B) {
 		form := url.Values{"token": {tok.AccessToken}}
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := benchcpu.Start(b)
+		defer cpu.Report()
 		for i := 0; i < b.N; i++ {
 			if rec := be.post("/introspect", form, "rs", be.rsSecret); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"active":true`) {
 				b.Fatalf("%d %s", rec.Code, rec.Body)
@@ -133,9 +140,11 @@ func BenchmarkIntrospection(b *testing.B) {
 func BenchmarkAuthorize(b *testing.B) {
 	forBackends(b, func(b *testing.B, be *benchEnv) {
 		b.ReportAllocs()
+		cpu := benchcpu.Start(b)
 		for i := 0; i < b.N; i++ {
 			be.code()
 		}
+		cpu.Report()
 	})
 }
 
@@ -144,12 +153,16 @@ func BenchmarkAuthorize(b *testing.B) {
 func BenchmarkCodeExchange(b *testing.B) {
 	forBackends(b, func(b *testing.B, be *benchEnv) {
 		b.ReportAllocs()
+		cpu := benchcpu.Start(b)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
+			cpu.Pause()
 			code, verifier := be.code()
+			cpu.Resume()
 			b.StartTimer()
 			be.exchange(code, verifier)
 		}
+		cpu.Report()
 	})
 }
 
@@ -160,6 +173,8 @@ func BenchmarkRefresh(b *testing.B) {
 		rt := be.exchange(be.code()).RefreshToken
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := benchcpu.Start(b)
+		defer cpu.Report()
 		for i := 0; i < b.N; i++ {
 			rec := be.post("/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"public-app"}}, "", "")
 			var tr tokenResponse

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -145,3 +146,18 @@ func (c *Client) GetTokenEndpointAuthMethod() string {
 
 // GetTokenEndpointAuthSigningAlgorithm implements fosite.OpenIDConnectClient.
 func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string { return "" }
+
+// Clone returns a deep copy of c (its slices are copied too), for code that keeps a client
+// and hands it out, such as caches.
+func (c *Client) Clone() *Client {
+	cp := *c
+	cp.SecretHash = slices.Clone(c.SecretHash)
+	cp.RedirectURIs = slices.Clone(c.RedirectURIs)
+	cp.GrantTypes = slices.Clone(c.GrantTypes)
+	cp.ResponseTypes = slices.Clone(c.ResponseTypes)
+	cp.Scopes = slices.Clone(c.Scopes)
+	cp.Audience = slices.Clone(c.Audience)
+	cp.Contacts = slices.Clone(c.Contacts)
+	cp.RegistrationAccessTokenHash = slices.Clone(c.RegistrationAccessTokenHash)
+	return &cp
+}

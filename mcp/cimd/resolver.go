@@ -238,7 +238,7 @@ func (r *Resolver) ResolveClient(ctx context.Context, clientID string) (*provide
 	r.mu.Lock()
 	if e, ok := r.cache[clientID]; ok {
 		if r.now().Before(e.expires) {
-			c := cloneClient(e.client)
+			c := e.client.Clone()
 			r.mu.Unlock()
 			return c, nil
 		}
@@ -258,7 +258,7 @@ func (r *Resolver) ResolveClient(ctx context.Context, clientID string) (*provide
 		if call.err != nil {
 			return nil, call.err
 		}
-		return cloneClient(call.client), nil
+		return call.client.Clone(), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("the client ID metadata document was not fetched in time: %w", ctx.Err())
 	}
@@ -473,15 +473,4 @@ func (r *Resolver) cacheTTL(h http.Header) time.Duration {
 		ttl -= time.Duration(min(age, int64(r.opts.MaxCacheTTL/time.Second))) * time.Second
 	}
 	return max(0, min(ttl, r.opts.MaxCacheTTL))
-}
-
-func cloneClient(c *provider.Client) *provider.Client {
-	cp := *c
-	cp.RedirectURIs = slices.Clone(c.RedirectURIs)
-	cp.GrantTypes = slices.Clone(c.GrantTypes)
-	cp.ResponseTypes = slices.Clone(c.ResponseTypes)
-	cp.Scopes = slices.Clone(c.Scopes)
-	cp.Audience = slices.Clone(c.Audience)
-	cp.Contacts = slices.Clone(c.Contacts)
-	return &cp
 }

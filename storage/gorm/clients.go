@@ -163,12 +163,29 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 }
 
 // LoadClient implements provider.ClientStore: the stored client, or fosite.ErrNotFound.
+// Clients are served from a short-lived cache (Options.ClientCacheTTL); the result is the
+// caller's to modify.
 func (s *Store) LoadClient(ctx context.Context, id string) (*provider.Client, error) {
-	var row clientRow
-	if err := s.conn(ctx).Table(tableClients).Where("id = ?", id).Take(&row).Error; err != nil {
-		return nil, s.mapErr(err)
+	cache := s.clientCacheFor(ctx, id)
+	var gen uint64
+	if cache != nil {
+		var c *provider.Client
+		if c, gen = cache.get(id); c != nil {
+			return c, nil
+		}
 	}
-	return row.toClient()
+	row, err := s.selectClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := row.toClient()
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		cache.put(c, gen)
+	}
+	return c, nil
 }
 
 // CreateClient implements provider.ClientStore. The client is stored as given (SecretHash must
@@ -234,6 +251,7 @@ func (s *Store) updateClient(ctx context.Context, c *provider.Client, oldHash []
 		q = q.Where("registration_access_token_hash = ?", oldHash)
 	}
 	res := q.Select("*").Omit("id", "created_at", "last_used_at").Updates(row)
+	s.forgetClient(ctx, c.ID)
 	if res.Error != nil {
 		return s.mapErr(res.Error)
 	}
@@ -247,7 +265,9 @@ func (s *Store) updateClient(ctx context.Context, c *provider.Client, oldHash []
 // PKCE sessions and pending authorizations in one transaction (explicitly, not only through the
 // foreign keys' ON DELETE CASCADE). fosite.ErrNotFound when absent.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	defer s.forgetClient(ctx, id) // after the commit of inTx's own transaction
 	return s.inTx(ctx, func(db *gorm.DB) error {
+		s.forgetClient(ctx, id)
 		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
 			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
 				return s.mapErr(err)
@@ -276,7 +296,9 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 	if len(oldHash) == 0 {
 		return fosite.ErrNotFound
 	}
+	defer s.forgetClient(ctx, id) // after the commit of the transaction below
 	del := func(db *gorm.DB) error {
+		s.forgetClient(ctx, id)
 		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND registration_access_token_hash = ?", id, oldHash)
 		if res.Error != nil {
 			return s.mapErr(res.Error)
@@ -315,11 +337,15 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 // TouchClient records that the client obtained a token at at. It writes at most once a minute
 // per client (LastUsedAt is accurate to a minute), so calling it on every token request is cheap.
 // An unknown client is not an error.
+// The cached client is forgotten, so that the next read sees the new LastUsedAt and the
+// provider does not touch again for a minute.
 func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error {
 	at = dbTime(at)
-	return s.mapErr(s.conn(ctx).Exec(
+	err := s.conn(ctx).Exec(
 		"UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-		at, id, at.Add(-time.Minute)).Error)
+		at, id, at.Add(-time.Minute)).Error
+	s.forgetClient(ctx, id)
+	return s.mapErr(err)
 }
 
 // ---- JWT assertion replay (fosite.ClientManager) ----
@@ -328,7 +354,7 @@ func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error 
 // recorded and has not expired yet. Only a hash of the JTI is stored.
 func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 	var n int64
-	err := s.conn(ctx).Table(tableJTIs).Where("jti_hash = ? AND expires_at > ?", hashKey(jti), dbTime(s.now())).Count(&n).Error
+	err := s.reader(ctx).Table(tableJTIs).Where("jti_hash = ? AND expires_at > ?", hashKey(jti), dbTime(s.now())).Count(&n).Error
 	if err != nil {
 		return s.mapErr(err)
 	}
@@ -366,7 +392,7 @@ func (s *Store) ListUnusedClients(ctx context.Context, cutoff time.Time, limit i
 		return nil, nil
 	}
 	var ids []string
-	err := s.conn(ctx).Table(tableClients).
+	err := s.reader(ctx).Table(tableClients).
 		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(provider.ClientSourceDynamic), dbTime(cutoff)).
 		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
 	return ids, s.mapErr(err)

@@ -44,15 +44,15 @@ func graceOf(row *refreshRow, now time.Time, g provider.RefreshTokenGrace) grace
 // window without reuses left, with an error wrapping provider.ErrRefreshTokenReuseLimit;
 // otherwise as GetRefreshTokenSession.
 func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature string, session fosite.Session, grace provider.RefreshTokenGrace) (fosite.Requester, error) {
-	var row refreshRow
-	if err := s.conn(ctx).Table(tableRefresh).Where("signature = ?", hashKey(signature)).Take(&row).Error; err != nil {
-		return nil, s.mapErr(err)
+	row, err := s.selectSession(ctx, tableRefresh, hashKey(signature))
+	if err != nil {
+		return nil, err
 	}
 	req, err := s.rowToRequest(ctx, tableRefresh, &row.Base, session)
 	if err != nil {
 		return nil, err
 	}
-	switch graceOf(&row, s.now(), grace) {
+	switch graceOf(row, s.now(), grace) {
 	case graceActive, graceReusable:
 		return req, nil
 	case graceExhausted:

@@ -78,7 +78,7 @@ func (s *Store) CreatePendingAuthorization(ctx context.Context, id string, p *pr
 // without consuming it; fosite.ErrNotFound when absent, consumed or expired.
 func (s *Store) GetPendingAuthorization(ctx context.Context, id string) (*provider.PendingAuthorization, error) {
 	var row pendingRow
-	err := s.conn(ctx).Table(tablePending).
+	err := s.reader(ctx).Table(tablePending).
 		Where("id_hash = ? AND consumed_at IS NULL AND expires_at > ?", hashKey(id), dbTime(s.now())).
 		Take(&row).Error
 	if err != nil {

@@ -2,7 +2,6 @@ package gormstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -38,16 +37,6 @@ type refreshRow struct {
 	UsedCount int `gorm:"column:used_count"`
 }
 
-// sealedRequest is the encrypted part of a stored fosite.Requester.
-type sealedRequest struct {
-	RequestedScope    []string        `json:"rs,omitempty"`
-	GrantedScope      []string        `json:"gs,omitempty"`
-	RequestedAudience []string        `json:"ra,omitempty"`
-	GrantedAudience   []string        `json:"ga,omitempty"`
-	Form              url.Values      `json:"f,omitempty"`
-	Session           json.RawMessage `json:"s,omitempty"`
-}
-
 // dbTime normalizes a time for storage: UTC, microsecond precision (PostgreSQL's).
 func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
@@ -69,27 +58,15 @@ func (s *Store) newSessionRow(table, signature string, req fosite.Requester, exp
 	if client == nil || client.GetID() == "" {
 		return nil, errors.New("gormstore: requester without client")
 	}
-	payload := sealedRequest{
-		RequestedScope:    req.GetRequestedScopes(),
-		GrantedScope:      req.GetGrantedScopes(),
-		RequestedAudience: req.GetRequestedAudience(),
-		GrantedAudience:   req.GetGrantedAudience(),
-		Form:              req.GetRequestForm(),
-	}
 	var subject string
 	var expires time.Time
 	if sess := req.GetSession(); sess != nil {
-		raw, err := json.Marshal(sess)
-		if err != nil {
-			return nil, fmt.Errorf("gormstore: encode session: %w", err)
-		}
-		payload.Session = raw
 		subject = sess.GetSubject()
 		expires = sess.GetExpiresAt(expiryType)
 	}
-	plain, err := json.Marshal(payload)
+	plain, err := encodeRequest(req)
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: encode request: %w", err)
+		return nil, err
 	}
 	key := hashKey(signature)
 	keyID, data, err := s.keys.seal(plain, rowAD(table, key))
@@ -118,21 +95,21 @@ func (s *Store) createSession(ctx context.Context, table, signature string, req 
 	if err != nil {
 		return err
 	}
-	return s.mapErr(s.conn(ctx).Table(table).Create(row).Error)
+	return s.insertSession(ctx, table, row, "")
 }
 
 // getSession loads the row under signature and rebuilds the request, decoding the stored session
 // into session when it is not nil, and re-loading the client.
 func (s *Store) getSession(ctx context.Context, table, signature string, session fosite.Session) (*fosite.Request, *sessionRow, error) {
-	var row sessionRow
-	if err := s.conn(ctx).Table(table).Where("signature = ?", hashKey(signature)).Take(&row).Error; err != nil {
-		return nil, nil, s.mapErr(err)
-	}
-	req, err := s.rowToRequest(ctx, table, &row, session)
+	row, err := s.selectSession(ctx, table, hashKey(signature))
 	if err != nil {
 		return nil, nil, err
 	}
-	return req, &row, nil
+	req, err := s.rowToRequest(ctx, table, &row.Base, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, &row.Base, nil
 }
 
 func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow, session fosite.Session) (*fosite.Request, error) {
@@ -140,20 +117,15 @@ func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow,
 	if err != nil {
 		return nil, err
 	}
-	var payload sealedRequest
-	if err := json.Unmarshal(plain, &payload); err != nil {
-		return nil, fmt.Errorf("gormstore: decode request: %w", err)
-	}
-	if session != nil && len(payload.Session) > 0 && string(payload.Session) != "null" {
-		if err := json.Unmarshal(payload.Session, session); err != nil {
-			return nil, fmt.Errorf("gormstore: decode session: %w", err)
-		}
+	payload, err := decodeRequest(plain, session)
+	if err != nil {
+		return nil, err
 	}
 	client, err := s.GetClient(ctx, row.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	form := payload.Form
+	form := payload.form
 	if form == nil {
 		form = url.Values{}
 	}
@@ -161,10 +133,10 @@ func (s *Store) rowToRequest(ctx context.Context, table string, row *sessionRow,
 		ID:                row.RequestID,
 		RequestedAt:       row.RequestedAt.UTC(),
 		Client:            client,
-		RequestedScope:    nonNil(payload.RequestedScope),
-		GrantedScope:      nonNil(payload.GrantedScope),
-		RequestedAudience: nonNil(payload.RequestedAudience),
-		GrantedAudience:   nonNil(payload.GrantedAudience),
+		RequestedScope:    nonNil(payload.requestedScope),
+		GrantedScope:      nonNil(payload.grantedScope),
+		RequestedAudience: nonNil(payload.requestedAudience),
+		GrantedAudience:   nonNil(payload.grantedAudience),
 		Form:              form,
 		Session:           session,
 	}, nil
@@ -180,7 +152,8 @@ func nonNil(a []string) fosite.Arguments {
 // deleteSession removes the row under signature. Deleting what is absent is not an error:
 // fosite deletes PKCE sessions and reused refresh tokens from concurrent requests.
 func (s *Store) deleteSession(ctx context.Context, table, signature string) error {
-	return s.mapErr(s.conn(ctx).Table(table).Where("signature = ?", hashKey(signature)).Delete(&sessionRow{}).Error)
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.deleteSession[table], hashKey(signature))
+	return s.mapErr(err)
 }
 
 // exists reports whether table has a row under the hashed key.
@@ -219,19 +192,18 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // error matching both fosite.ErrInvalidatedAuthorizeCode and fosite.ErrSerializationFailure).
 // An unknown code yields fosite.ErrNotFound.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	db := s.conn(ctx)
 	key := hashKey(signature)
-	res := db.Table(tableCodes).Where("signature = ? AND active = ?", key, true).Update("active", false)
-	if res.Error != nil {
-		if isConflict(res.Error) {
-			return fmt.Errorf("%w: %w: %w", fosite.ErrInvalidatedAuthorizeCode, fosite.ErrSerializationFailure, res.Error)
+	n, err := s.exec(ctx, s.pool(ctx), s.hot.invalidate, false, key, true)
+	if err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("%w: %w: %w", fosite.ErrInvalidatedAuthorizeCode, fosite.ErrSerializationFailure, err)
 		}
-		return s.mapErr(res.Error)
+		return s.mapErr(err)
 	}
-	if res.RowsAffected == 1 {
+	if n == 1 {
 		return nil
 	}
-	found, err := exists(db, tableCodes, "signature", key)
+	found, err := exists(s.conn(ctx), tableCodes, "signature", key)
 	if err != nil {
 		return s.mapErr(err)
 	}
@@ -275,11 +247,11 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature string,
 	if err != nil {
 		return err
 	}
-	rr := &refreshRow{Base: *row}
+	var access string
 	if accessSignature != "" {
-		rr.AccessSignature = hashKey(accessSignature)
+		access = hashKey(accessSignature)
 	}
-	return s.mapErr(s.conn(ctx).Table(tableRefresh).Create(rr).Error)
+	return s.insertSession(ctx, tableRefresh, row, access)
 }
 
 // GetRefreshTokenSession implements oauth2.RefreshTokenStorage. A rotated or revoked token
@@ -310,17 +282,12 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 	key := hashKey(refreshSignature)
 	now := dbTime(s.now())
 	return s.inTx(ctx, func(db *gorm.DB) error {
-		res := db.Table(tableRefresh).
-			Where("signature = ? AND request_id = ? AND active = ?", key, requestID, true).
-			Updates(map[string]any{
-				"active":        false,
-				"first_used_at": gorm.Expr("COALESCE(first_used_at, ?)", now),
-				"used_count":    gorm.Expr("used_count + 1"),
-			})
-		if res.Error != nil {
-			return s.mapErr(res.Error)
+		pool := db.Statement.ConnPool
+		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
+		if err != nil {
+			return s.mapErr(err)
 		}
-		if res.RowsAffected != 1 {
+		if n != 1 {
 			found, err := exists(db, tableRefresh, "signature", key)
 			if err != nil {
 				return s.mapErr(err)
@@ -330,11 +297,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 			}
 			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
 		}
-		if err := db.Table(tableRefresh).Where("request_id = ? AND active = ?", requestID, true).
-			Update("active", false).Error; err != nil {
+		if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
 			return s.mapErr(err)
 		}
-		return s.mapErr(db.Table(tableAccess).Where("request_id = ?", requestID).Delete(&sessionRow{}).Error)
+		_, err = s.exec(ctx, pool, s.hot.deleteAccess, requestID)
+		return s.mapErr(err)
 	})
 }
 

@@ -99,7 +99,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *provider.SigningKey) er
 // ErrUndecryptable: keep old encryption keys until every signing key they sealed is deleted.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]*provider.SigningKey, error) {
 	var rows []signingKeyRow
-	if err := s.conn(ctx).Table(tableSigningKeys).Order("generation").Find(&rows).Error; err != nil {
+	if err := s.reader(ctx).Table(tableSigningKeys).Order("generation").Find(&rows).Error; err != nil {
 		return nil, s.mapErr(err)
 	}
 	out := make([]*provider.SigningKey, 0, len(rows))

@@ -64,16 +64,31 @@ type Options struct {
 	// Now is the clock used for expiry decisions the store makes itself (pending
 	// authorizations, JTIs, timestamps of clients). Nil means time.Now. Tests set it.
 	Now func() time.Time
+	// ClientCacheTTL is how long a client read from the database is served from memory
+	// (token requests read their client several times). This Store's own client writes
+	// (UpdateClient, DeleteClient, their RFC 7592 compare-and-swap forms) take effect at
+	// once; a write by another Store on the same database (another replica) is seen after
+	// at most ClientCacheTTL. Zero means DefaultClientCacheTTL (2 s); negative turns the
+	// cache off (every read goes to the database).
+	ClientCacheTTL time.Duration
+	// ClientCacheSize bounds the number of cached clients. Zero means DefaultClientCacheSize.
+	ClientCacheSize int
 }
 
 // Store implements provider.Storage on a *gorm.DB. It is safe for concurrent use.
 type Store struct {
-	db      *gorm.DB
+	db      *gorm.DB // every write and transaction; for SQLite files (OpenSQLite) one connection
+	read    *gorm.DB // reads outside transactions: db, or OpenSQLite's query-only readers
 	dialect dialect
 	keys    *keyring
 	log     *slog.Logger
 	now     func() time.Time
 	closeDB bool
+	clients *clientCache // nil when Options.ClientCacheTTL < 0
+	hot     *hotStatements
+	// prepared and preparedRead hold the hot statements prepared on db's and read's
+	// *sql.DB (empty when the handle has none, e.g. with GORM's PrepareStmt mode).
+	prepared, preparedRead *preparedStatements
 }
 
 type dialect int
@@ -89,6 +104,11 @@ const (
 // immediate transactions, a busy timeout, WAL and foreign keys. New does not touch the schema:
 // call Migrate.
 func New(db *gorm.DB, opts Options) (*Store, error) {
+	return newStore(db, nil, opts)
+}
+
+// newStore is New with a separate handle for reads outside transactions (nil: db).
+func newStore(db, read *gorm.DB, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("gormstore: nil *gorm.DB")
 	}
@@ -113,13 +133,25 @@ func New(db *gorm.DB, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{
+	s := &Store{
 		db:      db.Session(&gorm.Session{SkipDefaultTransaction: true, NewDB: true}),
 		dialect: d,
 		keys:    kr,
 		log:     log.With("component", "gormstore"),
 		now:     now,
-	}, nil
+		clients: newClientCache(opts.ClientCacheTTL, opts.ClientCacheSize),
+		hot:     newHotStatements(d),
+	}
+	// Not with GORM's PrepareStmt mode (its ConnPool is no *sql.DB): it prepares itself.
+	sqlDB, _ := db.ConnPool.(*sql.DB)
+	s.prepared = newPreparedStatements(sqlDB, s.hot.all())
+	s.read, s.preparedRead = s.db, s.prepared
+	if read != nil {
+		s.read = read.Session(&gorm.Session{SkipDefaultTransaction: true, NewDB: true})
+		readSQL, _ := read.ConnPool.(*sql.DB)
+		s.preparedRead = newPreparedStatements(readSQL, s.hot.reads())
+	}
+	return s, nil
 }
 
 // SQLiteDSN returns the mattn/go-sqlite3 DSN OpenSQLite uses for the database file at path:
@@ -142,14 +174,45 @@ func SQLiteDSN(path string) string {
 
 // OpenSQLite opens (creating if needed) the SQLite database file at path with WAL, foreign keys,
 // a busy timeout and immediate transactions, and returns a Store that owns it (Close closes it).
-// The path ":memory:" (or "") gives a private in-memory database on a single connection.
-// Call Migrate before use.
+// Writes and transactions go through one connection (SQLite runs one writer at a time:
+// writers then queue in the connection pool, in order, instead of sleeping and retrying in
+// SQLite's busy handler, which made the latency tail under concurrent writes); reads outside
+// transactions go through a pool of SQLiteReaders query-only connections beside it, which
+// WAL lets run while the writer writes. The path ":memory:" (or "") gives a private
+// in-memory database on a single connection. Call Migrate before use.
 func OpenSQLite(path string, opts Options) (*Store, error) {
 	memory := path == "" || path == ":memory:"
 	dsn := SQLiteDSN(path)
 	if memory {
 		dsn = strings.Replace(SQLiteDSN(":memory:"), "_journal_mode=WAL", "_journal_mode=MEMORY", 1)
 	}
+	db, err := openSQLite(dsn, 1)
+	if err != nil {
+		return nil, err
+	}
+	var read *gorm.DB
+	if !memory { // every connection to ":memory:" is a separate database: one, for everything
+		if read, err = openSQLite(dsn+"&_query_only=true", SQLiteReaders); err != nil {
+			closeGorm(db)
+			return nil, err
+		}
+	}
+	s, err := newStore(db, read, opts)
+	if err != nil {
+		closeGorm(db)
+		closeGorm(read)
+		return nil, err
+	}
+	s.closeDB = true
+	return s, nil
+}
+
+// SQLiteReaders is how many query-only connections OpenSQLite keeps for reads beside its
+// one writer connection.
+const SQLiteReaders = 8
+
+// openSQLite opens a pool of at most conns connections to dsn, kept open, and pings it.
+func openSQLite(dsn string, conns int) (*gorm.DB, error) {
 	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
@@ -158,24 +221,25 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
 	}
-	if memory {
-		// Every connection to ":memory:" is a separate database: keep exactly one, forever.
-		sqlDB.SetMaxOpenConns(1)
-		sqlDB.SetMaxIdleConns(1)
-		sqlDB.SetConnMaxLifetime(0)
-		sqlDB.SetConnMaxIdleTime(0)
-	}
+	sqlDB.SetMaxOpenConns(conns)
+	sqlDB.SetMaxIdleConns(conns)
+	sqlDB.SetConnMaxLifetime(0)
+	sqlDB.SetConnMaxIdleTime(0)
 	if err := sqlDB.Ping(); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
 	}
-	s, err := New(db, opts)
-	if err != nil {
-		_ = sqlDB.Close()
-		return nil, err
+	return db, nil
+}
+
+// closeGorm closes db's pool; nil does nothing.
+func closeGorm(db *gorm.DB) {
+	if db == nil {
+		return
 	}
-	s.closeDB = true
-	return s, nil
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
 }
 
 // PostgresMaxIdleConns is how many idle connections OpenPostgres keeps in its pool.
@@ -201,9 +265,7 @@ func OpenPostgres(dsn string, opts Options) (*Store, error) {
 	}
 	s, err := New(db, opts)
 	if err != nil {
-		if sqlDB, e := db.DB(); e == nil {
-			_ = sqlDB.Close()
-		}
+		closeGorm(db)
 		return nil, err
 	}
 	s.closeDB = true
@@ -232,14 +294,22 @@ func (s *Store) Dialect() string {
 // Close closes the database when the Store opened it (OpenSQLite, OpenPostgres); for a Store
 // made with New it does nothing.
 func (s *Store) Close() error {
+	s.prepared.close()
+	s.preparedRead.close()
 	if !s.closeDB {
 		return nil
+	}
+	var errs []error
+	if s.read != s.db {
+		if sqlDB, err := s.read.DB(); err == nil {
+			errs = append(errs, sqlDB.Close())
+		}
 	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
 	}
-	return sqlDB.Close()
+	return errors.Join(append(errs, sqlDB.Close())...)
 }
 
 // hashKey is the stored form of a signature or opaque ID: hex SHA-256.
@@ -260,6 +330,9 @@ type txState struct {
 	rollbackOnly bool
 	// afterCommit runs, in order, once the transaction has committed (see revokeInTx).
 	afterCommit []func(context.Context) error
+	// clientsWritten are the clients this transaction wrote: it reads them from the
+	// database, never from the client cache, and does not cache what it reads.
+	clientsWritten map[string]bool
 }
 
 // txRef is what a context carries: the transaction, and whether this context began it.
@@ -374,28 +447,41 @@ func (s *Store) Rollback(ctx context.Context) error {
 	return nil
 }
 
-// conn returns the handle a method uses: the open transaction in ctx, or the pool.
-func (s *Store) conn(ctx context.Context) *gorm.DB {
+// openTx returns ctx's open transaction, or nil.
+func (s *Store) openTx(ctx context.Context) *gorm.DB {
 	if ref := txFrom(ctx); ref != nil {
 		ref.st.mu.Lock()
-		done := ref.st.done
-		ref.st.mu.Unlock()
-		if !done {
-			return ref.st.tx.WithContext(ctx)
+		defer ref.st.mu.Unlock()
+		if !ref.st.done {
+			return ref.st.tx
 		}
+	}
+	return nil
+}
+
+// conn returns the handle a method that writes uses: the open transaction in ctx, or the
+// pool (for SQLite files, the one writer connection).
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if tx := s.openTx(ctx); tx != nil {
+		return tx.WithContext(ctx)
 	}
 	return s.db.WithContext(ctx)
 }
 
+// reader returns the handle a method that only reads uses: the open transaction in ctx,
+// or the readers (for SQLite files, query-only connections beside the writer; the pool
+// otherwise).
+func (s *Store) reader(ctx context.Context) *gorm.DB {
+	if tx := s.openTx(ctx); tx != nil {
+		return tx.WithContext(ctx)
+	}
+	return s.read.WithContext(ctx)
+}
+
 // inTx runs fn atomically: inside ctx's transaction when there is one, else in a new one.
 func (s *Store) inTx(ctx context.Context, fn func(db *gorm.DB) error) error {
-	if ref := txFrom(ctx); ref != nil {
-		ref.st.mu.Lock()
-		done := ref.st.done
-		ref.st.mu.Unlock()
-		if !done {
-			return fn(ref.st.tx.WithContext(ctx))
-		}
+	if tx := s.openTx(ctx); tx != nil {
+		return fn(tx.WithContext(ctx))
 	}
 	tx := s.db.WithContext(ctx).Begin(s.txOptions())
 	if tx.Error != nil {

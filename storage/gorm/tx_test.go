@@ -161,7 +161,8 @@ func TestErrorMapping_PostgresConcurrentUpdateIsSerializationFailure(t *testing.
 	must(t, err)
 	defer s.Rollback(lateInvalidate)
 	for _, tx := range []context.Context{lateRotate, lateInvalidate} {
-		if _, err := s.GetClient(tx, "client"); err != nil {
+		// A statement takes the snapshot (not GetClient: the client cache answers it).
+		if _, err := s.GetAuthorizeCodeSession(tx, "code", &fosite.DefaultSession{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,349 @@
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-sqlite3"
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+)
+
+// The statements of the hot paths (reading and writing codes, tokens and PKCE sessions,
+// reading clients, the conditional writes of single use) go to database/sql directly,
+// through the ConnPool of the *gorm.DB (so the pool, a transaction or GORM's prepared
+// statement cache, whichever it is), rather than through GORM's statement builder: the
+// builder's reflection and clause cloning cost more CPU and allocations than SQLite's own
+// work for these one-row statements. Everything else keeps using GORM.
+
+// sessionColumns are the columns of every session table, in the order scanSession reads.
+const sessionColumns = "signature, request_id, client_id, subject, requested_at, expires_at, active, key_id, data"
+
+// refreshExtraColumns are the refresh token table's own columns, in the order scanSession reads.
+const refreshExtraColumns = "access_signature, first_used_at, used_count"
+
+// clientColumns are the columns of oauth_clients, in the order scanClient reads.
+const clientColumns = "id, secret_hash, secret_expires_at, public, token_endpoint_auth_method, redirect_uris, " +
+	"grant_types, response_types, scopes, audience, contacts, application_type, name, uri, logo_uri, policy_uri, " +
+	"tos_uri, software_id, software_version, source, registration_access_token_hash, created_at, updated_at, last_used_at"
+
+// hotStatements holds the hot-path SQL, rendered once for the Store's dialect.
+type hotStatements struct {
+	getSession    map[string]string // by table; the refresh table's includes refreshExtraColumns
+	insertSession map[string]string // by table; the refresh table's includes access_signature
+	deleteSession map[string]string // by table
+	getClient     string
+	invalidate    string // a code's conditional deactivation
+	rotate        string // a refresh token's conditional deactivation
+	deactivate    string // the grant's other active refresh tokens
+	deleteAccess  string // the grant's access tokens
+}
+
+func newHotStatements(d dialect) *hotStatements {
+	h := &hotStatements{
+		getSession:    map[string]string{},
+		insertSession: map[string]string{},
+		deleteSession: map[string]string{},
+		getClient:     rebind(d, "SELECT "+clientColumns+" FROM "+tableClients+" WHERE id = ?"),
+		invalidate:    rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
+		rotate: rebind(d, "UPDATE "+tableRefresh+" SET active = ?, first_used_at = COALESCE(first_used_at, ?), "+
+			"used_count = used_count + 1 WHERE signature = ? AND request_id = ? AND active = ?"),
+		deactivate:   rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
+		deleteAccess: rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
+	}
+	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
+		cols, n := sessionColumns, 9
+		if t == tableRefresh {
+			cols += ", " + refreshExtraColumns
+		}
+		h.getSession[t] = rebind(d, "SELECT "+cols+" FROM "+t+" WHERE signature = ?")
+		if t == tableRefresh {
+			cols, n = sessionColumns+", access_signature", 10
+		}
+		h.insertSession[t] = rebind(d, "INSERT INTO "+t+" ("+cols+") VALUES ("+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+")")
+		h.deleteSession[t] = rebind(d, "DELETE FROM "+t+" WHERE signature = ?")
+	}
+	return h
+}
+
+// all returns every statement of h.
+func (h *hotStatements) all() []string {
+	qs := append(h.reads(), h.invalidate, h.rotate, h.deactivate, h.deleteAccess)
+	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
+		for _, q := range m {
+			qs = append(qs, q)
+		}
+	}
+	return qs
+}
+
+// reads returns the statements of h that only read (what the SQLite readers run).
+func (h *hotStatements) reads() []string {
+	qs := []string{h.getClient}
+	for _, q := range h.getSession {
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+// rebind turns the ? placeholders of q into PostgreSQL's $1, $2, … for dialectPostgres.
+func rebind(d dialect, q string) string {
+	if d != dialectPostgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// pool returns what a hot-path write runs on: ctx's open transaction, or the pool (the
+// writer, for SQLite files).
+func (s *Store) pool(ctx context.Context) gorm.ConnPool {
+	if tx := s.openTx(ctx); tx != nil {
+		return tx.Statement.ConnPool
+	}
+	return s.db.Statement.ConnPool
+}
+
+// readPool returns what a hot-path read runs on: ctx's open transaction, or the readers
+// (SQLite files; the pool otherwise).
+func (s *Store) readPool(ctx context.Context) gorm.ConnPool {
+	if tx := s.openTx(ctx); tx != nil {
+		return tx.Statement.ConnPool
+	}
+	return s.read.Statement.ConnPool
+}
+
+// preparedStatements prepares each hot-path statement once on one *sql.DB (database/sql
+// then prepares it once per connection and keeps it): SQLite otherwise compiles every
+// statement on every call. Transactions use the prepared statement through Tx.StmtContext.
+type preparedStatements struct {
+	db      *sql.DB  // nil: nothing is prepared
+	queries []string // what to prepare
+
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	closed bool // after Close: prepare nothing more
+}
+
+func newPreparedStatements(db *sql.DB, queries []string) *preparedStatements {
+	return &preparedStatements{db: db, queries: queries, stmts: make(map[string]*sql.Stmt)}
+}
+
+// stmt returns the statement q prepared for pool, or nil when pool is neither one of the
+// Store's *sql.DBs nor a transaction of its writer (a caller's *gorm.DB with its own
+// ConnPool, such as GORM's PrepareStmt mode): q then runs unprepared.
+func (s *Store) stmt(ctx context.Context, pool gorm.ConnPool, q string) (*sql.Stmt, error) {
+	var (
+		tx *sql.Tx
+		ps *preparedStatements
+	)
+	switch p := pool.(type) {
+	case *sql.DB:
+		switch p {
+		case s.prepared.db:
+			ps = s.prepared
+		case s.preparedRead.db:
+			ps = s.preparedRead
+		}
+	case *sql.Tx:
+		tx, ps = p, s.prepared
+	}
+	if ps == nil || ps.db == nil {
+		return nil, nil
+	}
+	ps.mu.Lock()
+	st, ok := ps.stmts[q]
+	ps.mu.Unlock()
+	if !ok && tx == nil {
+		// Prepare every hot statement now: some run only inside transactions, where
+		// preparing on the pool would need a second connection while this goroutine holds
+		// one (the single writer connection would deadlock). No lock is held while
+		// preparing (it waits for a connection). A failure (tables not migrated yet) is
+		// tried again on the next call.
+		if err := ps.prepareAll(ctx); err != nil {
+			return nil, nil
+		}
+		ps.mu.Lock()
+		st, ok = ps.stmts[q]
+		ps.mu.Unlock()
+	}
+	if !ok {
+		return nil, nil
+	}
+	if tx != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
+// prepareAll prepares the statements not prepared yet.
+func (ps *preparedStatements) prepareAll(ctx context.Context) error {
+	var missing []string
+	ps.mu.Lock()
+	for _, q := range ps.queries {
+		if _, ok := ps.stmts[q]; !ok {
+			missing = append(missing, q)
+		}
+	}
+	ps.mu.Unlock()
+	for _, q := range missing {
+		st, err := ps.db.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		ps.mu.Lock()
+		if _, ok := ps.stmts[q]; ok || ps.closed {
+			_ = st.Close()
+		} else {
+			ps.stmts[q] = st
+		}
+		ps.mu.Unlock()
+	}
+	return nil
+}
+
+// close closes the prepared statements (Store.Close).
+func (ps *preparedStatements) close() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.closed = true
+	for q, st := range ps.stmts {
+		_ = st.Close()
+		delete(ps.stmts, q)
+	}
+}
+
+// exec runs the hot-path write q on pool and returns the number of rows it affected.
+// Errors are the driver's (unmapped: callers classify conflicts themselves).
+func (s *Store) exec(ctx context.Context, pool gorm.ConnPool, q string, args ...any) (int64, error) {
+	st, err := s.stmt(ctx, pool, q)
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = pool.ExecContext(ctx, q, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// queryRow runs the hot-path query q on pool and scans its one row into dest:
+// fosite.ErrNotFound when there is none, other errors mapped.
+func (s *Store) queryRow(ctx context.Context, pool gorm.ConnPool, q string, args []any, dest ...any) error {
+	st, err := s.stmt(ctx, pool, q)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	var row *sql.Row
+	if st != nil {
+		row = st.QueryRowContext(ctx, args...)
+	} else {
+		row = pool.QueryRowContext(ctx, q, args...)
+	}
+	if err := row.Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fosite.ErrNotFound
+		}
+		return s.mapErr(err)
+	}
+	return nil
+}
+
+// selectSession reads the row of table under the hashed key (with the refresh token
+// columns for the refresh table); fosite.ErrNotFound when absent.
+func (s *Store) selectSession(ctx context.Context, table, key string) (*refreshRow, error) {
+	var (
+		row       refreshRow
+		expires   sql.NullTime
+		firstUsed sql.NullTime
+	)
+	b := &row.Base
+	dest := []any{&b.Signature, &b.RequestID, &b.ClientID, &b.Subject, &b.RequestedAt, &expires, &b.Active, &b.KeyID, &b.Data}
+	if table == tableRefresh {
+		dest = append(dest, &row.AccessSignature, &firstUsed, &row.UsedCount)
+	}
+	if err := s.queryRow(ctx, s.readPool(ctx), s.hot.getSession[table], []any{key}, dest...); err != nil {
+		return nil, err
+	}
+	b.ExpiresAt = nullTime(expires)
+	row.FirstUsedAt = nullTime(firstUsed)
+	return &row, nil
+}
+
+// insertSession writes row into table; accessSignature is the refresh table's extra column.
+func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow, accessSignature string) error {
+	var expires any
+	if row.ExpiresAt != nil {
+		expires = *row.ExpiresAt
+	}
+	args := []any{row.Signature, row.RequestID, row.ClientID, row.Subject, row.RequestedAt, expires, row.Active, row.KeyID, row.Data}
+	if table == tableRefresh {
+		args = append(args, accessSignature)
+	}
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.insertSession[table], args...)
+	if isForeignKeyViolation(err) {
+		// The client is gone: another replica deleted it while this one had it cached.
+		// Forget it, so that this request is the only one that gets this far.
+		s.forgetClient(ctx, row.ClientID)
+	}
+	return s.mapErr(err)
+}
+
+// isForeignKeyViolation reports whether err is a foreign key violation (PostgreSQL 23503,
+// SQLite SQLITE_CONSTRAINT_FOREIGNKEY): a row referencing a client that does not exist.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	var sqErr sqlite3.Error
+	return errors.As(err, &sqErr) && sqErr.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}
+
+// selectClient reads the client row id; fosite.ErrNotFound when absent.
+func (s *Store) selectClient(ctx context.Context, id string) (*clientRow, error) {
+	var (
+		r                        clientRow
+		secretExp, lastUsed      sql.NullTime
+		secretHash, regTokenHash []byte
+	)
+	err := s.queryRow(ctx, s.readPool(ctx), s.hot.getClient, []any{id}, &r.ID, &secretHash, &secretExp, &r.Public,
+		&r.TokenEndpointAuthMethod, &r.RedirectURIs, &r.GrantTypes, &r.ResponseTypes, &r.Scopes, &r.Audience, &r.Contacts,
+		&r.ApplicationType, &r.Name, &r.URI, &r.LogoURI, &r.PolicyURI, &r.TOSURI, &r.SoftwareID, &r.SoftwareVersion,
+		&r.Source, &regTokenHash, &r.CreatedAt, &r.UpdatedAt, &lastUsed)
+	if err != nil {
+		return nil, err
+	}
+	r.SecretHash, r.RegistrationAccessTokenHash = secretHash, regTokenHash
+	r.SecretExpiresAt, r.LastUsedAt = nullTime(secretExp), nullTime(lastUsed)
+	return &r, nil
+}
+
+func nullTime(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time
+	return &v
+}
