@@ -89,6 +89,7 @@ var migrations = []migration{
 				used_count INTEGER NOT NULL DEFAULT 0`)...)...),
 	},
 	signingKeysMigration, // version 2, in signingkeys.go
+	deviceCodesMigration, // version 3, in device.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.

@@ -19,12 +19,14 @@ var purgeTargets = []struct{ table, key string }{
 	{tableAccess, "signature"},
 	{tableRefresh, "signature"},
 	{tablePending, "id_hash"},
+	{tableDevice, "device_code_hash"},
 	{tableJTIs, "jti_hash"},
 }
 
-// Purge deletes codes, PKCE sessions, access and refresh tokens, pending authorizations and JTIs
-// that expired before before, in statements of at most 1000 rows each (each its own implicit
-// transaction; Purge ignores any transaction in ctx), and returns how many rows it deleted.
+// Purge deletes codes, PKCE sessions, access and refresh tokens, pending authorizations, device
+// authorizations (RFC 8628) and JTIs that expired before before, in statements of at most 1000
+// rows each (each its own implicit transaction; Purge ignores any transaction in ctx), and
+// returns how many rows it deleted.
 // Rows without an expiry (refresh tokens with an infinite lifespan) are kept. Typically run
 // periodically with time.Now() or a little earlier (keeping used codes a little past expiry
 // keeps replay detection for codes presented late).
