@@ -179,6 +179,10 @@ func New(cfg Config) (*Server, error) {
 	if !s.compat.FilterUnknownScopes {
 		regOpts.UnknownScopes = registration.RejectUnknownScopes
 	}
+	if pcfg.DeviceAuthorization != nil && regOpts.GrantTypes == nil {
+		// Clients opt in by registering the device grant; it is never a default.
+		regOpts.GrantTypes = []string{"authorization_code", "refresh_token", provider.GrantTypeDeviceCode}
+	}
 	if s.compat.LenientRegistration {
 		regOpts.NameFromRedirectHost = true
 		if regOpts.DefaultGrantTypes == nil && (regOpts.GrantTypes == nil || slices.Contains(regOpts.GrantTypes, "refresh_token")) {

@@ -122,7 +122,7 @@ func (d *Document) Client(clientID string, defaultGrantTypes []string) (*provide
 		}
 	}
 	for _, g := range grants {
-		if g != "authorization_code" && g != "refresh_token" {
+		if g != "authorization_code" && g != "refresh_token" && g != provider.GrantTypeDeviceCode {
 			return nil, fmt.Errorf("the client ID metadata document's grant type %q is not supported", g)
 		}
 	}
