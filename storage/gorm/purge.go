@@ -59,10 +59,11 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 // ListUnusedMetadataDocumentClients returns up to limit IDs of clients stored from client ID
 // metadata documents (provider.ClientSourceMetadataDocument) whose LastUsedAt, or CreatedAt
 // when never used, is before cutoff and that hold nothing live: no active unexpired refresh
-// token, access token or authorization code and no unconsumed unexpired pending
-// authorization. Oldest first. It implements registration.UnusedMetadataDocumentClientLister,
-// which registration.PruneUnusedMetadataDocumentClients uses: such rows are only a copy of
-// a document the server fetches again when the client comes back, but anyone can make the
+// token, access token or authorization code, no unconsumed unexpired pending
+// authorization and no undecided or unredeemed unexpired device authorization. Oldest
+// first. It implements registration.UnusedMetadataDocumentClientLister, which
+// registration.PruneUnusedMetadataDocumentClients uses: such rows are only a copy of a
+// document the server fetches again when the client comes back, but anyone can make the
 // server add one (ListUnusedClients does the same for dynamic registrations).
 func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
 	if limit <= 0 {
@@ -79,6 +80,7 @@ func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff ti
 		Where(live(tableAccess, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
 		Where(live(tableCodes, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
 		Where(live(tablePending, "t.consumed_at IS NULL AND t.expires_at > ?"), now).
+		Where(live(tableDevice, "t.status IN ('pending', 'approved') AND t.expires_at > ?"), now).
 		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
 	return ids, s.mapErr(err)
 }
