@@ -61,9 +61,22 @@ func postJSON(t *testing.T, u string, form url.Values, v any) int {
 // A client registered with the device grant (RFC 7591 + RFC 8628) that sends neither
 // scope nor resource gets what the code flow would give it under compat.Default: the
 // resource's default scopes and a token bound to the MCP server, accepted by Protect.
+// With JWT access tokens (RFC 9068) the device grant's token is a JWT the MCP endpoint
+// verifies locally.
 func TestRFC8628_RegisteredClientGetsResourceBoundToken(t *testing.T) {
+	for _, jwt := range []bool{false, true} {
+		t.Run(map[bool]string{false: "opaque", true: "jwt"}[jwt], func(t *testing.T) { deviceTokenAtMCP(t, jwt) })
+	}
+}
+
+func deviceTokenAtMCP(t *testing.T, jwt bool) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
-		_, base, auth := newServer(t, store, withDeviceGrant, func(c *mcp.Config) { c.RateLimits = &mcp.RateLimits{Disabled: true} })
+		_, base, auth := newServer(t, store, withDeviceGrant, func(c *mcp.Config) {
+			c.RateLimits = &mcp.RateLimits{Disabled: true}
+			if jwt {
+				c.JWTAccessTokens = &mcp.JWTAccessTokens{}
+			}
+		})
 		m := auth.Provider().Metadata()
 		if m.DeviceAuthorizationEndpoint != base+"/device_authorization" {
 			t.Fatalf("device_authorization_endpoint = %q", m.DeviceAuthorizationEndpoint)
@@ -117,6 +130,9 @@ func TestRFC8628_RegisteredClientGetsResourceBoundToken(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&at)
 		if resp.StatusCode != http.StatusOK || at.Subject != "alice" || at.ClientID != id {
 			t.Errorf("MCP call with the device token: %d %+v", resp.StatusCode, at)
+		}
+		if isJWT := strings.Count(tok.AccessToken, ".") == 2 && strings.HasPrefix(tok.AccessToken, "ey"); isJWT != jwt {
+			t.Errorf("access token is a JWT: %v, want %v", isJWT, jwt)
 		}
 	})
 }
