@@ -51,6 +51,11 @@ type RateLimits struct {
 	// Registration limits the RFC 7591 registration endpoint and the RFC 7592
 	// management of registered clients. Default DefaultRateLimits().Registration.
 	Registration ratelimit.Limit
+	// UserCode limits the entries (POSTs) of device flow user codes (RFC 8628 §5.1) on
+	// the built-in verification page and on pages wrapped with Server.LimitUserCode,
+	// charged before the code is looked up. The device authorization endpoint has the
+	// Token limit. Default DefaultRateLimits().UserCode.
+	UserCode ratelimit.Limit
 
 	// ClientIP says how a client's address is found: by default the connection's.
 	// Behind a reverse proxy, every client shares the proxy's address, and so its
@@ -75,6 +80,12 @@ type RateLimits struct {
 //   - Revocation: 120 a minute, 40 at once.
 //   - Introspection: 600 a minute, 100 at once.
 //   - Registration: 10 registrations a minute, 5 at once.
+//   - UserCode: 5 user code entries a minute, 5 at once. A user code is 8 characters
+//     of a 20-letter alphabet, 20^8 ≈ 2.56·10^10 codes, valid 10 minutes: one address
+//     gets at most 5 + 5·10 = 55 tries within a code's lifetime, so with 1 000 codes
+//     pending at once it guesses one of them with probability 55·1000/2.56·10^10 ≈
+//     2·10^-6 (RFC 8628 §5.1); an attacker with k addresses multiplies that by k. A
+//     person needs two or three entries (the code, then the login and decision).
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		Authorize:     ratelimit.PerMinute(60, 20),
@@ -83,12 +94,13 @@ func DefaultRateLimits() RateLimits {
 		Revocation:    ratelimit.PerMinute(120, 40),
 		Introspection: ratelimit.PerMinute(600, 100),
 		Registration:  ratelimit.PerMinute(10, 5),
+		UserCode:      ratelimit.PerMinute(5, 5),
 	}
 }
 
 // limiters are the endpoints' limiters; nil when RateLimits.Disabled.
 type limiters struct {
-	authorize, login, token, revocation, introspection, registration *ratelimit.Limiter
+	authorize, login, token, revocation, introspection, registration, userCode *ratelimit.Limiter
 }
 
 // newLimiters builds the limiters of cfg (nil: the defaults).
@@ -115,6 +127,7 @@ func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
 		{"revocation", c.Revocation, def.Revocation, true, &l.revocation},
 		{"introspection", c.Introspection, def.Introspection, true, &l.introspection},
 		{"registration", c.Registration, def.Registration, true, &l.registration},
+		{"userCode", c.UserCode, def.UserCode, false, &l.userCode},
 	} {
 		limit := e.limit
 		if limit == (ratelimit.Limit{}) {
@@ -149,11 +162,30 @@ func tokenLimiter(l *limiters) *ratelimit.Limiter         { return l.token }
 func revocationLimiter(l *limiters) *ratelimit.Limiter    { return l.revocation }
 func introspectionLimiter(l *limiters) *ratelimit.Limiter { return l.introspection }
 func registrationLimiter(l *limiters) *ratelimit.Limiter  { return l.registration }
+func userCodeLimiter(l *limiters) *ratelimit.Limiter      { return l.userCode }
 
 // LimitLogin wraps your own login page (provider.Config.LoginURL), where passwords are
 // tried, with the login limit (RateLimits.Login); the built-in page is limited already.
 // With limits disabled it returns h.
 func (s *Server) LimitLogin(h http.Handler) http.Handler { return s.limit(loginLimiter, h) }
+
+// LimitUserCode wraps your own device verification page (provider.DeviceRequest,
+// ApproveDevice, DenyDevice) with the user code limit (RateLimits.UserCode): every POST
+// counts, before the handler looks a code up. The built-in page is limited already; wrap
+// it with LimitLogin too when it checks passwords. With limits disabled it returns h.
+func (s *Server) LimitUserCode(h http.Handler) http.Handler {
+	if s.limits == nil {
+		return h
+	}
+	limited := s.limit(userCodeLimiter, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			limited.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // registerProvider mounts the provider's endpoints, each behind its limit: what
 // provider.Register does, plus the limiters.
@@ -170,6 +202,12 @@ func (s *Server) registerProvider(mux *http.ServeMux) {
 	mux.Handle(base+provider.IntrospectionPath, s.limit(introspectionLimiter, http.HandlerFunc(p.Introspection)))
 	if s.builtinLogin {
 		mux.Handle(base+provider.LoginPath, s.limit(loginLimiter, http.HandlerFunc(p.Login)))
+	}
+	if p.DeviceVerificationURI() != "" {
+		mux.Handle(base+provider.DeviceAuthorizationPath, s.limit(tokenLimiter, http.HandlerFunc(p.DeviceAuthorization)))
+		if s.builtinLogin {
+			mux.Handle(base+provider.DevicePath, s.limit(loginLimiter, s.LimitUserCode(http.HandlerFunc(p.Device))))
+		}
 	}
 	for _, path := range p.MetadataPaths() {
 		mux.HandleFunc(path, p.MetadataHandler)

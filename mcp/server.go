@@ -182,6 +182,10 @@ func New(cfg Config) (*Server, error) {
 	if regOpts.RedirectURIRules.DotlessSchemes == nil {
 		regOpts.RedirectURIRules = pcfg.RedirectURIRules
 	}
+	if pcfg.DeviceAuthorization != nil && regOpts.GrantTypes == nil {
+		// Clients opt in by registering the device grant; it is never a default.
+		regOpts.GrantTypes = []string{"authorization_code", "refresh_token", provider.GrantTypeDeviceCode}
+	}
 	if s.compat.LenientRegistration {
 		regOpts.NameFromRedirectHost = true
 		if regOpts.DefaultGrantTypes == nil && (regOpts.GrantTypes == nil || slices.Contains(regOpts.GrantTypes, "refresh_token")) {

@@ -264,30 +264,8 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 		scopes = fosite.RemoveEmpty(strings.Split(rawScope[0], " "))
 	}
 	view := newView(ar.GetClient(), ar.GetRedirectURI().String(), scopes, resources)
-	if runHook && p.cfg.AuthorizeHook != nil {
-		if err := p.cfg.AuthorizeHook(ctx, view); err != nil {
-			var rfc *fosite.RFC6749Error
-			if errors.As(err, &rfc) {
-				return ar, nil, err
-			}
-			p.errorf(ctx, "authorize hook", err)
-			return ar, nil, fosite.ErrServerError.WithWrap(err)
-		}
-	}
-	view.Scopes = dedupe(view.Scopes)
-	for _, s := range view.Scopes {
-		if !ValidScopeToken(s) {
-			return ar, nil, fosite.ErrInvalidScope.WithHint("A scope is malformed.")
-		}
-		if !fosite.ExactScopeStrategy(ar.GetClient().GetScopes(), s) {
-			return ar, nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", s)
-		}
-	}
-	if view.Resources, err = p.canonicalResources(view.Resources); err != nil {
+	if err := p.settleScopesAndResources(ctx, ar.GetClient(), view, runHook); err != nil {
 		return ar, nil, err
-	}
-	if len(view.Resources) == 0 && p.cfg.RequireResource {
-		return ar, nil, ErrInvalidTarget.WithHint("The 'resource' parameter is required.")
 	}
 	if len(view.Scopes) > 0 {
 		form["scope"] = []string{strings.Join(view.Scopes, " ")}
@@ -300,6 +278,40 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	ar.SetRequestedScopes(view.Scopes)
 	ar.SetRequestedAudience(view.Resources)
 	return ar, view, nil
+}
+
+// settleScopesAndResources runs Config.AuthorizeHook on view when runHook is set, then
+// checks its scopes (well-formed, allowed to client) and resources (configured, present
+// when Config.RequireResource): the rules the authorization and the device
+// authorization endpoints share.
+func (p *Provider) settleScopesAndResources(ctx context.Context, client fosite.Client, view *AuthorizationRequest, runHook bool) error {
+	if runHook && p.cfg.AuthorizeHook != nil {
+		if err := p.cfg.AuthorizeHook(ctx, view); err != nil {
+			var rfc *fosite.RFC6749Error
+			if errors.As(err, &rfc) {
+				return err
+			}
+			p.errorf(ctx, "authorize hook", err)
+			return fosite.ErrServerError.WithWrap(err)
+		}
+	}
+	view.Scopes = dedupe(view.Scopes)
+	for _, s := range view.Scopes {
+		if !ValidScopeToken(s) {
+			return fosite.ErrInvalidScope.WithHint("A scope is malformed.")
+		}
+		if !fosite.ExactScopeStrategy(client.GetScopes(), s) {
+			return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", s)
+		}
+	}
+	var err error
+	if view.Resources, err = p.canonicalResources(view.Resources); err != nil {
+		return err
+	}
+	if len(view.Resources) == 0 && p.cfg.RequireResource {
+		return ErrInvalidTarget.WithHint("The 'resource' parameter is required.")
+	}
+	return nil
 }
 
 // checkPKCEChallenge enforces RFC 7636 with S256 only (OAuth 2.1): a challenge is

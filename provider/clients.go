@@ -32,7 +32,8 @@ type ClientSpec struct {
 	// clients) or client_secret_post; "none" for public clients.
 	TokenEndpointAuthMethod string
 	// GrantTypes default to authorization_code and refresh_token. client_credentials
-	// needs a confidential client and Config.EnableClientCredentials.
+	// needs a confidential client and Config.EnableClientCredentials; GrantTypeDeviceCode
+	// needs Config.DeviceAuthorization.
 	GrantTypes []string
 	// Scopes the client may be granted; default Config.Scopes plus
 	// Config.RefreshTokenScopes.
@@ -104,6 +105,10 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 			}
 			if spec.Public {
 				return nil, "", errors.New("provider: client_credentials needs a confidential client")
+			}
+		case GrantTypeDeviceCode:
+			if p.device == nil {
+				return nil, "", errors.New("provider: the device_code grant is not enabled (Config.DeviceAuthorization)")
 			}
 		default:
 			return nil, "", fmt.Errorf("provider: unsupported grant type %q", g)

@@ -208,6 +208,14 @@ type Config struct {
 	// confidential clients registered with it. Off by default.
 	EnableClientCredentials bool
 
+	// DeviceAuthorization, when set, enables the device authorization grant (RFC 8628)
+	// for clients whose GrantTypes include GrantTypeDeviceCode (opt-in per client): the
+	// endpoint {Issuer}/device_authorization, the device_code grant at the token endpoint
+	// and, with the built-in pages (empty LoginURL), the verification page {Issuer}/device.
+	// Needs a Storage implementing DeviceAuthorizationStore (storage/gorm does). Nil, the
+	// default, leaves the grant off.
+	DeviceAuthorization *DeviceAuthorizationOptions
+
 	// TokenEndpointHandlers are extra fosite token endpoint handlers (for example another
 	// grant type), run after the built-in ones. Grant types they handle are accepted by
 	// the token endpoint; add them to the metadata with EditMetadata.
@@ -343,6 +351,13 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	} else if c.Authenticator == nil && c.AutoApprove == nil {
 		return c, errors.New("provider: the built-in login page (empty Config.LoginURL) needs Config.Authenticator or Config.AutoApprove")
+	}
+	if c.DeviceAuthorization != nil {
+		o, err := c.DeviceAuthorization.withDefaults(&c)
+		if err != nil {
+			return c, err
+		}
+		c.DeviceAuthorization = &o
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

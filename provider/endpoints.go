@@ -12,7 +12,8 @@ import (
 )
 
 // Token is the token endpoint (RFC 6749 §3.2): authorization_code (with PKCE),
-// refresh_token (rotating) and, when enabled, client_credentials. Responses carry
+// refresh_token (rotating) and, when enabled, client_credentials and the RFC 8628
+// device_code grant (device.go). Responses carry
 // Cache-Control: no-store; errors are RFC 6749 §5.2 JSON.
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -155,6 +156,10 @@ func checkTokenParams(r *http.Request, grantType string) error {
 	case "refresh_token":
 		if f.Get("refresh_token") == "" {
 			return fosite.ErrInvalidRequest.WithHint("The 'refresh_token' parameter is missing.")
+		}
+	case GrantTypeDeviceCode:
+		if f.Get("device_code") == "" {
+			return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter is missing.")
 		}
 	}
 	return nil

@@ -129,20 +129,24 @@ func FuzzValidateRedirectURI(f *testing.F) {
 }
 
 // FuzzEndpoints sends arbitrary bodies, queries and Authorization headers to every
-// endpoint: never a panic and never a 5xx.
+// endpoint (the device flow's included): never a panic and never a 5xx.
 func FuzzEndpoints(f *testing.F) {
 	s := gormtest.Open(f, gormtest.SQLite)
 	issuer := "http://127.0.0.1:9/oauth"
 	p, err := provider.New(provider.Config{
 		Issuer: issuer, Storage: s, GlobalSecret: []byte("0123456789abcdef0123456789abcdef"),
 		Scopes: []string{"read"}, Resources: []string{"http://127.0.0.1:9/mcp"}, EnableClientCredentials: true,
-		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "u", true },
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AutoApprove:         func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "u", true },
+		DeviceAuthorization: &provider.DeviceAuthorizationOptions{},
+		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		f.Fatal(err)
 	}
 	ctx := context.Background()
+	if _, _, err := p.CreateClient(ctx, provider.ClientSpec{ID: "dev", Public: true, GrantTypes: []string{provider.GrantTypeDeviceCode}}); err != nil {
+		f.Fatal(err)
+	}
 	if _, _, err := p.CreateClient(ctx, provider.ClientSpec{ID: "pub", Public: true, RedirectURIs: []string{"http://localhost/cb"}}); err != nil {
 		f.Fatal(err)
 	}
@@ -151,7 +155,8 @@ func FuzzEndpoints(f *testing.F) {
 		f.Fatal(err)
 	}
 	h := p.Handler()
-	paths := []string{"/oauth/authorize", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/login", "/.well-known/oauth-authorization-server/oauth"}
+	paths := []string{"/oauth/authorize", "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/login", "/.well-known/oauth-authorization-server/oauth",
+		"/oauth/device_authorization", "/oauth/device"}
 	for _, seed := range []struct {
 		path          uint8
 		method, query string
@@ -169,6 +174,11 @@ func FuzzEndpoints(f *testing.F) {
 		{4, "GET", "auth_request=%00", "", ""},
 		{0, "GET", "client_id=pub&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax", "", ""},
 		{5, "OPTIONS", "", "", ""},
+		{6, "POST", "", "client_id=dev&scope=read&resource=http%3A%2F%2F127.0.0.1%3A9%2Fmcp", ""},
+		{6, "POST", "", "client_id=dev&resource=%zz&scope=a%20a", ""},
+		{1, "POST", "", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=ory_dc_a.b&client_id=dev", ""},
+		{7, "GET", "user_code=BCDF-GHJK", "", ""},
+		{7, "POST", "", "user_code=bcdf%00ghjk&csrf_token=x&action=approve", ""},
 	} {
 		f.Add(seed.path, seed.method, seed.query, seed.body, seed.auth)
 	}

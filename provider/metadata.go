@@ -92,6 +92,11 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 	if p.cfg.EnableClientCredentials {
 		grants = append(grants, "client_credentials")
 	}
+	device := ""
+	if p.device != nil {
+		grants = append(grants, GrantTypeDeviceCode)
+		device = p.endpoints.deviceAuthorization
+	}
 	scopes := dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
 	return AuthorizationServerMetadata{
 		Issuer:                                     p.cfg.Issuer,
@@ -109,6 +114,7 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseISSParameterSupported: true,
 		ProtectedResources:                         append([]string(nil), p.cfg.Resources...),
+		DeviceAuthorizationEndpoint:                device,
 	}
 }
 

@@ -54,12 +54,14 @@ type Provider struct {
 	secureCookies bool
 	metadata      AuthorizationServerMetadata
 	endpoints     endpoints
+	device        *deviceFlow // nil: the device grant is off
 }
 
 // endpoints holds the absolute URL and the mux pattern path of every endpoint.
 type endpoints struct {
 	authorize, token, revoke, introspect, login                     string // absolute URLs
 	authorizePath, tokenPath, revokePath, introspectPath, loginPath string
+	deviceAuthorization, deviceAuthorizationPath, devicePath        string
 	metadataPaths                                                   []string
 	loginCookiePath                                                 string // Path of the browser-binding cookies
 }
@@ -103,6 +105,10 @@ func New(cfg Config) (*Provider, error) {
 		revokePath:     base + RevocationPath,
 		introspectPath: base + IntrospectionPath,
 		loginPath:      base + LoginPath,
+
+		deviceAuthorization:     cfg.Issuer + DeviceAuthorizationPath,
+		deviceAuthorizationPath: base + DeviceAuthorizationPath,
+		devicePath:              base + DevicePath,
 	}
 	p.endpoints.loginCookiePath = p.endpoints.loginPath
 	if cfg.LoginURL != "" {
@@ -165,6 +171,15 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.EnableClientCredentials {
 		factories = append(factories, compose.OAuth2ClientCredentialsGrantFactory)
 	}
+	if cfg.DeviceAuthorization != nil {
+		p.device = &deviceFlow{
+			opts:        *cfg.DeviceAuthorization,
+			store:       cfg.Storage.(DeviceAuthorizationStore), // checked in withDefaults
+			enigma:      hmacStrategy.Enigma,
+			userCodeKey: deriveKey(cfg.GlobalSecret, "fosite-mcp user code"),
+		}
+		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} { return &deviceGrant{p: p} })
+	}
 	factories = append(factories,
 		// Our RFC 8707 check must run after the grant handlers have loaded the grant and
 		// before the PKCE handler deletes its session, so invalid_target stays retryable.
@@ -213,6 +228,12 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc(p.endpoints.introspectPath, p.Introspection)
 	if p.cfg.LoginURL == "" {
 		mux.HandleFunc(p.endpoints.loginPath, p.Login)
+	}
+	if p.device != nil {
+		mux.HandleFunc(p.endpoints.deviceAuthorizationPath, p.DeviceAuthorization)
+		if p.cfg.LoginURL == "" {
+			mux.HandleFunc(p.endpoints.devicePath, p.Device)
+		}
 	}
 	for _, path := range p.endpoints.metadataPaths {
 		mux.HandleFunc(path, p.MetadataHandler)

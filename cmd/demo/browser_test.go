@@ -25,7 +25,7 @@ const (
 	envRequireChromium = "REQUIRE_CHROMIUM"
 	// envChromium names the browser binary (default: chromium, chromium-browser, google-chrome on PATH).
 	envChromium = "CHROMIUM"
-	// envUpdateScreenshots set to "1" writes docs/consent.png.
+	// envUpdateScreenshots set to "1" writes docs/consent.png and docs/device.png.
 	envUpdateScreenshots = "UPDATE_SCREENSHOTS"
 )
 

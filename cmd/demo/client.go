@@ -51,6 +51,10 @@ type clientOptions struct {
 	OpenURL func(ctx context.Context, u string) error
 	// HTTPClient is used for every request; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Device logs in with the device authorization grant (RFC 8628) instead of the
+	// browser redirect: for machines without a browser. OpenURL, when set, receives
+	// verification_uri_complete.
+	Device bool
 }
 
 func parseClientFlags(args []string, stderr io.Writer) (clientOptions, error) {
@@ -68,12 +72,15 @@ func parseClientFlags(args []string, stderr io.Writer) (clientOptions, error) {
 	fs.BoolVar(&noBrowser, "no-browser", false, "do not open a browser; only print the login URL")
 	fs.StringVar(&o.CallbackAddr, "callback", "127.0.0.1:0", "`host:port` of the loopback redirect listener")
 	fs.DurationVar(&o.LoginTimeout, "login-timeout", 5*time.Minute, "how long to wait for the login in the browser")
+	fs.BoolVar(&o.Device, "device", false, "log in with the device flow (RFC 8628): print a URL and a code to enter on any device, no browser here")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo client [flags] [TOOL [JSON-ARGUMENTS]]\n\n"+
 			"Connects to the MCP server, logging in through the browser when needed (discovery,\n"+
 			"dynamic client registration, authorization code with PKCE), lists the tools, calls\n"+
 			"TOOL if given, calls whoami and prints the token's expiry and scopes. The tokens are\n"+
-			"stored, so the next run needs no login. Example: client echo '{\"text\":\"hi\"}'\n\nFlags:\n")
+			"stored, so the next run needs no login. Example: client echo '{\"text\":\"hi\"}'\n"+
+			"With -device (machines without a browser: SSH, containers, CI) it prints a URL and a\n"+
+			"code to enter on any device instead, and waits for the approval (RFC 8628).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +99,7 @@ func parseClientFlags(args []string, stderr io.Writer) (clientOptions, error) {
 		fs.Usage()
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(2))
 	}
-	if !noBrowser {
+	if !noBrowser && !o.Device {
 		o.OpenURL = openBrowser
 	}
 	return o, nil
@@ -177,6 +184,15 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 	if rec, ok := store.get(o.URL); ok {
 		if ts, ok := reuseLogin(ctx, rec, o, stdout, save); ok {
 			cfg.InitialTokenSource = ts
+		}
+	}
+	if o.Device && cfg.InitialTokenSource == nil {
+		c, tok, err := deviceLogin(ctx, o, stdout)
+		if err != nil {
+			return err
+		}
+		if cfg.InitialTokenSource, err = cfg.NewTokenSource(context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, o.HTTPClient), c, tok); err != nil {
+			return err
 		}
 	}
 	handler, err := auth.NewAuthorizationCodeHandler(cfg)

@@ -50,6 +50,8 @@ type pages struct {
 	tmpl      map[string]*template.Template
 	log       *slog.Logger
 	limit     func(http.Handler) http.Handler // the login rate limit
+	// limitUserCode is the user code entry limit of the device page (mcp.Server.LimitUserCode).
+	limitUserCode func(http.Handler) http.Handler
 }
 
 // scopeView is a requested scope with its description.
@@ -92,7 +94,7 @@ type homePage struct {
 
 func parseTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "consent", "error", "home"} {
+	for _, name := range []string{"login", "consent", "error", "home", "device"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -107,6 +109,9 @@ func (p *pages) register(mux *http.ServeMux) {
 	// The login and consent page is where passwords are tried: it has the login rate
 	// limit (mcp.RateLimits.Login).
 	mux.Handle(p.base+consentPath, p.limit(http.HandlerFunc(p.consent)))
+	// The device verification page takes user codes: the user code limit on its POSTs
+	// (mcp.RateLimits.UserCode) and, as passwords are tried there too, the login limit.
+	mux.Handle(p.base+devicePath, p.limit(p.limitUserCode(http.HandlerFunc(p.device))))
 	mux.HandleFunc("GET "+p.base+stylePath, p.style)
 	mux.HandleFunc("GET "+p.base+"/{$}", p.homePage)
 }
@@ -209,29 +214,14 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 		RedirectHost: req.RedirectHost, LocalhostOnly: req.LocalhostOnly,
 		Expires: expiresIn(time.Until(req.ExpiresAt)),
 	}
-	for _, s := range req.Scopes {
-		d, ok := p.scopes[s]
-		if !ok {
-			d = "A permission this server does not describe."
-		}
-		data.Scopes = append(data.Scopes, scopeView{Name: s, Description: d})
-	}
-	for _, res := range req.Resources {
-		data.Resources = append(data.Resources, resourceView{Name: p.resources[res], URL: res})
-	}
+	data.Scopes, data.Resources = p.scopeViews(req.Scopes), p.resourceViews(req.Resources)
 	p.render(w, r, http.StatusOK, "consent", data)
 }
 
 // post handles the login, approve, deny and switch actions.
 func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-		p.fail(w, r, http.StatusUnsupportedMediaType, "Bad request", "The form was not submitted as a form.")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		p.fail(w, r, http.StatusBadRequest, "Bad request", "The form could not be read.")
+	if !p.readForm(w, r) {
 		return
 	}
 	id := r.PostForm.Get(authRequestParam)
@@ -369,10 +359,7 @@ func (p *pages) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 // clientLabel is what the pages call the client: its name, else its ID.
 func clientLabel(req *provider.AuthorizationRequest) string {
-	if req.ClientName != "" {
-		return req.ClientName
-	}
-	return req.ClientID
+	return clientLabelOf(req.ClientName, req.ClientID)
 }
 
 // expiresIn says when a pending request expires, in words.

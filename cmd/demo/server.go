@@ -272,6 +272,9 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		LoginURL:            d.issuer + consentPath,
 		AccessTokenLifespan: d.tokenTTL,
 		Logger:              d.log,
+		// The device flow (RFC 8628) for clients without a browser, opt-in per client:
+		// `go run ./cmd/demo client -device`. The demo's own page verifies the codes.
+		DeviceAuthorization: &provider.DeviceAuthorizationOptions{VerificationURI: d.issuer + devicePath},
 	}
 	if cfg.AutoApprove != "" {
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
@@ -343,6 +346,8 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		tmpl:      tmpl,
 		log:       d.log,
 		limit:     d.as.LimitLogin,
+
+		limitUserCode: d.as.LimitUserCode,
 	}
 	pg.home = homePage{Title: "Home", Base: base, MCPURL: d.mcpURL, Issuer: d.issuer, MetadataURL: metadataURL,
 		Clients: d.clientsNote(), Tokens: d.tokensNote(), Tools: demoTools}

@@ -130,7 +130,7 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 		}
 	}
 	for _, g := range grants {
-		if g != "authorization_code" && g != "refresh_token" {
+		if g != "authorization_code" && g != "refresh_token" && g != provider.GrantTypeDeviceCode {
 			return nil, fmt.Errorf("the client ID metadata document's grant type %q is not supported", g)
 		}
 	}

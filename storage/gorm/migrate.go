@@ -103,6 +103,7 @@ var migrations = []migration{
 			`DROP INDEX ` + tableRefresh + `_request_id_idx`,
 		},
 	},
+	deviceCodesMigration, // version 5, in device.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.

@@ -19,12 +19,14 @@ var purgeTargets = []struct{ table, key string }{
 	{tableAccess, "signature"},
 	{tableRefresh, "signature"},
 	{tablePending, "id_hash"},
+	{tableDevice, "device_code_hash"},
 	{tableJTIs, "jti_hash"},
 }
 
-// Purge deletes codes, PKCE sessions, access and refresh tokens, pending authorizations and JTIs
-// that expired before before, in statements of at most 1000 rows each (each its own implicit
-// transaction; Purge ignores any transaction in ctx), and returns how many rows it deleted.
+// Purge deletes codes, PKCE sessions, access and refresh tokens, pending authorizations, device
+// authorizations (RFC 8628) and JTIs that expired before before, in statements of at most 1000
+// rows each (each its own implicit transaction; Purge ignores any transaction in ctx), and
+// returns how many rows it deleted.
 // Rows without an expiry (refresh tokens with an infinite lifespan) are kept. Typically run
 // periodically with time.Now() or a little earlier (keeping used codes a little past expiry
 // keeps replay detection for codes presented late).
@@ -57,10 +59,11 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 // ListUnusedMetadataDocumentClients returns up to limit IDs of clients stored from client ID
 // metadata documents (provider.ClientSourceMetadataDocument) whose LastUsedAt, or CreatedAt
 // when never used, is before cutoff and that hold nothing live: no active unexpired refresh
-// token, access token or authorization code and no unconsumed unexpired pending
-// authorization. Oldest first. It implements registration.UnusedMetadataDocumentClientLister,
-// which registration.PruneUnusedMetadataDocumentClients uses: such rows are only a copy of
-// a document the server fetches again when the client comes back, but anyone can make the
+// token, access token or authorization code, no unconsumed unexpired pending
+// authorization and no undecided or unredeemed unexpired device authorization. Oldest
+// first. It implements registration.UnusedMetadataDocumentClientLister, which
+// registration.PruneUnusedMetadataDocumentClients uses: such rows are only a copy of a
+// document the server fetches again when the client comes back, but anyone can make the
 // server add one (ListUnusedClients does the same for dynamic registrations).
 func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
 	if limit <= 0 {
@@ -77,6 +80,7 @@ func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff ti
 		Where(live(tableAccess, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
 		Where(live(tableCodes, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
 		Where(live(tablePending, "t.consumed_at IS NULL AND t.expires_at > ?"), now).
+		Where(live(tableDevice, "t.status IN ('pending', 'approved') AND t.expires_at > ?"), now).
 		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
 	return ids, s.mapErr(err)
 }

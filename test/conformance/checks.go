@@ -15,6 +15,7 @@ const (
 	AreaRevocation   = "Revocation"
 	AreaIntrospect   = "Introspection"
 	AreaConcurrency  = "Concurrency"
+	AreaDevice       = "Device authorization"
 	AreaClients      = "Real clients"
 )
 
@@ -148,6 +149,15 @@ var catalogue = []Check{
 
 	// Concurrency
 	{"CONC-CODE-ONCE", AreaConcurrency, "parallel redemptions of one code yield exactly one token response", "RFC 6749 §4.1.2; " + oauth21 + " §4.1.3", MUST},
+
+	// Device authorization grant (skipped when the server advertises none)
+	{"DEVICE-META", AreaDevice, "with a device_authorization_endpoint, grant_types_supported lists the device_code grant", "RFC 8628 §4; RFC 8414 §2", MUST},
+	{"DEVICE-RESPONSE", AreaDevice, "a device authorization response has device_code, user_code, verification_uri, expires_in (and interval)", "RFC 8628 §3.2", MUST},
+	{"DEVICE-PENDING", AreaDevice, "polling before the user decided gets 400 authorization_pending", "RFC 8628 §3.5", MUST},
+	{"DEVICE-SLOW-DOWN", AreaDevice, "polling again at once gets slow_down (the interval is enforced)", "RFC 8628 §3.5, §5.2", SHOULD},
+	{"DEVICE-DENIED", AreaDevice, "a device code the user denied gets 400 access_denied", "RFC 8628 §3.5", MUST},
+	{"DEVICE-SINGLE-USE", AreaDevice, "an approved device code yields tokens once, then invalid_grant", "RFC 8628 §3.5; RFC 6749 §5.2", MUST},
+	{"DEVICE-EXPIRED", AreaDevice, "an expired device code gets 400 expired_token", "RFC 8628 §3.5", MUST},
 
 	// Real clients
 	{"CLIENT-GOSDK", AreaClients, "the go-sdk client (v1.8.0 auth.AuthorizationCodeHandler) logs in and connects", "go-sdk client; " + mcp1125 + " §Authorization Flow Steps", MUST},

@@ -182,6 +182,11 @@ type Target struct {
 	// that a reuse revokes the grant; without it that check is skipped. Keep it short.
 	RefreshGraceWait time.Duration
 
+	// DeviceExpiryWait is the longest device code lifetime (expires_in) the suite waits
+	// out to check expired_token (DEVICE-EXPIRED), optional: without it, or when the
+	// server's codes live longer, that check is skipped. Keep it short.
+	DeviceExpiryWait time.Duration
+
 	// KeepClients keeps the clients the suite registered. By default they are deleted
 	// through RFC 7592 when the registration response offers a client configuration
 	// endpoint.

@@ -28,6 +28,12 @@ var expectedNonPass = map[string][]conformance.Status{
 	// These need a second resource (TestConformance_TwoResources).
 	"CHAL-AUDIENCE": {conformance.Skip},
 	"RES-NARROW":    {conformance.Skip},
+	// Approving or denying a device code needs a user on the verification page: the
+	// FormLogin runs check them (requireDevicePass). Expiry needs a short lifespan and
+	// Target.DeviceExpiryWait (TestConformance_Stack, TestConformance_FormLogin).
+	"DEVICE-SINGLE-USE": {conformance.Skip},
+	"DEVICE-DENIED":     {conformance.Skip},
+	"DEVICE-EXPIRED":    {conformance.Skip},
 }
 
 // twoResourcesNonPass is expectedNonPass for the stack with a second resource.
@@ -37,6 +43,24 @@ var twoResourcesNonPass = map[string][]conformance.Status{
 	// mcp.NewMetadataHandler serves the root well-known document only when the registry
 	// holds exactly one resource, even when the resources live on different hosts.
 	"PRM-WELLKNOWN-ROOT": {conformance.Warn},
+	"DEVICE-SINGLE-USE":  {conformance.Skip},
+	"DEVICE-DENIED":      {conformance.Skip},
+	"DEVICE-EXPIRED":     {conformance.Skip},
+}
+
+// shortDeviceCodes is the device code lifespan of the runs that check DEVICE-EXPIRED
+// (the suite waits it out).
+const shortDeviceCodes = 4 * time.Second
+
+// requireDevicePass requires every device flow check to pass (runs with a user on the
+// verification page and short-lived device codes).
+func requireDevicePass(t *testing.T, rep conformance.Report) {
+	t.Helper()
+	for _, res := range rep.Results {
+		if strings.HasPrefix(res.ID, "DEVICE-") && res.Status != conformance.Pass {
+			t.Errorf("%s: %s, want pass: %s %v", res.ID, res.Status, res.Detail, res.Evidence)
+		}
+	}
 }
 
 // runSuite runs the suite against st and requires the expected outcome.
@@ -110,9 +134,15 @@ func allowed(res conformance.Result, nonPass map[string][]conformance.Status) bo
 // front of a go-sdk MCP server) on SQLite and PostgreSQL: every check passes.
 func TestConformance_Stack(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		st := newStack(t, s, stack.Options{})
-		rep := runSuite(t, st, conformance.Target{})
+		st := newStack(t, s, stack.Options{DeviceCodeLifespan: shortDeviceCodes})
+		rep := runSuite(t, st, conformance.Target{DeviceExpiryWait: shortDeviceCodes})
 		requireAllPass(t, rep)
+		// Without a user on the verification page, the device checks that need none pass.
+		for _, id := range []string{"DEVICE-META", "DEVICE-RESPONSE", "DEVICE-PENDING", "DEVICE-SLOW-DOWN", "DEVICE-EXPIRED"} {
+			if res, _ := rep.Result(id); res.Status != conformance.Pass {
+				t.Errorf("%s: %s, want pass: %s", id, res.Status, res.Detail)
+			}
+		}
 		if rep.Issuer != st.Issuer {
 			t.Errorf("Issuer = %q, want %q", rep.Issuer, st.Issuer)
 		}
@@ -175,9 +205,12 @@ func TestConformance_TwoResources(t *testing.T) {
 // FormLogin driver (username, password, CSRF token, approve button).
 func TestConformance_FormLogin(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	st := newStack(t, s, stack.Options{FormLogin: true})
-	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: stack.User, Password: stack.Password}})
+	st := newStack(t, s, stack.Options{FormLogin: true, DeviceCodeLifespan: shortDeviceCodes})
+	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: stack.User, Password: stack.Password},
+		DeviceExpiryWait: shortDeviceCodes})
 	requireAllPass(t, rep)
+	// The built-in device page: the code confirmed, signed in, approved (and denied).
+	requireDevicePass(t, rep)
 }
 
 // TestConformance_FormLoginWrongPassword: with wrong credentials no flow completes and

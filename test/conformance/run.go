@@ -106,6 +106,7 @@ func (r *runner) run(ctx context.Context) Report {
 		{"revocation", r.revocation},
 		{"introspection", r.introspection},
 		{"concurrency", r.concurrency},
+		{"device", r.device},
 		{"clients", r.realClients},
 	}
 	for _, a := range areas {

@@ -51,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		scope         = fs.String("scope", "", "space-separated scopes to request (default: the challenge's, else scopes_supported)")
 		concurrency   = fs.Int("concurrency", 10, "parallel redemptions of one code in the concurrency check")
 		graceWait     = fs.Duration("refresh-grace-wait", 0, "the server's grace window for rotated refresh tokens, if any: wait it out to check reuse detection")
+		deviceWait    = fs.Duration("device-expiry-wait", 0, "wait out device codes living at most this long to check expired_token (RFC 8628)")
 		keepClients   = fs.Bool("keep-clients", false, "do not delete the clients the suite registered")
 		asJSON        = fs.Bool("json", false, "print the report as JSON")
 		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
@@ -75,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		KeepClients:   *keepClients,
 
 		RefreshGraceWait: *graceWait,
+		DeviceExpiryWait: *deviceWait,
 		RateLimitWait:    *rateWait,
 	}
 	if *clientID != "" {

@@ -44,6 +44,9 @@ type Options struct {
 	// JWTAccessTokens, when set, issues RFC 9068 JWT access tokens
 	// (mcp.Config.JWTAccessTokens) instead of opaque ones.
 	JWTAccessTokens *mcp.JWTAccessTokens
+	// DeviceCodeLifespan is how long device codes live (the device grant is always on).
+	// Default provider.DefaultDeviceCodeLifespan.
+	DeviceCodeLifespan time.Duration
 	// Listener, when set, is where the main server listens. Default a fresh loopback
 	// port.
 	Listener net.Listener
@@ -77,7 +80,8 @@ func (s *Stack) Close() {
 
 // Start starts the stack on store: mcp.New with the default compatibility shims, open
 // dynamic client registration, client ID metadata documents with the package defaults
-// (public document hosts only), and a go-sdk MCP server at /mcp requiring mcp:tools.
+// (public document hosts only), the device authorization grant, and a go-sdk MCP server
+// at /mcp requiring mcp:tools.
 func Start(store provider.Storage, opts Options) (*Stack, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -102,6 +106,9 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 			Issuer:       st.Issuer,
 			Storage:      store,
 			GlobalSecret: []byte("conformance-global-secret-0123456789abcdef"),
+			// The device grant (RFC 8628) at {issuer}/device_authorization and the
+			// built-in verification page {issuer}/device.
+			DeviceAuthorization: &provider.DeviceAuthorizationOptions{Lifespan: opts.DeviceCodeLifespan},
 		},
 		Resources:                 resources,
 		ClientIDMetadataDocuments: &cimd.Options{Logger: logger},
