@@ -64,8 +64,10 @@ var ErrScopeNotRequested = errors.New("provider: granted scope was not requested
 // the request, then approves it through Config.AutoApprove or stores it and sends the
 // browser to the login page. Errors go to the client's redirect URI with `iss`
 // (RFC 9207) once the client and redirect URI are known to be valid; before that, an
-// error page is shown (never a redirect to an unvalidated URI).
+// error page is shown (never a redirect to an unvalidated URI). A storage failure is a
+// 503 page with Retry-After (the browser may simply retry), never a client error.
 func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet:
@@ -367,6 +369,10 @@ func redirectable(ar *fosite.AuthorizeRequest) bool {
 // (RFC 9700 §4.11.2: with open registration anyone can register a redirect URI, and an
 // automatic error redirect would make this server an open redirector to it).
 func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest, err error) {
+	if storageFailed(r.Context(), err) {
+		p.errorPage(w, r, 0, p.storageDown(r.Context(), "authorization endpoint", err))
+		return
+	}
 	if !redirectable(ar) {
 		p.errorPage(w, r, 0, err)
 		return
@@ -456,6 +462,10 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 	}
 	u, err := p.issueCode(ctx, ar, subject, grantedScopes)
 	if err != nil {
+		if storageFailed(ctx, err) {
+			// The pending request is spent: tell the client (RFC 6749 §4.1.2.1), which may start again.
+			return p.errorRedirect(ar, p.storageDown(ctx, "issuing authorization code", err)), err
+		}
 		p.errorf(ctx, "issuing authorization code", err)
 		return p.errorRedirect(ar, err), err
 	}

@@ -86,6 +86,9 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 		}
 	}
 	securityHeaders(w)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfterStorage)
+	}
 	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(status)
@@ -124,6 +127,7 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 // token bound to a cookie and to the request) authenticates through
 // Config.Authenticator and approves, or denies.
 func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	securityHeaders(w)
 	switch r.Method {
@@ -216,6 +220,10 @@ func (p *Provider) renderLogin(w http.ResponseWriter, status int, req *Authoriza
 func (p *Provider) loginError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrAuthorizationRequestNotFound) {
 		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("This authorization request is unknown, expired or already used. Start again from the application."))
+		return
+	}
+	if storageFailed(r.Context(), err) {
+		p.errorPage(w, r, 0, p.storageDown(r.Context(), "login page", err))
 		return
 	}
 	p.errorf(r.Context(), "login page", err)
