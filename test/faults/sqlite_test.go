@@ -65,6 +65,18 @@ func writesUnavailable(t *testing.T, c *client, base string, g grant, pendingCli
 	}
 }
 
+// pendingCode registers a client at base and authorizes it: the code is yet to be
+// exchanged.
+func (c *client) pendingCode(t *testing.T, base string) (clientID string, auth reply, verifier string) {
+	t.Helper()
+	reg := c.register(base)
+	auth, verifier = c.authorize(base, reg.ClientID)
+	if !reg.ok() || !auth.ok() {
+		t.Fatalf("%v; %v", reg, auth)
+	}
+	return reg.ClientID, auth, verifier
+}
+
 // integrityOK runs PRAGMA integrity_check on the file through a connection of its own.
 func integrityOK(t *testing.T, path string) {
 	t.Helper()
@@ -89,11 +101,7 @@ func TestIssue14_SQLiteLockedPastBusyTimeout(t *testing.T) {
 	r := newReplica(t, openSQLite(t, path, "", true), nil)
 	c := newClient(resourceURL)
 	g := c.login(t, r.Base, r.Base, r.Base)
-	pending := c.register(r.Base)
-	auth, verifier := c.authorize(r.Base, pending.ClientID)
-	if !auth.ok() {
-		t.Fatalf("%v", auth)
-	}
+	pending, auth, verifier := c.pendingCode(t, r.Base)
 
 	locker, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
 	if err != nil {
@@ -107,14 +115,14 @@ func TestIssue14_SQLiteLockedPastBusyTimeout(t *testing.T) {
 	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
 		t.Fatal(err)
 	}
-	writesUnavailable(t, c, r.Base, g, pending.ClientID, auth, verifier)
+	writesUnavailable(t, c, r.Base, g, pending, auth, verifier)
 	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
 
 	// The same server, the same credentials: everything works again.
-	if x := c.exchange(r.Base, pending.ClientID, auth, verifier); !x.ok() {
+	if x := c.exchange(r.Base, pending, auth, verifier); !x.ok() {
 		t.Errorf("code exchange after the lock: %v", x)
 	}
 	ref := c.refresh(r.Base, g.ClientID, g.RefreshToken)
@@ -137,19 +145,15 @@ func TestIssue14_SQLiteReadOnly(t *testing.T) {
 	rw := newReplica(t, openSQLite(t, path, "", true), nil)
 	c := newClient(resourceURL)
 	g := c.login(t, rw.Base, rw.Base, rw.Base)
-	pending := c.register(rw.Base)
-	auth, verifier := c.authorize(rw.Base, pending.ClientID)
-	if !auth.ok() {
-		t.Fatalf("%v", auth)
-	}
+	pending, auth, verifier := c.pendingCode(t, rw.Base)
 
 	ro := newReplica(t, openSQLite(t, path, "&mode=ro", false), nil)
-	writesUnavailable(t, c, ro.Base, g, pending.ClientID, auth, verifier)
+	writesUnavailable(t, c, ro.Base, g, pending, auth, verifier)
 	if got := c.do("readyz", mustRequest(t, ro.Base+"/readyz")); got.Status != http.StatusOK {
 		t.Errorf("/readyz of the read-only replica: %v; want 200 (it reads)", got)
 	}
 
-	if x := c.exchange(rw.Base, pending.ClientID, auth, verifier); !x.ok() {
+	if x := c.exchange(rw.Base, pending, auth, verifier); !x.ok() {
 		t.Errorf("code exchange on the writable server: %v", x)
 	}
 	if ref := c.refresh(rw.Base, g.ClientID, g.RefreshToken); !ref.ok() {
