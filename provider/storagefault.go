@@ -60,7 +60,10 @@ func (p *Provider) Ready(ctx context.Context) error {
 // storageFaults records, for one request, whether a storage call failed with
 // ErrStorageUnavailable. fosite turns some storage errors into credential errors (a
 // failed GetClient becomes invalid_client, and the cause does not always survive the
-// handlers); the record lets the endpoint answer 503 anyway.
+// handlers); the record lets the endpoint answer 503 anyway. Every endpoint that lets
+// fosite touch storage starts with watchStorage and checks storageFailed before writing
+// an error — a new one too (the device authorization endpoint of RFC 8628 is not built
+// yet).
 type storageFaults struct{ seen atomic.Bool }
 
 type storageFaultsKey struct{}
