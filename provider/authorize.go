@@ -438,11 +438,15 @@ func (p *Provider) AuthorizationRequest(ctx context.Context, id string) (*Author
 // When the request can no longer be approved but the client can be told (for example
 // its registration changed), Approve returns both an error and a non-empty URL carrying
 // the RFC 6749 error for the client: send the browser there. ErrAuthorizationRequestNotFound
-// means there is nothing to redirect to.
+// means there is nothing to redirect to. An error wrapping ErrStorageUnavailable means the
+// storage failed: without a URL, answer 503 (the user may retry); with one (the code could
+// not be stored after the request was spent), the URL carries temporarily_unavailable.
 func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScopes []string) (redirectURL string, err error) {
 	if subject == "" {
 		return "", errors.New("provider: Approve needs a subject")
 	}
+	ctx = withStorageFaults(ctx)
+	defer func() { err = asStorageFailure(ctx, err) }()
 	pending, err := p.store.GetPendingAuthorization(ctx, id)
 	if err != nil {
 		return "", pendingError(err)
@@ -476,6 +480,8 @@ func (p *Provider) Approve(ctx context.Context, id, subject string, grantedScope
 // returns the URL to send the browser to: the client's redirect URI with
 // error=access_denied, state and iss.
 func (p *Provider) Deny(ctx context.Context, id string) (redirectURL string, err error) {
+	ctx = withStorageFaults(ctx)
+	defer func() { err = asStorageFailure(ctx, err) }()
 	ar, err := p.consume(ctx, id)
 	if !redirectable(ar) {
 		if err == nil {

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -16,7 +17,9 @@ import (
 // errors.Is(err, provider.ErrStorageUnavailable)). The endpoints then answer 503
 // temporarily_unavailable with Retry-After instead of a credential error such as
 // invalid_client or invalid_grant, so that a database outage does not log every client
-// out; VerifyAccessToken's error wraps it too, for resource servers to answer 503.
+// out; VerifyAccessToken's error wraps it too, for resource servers to answer 503, and so
+// do the errors of AuthorizationRequest, Approve and Deny, for own consent pages to answer
+// 503 (the built-in login page does).
 var ErrStorageUnavailable = errors.New("storage unavailable")
 
 // RetryAfterStorage is the Retry-After header value, in seconds, of the 503 answers to
@@ -68,13 +71,31 @@ type storageFaults struct{ seen atomic.Bool }
 
 type storageFaultsKey struct{}
 
-// watchStorage returns r with a context in which storage failures are recorded (see
-// noteStorage); r itself when it already has one.
-func watchStorage(r *http.Request) *http.Request {
-	if _, ok := r.Context().Value(storageFaultsKey{}).(*storageFaults); ok {
-		return r
+// withStorageFaults returns ctx with a record of storage failures (see noteStorage); ctx
+// itself when it already has one.
+func withStorageFaults(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(storageFaultsKey{}).(*storageFaults); ok {
+		return ctx
 	}
-	return r.WithContext(context.WithValue(r.Context(), storageFaultsKey{}, &storageFaults{}))
+	return context.WithValue(ctx, storageFaultsKey{}, &storageFaults{})
+}
+
+// watchStorage returns r with a context in which storage failures are recorded.
+func watchStorage(r *http.Request) *http.Request {
+	if ctx := withStorageFaults(r.Context()); ctx != r.Context() {
+		return r.WithContext(ctx)
+	}
+	return r
+}
+
+// asStorageFailure returns err wrapping ErrStorageUnavailable when it, or a storage call
+// made with ctx, was a storage failure; else err. It serves the consent API (Approve,
+// Deny), whose callers answer their own pages.
+func asStorageFailure(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, ErrStorageUnavailable) || !storageFailed(ctx, err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStorageUnavailable, err)
 }
 
 // noteStorage records err in ctx's record when it is a storage failure, and returns err.

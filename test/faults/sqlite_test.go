@@ -3,7 +3,9 @@ package faults_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
@@ -77,6 +81,30 @@ func (c *client) pendingCode(t *testing.T, base string) (clientID string, auth r
 	return reg.ClientID, auth, verifier
 }
 
+// lockSQLite holds BEGIN EXCLUSIVE on the database file at path through a connection of
+// its own until the returned function is called.
+func lockSQLite(t *testing.T, path string) (release func()) {
+	t.Helper()
+	locker, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := locker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		locker.Close()
+	}
+}
+
 // integrityOK runs PRAGMA integrity_check on the file through a connection of its own.
 func integrityOK(t *testing.T, path string) {
 	t.Helper()
@@ -103,23 +131,9 @@ func TestIssue14_SQLiteLockedPastBusyTimeout(t *testing.T) {
 	g := c.login(t, r.Base, r.Base, r.Base)
 	pending, auth, verifier := c.pendingCode(t, r.Base)
 
-	locker, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close()
-	conn, err := locker.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
-		t.Fatal(err)
-	}
+	release := lockSQLite(t, path)
 	writesUnavailable(t, c, r.Base, g, pending, auth, verifier)
-	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
+	release()
 
 	// The same server, the same credentials: everything works again.
 	if x := c.exchange(r.Base, pending, auth, verifier); !x.ok() {
@@ -158,6 +172,39 @@ func TestIssue14_SQLiteReadOnly(t *testing.T) {
 	}
 	if ref := c.refresh(rw.Base, g.ClientID, g.RefreshToken); !ref.ok() {
 		t.Errorf("refresh on the writable server: %v", ref)
+	}
+	integrityOK(t, path)
+}
+
+// TestIssue14_ConsentAPIDuringLock: an own consent page (provider.Config.LoginURL) that
+// approves while the database is locked past the busy timeout gets an error wrapping
+// provider.ErrStorageUnavailable and no redirect URL (so it answers 503 and the user may
+// retry); after the lock the same pending request is approved.
+func TestIssue14_ConsentAPIDuringLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.db")
+	r := newReplica(t, openSQLite(t, path, "", true), nil, func(cfg *mcp.Config) {
+		cfg.Provider.AutoApprove = nil
+		cfg.Provider.LoginURL = "https://consent.example.test/login"
+	})
+	c := newClient(resourceURL)
+	reg := c.register(r.Base)
+	a, _ := c.authorize(r.Base, reg.ClientID)
+	u, err := url.Parse(a.Location)
+	if err != nil || u.Query().Get(provider.LoginRequestParam) == "" {
+		t.Fatalf("%v; want a redirect to the consent page", a)
+	}
+	id := u.Query().Get(provider.LoginRequestParam)
+
+	release := lockSQLite(t, path)
+	redirect, err := r.Auth.Provider().Approve(context.Background(), id, "alice", []string{scope})
+	if !errors.Is(err, provider.ErrStorageUnavailable) || redirect != "" {
+		t.Errorf("Approve while locked = %q, %v; want no URL and ErrStorageUnavailable", redirect, err)
+	}
+	release()
+
+	redirect, err = r.Auth.Provider().Approve(context.Background(), id, "alice", []string{scope})
+	if err != nil || !strings.Contains(redirect, "code=") {
+		t.Errorf("Approve after the lock = %q, %v; want the redirect with a code", redirect, err)
 	}
 	integrityOK(t, path)
 }

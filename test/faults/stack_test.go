@@ -41,11 +41,12 @@ type replica struct {
 	Auth *mcp.Server
 }
 
-// newReplica starts a replica on store; grace nil means compat.Default().
-func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options) *replica {
+// newReplica starts a replica on store with the compatibility shims opts (nil:
+// compat.Default()); edit, when not nil, changes the configuration further.
+func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options, edit ...func(*mcp.Config)) *replica {
 	t.Helper()
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	auth, err := mcp.New(mcp.Config{
+	cfg := mcp.Config{
 		Provider: provider.Config{
 			Issuer: issuer, Storage: store, GlobalSecret: globalSecret,
 			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
@@ -55,7 +56,11 @@ func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options) *rep
 		Compat:     opts,
 		RateLimits: &mcp.RateLimits{Disabled: true},
 		Logger:     discard,
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	auth, err := mcp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
