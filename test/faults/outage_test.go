@@ -55,6 +55,7 @@ func TestIssue14_PostgresOutageUnderLoad(t *testing.T) {
 		replies []reply
 		grant   grant
 	}
+	var seenOK, seen503 atomic.Int64 // replies so far, for the test to pace itself
 	run := func(start []grant, stop <-chan struct{}) []result {
 		results := make([]result, workers)
 		var wg sync.WaitGroup
@@ -64,7 +65,15 @@ func TestIssue14_PostgresOutageUnderLoad(t *testing.T) {
 				defer wg.Done()
 				g := start[w]
 				var out []reply
-				add := func(r reply) reply { out = append(out, r); return r }
+				add := func(r reply) reply {
+					out = append(out, r)
+					if r.ok() {
+						seenOK.Add(1)
+					} else if r.unavailable() {
+						seen503.Add(1)
+					}
+					return r
+				}
 				for i := w; ; i++ {
 					select {
 					case <-stop:
@@ -99,15 +108,17 @@ func TestIssue14_PostgresOutageUnderLoad(t *testing.T) {
 		start = append(start, c.login(t, at(i), at(i+1), at(i+2)))
 	}
 
-	// Load, stop the database, load on for a second, restart, wait until ready.
+	// Load, stop the database once the load runs, load on for a second (and until the
+	// outage has been seen), restart, wait until ready.
 	stop := make(chan struct{})
 	var during []result
 	done := make(chan struct{})
 	go func() { during = run(start, stop); close(done) }()
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, "20 successes before the outage", func() bool { return seenOK.Load() >= 20 })
 	cluster.Stop(t)
 	outageStart := time.Now()
 	time.Sleep(time.Second)
+	waitFor(t, "20 answers to the outage", func() bool { return seen503.Load() >= 20 })
 	for i, r := range replicas {
 		if got := c.do("readyz", mustRequest(t, r.Base+"/readyz")); got.Status != http.StatusServiceUnavailable || got.RetryAfter == "" {
 			t.Errorf("replica %d /readyz during the outage: %v; want 503 with Retry-After", i, got)
@@ -164,6 +175,16 @@ func TestIssue14_PostgresOutageUnderLoad(t *testing.T) {
 		}
 		if got := c.call(at(i+1)+"/mcp", r.AccessToken); got.Status != http.StatusOK {
 			t.Errorf("grant %d: MCP call with the refreshed token: %v", i, got)
+		}
+	}
+}
+
+// waitFor polls cond until it holds (at most 30 s).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for %s", what)
 		}
 	}
 }
