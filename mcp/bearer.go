@@ -56,7 +56,10 @@ type BearerOptions struct {
 //     Authorization header. No header, or another scheme, is a 401 without error code
 //     (RFC 6750 §3.1: no error information when no credentials were sent);
 //  2. verifies it with the [AccessTokenVerifier] (access tokens only; unknown, malformed,
-//     expired or revoked → 401 error="invalid_token");
+//     expired or revoked → 401 error="invalid_token"; when the verifier cannot tell because
+//     its storage is unavailable (an error wrapping [provider.ErrStorageUnavailable]) → 503
+//     with Retry-After and error "temporarily_unavailable", so that clients retry rather
+//     than log in again; any other verifier failure → 500);
 //  3. checks that its audience names this resource (else 401 error="invalid_token");
 //  4. checks expiry (else 401 error="invalid_token");
 //  5. checks scopes under the hierarchy rule of [ScopeSatisfies] (else 403
@@ -157,6 +160,12 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 		switch {
 		case errors.Is(err, provider.ErrInvalidToken):
 			b.reject(w, r, &rejection{ErrorInvalidToken, "the access token is invalid, expired or revoked"}, b.scopes, "")
+			return
+		case errors.Is(err, provider.ErrStorageUnavailable):
+			// The token may well be valid: a 401 would send the client through a new login.
+			b.log.WarnContext(r.Context(), "mcp: access token not verified: storage unavailable", "resource", b.resource, "err", err)
+			w.Header().Set("Retry-After", provider.RetryAfterStorage)
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the access token cannot be verified at the moment; retry later")
 			return
 		case err != nil || tok == nil:
 			b.log.ErrorContext(r.Context(), "mcp: access token verification failed", "resource", b.resource, "err", err)

@@ -10,7 +10,8 @@ import (
 //
 // VerifyAccessToken must accept access tokens only (never a refresh token or a code) and
 // return an error wrapping [provider.ErrInvalidToken] for every token it does not accept
-// (unknown, malformed, expired, revoked). Any other error is treated as a server failure.
+// (unknown, malformed, expired, revoked). An error wrapping [provider.ErrStorageUnavailable]
+// means it could not tell (503, retry); any other error is treated as a server failure.
 type AccessTokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error)
 }

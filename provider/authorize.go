@@ -86,8 +86,10 @@ var ErrScopeNotRequested = errors.New("provider: granted scope was not requested
 // the request, then approves it through Config.AutoApprove or stores it and sends the
 // browser to the login page. Errors go to the client's redirect URI with `iss`
 // (RFC 9207) once the client and redirect URI are known to be valid; before that, an
-// error page is shown (never a redirect to an unvalidated URI).
+// error page is shown (never a redirect to an unvalidated URI). A storage failure is a
+// 503 page with Retry-After (the browser may simply retry), never a client error.
 func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	if len(r.URL.RawQuery) > MaxAuthorizationRequestBytes {
 		// Never parsed, never stored: no authorization request needs this much.
@@ -419,6 +421,10 @@ func (p *Provider) redirectable(ar *fosite.AuthorizeRequest) bool {
 // (RFC 9700 §4.11.2: with open registration anyone can register a redirect URI, and an
 // automatic error redirect would make this server an open redirector to it).
 func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *fosite.AuthorizeRequest, err error) {
+	if storageFailed(r.Context(), err) {
+		p.errorPage(w, r, 0, p.storageDown(r.Context(), "authorization endpoint", err))
+		return
+	}
 	if !p.redirectable(ar) {
 		p.errorPage(w, r, 0, err)
 		return
@@ -497,16 +503,24 @@ func (p *Provider) requestView(ctx context.Context, id string, pending *PendingA
 // the RFC 6749 error for the client: send the browser there. ErrAuthorizationRequestNotFound
 // means there is nothing to redirect to, and ErrOtherBrowser that r (the browser's POST
 // to the consent page) does not come from the browser that sent the authorization
-// request: show an error page, never redirect.
+// request: show an error page, never redirect. An error wrapping ErrStorageUnavailable
+// means the storage failed: without a URL, answer 503 (the user may retry); with one
+// (the code could not be stored after the request was spent), the URL carries
+// temporarily_unavailable.
 func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []string) (redirectURL string, err error) {
 	if subject == "" {
 		return "", errors.New("provider: Approve needs a subject")
 	}
+	if r == nil {
+		return "", ErrOtherBrowser
+	}
+	ctx := withStorageFaults(r.Context())
+	r = r.WithContext(ctx)
+	defer func() { err = asStorageFailure(ctx, err) }()
 	pending, _, err := p.boundPending(r, id)
 	if err != nil {
 		return "", err
 	}
-	ctx := r.Context()
 	requested := fosite.RemoveEmpty(strings.Split(pending.Form.Get("scope"), " "))
 	for _, s := range grantedScopes {
 		if !contains(requested, s) {
@@ -522,6 +536,10 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 	}
 	u, err := p.issueCode(ctx, ar, subject, grantedScopes)
 	if err != nil {
+		if storageFailed(ctx, err) {
+			// The pending request is spent: tell the client (RFC 6749 §4.1.2.1), which may start again.
+			return p.errorRedirect(ar, p.storageDown(ctx, "issuing authorization code", err)), err
+		}
 		p.errorf(ctx, "issuing authorization code", err)
 		return p.errorRedirect(ar, err), err
 	}
@@ -531,12 +549,19 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 // Deny refuses the pending authorization request id. It consumes the request and
 // returns the URL to send the browser to: the client's redirect URI with
 // error=access_denied, state and iss. Like Approve, it returns ErrOtherBrowser when r
-// does not come from the browser that sent the authorization request.
+// does not come from the browser that sent the authorization request, and an error
+// wrapping ErrStorageUnavailable when the storage failed.
 func (p *Provider) Deny(r *http.Request, id string) (redirectURL string, err error) {
+	if r == nil {
+		return "", ErrOtherBrowser
+	}
+	ctx := withStorageFaults(r.Context())
+	r = r.WithContext(ctx)
+	defer func() { err = asStorageFailure(ctx, err) }()
 	if _, _, err := p.boundPending(r, id); err != nil {
 		return "", err
 	}
-	ar, err := p.consume(r.Context(), id)
+	ar, err := p.consume(ctx, id)
 	if !p.redirectable(ar) {
 		if err == nil {
 			err = ErrAuthorizationRequestNotFound

@@ -13,9 +13,11 @@ import (
 
 // Token is the token endpoint (RFC 6749 §3.2): authorization_code (with PKCE),
 // refresh_token (rotating) and, when enabled, client_credentials and the RFC 8628
-// device_code grant (device.go). Responses carry
-// Cache-Control: no-store; errors are RFC 6749 §5.2 JSON.
+// device_code grant (device.go). Responses carry Cache-Control: no-store; errors are
+// RFC 6749 §5.2 JSON, and a storage failure is 503 temporarily_unavailable with
+// Retry-After (never invalid_client or invalid_grant).
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	if !p.clientPost(w, r, "resource") {
 		return
@@ -167,8 +169,12 @@ func checkTokenParams(r *http.Request, grantType string) error {
 
 // tokenError maps storage outcomes fosite reports as server_error to the RFC error a
 // client can act on: a code or refresh token that lost a race for single use, or is no
-// longer there, is invalid_grant, never a 500.
+// longer there, is invalid_grant, never a 500; a storage failure (ErrStorageUnavailable,
+// whatever fosite made of it) is 503 temporarily_unavailable.
 func (p *Provider) tokenError(r *http.Request, err error) error {
+	if storageFailed(r.Context(), err) {
+		return p.storageDown(r.Context(), "token endpoint", err)
+	}
 	err = asClientResolutionError(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField < 500 && rfc.ErrorField != "error" {
@@ -191,7 +197,9 @@ func (p *Provider) tokenError(r *http.Request, err error) error {
 // client gets 200 and nothing happens); revoking either token of a grant revokes the
 // grant's refresh and access tokens. Revoking a refresh token that was already rotated
 // revokes its grant too, so that a revocation racing a refresh leaves no token working.
+// A storage failure is 503 temporarily_unavailable with Retry-After.
 func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	if !p.clientPost(w, r) {
 		return
@@ -202,14 +210,13 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 	}
 	err := p.oauth2.NewRevocationRequest(withRevocation(ctx), r)
 	switch {
+	case err != nil && storageFailed(ctx, err):
+		p.writeJSONError(w, p.storageDown(ctx, "revocation", err))
 	case err == nil,
 		errors.Is(err, fosite.ErrUnauthorizedClient): // RFC 7009 §2.1: not the owner, nothing happens
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
-	case errors.Is(err, fosite.ErrTemporarilyUnavailable):
-		w.Header().Set("Retry-After", "1")
-		p.writeJSONError(w, err)
-	default:
+	default: // fosite's temporarily_unavailable (503) gets Retry-After from writeJSONError
 		p.writeJSONError(w, err)
 	}
 }
@@ -220,13 +227,19 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 // created; others get 403 unauthorized_client). Unknown, expired and revoked tokens are
 // {"active":false}, and so is a refresh token issued to another client than the caller;
 // active tokens report client_id, scope, sub, aud, exp, iat, iss, token_type ("Bearer"
-// for access tokens) and token_use ("access_token" or "refresh_token").
+// for access tokens) and token_use ("access_token" or "refresh_token"). A storage
+// failure is 503 temporarily_unavailable with Retry-After.
 func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	if !p.clientPost(w, r) {
 		return
 	}
 	client, err := p.oauth2.(*fosite.Fosite).AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil && storageFailed(ctx, err) {
+		p.writeJSONError(w, p.storageDown(ctx, "introspection", err))
+		return
+	}
 	if err != nil {
 		p.writeJSONError(w, fosite.ErrInvalidClient.WithHint("Client authentication failed."))
 		return
@@ -252,6 +265,10 @@ func (p *Provider) Introspection(w http.ResponseWriter, r *http.Request) {
 		hint = fosite.AccessToken
 	}
 	use, ar, err := p.oauth2.IntrospectToken(ctx, token, hint, NewSession(""))
+	if err != nil && storageFailed(ctx, err) {
+		p.writeJSONError(w, p.storageDown(ctx, "introspection", err))
+		return
+	}
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 && !isInactive(err) {
 			p.errorf(ctx, "introspection", errors.New(rfc.ErrorField+": "+rfc.DebugField))

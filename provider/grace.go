@@ -93,9 +93,11 @@ func inRevocation(ctx context.Context) bool {
 // rotated token at the token endpoint revokes the grant anyway (reuse detection).
 func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
 	if s.grace.Period > 0 && inRefreshGrant(ctx) {
-		return s.Storage.(RefreshTokenGraceStorage).GetRefreshTokenSessionWithGrace(ctx, signature, session, s.grace)
+		req, err := s.Storage.(RefreshTokenGraceStorage).GetRefreshTokenSessionWithGrace(ctx, signature, session, s.grace)
+		return req, noteStorage(ctx, err)
 	}
 	req, err := s.Storage.GetRefreshTokenSession(ctx, signature, session)
+	_ = noteStorage(ctx, err)
 	if err != nil && req != nil && inRevocation(ctx) && errors.Is(err, fosite.ErrInactiveToken) {
 		return req, nil
 	}
@@ -106,7 +108,7 @@ func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature strin
 // for refresh token grant requests when configured.
 func (s fositeStore) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	if s.grace.Period > 0 && inRefreshGrant(ctx) {
-		return s.Storage.(RefreshTokenGraceStorage).RotateRefreshTokenWithGrace(ctx, requestID, refreshSignature, s.grace)
+		return noteStorage(ctx, s.Storage.(RefreshTokenGraceStorage).RotateRefreshTokenWithGrace(ctx, requestID, refreshSignature, s.grace))
 	}
-	return s.Storage.RotateRefreshToken(ctx, requestID, refreshSignature)
+	return noteStorage(ctx, s.Storage.RotateRefreshToken(ctx, requestID, refreshSignature))
 }

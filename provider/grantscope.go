@@ -38,7 +38,7 @@ func withGrantScopes(ctx context.Context, g *grantScopes) context.Context {
 
 // CreateRefreshTokenSession implements fosite's RefreshTokenStorage: the refresh token is
 // stored with the grant's whole scope when the access token issued with it was narrowed
-// (see withGrantScopes).
+// (see withGrantScopes). A storage failure is noted for the 503 answer (storagefault.go).
 func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
 	if g, ok := ctx.Value(grantScopesKey{}).(*grantScopes); ok && g.scopes != nil {
 		if r, ok := req.(*fosite.Request); ok {
@@ -47,7 +47,7 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 			req = &cp
 		}
 	}
-	return s.Storage.CreateRefreshTokenSession(ctx, signature, accessSignature, req)
+	return noteStorage(ctx, s.Storage.CreateRefreshTokenSession(ctx, signature, accessSignature, req))
 }
 
 // audienceScopes returns the scopes a token whose audience is audience may carry

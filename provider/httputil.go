@@ -39,7 +39,7 @@ type errorBody struct {
 }
 
 // writeJSONError writes err as an RFC 6749 §5.2 JSON error. invalid_client gets 401 with
-// a Basic challenge (RFC 6749 §5.2).
+// a Basic challenge (RFC 6749 §5.2); a 503 (temporarily_unavailable) gets Retry-After.
 func (p *Provider) writeJSONError(w http.ResponseWriter, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	status := rfc.CodeField
@@ -53,6 +53,9 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, err error) {
 	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
 		status = http.StatusUnauthorized
 		h.Set("WWW-Authenticate", `Basic realm="`+p.cfg.Issuer+`", charset="UTF-8"`)
+	}
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", RetryAfterStorage)
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})

@@ -84,6 +84,9 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 		}
 	}
 	securityHeaders(w)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfterStorage)
+	}
 	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(status)
@@ -122,6 +125,7 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 // several tabs work side by side. After Config.MaxLoginAttempts wrong passwords the
 // pending request is cancelled.
 func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	securityHeaders(w)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -223,6 +227,8 @@ func (p *Provider) renderLogin(w http.ResponseWriter, status int, req *Authoriza
 
 func (p *Provider) loginError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case storageFailed(r.Context(), err):
+		p.errorPage(w, r, 0, p.storageDown(r.Context(), "login page", err))
 	case errors.Is(err, ErrAuthorizationRequestNotFound):
 		p.errorPage(w, r, http.StatusBadRequest, fosite.ErrInvalidRequest.WithHint("This authorization request is unknown, expired or already used. Start again from the application."))
 	case errors.Is(err, ErrOtherBrowser):

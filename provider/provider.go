@@ -283,7 +283,7 @@ func withLoopbackRedirect(ctx context.Context, redirectURI string) context.Conte
 func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	c, err := getClient(ctx, s.resolution, s.Storage, id)
 	if err != nil {
-		return nil, err
+		return nil, noteStorage(ctx, err)
 	}
 	requested, _ := ctx.Value(loopbackRedirectKey{}).(string)
 	if requested == "" {

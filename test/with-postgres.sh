@@ -5,6 +5,10 @@
 # package, installed with apt when missing and we are root), as a non-root user, in a
 # temporary directory, listening only on a free loopback port. Its DSN reaches CMD as
 # FOSITE_MCP_POSTGRES_DSN. The cluster and its directory are removed when CMD exits.
+# Tests that stop and restart a database (storage outages) start clusters of their own
+# with the same machinery (test/internal/pgcluster): the binaries' directory reaches CMD
+# as FOSITE_MCP_POSTGRES_BINDIR and the account they must run as (empty: the current
+# user) as FOSITE_MCP_POSTGRES_RUNAS.
 #
 # Without PostgreSQL binaries CMD runs without the DSN after a loud notice (tests then
 # run on SQLite only), unless REQUIRE_POSTGRES=1, in which case this script fails.
@@ -43,6 +47,7 @@ fi
 
 # PostgreSQL refuses to run as root: use an unprivileged account.
 runas=()
+pguser=
 if [ "$(id -u)" = 0 ]; then
 	pguser=postgres
 	if ! id "$pguser" >/dev/null 2>&1; then
@@ -80,6 +85,8 @@ trap cleanup EXIT INT TERM
 log "PostgreSQL $("$bindir/postgres" --version | awk "{print \$3}") on 127.0.0.1:$port (data in $tmp)"
 
 export FOSITE_MCP_POSTGRES_DSN="host=127.0.0.1 port=$port user=postgres dbname=postgres sslmode=disable"
+export FOSITE_MCP_POSTGRES_BINDIR="$bindir"
+export FOSITE_MCP_POSTGRES_RUNAS="$pguser"
 set +e
 "$@"
 rc=$?

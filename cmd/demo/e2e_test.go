@@ -409,6 +409,16 @@ func serveBannerHealthAndShutdown(t *testing.T, extraArgs, wantBanner []string) 
 	if resp.StatusCode != http.StatusOK || health["status"] != "ok" {
 		t.Errorf("/healthz = %d %v", resp.StatusCode, health)
 	}
+	resp, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(health)
+	_ = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || health["status"] != "ready" {
+		t.Errorf("/readyz = %d %v", resp.StatusCode, health)
+	}
 	resp, err = http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)

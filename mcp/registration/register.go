@@ -98,7 +98,17 @@ func secretExpiresAt(c *provider.Client) *int64 {
 	return &exp
 }
 
+// serverError answers a failed storage call: 503 temporarily_unavailable with Retry-After
+// when the storage is unavailable (provider.ErrStorageUnavailable: the client should
+// retry, its registration is not in question), else 500 server_error.
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if errors.Is(err, provider.ErrStorageUnavailable) {
+		h.opts.Logger.WarnContext(r.Context(), "registration: "+what+" failed: storage unavailable", "err", err)
+		w.Header().Set("Retry-After", provider.RetryAfterStorage)
+		writeError(w, http.StatusServiceUnavailable, &RegistrationError{ErrorCode: errTemporarilyUnavailable,
+			ErrorDescription: what + " failed: the storage is unavailable; retry later"})
+		return
+	}
 	h.opts.Logger.ErrorContext(r.Context(), "registration: "+what+" failed", "err", err)
 	writeError(w, http.StatusInternalServerError, &RegistrationError{ErrorCode: errServerError, ErrorDescription: what + " failed"})
 }

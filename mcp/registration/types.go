@@ -84,10 +84,11 @@ type ClientRegistrationResponse struct {
 // initial access token. Software statements are not supported (they are ignored), so
 // their error codes never occur.
 const (
-	ErrInvalidRedirectURI    = "invalid_redirect_uri"
-	ErrInvalidClientMetadata = "invalid_client_metadata"
-	ErrInvalidToken          = "invalid_token"
-	errServerError           = "server_error"
+	ErrInvalidRedirectURI     = "invalid_redirect_uri"
+	ErrInvalidClientMetadata  = "invalid_client_metadata"
+	ErrInvalidToken           = "invalid_token"
+	errServerError            = "server_error"
+	errTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // RegistrationError is the RFC 7591 §3.2.2 error response body. It implements error.

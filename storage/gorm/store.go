@@ -156,7 +156,7 @@ func newStore(db, read *gorm.DB, opts Options) (*Store, error) {
 
 // SQLiteDSN returns the mattn/go-sqlite3 DSN OpenSQLite uses for the database file at path:
 // WAL journal, foreign keys on, a 10 s busy timeout (a writer waits up to 10 s for the write lock
-// before failing with fosite.ErrSerializationFailure), BEGIN IMMEDIATE transactions, UTC times,
+// before failing with provider.ErrStorageUnavailable), BEGIN IMMEDIATE transactions, UTC times,
 // and synchronous=NORMAL (the usual WAL setting: never corrupts; an OS crash or power loss may
 // lose the last commits, which costs users a new login, never a reused token). Use it with New
 // to open the database yourself, e.g. with other pool settings.

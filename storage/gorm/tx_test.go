@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -110,9 +111,11 @@ func TestTransactional(t *testing.T) {
 	})
 }
 
-// TestErrorMapping_SQLiteBusyIsSerializationFailure pins that a writer locked out by another
-// transaction gets fosite.ErrSerializationFailure (retryable), not an opaque error.
-func TestErrorMapping_SQLiteBusyIsSerializationFailure(t *testing.T) {
+// TestErrorMapping_SQLiteBusyIsStorageUnavailable pins that a writer locked out by another
+// transaction past its busy timeout gets provider.ErrStorageUnavailable (the endpoints
+// answer 503 and the client retries), not an opaque error, and not
+// fosite.ErrSerializationFailure, which would be a lost race for a code or token.
+func TestErrorMapping_SQLiteBusyIsStorageUnavailable(t *testing.T) {
 	db := gormtest.NewDatabase(t, gormtest.SQLite)
 	opts := gormtest.DefaultOptions(t)
 	holder := db.Open(t, opts)
@@ -134,11 +137,12 @@ func TestErrorMapping_SQLiteBusyIsSerializationFailure(t *testing.T) {
 	must(t, err)
 	defer holder.Rollback(tx)
 
-	if err := impatient.CreateAccessTokenSession(ctx(t), "sig", newRequest(cl, "r", "m")); !errors.Is(err, fosite.ErrSerializationFailure) {
-		t.Errorf("write while locked = %v; want ErrSerializationFailure", err)
+	err = impatient.CreateAccessTokenSession(ctx(t), "sig", newRequest(cl, "r", "m"))
+	if !errors.Is(err, provider.ErrStorageUnavailable) || errors.Is(err, fosite.ErrSerializationFailure) {
+		t.Errorf("write while locked = %v; want ErrStorageUnavailable only", err)
 	}
-	if _, err := impatient.BeginTX(ctx(t)); !errors.Is(err, fosite.ErrSerializationFailure) {
-		t.Errorf("BeginTX while locked = %v; want ErrSerializationFailure", err)
+	if _, err := impatient.BeginTX(ctx(t)); !errors.Is(err, provider.ErrStorageUnavailable) {
+		t.Errorf("BeginTX while locked = %v; want ErrStorageUnavailable", err)
 	}
 }
 

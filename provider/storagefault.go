@@ -1,0 +1,224 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// ErrStorageUnavailable marks a storage failure that says nothing about the request: the
+// database is unreachable, did not answer in time, is locked past its busy timeout or is
+// read-only. Storage implementations wrap such driver errors with it (storage/gorm does:
+// errors.Is(err, provider.ErrStorageUnavailable)). The endpoints then answer 503
+// temporarily_unavailable with Retry-After instead of a credential error such as
+// invalid_client or invalid_grant, so that a database outage does not log every client
+// out; VerifyAccessToken's error wraps it too, for resource servers to answer 503, and so
+// do the errors of AuthorizationRequest, Approve and Deny, for own consent pages to answer
+// 503 (the built-in login page does).
+var ErrStorageUnavailable = errors.New("storage unavailable")
+
+// RetryAfterStorage is the Retry-After header value, in seconds, of the 503 answers to
+// storage failures: long enough for a database restart or failover not to be hammered
+// by every client, short enough for a blip to pass unnoticed.
+const RetryAfterStorage = "2"
+
+// ReadinessTimeout bounds Ready: a load balancer's probe must learn quickly that this
+// replica cannot serve, rather than hang with it.
+const ReadinessTimeout = time.Second
+
+// errStorageDown is the RFC 6749 answer to a storage failure (RFC 6749 §4.1.2.1 and §5.2
+// name temporarily_unavailable); writeJSONError and errorPage add Retry-After.
+var errStorageDown = &fosite.RFC6749Error{
+	ErrorField:       fosite.ErrTemporarilyUnavailable.ErrorField,
+	DescriptionField: "The authorization server cannot reach its storage at the moment. Retry later.",
+	CodeField:        http.StatusServiceUnavailable,
+}
+
+// Pinger is implemented by storages that can tell whether they can serve (storage/gorm
+// does: a ping and a trivial query). Ready uses it.
+type Pinger interface {
+	// Ping returns nil when the storage answers queries; an error wrapping
+	// ErrStorageUnavailable when it does not.
+	Ping(ctx context.Context) error
+}
+
+// Ready reports whether the provider can serve requests: nil when its Storage answers
+// within ReadinessTimeout (through Pinger; a Storage without it is assumed ready). Use it
+// for readiness probes (mcp.Server.ReadinessHandler serves it over HTTP).
+func (p *Provider) Ready(ctx context.Context) error {
+	pinger, ok := p.store.(Pinger)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, ReadinessTimeout)
+	defer cancel()
+	return pinger.Ping(ctx)
+}
+
+// storageFaults records, for one request, whether a storage call failed with
+// ErrStorageUnavailable. fosite turns some storage errors into credential errors (a
+// failed GetClient becomes invalid_client, and the cause does not always survive the
+// handlers); the record lets the endpoint answer 503 anyway. Every endpoint that lets
+// fosite touch storage starts with watchStorage and checks storageFailed before writing
+// an error — a new one too (the device authorization endpoint of RFC 8628 is not built
+// yet).
+type storageFaults struct{ seen atomic.Bool }
+
+type storageFaultsKey struct{}
+
+// withStorageFaults returns ctx with a record of storage failures (see noteStorage); ctx
+// itself when it already has one.
+func withStorageFaults(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(storageFaultsKey{}).(*storageFaults); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, storageFaultsKey{}, &storageFaults{})
+}
+
+// watchStorage returns r with a context in which storage failures are recorded.
+func watchStorage(r *http.Request) *http.Request {
+	if ctx := withStorageFaults(r.Context()); ctx != r.Context() {
+		return r.WithContext(ctx)
+	}
+	return r
+}
+
+// asStorageFailure returns err wrapping ErrStorageUnavailable when it, or a storage call
+// made with ctx, was a storage failure; else err. It serves the consent API (Approve,
+// Deny), whose callers answer their own pages.
+func asStorageFailure(ctx context.Context, err error) error {
+	if err == nil || errors.Is(err, ErrStorageUnavailable) || !storageFailed(ctx, err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStorageUnavailable, err)
+}
+
+// noteStorage records err in ctx's record when it is a storage failure, and returns err.
+func noteStorage(ctx context.Context, err error) error {
+	if err != nil && errors.Is(err, ErrStorageUnavailable) {
+		if f, ok := ctx.Value(storageFaultsKey{}).(*storageFaults); ok {
+			f.seen.Store(true)
+		}
+	}
+	return err
+}
+
+// storageFailed reports whether err, or a storage call made with ctx, was a storage
+// failure (ErrStorageUnavailable).
+func storageFailed(ctx context.Context, err error) bool {
+	if err != nil && errors.Is(err, ErrStorageUnavailable) {
+		return true
+	}
+	f, ok := ctx.Value(storageFaultsKey{}).(*storageFaults)
+	return ok && f.seen.Load()
+}
+
+// storageDown logs a storage failure that ends a request (what failed, without request
+// details) and returns the 503 temporarily_unavailable error to answer it with.
+func (p *Provider) storageDown(ctx context.Context, where string, err error) error {
+	cause := "(recorded during the request)"
+	if err != nil {
+		if cause = fosite.ErrorToRFC6749Error(err).DebugField; cause == "" {
+			cause = err.Error()
+		}
+	}
+	p.log.WarnContext(ctx, where+": storage unavailable", "error", cause)
+	return errStorageDown
+}
+
+// The fositeStore methods below pass every call fosite makes through noteStorage (GetClient,
+// GetRefreshTokenSession and RotateRefreshToken do so where they are defined).
+
+// ClientAssertionJWTValid implements fosite.ClientManager.
+func (s fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	return noteStorage(ctx, s.Storage.ClientAssertionJWTValid(ctx, jti))
+}
+
+// SetClientAssertionJWT implements fosite.ClientManager.
+func (s fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	return noteStorage(ctx, s.Storage.SetClientAssertionJWT(ctx, jti, exp))
+}
+
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s fositeStore) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
+	return noteStorage(ctx, s.Storage.CreateAuthorizeCodeSession(ctx, code, req))
+}
+
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, session fosite.Session) (fosite.Requester, error) {
+	req, err := s.Storage.GetAuthorizeCodeSession(ctx, code, session)
+	return req, noteStorage(ctx, err)
+}
+
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	return noteStorage(ctx, s.Storage.InvalidateAuthorizeCodeSession(ctx, code))
+}
+
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return noteStorage(ctx, s.Storage.CreateAccessTokenSession(ctx, signature, req))
+}
+
+// GetAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s fositeStore) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, err := s.Storage.GetAccessTokenSession(ctx, signature, session)
+	return req, noteStorage(ctx, err)
+}
+
+// DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
+func (s fositeStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return noteStorage(ctx, s.Storage.DeleteAccessTokenSession(ctx, signature))
+}
+
+// DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
+func (s fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return noteStorage(ctx, s.Storage.DeleteRefreshTokenSession(ctx, signature))
+}
+
+// RevokeRefreshToken implements oauth2.TokenRevocationStorage.
+func (s fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	return noteStorage(ctx, s.Storage.RevokeRefreshToken(ctx, requestID))
+}
+
+// RevokeAccessToken implements oauth2.TokenRevocationStorage.
+func (s fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	return noteStorage(ctx, s.Storage.RevokeAccessToken(ctx, requestID))
+}
+
+// GetPKCERequestSession implements pkce.PKCERequestStorage.
+func (s fositeStore) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, err := s.Storage.GetPKCERequestSession(ctx, signature, session)
+	return req, noteStorage(ctx, err)
+}
+
+// CreatePKCERequestSession implements pkce.PKCERequestStorage.
+func (s fositeStore) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return noteStorage(ctx, s.Storage.CreatePKCERequestSession(ctx, signature, req))
+}
+
+// DeletePKCERequestSession implements pkce.PKCERequestStorage.
+func (s fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return noteStorage(ctx, s.Storage.DeletePKCERequestSession(ctx, signature))
+}
+
+// BeginTX implements storage.Transactional.
+func (s fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	txCtx, err := s.Storage.BeginTX(ctx)
+	return txCtx, noteStorage(ctx, err)
+}
+
+// Commit implements storage.Transactional.
+func (s fositeStore) Commit(ctx context.Context) error {
+	return noteStorage(ctx, s.Storage.Commit(ctx))
+}
+
+// Rollback implements storage.Transactional.
+func (s fositeStore) Rollback(ctx context.Context) error {
+	return noteStorage(ctx, s.Storage.Rollback(ctx))
+}
