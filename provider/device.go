@@ -291,8 +291,10 @@ type DeviceAuthorizationResponse struct {
 // client authenticates as at the token endpoint and must be allowed the device_code
 // grant; `scope` and `resource` (RFC 8707) are validated exactly as at the authorization
 // endpoint (Config.AuthorizeHook, DefaultResource, RequireResource). Errors are RFC 6749
-// §5.2 JSON.
+// §5.2 JSON; a storage failure is 503 temporarily_unavailable with Retry-After, never
+// invalid_client.
 func (p *Provider) DeviceAuthorization(w http.ResponseWriter, r *http.Request) {
+	r = watchStorage(r)
 	ctx := r.Context()
 	if !p.clientPost(w, r, "resource") {
 		return
@@ -302,6 +304,10 @@ func (p *Provider) DeviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client, err := p.oauth2.(*fosite.Fosite).AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil && storageFailed(ctx, err) {
+		p.writeJSONError(w, p.storageDown(ctx, "device authorization: client", err))
+		return
+	}
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(asClientResolutionError(err))
 		if rfc.CodeField >= 500 {
@@ -317,11 +323,19 @@ func (p *Provider) DeviceAuthorization(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view, err := p.deviceView(ctx, client, r.PostForm)
+	if err != nil && storageFailed(ctx, err) {
+		p.writeJSONError(w, p.storageDown(ctx, "device authorization", err))
+		return
+	}
 	if err != nil {
 		p.writeJSONError(w, err)
 		return
 	}
 	resp, err := p.startDeviceAuthorization(ctx, client.GetID(), view)
+	if err != nil && storageFailed(ctx, err) {
+		p.writeJSONError(w, p.storageDown(ctx, "storing device authorization", err))
+		return
+	}
 	if err != nil {
 		p.errorf(ctx, "storing device authorization", err)
 		p.writeJSONError(w, fosite.ErrServerError)
