@@ -414,11 +414,12 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider
 // bearer-token checks; scopes are required on every request. Use Bearer for per-tool
 // scopes and other options.
 //
-// Protect suits MCP servers that read the caller from each request's context
-// (TokenFromContext), such as mark3labs/mcp-go (see package mcpgo). For a go-sdk
-// server use gosdk.Protect instead: the go-sdk runs every handler of a session with the
-// context of the request that created the session, so TokenFromContext there would
-// name the session's creator, and only gosdk.Protect pins the session to its user.
+// Protect suits plain net/http handlers that read the caller from each request's
+// context (TokenFromContext). For MCP SDK servers use the adapters instead:
+// gosdk.Protect for the go-sdk and mcpgo.RequireBearer for mark3labs/mcp-go. They pin
+// each MCP session to its user and bound the sessions (package sessions); Protect does
+// neither, and the go-sdk runs a session's handlers with the context of the request that
+// created it, so TokenFromContext there would name the session's creator.
 func (s *Server) Protect(resource string, next http.Handler, scopes ...string) http.Handler {
 	b, err := s.Bearer(BearerOptions{Resource: resource, Scopes: scopes})
 	if err != nil {
