@@ -3,9 +3,11 @@ package faults_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -204,6 +206,71 @@ func TestIssue14_ConsentAPIDuringLock(t *testing.T) {
 	redirect, err = r.Auth.Provider().Approve(browser, id, "alice", []string{scope})
 	if err != nil || !strings.Contains(redirect, "code=") {
 		t.Errorf("Approve after the lock = %q, %v; want the redirect with a code", redirect, err)
+	}
+	integrityOK(t, path)
+}
+
+// TestIssue14_DeviceAuthorizationDuringLock (RFC 8628 §3.1, §3.4): with the database
+// locked past the busy timeout, the device authorization endpoint and device-code
+// polling answer 503 temporarily_unavailable with Retry-After (never invalid_client or
+// server_error); after the lock the same client starts a device authorization and its
+// poll is authorization_pending.
+func TestIssue14_DeviceAuthorizationDuringLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.db")
+	r := newReplica(t, openSQLite(t, path, "", true), nil, func(cfg *mcp.Config) {
+		cfg.Provider.DeviceAuthorization = &provider.DeviceAuthorizationOptions{}
+	})
+	c := newClient(resourceURL)
+	body, _ := json.Marshal(map[string]any{
+		"client_name": "faults device test", "token_endpoint_auth_method": "none",
+		"grant_types": []string{provider.GrantTypeDeviceCode, "refresh_token"},
+	})
+	req, _ := http.NewRequest(http.MethodPost, r.Base+"/register", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	reg := c.do("register", req)
+	if !reg.ok() {
+		t.Fatalf("register: %v", reg)
+	}
+	var client struct {
+		ClientID string `json:"client_id"`
+	}
+	if err := json.Unmarshal([]byte(reg.Body), &client); err != nil || client.ClientID == "" {
+		t.Fatalf("register: %v (%v)", reg, err)
+	}
+	post := func(op, path string, form url.Values) reply {
+		req, _ := http.NewRequest(http.MethodPost, r.Base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return c.do(op, req)
+	}
+	start := func() reply {
+		return post("device authorization", provider.DeviceAuthorizationPath,
+			url.Values{"client_id": {client.ClientID}, "scope": {scope}, "resource": {c.resource}})
+	}
+	first := start()
+	var dev struct {
+		DeviceCode string `json:"device_code"`
+	}
+	if err := json.Unmarshal([]byte(first.Body), &dev); !first.ok() || err != nil || dev.DeviceCode == "" {
+		t.Fatalf("device authorization: %v", first)
+	}
+	poll := func() reply {
+		return post("device poll", "/token", url.Values{"grant_type": {provider.GrantTypeDeviceCode},
+			"device_code": {dev.DeviceCode}, "client_id": {client.ClientID}})
+	}
+
+	release := lockSQLite(t, path)
+	for _, got := range []reply{start(), poll()} {
+		if !got.unavailable() {
+			t.Errorf("%v while locked; want 503 temporarily_unavailable with Retry-After", got)
+		}
+	}
+	release()
+
+	if got := start(); !got.ok() {
+		t.Errorf("device authorization after the lock: %v", got)
+	}
+	if got := poll(); got.Status != http.StatusBadRequest || got.Error != "authorization_pending" {
+		t.Errorf("poll after the lock: %v; want 400 authorization_pending", got)
 	}
 	integrityOK(t, path)
 }
