@@ -40,6 +40,9 @@ const (
 //     rather than a credential error (the driver error stays in the chain);
 //   - PostgreSQL 40001/40P01/55P03 and unique violations → fosite.ErrSerializationFailure:
 //     competing writes, of which one won;
+//   - a foreign key violation → fosite.ErrNotFound: the row's client was deleted (on
+//     another replica, within its client cache's TTL), so the grant cannot go on — the
+//     token endpoint answers invalid_grant, not a 500;
 //   - anything else is wrapped with a "gormstore:" prefix.
 func (s *Store) mapErr(err error) error {
 	switch {
@@ -51,6 +54,8 @@ func (s *Store) mapErr(err error) error {
 		return fmt.Errorf("gormstore: %w: %w", provider.ErrStorageUnavailable, err)
 	case isConflict(err):
 		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, err)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("gormstore: %w: the client no longer exists: %w", fosite.ErrNotFound, err)
 	default:
 		return fmt.Errorf("gormstore: %w", err)
 	}
