@@ -432,8 +432,12 @@ type DeviceRequest struct {
 	ClientID string
 	// ClientName is the client's registered name; empty when it has none.
 	ClientName string
-	// ClientURI is the client's registered home page; empty when it has none.
+	// ClientURI is the client's registered home page; empty when it has none. Nobody
+	// verified it: show it as the client's claim (ClientURIHost), never as a fact.
 	ClientURI string
+	// ClientURIHost is DisplayHost(ClientURI): its host in ASCII (punycode), for a page
+	// to show as an unverified claim.
+	ClientURIHost string
 	// ClientIDHost is the host of a URL client ID (client ID metadata document), else empty.
 	ClientIDHost string
 	// Client is the client's registration without secrets; nil for foreign client types.
@@ -468,15 +472,16 @@ func (p *Provider) DeviceRequest(ctx context.Context, userCode string) (*DeviceR
 	}
 	v := newView(client, "", d.Scopes, d.Resources)
 	return &DeviceRequest{
-		UserCode:     FormatUserCode(code),
-		ClientID:     v.ClientID,
-		ClientName:   v.ClientName,
-		ClientURI:    v.ClientURI,
-		ClientIDHost: v.ClientIDHost,
-		Client:       v.Client,
-		Scopes:       v.Scopes,
-		Resources:    v.Resources,
-		ExpiresAt:    d.ExpiresAt,
+		UserCode:      FormatUserCode(code),
+		ClientID:      v.ClientID,
+		ClientName:    v.ClientName,
+		ClientURI:     v.ClientURI,
+		ClientURIHost: v.ClientURIHost,
+		ClientIDHost:  v.ClientIDHost,
+		Client:        v.Client,
+		Scopes:        v.Scopes,
+		Resources:     v.Resources,
+		ExpiresAt:     d.ExpiresAt,
 	}, nil
 }
 

@@ -12,32 +12,22 @@ import (
 // deviceCSRFCookie names the cookie holding the verification page's CSRF secret.
 const deviceCSRFCookie = "fosite_mcp_device_csrf"
 
-var devicePageTemplate = template.Must(template.New("device").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-.err{color:#a00}.code{font-family:monospace;font-size:1.4rem;letter-spacing:.1em}
-label{display:block;margin-top:.75rem}input[type=text],input[type=password]{width:100%;padding:.4rem}
-button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}code{word-break:break-all}</style></head>
-<body>
+var devicePageTemplate = template.Must(pageParts("device").Parse(`{{template "head" .}}
 <h1>{{.Title}}</h1>
 {{if .Message}}<p class="{{if .Error}}err{{end}}">{{.Message}}</p>{{end}}
 {{if .Request}}{{with .Request}}
 <p>Code <span class="code">{{.UserCode}}</span>: check that your device shows the same code.</p>
 <p><strong>{{if .ClientName}}{{.ClientName}}{{else}}An application{{end}}</strong>
-(client ID <code>{{.ClientID}}</code>{{if .ClientURI}}, <code>{{.ClientURI}}</code>{{end}}) on another device asks for access to your account.</p>
+(client ID <code>{{.ClientID}}</code>) on another device asks for access to your account.</p>
+{{if .ClientURIHost}}<p>It names <code>{{.ClientURIHost}}</code> as its website (unverified: any application can claim any website).</p>{{end}}
 {{if .ClientIDHost}}<p>Its name and details are published by <strong>{{.ClientIDHost}}</strong>.</p>{{end}}
 <p>Approve only if you started this sign-in yourself just now.</p>
-{{if .Scopes}}<p>Requested permissions:</p><ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
-{{if .Resources}}<p>For use with:</p><ul>{{range .Resources}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{template "grants" .}}
 {{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="user_code" value="{{.Request.UserCode}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
-{{if .Login}}<label>Username <input type="text" name="username" autocomplete="username" required autofocus></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>{{end}}
-<button type="submit" name="action" value="approve">Approve</button>
-<button type="submit" name="action" value="deny" formnovalidate>Deny</button>
+{{template "decide" .}}
 </form>
 {{else if .Form}}
 <p>Enter the code shown on your device.</p>

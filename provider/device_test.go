@@ -491,3 +491,47 @@ func TestDeviceAuthorizationOptionsValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestIssue14Finding5_DeviceRequestShowsWebsiteUnverifiedInASCII: the device verification
+// (RFC 8628 §5.4, the user must see who asks) follows the consent page's rule for the
+// client's client_uri: its host in ASCII (a homograph shows as punycode), and only as
+// the client's unverified claim.
+func TestIssue14Finding5_DeviceRequestShowsWebsiteUnverifiedInASCII(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		if _, _, err := e.p.CreateClient(context.Background(), provider.ClientSpec{
+			ID: "homograph-terminal", Name: "Homograph Terminal", Public: true, URI: "https://аррӏе.com/app",
+			GrantTypes: []string{provider.GrantTypeDeviceCode},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		d := e.startDevice("homograph-terminal", nil)
+		req, err := e.p.DeviceRequest(context.Background(), d.UserCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.ClientURIHost != "xn--80ak6aa92e.com" {
+			t.Errorf("ClientURIHost = %q; want the punycode host xn--80ak6aa92e.com", req.ClientURIHost)
+		}
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Jar: jar}
+		resp, err := browser.Get(d.VerificationURIComplete)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
+		if csrf == nil {
+			t.Fatalf("no CSRF token on the page:\n%s", page)
+		}
+		resp, err = browser.PostForm(d.VerificationURI, url.Values{"csrf_token": {string(csrf[1])}, "user_code": {d.UserCode}, "action": {"lookup"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(page), "xn--80ak6aa92e.com") || !strings.Contains(string(page), "unverified") || strings.Contains(string(page), "аррӏе") {
+			t.Errorf("verification page: want the website in punycode, marked unverified, never the Unicode host:\n%s", page)
+		}
+	})
+}

@@ -13,14 +13,31 @@ import (
 	"github.com/ory/fosite"
 )
 
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// pageParts returns a template named name holding the pieces the built-in login and
+// consent page and the device verification page share: "head" (document head and
+// style, from .Title), "grants" (the requested scopes and resources of the request in
+// dot) and "decide" (the optional login fields, from .Login, and the approve and deny
+// buttons).
+func pageParts(name string) *template.Template {
+	return template.Must(template.New(name).Parse(`{{define "head"}}<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
 .warn{background:#fff3cd;border:1px solid #e0c36c;padding:.5rem .75rem}.err{color:#a00}
+.code{font-family:monospace;font-size:1.4rem;letter-spacing:.1em}
 label{display:block;margin-top:.75rem}input[type=text],input[type=password]{width:100%;padding:.4rem}
 button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}code{word-break:break-all}</style></head>
 <body>
+{{end}}{{define "grants"}}{{if .Scopes}}<p>Requested permissions:</p><ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{if .Resources}}<p>For use with:</p><ul>{{range .Resources}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{end}}{{define "decide"}}{{if .Login}}<label>Username <input type="text" name="username" autocomplete="username" required autofocus></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>{{end}}
+<button type="submit" name="action" value="approve">Approve</button>
+<button type="submit" name="action" value="deny" formnovalidate>Deny</button>
+{{end}}`))
+}
+
+var pageTemplate = template.Must(pageParts("page").Parse(`{{template "head" .}}
 {{if .Request}}{{with .Request}}
 <h1>Authorize {{if .ClientName}}{{.ClientName}}{{else}}{{.ClientID}}{{end}}</h1>
 <p><strong>{{if .ClientName}}{{.ClientName}}{{else}}This application{{end}}</strong>
@@ -30,17 +47,13 @@ button{margin-top:1rem;margin-right:.5rem;padding:.5rem 1rem}code{word-break:bre
 <p>After you decide, you will be sent to <strong>{{.RedirectHost}}</strong>.</p>
 {{if .LocalhostOnly}}<p class="warn">This application only receives responses on this computer (localhost).
 Approve only if you started it yourself just now.</p>{{end}}
-{{if .Scopes}}<p>Requested permissions:</p><ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
-{{if .Resources}}<p>For use with:</p><ul>{{range .Resources}}<li><code>{{.}}</code></li>{{end}}</ul>{{end}}
+{{template "grants" .}}
 {{end}}
 {{if .Message}}<p class="err">{{.Message}}</p>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="{{.Param}}" value="{{.Request.ID}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
-{{if .Login}}<label>Username <input type="text" name="username" autocomplete="username" required autofocus></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>{{end}}
-<button type="submit" name="action" value="approve">Approve</button>
-<button type="submit" name="action" value="deny" formnovalidate>Deny</button>
+{{template "decide" .}}
 </form>
 {{else}}
 <h1>{{.Title}}</h1>

@@ -16,15 +16,15 @@ const devicePath = "/device"
 // devicePage is the data of templates/device.html. Step is "enter" (the code form),
 // "login", "consent" or "done".
 type devicePage struct {
-	Title, Base, Action, CSRF, Step    string
-	UserCode, Error, Username, Message string
-	Approved                           bool
-	Subject, UserName                  string
-	ClientLabel, ClientName, ClientID  string
-	ClientIDHost, ClientURI, Expires   string
-	Scopes                             []scopeView
-	Resources                          []resourceView
-	DemoUsers                          []credential
+	Title, Base, Action, CSRF, Step      string
+	UserCode, Error, Username, Message   string
+	Approved                             bool
+	Subject, UserName                    string
+	ClientLabel, ClientName, ClientID    string
+	ClientIDHost, ClientURIHost, Expires string
+	Scopes                               []scopeView
+	Resources                            []resourceView
+	DemoUsers                            []credential
 }
 
 // device is the verification page: GET shows the code form, prefilled from
@@ -168,7 +168,7 @@ func (p *pages) deviceConsent(w http.ResponseWriter, r *http.Request, sess sessi
 		CSRF:    p.sessions.csrfToken(sess, "device\x00"+code),
 		Subject: sess.Subject, UserName: p.users.displayName(sess.Subject),
 		ClientLabel: label, ClientName: req.ClientName, ClientID: req.ClientID,
-		ClientIDHost: req.ClientIDHost, ClientURI: req.ClientURI,
+		ClientIDHost: req.ClientIDHost, ClientURIHost: req.ClientURIHost,
 		Scopes: p.scopeViews(req.Scopes), Resources: p.resourceViews(req.Resources),
 		Expires: expiresIn(time.Until(req.ExpiresAt)),
 	})
