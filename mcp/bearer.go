@@ -159,7 +159,7 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 		tok, err := b.v.VerifyAccessToken(r.Context(), raw)
 		switch {
 		case errors.Is(err, provider.ErrInvalidToken):
-			b.reject(w, r, &rejection{ErrorInvalidToken, "the access token is invalid, expired or revoked"}, b.scopes, "")
+			b.reject(w, r, &rejection{provider.ErrorCodeInvalidToken, "the access token is invalid, expired or revoked"}, b.scopes, "")
 			return
 		case errors.Is(err, provider.ErrStorageUnavailable):
 			// The token may well be valid: a 401 would send the client through a new login.
@@ -183,7 +183,7 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 			required = unionScopes(b.scopes, b.operationScopes(r))
 		}
 		if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
-			b.reject(w, r, &rejection{ErrorInsufficientScope,
+			b.reject(w, r, &rejection{provider.ErrorCodeInsufficientScope,
 				"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 			return
 		}
@@ -198,10 +198,10 @@ func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
 	// b.resource is canonical: an audience equal to it matches without parsing either
 	// (the common case, and two URL parses per request otherwise).
 	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return a == b.resource || SameResource(a, b.resource) }) {
-		return &rejection{ErrorInvalidToken, "the access token is not valid for this resource"}
+		return &rejection{provider.ErrorCodeInvalidToken, "the access token is not valid for this resource"}
 	}
 	if tok.ExpiresAt.IsZero() || !time.Now().Before(tok.ExpiresAt.Add(b.clockSkew)) {
-		return &rejection{ErrorInvalidToken, "the access token has expired"}
+		return &rejection{provider.ErrorCodeInvalidToken, "the access token has expired"}
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ type rejection struct {
 // bearerToken extracts the token from the Authorization header (RFC 6750 §2.1).
 func bearerToken(r *http.Request) (string, *rejection) {
 	if r.URL.Query().Has("access_token") {
-		return "", &rejection{ErrorInvalidRequest, "access tokens are accepted only in the Authorization header"}
+		return "", &rejection{provider.ErrorCodeInvalidRequest, "access tokens are accepted only in the Authorization header"}
 	}
 	values := r.Header.Values("Authorization")
 	switch len(values) {
@@ -228,7 +228,7 @@ func bearerToken(r *http.Request) (string, *rejection) {
 		return "", &rejection{"", "an access token is required"}
 	case 1:
 	default:
-		return "", &rejection{ErrorInvalidRequest, "more than one Authorization header"}
+		return "", &rejection{provider.ErrorCodeInvalidRequest, "more than one Authorization header"}
 	}
 	scheme, token, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -236,7 +236,7 @@ func bearerToken(r *http.Request) (string, *rejection) {
 	}
 	token = strings.TrimLeft(token, " ")
 	if !isToken68(token) {
-		return "", &rejection{ErrorInvalidToken, "the access token is malformed"}
+		return "", &rejection{provider.ErrorCodeInvalidToken, "the access token is malformed"}
 	}
 	return token, nil
 }
@@ -263,7 +263,7 @@ func isToken68(s string) bool {
 // reject answers with the challenge for fail: 403 for insufficient_scope, 401 otherwise.
 func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection, required []string, clientID string) {
 	scope := required
-	if len(scope) == 0 && fail.code != ErrorInsufficientScope {
+	if len(scope) == 0 && fail.code != provider.ErrorCodeInsufficientScope {
 		scope = b.challengeScopes
 	}
 	ch := Challenge{Error: fail.code, ResourceMetadata: b.metadataURL, Scope: scope}
@@ -271,7 +271,7 @@ func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection,
 		ch.ErrorDescription = fail.description
 	}
 	status := http.StatusUnauthorized
-	if fail.code == ErrorInsufficientScope {
+	if fail.code == provider.ErrorCodeInsufficientScope {
 		status = http.StatusForbidden
 	}
 	b.log.DebugContext(r.Context(), "mcp: bearer token rejected",

@@ -6,17 +6,6 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/quote"
 )
 
-// RFC 6750 §3.1 error codes used in Bearer challenges.
-const (
-	// ErrorInvalidRequest: the request is malformed, e.g. the token was sent in the query.
-	ErrorInvalidRequest = "invalid_request"
-	// ErrorInvalidToken: the token is unknown, malformed, expired, revoked or for another
-	// resource.
-	ErrorInvalidToken = "invalid_token"
-	// ErrorInsufficientScope: the token lacks scopes the operation needs (HTTP 403).
-	ErrorInsufficientScope = "insufficient_scope"
-)
-
 // Challenge is an RFC 6750 §3 Bearer challenge as MCP uses it: the value of a
 // WWW-Authenticate header.
 type Challenge struct {

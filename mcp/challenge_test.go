@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
@@ -19,9 +20,9 @@ func TestChallenge_RFC6750_3(t *testing.T) {
 		{"no parameters", Challenge{}, "Bearer"},
 		{"missing token", Challenge{ResourceMetadata: "https://h/.well-known/oauth-protected-resource/mcp", Scope: []string{"a", "b"}},
 			`Bearer scope="a b", resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"`},
-		{"invalid token", Challenge{Error: ErrorInvalidToken, ErrorDescription: "expired", ResourceMetadata: "https://h/m"},
+		{"invalid token", Challenge{Error: provider.ErrorCodeInvalidToken, ErrorDescription: "expired", ResourceMetadata: "https://h/m"},
 			`Bearer error="invalid_token", resource_metadata="https://h/m", error_description="expired"`},
-		{"insufficient scope without offline_access", Challenge{Error: ErrorInsufficientScope, Scope: []string{"offline_access", "x"}},
+		{"insufficient scope without offline_access", Challenge{Error: provider.ErrorCodeInsufficientScope, Scope: []string{"offline_access", "x"}},
 			`Bearer error="insufficient_scope", scope="x"`},
 		{"quotes and backslashes escaped", Challenge{ErrorDescription: `say "hi" \o/`, Error: "e"},
 			`Bearer error="e", error_description="say \"hi\" \\o/"`},

@@ -38,7 +38,7 @@ func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 			}
 			required := unionScopes(g.required, extra)
 			if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
-				g.b.reject(w, r, &rejection{ErrorInsufficientScope,
+				g.b.reject(w, r, &rejection{provider.ErrorCodeInsufficientScope,
 					"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 				return
 			}

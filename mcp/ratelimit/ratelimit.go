@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"log/slog"
 	"math"
 	"net/http"
@@ -282,12 +283,6 @@ func RetryAfterSeconds(d time.Duration) int {
 	return max(s, 1)
 }
 
-// TooManyRequestsError is the OAuth error code in JSON refusals. RFC 6749 registers
-// "temporarily_unavailable" for the authorization endpoint only and defines no code for
-// throttling at the token endpoint; clients act on the HTTP 429 status and Retry-After,
-// and this code says what happened to those that read it.
-const TooManyRequestsError = "temporarily_unavailable"
-
 // JSONError answers 429 with Retry-After and an RFC 6749 §5.2 style JSON body,
 // {"error":"temporarily_unavailable","error_description":"…"}: for the token,
 // revocation, introspection and registration endpoints, whose clients parse JSON. It
@@ -306,7 +301,7 @@ func JSONError(w http.ResponseWriter, _ *http.Request, retryAfter time.Duration)
 	_ = json.NewEncoder(w).Encode(struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description"`
-	}{TooManyRequestsError, fmt.Sprintf("Too many requests from this address; retry after %d seconds.", secs)})
+	}{provider.ErrorCodeTemporarilyUnavailable, fmt.Sprintf("Too many requests from this address; retry after %d seconds.", secs)})
 }
 
 // PlainError answers 429 with Retry-After and a short text page: for pages a browser

@@ -39,14 +39,14 @@ func FuzzRegistrationRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, rerr := decodeRequest(body)
 		if rerr != nil {
-			if rerr.ErrorCode != ErrInvalidClientMetadata && rerr.ErrorCode != ErrInvalidRedirectURI {
+			if rerr.ErrorCode != provider.ErrorCodeInvalidClientMetadata && rerr.ErrorCode != provider.ErrorCodeInvalidRedirectURI {
 				t.Fatalf("decode error code %q", rerr.ErrorCode)
 			}
 			return
 		}
 		m, rerr := opts.resolve(req)
 		if rerr != nil {
-			if rerr.ErrorCode != ErrInvalidClientMetadata && rerr.ErrorCode != ErrInvalidRedirectURI || rerr.ErrorDescription == "" {
+			if rerr.ErrorCode != provider.ErrorCodeInvalidClientMetadata && rerr.ErrorCode != provider.ErrorCodeInvalidRedirectURI || rerr.ErrorDescription == "" {
 				t.Fatalf("resolve error %+v", rerr)
 			}
 			return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"io"
 	"mime"
 	"net/http"
@@ -84,8 +85,8 @@ func writeError(w http.ResponseWriter, status int, e *RegistrationError) {
 func writeUnauthorized(w http.ResponseWriter, presented bool, description string) {
 	challenge, code := "Bearer", "unauthorized" // RFC 6750 §3.1 wants no error code here; the body still needs one
 	if presented {
-		code = ErrInvalidToken
-		challenge = `Bearer error="` + ErrInvalidToken + `", error_description=` + quote.String(description)
+		code = provider.ErrorCodeInvalidToken
+		challenge = `Bearer error="` + provider.ErrorCodeInvalidToken + `", error_description=` + quote.String(description)
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	writeError(w, http.StatusUnauthorized, &RegistrationError{ErrorCode: code, ErrorDescription: description})

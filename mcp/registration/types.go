@@ -1,6 +1,10 @@
 package registration
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
 
 // ClientMetadata are the RFC 7591 §2 client metadata this server stores and echoes.
 // Empty members are omitted, never sent as null.
@@ -80,17 +84,6 @@ type ClientRegistrationResponse struct {
 	ClientMetadata
 }
 
-// Error codes: RFC 7591 §3.2.2, and RFC 6750 §3.1 invalid_token for a bad registration or
-// initial access token. Software statements are not supported (they are ignored), so
-// their error codes never occur.
-const (
-	ErrInvalidRedirectURI     = "invalid_redirect_uri"
-	ErrInvalidClientMetadata  = "invalid_client_metadata"
-	ErrInvalidToken           = "invalid_token"
-	errServerError            = "server_error"
-	errTemporarilyUnavailable = "temporarily_unavailable"
-)
-
 // RegistrationError is the RFC 7591 §3.2.2 error response body. It implements error.
 type RegistrationError struct {
 	// ErrorCode is one of the error code constants.
@@ -108,9 +101,9 @@ func (e *RegistrationError) Error() string {
 }
 
 func metadataError(format string) *RegistrationError {
-	return &RegistrationError{ErrorCode: ErrInvalidClientMetadata, ErrorDescription: format}
+	return &RegistrationError{ErrorCode: provider.ErrorCodeInvalidClientMetadata, ErrorDescription: format}
 }
 
 func redirectError(description string) *RegistrationError {
-	return &RegistrationError{ErrorCode: ErrInvalidRedirectURI, ErrorDescription: description}
+	return &RegistrationError{ErrorCode: provider.ErrorCodeInvalidRedirectURI, ErrorDescription: description}
 }
