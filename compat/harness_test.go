@@ -94,7 +94,11 @@ func newStack(t *testing.T, store *gormstore.Store, opts compat.Options, edits .
 		if path == "" {
 			path = "/{$}"
 		}
-		mux.Handle(path, auth.Protect(r.URL, http.HandlerFunc(whoami)))
+		guarded, err := auth.Protect(r.URL, http.HandlerFunc(whoami))
+		if err != nil {
+			t.Fatalf("Protect(%s): %v", r.URL, err)
+		}
+		mux.Handle(path, guarded)
 	}
 	var h http.Handler = mux
 	if s.wrap != nil {

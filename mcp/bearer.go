@@ -131,10 +131,10 @@ func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 	return b, nil
 }
 
-// RequireBearer returns [NewBearer]'s middleware as a func(http.Handler) http.Handler.
-// It panics when opts are invalid, which is a programming error found at start-up; use
-// NewBearer to handle it.
-func RequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Handler) http.Handler {
+// MustRequireBearer returns [NewBearer]'s middleware as a func(http.Handler) http.Handler.
+// It panics when opts are invalid, a programming error found at start-up; use NewBearer
+// (or the adapters' RequireBearer) to handle the error instead.
+func MustRequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Handler) http.Handler {
 	b, err := NewBearer(v, opts)
 	if err != nil {
 		panic(err)

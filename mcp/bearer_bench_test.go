@@ -26,7 +26,7 @@ func BenchmarkBearer(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := mcp.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
+			h := mcp.MustRequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
 				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			b.ReportAllocs()
 			b.ResetTimer()

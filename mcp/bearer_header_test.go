@@ -115,7 +115,7 @@ func TestRequireBearer_RFC6750_2_1_AuthorizationHeaderOnly(t *testing.T) {
 	const resource = "https://mcp.example.com/mcp"
 	v := &countingVerifier{resource: resource}
 	logs := &syncBuffer{}
-	h := RequireBearer(v, BearerOptions{
+	h := MustRequireBearer(v, BearerOptions{
 		Resource: resource, Scopes: []string{"files:read"},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})(okHandler)
@@ -216,7 +216,7 @@ func TestNewBearer_Validation(t *testing.T) {
 			t.Error("RequireBearer with invalid options did not panic")
 		}
 	}()
-	RequireBearer(v, BearerOptions{})
+	MustRequireBearer(v, BearerOptions{})
 }
 
 // CORS preflights carry no credentials (Fetch standard): the middleware answers them
@@ -231,7 +231,7 @@ func TestBearer_CORSPreflightAnsweredByMiddleware(t *testing.T) {
 		reached.Add(1)
 		w.WriteHeader(http.StatusTeapot)
 	})
-	srv := httptest.NewServer(RequireBearer(v, BearerOptions{Resource: "https://h/mcp"})(inner))
+	srv := httptest.NewServer(MustRequireBearer(v, BearerOptions{Resource: "https://h/mcp"})(inner))
 	defer srv.Close()
 
 	r := do(t, http.MethodOptions, srv.URL, http.Header{"Origin": {"https://app.example"}, "Access-Control-Request-Method": {"POST"}})

@@ -35,11 +35,11 @@ func newRS(t *testing.T, v mcp.AccessTokenVerifier, scopes []string) *rs {
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	r := &rs{srv: srv, mcpURL: base + "/mcp", other: base + "/other"}
-	guard := mcp.RequireBearer(v, mcp.BearerOptions{Resource: r.mcpURL, Scopes: scopes})
+	guard := mcp.MustRequireBearer(v, mcp.BearerOptions{Resource: r.mcpURL, Scopes: scopes})
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", guard(identity))
-	mux.Handle("/mcp/admin", guard(mcp.RequireScopes("admin")(identity)))
-	mux.Handle("/other", mcp.RequireBearer(v, mcp.BearerOptions{Resource: r.other})(identity))
+	mux.Handle("/mcp/admin", guard(mcp.MustRequireScopes("admin")(identity)))
+	mux.Handle("/other", mcp.MustRequireBearer(v, mcp.BearerOptions{Resource: r.other})(identity))
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -231,7 +231,7 @@ func TestRequireBearer_StorageFailureIs500(t *testing.T) {
 	}), nil))
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
-	srv.Config.Handler = mcp.RequireBearer(mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
+	srv.Config.Handler = mcp.MustRequireBearer(mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
 		return verifier.VerifyAccessToken(ctx, tok)
 	}), mcp.BearerOptions{Resource: resource, Logger: logger})(identity)
 	srv.Start()
@@ -264,3 +264,20 @@ func TestRequireBearer_StorageFailureIs500(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// RFC 6749 §3.3: RequireScopes returns an error (MustRequireScopes panics) for a scope
+// that is not a scope token, instead of building middleware that can never be satisfied.
+func TestRequireScopes_RFC6749_3_3_InvalidScopeTokenIsAnError(t *testing.T) {
+	if mw, err := mcp.RequireScopes("admin", "bad scope"); err == nil || mw != nil {
+		t.Fatalf("RequireScopes(bad) = (%v, %v), want (nil, error)", mw != nil, err)
+	}
+	if mw, err := mcp.RequireScopes("admin"); err != nil || mw == nil {
+		t.Fatalf("RequireScopes(admin) = (%v, %v)", mw != nil, err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("MustRequireScopes(bad) did not panic")
+		}
+	}()
+	mcp.MustRequireScopes("bad scope")
+}

@@ -7,7 +7,7 @@
 //   - [Resource] and [Registry]: the protected resources (RFC 8707), looked up by canonical URL.
 //   - [ProtectedResourceMetadata] and [MetadataHandler]: RFC 9728 documents at
 //     /.well-known/oauth-protected-resource{path}.
-//   - [RequireBearer] and [RequireScopes]: RFC 6750 bearer-token checks with MCP's
+//   - [NewBearer] (or [MustRequireBearer]) and [RequireScopes]: RFC 6750 bearer-token checks with MCP's
 //     challenges (resource_metadata, scope, insufficient_scope step-up).
 //   - [TokenFromContext]: the verified identity for handlers.
 //

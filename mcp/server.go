@@ -420,16 +420,15 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider
 // each MCP session to its user and bound the sessions (package sessions); Protect does
 // neither, and the go-sdk runs a session's handlers with the context of the request that
 // created it, so TokenFromContext there would name the session's creator.
-func (s *Server) Protect(resource string, next http.Handler, scopes ...string) http.Handler {
+//
+// It returns an error when resource is not one of Config.Resources or a scope is not a
+// valid scope token: a wiring mistake found at start-up, never a handler serving 500s.
+func (s *Server) Protect(resource string, next http.Handler, scopes ...string) (http.Handler, error) {
 	b, err := s.Bearer(BearerOptions{Resource: resource, Scopes: scopes})
 	if err != nil {
-		// Misconfiguration (an unknown resource): fail closed, loudly.
-		s.logger.Error("mcp: cannot protect resource", "resource", resource, "err", err)
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "protected resource misconfigured", http.StatusInternalServerError)
-		})
+		return nil, err
 	}
-	return b.Wrap(next)
+	return b.Wrap(next), nil
 }
 
 // Bearer returns the bearer middleware for opts.Resource, which must be one of

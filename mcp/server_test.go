@@ -46,10 +46,14 @@ func newServer(t *testing.T, store *gormstore.Store, edit ...func(*mcp.Config)) 
 	}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	mux.Handle("/mcp", auth.Protect(base+"/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	guarded, err := auth.Protect(base+"/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := mcp.TokenFromContext(r.Context())
 		_ = json.NewEncoder(w).Encode(tok)
-	})))
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/mcp", guarded)
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -144,6 +148,27 @@ func TestNew_DiscoveryRegistrationLogin(t *testing.T) {
 		cr.Body.Close()
 		if cr.StatusCode != http.StatusOK || who.Subject != "alice" || who.ClientID != reg.ClientID || len(who.Audience) != 1 || who.Audience[0] != base+"/mcp" {
 			t.Fatalf("call: %d %+v", cr.StatusCode, who)
+		}
+	})
+}
+
+// RFC 9728 §2 / RFC 6750 §3: Protect refuses to guard a resource the server does not
+// serve, or with a scope that is not an RFC 6749 §3.3 scope token, at wiring time with an
+// error rather than handing back a handler that answers every request with 500.
+func TestProtect_RefusesMisconfigurationAtStartUp(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		_, base, auth := newServer(t, store)
+		next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+		for name, call := range map[string]func() (http.Handler, error){
+			"unknown resource": func() (http.Handler, error) { return auth.Protect(base+"/elsewhere", next) },
+			"bad scope token":  func() (http.Handler, error) { return auth.Protect(base+"/mcp", next, "two words") },
+		} {
+			if h, err := call(); err == nil || h != nil {
+				t.Errorf("%s: Protect = (%v, %v), want (nil, error)", name, h, err)
+			}
+		}
+		if h, err := auth.Protect(base+"/mcp", next, "tools"); err != nil || h == nil {
+			t.Fatalf("Protect(served resource) = (%v, %v)", h, err)
 		}
 	})
 }

@@ -17,17 +17,33 @@ import (
 // accumulate.
 //
 //	mux.Handle("/mcp", bearer.Wrap(mcpHandler))
-//	mux.Handle("/admin", bearer.Wrap(mcp.RequireScopes("admin")(adminHandler)))
+//	admin, err := mcp.RequireScopes("admin")
+//	mux.Handle("/admin", bearer.Wrap(admin(adminHandler)))
 //
 // Without [Bearer] in front it refuses every request with 401 and logs the wiring error.
-// It panics if a scope is not a valid scope token, a programming error.
-func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+// It returns an error if a scope is not a valid scope token; [MustRequireScopes] panics
+// instead.
+func RequireScopes(scopes ...string) (func(http.Handler) http.Handler, error) {
 	for _, s := range scopes {
 		if !provider.ValidScopeToken(s) {
-			panic(fmt.Sprintf("mcp: RequireScopes: %q is not a valid scope token", s))
+			return nil, fmt.Errorf("mcp: RequireScopes: %q is not a valid scope token", s)
 		}
 	}
-	extra := unionScopes(scopes)
+	return requireScopes(unionScopes(scopes)), nil
+}
+
+// MustRequireScopes is [RequireScopes] for scopes fixed at compile time: it panics if one
+// is not a valid scope token, a programming error found at start-up.
+func MustRequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	mw, err := RequireScopes(scopes...)
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// requireScopes is RequireScopes' middleware for the checked union extra.
+func requireScopes(extra []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			g, ok := guardFromContext(r.Context())

@@ -24,7 +24,7 @@ func TestToolScopes_StepUp(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(w, r.Body) })
-	srv.Config.Handler = mcp.RequireBearer(mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
+	srv.Config.Handler = mcp.MustRequireBearer(mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
 		return verifier.VerifyAccessToken(ctx, tok)
 	}), mcp.BearerOptions{
 		Resource:        resource,

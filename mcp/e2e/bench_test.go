@@ -25,7 +25,10 @@ func BenchmarkProtect(b *testing.B) {
 			if status != http.StatusOK {
 				b.Fatalf("exchange: %d %+v", status, tok)
 			}
-			h := s.auth.Protect(s.resource, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), scopeTools)
+			h, err := s.auth.Protect(s.resource, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), scopeTools)
+			if err != nil {
+				b.Fatal(err)
+			}
 			// serve reports false (and the answer) when the request was refused; only the
 			// benchmark goroutine may stop the benchmark.
 			serve := func(b *testing.B) bool {

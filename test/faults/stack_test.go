@@ -66,10 +66,14 @@ func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options, edit
 	}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	mux.Handle("/mcp", auth.Protect(resourceURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	guarded, err := auth.Protect(resourceURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := mcp.TokenFromContext(r.Context())
 		_ = json.NewEncoder(w).Encode(map[string]string{"sub": tok.Subject})
-	})))
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/mcp", guarded)
 	mux.Handle("/readyz", auth.ReadinessHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -140,7 +140,12 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 
 	mux := http.NewServeMux()
 	st.Server.Register(mux)
-	mux.Handle("/mcp", st.Server.Protect(st.MCPURL, st.MCP, "mcp:tools"))
+	guarded, err := st.Server.Protect(st.MCPURL, st.MCP, "mcp:tools")
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	mux.Handle("/mcp", guarded)
 	var h http.Handler = mux
 	if opts.Wrap != nil {
 		h = opts.Wrap(h, st)
@@ -154,7 +159,12 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		prm := st.Server.ProtectedResourceMetadata()
 		omux.Handle(mcp.WellKnownPath, prm)
 		omux.Handle(mcp.WellKnownPath+"/", prm)
-		omux.Handle("/mcp", st.Server.Protect(st.OtherURL, st.MCP))
+		guardedOther, err := st.Server.Protect(st.OtherURL, st.MCP)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		omux.Handle("/mcp", guardedOther)
 		other.Config.Handler = omux
 		other.Start()
 		st.servers = append(st.servers, other)
