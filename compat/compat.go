@@ -8,7 +8,7 @@
 //
 //	opts := compat.Default()
 //	opts.LegacyEndpoints = false // no 2025-03-26 clients here
-//	srv, err := mcp.New(mcp.Config{Compat: &opts, …})
+//	srv, err := mcp.New(ctx, mcp.Config{Compat: &opts, …})
 //
 // README.md in this directory has the table: shim, clients, spec text bent, default.
 //

@@ -81,7 +81,7 @@ func newStack(t *testing.T, store *gormstore.Store, opts compat.Options, edits .
 	for _, e := range edits {
 		e(s, &cfg)
 	}
-	auth, err := mcp.New(cfg)
+	auth, err := mcp.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("mcp.New: %v", err)
 	}

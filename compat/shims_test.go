@@ -256,7 +256,7 @@ func TestDefaultResource_SeveralResources(t *testing.T) {
 		}
 	})
 	s := gormtest.Open(t, gormtest.SQLite)
-	_, err := mcp.New(mcp.Config{Provider: provider.Config{Issuer: "https://as.example", Storage: s, GlobalSecret: make([]byte, 32),
+	_, err := mcp.New(t.Context(), mcp.Config{Provider: provider.Config{Issuer: "https://as.example", Storage: s, GlobalSecret: make([]byte, 32),
 		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }},
 		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}}, DefaultResource: "https://elsewhere.example/mcp"})
 	if err == nil {
@@ -607,7 +607,7 @@ func TestDefaultScopes_Rule(t *testing.T) {
 // mcp.New still starts (the shim is skipped, with a warning) and rotation stays strict.
 func TestRefreshGrace_SkippedWithoutStorageSupport(t *testing.T) {
 	store := gormtest.Open(t, gormtest.SQLite)
-	_, err := mcp.New(mcp.Config{
+	_, err := mcp.New(t.Context(), mcp.Config{
 		Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
 			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
 		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}},

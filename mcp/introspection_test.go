@@ -28,7 +28,7 @@ func TestNew_RFC7662_4_SelfRegisteredClientCannotIntrospect(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		srv := httptest.NewUnstartedServer(nil)
 		base := "http://" + srv.Listener.Addr().String()
-		auth, err := mcp.New(mcp.Config{
+		auth, err := mcp.New(t.Context(), mcp.Config{
 			Provider: provider.Config{
 				Issuer: base, Storage: s, GlobalSecret: []byte("introspection-test-secret-0123456789abcdef"),
 				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },

@@ -35,7 +35,7 @@ type jwtSetup struct {
 }
 
 // enableJWT wires JWT access tokens into pcfg when opts is set.
-func (s *Server) enableJWT(pcfg *provider.Config, opts *JWTAccessTokens) error {
+func (s *Server) enableJWT(ctx context.Context, pcfg *provider.Config, opts *JWTAccessTokens) error {
 	if opts == nil {
 		return nil
 	}
@@ -53,7 +53,7 @@ func (s *Server) enableJWT(pcfg *provider.Config, opts *JWTAccessTokens) error {
 	if pcfg.AccessTokenLifespan == 0 {
 		pcfg.AccessTokenLifespan = jwtaccess.DefaultAccessTokenLifespan
 	}
-	keys, err := jwtaccess.NewKeyManager(context.Background(), kcfg)
+	keys, err := jwtaccess.NewKeyManager(ctx, kcfg)
 	if err != nil {
 		return err
 	}

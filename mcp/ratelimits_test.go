@@ -295,7 +295,7 @@ func TestNew_RejectsInvalidRateLimits(t *testing.T) {
 				Resources:  []mcp.Resource{{URL: "http://127.0.0.1:1/mcp"}},
 				RateLimits: rl,
 			}
-			if _, err := mcp.New(cfg); err == nil {
+			if _, err := mcp.New(t.Context(), cfg); err == nil {
 				t.Error("New accepted it")
 			}
 		})
@@ -321,7 +321,7 @@ func newServerAt(t *testing.T, store *gormstore.Store, path string, edit ...func
 	for _, e := range edit {
 		e(&cfg)
 	}
-	auth, err := mcp.New(cfg)
+	auth, err := mcp.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func TestNew_WarnsCrossResourceScopeAncestor(t *testing.T) {
 		{"unrelated", []string{"admin", "filesystem"}, false},
 	} {
 		var logs strings.Builder
-		_, err := mcp.New(mcp.Config{
+		_, err := mcp.New(t.Context(), mcp.Config{
 			Provider: provider.Config{Issuer: "https://as.example", Storage: store, GlobalSecret: []byte("warn-test-global-secret-0123456789ab"),
 				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }},
 			Resources: []mcp.Resource{

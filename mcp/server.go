@@ -107,8 +107,10 @@ type Server struct {
 	logger       *slog.Logger
 }
 
-// New validates cfg and builds the server.
-func New(cfg Config) (*Server, error) {
+// New validates cfg and builds the server. ctx bounds the storage I/O New does at
+// start-up (with JWT access tokens, loading or creating the signing keys); it is not
+// retained.
+func New(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.Resources) == 0 {
 		return nil, errors.New("mcp: at least one resource is required")
 	}
@@ -211,7 +213,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.enableClientIDMetadataDocuments(&pcfg, cfg.ClientIDMetadataDocuments); err != nil {
 		return nil, err
 	}
-	if err := s.enableJWT(&pcfg, cfg.JWTAccessTokens); err != nil {
+	if err := s.enableJWT(ctx, &pcfg, cfg.JWTAccessTokens); err != nil {
 		return nil, err
 	}
 	s.store = pcfg.Storage

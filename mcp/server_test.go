@@ -40,7 +40,7 @@ func newServer(t *testing.T, store *gormstore.Store, edit ...func(*mcp.Config)) 
 	for _, e := range edit {
 		e(&cfg)
 	}
-	auth, err := mcp.New(cfg)
+	auth, err := mcp.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

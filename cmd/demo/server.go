@@ -248,14 +248,14 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 		d.store.Close()
 		return nil, err
 	}
-	if err := d.build(cfg, sec); err != nil {
+	if err := d.build(ctx, cfg, sec); err != nil {
 		d.store.Close()
 		return nil, err
 	}
 	return d, nil
 }
 
-func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
+func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) error {
 	base := strings.TrimSuffix(mustParse(d.issuer).Path, "/")
 	d.tokenTTL = cfg.AccessTokenTTL
 	switch {
@@ -301,7 +301,7 @@ func (d *demoServer) build(cfg serverConfig, sec *secrets) error {
 		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{}
 	}
 	var err error
-	if d.as, err = mcp.New(mcfg); err != nil {
+	if d.as, err = mcp.New(ctx, mcfg); err != nil {
 		return err
 	}
 

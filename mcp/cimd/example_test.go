@@ -1,6 +1,7 @@
 package cimd_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"log"
@@ -20,7 +21,7 @@ func Example() {
 	var store provider.Storage // storage/gorm, see package gormstore
 	secret := []byte("use 32 random bytes, stable across restarts")
 
-	auth, err := mcp.New(mcp.Config{
+	auth, err := mcp.New(context.Background(), mcp.Config{
 		Provider: provider.Config{
 			Issuer: "https://auth.example.com", Storage: store, GlobalSecret: secret,
 			LoginURL: "https://auth.example.com/consent", // your login and consent page

@@ -61,7 +61,7 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 		opts = &o
 	}
 	var err error
-	s.auth, err = mcp.New(mcp.Config{
+	s.auth, err = mcp.New(t.Context(), mcp.Config{
 		Provider: provider.Config{
 			Issuer:       s.issuer,
 			Storage:      store,

@@ -107,7 +107,7 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 		resources, s.other = resources[:1], ""
 	}
 	var err error
-	s.auth, err = mcp.New(mcp.Config{Provider: cfg, Resources: resources, Compat: sc.compat, JWTAccessTokens: sc.jwt})
+	s.auth, err = mcp.New(t.Context(), mcp.Config{Provider: cfg, Resources: resources, Compat: sc.compat, JWTAccessTokens: sc.jwt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func ExampleProtect() {
 	if err := store.Migrate(ctx); err != nil {
 		log.Fatal(err)
 	}
-	auth, err := mcp.New(mcp.Config{
+	auth, err := mcp.New(context.Background(), mcp.Config{
 		Provider:  provider.Config{Issuer: "https://example.com", Storage: store, GlobalSecret: secret, Authenticator: users},
 		Resources: []mcp.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read", "files:write"}}},
 	})

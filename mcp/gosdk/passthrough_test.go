@@ -98,7 +98,7 @@ func mustRequireBearer(t *testing.T, v mcp.AccessTokenVerifier) func(http.Handle
 // mustServer is an mcp.Server for resource on s.
 func mustServer(t *testing.T, s *gormstore.Store) *mcp.Server {
 	t.Helper()
-	srv, err := mcp.New(mcp.Config{
+	srv, err := mcp.New(t.Context(), mcp.Config{
 		Provider: provider.Config{
 			Issuer: "https://as.example.com", Storage: s, GlobalSecret: []byte("gosdk-passthrough-secret-0123456789ab"),
 			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },

@@ -60,7 +60,7 @@ func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options, edit
 	for _, e := range edit {
 		e(&cfg)
 	}
-	auth, err := mcp.New(cfg)
+	auth, err := mcp.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		cfg.Provider.AutoApprove = func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "user-" + User, true }
 	}
 	var err error
-	if st.Server, err = mcp.New(cfg); err != nil {
+	if st.Server, err = mcp.New(context.Background(), cfg); err != nil {
 		return nil, err
 	}
 
