@@ -26,11 +26,13 @@ type Config struct {
 	// Provider configures the authorization server. Issuer, Storage and GlobalSecret are
 	// required, and a way to log users in (Authenticator, LoginURL or AutoApprove); see
 	// provider.Config for every default. New fills in Resources, DefaultResource and
-	// Scopes from the Resources below (and ScopesForAudience, unless set here), and wraps AuthorizeHook and EditMetadata (a hook
-	// or edit set here still runs, after the MCP layer's). It also sets the
-	// compatibility switches (MatchResource, RequireResource…, ExactLocalhostRedirects,
-	// MinStateLength, RefreshTokenScopes, TokenRedirectURIOptional, RefreshTokenGrace)
-	// from Compat; a stricter value set here is kept.
+	// Scopes from the Resources below (and ScopesForAudience, unless set here), and wraps
+	// AuthorizeHook and EditMetadata (a hook or edit set here still runs, after the MCP
+	// layer's). It derives the compatibility switches (RequireResource…,
+	// ExactLocalhostRedirects, MinStateLength, RefreshTokenScopes) from Compat, keeping a
+	// stricter value set here. New refuses, with an error, a Resources, MatchResource or
+	// RefreshTokenGrace set here, and TokenRedirectURIOptional without
+	// compat.Options.TokenWithoutRedirectURI: those live in Resources and Compat.
 	Provider provider.Config
 
 	// Resources are the MCP servers tokens are issued for. At least one is required.
@@ -134,7 +136,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if pcfg.Logger == nil {
 		pcfg.Logger = s.logger
 	}
-	pcfg.Resources = nil
+	if len(pcfg.Resources) > 0 {
+		return nil, errors.New("mcp: Provider.Resources is set by New from Config.Resources; leave it empty")
+	}
 	for _, r := range registry.Resources() {
 		pcfg.Resources = append(pcfg.Resources, r.URL)
 	}
@@ -246,6 +250,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // the shims' to decide.
 func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) error {
 	c := s.compat
+	if err := refuseOwnedProviderFields(*pcfg, c); err != nil {
+		return err
+	}
 	// The MCP layer never issues a token without an audience (RFC 8707, MCP 2025-06-18).
 	pcfg.RequireResource = true
 	pcfg.DefaultResource = ""
@@ -297,6 +304,21 @@ func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) erro
 		} else {
 			s.logger.Warn("mcp: compat.RefreshGrace skipped: the storage does not implement provider.RefreshTokenGraceStorage")
 		}
+	}
+	return nil
+}
+
+// refuseOwnedProviderFields reports a provider setting the MCP layer derives from
+// Resources and Compat but that the caller set to something else, instead of New
+// overwriting it silently: each setting has one home.
+func refuseOwnedProviderFields(p provider.Config, c compat.Options) error {
+	switch {
+	case p.MatchResource != nil:
+		return errors.New("mcp: Provider.MatchResource is set by New from Resources (compat.Options.LenientResourceMatch); leave it nil")
+	case p.TokenRedirectURIOptional && !c.TokenWithoutRedirectURI:
+		return errors.New("mcp: Provider.TokenRedirectURIOptional conflicts with compat.Options.TokenWithoutRedirectURI=false; set the compat switch instead")
+	case p.RefreshTokenGrace != (provider.RefreshTokenGrace{}):
+		return errors.New("mcp: Provider.RefreshTokenGrace is set by New from compat.Options.RefreshGrace; leave it zero")
 	}
 	return nil
 }
