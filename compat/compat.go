@@ -2,8 +2,8 @@
 // specifications. Each field of Options tolerates one known client behaviour; its doc
 // comment names the behaviour, the clients known to need it, the spec text it bends and
 // its default. Default is what a public MCP server should run; Strict is the
-// specification only. mcp.New applies the chosen Options (through switches of
-// provider.Config and registration.Options), and each shim can be switched off on its
+// specification only. mcp.New applies the chosen Options (Options.Apply sets the
+// switches of provider.Config; mcp.New those of registration.Options and the resources), and each shim can be switched off on its
 // own once the clients that need it are fixed:
 //
 //	opts := compat.Default()

@@ -11,7 +11,7 @@ import (
 
 // OfflineAccessScope is the OIDC scope for refresh tokens. MCP (2026-07-28) says it must
 // not appear in protected resource metadata or challenges, so this package never lists it.
-const OfflineAccessScope = "offline_access"
+const OfflineAccessScope = provider.OfflineAccessScope
 
 // Resource is a protected resource (RFC 8707): an MCP endpoint the authorization server
 // issues tokens for.

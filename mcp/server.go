@@ -265,8 +265,6 @@ func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) erro
 	if c.DefaultResource && ok {
 		pcfg.DefaultResource = def.URL
 	}
-	pcfg.RequireResourceOnCodeExchange = pcfg.RequireResourceOnCodeExchange || !c.DefaultResource
-	pcfg.RequireResourceOnRefresh = pcfg.RequireResourceOnRefresh || !c.RefreshWithoutResource
 
 	pcfg.MatchResource = nil
 	if c.LenientResourceMatch {
@@ -280,30 +278,9 @@ func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) erro
 			return canon, err == nil
 		}
 	}
-	pcfg.ExactLocalhostRedirects = pcfg.ExactLocalhostRedirects || !c.LocalhostAnyPort
-	if c.DotlessClientSchemes {
-		schemes := slices.Clone(pcfg.RedirectURIRules.DotlessSchemes)
-		for _, scheme := range provider.KnownDotlessClientSchemes() {
-			if !slices.Contains(schemes, scheme) {
-				schemes = append(schemes, scheme)
-			}
-		}
-		pcfg.RedirectURIRules.DotlessSchemes = schemes
-	}
-	if !c.RefreshWithoutOfflineAccess && len(pcfg.RefreshTokenScopes) == 0 {
-		pcfg.RefreshTokenScopes = []string{OfflineAccessScope}
-	}
-	if !c.OptionalState && pcfg.MinStateLength < strictStateLength {
-		pcfg.MinStateLength = strictStateLength
-	}
-	pcfg.TokenRedirectURIOptional = c.TokenWithoutRedirectURI
-	pcfg.RefreshTokenGrace = provider.RefreshTokenGrace{}
-	if g := c.RefreshGrace; g.Window > 0 {
-		if _, ok := pcfg.Storage.(provider.RefreshTokenGraceStorage); ok {
-			pcfg.RefreshTokenGrace = provider.RefreshTokenGrace{Period: g.Window, MaxReuses: g.MaxReuses}
-		} else {
-			s.logger.Warn("mcp: compat.RefreshGrace skipped: the storage does not implement provider.RefreshTokenGraceStorage")
-		}
+	c.Apply(pcfg)
+	if c.RefreshGrace.Window > 0 && pcfg.RefreshTokenGrace == (provider.RefreshTokenGrace{}) {
+		s.logger.Warn("mcp: compat.RefreshGrace skipped: the storage does not implement provider.RefreshTokenGraceStorage")
 	}
 	return nil
 }
@@ -322,10 +299,6 @@ func refuseOwnedProviderFields(p provider.Config, c compat.Options) error {
 	}
 	return nil
 }
-
-// strictStateLength is the minimum state length without compat.Options.OptionalState
-// (fosite's and Hydra's default).
-const strictStateLength = 8
 
 // sharesOriginWithIssuer reports whether the issuer has a path and shares its origin
 // with a protected resource: the case where 2025-03-26 clients, which look for the

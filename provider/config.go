@@ -177,7 +177,7 @@ type Config struct {
 	// RedirectURIRules are the rules redirect URIs must meet at CreateClient, for clients
 	// from ClientResolver and at every authorization request (see RedirectURIRules). The
 	// zero value, the default, is the specifications' rules (ValidateRedirectURI);
-	// mcp.New sets DotlessSchemes under compat.Options.DotlessClientSchemes. Dynamic
+	// compat.Options.Apply adds to DotlessSchemes under DotlessClientSchemes. Dynamic
 	// registration has its own copy (registration.Options.RedirectURIRules).
 	RedirectURIRules RedirectURIRules
 

@@ -32,3 +32,7 @@ func ValidScopeToken(s string) bool {
 	}
 	return true
 }
+
+// OfflineAccessScope is the OIDC scope that, by convention, asks for a refresh token;
+// Config.RefreshTokenScopes is usually set to it.
+const OfflineAccessScope = "offline_access"
