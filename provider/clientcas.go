@@ -7,7 +7,7 @@ import "context"
 // is still the one the caller verified. Without it, two concurrent requests presenting the
 // same token could both pass the check and both write (two updates each issuing a new
 // token, of which only the last works; or an update racing a delete). The registration
-// handler (mcp/registration) uses it when the store implements it; storage/gorm does.
+// handler (mcp/registration) refuses a store without it; storage/gorm implements it.
 //
 // Both methods compare oldHash with the stored RegistrationAccessTokenHash in the same
 // statement as the write, and return fosite.ErrNotFound when the client is absent, its

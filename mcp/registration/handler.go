@@ -2,6 +2,7 @@ package registration
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,19 +17,24 @@ import (
 // Create it with [NewHandler]; it is safe for concurrent use.
 type Handler struct {
 	store    provider.ClientStore
+	cas      provider.ClientCompareAndSwapper // store's conditional writes (RFC 7592)
 	opts     Options
 	basePath string // escaped path of Options.Endpoint
 }
 
 // NewHandler validates opts and returns the handler over store (gormstore.Store
-// implements provider.ClientStore). When store also implements
-// provider.ClientCompareAndSwapper (gormstore.Store does), RFC 7592 updates and deletes
+// implements provider.ClientStore). store must also implement
+// provider.ClientCompareAndSwapper (gormstore.Store does): RFC 7592 updates and deletes
 // take effect only while the presented registration access token is still the client's,
-// so that concurrent requests with one token cannot both succeed; with a store without it
-// they can (the check and the write are separate steps).
+// so that concurrent requests with one token cannot both succeed. NewHandler refuses a
+// store without it rather than losing that guarantee silently.
 func NewHandler(store provider.ClientStore, opts Options) (*Handler, error) {
 	if store == nil {
 		return nil, errors.New("registration: store is nil")
+	}
+	cas, ok := store.(provider.ClientCompareAndSwapper)
+	if !ok {
+		return nil, fmt.Errorf("registration: the store (%T) does not implement provider.ClientCompareAndSwapper, which RFC 7592 client updates and deletes need so that one of concurrent requests wins", store)
 	}
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -39,7 +45,7 @@ func NewHandler(store provider.ClientStore, opts Options) (*Handler, error) {
 	if base == "" {
 		base = "/"
 	}
-	return &Handler{store: store, opts: o, basePath: base}, nil
+	return &Handler{store: store, cas: cas, opts: o, basePath: base}, nil
 }
 
 // Advertised reports whether registration is open to anyone or to holders of an initial

@@ -82,13 +82,9 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	updated.RegistrationAccessTokenHash = hash
-	if cas, ok := h.store.(provider.ClientCompareAndSwapper); ok {
-		// Only while the token checked above is still the client's: of concurrent requests
-		// presenting it, one wins and the others get 401 (RFC 7592 §2.2 rotates it).
-		err = cas.UpdateClientIfRegistrationToken(r.Context(), &updated, c.RegistrationAccessTokenHash)
-	} else {
-		err = h.store.UpdateClient(r.Context(), &updated)
-	}
+	// Only while the token checked above is still the client's: of concurrent requests
+	// presenting it, one wins and the others get 401 (RFC 7592 §2.2 rotates it).
+	err = h.cas.UpdateClientIfRegistrationToken(r.Context(), &updated, c.RegistrationAccessTokenHash)
 	if err != nil {
 		if errors.Is(err, fosite.ErrNotFound) { // deleted or token rotated meanwhile
 			writeUnauthorized(w, true, "the registration access token is invalid")
@@ -134,13 +130,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
-	var err error
-	if cas, ok := h.store.(provider.ClientCompareAndSwapper); ok {
-		err = cas.DeleteClientIfRegistrationToken(r.Context(), id, c.RegistrationAccessTokenHash)
-	} else {
-		err = h.store.DeleteClient(r.Context(), id)
-	}
-	if err != nil {
+	if err := h.cas.DeleteClientIfRegistrationToken(r.Context(), id, c.RegistrationAccessTokenHash); err != nil {
 		if errors.Is(err, fosite.ErrNotFound) {
 			writeUnauthorized(w, true, "the registration access token is invalid")
 			return

@@ -181,3 +181,21 @@ func TestManage_RFC7592_RegistrationTokenOneWriteUnderConcurrency(t *testing.T) 
 		checkLosers("deletes", sendAll(t, []*http.Request{newReq(http.MethodDelete, in, in.RegistrationAccessToken), newReq(http.MethodDelete, in, in.RegistrationAccessToken)}), http.StatusNoContent)
 	})
 }
+
+// clientStoreOnly hides the store's conditional writes: a provider.ClientStore and
+// nothing more.
+type clientStoreOnly struct{ provider.ClientStore }
+
+// RFC 7592 §2.2/§2.3: without compare-and-swap writes two requests with one registration
+// access token could both win, so NewHandler refuses such a store with an error naming
+// the missing interface instead of falling back silently.
+func TestNewHandler_RFC7592_RefusesStoreWithoutCompareAndSwap(t *testing.T) {
+	s := gormtest.Open(t, gormtest.SQLite)
+	_, err := registration.NewHandler(clientStoreOnly{s}, registration.Options{Endpoint: "https://a.example/register"})
+	if err == nil || !strings.Contains(err.Error(), "ClientCompareAndSwapper") {
+		t.Fatalf("NewHandler(store without CAS) = %v, want an error naming provider.ClientCompareAndSwapper", err)
+	}
+	if _, err := registration.NewHandler(s, registration.Options{Endpoint: "https://a.example/register"}); err != nil {
+		t.Fatalf("NewHandler(gormstore) = %v", err)
+	}
+}
