@@ -172,35 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil
 	}
 
-	regOpts := registration.Options{}
-	if cfg.Registration != nil {
-		regOpts = *cfg.Registration
-	}
-	if regOpts.Endpoint == "" {
-		regOpts.Endpoint = pcfg.Issuer + RegistrationPath
-	}
-	if regOpts.SupportedScopes == nil {
-		regOpts.SupportedScopes = mergeScopes(registry.Scopes(), pcfg.RefreshTokenScopes)
-	}
-	if !s.compat.FilterUnknownScopes {
-		regOpts.UnknownScopes = registration.RejectUnknownScopes
-	}
-	if regOpts.RedirectURIRules.DotlessSchemes == nil {
-		regOpts.RedirectURIRules = pcfg.RedirectURIRules
-	}
-	if pcfg.DeviceAuthorization != nil && regOpts.GrantTypes == nil {
-		// Clients opt in by registering the device grant; it is never a default.
-		regOpts.GrantTypes = []string{"authorization_code", "refresh_token", provider.GrantTypeDeviceCode}
-	}
-	if s.compat.LenientRegistration {
-		regOpts.NameFromRedirectHost = true
-		if regOpts.DefaultGrantTypes == nil && (regOpts.GrantTypes == nil || slices.Contains(regOpts.GrantTypes, "refresh_token")) {
-			regOpts.DefaultGrantTypes = []string{"authorization_code", "refresh_token"}
-		}
-	}
-	if regOpts.Logger == nil {
-		regOpts.Logger = s.logger
-	}
+	regOpts := s.registrationOptions(cfg.Registration, pcfg)
 	if s.registration, err = registration.NewHandler(pcfg.Storage, regOpts); err != nil {
 		return nil, err
 	}
@@ -221,16 +193,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.store = pcfg.Storage
-	s.maintenance = cfg.Maintenance
-	if s.maintenance.Interval <= 0 {
-		s.maintenance.Interval = DefaultMaintenanceInterval
-	}
-	if s.maintenance.UnusedClientLifetime == 0 {
-		s.maintenance.UnusedClientLifetime = DefaultUnusedClientLifetime
-	}
-	if s.maintenance.UnusedMetadataDocumentClientLifetime == 0 {
-		s.maintenance.UnusedMetadataDocumentClientLifetime = DefaultUnusedMetadataDocumentClientLifetime
-	}
+	s.maintenance = cfg.Maintenance.withDefaults()
 	if s.limits, err = s.newLimiters(cfg.RateLimits); err != nil {
 		return nil, err
 	}
@@ -243,6 +206,56 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.legacyRoot = s.compat.LegacyEndpoints && s.sharesOriginWithIssuer(pcfg.Issuer)
 	return s, nil
+}
+
+// registrationOptions completes the caller's registration options (nil: open
+// registration) from the provider configuration and the compatibility shims; a value the
+// caller set is kept.
+func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.Config) registration.Options {
+	regOpts := registration.Options{}
+	if opts != nil {
+		regOpts = *opts
+	}
+	if regOpts.Endpoint == "" {
+		regOpts.Endpoint = pcfg.Issuer + RegistrationPath
+	}
+	if regOpts.SupportedScopes == nil {
+		regOpts.SupportedScopes = mergeScopes(s.registry.Scopes(), pcfg.RefreshTokenScopes)
+	}
+	if !s.compat.FilterUnknownScopes {
+		regOpts.UnknownScopes = registration.RejectUnknownScopes
+	}
+	if regOpts.RedirectURIRules.DotlessSchemes == nil {
+		regOpts.RedirectURIRules = pcfg.RedirectURIRules
+	}
+	if pcfg.DeviceAuthorization != nil && regOpts.GrantTypes == nil {
+		// Clients opt in by registering the device grant; it is never a default.
+		regOpts.GrantTypes = []string{"authorization_code", "refresh_token", provider.GrantTypeDeviceCode}
+	}
+	if s.compat.LenientRegistration {
+		regOpts.NameFromRedirectHost = true
+		if regOpts.DefaultGrantTypes == nil && (regOpts.GrantTypes == nil || slices.Contains(regOpts.GrantTypes, "refresh_token")) {
+			regOpts.DefaultGrantTypes = []string{"authorization_code", "refresh_token"}
+		}
+	}
+	if regOpts.Logger == nil {
+		regOpts.Logger = s.logger
+	}
+	return regOpts
+}
+
+// withDefaults returns m with its documented defaults filled in.
+func (m Maintenance) withDefaults() Maintenance {
+	if m.Interval <= 0 {
+		m.Interval = DefaultMaintenanceInterval
+	}
+	if m.UnusedClientLifetime == 0 {
+		m.UnusedClientLifetime = DefaultUnusedClientLifetime
+	}
+	if m.UnusedMetadataDocumentClientLifetime == 0 {
+		m.UnusedMetadataDocumentClientLifetime = DefaultUnusedMetadataDocumentClientLifetime
+	}
+	return m
 }
 
 // applyCompat sets the provider's compatibility switches from s.compat. Switches that
