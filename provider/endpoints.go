@@ -361,7 +361,7 @@ func (p *Provider) introspectionResponse(use fosite.TokenUse, ar fosite.AccessRe
 // clientPost does what the token, revocation and introspection endpoints share before
 // their own checks: CORS (answering preflights), POST only, a bounded form body, no
 // repeated parameter (but the repeatable ones), a well-formed client authentication
-// header and no client assertion. It reports whether the request may go on; when not,
+// header. It reports whether the request may go on; when not,
 // the response has been written.
 func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, repeatable ...string) bool {
 	if cors(w, r, "POST, OPTIONS") {
@@ -380,10 +380,6 @@ func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, repeatable
 		return false
 	}
 	if err := checkClientAuthHeader(r); err != nil {
-		p.writeJSONError(w, err)
-		return false
-	}
-	if err := checkNoAssertion(r); err != nil {
 		p.writeJSONError(w, err)
 		return false
 	}
