@@ -57,9 +57,9 @@ type pkjwtEnv struct {
 	keys jwtKeys
 }
 
-func newPKJWTEnv(t *testing.T, s *gormstore.Store) *pkjwtEnv {
+func newPKJWTEnv(t *testing.T, s *gormstore.Store, opts ...envOption) *pkjwtEnv {
 	t.Helper()
-	e := &pkjwtEnv{env: newEnv(t, s), keys: newJWTKeys(t)}
+	e := &pkjwtEnv{env: newEnv(t, s, opts...), keys: newJWTKeys(t)}
 	createPKJWTClients(t, e.p, e.keys)
 	return e
 }
@@ -298,5 +298,69 @@ func TestRFC7523_ReplayAcrossReplicas(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		wantJSONError(t, resp, http.StatusUnauthorized, "invalid_client")
+	})
+}
+
+// RFC 7523 §2.2 at the other client-authenticating endpoints: revocation (RFC 7009),
+// introspection (RFC 7662) and device authorization (RFC 8628 §3.1) accept a
+// private_key_jwt client, refuse a bad assertion with invalid_client, and list the
+// method in their metadata.
+func TestRFC7523_PrivateKeyJWT_OtherEndpoints(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newPKJWTEnv(t, s, withDevice(provider.DeviceAuthorizationOptions{}))
+		if _, _, err := e.p.CreateClient(context.Background(), provider.ClientSpec{
+			ID: "tv", GrantTypes: []string{provider.GrantTypeDeviceCode}, TokenEndpointAuthMethod: provider.AuthMethodPrivateKeyJWT,
+			JWKS: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: e.keys.ed.Public(), KeyID: "tv-ed"}}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		assertion := func(id, kid string, key interface{}, alg jose.SignatureAlgorithm) url.Values {
+			return url.Values{"client_assertion_type": {provider.ClientAssertionType},
+				"client_assertion": {sign(t, alg, key, kid, assertionClaims(id, e.issuer+"/token"))}}
+		}
+		with := func(a url.Values, kv ...string) url.Values {
+			for i := 0; i+1 < len(kv); i += 2 {
+				a.Set(kv[i], kv[i+1])
+			}
+			return a
+		}
+		tok := decode[tokenResponse](t, e.clientCredentials(sign(t, jose.ES256, e.keys.ec, "ec", assertionClaims("m2m", e.issuer)), nil))
+		if tok.AccessToken == "" {
+			t.Fatalf("no token: %+v", tok)
+		}
+
+		resp := e.postForm(e.issuer+"/introspect", with(assertion("m2m", "rsa", e.keys.rsa, jose.RS256), "token", tok.AccessToken), "", "")
+		if in := decode[introspection](t, resp); resp.StatusCode != http.StatusOK || !in.Active || in.ClientID != "m2m" {
+			t.Errorf("introspection with private_key_jwt: %d %+v", resp.StatusCode, in)
+		}
+		wantJSONError(t, e.postForm(e.issuer+"/introspect", with(assertion("m2m", "rsa", e.keys.otherEC, jose.ES256), "token", tok.AccessToken), "", ""),
+			http.StatusUnauthorized, "invalid_client")
+
+		wantJSONError(t, e.postForm(e.issuer+"/revoke", with(assertion("m2m", "nope", e.keys.ec, jose.ES256), "token", tok.AccessToken), "", ""),
+			http.StatusUnauthorized, "invalid_client")
+		if resp := e.postForm(e.issuer+"/revoke", with(assertion("m2m", "ec", e.keys.ec, jose.ES256), "token", tok.AccessToken), "", ""); resp.StatusCode != http.StatusOK {
+			t.Fatalf("revocation with private_key_jwt: status %d", resp.StatusCode)
+		}
+		if in := e.introspect(tok.AccessToken); in.Active {
+			t.Error("the revoked token is still active")
+		}
+
+		resp = e.postForm(e.issuer+"/device_authorization", with(assertion("tv", "tv-ed", e.keys.ed, jose.EdDSA), "scope", "read", "resource", e.resource), "", "")
+		type deviceResponse struct {
+			DeviceCode string `json:"device_code"`
+			UserCode   string `json:"user_code"`
+		}
+		if dev := decode[deviceResponse](t, resp); resp.StatusCode != http.StatusOK || dev.DeviceCode == "" || dev.UserCode == "" {
+			t.Errorf("device authorization with private_key_jwt: %d %+v", resp.StatusCode, dev)
+		}
+		wantJSONError(t, e.postForm(e.issuer+"/device_authorization", with(assertion("tv", "tv-ed", e.keys.ec, jose.ES256), "scope", "read"), "", ""),
+			http.StatusUnauthorized, "invalid_client")
+
+		md := decode[map[string]interface{}](t, e.get(e.base+"/.well-known/oauth-authorization-server/oauth"))
+		for _, k := range []string{"revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"} {
+			if methods, _ := md[k].([]interface{}); !slices.Contains(methods, interface{}("private_key_jwt")) {
+				t.Errorf("%s = %v, want private_key_jwt listed", k, methods)
+			}
+		}
 	})
 }

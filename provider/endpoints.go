@@ -222,8 +222,8 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 }
 
 // Introspection is the token introspection endpoint (RFC 7662). The caller must
-// authenticate as a confidential client (client_secret_basic or client_secret_post) that
-// Config.IntrospectionAllowed lets introspect (by default only clients the operator
+// authenticate as a confidential client (client_secret_basic, client_secret_post or
+// private_key_jwt) that Config.IntrospectionAllowed lets introspect (by default only clients the operator
 // created; others get 403 unauthorized_client). Unknown, expired and revoked tokens are
 // {"active":false}, and so is a refresh token issued to another client than the caller;
 // active tokens report client_id, scope, sub, aud, exp, iat, iss, token_type ("Bearer"

@@ -72,7 +72,7 @@ func TestRFC8414_3_Metadata(t *testing.T) {
 			"token_endpoint_auth_methods_supported":            {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 			"token_endpoint_auth_signing_alg_values_supported": {"RS256", "PS256", "ES256", "EdDSA"},
 			"scopes_supported":                                 {"read", "write"},
-			"introspection_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post"},
+			"introspection_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		} {
 			if got := list(k); !slices.Equal(got, v) {
 				t.Errorf("%s = %v, want %v", k, got, v)
