@@ -53,7 +53,7 @@ type Client struct {
 	// (RFC 7523 §2.2); nil for every other method.
 	JWKS *jose.JSONWebKeySet
 	// TokenEndpointAuthSigningAlg pins the one algorithm the client's assertions may use
-	// (RFC 7591 token_endpoint_auth_signing_alg); empty allows every ClientAssertionAlgs entry.
+	// (RFC 7591 token_endpoint_auth_signing_alg); empty allows every ClientAssertionAlgs() entry.
 	TokenEndpointAuthSigningAlg string
 	// RedirectURIs are the registered redirect URIs.
 	RedirectURIs []string

@@ -21,9 +21,10 @@ import (
 // ClientAssertionType is the RFC 7523 §2.2 client_assertion_type of private_key_jwt.
 const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// ClientAssertionAlgs are the JWS algorithms accepted for client assertions: asymmetric
-// only, so that a key published by the client can never be used as an HMAC secret.
-var ClientAssertionAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
+// ClientAssertionAlgs returns the JWS algorithms accepted for client assertions (a fresh
+// slice): asymmetric only, so that a key published by the client can never be used as an
+// HMAC secret.
+func ClientAssertionAlgs() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
 
 // MaxClientAssertionLifetime bounds how far ahead an assertion's exp may lie, so that a
 // stolen assertion is short-lived and the jti store stays small.
@@ -41,8 +42,8 @@ func errAssertion(hint string) error {
 // public RSA (≥ 2048 bits), ECDSA P-256 or Ed25519 key with a kid, usable for signatures,
 // and alg (when set) one of ClientAssertionAlgs. It returns a copy of the set.
 func ValidateClientJWKS(set *jose.JSONWebKeySet, alg string) (*jose.JSONWebKeySet, error) {
-	if alg != "" && !slices.Contains(ClientAssertionAlgs, alg) {
-		return nil, fmt.Errorf("token endpoint auth signing alg %q is not one of %v", alg, ClientAssertionAlgs)
+	if alg != "" && !slices.Contains(ClientAssertionAlgs(), alg) {
+		return nil, fmt.Errorf("token endpoint auth signing alg %q is not one of %v", alg, ClientAssertionAlgs())
 	}
 	if set == nil || len(set.Keys) == 0 {
 		return nil, errors.New("a private_key_jwt client needs at least one public key (JWKS)")
@@ -119,8 +120,8 @@ func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, f
 		return nil, errAssertion("client_assertion is not a compact signed JWT.")
 	}
 	hdr := tok.Headers[0]
-	if !slices.Contains(ClientAssertionAlgs, hdr.Algorithm) {
-		return nil, errAssertion(fmt.Sprintf("The assertion algorithm must be one of %v.", ClientAssertionAlgs))
+	if !slices.Contains(ClientAssertionAlgs(), hdr.Algorithm) {
+		return nil, errAssertion(fmt.Sprintf("The assertion algorithm must be one of %v.", ClientAssertionAlgs()))
 	}
 	var unverified jwt.Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {

@@ -38,7 +38,7 @@ type ClientSpec struct {
 	// ECDSA P-256 or Ed25519 public keys, each with a kid. Only for private_key_jwt.
 	JWKS *jose.JSONWebKeySet
 	// TokenEndpointAuthSigningAlg pins the assertion algorithm (one of
-	// ClientAssertionAlgs); empty allows them all. Only for private_key_jwt.
+	// ClientAssertionAlgs()); empty allows them all. Only for private_key_jwt.
 	TokenEndpointAuthSigningAlg string
 	// GrantTypes default to authorization_code and refresh_token. client_credentials
 	// needs a confidential client and Config.EnableClientCredentials; GrantTypeDeviceCode

@@ -3,7 +3,6 @@ package provider
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"strconv"
 )
 
@@ -108,7 +107,7 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 		ResponseModesSupported:                     []string{"query"},
 		GrantTypesSupported:                        grants,
 		TokenEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
-		TokenEndpointAuthSigningAlgValuesSupported: slices.Clone(ClientAssertionAlgs),
+		TokenEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs(),
 		RevocationEndpoint:                         p.endpoints.revoke,
 		RevocationEndpointAuthMethodsSupported:     []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
 		IntrospectionEndpoint:                      p.endpoints.introspect,
