@@ -13,6 +13,9 @@ const (
 	AuthMethodNone              = "none"
 	AuthMethodClientSecretBasic = "client_secret_basic"
 	AuthMethodClientSecretPost  = "client_secret_post"
+	// AuthMethodPrivateKeyJWT is RFC 7523 §2.2 client authentication with a JWT signed by
+	// one of the client's keys (Client.JWKS); see clientjwt.go for the rules enforced.
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // ClientSource says how a client came to exist.
@@ -46,6 +49,12 @@ type Client struct {
 	Public bool
 	// TokenEndpointAuthMethod is one of the AuthMethod constants.
 	TokenEndpointAuthMethod string
+	// JWKS holds the public keys a private_key_jwt client signs its assertions with
+	// (RFC 7523 §2.2); nil for every other method.
+	JWKS *jose.JSONWebKeySet
+	// TokenEndpointAuthSigningAlg pins the one algorithm the client's assertions may use
+	// (RFC 7591 token_endpoint_auth_signing_alg); empty allows every ClientAssertionAlgs() entry.
+	TokenEndpointAuthSigningAlg string
 	// RedirectURIs are the registered redirect URIs.
 	RedirectURIs []string
 	// GrantTypes are the grant types the client may use.
@@ -124,8 +133,8 @@ func (c *Client) GetAudience() fosite.Arguments { return c.Audience }
 // GetRequestURIs implements fosite.OpenIDConnectClient; request objects are not supported.
 func (c *Client) GetRequestURIs() []string { return nil }
 
-// GetJSONWebKeys implements fosite.OpenIDConnectClient; private_key_jwt is not supported.
-func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet { return nil }
+// GetJSONWebKeys implements fosite.OpenIDConnectClient: the private_key_jwt keys, if any.
+func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet { return c.JWKS }
 
 // GetJSONWebKeysURI implements fosite.OpenIDConnectClient.
 func (c *Client) GetJSONWebKeysURI() string { return "" }
@@ -145,7 +154,9 @@ func (c *Client) GetTokenEndpointAuthMethod() string {
 }
 
 // GetTokenEndpointAuthSigningAlgorithm implements fosite.OpenIDConnectClient.
-func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string { return "" }
+func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
+	return c.TokenEndpointAuthSigningAlg
+}
 
 // Clone returns a deep copy of c (its slices are copied too), for code that keeps a client
 // and hands it out, such as caches.
@@ -159,5 +170,8 @@ func (c *Client) Clone() *Client {
 	cp.Audience = slices.Clone(c.Audience)
 	cp.Contacts = slices.Clone(c.Contacts)
 	cp.RegistrationAccessTokenHash = slices.Clone(c.RegistrationAccessTokenHash)
+	if c.JWKS != nil {
+		cp.JWKS = &jose.JSONWebKeySet{Keys: slices.Clone(c.JWKS.Keys)}
+	}
 	return &cp
 }

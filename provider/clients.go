@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 )
 
 // ClientSpec describes a static (pre-registered) client for CreateClient.
@@ -29,8 +31,15 @@ type ClientSpec struct {
 	// Config.ClientSecretLifespan (90 days by default); negative means never.
 	SecretLifespan time.Duration
 	// TokenEndpointAuthMethod is client_secret_basic (default for confidential
-	// clients) or client_secret_post; "none" for public clients.
+	// clients), client_secret_post or private_key_jwt (needs JWKS; no secret is made);
+	// "none" for public clients.
 	TokenEndpointAuthMethod string
+	// JWKS is the public key set of a private_key_jwt client (RFC 7523 §2.2): RSA,
+	// ECDSA P-256 or Ed25519 public keys, each with a kid. Only for private_key_jwt.
+	JWKS *jose.JSONWebKeySet
+	// TokenEndpointAuthSigningAlg pins the assertion algorithm (one of
+	// ClientAssertionAlgs()); empty allows them all. Only for private_key_jwt.
+	TokenEndpointAuthSigningAlg string
 	// GrantTypes default to authorization_code and refresh_token. client_credentials
 	// needs a confidential client and Config.EnableClientCredentials; GrantTypeDeviceCode
 	// needs Config.DeviceAuthorization.
@@ -154,10 +163,22 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		case "":
 			c.TokenEndpointAuthMethod = AuthMethodClientSecretBasic
 		case AuthMethodClientSecretBasic, AuthMethodClientSecretPost:
+		case AuthMethodPrivateKeyJWT:
 		default:
 			return nil, "", fmt.Errorf("provider: unsupported token endpoint auth method %q for a confidential client", c.TokenEndpointAuthMethod)
 		}
-		if spec.Secret == "" {
+		if c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT {
+			if spec.Secret != "" {
+				return nil, "", errors.New("provider: a private_key_jwt client has no secret")
+			}
+			keys, err := ValidateClientJWKS(spec.JWKS, spec.TokenEndpointAuthSigningAlg)
+			if err != nil {
+				return nil, "", fmt.Errorf("provider: %w", err)
+			}
+			c.JWKS, c.TokenEndpointAuthSigningAlg = keys, spec.TokenEndpointAuthSigningAlg
+		} else if spec.JWKS != nil || spec.TokenEndpointAuthSigningAlg != "" {
+			return nil, "", errors.New("provider: JWKS and TokenEndpointAuthSigningAlg are only for private_key_jwt clients")
+		} else if spec.Secret == "" {
 			s, hash, err := GenerateSecret()
 			if err != nil {
 				return nil, "", err
@@ -177,7 +198,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		if lifespan == 0 {
 			lifespan = p.cfg.ClientSecretLifespan
 		}
-		if lifespan > 0 {
+		if lifespan > 0 && c.SecretHash != nil {
 			c.SecretExpiresAt = now.Add(lifespan)
 		}
 	}

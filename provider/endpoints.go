@@ -222,8 +222,8 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 }
 
 // Introspection is the token introspection endpoint (RFC 7662). The caller must
-// authenticate as a confidential client (client_secret_basic or client_secret_post) that
-// Config.IntrospectionAllowed lets introspect (by default only clients the operator
+// authenticate as a confidential client (client_secret_basic, client_secret_post or
+// private_key_jwt) that Config.IntrospectionAllowed lets introspect (by default only clients the operator
 // created; others get 403 unauthorized_client). Unknown, expired and revoked tokens are
 // {"active":false}, and so is a refresh token issued to another client than the caller;
 // active tokens report client_id, scope, sub, aud, exp, iat, iss, token_type ("Bearer"
@@ -361,7 +361,7 @@ func (p *Provider) introspectionResponse(use fosite.TokenUse, ar fosite.AccessRe
 // clientPost does what the token, revocation and introspection endpoints share before
 // their own checks: CORS (answering preflights), POST only, a bounded form body, no
 // repeated parameter (but the repeatable ones), a well-formed client authentication
-// header and no client assertion. It reports whether the request may go on; when not,
+// header. It reports whether the request may go on; when not,
 // the response has been written.
 func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, repeatable ...string) bool {
 	if cors(w, r, "POST, OPTIONS") {
@@ -380,10 +380,6 @@ func (p *Provider) clientPost(w http.ResponseWriter, r *http.Request, repeatable
 		return false
 	}
 	if err := checkClientAuthHeader(r); err != nil {
-		p.writeJSONError(w, err)
-		return false
-	}
-	if err := checkNoAssertion(r); err != nil {
 		p.writeJSONError(w, err)
 		return false
 	}

@@ -180,11 +180,3 @@ func checkClientAuthHeader(r *http.Request) error {
 	}
 	return nil
 }
-
-// checkNoAssertion rejects RFC 7523 client assertions, which this server does not support.
-func checkNoAssertion(r *http.Request) error {
-	if r.PostForm.Get("client_assertion") != "" || r.PostForm.Get("client_assertion_type") != "" {
-		return fosite.ErrInvalidClient.WithHint("Client assertions (private_key_jwt) are not supported.")
-	}
-	return nil
-}

@@ -29,7 +29,7 @@ type AuthorizationServerMetadata struct {
 	GrantTypesSupported []string `json:"grant_types_supported,omitempty"`
 	// TokenEndpointAuthMethodsSupported lists the client authentication methods of the token endpoint.
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
-	// TokenEndpointAuthSigningAlgValuesSupported is unused (no private_key_jwt).
+	// TokenEndpointAuthSigningAlgValuesSupported lists the private_key_jwt assertion algorithms.
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// ServiceDocumentation is a URL of human-readable documentation.
 	ServiceDocumentation string `json:"service_documentation,omitempty"`
@@ -106,11 +106,12 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
 		GrantTypesSupported:                        grants,
-		TokenEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodNone},
+		TokenEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
+		TokenEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs(),
 		RevocationEndpoint:                         p.endpoints.revoke,
-		RevocationEndpointAuthMethodsSupported:     []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodNone},
+		RevocationEndpointAuthMethodsSupported:     []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
 		IntrospectionEndpoint:                      p.endpoints.introspect,
-		IntrospectionEndpointAuthMethodsSupported:  []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost},
+		IntrospectionEndpointAuthMethodsSupported:  []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseISSParameterSupported: true,
 		ProtectedResources:                         append([]string(nil), p.cfg.Resources...),

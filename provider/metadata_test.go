@@ -66,12 +66,13 @@ func TestRFC8414_3_Metadata(t *testing.T) {
 			return out
 		}
 		for k, v := range map[string][]string{
-			"response_types_supported":                      {"code"},
-			"code_challenge_methods_supported":              {"S256"},
-			"grant_types_supported":                         {"authorization_code", "refresh_token", "client_credentials"},
-			"token_endpoint_auth_methods_supported":         {"client_secret_basic", "client_secret_post", "none"},
-			"scopes_supported":                              {"read", "write"},
-			"introspection_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post"},
+			"response_types_supported":                         {"code"},
+			"code_challenge_methods_supported":                 {"S256"},
+			"grant_types_supported":                            {"authorization_code", "refresh_token", "client_credentials"},
+			"token_endpoint_auth_methods_supported":            {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+			"token_endpoint_auth_signing_alg_values_supported": {"RS256", "PS256", "ES256", "EdDSA"},
+			"scopes_supported":                                 {"read", "write"},
+			"introspection_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		} {
 			if got := list(k); !slices.Equal(got, v) {
 				t.Errorf("%s = %v, want %v", k, got, v)

@@ -46,6 +46,7 @@ type Provider struct {
 	fcfg          *fosite.Config
 	oauth2        fosite.OAuth2Provider
 	store         Storage
+	fstore        fositeStore // fosite's view of store (CIMD resolution, jti records)
 	strategy      *coreStrategy
 	resources     map[string]bool
 	log           *slog.Logger
@@ -198,6 +199,8 @@ func New(cfg Config) (*Provider, error) {
 			redirect: cfg.RedirectURIRules,
 		}
 	}
+	p.fstore = fstore
+	p.fcfg.ClientAuthenticationStrategy = p.authenticateClient
 	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, factories...)
 	for _, h := range cfg.TokenEndpointHandlers {
 		p.fcfg.TokenEndpointHandlers.Append(h)

@@ -104,6 +104,16 @@ var migrations = []migration{
 		},
 	},
 	deviceCodesMigration, // version 5, in device.go
+	{
+		// private_key_jwt clients (RFC 7523 §2.2): their public key set as JWKS JSON and
+		// the one assertion algorithm they may pin; empty for every other client.
+		version: 6,
+		name:    "client keys for private_key_jwt",
+		stmts: []string{
+			`ALTER TABLE ` + tableClients + ` ADD COLUMN jwks TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE ` + tableClients + ` ADD COLUMN token_endpoint_auth_signing_alg TEXT NOT NULL DEFAULT ''`,
+		},
+	},
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.

@@ -1,0 +1,203 @@
+package provider
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v3/jwt"
+	"github.com/ory/fosite"
+)
+
+// ClientAssertionType is the RFC 7523 §2.2 client_assertion_type of private_key_jwt.
+const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// ClientAssertionAlgs returns the JWS algorithms accepted for client assertions (a fresh
+// slice): asymmetric only, so that a key published by the client can never be used as an
+// HMAC secret.
+func ClientAssertionAlgs() []string { return []string{"RS256", "PS256", "ES256", "EdDSA"} }
+
+// MaxClientAssertionLifetime bounds how far ahead an assertion's exp may lie, so that a
+// stolen assertion is short-lived and the jti store stays small.
+const MaxClientAssertionLifetime = 5 * time.Minute
+
+// clientAssertionLeeway is the clock skew allowed on exp, nbf and iat.
+const clientAssertionLeeway = 30 * time.Second
+
+// errAssertion is the invalid_client error of every rejected assertion.
+func errAssertion(hint string) error {
+	return fosite.ErrInvalidClient.WithHint(hint)
+}
+
+// ValidateClientJWKS checks a private_key_jwt client's key set: at least one key, each a
+// public RSA (≥ 2048 bits), ECDSA P-256 or Ed25519 key with a kid, usable for signatures,
+// and alg (when set) one of ClientAssertionAlgs. It returns a copy of the set.
+func ValidateClientJWKS(set *jose.JSONWebKeySet, alg string) (*jose.JSONWebKeySet, error) {
+	if alg != "" && !slices.Contains(ClientAssertionAlgs(), alg) {
+		return nil, fmt.Errorf("token endpoint auth signing alg %q is not one of %v", alg, ClientAssertionAlgs())
+	}
+	if set == nil || len(set.Keys) == 0 {
+		return nil, errors.New("a private_key_jwt client needs at least one public key (JWKS)")
+	}
+	out := &jose.JSONWebKeySet{}
+	for i, k := range set.Keys {
+		if k.KeyID == "" {
+			return nil, fmt.Errorf("JWKS key %d has no kid", i)
+		}
+		if k.Use != "" && k.Use != "sig" {
+			return nil, fmt.Errorf("JWKS key %q: use %q is not sig", k.KeyID, k.Use)
+		}
+		if !k.IsPublic() || !k.Valid() {
+			return nil, fmt.Errorf("JWKS key %q must be a valid public key", k.KeyID)
+		}
+		if len(keyAlgs(k.Key)) == 0 {
+			return nil, fmt.Errorf("JWKS key %q: only RSA (2048 bits or more), ECDSA P-256 and Ed25519 keys", k.KeyID)
+		}
+		if k.Algorithm != "" && !slices.Contains(keyAlgs(k.Key), k.Algorithm) {
+			return nil, fmt.Errorf("JWKS key %q: alg %q does not fit the key", k.KeyID, k.Algorithm)
+		}
+		out.Keys = append(out.Keys, k)
+	}
+	return out, nil
+}
+
+// keyAlgs returns the ClientAssertionAlgs a public key can verify.
+func keyAlgs(key interface{}) []string {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() >= 2048 {
+			return []string{"RS256", "PS256"}
+		}
+	case *ecdsa.PublicKey:
+		if k.Curve == elliptic.P256() {
+			return []string{"ES256"}
+		}
+	case ed25519.PublicKey:
+		return []string{"EdDSA"}
+	}
+	return nil
+}
+
+// authenticateClient is the fosite.ClientAuthenticationStrategy of every endpoint that
+// authenticates clients (token, revocation, introspection, device authorization): a
+// client assertion goes to authenticateAssertion, everything else to fosite's default
+// strategy (client_secret_basic, client_secret_post, none).
+func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if form.Get("client_assertion") == "" && form.Get("client_assertion_type") == "" {
+		return p.oauth2.(*fosite.Fosite).DefaultClientAuthenticationStrategy(ctx, r, form)
+	}
+	return p.authenticateAssertion(ctx, r, form)
+}
+
+// authenticateAssertion applies RFC 7523 §2.2/§3 and RFC 7521 §4.2: one authentication
+// method only, iss = sub = client_id, aud the token endpoint URL or the issuer, exp
+// required and at most MaxClientAssertionLifetime ahead, an asymmetric alg the client
+// allows, a key of the client's JWKS, and a jti used once until exp (recorded last, so
+// a rejected assertion does not burn its jti).
+func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if form.Get("client_assertion_type") != ClientAssertionType {
+		return nil, errAssertion("client_assertion_type must be " + ClientAssertionType + ".")
+	}
+	raw := form.Get("client_assertion")
+	if raw == "" {
+		return nil, errAssertion("client_assertion is missing.")
+	}
+	if _, _, ok := r.BasicAuth(); ok || r.Header.Get("Authorization") != "" || form.Get("client_secret") != "" {
+		// RFC 6749 §5.2 names this case invalid_request, as checkClientAuthHeader does.
+		return nil, fosite.ErrInvalidRequest.WithHint("The client must not use more than one authentication method.")
+	}
+	tok, err := jwt.ParseSigned(raw)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, errAssertion("client_assertion is not a compact signed JWT.")
+	}
+	hdr := tok.Headers[0]
+	if !slices.Contains(ClientAssertionAlgs(), hdr.Algorithm) {
+		return nil, errAssertion(fmt.Sprintf("The assertion algorithm must be one of %v.", ClientAssertionAlgs()))
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, errAssertion("client_assertion claims are malformed.")
+	}
+	id := unverified.Subject
+	if id == "" || unverified.Issuer != id {
+		return nil, errAssertion("The assertion's iss and sub must both be the client_id.")
+	}
+	if cid := form.Get("client_id"); cid != "" && cid != id {
+		return nil, errAssertion("client_id does not match the assertion's sub.")
+	}
+	fc, err := p.fstore.GetClient(ctx, id)
+	if err != nil {
+		if errors.Is(err, fosite.ErrNotFound) {
+			return nil, errAssertion("Unknown client.")
+		}
+		return nil, err
+	}
+	c, ok := fc.(*Client)
+	if !ok || c.GetTokenEndpointAuthMethod() != AuthMethodPrivateKeyJWT || c.JWKS == nil {
+		return nil, errAssertion("The client is not registered for private_key_jwt.")
+	}
+	if c.TokenEndpointAuthSigningAlg != "" && hdr.Algorithm != c.TokenEndpointAuthSigningAlg {
+		return nil, errAssertion("The assertion algorithm is not the client's token_endpoint_auth_signing_alg.")
+	}
+	var claims jwt.Claims
+	verified := false
+	for _, k := range c.JWKS.Keys {
+		if k.KeyID != hdr.KeyID || (k.Use != "" && k.Use != "sig") ||
+			(k.Algorithm != "" && k.Algorithm != hdr.Algorithm) || !slices.Contains(keyAlgs(k.Key), hdr.Algorithm) {
+			continue
+		}
+		if tok.Claims(k.Key, &claims) == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return nil, errAssertion("No key of the client (by kid and alg) verifies the assertion.")
+	}
+	now := time.Now()
+	if claims.Expiry == nil {
+		return nil, errAssertion("The assertion has no exp.")
+	}
+	exp := claims.Expiry.Time()
+	if !now.Before(exp.Add(clientAssertionLeeway)) {
+		return nil, errAssertion("The assertion has expired.")
+	}
+	if exp.After(now.Add(MaxClientAssertionLifetime + clientAssertionLeeway)) {
+		return nil, errAssertion("The assertion's exp is too far ahead.")
+	}
+	if claims.NotBefore != nil && claims.NotBefore.Time().After(now.Add(clientAssertionLeeway)) {
+		return nil, errAssertion("The assertion is not valid yet (nbf).")
+	}
+	if claims.IssuedAt != nil && claims.IssuedAt.Time().After(now.Add(clientAssertionLeeway)) {
+		return nil, errAssertion("The assertion was issued in the future (iat).")
+	}
+	if len(claims.Audience) == 0 {
+		return nil, errAssertion("The assertion has no aud.")
+	}
+	for _, a := range claims.Audience {
+		if a != p.endpoints.token && a != p.cfg.Issuer {
+			return nil, errAssertion("The assertion's aud must be the token endpoint URL or the issuer.")
+		}
+	}
+	if claims.ID == "" {
+		return nil, errAssertion("The assertion has no jti.")
+	}
+	// SetClientAssertionJWT records the jti atomically and fails when it is known, so two
+	// replicas cannot both accept one assertion.
+	if err := p.fstore.SetClientAssertionJWT(ctx, c.ID+" "+claims.ID, exp.Add(clientAssertionLeeway)); err != nil {
+		if errors.Is(err, fosite.ErrJTIKnown) {
+			return nil, errAssertion("The assertion's jti has been used already.")
+		}
+		return nil, err
+	}
+	return c, nil
+}
