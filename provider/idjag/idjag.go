@@ -26,7 +26,7 @@ const Type = "oauth-id-jag+jwt"
 // Defaults of Options.
 const (
 	// DefaultSkew is the clock skew tolerated on exp and iat.
-	DefaultSkew        = 30 * time.Second
+	DefaultSkew = 30 * time.Second
 	// DefaultMaxLifetime is the longest exp-iat accepted (ID-JAGs are short-lived).
 	DefaultMaxLifetime = 5 * time.Minute
 )
