@@ -16,6 +16,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v3/jwt"
 
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 )
@@ -145,42 +146,18 @@ func DefaultSubject(_ context.Context, iss, sub string) (string, error) {
 	return "idp:" + url.QueryEscape(iss) + "#" + url.QueryEscape(sub), nil
 }
 
+// rawClaims are the ID-JAG claims (draft §3.1); go-jose's jwt types parse the
+// string-or-list and NumericDate forms, resource included.
 type rawClaims struct {
-	Iss      string          `json:"iss"`
-	Sub      string          `json:"sub"`
-	Aud      json.RawMessage `json:"aud"`
-	ClientID string          `json:"client_id"`
-	JTI      string          `json:"jti"`
-	Exp      *json.Number    `json:"exp"`
-	Iat      *json.Number    `json:"iat"`
-	Resource json.RawMessage `json:"resource"`
-	Scope    string          `json:"scope"`
-}
-
-func stringOrList(raw json.RawMessage) ([]string, bool) {
-	if len(raw) == 0 {
-		return nil, true
-	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}, true
-	}
-	var many []string
-	if json.Unmarshal(raw, &many) == nil {
-		return many, true
-	}
-	return nil, false
-}
-
-func unix(n *json.Number) (time.Time, bool) {
-	if n == nil {
-		return time.Time{}, false
-	}
-	f, err := n.Float64()
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0), true
+	Iss      string           `json:"iss"`
+	Sub      string           `json:"sub"`
+	Aud      jwt.Audience     `json:"aud"`
+	ClientID string           `json:"client_id"`
+	JTI      string           `json:"jti"`
+	Exp      *jwt.NumericDate `json:"exp"`
+	Iat      *jwt.NumericDate `json:"iat"`
+	Resource jwt.Audience     `json:"resource"`
+	Scope    string           `json:"scope"`
 }
 
 // Validate checks the assertion for clientID (the authenticated client) and returns its
@@ -223,22 +200,18 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 	}
 	var c rawClaims
 	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != idp.Issuer {
+		// A malformed aud, resource, exp or iat lands here too.
 		return nil, refuse("claims are not valid")
 	}
-	aud, ok := stringOrList(c.Aud)
-	hasAud := false
-	for _, a := range aud {
-		hasAud = hasAud || a == v.o.Audience
-	}
-	if !ok || !hasAud {
+	if !c.Aud.Contains(v.o.Audience) {
 		return nil, refuse("aud is not this authorization server")
 	}
 	now := v.o.Now()
-	exp, okExp := unix(c.Exp)
-	iat, okIat := unix(c.Iat)
-	switch {
-	case !okExp || !okIat:
+	if c.Exp == nil || c.Iat == nil {
 		return nil, refuse("exp and iat are required")
+	}
+	exp, iat := c.Exp.Time(), c.Iat.Time()
+	switch {
 	case !now.Before(exp.Add(v.o.Skew)):
 		return nil, refuse("assertion expired")
 	case iat.After(now.Add(v.o.Skew)):
@@ -254,16 +227,12 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 	case c.ClientID == "" || c.ClientID != clientID:
 		return nil, refuse("client_id does not match the authenticated client")
 	}
-	res, ok := stringOrList(c.Resource)
-	if !ok {
-		return nil, refuse("resource is not a string or list")
-	}
 	local, err := idp.MapSubject(ctx, c.Iss, c.Sub)
 	if err != nil {
 		return nil, refuse("subject is not mapped: %v", err)
 	}
 	return &Claims{Issuer: c.Iss, Subject: c.Sub, Local: local, ClientID: c.ClientID, JTI: c.JTI,
-		Resource: res, Scopes: strings.Fields(c.Scope), Expiry: exp, IssuedAt: iat}, nil
+		Resource: []string(c.Resource), Scopes: strings.Fields(c.Scope), Expiry: exp, IssuedAt: iat}, nil
 }
 
 // ReplayKey is the key under which the jti is stored for single use, namespaced so it
