@@ -162,3 +162,35 @@ func unsignedNone(c map[string]any) string {
 	enc := func(x []byte) string { return base64.RawURLEncoding.EncodeToString(x) }
 	return enc(h) + "." + enc(b) + "."
 }
+
+// TestIDJAG_IatInFuture pins the iat skew check (draft §4.3: reject assertions not yet valid).
+func TestIDJAG_IatInFuture(t *testing.T) {
+	a := newIdP(t, "https://idp-a.example", "ka")
+	c := claims(a.iss)
+	c["iat"], c["exp"] = now.Add(time.Hour).Unix(), now.Add(time.Hour+time.Minute).Unix()
+	_, err := validator(t, a).Validate(context.Background(), a.sign(t, idjag.Type, c), "c1")
+	var e *idjag.Error
+	if !errors.As(err, &e) || !strings.Contains(e.Check, "future") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// TestIDJAG_DefaultSubjectNamespacedByIssuer: the same sub at two IdPs maps to two local subjects.
+func TestIDJAG_DefaultSubjectNamespacedByIssuer(t *testing.T) {
+	x, _ := idjag.DefaultSubject(context.Background(), "https://a.example#b", "c")
+	y, _ := idjag.DefaultSubject(context.Background(), "https://a.example", "b#c")
+	if x == y {
+		t.Fatalf("collision: %q", x)
+	}
+}
+
+// TestIDJAG_NewRefusesSymmetricAlgorithms: "none" and HMAC can never be configured for an IdP.
+func TestIDJAG_NewRefusesSymmetricAlgorithms(t *testing.T) {
+	a := newIdP(t, "https://idp-a.example", "ka")
+	for _, alg := range []string{"none", "HS256"} {
+		_, err := idjag.New(idjag.Options{Audience: aud, IdPs: []idjag.TrustedIdP{{Issuer: a.iss, Keys: a.keys(), Algorithms: []string{alg}}}})
+		if err == nil {
+			t.Fatalf("%s accepted", alg)
+		}
+	}
+}
