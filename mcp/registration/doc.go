@@ -14,5 +14,5 @@
 //	mux.Handle("/register/", reg) // RFC 7592 client configuration endpoints
 //
 // Wire types ([ClientRegistrationRequest], [ClientRegistrationResponse],
-// [RegistrationError]) are in types.go.
+// [Error]) are in types.go.
 package registration

@@ -95,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.delete(w, r, clientID)
 	default:
 		w.Header().Set("Allow", allow)
-		writeError(w, http.StatusMethodNotAllowed, &RegistrationError{ErrorCode: "invalid_request",
+		writeError(w, http.StatusMethodNotAllowed, &Error{ErrorCode: provider.ErrorCodeInvalidRequest,
 			ErrorDescription: "method not allowed; use " + strings.TrimSuffix(allow, ", OPTIONS")})
 	}
 }

@@ -59,7 +59,7 @@ type result struct {
 	header http.Header
 	raw    string
 	info   registration.ClientRegistrationResponse
-	err    registration.RegistrationError
+	err    registration.Error
 }
 
 // do sends a request with a JSON content type (unless header says otherwise).

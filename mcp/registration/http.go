@@ -16,7 +16,7 @@ import (
 
 // readRequest decodes a JSON registration or update request, enforcing the content type
 // and the body size cap. Unknown members are ignored (RFC 7591 §2).
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (*ClientRegistrationRequest, int, *RegistrationError) {
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (*ClientRegistrationRequest, int, *Error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return nil, http.StatusUnsupportedMediaType, metadataError("the request body must be application/json")
@@ -38,7 +38,7 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request) (*ClientRe
 
 // decodeRequest parses a request body: exactly one JSON object, members of the wrong type
 // refused with the member's name (never its value).
-func decodeRequest(body []byte) (*ClientRegistrationRequest, *RegistrationError) {
+func decodeRequest(body []byte) (*ClientRegistrationRequest, *Error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return nil, metadataError("the request body must be a JSON object")
@@ -76,7 +76,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError writes an RFC 7591 §3.2.2 error body.
-func writeError(w http.ResponseWriter, status int, e *RegistrationError) {
+func writeError(w http.ResponseWriter, status int, e *Error) {
 	writeJSON(w, status, e)
 }
 
@@ -89,7 +89,7 @@ func writeUnauthorized(w http.ResponseWriter, presented bool, description string
 		challenge = `Bearer error="` + provider.ErrorCodeInvalidToken + `", error_description=` + quote.String(description)
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	writeError(w, http.StatusUnauthorized, &RegistrationError{ErrorCode: code, ErrorDescription: description})
+	writeError(w, http.StatusUnauthorized, &Error{ErrorCode: code, ErrorDescription: description})
 }
 
 // bearerToken returns the token of a Bearer Authorization header, or "" when there is

@@ -98,7 +98,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 // checkUpdate applies RFC 7592 §2.2's rules on the members of an update request.
-func (h *Handler) checkUpdate(ctx context.Context, c *provider.Client, req *ClientRegistrationRequest) *RegistrationError {
+func (h *Handler) checkUpdate(ctx context.Context, c *provider.Client, req *ClientRegistrationRequest) *Error {
 	if req.ClientID != c.ID {
 		return metadataError("client_id must be present and equal the client's identifier (RFC 7592 §2.2)")
 	}

@@ -35,7 +35,7 @@ func (s slowLoad) LoadClient(ctx context.Context, id string) (*provider.Client, 
 type raceResult struct {
 	status int
 	info   registration.ClientRegistrationResponse
-	err    registration.RegistrationError
+	err    registration.Error
 	header http.Header
 }
 

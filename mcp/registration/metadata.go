@@ -11,7 +11,7 @@ import (
 
 // resolve validates requested metadata and returns the effective metadata: RFC 7591 §2
 // defaults filled in, lists de-duplicated, scopes filtered (or refused) per o.
-func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *RegistrationError) {
+func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Error) {
 	m := req.ClientMetadata
 
 	// token_endpoint_auth_method: default client_secret_basic (RFC 7591 §2).
@@ -108,7 +108,7 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Regi
 }
 
 // resolveScopes parses a scope string (RFC 6749 §3.3) and applies the scope policy.
-func (o *Options) resolveScopes(scope string) ([]string, *RegistrationError) {
+func (o *Options) resolveScopes(scope string) ([]string, *Error) {
 	requested := provider.ParseScope(scope)
 	var out []string
 	for _, s := range requested {

@@ -105,10 +105,10 @@ func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, what strin
 	if errors.Is(err, provider.ErrStorageUnavailable) {
 		h.opts.Logger.WarnContext(r.Context(), "registration: "+what+" failed: storage unavailable", "err", err)
 		w.Header().Set("Retry-After", provider.RetryAfterStorage)
-		writeError(w, http.StatusServiceUnavailable, &RegistrationError{ErrorCode: provider.ErrorCodeTemporarilyUnavailable,
+		writeError(w, http.StatusServiceUnavailable, &Error{ErrorCode: provider.ErrorCodeTemporarilyUnavailable,
 			ErrorDescription: what + " failed: the storage is unavailable; retry later"})
 		return
 	}
 	h.opts.Logger.ErrorContext(r.Context(), "registration: "+what+" failed", "err", err)
-	writeError(w, http.StatusInternalServerError, &RegistrationError{ErrorCode: provider.ErrorCodeServerError, ErrorDescription: what + " failed"})
+	writeError(w, http.StatusInternalServerError, &Error{ErrorCode: provider.ErrorCodeServerError, ErrorDescription: what + " failed"})
 }

@@ -84,8 +84,8 @@ type ClientRegistrationResponse struct {
 	ClientMetadata
 }
 
-// RegistrationError is the RFC 7591 §3.2.2 error response body. It implements error.
-type RegistrationError struct {
+// Error is the RFC 7591 §3.2.2 error response body (registration.Error; it implements error).
+type Error struct {
 	// ErrorCode is one of the error code constants.
 	ErrorCode string `json:"error"`
 	// ErrorDescription explains the error for developers; it never echoes secrets.
@@ -93,17 +93,17 @@ type RegistrationError struct {
 }
 
 // Error implements error.
-func (e *RegistrationError) Error() string {
+func (e *Error) Error() string {
 	if e.ErrorDescription == "" {
 		return e.ErrorCode
 	}
 	return e.ErrorCode + ": " + e.ErrorDescription
 }
 
-func metadataError(format string) *RegistrationError {
-	return &RegistrationError{ErrorCode: provider.ErrorCodeInvalidClientMetadata, ErrorDescription: format}
+func metadataError(format string) *Error {
+	return &Error{ErrorCode: provider.ErrorCodeInvalidClientMetadata, ErrorDescription: format}
 }
 
-func redirectError(description string) *RegistrationError {
-	return &RegistrationError{ErrorCode: provider.ErrorCodeInvalidRedirectURI, ErrorDescription: description}
+func redirectError(description string) *Error {
+	return &Error{ErrorCode: provider.ErrorCodeInvalidRedirectURI, ErrorDescription: description}
 }
