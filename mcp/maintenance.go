@@ -96,3 +96,17 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// withDefaults returns m with its documented defaults filled in.
+func (m Maintenance) withDefaults() Maintenance {
+	if m.Interval <= 0 {
+		m.Interval = DefaultMaintenanceInterval
+	}
+	if m.UnusedClientLifetime == 0 {
+		m.UnusedClientLifetime = DefaultUnusedClientLifetime
+	}
+	if m.UnusedMetadataDocumentClientLifetime == 0 {
+		m.UnusedMetadataDocumentClientLifetime = DefaultUnusedMetadataDocumentClientLifetime
+	}
+	return m
+}

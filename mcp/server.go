@@ -244,20 +244,6 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 	return regOpts
 }
 
-// withDefaults returns m with its documented defaults filled in.
-func (m Maintenance) withDefaults() Maintenance {
-	if m.Interval <= 0 {
-		m.Interval = DefaultMaintenanceInterval
-	}
-	if m.UnusedClientLifetime == 0 {
-		m.UnusedClientLifetime = DefaultUnusedClientLifetime
-	}
-	if m.UnusedMetadataDocumentClientLifetime == 0 {
-		m.UnusedMetadataDocumentClientLifetime = DefaultUnusedMetadataDocumentClientLifetime
-	}
-	return m
-}
-
 // applyCompat sets the provider's compatibility switches from s.compat. Switches that
 // make the server stricter keep a stricter value the caller set; the lenient ones are
 // the shims' to decide.
