@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,7 +84,16 @@ type Claims struct {
 
 // Error is a refused assertion; Check names the failed check (for invalid_grant's
 // error_description and the audit log). It never contains the assertion.
-type Error struct{ Check string }
+type Error struct {
+	// Check names the failed check; it is safe to show the client.
+	Check string
+	// Err is the MapSubject hook's error when that check failed, for logs only: a hook
+	// may say more than a client should read.
+	Err error
+}
+
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error implements error.
 func (e *Error) Error() string { return "id-jag: " + e.Check }
@@ -180,11 +190,7 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 	if !ok {
 		return nil, refuse("iss is not a trusted identity provider")
 	}
-	allowed := false
-	for _, a := range idp.Algorithms {
-		allowed = allowed || a == h.Algorithm
-	}
-	if !allowed || forbiddenAlg[h.Algorithm] {
+	if !slices.Contains(idp.Algorithms, h.Algorithm) || forbiddenAlg[h.Algorithm] {
 		return nil, refuse("alg is not allowed for this identity provider")
 	}
 	key, err := idp.Keys.VerificationKey(ctx, h.KeyID)
@@ -229,7 +235,7 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 	}
 	local, err := idp.MapSubject(ctx, c.Iss, c.Sub)
 	if err != nil {
-		return nil, refuse("subject is not mapped: %v", err)
+		return nil, &Error{Check: "subject is not mapped", Err: err}
 	}
 	return &Claims{Issuer: c.Iss, Subject: c.Sub, Local: local, ClientID: c.ClientID, JTI: c.JTI,
 		Resource: []string(c.Resource), Scopes: strings.Fields(c.Scope), Expiry: exp, IssuedAt: iat}, nil

@@ -194,3 +194,24 @@ func TestIDJAG_NewRefusesSymmetricAlgorithms(t *testing.T) {
 		}
 	}
 }
+
+// TestIDJAG_MapSubjectRefusalKeepsHookErrorOutOfCheck: a MapSubject hook's error is
+// reachable for logs (errors.Is) but not in Check, the text a client may read.
+func TestIDJAG_MapSubjectRefusalKeepsHookErrorOutOfCheck(t *testing.T) {
+	a := newIdP(t, "https://idp-a.example", "ka")
+	internal := errors.New("directory db at 10.0.0.7 unreachable")
+	v, err := idjag.New(idjag.Options{Audience: aud, Now: func() time.Time { return now },
+		IdPs: []idjag.TrustedIdP{{Issuer: a.iss, Keys: a.keys(),
+			MapSubject: func(context.Context, string, string) (string, error) { return "", internal }}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Validate(context.Background(), a.sign(t, idjag.Type, claims(a.iss)), "c1")
+	var e *idjag.Error
+	if !errors.As(err, &e) || e.Check != "subject is not mapped" || !errors.Is(err, internal) {
+		t.Fatalf("err %v", err)
+	}
+	if strings.Contains(e.Error(), "10.0.0.7") {
+		t.Fatalf("the hook's error leaked into the refusal text: %q", e.Error())
+	}
+}
