@@ -93,7 +93,7 @@ func keyAlgs(key interface{}) []string {
 // strategy (client_secret_basic, client_secret_post, none).
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 	if form.Get("client_assertion") == "" && form.Get("client_assertion_type") == "" {
-		return p.oauth2.(*fosite.Fosite).DefaultClientAuthenticationStrategy(ctx, r, form)
+		return p.secretAuth(ctx, r, form)
 	}
 	return p.authenticateAssertion(ctx, r, form)
 }
@@ -193,7 +193,10 @@ func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, f
 	}
 	// SetClientAssertionJWT records the jti atomically and fails when it is known, so two
 	// replicas cannot both accept one assertion.
-	if err := p.fstore.SetClientAssertionJWT(ctx, c.ID+" "+claims.ID, exp.Add(clientAssertionLeeway)); err != nil {
+	// The key is namespaced by client (escaped) so that no client ID or other assertion
+	// kind (ID-JAG's "id-jag:" keys) can collide with it.
+	replayKey := "client-assertion:" + url.QueryEscape(c.ID) + ":" + claims.ID
+	if err := p.fstore.SetClientAssertionJWT(ctx, replayKey, exp.Add(clientAssertionLeeway)); err != nil {
 		if errors.Is(err, fosite.ErrJTIKnown) {
 			return nil, errAssertion("The assertion's jti has been used already.")
 		}

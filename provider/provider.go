@@ -42,9 +42,12 @@ const LoginRequestParam = "auth_request"
 // Provider is an OAuth 2.1 authorization server. Create it with New; it is safe for
 // concurrent use.
 type Provider struct {
-	cfg           Config
-	fcfg          *fosite.Config
-	oauth2        fosite.OAuth2Provider
+	cfg    Config
+	fcfg   *fosite.Config
+	oauth2 fosite.OAuth2Provider
+	// secretAuth is fosite's own client authentication (client_secret_basic,
+	// client_secret_post, none); authenticateClient hands it every non-assertion request.
+	secretAuth    fosite.ClientAuthenticationStrategy
 	store         Storage
 	fstore        fositeStore // fosite's view of store (CIMD resolution, jti records)
 	strategy      *coreStrategy
@@ -202,6 +205,11 @@ func New(cfg Config) (*Provider, error) {
 	p.fstore = fstore
 	p.fcfg.ClientAuthenticationStrategy = p.authenticateClient
 	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, factories...)
+	fos, ok := p.oauth2.(*fosite.Fosite)
+	if !ok {
+		return nil, fmt.Errorf("provider: fosite's compose returned %T, not *fosite.Fosite", p.oauth2)
+	}
+	p.secretAuth = fos.DefaultClientAuthenticationStrategy
 	for _, h := range cfg.TokenEndpointHandlers {
 		p.fcfg.TokenEndpointHandlers.Append(h)
 	}
