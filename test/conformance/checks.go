@@ -76,7 +76,7 @@ var catalogue = []Check{
 	{"REG-DCR-GOSDK", AreaRegistration, "the go-sdk's registration request is accepted", "RFC 7591 §3.1; go-sdk auth.AuthorizationCodeHandler", MUST},
 	{"REG-DCR-MCPGO", AreaRegistration, "mcp-go's registration request (with its non-standard resource member) is accepted", "RFC 7591 §2 (unknown members ignored); mcp-go client", MUST},
 	{"REG-DCR-TSSDK", AreaRegistration, "the TypeScript SDK's registration request is accepted", "RFC 7591 §3.1; MCP TypeScript SDK", MUST},
-	{"REG-DCR-REJECT-REDIRECT", AreaRegistration, "redirect URIs with a fragment or a javascript: scheme get 400 invalid_redirect_uri", "RFC 7591 §2, §3.2.2; RFC 6749 §3.1.2", MUST},
+	{"REG-DCR-REJECT-REDIRECT", AreaRegistration, "redirect URIs with a fragment or a javascript:, data: or vbscript: scheme get 400 invalid_redirect_uri", "RFC 7591 §2, §3.2.2; RFC 6749 §3.1.2", MUST},
 	{"REG-DCR-REJECT-METADATA", AreaRegistration, "an unknown auth method, an unsupported grant type or a javascript: client_uri is refused with 400 invalid_client_metadata (or replaced in the response)", "RFC 7591 §2, §3.2.1, §3.2.2", MUST},
 	{"REG-DCR-REJECT-JSON", AreaRegistration, "a body that is not a JSON object gets 400 with an RFC 7591 error", "RFC 7591 §3.2.2", MUST},
 	{"REG-DCR-NO-NULL", AreaRegistration, "registration responses have no null member", "RFC 7591 §3.2.1; TypeScript SDK schema", MUST},
@@ -92,6 +92,7 @@ var catalogue = []Check{
 	// Redirect URIs
 	{"REDIR-LOOPBACK-PORT", AreaRedirect, "a 127.0.0.1 redirect URI is accepted on any port", "RFC 8252 §7.3", MUST},
 	{"REDIR-LOCALHOST-PORT", AreaRedirect, "a localhost redirect URI is accepted on any port (Claude Code registers http://localhost/callback)", "RFC 8252 §7.3, §8.3; Claude Code client", SHOULD},
+	{"REDIR-LOOPBACK-HOST", AreaRedirect, "the loopback redirect URI's port may vary, its host may not: 127.0.0.1.attacker.invalid and localhost.attacker.invalid are refused without redirect", "RFC 8252 §7.3, §8.3; RFC 9700 §4.1.3", MUST},
 	{"REDIR-EXACT", AreaRedirect, "a redirect URI differing from the registered one in path or query is refused without redirect", mcp1125 + " §Open Redirection; RFC 9700 §2.1, §4.1.3; RFC 6749 §4.1.2.1", MUST},
 	{"REDIR-UNREGISTERED", AreaRedirect, "an unregistered redirect URI is refused without redirect", "RFC 6749 §4.1.2.1, §10.15; " + mcp1125 + " §Open Redirection", MUST},
 	{"REDIR-UNKNOWN-CLIENT", AreaRedirect, "an unknown client_id is refused without redirect", "RFC 6749 §4.1.2.1", MUST},
@@ -131,6 +132,8 @@ var catalogue = []Check{
 	// Refresh tokens
 	{"REFRESH-ROTATION", AreaRefresh, "refreshing returns a new refresh token (public client)", mcp1125 + " §Token Theft; " + oauth21 + " §4.3.1", MUST},
 	{"REFRESH-OLD-INVALID", AreaRefresh, "a rotated-out refresh token gets invalid_grant", oauth21 + " §4.3.1; RFC 9700 §4.14.2", MUST},
+	{"REFRESH-SCOPE-WIDEN", AreaRefresh, "a refresh asking for a scope not originally granted gets invalid_scope", "RFC 6749 §6, §5.2", MUST},
+	{"REFRESH-SCOPE-NARROW", AreaRefresh, "a refresh asking for fewer scopes gets an access token of those scopes", "RFC 6749 §6, §3.3", SHOULD},
 	{"REFRESH-REUSE-REVOKES", AreaRefresh, "reusing a rotated-out refresh token revokes the grant's current refresh token", "RFC 9700 §4.14.2; " + oauth21 + " §4.3.1", SHOULD},
 
 	// Revocation

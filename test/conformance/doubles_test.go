@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -195,7 +196,26 @@ var doubles = []struct {
 				h.ServeHTTP(w, r)
 			})
 		},
-		fail: []string{"REDIR-EXACT", "REDIR-UNREGISTERED"},
+		fail: []string{"REDIR-EXACT", "REDIR-UNREGISTERED", "REDIR-LOOPBACK-HOST"},
+	},
+	{
+		// A token endpoint that ignores the scope of refresh requests: it issues the
+		// whole grant whatever the client asks (RFC 6749 §6 forbids the wider half).
+		name: "ignores the scope of refresh requests",
+		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, "/token") && r.ParseForm() == nil && r.PostForm.Get("grant_type") == "refresh_token" {
+					r.PostForm.Del("scope")
+					body := r.PostForm.Encode()
+					r.Body = io.NopCloser(strings.NewReader(body))
+					r.ContentLength = int64(len(body))
+					r.Form, r.PostForm = nil, nil
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+		fail: []string{"REFRESH-SCOPE-WIDEN"},
+		warn: []string{"REFRESH-SCOPE-NARROW"},
 	},
 	{
 		// Client ID metadata documents advertised, but a URL client ID is trusted

@@ -34,6 +34,24 @@ func (r *runner) redirects(ctx context.Context) {
 		r.check("REDIR-LOOPBACK-PORT", g != nil, "the registered loopback redirect URI on another port was refused: "+res.summary(),
 			append([]string{"registered " + c.redirectURI + ", requested " + ru}, res.evidence...)...)
 	}
+	// Loopback port flexibility is about the port only: a host that merely starts like a
+	// loopback address names another machine.
+	if !loopback {
+		r.skip("REDIR-LOOPBACK-HOST", "the client's redirect URI is not on 127.0.0.1 or [::1]", "redirect_uri="+c.redirectURI)
+	} else {
+		for _, host := range []string{"127.0.0.1.attacker.invalid", "localhost.attacker.invalid"} {
+			v := *withPort(reg, port)
+			v.Host = host + ":" + strconv.Itoa(port)
+			ru := v.String()
+			res := r.authorize(ctx, func() url.Values {
+				q := r.authParams(c, randomString())
+				q.Set("redirect_uri", ru)
+				return q
+			}(), ru)
+			r.check("REDIR-LOOPBACK-HOST", res.callback == nil, "the authorization server redirected to a host that only looks like loopback",
+				append([]string{"registered " + c.redirectURI + ", requested " + ru + ": " + res.summary()}, res.evidence...)...)
+		}
+	}
 	if c.name != "suite client" {
 		r.skip("REDIR-LOCALHOST-PORT", "needs the suite's own registered client (with "+localhostRedirect+")")
 	} else {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -128,5 +130,76 @@ func (r *runner) refresh(ctx context.Context) {
 		if ts3 := r.noteTokenResponse(e3); ts3 != nil {
 			r.track(r.main, ts3)
 		}
+	}
+}
+
+// refreshScope checks the scope parameter of a refresh request (RFC 6749 §6): a scope
+// not originally granted is refused with invalid_scope, without consuming the refresh
+// token, and a narrower scope yields an access token of that scope.
+func (r *runner) refreshScope(ctx context.Context) {
+	if r.main == nil {
+		return
+	}
+	ids := []string{"REFRESH-SCOPE-WIDEN", "REFRESH-SCOPE-NARROW"}
+	// Ask for every scope the MCP server lists, so that there is something to narrow.
+	supported, _ := stringList(r.prm, "scopes_supported")
+	ts, ev, err := r.tokens(ctx, r.main, func(q url.Values) {
+		if len(supported) > 1 {
+			q.Set("scope", strings.Join(supported, " "))
+		}
+	}, nil)
+	if err != nil {
+		for _, id := range ids {
+			r.skip(id, "the authorization code flow failed: "+err.Error(), ev...)
+		}
+		return
+	}
+	if ts.refresh == "" {
+		r.skipAll("no refresh token was issued (allowed: clients must not assume one)", ids...)
+		return
+	}
+	r.track(r.main, ts)
+	granted := strings.Fields(ts.scope)
+
+	const notGranted = "conformance:not-granted"
+	widen := refreshForm(ts.refresh)
+	widen.Set("scope", strings.Join(append(append([]string{}, granted...), notGranted), " "))
+	ew := r.tokenRequest(ctx, r.main, widen)
+	code, _ := ew.oauthError()
+	evw := "refresh with scope=" + widen.Get("scope") + ": " + ew.withError()
+	if ew.status == http.StatusOK {
+		if t := r.noteTokenResponse(ew); t != nil {
+			r.track(r.main, t)
+			ts = t
+		}
+	}
+	r.check("REFRESH-SCOPE-WIDEN", ew.status == http.StatusBadRequest && code == "invalid_scope",
+		fmt.Sprintf("status %d error %q instead of 400 invalid_scope", ew.status, code), evw)
+
+	if len(granted) < 2 {
+		r.skip("REFRESH-SCOPE-NARROW", fmt.Sprintf("the grant has %d scope(s) (%q): nothing to narrow", len(granted), ts.scope))
+		return
+	}
+	narrow := refreshForm(ts.refresh)
+	narrow.Set("scope", granted[0])
+	en := r.tokenRequest(ctx, r.main, narrow)
+	evn := "refresh with scope=" + granted[0] + " of granted " + strings.Join(granted, " ") + ": " + en.withError()
+	if en.status != http.StatusOK {
+		r.violation("REFRESH-SCOPE-NARROW", fmt.Sprintf("status %d instead of 200", en.status), evn)
+		return
+	}
+	tn := r.noteTokenResponse(en)
+	if tn == nil {
+		r.violation("REFRESH-SCOPE-NARROW", "the token response is not usable", evn)
+		return
+	}
+	r.track(r.main, tn)
+	// RFC 6749 §5.1: scope may be omitted when it equals the requested scope; §3.3: a
+	// server that issues another scope must say so.
+	switch issued := strings.Fields(tn.scope); {
+	case len(issued) == 0 || (len(issued) == 1 && issued[0] == granted[0]):
+		r.pass("REFRESH-SCOPE-NARROW", evn)
+	default:
+		r.warn("REFRESH-SCOPE-NARROW", "the narrower scope was ignored (allowed by RFC 6749 §3.3, but the client asked for less privilege)", evn)
 	}
 }

@@ -103,6 +103,7 @@ func (r *runner) run(ctx context.Context) Report {
 		{"iss", r.issErrors},
 		{"token", r.tokenEndpoint},
 		{"refresh", r.refresh},
+		{"refresh scope", r.refreshScope},
 		{"revocation", r.revocation},
 		{"introspection", r.introspection},
 		{"concurrency", r.concurrency},
