@@ -12,7 +12,7 @@ import (
 // real demo server is tested as a subprocess in demo_test.go.
 func newStack(t *testing.T, s provider.Storage, opts stack.Options) *stack.Stack {
 	t.Helper()
-	st, err := stack.Start(s, opts)
+	st, err := stack.Start(t.Context(), s, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,7 @@ func requireSuccess(t *testing.T, checks []officialCheck) {
 func TestOfficialConformance_Stack(t *testing.T) {
 	node, suite := official(t)
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		st, err := stack.Start(s, stack.Options{})
+		st, err := stack.Start(t.Context(), s, stack.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestOfficialConformance_Stack(t *testing.T) {
 func TestOfficialConformance_CanFail(t *testing.T) {
 	node, suite := official(t)
 	s := gormtest.Open(t, gormtest.SQLite)
-	st, err := stack.Start(s, stack.Options{Wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+	st, err := stack.Start(t.Context(), s, stack.Options{Wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, provider.TokenPath) {
 				w = dropCacheControl{w}

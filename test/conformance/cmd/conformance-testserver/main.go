@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := stack.Start(store, stack.Options{Listener: ln, FormLogin: *login == "form", Logger: logger})
+	st, err := stack.Start(ctx, store, stack.Options{Listener: ln, FormLogin: *login == "form", Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 func start(t *testing.T, opts stack.Options) *stack.Stack {
 	t.Helper()
-	st, err := stack.Start(gormtest.Open(t, gormtest.SQLite), opts)
+	st, err := stack.Start(t.Context(), gormtest.Open(t, gormtest.SQLite), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,8 +81,9 @@ func (s *Stack) Close() {
 // Start starts the stack on store: mcp.New with the default compatibility shims, open
 // dynamic client registration, client ID metadata documents with the package defaults
 // (public document hosts only), the device authorization grant, and a go-sdk MCP server
-// at /mcp requiring mcp:tools.
-func Start(store provider.Storage, opts Options) (*Stack, error) {
+// at /mcp requiring mcp:tools. ctx is used while starting (mcp.New); on an error every
+// listener it opened (and opts.Listener) is closed.
+func Start(ctx context.Context, store provider.Storage, opts Options) (st *Stack, err error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -92,10 +93,18 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		_ = main.Listener.Close()
 		main.Listener = opts.Listener
 	}
-	base := "http://" + main.Listener.Addr().String()
-	st := &Stack{Issuer: base + "/oauth", MCPURL: base + "/mcp"}
-	resources := []mcp.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
 	var other *httptest.Server
+	defer func() {
+		if err != nil { // the servers are not started yet: close their listeners
+			_ = main.Listener.Close()
+			if other != nil {
+				_ = other.Listener.Close()
+			}
+		}
+	}()
+	base := "http://" + main.Listener.Addr().String()
+	st = &Stack{Issuer: base + "/oauth", MCPURL: base + "/mcp"}
+	resources := []mcp.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
 	if opts.OtherResource {
 		other = httptest.NewUnstartedServer(nil)
 		st.OtherURL = "http://" + other.Listener.Addr().String() + "/mcp"
@@ -129,8 +138,7 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 	} else {
 		cfg.Provider.AutoApprove = func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "user-" + User, true }
 	}
-	var err error
-	if st.Server, err = mcp.New(context.Background(), cfg); err != nil {
+	if st.Server, err = mcp.New(ctx, cfg); err != nil {
 		return nil, err
 	}
 
@@ -142,7 +150,6 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 	st.Server.Register(mux)
 	guarded, err := st.Server.Protect(st.MCPURL, st.MCP, "mcp:tools")
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	mux.Handle("/mcp", guarded)
@@ -151,8 +158,6 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		h = opts.Wrap(h, st)
 	}
 	main.Config.Handler = h
-	main.Start()
-	st.servers = append(st.servers, main)
 
 	if other != nil {
 		omux := http.NewServeMux()
@@ -161,7 +166,6 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		omux.Handle(mcp.WellKnownPath+"/", prm)
 		guardedOther, err := st.Server.Protect(st.OtherURL, st.MCP)
 		if err != nil {
-			st.Close()
 			return nil, err
 		}
 		omux.Handle("/mcp", guardedOther)
@@ -169,5 +173,7 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 		other.Start()
 		st.servers = append(st.servers, other)
 	}
+	main.Start()
+	st.servers = append(st.servers, main)
 	return st, nil
 }

@@ -1,0 +1,27 @@
+package stack_test
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
+)
+
+// TestStart_ErrorClosesListeners: when the stack cannot start (here: no storage, so
+// mcp.New refuses), the listener it was given is closed, not leaked.
+func TestStart_ErrorClosesListeners(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	st, err := stack.Start(t.Context(), nil, stack.Options{Listener: ln, OtherResource: true})
+	if err == nil {
+		st.Close()
+		t.Fatal("Start without storage succeeded")
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept on the given listener after a failed Start: %v, want net.ErrClosed", err)
+	}
+}
