@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
@@ -21,6 +22,8 @@ func TestStart_ErrorClosesListeners(t *testing.T) {
 		st.Close()
 		t.Fatal("Start without storage succeeded")
 	}
+	// A listener left open would block in Accept: the deadline turns that into a failure.
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept on the given listener after a failed Start: %v, want net.ErrClosed", err)
 	}
