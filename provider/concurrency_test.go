@@ -13,9 +13,9 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
-// race posts form to path n times at once over HTTP and returns the status codes and
-// the bodies of the 200 responses.
-func (e *env) race(n int, path string, form url.Values) (codes []int, ok []tokenResponse) {
+// race posts form to path n times at once over HTTP and returns the status codes, the
+// bodies of the 200 responses and the error codes of the others.
+func (e *env) race(n int, path string, form url.Values) (codes []int, ok []tokenResponse, errs []string) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -38,16 +38,20 @@ func (e *env) race(n int, path string, form url.Values) (codes []int, ok []token
 			defer resp.Body.Close()
 			codes[i] = resp.StatusCode
 			var tr tokenResponse
-			if err := json.NewDecoder(resp.Body).Decode(&tr); err == nil && resp.StatusCode == http.StatusOK {
-				mu.Lock()
+			err = json.NewDecoder(resp.Body).Decode(&tr)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && resp.StatusCode == http.StatusOK:
 				ok = append(ok, tr)
-				mu.Unlock()
+			case resp.StatusCode != http.StatusOK:
+				errs = append(errs, tr.Error)
 			}
 		}()
 	}
 	close(start)
 	wg.Wait()
-	return codes, ok
+	return codes, ok, errs
 }
 
 func count(codes []int, status int) int {
@@ -69,10 +73,11 @@ func TestRFC6749_10_5_ConcurrentCodeRedemption(t *testing.T) {
 		code, verifier := e.code(redirect, nil)
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
 			"redirect_uri": {redirect}, "client_id": {e.public.ID}}
-		codes, won := e.race(20, "/token", form)
+		codes, won, errs := e.race(20, "/token", form)
 		if count(codes, http.StatusOK) != 1 || count(codes, http.StatusBadRequest) != 19 || len(won) != 1 {
 			t.Fatalf("statuses %v: want exactly one 200 and 19 × 400", codes)
 		}
+		allInvalidGrant(t, errs)
 		resp, tr := e.exchange(code, verifier, redirect, nil)
 		if resp.StatusCode != http.StatusBadRequest || tr.Error != "invalid_grant" {
 			t.Fatalf("replay: %d %+v", resp.StatusCode, tr)
@@ -92,9 +97,22 @@ func TestRFC6819_5_2_2_3_ConcurrentRefresh(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		tok := e.tokens(nil)
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {e.public.ID}}
-		codes, won := e.race(20, "/token", form)
+		codes, won, errs := e.race(20, "/token", form)
 		if count(codes, http.StatusOK) != 1 || count(codes, http.StatusBadRequest) != 19 || len(won) != 1 {
 			t.Fatalf("statuses %v: want exactly one 200 and 19 × 400", codes)
 		}
+		// The losers' grant is spent: invalid_grant (RFC 6749 §5.2), not fosite's
+		// "invalid_request, please retry", which a client would retry in vain.
+		allInvalidGrant(t, errs)
 	})
+}
+
+// allInvalidGrant fails unless every error code is invalid_grant.
+func allInvalidGrant(t *testing.T, errs []string) {
+	t.Helper()
+	for _, code := range errs {
+		if code != "invalid_grant" {
+			t.Fatalf("losers' errors %v: want invalid_grant only", errs)
+		}
+	}
 }

@@ -177,18 +177,30 @@ func (p *Provider) tokenError(r *http.Request, err error) error {
 	}
 	err = asClientResolutionError(err)
 	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField && lostGrant(err) {
+		// fosite's refresh handler answers invalid_request ("please retry") when the
+		// refresh token was rotated or revoked by a concurrent request; the token is spent,
+		// so a retry cannot succeed: RFC 6749 §5.2 calls that invalid_grant.
+		return fosite.ErrInvalidGrant.WithHint("The refresh token was already used by a concurrent request.")
+	}
 	if rfc.CodeField < 500 && rfc.ErrorField != "error" {
 		return err
 	}
 	if errors.Is(err, ErrRefreshTokenReuseLimit) {
 		return fosite.ErrInvalidGrant.WithHint("The refresh token was already used.")
 	}
-	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || errors.Is(err, fosite.ErrInactiveToken) ||
-		errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrSerializationFailure) {
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || lostGrant(err) {
 		return fosite.ErrInvalidGrant.WithHint("The authorization grant was already used or is no longer valid.")
 	}
 	p.errorf(r.Context(), "token endpoint", errors.New(rfc.ErrorField+": "+rfc.DebugField))
 	return err
+}
+
+// lostGrant reports whether err says the grant presented is gone: unknown, inactive, or
+// consumed by a concurrent request (storage's conflict error).
+func lostGrant(err error) bool {
+	return errors.Is(err, fosite.ErrInactiveToken) || errors.Is(err, fosite.ErrNotFound) ||
+		errors.Is(err, fosite.ErrSerializationFailure)
 }
 
 // Revocation is the token revocation endpoint (RFC 7009). Clients authenticate as at
