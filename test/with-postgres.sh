@@ -61,15 +61,16 @@ tmp=$(mktemp -d /tmp/fosite-mcp-pg.XXXXXX)
 chmod 755 "$tmp"
 [ ${#runas[@]} -eq 0 ] || chown "${pguser}:" "$tmp"
 
+# free_port prints a port nobody listens on, below Linux's ephemeral range (32768–60999
+# by default), where the tests' own listeners and outgoing connections take theirs.
 free_port() {
 	local p i
 	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
 	done
 	return 1
 }
-port=$(free_port)
 
 cleanup() {
 	"${runas[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
@@ -79,9 +80,20 @@ trap cleanup EXIT INT TERM
 
 "${runas[@]}" "$bindir/initdb" -D "$tmp/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 ||
 	{ cat "$tmp/initdb.log" >&2; exit 1; }
-"${runas[@]}" "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 start \
-	-o "-h 127.0.0.1 -p $port -k $tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null ||
-	{ cat "$tmp/server.log" >&2; exit 1; }
+# The port may be taken between the probe and the start (other test runs on the
+# machine): a few attempts, each on another port.
+for attempt in 1 2 3 4 5; do
+	port=$(free_port)
+	if "${runas[@]}" "$bindir/pg_ctl" -D "$tmp/data" -l "$tmp/server.log" -w -t 60 start \
+		-o "-h 127.0.0.1 -p $port -k $tmp -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null; then
+		break
+	fi
+	if [ "$attempt" = 5 ] || ! grep -q "could not create any TCP/IP sockets\|Address already in use" "$tmp/server.log"; then
+		cat "$tmp/server.log" >&2
+		exit 1
+	fi
+	log "port $port was taken; trying another"
+done
 log "PostgreSQL $("$bindir/postgres" --version | awk "{print \$3}") on 127.0.0.1:$port (data in $tmp)"
 
 export FOSITE_MCP_POSTGRES_DSN="host=127.0.0.1 port=$port user=postgres dbname=postgres sslmode=disable"
