@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 	"net/url"
 	"os"
@@ -231,7 +232,7 @@ func TestDefaultResource_SeveralResources(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		two := func(named bool) option {
 			return func(s *stack, cfg *mcp.Config) {
-				cfg.Resources = append(cfg.Resources, mcp.Resource{URL: s.base + "/other", Scopes: []string{scopeRead}})
+				cfg.Resources = append(cfg.Resources, resourceserver.Resource{URL: s.base + "/other", Scopes: []string{scopeRead}})
 				if named {
 					cfg.DefaultResource = s.base + "/other"
 				}
@@ -258,7 +259,7 @@ func TestDefaultResource_SeveralResources(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
 	_, err := mcp.New(t.Context(), mcp.Config{Provider: provider.Config{Issuer: "https://as.example", Storage: s, GlobalSecret: make([]byte, 32),
 		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }},
-		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}}, DefaultResource: "https://elsewhere.example/mcp"})
+		Resources: []resourceserver.Resource{{URL: "https://mcp.example/mcp"}}, DefaultResource: "https://elsewhere.example/mcp"})
 	if err == nil {
 		t.Error("a DefaultResource that is not a resource was accepted")
 	}
@@ -444,16 +445,16 @@ func TestRefreshWithoutOfflineAccess(t *testing.T) {
 		}
 		var meta provider.AuthorizationServerMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-authorization-server/oauth", &meta)
-		if slices.Contains(meta.ScopesSupported, mcp.OfflineAccessScope) == on {
+		if slices.Contains(meta.ScopesSupported, resourceserver.OfflineAccessScope) == on {
 			t.Errorf("AS metadata scopes_supported %v (offline_access listed only without the shim)", meta.ScopesSupported)
 		}
-		var prm mcp.ProtectedResourceMetadata
+		var prm resourceserver.ProtectedResourceMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-protected-resource/mcp", &prm)
-		if slices.Contains(prm.ScopesSupported, mcp.OfflineAccessScope) {
+		if slices.Contains(prm.ScopesSupported, resourceserver.OfflineAccessScope) {
 			t.Errorf("PRM lists offline_access: %v", prm.ScopesSupported)
 		}
 		if !on {
-			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + mcp.OfflineAccessScope},
+			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + resourceserver.OfflineAccessScope},
 				"state": {"claude-state-0123456789"}}, url.Values{"resource": {s.resource}})
 			if tok.RefreshToken == "" {
 				t.Error("offline_access granted but no refresh token")
@@ -595,7 +596,7 @@ func TestDefaultScopes_Rule(t *testing.T) {
 		}
 		noDefaults := newStack(t, store, compat.Default(), func(_ *stack, cfg *mcp.Config) {
 			cfg.Resources[0].DefaultScopes = nil
-			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, mcp.OfflineAccessScope)
+			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, resourceserver.OfflineAccessScope)
 		})
 		if got, want := login(noDefaults, ""), scopeRead+" "+scopeWrite+" "+scopeAdmin; got != want {
 			t.Errorf("no resource defaults: %q, want the client's registered scopes %q", got, want)
@@ -610,7 +611,7 @@ func TestRefreshGrace_SkippedWithoutStorageSupport(t *testing.T) {
 	_, err := mcp.New(t.Context(), mcp.Config{
 		Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
 			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
-		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}},
+		Resources: []resourceserver.Resource{{URL: "https://mcp.example/mcp"}},
 		Logger:    quiet,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"context"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestNew_RefusesProviderFieldsItDerives(t *testing.T) {
 			Provider: provider.Config{Issuer: "http://127.0.0.1:1", Storage: store,
 				GlobalSecret: []byte("server-test-global-secret-0123456789"),
 				AutoApprove:  func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true }},
-			Resources: []mcp.Resource{{URL: "http://127.0.0.1:1/mcp"}},
+			Resources: []resourceserver.Resource{{URL: "http://127.0.0.1:1/mcp"}},
 		}
 	}
 	strict := compat.Options{}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 	"net/url"
 	"slices"
@@ -138,7 +139,7 @@ func testNarrowedAudienceNarrowsScopes(t *testing.T, jwt bool) {
 			if got := strings.Join(wantScopes, " "); r.Scope != got {
 				t.Errorf("%s: response scope %q, want %q", step, r.Scope, got)
 			}
-			if slices.Equal(at.Audience, []string{a}) && mcp.MissingScopes(at.Scopes, []string{"files:delete"}) == nil {
+			if slices.Equal(at.Audience, []string{a}) && resourceserver.MissingScopes(at.Scopes, []string{"files:delete"}) == nil {
 				t.Errorf("%s: the token for A satisfies A's files:delete with %v", step, at.Scopes)
 			}
 		}

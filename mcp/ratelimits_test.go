@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"log/slog"
 	"net/http"
@@ -292,7 +293,7 @@ func TestNew_RejectsInvalidRateLimits(t *testing.T) {
 				Provider: provider.Config{Issuer: "http://127.0.0.1:1", Storage: gormtest.Open(t, gormtest.SQLite),
 					GlobalSecret: []byte("server-test-global-secret-0123456789"),
 					AutoApprove:  func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true }},
-				Resources:  []mcp.Resource{{URL: "http://127.0.0.1:1/mcp"}},
+				Resources:  []resourceserver.Resource{{URL: "http://127.0.0.1:1/mcp"}},
 				RateLimits: rl,
 			}
 			if _, err := mcp.New(t.Context(), cfg); err == nil {
@@ -316,7 +317,7 @@ func newServerAt(t *testing.T, store *gormstore.Store, path string, edit ...func
 			AutoApprove:  func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
 			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		},
-		Resources: []mcp.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools"}}},
+		Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools"}}},
 	}
 	for _, e := range edit {
 		e(&cfg)

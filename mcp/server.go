@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -36,7 +37,7 @@ type Config struct {
 	Provider provider.Config
 
 	// Resources are the MCP servers tokens are issued for. At least one is required.
-	Resources []Resource
+	Resources []resourceserver.Resource
 
 	// DefaultResource is the URL of the resource bound to requests that name none
 	// (compat.Options.DefaultResource), when there are several Resources; with a single
@@ -93,7 +94,7 @@ type Config struct {
 // Create it with New and mount it with Register.
 type Server struct {
 	provider     *provider.Provider
-	registry     *Registry
+	registry     *resourceserver.Registry
 	registration *registration.Handler
 	prm          http.Handler
 	compat       compat.Options
@@ -116,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.Resources) == 0 {
 		return nil, errors.New("mcp: at least one resource is required")
 	}
-	registry, err := NewRegistry(cfg.Resources...)
+	registry, err := resourceserver.NewRegistry(cfg.Resources...)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.provider, err = provider.New(pcfg); err != nil {
 		return nil, err
 	}
-	if s.prm, err = NewMetadataHandler(pcfg.Issuer, registry, nil); err != nil {
+	if s.prm, err = resourceserver.NewMetadataHandler(pcfg.Issuer, registry, nil); err != nil {
 		return nil, err
 	}
 	s.legacyRoot = s.compat.LegacyEndpoints && s.sharesOriginWithIssuer(pcfg.Issuer)
@@ -328,7 +329,7 @@ const RegistrationPath = "/register"
 func (s *Server) Provider() *provider.Provider { return s.provider }
 
 // Registry returns the protected resources.
-func (s *Server) Registry() *Registry { return s.registry }
+func (s *Server) Registry() *resourceserver.Registry { return s.registry }
 
 // Register mounts every endpoint on mux: the authorization server's endpoints under the
 // issuer's path, its RFC 8414 metadata, the registration endpoint, and the RFC 9728
@@ -352,8 +353,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 		mux.Handle(regPath, registration)
 		mux.Handle(regPath+"/", registration)
 	}
-	mux.Handle(WellKnownPath, s.prm)
-	mux.Handle(WellKnownPath+"/", s.prm)
+	mux.Handle(resourceserver.WellKnownPath, s.prm)
+	mux.Handle(resourceserver.WellKnownPath+"/", s.prm)
 	if s.jwt != nil {
 		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.jwt.keys.JWKSHandler())
 	}
@@ -392,11 +393,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 // ProtectedResourceMetadata serves the RFC 9728 documents of every resource; mount it at
-// WellKnownPath and WellKnownPath+"/" on the MCP servers' host. Register does this for you
+// resourceserver.WellKnownPath and resourceserver.WellKnownPath+"/" on the MCP servers' host. Register does this for you
 // when everything shares one host.
 func (s *Server) ProtectedResourceMetadata() http.Handler { return s.prm }
 
-// VerifyAccessToken verifies an access token; it implements AccessTokenVerifier. JWT
+// VerifyAccessToken verifies an access token; it implements resourceserver.AccessTokenVerifier. JWT
 // access tokens (Config.JWTAccessTokens) are verified locally unless CheckRevocation is
 // set; opaque ones against storage.
 func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error) {
@@ -407,20 +408,20 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider
 }
 
 // Protect guards next, the MCP endpoint of resource (one of Config.Resources), with
-// bearer-token checks; scopes are required on every request. Use Bearer for per-tool
+// bearer-token checks; scopes are required on every request. Use resourceserver.Bearer for per-tool
 // scopes and other options.
 //
 // Protect suits plain net/http handlers that read the caller from each request's
-// context (TokenFromContext). For MCP SDK servers use the adapters instead:
+// context (resourceserver.TokenFromContext). For MCP SDK servers use the adapters instead:
 // gosdk.Protect for the go-sdk and mcpgo.RequireBearer for mark3labs/mcp-go. They pin
 // each MCP session to its user and bound the sessions (package sessions); Protect does
 // neither, and the go-sdk runs a session's handlers with the context of the request that
-// created it, so TokenFromContext there would name the session's creator.
+// created it, so resourceserver.TokenFromContext there would name the session's creator.
 //
 // It returns an error when resource is not one of Config.Resources or a scope is not a
 // valid scope token: a wiring mistake found at start-up, never a handler serving 500s.
 func (s *Server) Protect(resource string, next http.Handler, scopes ...string) (http.Handler, error) {
-	b, err := s.Bearer(BearerOptions{Resource: resource, Scopes: scopes})
+	b, err := s.Bearer(resourceserver.BearerOptions{Resource: resource, Scopes: scopes})
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +431,7 @@ func (s *Server) Protect(resource string, next http.Handler, scopes ...string) (
 // Bearer returns the bearer middleware for opts.Resource, which must be one of
 // Config.Resources. ChallengeScopes default to the resource's default scopes, else its
 // scopes, so that a 401 tells clients what to ask for.
-func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
+func (s *Server) Bearer(opts resourceserver.BearerOptions) (*resourceserver.Bearer, error) {
 	r, ok := s.registry.Lookup(opts.Resource)
 	if !ok {
 		return nil, fmt.Errorf("mcp: %q is not a configured resource", opts.Resource)
@@ -444,17 +445,17 @@ func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
 	if opts.Logger == nil {
 		opts.Logger = s.logger
 	}
-	return NewBearer(s, opts)
+	return resourceserver.NewBearer(s, opts)
 }
 
 // authorizeHook checks the requested scopes against the resources the request is bound to
 // and applies the authorization-request shims of s.compat.
 //
 // A scope is granted on a token only when one of the token's resources defines it
-// (Resource.Scopes), or when it is not tied to a resource (provider.Config.Scopes as
+// ([resourceserver.Resource].Scopes), or when it is not tied to a resource (provider.Config.Scopes as
 // given in Config.Provider, and offline_access): a scope that only another resource
 // defines would otherwise ride along on the token and, under the hierarchy rule of
-// ScopeSatisfies, could satisfy this resource's own scopes ("files" from resource B
+// resourceserver.ScopeSatisfies, could satisfy this resource's own scopes ("files" from resource B
 // satisfying A's "files:delete"). Such scopes, like scopes nobody defines, are dropped
 // with compat.Options.FilterUnknownScopes and refused with invalid_scope (RFC 6749
 // §4.1.2.1) without it.
@@ -504,7 +505,7 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 	var out []string
 	for _, r := range resources {
 		for _, sc := range r.DefaultScopes {
-			if (!known || slices.Contains(allowed, sc)) && sc != OfflineAccessScope && !slices.Contains(out, sc) {
+			if (!known || slices.Contains(allowed, sc)) && sc != resourceserver.OfflineAccessScope && !slices.Contains(out, sc) {
 				out = append(out, sc)
 			}
 		}
@@ -513,7 +514,7 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 		return out
 	}
 	for _, sc := range allowed {
-		if sc == OfflineAccessScope || slices.Contains(out, sc) {
+		if sc == resourceserver.OfflineAccessScope || slices.Contains(out, sc) {
 			continue
 		}
 		for _, r := range resources {
@@ -549,10 +550,10 @@ type scopeAncestry struct {
 }
 
 // crossResourceAncestors lists the scopes of one resource that satisfy, under the
-// hierarchy rule of ScopeSatisfies, a scope of another resource that does not define
+// hierarchy rule of resourceserver.ScopeSatisfies, a scope of another resource that does not define
 // them. Tokens for a single resource never carry another resource's scopes, but a token
 // bound to both does, and there the ancestor satisfies the descendant; New logs them.
-func crossResourceAncestors(resources []Resource) []scopeAncestry {
+func crossResourceAncestors(resources []resourceserver.Resource) []scopeAncestry {
 	var out []scopeAncestry
 	for i, a := range resources {
 		for j, b := range resources {
@@ -564,7 +565,7 @@ func crossResourceAncestors(resources []Resource) []scopeAncestry {
 					continue
 				}
 				for _, desc := range b.Scopes {
-					if anc != desc && ScopeSatisfies(anc, desc) {
+					if anc != desc && resourceserver.ScopeSatisfies(anc, desc) {
 						out = append(out, scopeAncestry{anc, a.URL, desc, b.URL})
 					}
 				}
@@ -576,8 +577,8 @@ func crossResourceAncestors(resources []Resource) []scopeAncestry {
 
 // boundResources returns the registered resources among the (canonical) resources an
 // authorization request is bound to.
-func (s *Server) boundResources(resources []string) []Resource {
-	var out []Resource
+func (s *Server) boundResources(resources []string) []resourceserver.Resource {
+	var out []resourceserver.Resource
 	for _, raw := range resources {
 		if r, ok := s.registry.Lookup(raw); ok {
 			out = append(out, r)

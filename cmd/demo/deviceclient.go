@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,7 +15,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -123,7 +123,7 @@ func challenge(ctx context.Context, hc *http.Client, mcpURL string) (scope, prmU
 		}
 	}
 	if prmURL == "" {
-		if prmURL, err = mcp.MetadataURL(mcpURL); err != nil {
+		if prmURL, err = resourceserver.MetadataURL(mcpURL); err != nil {
 			return "", "", err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"log/slog"
 	"net"
@@ -280,7 +281,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
 		pcfg.AutoApprove = autoApprover(cfg.AutoApprove, d.log)
 	}
-	resource := mcp.Resource{
+	resource := resourceserver.Resource{
 		URL:           d.mcpURL,
 		Name:          "fosite-mcp demo MCP server",
 		Scopes:        []string{scopeTools, scopeAdmin},
@@ -288,7 +289,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	}
 	mcfg := mcp.Config{
 		Provider:                  pcfg,
-		Resources:                 []mcp.Resource{resource},
+		Resources:                 []resourceserver.Resource{resource},
 		ClientIDMetadataDocuments: cfg.CIMD,
 		RateLimits:                cfg.RateLimits,
 		Logger:                    d.log,
@@ -313,10 +314,10 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	// the verified token to the go-sdk, which pins each MCP session to its user, and
 	// bounds the sessions (64 per user, 10,000 in all, 1 MiB bodies, closed when idle
 	// or when their grant is revoked).
-	protect, err := gosdk.Protect(d.as, mcp.BearerOptions{
+	protect, err := gosdk.Protect(d.as, resourceserver.BearerOptions{
 		Resource:        d.mcpURL,
 		Scopes:          []string{scopeTools},
-		OperationScopes: mcp.ToolScopes(toolScopes),
+		OperationScopes: resourceserver.ToolScopes(toolScopes),
 	}, gosdk.WithSessions(&mcpsessions.Options{IdleTimeout: mcpSessionIdle, Logger: d.log}))
 	if err != nil {
 		return err
@@ -334,7 +335,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		return err
 	}
 	canonMCP, _ := provider.CanonicalResource(d.mcpURL)
-	metadataURL, _ := mcp.MetadataURL(d.mcpURL)
+	metadataURL, _ := resourceserver.MetadataURL(d.mcpURL)
 	pg := &pages{
 		provider:  d.as.Provider(),
 		sessions:  newSessions(sec.GlobalSecret, mustParse(d.issuer).Scheme == "https", d.store.DB()),

@@ -3,6 +3,7 @@ package cimd_test
 import (
 	"context"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"html"
 	"log"
 	"net/http"
@@ -26,7 +27,7 @@ func Example() {
 			Issuer: "https://auth.example.com", Storage: store, GlobalSecret: secret,
 			LoginURL: "https://auth.example.com/consent", // your login and consent page
 		},
-		Resources: []mcp.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}},
+		Resources: []resourceserver.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}},
 		// The package defaults: 5 s timeout, 5 KiB documents, cached per Cache-Control
 		// (5 minutes without it, 24 hours at most), public addresses only.
 		ClientIDMetadataDocuments: &cimd.Options{Timeout: 3 * time.Second},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,7 +75,7 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 			},
 			Logger: quiet,
 		},
-		Resources:                 []mcp.Resource{{URL: s.resource, Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
+		Resources:                 []resourceserver.Resource{{URL: s.resource, Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
 		ClientIDMetadataDocuments: opts,
 		Logger:                    quiet,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 	"strings"
 	"sync"
@@ -68,7 +69,7 @@ func TestGoSDK_ClientIDMetadataDocumentLogin(t *testing.T) {
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: at.ClientID + " " + at.Subject}}}, nil, nil
 		})
-		protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource, Logger: quiet})
+		protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

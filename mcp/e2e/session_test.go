@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,7 +40,7 @@ func TestGoSDKProtect_SessionPinnedToUser(t *testing.T) {
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "subject=" + at.Subject}}}, nil, nil
 		})
-		protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource})
+		protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +95,7 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 				if !tc.checkRevocation {
 					idle = time.Second
 				}
-				protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource}, gosdk.WithSessions(
+				protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource}, gosdk.WithSessions(
 					mcptest.SessionOptions(&sessions.Options{RevalidateInterval: 50 * time.Millisecond, IdleTimeout: idle})))
 				if err != nil {
 					t.Fatal(err)

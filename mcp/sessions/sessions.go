@@ -43,7 +43,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -160,7 +160,7 @@ type Closer func(ctx context.Context, id string, owner *provider.AccessToken)
 // Guard bounds the sessions of the MCP handlers it wraps; see the package documentation.
 // Make it with [New]; it is safe for concurrent use.
 type Guard struct {
-	v    mcp.AccessTokenVerifier
+	v    resourceserver.AccessTokenVerifier
 	opts Options
 	log  *slog.Logger
 
@@ -188,7 +188,7 @@ type entry struct {
 // New returns a Guard with opts that verifies the tokens of sessions again with v (the
 // verifier of the bearer middleware in front of it). The handlers it guards are
 // given to [Guard.Wrap]; the bounds apply to all of them together.
-func New(v mcp.AccessTokenVerifier, opts *Options) (*Guard, error) {
+func New(v resourceserver.AccessTokenVerifier, opts *Options) (*Guard, error) {
 	if v == nil {
 		return nil, errors.New("sessions: a token verifier is required")
 	}
@@ -228,7 +228,7 @@ func (g *Guard) tooLarge(w http.ResponseWriter, limit int64) {
 }
 
 // Wrap returns next, the SDK's streamable HTTP handler, behind the Guard. It must run
-// behind the bearer middleware (it reads the verified token with mcp.TokenFromContext;
+// behind the bearer middleware (it reads the verified token with resourceserver.TokenFromContext;
 // a request without one gets 401). close closes next's sessions; nil means handing next
 // a [DeleteRequest] (what mcp-go's StreamableHTTPServer needs).
 func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
@@ -238,7 +238,7 @@ func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		at, ok := mcp.TokenFromContext(r.Context())
+		at, ok := resourceserver.TokenFromContext(r.Context())
 		if !ok || at == nil {
 			writeError(w, http.StatusUnauthorized, "no verified access token")
 			return
@@ -682,10 +682,10 @@ func (d *DiscardResponse) Write(b []byte) (int, error) { return len(b), nil }
 func (d *DiscardResponse) WriteHeader(int) {}
 
 // DeleteRequest returns the DELETE request that closes session id, for a [Closer]: it
-// carries the session ID and owner in its context (mcp.ContextWithToken) for adapters
+// carries the session ID and owner in its context (resourceserver.ContextWithToken) for adapters
 // whose SDK reads the user from there.
 func DeleteRequest(ctx context.Context, id string, owner *provider.AccessToken) *http.Request {
-	r, _ := http.NewRequestWithContext(mcp.ContextWithToken(ctx, owner), http.MethodDelete, "/", nil)
+	r, _ := http.NewRequestWithContext(resourceserver.ContextWithToken(ctx, owner), http.MethodDelete, "/", nil)
 	r.Header.Set(HeaderSessionID, id)
 	return r
 }

@@ -3,18 +3,18 @@ package sessions_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
-var refuseAll = mcp.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
+var refuseAll = resourceserver.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
 	return nil, provider.ErrInvalidToken
 })
 

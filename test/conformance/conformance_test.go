@@ -40,7 +40,7 @@ var expectedNonPass = map[string][]conformance.Status{
 var twoResourcesNonPass = map[string][]conformance.Status{
 	"REFRESH-OLD-INVALID":   {conformance.Warn},
 	"REFRESH-REUSE-REVOKES": {conformance.Skip},
-	// mcp.NewMetadataHandler serves the root well-known document only when the registry
+	// resourceserver.NewMetadataHandler serves the root well-known document only when the registry
 	// holds exactly one resource, even when the resources live on different hosts.
 	"PRM-WELLKNOWN-ROOT": {conformance.Warn},
 	"DEVICE-SINGLE-USE":  {conformance.Skip},

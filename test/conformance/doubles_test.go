@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
@@ -130,7 +130,7 @@ var doubles = []struct {
 		// RFC 9728 §3.3: protected resource metadata naming another resource.
 		name: "serves metadata for another resource",
 		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
-			return rewrite(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, mcp.WellKnownPath) },
+			return rewrite(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, resourceserver.WellKnownPath) },
 				editJSON(func(m map[string]any) { m["resource"] = st.MCPURL + "/v2" }))(h)
 		},
 		// Both real clients refuse such metadata.

@@ -10,6 +10,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"log/slog"
 	"net"
@@ -94,12 +95,12 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 	}
 	base := "http://" + main.Listener.Addr().String()
 	st := &Stack{Issuer: base + "/oauth", MCPURL: base + "/mcp"}
-	resources := []mcp.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
+	resources := []resourceserver.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
 	var other *httptest.Server
 	if opts.OtherResource {
 		other = httptest.NewUnstartedServer(nil)
 		st.OtherURL = "http://" + other.Listener.Addr().String() + "/mcp"
-		resources = append(resources, mcp.Resource{URL: st.OtherURL, Name: "another MCP server", Scopes: []string{"mcp:tools"}})
+		resources = append(resources, resourceserver.Resource{URL: st.OtherURL, Name: "another MCP server", Scopes: []string{"mcp:tools"}})
 	}
 	cfg := mcp.Config{
 		Provider: provider.Config{
@@ -157,8 +158,8 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 	if other != nil {
 		omux := http.NewServeMux()
 		prm := st.Server.ProtectedResourceMetadata()
-		omux.Handle(mcp.WellKnownPath, prm)
-		omux.Handle(mcp.WellKnownPath+"/", prm)
+		omux.Handle(resourceserver.WellKnownPath, prm)
+		omux.Handle(resourceserver.WellKnownPath+"/", prm)
 		guardedOther, err := st.Server.Protect(st.OtherURL, st.MCP)
 		if err != nil {
 			st.Close()

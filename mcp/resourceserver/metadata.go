@@ -1,4 +1,4 @@
-package mcp
+package resourceserver
 
 // ProtectedResourceMetadata is the RFC 9728 §2 protected resource metadata document.
 // Empty members are omitted, never sent as null (zod-based clients reject null).

@@ -1,9 +1,10 @@
-package mcp_test
+package resourceserver_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -30,16 +30,16 @@ type rs struct {
 	mcpURL, other string
 }
 
-func newRS(t *testing.T, v mcp.AccessTokenVerifier, scopes []string) *rs {
+func newRS(t *testing.T, v resourceserver.AccessTokenVerifier, scopes []string) *rs {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	r := &rs{srv: srv, mcpURL: base + "/mcp", other: base + "/other"}
-	guard := mcp.MustRequireBearer(v, mcp.BearerOptions{Resource: r.mcpURL, Scopes: scopes})
+	guard := resourceserver.MustRequireBearer(v, resourceserver.BearerOptions{Resource: r.mcpURL, Scopes: scopes})
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", guard(identity))
-	mux.Handle("/mcp/admin", guard(mcp.MustRequireScopes("admin")(identity)))
-	mux.Handle("/other", mcp.MustRequireBearer(v, mcp.BearerOptions{Resource: r.other})(identity))
+	mux.Handle("/mcp/admin", guard(resourceserver.MustRequireScopes("admin")(identity)))
+	mux.Handle("/other", resourceserver.MustRequireBearer(v, resourceserver.BearerOptions{Resource: r.other})(identity))
 	srv.Config.Handler = mux
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -48,7 +48,7 @@ func newRS(t *testing.T, v mcp.AccessTokenVerifier, scopes []string) *rs {
 
 // identity echoes the verified token from the context.
 var identity = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	tok, ok := mcp.TokenFromContext(r.Context())
+	tok, ok := resourceserver.TokenFromContext(r.Context())
 	if !ok {
 		http.Error(w, "no token in context", http.StatusInternalServerError)
 		return
@@ -100,8 +100,8 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		// The resource server's verifier is filled in once the provider exists; the
 		// provider needs the resource URLs first.
-		var verifier mcp.AccessTokenVerifier
-		v := mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
+		var verifier resourceserver.AccessTokenVerifier
+		v := resourceserver.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
 			return verifier.VerifyAccessToken(ctx, tok)
 		})
 		r := newRS(t, v, []string{"files:read"})
@@ -124,7 +124,7 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 		})
 		foreign := otherAS.tokens("files:read", r.mcpURL)
 
-		metadata, _ := mcp.MetadataURL(r.mcpURL)
+		metadata, _ := resourceserver.MetadataURL(r.mcpURL)
 		tests := []struct {
 			name      string
 			url       string
@@ -181,9 +181,9 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 // future local JWT verifier) by presenting a real token's identity with its expiry passed.
 func TestRequireBearer_RFC6750_3_1_Expired(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	var verifier mcp.AccessTokenVerifier
+	var verifier resourceserver.AccessTokenVerifier
 	shift := time.Duration(0)
-	v := mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
+	v := resourceserver.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
 		at, err := verifier.VerifyAccessToken(ctx, tok)
 		if err == nil {
 			at.ExpiresAt = at.ExpiresAt.Add(shift)
@@ -221,7 +221,7 @@ func TestRequireBearer_RFC6750_3_1_Expired(t *testing.T) {
 // and the cause logged without the token.
 func TestRequireBearer_StorageFailureIs500(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	var verifier mcp.AccessTokenVerifier
+	var verifier resourceserver.AccessTokenVerifier
 	logs := &strings.Builder{}
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -231,9 +231,9 @@ func TestRequireBearer_StorageFailureIs500(t *testing.T) {
 	}), nil))
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
-	srv.Config.Handler = mcp.MustRequireBearer(mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
+	srv.Config.Handler = resourceserver.MustRequireBearer(resourceserver.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
 		return verifier.VerifyAccessToken(ctx, tok)
-	}), mcp.BearerOptions{Resource: resource, Logger: logger})(identity)
+	}), resourceserver.BearerOptions{Resource: resource, Logger: logger})(identity)
 	srv.Start()
 	defer srv.Close()
 	a := newAS(t, s, []string{resource}, nil)
@@ -268,10 +268,10 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // RFC 6749 §3.3: RequireScopes returns an error (MustRequireScopes panics) for a scope
 // that is not a scope token, instead of building middleware that can never be satisfied.
 func TestRequireScopes_RFC6749_3_3_InvalidScopeTokenIsAnError(t *testing.T) {
-	if mw, err := mcp.RequireScopes("admin", "bad scope"); err == nil || mw != nil {
+	if mw, err := resourceserver.RequireScopes("admin", "bad scope"); err == nil || mw != nil {
 		t.Fatalf("RequireScopes(bad) = (%v, %v), want (nil, error)", mw != nil, err)
 	}
-	if mw, err := mcp.RequireScopes("admin"); err != nil || mw == nil {
+	if mw, err := resourceserver.RequireScopes("admin"); err != nil || mw == nil {
 		t.Fatalf("RequireScopes(admin) = (%v, %v)", mw != nil, err)
 	}
 	defer func() {
@@ -279,5 +279,5 @@ func TestRequireScopes_RFC6749_3_3_InvalidScopeTokenIsAnError(t *testing.T) {
 			t.Fatal("MustRequireScopes(bad) did not panic")
 		}
 	}()
-	mcp.MustRequireScopes("bad scope")
+	resourceserver.MustRequireScopes("bad scope")
 }

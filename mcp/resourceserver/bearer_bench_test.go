@@ -1,4 +1,4 @@
-package mcp_test
+package resourceserver_test
 
 import (
 	"net/http"
@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
@@ -26,7 +26,7 @@ func BenchmarkBearer(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := mcp.MustRequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
+			h := resourceserver.MustRequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
 				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			b.ReportAllocs()
 			b.ResetTimer()

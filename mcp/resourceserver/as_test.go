@@ -1,4 +1,4 @@
-package mcp_test
+package resourceserver_test
 
 import (
 	"testing"

@@ -1,7 +1,8 @@
-package mcp_test
+package resourceserver_test
 
 import (
 	"context"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -20,16 +20,16 @@ import (
 // whole body.
 func TestToolScopes_StepUp(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	var verifier mcp.AccessTokenVerifier
+	var verifier resourceserver.AccessTokenVerifier
 	srv := httptest.NewUnstartedServer(nil)
 	resource := "http://" + srv.Listener.Addr().String() + "/mcp"
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(w, r.Body) })
-	srv.Config.Handler = mcp.MustRequireBearer(mcp.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
+	srv.Config.Handler = resourceserver.MustRequireBearer(resourceserver.AccessTokenVerifierFunc(func(ctx context.Context, tok string) (*provider.AccessToken, error) {
 		return verifier.VerifyAccessToken(ctx, tok)
-	}), mcp.BearerOptions{
+	}), resourceserver.BearerOptions{
 		Resource:        resource,
 		Scopes:          []string{"files:read"},
-		OperationScopes: mcp.ToolScopes(map[string][]string{"delete_file": {"files:write"}, "purge": {"admin", "files:write"}}),
+		OperationScopes: resourceserver.ToolScopes(map[string][]string{"delete_file": {"files:write"}, "purge": {"admin", "files:write"}}),
 	})(echo)
 	srv.Start()
 	defer srv.Close()
@@ -55,7 +55,7 @@ func TestToolScopes_StepUp(t *testing.T) {
 		return resp.StatusCode, string(b), nil
 	}
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","arguments":{"pad":"` +
-		strings.Repeat("x", mcp.MaxToolScopesBody) + `"}}}`
+		strings.Repeat("x", resourceserver.MaxToolScopesBody) + `"}}}`
 	tests := []struct {
 		name      string
 		token     string
