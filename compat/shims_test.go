@@ -445,16 +445,16 @@ func TestRefreshWithoutOfflineAccess(t *testing.T) {
 		}
 		var meta provider.AuthorizationServerMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-authorization-server/oauth", &meta)
-		if slices.Contains(meta.ScopesSupported, resourceserver.OfflineAccessScope) == on {
+		if slices.Contains(meta.ScopesSupported, provider.OfflineAccessScope) == on {
 			t.Errorf("AS metadata scopes_supported %v (offline_access listed only without the shim)", meta.ScopesSupported)
 		}
 		var prm resourceserver.ProtectedResourceMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-protected-resource/mcp", &prm)
-		if slices.Contains(prm.ScopesSupported, resourceserver.OfflineAccessScope) {
+		if slices.Contains(prm.ScopesSupported, provider.OfflineAccessScope) {
 			t.Errorf("PRM lists offline_access: %v", prm.ScopesSupported)
 		}
 		if !on {
-			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + resourceserver.OfflineAccessScope},
+			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + provider.OfflineAccessScope},
 				"state": {"claude-state-0123456789"}}, url.Values{"resource": {s.resource}})
 			if tok.RefreshToken == "" {
 				t.Error("offline_access granted but no refresh token")
@@ -596,7 +596,7 @@ func TestDefaultScopes_Rule(t *testing.T) {
 		}
 		noDefaults := newStack(t, store, compat.Default(), func(_ *stack, cfg *mcp.Config) {
 			cfg.Resources[0].DefaultScopes = nil
-			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, resourceserver.OfflineAccessScope)
+			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, provider.OfflineAccessScope)
 		})
 		if got, want := login(noDefaults, ""), scopeRead+" "+scopeWrite+" "+scopeAdmin; got != want {
 			t.Errorf("no resource defaults: %q, want the client's registered scopes %q", got, want)

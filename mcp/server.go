@@ -505,7 +505,7 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 	var out []string
 	for _, r := range resources {
 		for _, sc := range r.DefaultScopes {
-			if (!known || slices.Contains(allowed, sc)) && sc != resourceserver.OfflineAccessScope && !slices.Contains(out, sc) {
+			if (!known || slices.Contains(allowed, sc)) && sc != provider.OfflineAccessScope && !slices.Contains(out, sc) {
 				out = append(out, sc)
 			}
 		}
@@ -514,7 +514,7 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 		return out
 	}
 	for _, sc := range allowed {
-		if sc == resourceserver.OfflineAccessScope || slices.Contains(out, sc) {
+		if sc == provider.OfflineAccessScope || slices.Contains(out, sc) {
 			continue
 		}
 		for _, r := range resources {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/provider/cors"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // BearerOptions configures [NewBearer] and [RequireBearer].
@@ -57,7 +57,7 @@ type BearerOptions struct {
 //     (RFC 6750 §3.1: no error information when no credentials were sent);
 //  2. verifies it with the [AccessTokenVerifier] (access tokens only; unknown, malformed,
 //     expired or revoked → 401 error="invalid_token"; when the verifier cannot tell because
-//     its storage is unavailable (an error wrapping [provider.ErrStorageUnavailable]) → 503
+//     its storage is unavailable (an error wrapping [oauth.ErrStorageUnavailable]) → 503
 //     with Retry-After and error "temporarily_unavailable", so that clients retry rather
 //     than log in again; any other verifier failure → 500);
 //  3. checks that its audience names this resource (else 401 error="invalid_token");
@@ -99,7 +99,7 @@ func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 	if v == nil {
 		return nil, errors.New("mcp: bearer: verifier is nil")
 	}
-	canon, err := provider.CanonicalResource(opts.Resource)
+	canon, err := oauth.CanonicalResource(opts.Resource)
 	if err != nil {
 		return nil, fmt.Errorf("mcp: bearer: resource %q: %w", opts.Resource, err)
 	}
@@ -114,7 +114,7 @@ func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 		log:             opts.Logger,
 	}
 	for _, s := range slices.Concat(opts.Scopes, opts.ChallengeScopes) {
-		if !provider.ValidScopeToken(s) {
+		if !oauth.ValidScopeToken(s) {
 			return nil, fmt.Errorf("mcp: bearer: %q is not a valid scope token", s)
 		}
 	}
@@ -158,13 +158,13 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 		}
 		tok, err := b.v.VerifyAccessToken(r.Context(), raw)
 		switch {
-		case errors.Is(err, provider.ErrInvalidToken):
-			b.reject(w, r, &rejection{provider.ErrorCodeInvalidToken, "the access token is invalid, expired or revoked"}, b.scopes, "")
+		case errors.Is(err, oauth.ErrInvalidToken):
+			b.reject(w, r, &rejection{oauth.ErrorCodeInvalidToken, "the access token is invalid, expired or revoked"}, b.scopes, "")
 			return
-		case errors.Is(err, provider.ErrStorageUnavailable):
+		case errors.Is(err, oauth.ErrStorageUnavailable):
 			// The token may well be valid: a 401 would send the client through a new login.
 			b.log.WarnContext(r.Context(), "mcp: access token not verified: storage unavailable", "resource", b.resource, "err", err)
-			w.Header().Set("Retry-After", provider.RetryAfterStorage)
+			w.Header().Set("Retry-After", oauth.RetryAfterStorage)
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the access token cannot be verified at the moment; retry later")
 			return
 		case err != nil || tok == nil:
@@ -183,7 +183,7 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 			required = unionScopes(b.scopes, b.operationScopes(r))
 		}
 		if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
-			b.reject(w, r, &rejection{provider.ErrorCodeInsufficientScope,
+			b.reject(w, r, &rejection{oauth.ErrorCodeInsufficientScope,
 				"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 			return
 		}
@@ -194,14 +194,14 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 }
 
 // checkToken applies the audience and expiry rules to a verified token.
-func (b *Bearer) checkToken(tok *provider.AccessToken) *rejection {
+func (b *Bearer) checkToken(tok *oauth.AccessToken) *rejection {
 	// b.resource is canonical: an audience equal to it matches without parsing either
 	// (the common case, and two URL parses per request otherwise).
 	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return a == b.resource || SameResource(a, b.resource) }) {
-		return &rejection{provider.ErrorCodeInvalidToken, "the access token is not valid for this resource"}
+		return &rejection{oauth.ErrorCodeInvalidToken, "the access token is not valid for this resource"}
 	}
 	if tok.ExpiresAt.IsZero() || !time.Now().Before(tok.ExpiresAt.Add(b.clockSkew)) {
-		return &rejection{provider.ErrorCodeInvalidToken, "the access token has expired"}
+		return &rejection{oauth.ErrorCodeInvalidToken, "the access token has expired"}
 	}
 	return nil
 }
@@ -220,7 +220,7 @@ type rejection struct {
 // bearerToken extracts the token from the Authorization header (RFC 6750 §2.1).
 func bearerToken(r *http.Request) (string, *rejection) {
 	if r.URL.Query().Has("access_token") {
-		return "", &rejection{provider.ErrorCodeInvalidRequest, "access tokens are accepted only in the Authorization header"}
+		return "", &rejection{oauth.ErrorCodeInvalidRequest, "access tokens are accepted only in the Authorization header"}
 	}
 	values := r.Header.Values("Authorization")
 	switch len(values) {
@@ -228,7 +228,7 @@ func bearerToken(r *http.Request) (string, *rejection) {
 		return "", &rejection{"", "an access token is required"}
 	case 1:
 	default:
-		return "", &rejection{provider.ErrorCodeInvalidRequest, "more than one Authorization header"}
+		return "", &rejection{oauth.ErrorCodeInvalidRequest, "more than one Authorization header"}
 	}
 	scheme, token, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -236,7 +236,7 @@ func bearerToken(r *http.Request) (string, *rejection) {
 	}
 	token = strings.TrimLeft(token, " ")
 	if !isToken68(token) {
-		return "", &rejection{provider.ErrorCodeInvalidToken, "the access token is malformed"}
+		return "", &rejection{oauth.ErrorCodeInvalidToken, "the access token is malformed"}
 	}
 	return token, nil
 }
@@ -263,7 +263,7 @@ func isToken68(s string) bool {
 // reject answers with the challenge for fail: 403 for insufficient_scope, 401 otherwise.
 func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection, required []string, clientID string) {
 	scope := required
-	if len(scope) == 0 && fail.code != provider.ErrorCodeInsufficientScope {
+	if len(scope) == 0 && fail.code != oauth.ErrorCodeInsufficientScope {
 		scope = b.challengeScopes
 	}
 	ch := Challenge{Error: fail.code, ResourceMetadata: b.metadataURL, Scope: scope}
@@ -271,7 +271,7 @@ func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection,
 		ch.ErrorDescription = fail.description
 	}
 	status := http.StatusUnauthorized
-	if fail.code == provider.ErrorCodeInsufficientScope {
+	if fail.code == oauth.ErrorCodeInsufficientScope {
 		status = http.StatusForbidden
 	}
 	b.log.DebugContext(r.Context(), "mcp: bearer token rejected",

@@ -8,6 +8,8 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // RFC 6750 §3: the challenge's parameters; MCP adds resource_metadata (RFC 9728 §5.1).
@@ -70,7 +72,7 @@ func FuzzChallengeQuoting(f *testing.F) {
 				want[k] = sanitized(v)
 			}
 		}
-		if sanitized(scope) != "" && scope != OfflineAccessScope {
+		if sanitized(scope) != "" && scope != oauth.OfflineAccessScope {
 			want["scope"] = sanitized(scope)
 		}
 		if len(got) != len(want) {

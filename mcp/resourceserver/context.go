@@ -3,7 +3,7 @@ package resourceserver
 import (
 	"context"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 type tokenKey struct{}
@@ -11,14 +11,14 @@ type tokenKey struct{}
 // TokenFromContext returns the access token [RequireBearer] verified for this request:
 // subject, client ID, granted scopes, audience and expiry. It never holds the token
 // string. Treat the result as read-only.
-func TokenFromContext(ctx context.Context) (*provider.AccessToken, bool) {
-	t, ok := ctx.Value(tokenKey{}).(*provider.AccessToken)
+func TokenFromContext(ctx context.Context) (*oauth.AccessToken, bool) {
+	t, ok := ctx.Value(tokenKey{}).(*oauth.AccessToken)
 	return t, ok && t != nil
 }
 
 // ContextWithToken returns ctx carrying t for [TokenFromContext]. The middleware calls it;
 // SDK adapters use it to carry the identity into contexts they build themselves.
-func ContextWithToken(ctx context.Context, t *provider.AccessToken) context.Context {
+func ContextWithToken(ctx context.Context, t *oauth.AccessToken) context.Context {
 	return context.WithValue(ctx, tokenKey{}, t)
 }
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // SameResource reports whether a and b identify the same resource: equal after RFC 8707
@@ -53,7 +53,7 @@ func ResourceCovers(prefix, target string) bool {
 }
 
 func parseCanonical(raw string) (*url.URL, bool) {
-	canon, err := provider.CanonicalResource(raw)
+	canon, err := oauth.CanonicalResource(raw)
 	if err != nil {
 		return nil, false
 	}

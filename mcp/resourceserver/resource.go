@@ -6,12 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
-
-// OfflineAccessScope is the OIDC scope for refresh tokens. MCP (2026-07-28) says it must
-// not appear in protected resource metadata or challenges, so this package never lists it.
-const OfflineAccessScope = provider.OfflineAccessScope
 
 // Resource is a protected resource (RFC 8707): an MCP endpoint the authorization server
 // issues tokens for.
@@ -19,7 +15,7 @@ type Resource struct {
 	// URL is the resource identifier: the URL clients use for the MCP endpoint, such as
 	// https://mcp.example.com/mcp. Protected resource metadata returns it byte for byte
 	// (clients compare it with the URL they called); lookups and audience checks use its
-	// canonical form (see [provider.CanonicalResource]). Required.
+	// canonical form (see [oauth.CanonicalResource]). Required.
 	URL string
 	// Name is the human-readable resource_name shown to users. Recommended.
 	Name string
@@ -42,7 +38,7 @@ type Resource struct {
 
 // CanonicalURL returns the canonical form of r.URL, the form tokens carry as audience.
 func (r Resource) CanonicalURL() (string, error) {
-	return provider.CanonicalResource(r.URL)
+	return oauth.CanonicalResource(r.URL)
 }
 
 // Validate reports whether r is usable: an absolute http(s) URL without fragment, valid
@@ -56,7 +52,7 @@ func (r Resource) Validate() error {
 		return fmt.Errorf("resource %q: scheme must be https or http", r.URL)
 	}
 	for i, s := range r.Scopes {
-		if !provider.ValidScopeToken(s) {
+		if !oauth.ValidScopeToken(s) {
 			return fmt.Errorf("resource %q: scope %q is not a valid scope token (RFC 6749 §3.3)", r.URL, s)
 		}
 		if slices.Contains(r.Scopes[:i], s) {
@@ -75,7 +71,8 @@ func (r Resource) Validate() error {
 }
 
 // PublishedScopes returns the scopes to advertise (scopes_supported): Scopes without
-// offline_access. It never returns nil.
+// offline_access, which MCP (2026-07-28) says must not appear in protected resource
+// metadata or challenges. It never returns nil.
 func (r Resource) PublishedScopes() []string {
 	return withoutOfflineAccess(r.Scopes)
 }
@@ -83,7 +80,7 @@ func (r Resource) PublishedScopes() []string {
 func withoutOfflineAccess(scopes []string) []string {
 	out := make([]string, 0, len(scopes))
 	for _, s := range scopes {
-		if s != OfflineAccessScope {
+		if s != oauth.OfflineAccessScope {
 			out = append(out, s)
 		}
 	}

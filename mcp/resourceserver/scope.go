@@ -3,6 +3,8 @@ package resourceserver
 import (
 	"slices"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // Scope hierarchy
@@ -41,7 +43,7 @@ func unionScopes(lists ...[]string) []string {
 	var out []string
 	for _, l := range lists {
 		for _, s := range l {
-			if s != "" && s != OfflineAccessScope && !slices.Contains(out, s) {
+			if s != "" && s != oauth.OfflineAccessScope && !slices.Contains(out, s) {
 				out = append(out, s)
 			}
 		}

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // RequireScopes returns middleware for a handler behind [Bearer] that needs further
@@ -25,7 +25,7 @@ import (
 // instead.
 func RequireScopes(scopes ...string) (func(http.Handler) http.Handler, error) {
 	for _, s := range scopes {
-		if !provider.ValidScopeToken(s) {
+		if !oauth.ValidScopeToken(s) {
 			return nil, fmt.Errorf("mcp: RequireScopes: %q is not a valid scope token", s)
 		}
 	}
@@ -54,7 +54,7 @@ func requireScopes(extra []string) func(http.Handler) http.Handler {
 			}
 			required := unionScopes(g.required, extra)
 			if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
-				g.b.reject(w, r, &rejection{provider.ErrorCodeInsufficientScope,
+				g.b.reject(w, r, &rejection{oauth.ErrorCodeInsufficientScope,
 					"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 				return
 			}

@@ -4,7 +4,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // WellKnownPath is the RFC 9728 §3 well-known path prefix of protected resource metadata.
@@ -14,9 +14,9 @@ const WellKnownPath = "/.well-known/oauth-protected-resource"
 // resource resourceURL (RFC 9728 §3.1): the well-known path inserted between the host and
 // the resource's path, so https://h/mcp → https://h/.well-known/oauth-protected-resource/mcp
 // and https://h or https://h/ → https://h/.well-known/oauth-protected-resource. A query is
-// kept; scheme and host come out canonical (see [provider.CanonicalResource]).
+// kept; scheme and host come out canonical (see [oauth.CanonicalResource]).
 func MetadataURL(resourceURL string) (string, error) {
-	canon, err := provider.CanonicalResource(resourceURL)
+	canon, err := oauth.CanonicalResource(resourceURL)
 	if err != nil {
 		return "", err
 	}

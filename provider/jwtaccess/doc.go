@@ -3,7 +3,7 @@
 //
 // It has four parts:
 //
-//   - [KeyManager] keeps the signing keys in a [provider.SigningKeyStore] (storage/gorm
+//   - [KeyManager] keeps the signing keys in a [SigningKeyStore] (storage/gorm
 //     implements it, private keys encrypted at rest), creates the first key when there is
 //     none, rotates keys with overlap and caches them in memory.
 //   - [KeyManager.AccessTokenStrategy] plugs into provider.Config.AccessTokenStrategy. The
@@ -49,7 +49,7 @@
 //
 // # What a locally verified token says
 //
-// [Verifier.VerifyAccessToken] fills provider.AccessToken from the claims, with these
+// [Verifier.VerifyAccessToken] fills oauth.AccessToken from the claims, with these
 // differences from Provider.VerifyAccessToken on the same token: GrantID is empty (the
 // grant is not in the JWT); for the client credentials grant Subject is the client ID
 // (RFC 9068 §2.2 wants sub to name the client when there is no resource owner); and a
@@ -67,8 +67,6 @@ package jwtaccess
 
 import (
 	"time"
-
-	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // DefaultAccessTokenLifespan is the access-token lifetime recommended with JWT access
@@ -84,9 +82,10 @@ const (
 	DefaultRotationPeriod = 30 * 24 * time.Hour
 	// DefaultPrePublish is how long a new key is published before it signs.
 	DefaultPrePublish = time.Hour
-	// DefaultMaxTokenLifespan is how long a retired key stays published (the provider's
-	// default access-token lifespan, the longest a token can live unless configured).
-	DefaultMaxTokenLifespan = provider.DefaultAccessTokenLifespan
+	// DefaultMaxTokenLifespan is how long a retired key stays published: the provider's
+	// default access-token lifespan (provider.DefaultAccessTokenLifespan, a test pins
+	// the two equal), the longest a token can live unless configured.
+	DefaultMaxTokenLifespan = time.Hour
 	// DefaultRefreshInterval is how often the cached keys are re-read from the store.
 	DefaultRefreshInterval = time.Minute
 	// DefaultJWKSMaxAge is the longest Cache-Control max-age of the JWKS handler.

@@ -1,8 +1,8 @@
-package provider
+package oauth
 
 // OAuth error codes as strings, for the JSON bodies and WWW-Authenticate challenges this
 // module writes outside fosite (bearer middleware, registration, rate limiting). They are
-// the one set of these strings in the module; the Err… values in this package are
+// the one set of these strings in the module; the Err… values of package provider are
 // fosite errors carrying the same codes for the endpoints fosite answers.
 const (
 	// ErrorCodeInvalidRequest (RFC 6749 §5.2, RFC 6750 §3.1): the request is malformed,

@@ -1,4 +1,4 @@
-package provider
+package oauth
 
 import (
 	"errors"
@@ -24,6 +24,7 @@ type AccessToken struct {
 	GrantID string
 }
 
-// ErrInvalidToken is wrapped by every error of Provider.VerifyAccessToken that means the
-// token is not acceptable (unknown, malformed, expired, revoked, or not an access token).
+// ErrInvalidToken is wrapped by every error of a token verifier (provider.Provider,
+// jwtaccess.Verifier, resourceserver.IntrospectionVerifier) that means the token is not
+// acceptable (unknown, malformed, expired, revoked, or not an access token).
 var ErrInvalidToken = errors.New("invalid access token")
