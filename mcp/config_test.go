@@ -2,13 +2,13 @@ package mcp_test
 
 import (
 	"context"
-	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )

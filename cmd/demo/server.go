@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
 	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 

@@ -19,11 +19,11 @@ package mcpgo
 import (
 	"context"
 	"fmt"
-	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"net/http"
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
