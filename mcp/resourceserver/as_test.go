@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -47,4 +48,22 @@ func (a *as) revoke(token string) {
 	if err := a.Revoke(mcptest.DefaultSubject, token); err != nil {
 		a.t.Fatal(err)
 	}
+}
+
+// newIntrospectionVerifier creates a static confidential client for the resource server
+// on a and returns a verifier that introspects through a's endpoint over loopback HTTP.
+func newIntrospectionVerifier(a *as) *resourceserver.IntrospectionVerifier {
+	t := a.t
+	t.Helper()
+	c, secret, err := a.Provider.CreateClient(t.Context(), provider.ClientSpec{Name: "resource server", RedirectURIs: []string{"https://rs.example/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := resourceserver.NewIntrospectionVerifier(resourceserver.IntrospectionConfig{
+		Endpoint: a.Issuer + provider.IntrospectionPath, ClientID: c.ID, ClientSecret: secret, Issuer: a.Issuer,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

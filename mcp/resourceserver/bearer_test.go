@@ -96,7 +96,18 @@ func call(t *testing.T, url, token string) answer {
 // RFC 6750 §3.1 and MCP: the middleware over real tokens from a real provider: audience
 // (RFC 8707), access tokens only, revocation, expiry and another issuer's tokens are
 // invalid_token; missing scopes are insufficient_scope (403) naming everything needed.
+// The same table runs with the provider verifying in process and with RFC 7662
+// introspection over loopback HTTP (a resource server in another process).
 func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
+	t.Run("provider", func(t *testing.T) {
+		testRealTokens(t, func(a *as) resourceserver.AccessTokenVerifier { return a.Provider })
+	})
+	t.Run("RFC7662 introspection", func(t *testing.T) {
+		testRealTokens(t, func(a *as) resourceserver.AccessTokenVerifier { return newIntrospectionVerifier(a) })
+	})
+}
+
+func testRealTokens(t *testing.T, verifierOf func(*as) resourceserver.AccessTokenVerifier) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		// The resource server's verifier is filled in once the provider exists; the
 		// provider needs the resource URLs first.
@@ -106,7 +117,8 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 		})
 		r := newRS(t, v, []string{"files:read"})
 		a := newAS(t, s, []string{r.mcpURL, r.other}, nil)
-		verifier = a.Provider
+		verifier = verifierOf(a)
+		_, viaIntrospection := verifier.(*resourceserver.IntrospectionVerifier)
 
 		good := a.tokens("files:read", r.mcpURL)
 		broad := a.tokens("files", r.mcpURL) // "files" satisfies "files:read" (scope hierarchy)
@@ -170,7 +182,7 @@ func TestRequireBearer_RFC6750_3_1_RealTokens(t *testing.T) {
 		got := call(t, r.mcpURL, admin.AccessToken)
 		id := got.token
 		if id.Subject != "alice" || id.ClientID != a.ClientID(mcptest.DefaultSubject) || !slices.Equal(id.Scopes, []string{"files:read", "admin"}) ||
-			!slices.Equal(id.Audience, []string{r.mcpURL}) || time.Until(id.ExpiresAt) < 50*time.Minute || id.GrantID == "" {
+			!slices.Equal(id.Audience, []string{r.mcpURL}) || time.Until(id.ExpiresAt) < 50*time.Minute || (id.GrantID == "") != viaIntrospection {
 			t.Errorf("identity %+v", id)
 		}
 	})
