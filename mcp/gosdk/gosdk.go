@@ -36,13 +36,12 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
-// accessTokenKey is the auth.TokenInfo.Extra key holding the *provider.AccessToken.
+// accessTokenKey is the auth.TokenInfo.Extra key holding the *oauth.AccessToken.
 const accessTokenKey = "fosite-mcp/access-token"
 
 // TokenVerifier returns a go-sdk auth.TokenVerifier for the resource with URL resource: it
@@ -55,7 +54,7 @@ func TokenVerifier(v resourceserver.AccessTokenVerifier, resource string) auth.T
 	return func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		at, err := v.VerifyAccessToken(ctx, token)
 		if err != nil {
-			if errors.Is(err, provider.ErrInvalidToken) {
+			if errors.Is(err, oauth.ErrInvalidToken) {
 				return nil, fmt.Errorf("%w: the access token is invalid, expired or revoked", auth.ErrInvalidToken)
 			}
 			return nil, fmt.Errorf("gosdk: verifying access token: %w", err)
@@ -67,7 +66,7 @@ func TokenVerifier(v resourceserver.AccessTokenVerifier, resource string) auth.T
 	}
 }
 
-func audienceNames(at *provider.AccessToken, resource string) bool {
+func audienceNames(at *oauth.AccessToken, resource string) bool {
 	for _, a := range at.Audience {
 		if resourceserver.SameResource(a, resource) {
 			return true
@@ -77,7 +76,7 @@ func audienceNames(at *provider.AccessToken, resource string) bool {
 }
 
 // tokenInfo converts a verified token to go-sdk's TokenInfo.
-func tokenInfo(at *provider.AccessToken) *auth.TokenInfo {
+func tokenInfo(at *oauth.AccessToken) *auth.TokenInfo {
 	user := at.Subject
 	if user == "" {
 		user = at.ClientID
@@ -92,11 +91,11 @@ func tokenInfo(at *provider.AccessToken) *auth.TokenInfo {
 
 // AccessToken returns the verified token behind a go-sdk TokenInfo made by this package
 // (in tool handlers: req.Extra.TokenInfo): subject, client ID, scopes, audience, expiry.
-func AccessToken(ti *auth.TokenInfo) (*provider.AccessToken, bool) {
+func AccessToken(ti *auth.TokenInfo) (*oauth.AccessToken, bool) {
 	if ti == nil {
 		return nil, false
 	}
-	at, ok := ti.Extra[accessTokenKey].(*provider.AccessToken)
+	at, ok := ti.Extra[accessTokenKey].(*oauth.AccessToken)
 	return at, ok && at != nil
 }
 
@@ -161,13 +160,22 @@ func RequireBearer(v resourceserver.AccessTokenVerifier, opts resourceserver.Bea
 	return wrap(b, v, with)
 }
 
-// Protect is RequireBearer for a resource of an [mcp.Server], with the server's defaults
-// for opts (see [mcp.Server.Bearer]: the challenge advertises the resource's scopes).
-// Use it rather than [mcp.Server.Protect] in front of a go-sdk StreamableHTTPHandler:
+// Server is what [Protect] needs of an authorization server in the same process: its
+// bearer middleware with the server's defaults, and its verifier. *mcp.Server implements
+// it; an interface, so that this package does not import mcp and a resource server in
+// another process links only the resource-server side (see [RequireBearer]).
+type Server interface {
+	resourceserver.AccessTokenVerifier
+	Bearer(opts resourceserver.BearerOptions) (*resourceserver.Bearer, error)
+}
+
+// Protect is RequireBearer for a resource of an mcp.Server, with the server's defaults
+// for opts (see mcp.Server.Bearer: the challenge advertises the resource's scopes).
+// Use it rather than mcp.Server.Protect in front of a go-sdk StreamableHTTPHandler:
 //
 //	protect, err := gosdk.Protect(auth, resourceserver.BearerOptions{Resource: "https://example.com/mcp"})
 //	mux.Handle("/mcp", protect(sdkmcp.NewStreamableHTTPHandler(getServer, nil)))
-func Protect(s *mcp.Server, opts resourceserver.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
+func Protect(s Server, opts resourceserver.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
 	b, err := s.Bearer(opts)
 	if err != nil {
 		return nil, err
@@ -217,7 +225,7 @@ func wrap(b *resourceserver.Bearer, v resourceserver.AccessTokenVerifier, with [
 			next.ServeHTTP(w, r.WithContext(resourceserver.ContextWithToken(r.Context(), nil)))
 		})
 		closeAsOwner := owner(forget)
-		closer := func(ctx context.Context, id string, at *provider.AccessToken) {
+		closer := func(ctx context.Context, id string, at *oauth.AccessToken) {
 			r := sessions.DeleteRequest(ctx, id, at)
 			r.Header.Set("Authorization", "Bearer session-owner")
 			closeAsOwner.ServeHTTP(&sessions.DiscardResponse{}, r)

@@ -25,7 +25,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // ProtectedResourceMetadata returns r's RFC 9728 metadata as mcp-go's configuration, for
@@ -141,6 +141,6 @@ func RequireBearer(v resourceserver.AccessTokenVerifier, opts resourceserver.Bea
 
 // AccessToken returns the verified token in a tool handler's context: subject, client ID,
 // scopes, audience and expiry. It is [resourceserver.TokenFromContext].
-func AccessToken(ctx context.Context) (*provider.AccessToken, bool) {
+func AccessToken(ctx context.Context) (*oauth.AccessToken, bool) {
 	return resourceserver.TokenFromContext(ctx)
 }

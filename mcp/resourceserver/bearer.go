@@ -43,46 +43,14 @@ type BearerOptions struct {
 	Logger *slog.Logger
 }
 
-// Bearer is RFC 6750 bearer-token middleware for one protected resource. Create it with
-// [NewBearer]; it is safe for concurrent use.
-//
-// For each request it:
-//
-//  1. takes the token from the Authorization header only. A token in the access_token
-//     query parameter (RFC 6750 §2.3, forbidden by MCP) is refused with 401
-//     error="invalid_request" and never verified: RFC 6750 §3.1 names invalid_request for
-//     an unsupported way of passing the token, and 401 (rather than its suggested 400)
-//     is the status MCP clients react to by re-authorizing. The same holds for a repeated
-//     Authorization header. No header, or another scheme, is a 401 without error code
-//     (RFC 6750 §3.1: no error information when no credentials were sent);
-//  2. verifies it with the [AccessTokenVerifier] (access tokens only; unknown, malformed,
-//     expired or revoked → 401 error="invalid_token"; when the verifier cannot tell because
-//     its storage is unavailable (an error wrapping [oauth.ErrStorageUnavailable]) → 503
-//     with Retry-After and error "temporarily_unavailable", so that clients retry rather
-//     than log in again; any other verifier failure → 500);
-//  3. checks that its audience names this resource (else 401 error="invalid_token");
-//  4. checks expiry (else 401 error="invalid_token");
-//  5. checks scopes under the hierarchy rule of [ScopeSatisfies] (else 403
-//     error="insufficient_scope" with scope= every scope the operation needs, for MCP
-//     step-up authorization).
-//
-// Every challenge carries resource_metadata and, when known, scope; responses have a JSON
-// body {"error","error_description"} and Access-Control-Expose-Headers: WWW-Authenticate.
-// On success the handler finds the token with [TokenFromContext].
-//
-// Nothing reaches the handler without a verified token. CORS preflight requests (OPTIONS
-// with both Origin and Access-Control-Request-Method), which browsers send without
-// credentials, are answered by the middleware itself and never passed on: 204 with
-// Access-Control-Allow-Origin "*", the Streamable HTTP methods (GET, POST, DELETE), the
-// requested headers (else Authorization, Content-Type, Accept, Mcp-Session-Id,
-// MCP-Protocol-Version, Last-Event-ID) and a ten-minute Access-Control-Max-Age. Any
-// origin may send the actual request because the credential is the bearer token, never
-// a cookie: an origin without a token gets the 401. A plain OPTIONS is an ordinary request
-// and needs a token. To allow fewer origins, answer preflights in a CORS layer in front
-// of the middleware. The middleware's own refusals to a request with an Origin carry
-// Access-Control-Allow-Origin "*" (unless an outer layer set one) so that browser clients
-// can read the challenge; CORS headers of successful responses are the handler's (or an
-// outer layer's) business.
+// Bearer is RFC 6750 bearer-token middleware for one protected resource, with MCP's
+// challenges: it takes the token from the Authorization header only, verifies it, checks
+// that its audience names this resource, its expiry and its scopes (403
+// insufficient_scope naming every scope needed, for step-up), answers CORS preflights
+// itself, and passes the verified token to the handler ([TokenFromContext]). A storage
+// failure of the verifier is a 503 that clients retry, never a 401 that logs them out.
+// docs/design-resourceserver.md walks through every check. Create it with [NewBearer];
+// it is safe for concurrent use.
 type Bearer struct {
 	v               AccessTokenVerifier
 	resource        string

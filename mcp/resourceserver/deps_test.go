@@ -12,11 +12,12 @@ const module = "github.com/fosite-mcp/fosite-mcp"
 // process links when it imports this package and provider/jwtaccess (JWTs verified with
 // jwtaccess.RemoteKeySet, or opaque tokens through introspection): none of the
 // authorization server (provider, fosite's compose), registration, CIMD, rate limiting,
-// compat or the storage. This package alone links no fosite at all.
+// compat or the storage. This package alone, and the SDK adapters (gosdk, mcpgo,
+// sessions), link no fosite at all.
 func TestDependencies_ResourceServerInAnotherProcess(t *testing.T) {
 	forbidden := []string{
 		module + "/mcp", module + "/mcp/registration", module + "/mcp/cimd", module + "/mcp/ratelimit",
-		module + "/mcp/sessions", module + "/compat", module + "/storage/gorm", module + "/provider",
+		module + "/compat", module + "/storage/gorm", module + "/provider",
 		"github.com/ory/fosite/compose", "gorm.io/gorm",
 	}
 	for _, tc := range []struct {
@@ -26,6 +27,7 @@ func TestDependencies_ResourceServerInAnotherProcess(t *testing.T) {
 	}{
 		{"resourceserver", []string{module + "/mcp/resourceserver"}, true},
 		{"resourceserver+jwtaccess", []string{module + "/mcp/resourceserver", module + "/provider/jwtaccess"}, false},
+		{"SDK adapters", []string{module + "/mcp/gosdk", module + "/mcp/mcpgo", module + "/mcp/sessions"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := exec.Command("go", append([]string{"list", "-deps"}, tc.pkgs...)...).Output()

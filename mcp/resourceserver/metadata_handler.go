@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/provider/cors"
+	"github.com/fosite-mcp/fosite-mcp/internal/jsondoc"
 )
 
 // DefaultMetadataCacheControl is the Cache-Control of metadata responses by default.
@@ -32,9 +32,8 @@ type metadataDoc struct {
 }
 
 type metadataHandler struct {
-	docs         []metadataDoc
-	root         []byte // served at the bare well-known path when there is one resource
-	cacheControl string
+	docs []metadataDoc
+	root []byte // served at the bare well-known path when there is one resource
 }
 
 // NewMetadataHandler returns an http.Handler that serves the RFC 9728 protected resource
@@ -55,9 +54,10 @@ func NewMetadataHandler(issuer string, reg *Registry, opts *MetadataOptions) (ht
 	if reg == nil {
 		return nil, errors.New("mcp: registry is nil")
 	}
-	h := &metadataHandler{cacheControl: DefaultMetadataCacheControl}
+	h := &metadataHandler{}
+	cacheControl := DefaultMetadataCacheControl
 	if opts != nil && opts.CacheControl != "" {
-		h.cacheControl = opts.CacheControl
+		cacheControl = opts.CacheControl
 	}
 	for _, r := range reg.Resources() {
 		body, err := json.Marshal(r.Metadata(issuer))
@@ -70,35 +70,7 @@ func NewMetadataHandler(issuer string, reg *Registry, opts *MetadataOptions) (ht
 	if len(h.docs) == 1 {
 		h.root = h.docs[0].body
 	}
-	return h, nil
-}
-
-func (h *metadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hdr := w.Header()
-	if (cors.Policy{Methods: "GET, HEAD, OPTIONS"}).Handle(w, r) {
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	default:
-		hdr.Set("Allow", "GET, HEAD, OPTIONS")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	body := h.find(r)
-	if body == nil {
-		http.NotFound(w, r)
-		return
-	}
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", h.cacheControl)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	if r.Method == http.MethodHead {
-		hdr.Set("Content-Length", fmt.Sprint(len(body)))
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	_, _ = w.Write(body)
+	return jsondoc.Handler(cacheControl, h.find), nil
 }
 
 // find returns the document for the request path, or nil.

@@ -70,8 +70,8 @@ type VerifierConfig struct {
 }
 
 // Verifier checks RFC 9068 JWT access tokens locally: no database round trip, so it
-// cannot see revocation (see the package documentation). It implements the mcp
-// package's AccessTokenVerifier. It does not check the audience or scopes: the caller
+// cannot see revocation (see the package documentation). It implements
+// resourceserver.AccessTokenVerifier. It does not check the audience or scopes: the caller
 // (the bearer middleware) does. Safe for concurrent use.
 type Verifier struct {
 	issuer   string
