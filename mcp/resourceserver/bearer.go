@@ -14,7 +14,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
-// BearerOptions configures [NewBearer] and [RequireBearer].
+// BearerOptions configures [NewBearer] and [MustRequireBearer].
 type BearerOptions struct {
 	// Resource is the URL of the protected resource being guarded, as configured in its
 	// [Resource]. A token is accepted only when its audience names this resource (see
@@ -65,11 +65,11 @@ type Bearer struct {
 // NewBearer validates opts and returns the middleware.
 func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 	if v == nil {
-		return nil, errors.New("mcp: bearer: verifier is nil")
+		return nil, errors.New("resourceserver: bearer: verifier is nil")
 	}
 	canon, err := oauth.CanonicalResource(opts.Resource)
 	if err != nil {
-		return nil, fmt.Errorf("mcp: bearer: resource %q: %w", opts.Resource, err)
+		return nil, fmt.Errorf("resourceserver: bearer: resource %q: %w", opts.Resource, err)
 	}
 	b := &Bearer{
 		v:               v,
@@ -83,15 +83,15 @@ func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 	}
 	for _, s := range slices.Concat(opts.Scopes, opts.ChallengeScopes) {
 		if !oauth.ValidScopeToken(s) {
-			return nil, fmt.Errorf("mcp: bearer: %q is not a valid scope token", s)
+			return nil, fmt.Errorf("resourceserver: bearer: %q is not a valid scope token", s)
 		}
 	}
 	if b.metadataURL == "" {
 		if b.metadataURL, err = MetadataURL(opts.Resource); err != nil {
-			return nil, fmt.Errorf("mcp: bearer: %w", err)
+			return nil, fmt.Errorf("resourceserver: bearer: %w", err)
 		}
 	} else if !isHTTPURL(b.metadataURL) {
-		return nil, fmt.Errorf("mcp: bearer: resource metadata URL %q must be an absolute http(s) URL", b.metadataURL)
+		return nil, fmt.Errorf("resourceserver: bearer: resource metadata URL %q must be an absolute http(s) URL", b.metadataURL)
 	}
 	if b.log == nil {
 		b.log = slog.Default()
@@ -131,12 +131,12 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 			return
 		case errors.Is(err, oauth.ErrStorageUnavailable):
 			// The token may well be valid: a 401 would send the client through a new login.
-			b.log.WarnContext(r.Context(), "mcp: access token not verified: storage unavailable", "resource", b.resource, "err", err)
+			b.log.WarnContext(r.Context(), "resourceserver: access token not verified: storage unavailable", "resource", b.resource, "err", err)
 			w.Header().Set("Retry-After", oauth.RetryAfterStorage)
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the access token cannot be verified at the moment; retry later")
 			return
 		case err != nil || tok == nil:
-			b.log.ErrorContext(r.Context(), "mcp: access token verification failed", "resource", b.resource, "err", err)
+			b.log.ErrorContext(r.Context(), "resourceserver: access token verification failed", "resource", b.resource, "err", err)
 			writeJSONError(w, http.StatusInternalServerError, "server_error", "the access token could not be verified")
 			return
 		}
@@ -242,7 +242,7 @@ func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection,
 	if fail.code == oauth.ErrorCodeInsufficientScope {
 		status = http.StatusForbidden
 	}
-	b.log.DebugContext(r.Context(), "mcp: bearer token rejected",
+	b.log.DebugContext(r.Context(), "resourceserver: bearer token rejected",
 		"resource", b.resource, "status", status, "error", fail.code, "reason", fail.description, "client_id", clientID)
 	w.Header().Set("WWW-Authenticate", ch.String())
 	w.Header().Add("Access-Control-Expose-Headers", "WWW-Authenticate")

@@ -8,7 +8,7 @@ import (
 
 type tokenKey struct{}
 
-// TokenFromContext returns the access token [RequireBearer] verified for this request:
+// TokenFromContext returns the access token [Bearer] verified for this request:
 // subject, client ID, granted scopes, audience and expiry. It never holds the token
 // string. Treat the result as read-only.
 func TokenFromContext(ctx context.Context) (*oauth.AccessToken, bool) {

@@ -42,17 +42,17 @@ type metadataHandler struct {
 // when reg holds exactly one resource, also at the bare [WellKnownPath]. Mount it on the
 // resources' host for both patterns:
 //
-//	mux.Handle(mcp.WellKnownPath, h)
-//	mux.Handle(mcp.WellKnownPath+"/", h)
+//	mux.Handle(resourceserver.WellKnownPath, h)
+//	mux.Handle(resourceserver.WellKnownPath+"/", h)
 //
 // GET and HEAD get the JSON document with CORS "*" and Cache-Control; OPTIONS answers a
 // CORS preflight; other methods get 405 with Allow. Unknown paths get 404.
 func NewMetadataHandler(issuer string, reg *Registry, opts *MetadataOptions) (http.Handler, error) {
 	if !isHTTPURL(issuer) {
-		return nil, fmt.Errorf("mcp: issuer %q must be an absolute http(s) URL", issuer)
+		return nil, fmt.Errorf("resourceserver: issuer %q must be an absolute http(s) URL", issuer)
 	}
 	if reg == nil {
-		return nil, errors.New("mcp: registry is nil")
+		return nil, errors.New("resourceserver: registry is nil")
 	}
 	h := &metadataHandler{}
 	cacheControl := DefaultMetadataCacheControl
@@ -62,7 +62,7 @@ func NewMetadataHandler(issuer string, reg *Registry, opts *MetadataOptions) (ht
 	for _, r := range reg.Resources() {
 		body, err := json.Marshal(r.Metadata(issuer))
 		if err != nil {
-			return nil, fmt.Errorf("mcp: encoding metadata of %q: %w", r.URL, err)
+			return nil, fmt.Errorf("resourceserver: encoding metadata of %q: %w", r.URL, err)
 		}
 		u, _ := parseCanonical(r.URL) // validated by NewRegistry
 		h.docs = append(h.docs, metadataDoc{segments: segments(u), host: u.Host, query: u.RawQuery, body: body})

@@ -17,17 +17,17 @@ type Registry struct {
 // same after canonicalisation (see [SameResource]) are an error.
 func NewRegistry(resources ...Resource) (*Registry, error) {
 	if len(resources) == 0 {
-		return nil, errors.New("mcp: at least one resource is required")
+		return nil, errors.New("resourceserver: at least one resource is required")
 	}
 	reg := &Registry{}
 	for _, r := range resources {
 		if err := r.Validate(); err != nil {
-			return nil, fmt.Errorf("mcp: %w", err)
+			return nil, fmt.Errorf("resourceserver: %w", err)
 		}
 		canon, _ := r.CanonicalURL()
 		for _, other := range reg.canonical {
 			if SameResource(canon, other) {
-				return nil, fmt.Errorf("mcp: resource %q registered twice", r.URL)
+				return nil, fmt.Errorf("resourceserver: resource %q registered twice", r.URL)
 			}
 		}
 		r.Scopes = slices.Clone(r.Scopes)

@@ -22,11 +22,11 @@ type Resource struct {
 	// Scopes are the scopes this resource understands (scopes_supported). Keep the list
 	// minimal; offline_access is never published even when listed here. A token bound to
 	// this resource is granted only these scopes, offline_access and the scopes of
-	// provider.Config.Scopes set in Config.Provider (scopes not tied to a resource): a
+	// provider.Config.Scopes set in mcp.Config.Provider (scopes not tied to a resource): a
 	// scope only another resource defines is dropped (compat.Options.FilterUnknownScopes)
 	// or refused with invalid_scope. Scopes may be shared by several resources; a scope
 	// that is a hierarchy ancestor (see ScopeSatisfies) of another resource's scope is
-	// allowed but logged by New, since a token bound to both resources would satisfy the
+	// allowed but logged by mcp.New, since a token bound to both resources would satisfy the
 	// descendant with it.
 	Scopes []string
 	// DefaultScopes are granted when a client asks for no scope (Claude Code, ChatGPT and

@@ -17,7 +17,7 @@ import (
 // accumulate.
 //
 //	mux.Handle("/mcp", bearer.Wrap(mcpHandler))
-//	admin, err := mcp.RequireScopes("admin")
+//	admin, err := resourceserver.RequireScopes("admin")
 //	mux.Handle("/admin", bearer.Wrap(admin(adminHandler)))
 //
 // Without [Bearer] in front it refuses every request with 401 and logs the wiring error.
@@ -26,7 +26,7 @@ import (
 func RequireScopes(scopes ...string) (func(http.Handler) http.Handler, error) {
 	for _, s := range scopes {
 		if !oauth.ValidScopeToken(s) {
-			return nil, fmt.Errorf("mcp: RequireScopes: %q is not a valid scope token", s)
+			return nil, fmt.Errorf("resourceserver: RequireScopes: %q is not a valid scope token", s)
 		}
 	}
 	return requireScopes(unionScopes(scopes)), nil
@@ -66,7 +66,7 @@ func requireScopes(extra []string) func(http.Handler) http.Handler {
 
 // writeUnguarded refuses a request that reached RequireScopes without passing Bearer.
 func writeUnguarded(w http.ResponseWriter, r *http.Request) {
-	slog.Default().ErrorContext(r.Context(), "mcp: RequireScopes used without Bearer middleware in front; refusing request")
+	slog.Default().ErrorContext(r.Context(), "resourceserver: RequireScopes used without Bearer middleware in front; refusing request")
 	w.Header().Set("WWW-Authenticate", Challenge{}.String())
 	w.Header().Add("Access-Control-Expose-Headers", "WWW-Authenticate")
 	writeJSONError(w, http.StatusUnauthorized, "unauthorized", "an access token is required")

@@ -27,10 +27,10 @@ const MaxToolScopesBody = 4 << 20
 // and a body that cannot be parsed or is too large requires the scopes of every listed
 // tool.
 //
-//	mcp.BearerOptions{
+//	resourceserver.BearerOptions{
 //		Resource:        "https://mcp.example.com/mcp",
 //		Scopes:          []string{"files:read"},
-//		OperationScopes: mcp.ToolScopes(map[string][]string{"delete_file": {"files:write"}}),
+//		OperationScopes: resourceserver.ToolScopes(map[string][]string{"delete_file": {"files:write"}}),
 //	}
 func ToolScopes(scopes map[string][]string) func(*http.Request) []string {
 	table := make(map[string][]string, len(scopes))
