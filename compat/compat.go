@@ -175,7 +175,7 @@ type Options struct {
 	// outside the window, reuse revokes the whole grant (token family) as OAuth 2.1
 	// requires. Within the window, uses beyond MaxReuses fail with invalid_grant without
 	// revoking. Needs a storage implementing provider.RefreshTokenGraceStorage
-	// (storage/gorm does); with another storage the shim is skipped with a warning. See
+	// (storage/gorm does); mcp.New refuses another storage unless Window is zero. See
 	// provider.RefreshTokenGrace for the trade-off.
 	// Clients: MCP hosts whose processes share one refresh token (several Claude Code
 	// or IDE windows, mcp-remote instances) and refresh at the same moment.

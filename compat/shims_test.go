@@ -604,18 +604,27 @@ func TestDefaultScopes_Rule(t *testing.T) {
 	})
 }
 
-// RefreshGrace needs provider.RefreshTokenGraceStorage; with a storage without it,
-// mcp.New still starts (the shim is skipped, with a warning) and rotation stays strict.
-func TestRefreshGrace_SkippedWithoutStorageSupport(t *testing.T) {
+// RefreshGrace needs provider.RefreshTokenGraceStorage: with a storage without it,
+// mcp.New refuses compat.Default() (whose grace window is on) with an error naming the
+// switch, instead of skipping the shim; with the window at zero it starts.
+func TestRefreshGrace_RefusedWithoutStorageSupport(t *testing.T) {
 	store := gormtest.Open(t, gormtest.SQLite)
-	_, err := mcp.New(t.Context(), mcp.Config{
-		Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
-			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
-		Resources: []resourceserver.Resource{{URL: "https://mcp.example/mcp"}},
-		Logger:    quiet,
-	})
-	if err != nil {
-		t.Fatalf("mcp.New with compat.Default on a storage without grace support: %v", err)
+	cfg := func(c *compat.Options) mcp.Config {
+		return mcp.Config{
+			Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
+				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
+			Resources: []resourceserver.Resource{{URL: "https://mcp.example/mcp"}},
+			Compat:    c,
+			Logger:    quiet,
+		}
+	}
+	if _, err := mcp.New(t.Context(), cfg(nil)); err == nil || !strings.Contains(err.Error(), "compat.Options.RefreshGrace") {
+		t.Fatalf("mcp.New with compat.Default on a storage without grace support: %v, want an error naming compat.Options.RefreshGrace", err)
+	}
+	noWindow := compat.Default()
+	noWindow.RefreshGrace = compat.RefreshGrace{}
+	if _, err := mcp.New(t.Context(), cfg(&noWindow)); err != nil {
+		t.Fatalf("mcp.New without a grace window: %v", err)
 	}
 }
 

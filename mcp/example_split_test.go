@@ -44,7 +44,7 @@ func Example_splitDeployment() {
 		auth, err := mcp.New(ctx, mcp.Config{
 			Provider:        provider.Config{Issuer: issuer, Storage: store, GlobalSecret: secret, Authenticator: users},
 			Resources:       []resourceserver.Resource{{URL: resource, Name: "Files", Scopes: []string{"files:read"}}},
-			JWTAccessTokens: &mcp.JWTAccessTokens{},
+			JWTAccessTokens: &mcp.JWTAccessTokens{Enabled: true},
 		})
 		if err != nil {
 			return err

@@ -119,7 +119,7 @@ func testNarrowedAudienceNarrowsScopes(t *testing.T, jwt bool) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		_, base, auth := newServer(t, store, twoResources, func(c *mcp.Config) {
 			if jwt {
-				c.JWTAccessTokens = &mcp.JWTAccessTokens{}
+				c.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 			}
 		})
 		a, b := base+"/mcp", base+"/admin"

@@ -178,7 +178,7 @@ func TestRateLimits_MetadataAndMCPEndpointNotLimited(t *testing.T) {
 	one := ratelimit.PerMinute(1, 1)
 	_, base, _ := newServer(t, store, func(c *mcp.Config) {
 		c.RateLimits = &mcp.RateLimits{Authorize: one, Login: one, Token: one, Revocation: one, Introspection: one, Registration: one}
-		c.JWTAccessTokens = &mcp.JWTAccessTokens{}
+		c.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 	})
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
 		"/.well-known/oauth-protected-resource/mcp", "/jwks.json", "/mcp"} {

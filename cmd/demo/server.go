@@ -288,18 +288,20 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		DefaultScopes: []string{scopeTools},
 	}
 	mcfg := mcp.Config{
-		Provider:                  pcfg,
-		Resources:                 []resourceserver.Resource{resource},
-		ClientIDMetadataDocuments: cfg.CIMD,
-		RateLimits:                cfg.RateLimits,
-		Logger:                    d.log,
+		Provider:   pcfg,
+		Resources:  []resourceserver.Resource{resource},
+		RateLimits: cfg.RateLimits,
+		Logger:     d.log,
+	}
+	if cfg.CIMD != nil {
+		mcfg.ClientIDMetadataDocuments = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: *cfg.CIMD}
 	}
 	if cfg.JWTAccessTokens {
 		// Keys live in the demo's database (encrypted at rest like the sessions) and
 		// rotate on the library's schedule while Run runs. The MCP endpoint verifies
 		// tokens locally: a revoked token keeps working until it expires (10 minutes by
 		// default), the trade-off JWT access tokens make.
-		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{}
+		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 	}
 	var err error
 	if d.as, err = mcp.New(ctx, mcfg); err != nil {

@@ -30,7 +30,7 @@ func Example() {
 		Resources: []resourceserver.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}},
 		// The package defaults: 5 s timeout, 5 KiB documents, cached per Cache-Control
 		// (5 minutes without it, 24 hours at most), public addresses only.
-		ClientIDMetadataDocuments: &cimd.Options{Timeout: 3 * time.Second},
+		ClientIDMetadataDocuments: &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{Timeout: 3 * time.Second}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -85,7 +85,7 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 			checkRevocation bool
 		}{{"local verification", false}, {"CheckRevocation", true}} {
 			t.Run(tc.name, func(t *testing.T) {
-				s := newStack(t, store, stackConfig{oneResource: true, jwt: &mcp.JWTAccessTokens{CheckRevocation: tc.checkRevocation},
+				s := newStack(t, store, stackConfig{oneResource: true, jwt: &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: tc.checkRevocation},
 					edit: func(c *provider.Config) { c.AccessTokenLifespan = 5 * time.Second }})
 				server := sdk.NewServer(&sdk.Implementation{Name: "x", Version: "1"}, nil)
 				sdk.AddTool(server, &sdk.Tool{Name: "whoami"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {

@@ -164,7 +164,7 @@ func TestConformance_StackJWT(t *testing.T) {
 			{"local verification", false, anyOf(localJWTOutcome(nil), expectedNonPass)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				st := newStack(t, s, stack.Options{JWTAccessTokens: &mcp.JWTAccessTokens{CheckRevocation: tc.checkRevocation}})
+				st := newStack(t, s, stack.Options{JWTAccessTokens: &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: tc.checkRevocation}})
 				rep := runSuite(t, st, conformance.Target{})
 				requireOutcome(t, rep, tc.nonPass)
 				if !tc.checkRevocation {

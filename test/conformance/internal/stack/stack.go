@@ -112,7 +112,7 @@ func Start(store provider.Storage, opts Options) (*Stack, error) {
 			DeviceAuthorization: &provider.DeviceAuthorizationOptions{Lifespan: opts.DeviceCodeLifespan},
 		},
 		Resources:                 resources,
-		ClientIDMetadataDocuments: &cimd.Options{Logger: logger},
+		ClientIDMetadataDocuments: &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{Logger: logger}},
 		JWTAccessTokens:           opts.JWTAccessTokens,
 		// The suite sends hundreds of requests from one address within seconds, far
 		// beyond the default per-address limits (mcp.RateLimits); their tests are in
