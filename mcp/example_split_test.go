@@ -20,7 +20,7 @@ import (
 // The split deployment: the authorization server (mcp.New) runs in one process at
 // https://auth.example.com, the MCP server in another at https://mcp.example.com. The MCP
 // server imports only mcp/resourceserver, provider/jwtaccess and an SDK adapter: no
-// fosite, no storage, no registration.
+// provider, fosite compose, storage or registration.
 func Example_splitDeployment() {
 	const issuer, resource = "https://auth.example.com", "https://mcp.example.com/mcp"
 	ctx := context.Background()

@@ -1,7 +1,7 @@
 // Package resourceserver is the resource-server side of MCP authorization: the protected
 // resources, their RFC 9728 metadata, and the bearer middleware that guards an MCP
-// endpoint. It needs no authorization server in the process: an MCP server elsewhere
-// imports it (and provider/jwtaccess for JWTs) without fosite, storage or registration.
+// endpoint. It needs no authorization server in the process: alone it links no fosite,
+// and with provider/jwtaccess (for JWTs) no fosite compose, storage or registration.
 //
 //   - [Resource] and [Registry]: the protected resources (RFC 8707), looked up by
 //     canonical URL ([SameResource], [ResourceCovers]).
