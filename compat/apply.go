@@ -15,9 +15,9 @@ const StrictStateLength = 8
 // RequireResourceOnRefresh (RefreshWithoutResource), ExactLocalhostRedirects
 // (LocalhostAnyPort), RedirectURIRules.DotlessSchemes (DotlessClientSchemes),
 // RefreshTokenScopes (RefreshWithoutOfflineAccess), MinStateLength (OptionalState),
-// TokenRedirectURIOptional (TokenWithoutRedirectURI) and RefreshTokenGrace (RefreshGrace,
-// when p.Storage implements provider.RefreshTokenGraceStorage). A stricter value already
-// in p is kept. The switches that need the MCP resources (DefaultResource's resource,
+// TokenRedirectURIOptional (TokenWithoutRedirectURI) and RefreshTokenGrace (RefreshGrace;
+// provider.New then refuses a p.Storage without provider.RefreshTokenGraceStorage). A
+// stricter value already in p is kept. The switches that need the MCP resources (DefaultResource's resource,
 // LenientResourceMatch) are mcp.New's.
 func (o Options) Apply(p *provider.Config) {
 	p.RequireResourceOnCodeExchange = p.RequireResourceOnCodeExchange || !o.DefaultResource
@@ -41,8 +41,6 @@ func (o Options) Apply(p *provider.Config) {
 	p.TokenRedirectURIOptional = o.TokenWithoutRedirectURI
 	p.RefreshTokenGrace = provider.RefreshTokenGrace{}
 	if g := o.RefreshGrace; g.Window > 0 {
-		if _, ok := p.Storage.(provider.RefreshTokenGraceStorage); ok {
-			p.RefreshTokenGrace = provider.RefreshTokenGrace{Period: g.Window, MaxReuses: g.MaxReuses}
-		}
+		p.RefreshTokenGrace = provider.RefreshTokenGrace{Period: g.Window, MaxReuses: g.MaxReuses}
 	}
 }

@@ -47,11 +47,11 @@ func TestLenientRegistration_ClientIDMetadataDocumentWithoutGrantTypes(t *testin
 		roots.AddCert(docs.Certificate())
 
 		s := newStack(t, store, opts, func(_ *stack, cfg *mcp.Config) {
-			cfg.ClientIDMetadataDocuments = &cimd.Options{
+			cfg.ClientIDMetadataDocuments = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{
 				AllowAddress: func(a netip.Addr) bool { return a.IsLoopback() },
 				RootCAs:      roots,
 				Logger:       quiet,
-			}
+			}}
 		})
 		tok := s.login(clientID, redirect, url.Values{"state": {"ZGVmYXVsdC1zdGF0ZS0wMTIz"}, "resource": {s.resource}}, url.Values{"resource": {s.resource}})
 		if (tok.RefreshToken != "") != on {

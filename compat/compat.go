@@ -26,7 +26,7 @@ type Options struct {
 	// DefaultScopes: an authorization request without `scope` (or with an empty one, or
 	// one whose every scope FilterUnknownScopes dropped) is granted default scopes:
 	//
-	//  1. the DefaultScopes (mcp.Resource) of the resources the request is bound to that
+	//  1. the DefaultScopes (resourceserver.Resource) of the resources the request is bound to that
 	//     the client is registered for;
 	//  2. if that leaves nothing (no DefaultScopes configured, or the client registered
 	//     for none of them), the client's registered scopes that those resources define.
@@ -34,7 +34,7 @@ type Options struct {
 	// Resource defaults come first because a client registered without a scope (Claude
 	// Code and ChatGPT register none) is registered for every supported scope: granting
 	// all of them would leave step-up authorization (403 insufficient_scope) nothing to
-	// ask for. Set mcp.Resource.DefaultScopes to the least privilege that is useful.
+	// ask for. Set resourceserver.Resource.DefaultScopes to the least privilege that is useful.
 	// offline_access is never granted by default.
 	//
 	// Clients: Claude Code, ChatGPT, mcp-go without configured scopes, TypeScript SDK
@@ -49,7 +49,7 @@ type Options struct {
 	// FilterUnknownScopes: scopes the server does not know (`openid email profile` and
 	// the like) are dropped from authorization requests and from registration requests
 	// instead of failing them. In an authorization request, a scope that only a resource
-	// other than the requested one defines counts as unknown (mcp.Resource.Scopes).
+	// other than the requested one defines counts as unknown (resourceserver.Resource.Scopes).
 	// Clients: mcp-remote and other clients that send OpenID Connect scopes by default;
 	// the go-sdk example client registers scope "read".
 	// Bends: RFC 6749 §4.1.2.1 invalid_scope ("The requested scope is invalid, unknown,
@@ -85,7 +85,7 @@ type Options struct {
 	// LenientResourceMatch: a `resource` that names a configured resource with or
 	// without a trailing slash, or that is an origin or path prefix of exactly one
 	// configured resource (by whole path segments), is mapped to it (see
-	// mcp.Registry.Match); a different scheme, host or port never matches. Case of
+	// resourceserver.Registry.Match); a different scheme, host or port never matches. Case of
 	// scheme and host and an explicit default port are normalised in both modes
 	// (RFC 3986 §6.2.2, not a shim).
 	// Clients: the TypeScript SDK (it sends the `resource` of the protected resource
@@ -175,7 +175,7 @@ type Options struct {
 	// outside the window, reuse revokes the whole grant (token family) as OAuth 2.1
 	// requires. Within the window, uses beyond MaxReuses fail with invalid_grant without
 	// revoking. Needs a storage implementing provider.RefreshTokenGraceStorage
-	// (storage/gorm does); with another storage the shim is skipped with a warning. See
+	// (storage/gorm does); mcp.New refuses another storage unless Window is zero. See
 	// provider.RefreshTokenGrace for the trade-off.
 	// Clients: MCP hosts whose processes share one refresh token (several Claude Code
 	// or IDE windows, mcp-remote instances) and refresh at the same moment.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -71,7 +72,7 @@ func newStack(t *testing.T, store *gormstore.Store, opts compat.Options, edits .
 			},
 			Logger: quiet,
 		},
-		Resources: []mcp.Resource{{
+		Resources: []resourceserver.Resource{{
 			URL: s.resource, Name: "Tools",
 			Scopes: []string{scopeRead, scopeWrite, scopeAdmin}, DefaultScopes: []string{scopeRead},
 		}},
@@ -112,7 +113,7 @@ func newStack(t *testing.T, store *gormstore.Store, opts compat.Options, edits .
 
 // whoami answers the verified identity.
 func whoami(w http.ResponseWriter, r *http.Request) {
-	tok, _ := mcp.TokenFromContext(r.Context())
+	tok, _ := resourceserver.TokenFromContext(r.Context())
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(tok)
 }

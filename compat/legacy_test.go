@@ -11,6 +11,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -79,7 +80,7 @@ func TestLegacyEndpoints_MCPGoDefaultEndpoints(t *testing.T) {
 	hidePRM := func(s *stack, _ *mcp.Config) {
 		s.wrap = func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasPrefix(r.URL.Path, mcp.WellKnownPath) {
+				if strings.HasPrefix(r.URL.Path, resourceserver.WellKnownPath) {
 					http.NotFound(w, r)
 					return
 				}

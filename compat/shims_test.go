@@ -19,6 +19,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -231,7 +232,7 @@ func TestDefaultResource_SeveralResources(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		two := func(named bool) option {
 			return func(s *stack, cfg *mcp.Config) {
-				cfg.Resources = append(cfg.Resources, mcp.Resource{URL: s.base + "/other", Scopes: []string{scopeRead}})
+				cfg.Resources = append(cfg.Resources, resourceserver.Resource{URL: s.base + "/other", Scopes: []string{scopeRead}})
 				if named {
 					cfg.DefaultResource = s.base + "/other"
 				}
@@ -258,7 +259,7 @@ func TestDefaultResource_SeveralResources(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
 	_, err := mcp.New(t.Context(), mcp.Config{Provider: provider.Config{Issuer: "https://as.example", Storage: s, GlobalSecret: make([]byte, 32),
 		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }},
-		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}}, DefaultResource: "https://elsewhere.example/mcp"})
+		Resources: []resourceserver.Resource{{URL: "https://mcp.example/mcp"}}, DefaultResource: "https://elsewhere.example/mcp"})
 	if err == nil {
 		t.Error("a DefaultResource that is not a resource was accepted")
 	}
@@ -444,16 +445,16 @@ func TestRefreshWithoutOfflineAccess(t *testing.T) {
 		}
 		var meta provider.AuthorizationServerMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-authorization-server/oauth", &meta)
-		if slices.Contains(meta.ScopesSupported, mcp.OfflineAccessScope) == on {
+		if slices.Contains(meta.ScopesSupported, provider.OfflineAccessScope) == on {
 			t.Errorf("AS metadata scopes_supported %v (offline_access listed only without the shim)", meta.ScopesSupported)
 		}
-		var prm mcp.ProtectedResourceMetadata
+		var prm resourceserver.ProtectedResourceMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-protected-resource/mcp", &prm)
-		if slices.Contains(prm.ScopesSupported, mcp.OfflineAccessScope) {
+		if slices.Contains(prm.ScopesSupported, provider.OfflineAccessScope) {
 			t.Errorf("PRM lists offline_access: %v", prm.ScopesSupported)
 		}
 		if !on {
-			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + mcp.OfflineAccessScope},
+			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + provider.OfflineAccessScope},
 				"state": {"claude-state-0123456789"}}, url.Values{"resource": {s.resource}})
 			if tok.RefreshToken == "" {
 				t.Error("offline_access granted but no refresh token")
@@ -595,7 +596,7 @@ func TestDefaultScopes_Rule(t *testing.T) {
 		}
 		noDefaults := newStack(t, store, compat.Default(), func(_ *stack, cfg *mcp.Config) {
 			cfg.Resources[0].DefaultScopes = nil
-			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, mcp.OfflineAccessScope)
+			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, provider.OfflineAccessScope)
 		})
 		if got, want := login(noDefaults, ""), scopeRead+" "+scopeWrite+" "+scopeAdmin; got != want {
 			t.Errorf("no resource defaults: %q, want the client's registered scopes %q", got, want)
@@ -603,18 +604,27 @@ func TestDefaultScopes_Rule(t *testing.T) {
 	})
 }
 
-// RefreshGrace needs provider.RefreshTokenGraceStorage; with a storage without it,
-// mcp.New still starts (the shim is skipped, with a warning) and rotation stays strict.
-func TestRefreshGrace_SkippedWithoutStorageSupport(t *testing.T) {
+// RefreshGrace needs provider.RefreshTokenGraceStorage: with a storage without it,
+// mcp.New refuses compat.Default() (whose grace window is on) with an error naming the
+// switch, instead of skipping the shim; with the window at zero it starts.
+func TestRefreshGrace_RefusedWithoutStorageSupport(t *testing.T) {
 	store := gormtest.Open(t, gormtest.SQLite)
-	_, err := mcp.New(t.Context(), mcp.Config{
-		Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
-			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
-		Resources: []mcp.Resource{{URL: "https://mcp.example/mcp"}},
-		Logger:    quiet,
-	})
-	if err != nil {
-		t.Fatalf("mcp.New with compat.Default on a storage without grace support: %v", err)
+	cfg := func(c *compat.Options) mcp.Config {
+		return mcp.Config{
+			Provider: provider.Config{Issuer: "https://as.example", Storage: noGrace{store}, GlobalSecret: make([]byte, 32),
+				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }, Logger: quiet},
+			Resources: []resourceserver.Resource{{URL: "https://mcp.example/mcp"}},
+			Compat:    c,
+			Logger:    quiet,
+		}
+	}
+	if _, err := mcp.New(t.Context(), cfg(nil)); err == nil || !strings.Contains(err.Error(), "compat.Options.RefreshGrace") {
+		t.Fatalf("mcp.New with compat.Default on a storage without grace support: %v, want an error naming compat.Options.RefreshGrace", err)
+	}
+	noWindow := compat.Default()
+	noWindow.RefreshGrace = compat.RefreshGrace{}
+	if _, err := mcp.New(t.Context(), cfg(&noWindow)); err != nil {
+		t.Fatalf("mcp.New without a grace window: %v", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -28,14 +28,14 @@ import (
 func TestStrict_SpecConformingFlow(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		s := newStack(t, store, compat.Strict())
-		var prm mcp.ProtectedResourceMetadata
+		var prm resourceserver.ProtectedResourceMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-protected-resource/mcp", &prm)
 		var meta provider.AuthorizationServerMetadata
 		getJSON(t, s, s.base+"/.well-known/oauth-authorization-server/oauth", &meta)
-		if prm.Resource != s.resource || !slices.Contains(meta.ScopesSupported, mcp.OfflineAccessScope) {
+		if prm.Resource != s.resource || !slices.Contains(meta.ScopesSupported, provider.OfflineAccessScope) {
 			t.Fatalf("PRM %+v, AS scopes %v", prm, meta.ScopesSupported)
 		}
-		scope := strings.Join(append(prm.ScopesSupported, mcp.OfflineAccessScope), " ")
+		scope := strings.Join(append(prm.ScopesSupported, provider.OfflineAccessScope), " ")
 		reg := s.mustRegister(`{"client_name":"Conforming client","redirect_uris":["http://127.0.0.1/callback"],` +
 			`"grant_types":["authorization_code","refresh_token"],"response_types":["code"],"token_endpoint_auth_method":"none",` +
 			`"application_type":"native","scope":"` + scope + `"}`)
@@ -127,7 +127,7 @@ func TestStrict_GoSDKClientLogin(t *testing.T) {
 			t.Fatal(err)
 		}
 		if status, who := s.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.resource) ||
-			!slices.Contains(who.Scopes, scopeRead) || !slices.Contains(who.Scopes, mcp.OfflineAccessScope) {
+			!slices.Contains(who.Scopes, scopeRead) || !slices.Contains(who.Scopes, provider.OfflineAccessScope) {
 			t.Errorf("MCP call %d %+v", status, who)
 		}
 		if tok.RefreshToken == "" {

@@ -5,16 +5,37 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
-// enableClientIDMetadataDocuments turns on client ID metadata documents
-// (Config.ClientIDMetadataDocuments): a cimd.Resolver as the provider's client resolver
-// and client_id_metadata_document_supported in the metadata. opts nil leaves them off.
-// With compat.Options.LenientRegistration a document without grant_types gets
-// authorization_code and refresh_token, as a registration without them does.
-func (s *Server) enableClientIDMetadataDocuments(pcfg *provider.Config, opts *cimd.Options) error {
-	if opts == nil {
-		return nil
+// ClientIDMetadataDocuments configures OAuth Client ID Metadata Documents
+// (draft-ietf-oauth-client-id-metadata-document-00; Config.ClientIDMetadataDocuments),
+// the registration MCP 2025-11-25 prefers (SHOULD): a client whose client_id is an https
+// URL is described by the JSON document at that URL, which the server fetches (with an
+// SSRF guard, a size cap, a timeout, and a cache honouring Cache-Control; see package
+// cimd), and client_id_metadata_document_supported is advertised. Resolved clients are
+// stored as provider.ClientSourceMetadataDocument and kept in step with their documents.
+type ClientIDMetadataDocuments struct {
+	// Enabled turns them on. Default false: they make the server fetch URLs chosen by
+	// anyone who can reach the authorization endpoint, which is an egress decision for
+	// the operator. New refuses other settings without it (they would be ignored).
+	Enabled bool
+	// Options configure the resolver; the zero value means package cimd's defaults. With
+	// compat.Options.LenientRegistration a document without grant_types gets
+	// authorization_code and refresh_token (DefaultGrantTypes), as a registration
+	// without them does; RedirectURIRules default to Provider.RedirectURIRules and
+	// Logger to Config.Logger.
+	Options cimd.Options
+}
+
+// enabled reports whether o turns the documents on (nil: the default, off).
+func (o *ClientIDMetadataDocuments) enabled() bool { return o != nil && o.Enabled }
+
+// enableClientIDMetadataDocuments turns on client ID metadata documents when opts
+// enables them: a cimd.Resolver as the provider's client resolver and
+// client_id_metadata_document_supported in the metadata.
+func (s *Server) enableClientIDMetadataDocuments(pcfg *provider.Config, opts *ClientIDMetadataDocuments) error {
+	if err := refuseIgnored("ClientIDMetadataDocuments", "Enabled", opts.enabled(), opts); err != nil || !opts.enabled() {
+		return err
 	}
-	o := *opts
+	o := opts.Options
 	if o.DefaultGrantTypes == nil && s.compat.LenientRegistration {
 		o.DefaultGrantTypes = []string{"authorization_code", "refresh_token"}
 	}
@@ -41,5 +62,5 @@ func (s *Server) enableClientIDMetadataDocuments(pcfg *provider.Config, opts *ci
 }
 
 // ClientIDMetadataDocuments returns the resolver of client ID metadata documents, or
-// nil when Config.ClientIDMetadataDocuments is nil (off).
+// nil when Config.ClientIDMetadataDocuments does not enable them (the default).
 func (s *Server) ClientIDMetadataDocuments() *cimd.Resolver { return s.cimd }

@@ -74,7 +74,7 @@ func deviceTokenAtMCP(t *testing.T, jwt bool) {
 		_, base, auth := newServer(t, store, withDeviceGrant, func(c *mcp.Config) {
 			c.RateLimits = &mcp.RateLimits{Disabled: true}
 			if jwt {
-				c.JWTAccessTokens = &mcp.JWTAccessTokens{}
+				c.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 			}
 		})
 		m := auth.Provider().Metadata()

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -34,7 +35,7 @@ func TestNew_RFC7662_4_SelfRegisteredClientCannotIntrospect(t *testing.T) {
 				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
 				Logger:      slog.New(slog.DiscardHandler),
 			},
-			Resources: []mcp.Resource{{URL: base + "/mcp", Name: "T", Scopes: []string{"tools"}, DefaultScopes: []string{"tools"}}},
+			Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "T", Scopes: []string{"tools"}, DefaultScopes: []string{"tools"}}},
 		})
 		if err != nil {
 			t.Fatal(err)

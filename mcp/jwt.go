@@ -9,7 +9,7 @@ import (
 )
 
 // JWTAccessTokens configures RFC 9068 JWT access tokens (Config.JWTAccessTokens) in place
-// of opaque ones. The authorization server then signs access tokens with keys it keeps
+// of opaque ones; they are off unless Enabled. The authorization server then signs access tokens with keys it keeps
 // in storage (rotated with overlap, published at jwks_uri), and the bearer middleware of
 // this Server verifies them locally, without a database round trip — which is what lets
 // MCP servers scale out, at a price: a locally verified token cannot be revoked before
@@ -17,6 +17,9 @@ import (
 // jwtaccess.DefaultAccessTokenLifespan, 10 minutes, unless Provider.AccessTokenLifespan
 // is set), or set CheckRevocation.
 type JWTAccessTokens struct {
+	// Enabled turns JWT access tokens on. Default false: opaque tokens verified against
+	// storage. New refuses other settings without it (they would be ignored).
+	Enabled bool
 	// Keys configures the signing keys (algorithm, rotation, pre-publication). Keys.Store
 	// defaults to Provider.Storage, which must then implement provider.SigningKeyStore
 	// (storage/gorm does).
@@ -34,10 +37,13 @@ type jwtSetup struct {
 	verifier *jwtaccess.Verifier // nil with CheckRevocation
 }
 
-// enableJWT wires JWT access tokens into pcfg when opts is set.
+// enabled reports whether o turns JWT access tokens on (nil: the default, off).
+func (o *JWTAccessTokens) enabled() bool { return o != nil && o.Enabled }
+
+// enableJWT wires JWT access tokens into pcfg when opts enables them.
 func (s *Server) enableJWT(ctx context.Context, pcfg *provider.Config, opts *JWTAccessTokens) error {
-	if opts == nil {
-		return nil
+	if err := refuseIgnored("JWTAccessTokens", "Enabled", opts.enabled(), opts); err != nil || !opts.enabled() {
+		return err
 	}
 	kcfg := opts.Keys
 	if kcfg.Store == nil {

@@ -90,7 +90,7 @@ func TestNew_JWTAccessTokens_RFC9068(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		for _, checkRevocation := range []bool{false, true} {
 			_, base, auth := newServer(t, store, func(c *mcp.Config) {
-				c.JWTAccessTokens = &mcp.JWTAccessTokens{CheckRevocation: checkRevocation}
+				c.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: checkRevocation}
 			})
 			clientID, tok := login(t, base)
 			parts := strings.Split(tok.AccessToken, ".")

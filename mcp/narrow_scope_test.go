@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -118,7 +119,7 @@ func testNarrowedAudienceNarrowsScopes(t *testing.T, jwt bool) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		_, base, auth := newServer(t, store, twoResources, func(c *mcp.Config) {
 			if jwt {
-				c.JWTAccessTokens = &mcp.JWTAccessTokens{}
+				c.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 			}
 		})
 		a, b := base+"/mcp", base+"/admin"
@@ -138,7 +139,7 @@ func testNarrowedAudienceNarrowsScopes(t *testing.T, jwt bool) {
 			if got := strings.Join(wantScopes, " "); r.Scope != got {
 				t.Errorf("%s: response scope %q, want %q", step, r.Scope, got)
 			}
-			if slices.Equal(at.Audience, []string{a}) && mcp.MissingScopes(at.Scopes, []string{"files:delete"}) == nil {
+			if slices.Equal(at.Audience, []string{a}) && resourceserver.MissingScopes(at.Scopes, []string{"files:delete"}) == nil {
 				t.Errorf("%s: the token for A satisfies A's files:delete with %v", step, at.Scopes)
 			}
 		}

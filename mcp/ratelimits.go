@@ -29,7 +29,8 @@ import (
 // floods and code or secret guessing at the token endpoint per address.
 type RateLimits struct {
 	// Disabled turns every limit off, e.g. when a proxy in front already limits, or for
-	// load tests from one address.
+	// load tests from one address. Default false: the limits are on. New refuses other
+	// settings with it (they would be ignored).
 	Disabled bool
 
 	// Authorize limits the authorization endpoint (which also fetches client ID
@@ -109,8 +110,8 @@ func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.Disabled {
-		return nil, nil
+	if err := refuseIgnored("RateLimits", "Disabled", !c.Disabled, cfg); err != nil || c.Disabled {
+		return nil, err
 	}
 	def := DefaultRateLimits()
 	var l limiters

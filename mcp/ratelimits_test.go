@@ -18,6 +18,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/ratelimit"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -177,7 +178,7 @@ func TestRateLimits_MetadataAndMCPEndpointNotLimited(t *testing.T) {
 	one := ratelimit.PerMinute(1, 1)
 	_, base, _ := newServer(t, store, func(c *mcp.Config) {
 		c.RateLimits = &mcp.RateLimits{Authorize: one, Login: one, Token: one, Revocation: one, Introspection: one, Registration: one}
-		c.JWTAccessTokens = &mcp.JWTAccessTokens{}
+		c.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 	})
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
 		"/.well-known/oauth-protected-resource/mcp", "/jwks.json", "/mcp"} {
@@ -292,7 +293,7 @@ func TestNew_RejectsInvalidRateLimits(t *testing.T) {
 				Provider: provider.Config{Issuer: "http://127.0.0.1:1", Storage: gormtest.Open(t, gormtest.SQLite),
 					GlobalSecret: []byte("server-test-global-secret-0123456789"),
 					AutoApprove:  func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true }},
-				Resources:  []mcp.Resource{{URL: "http://127.0.0.1:1/mcp"}},
+				Resources:  []resourceserver.Resource{{URL: "http://127.0.0.1:1/mcp"}},
 				RateLimits: rl,
 			}
 			if _, err := mcp.New(t.Context(), cfg); err == nil {
@@ -316,7 +317,7 @@ func newServerAt(t *testing.T, store *gormstore.Store, path string, edit ...func
 			AutoApprove:  func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
 			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		},
-		Resources: []mcp.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools"}}},
+		Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools"}}},
 	}
 	for _, e := range edit {
 		e(&cfg)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -20,7 +21,7 @@ import (
 // (/admin: files).
 func twoResources(c *mcp.Config) {
 	base := strings.TrimSuffix(c.Resources[0].URL, "/mcp")
-	c.Resources = []mcp.Resource{
+	c.Resources = []resourceserver.Resource{
 		{URL: base + "/mcp", Name: "A", Scopes: []string{"files:read", "files:delete"}, DefaultScopes: []string{"files:read"}},
 		{URL: base + "/admin", Name: "B", Scopes: []string{"files"}},
 	}
@@ -46,7 +47,7 @@ func loginForScope(t *testing.T, base string, auth *mcp.Server, scope, resource 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(at.Audience) != 1 || !mcp.SameResource(at.Audience[0], resource) {
+	if len(at.Audience) != 1 || !resourceserver.SameResource(at.Audience[0], resource) {
 		t.Fatalf("audience %v, want %s", at.Audience, resource)
 	}
 	return got, at.Scopes
@@ -76,7 +77,7 @@ func TestAuthorize_ScopeDefinedOnlyByAnotherResource(t *testing.T) {
 				if got.Get("code") == "" || !slices.Equal(scopes, c.want) {
 					t.Errorf("scope %q for %s: %v, granted %v, want %v", c.scope, c.resource, got, scopes, c.want)
 				}
-				if c.resource == a && len(mcp.MissingScopes(scopes, []string{"files:delete"})) == 0 && !slices.Contains(c.want, "files:delete") {
+				if c.resource == a && len(resourceserver.MissingScopes(scopes, []string{"files:delete"})) == 0 && !slices.Contains(c.want, "files:delete") {
 					t.Errorf("scope %q: the token for A satisfies files:delete with %v", c.scope, scopes)
 				}
 			}
@@ -131,7 +132,7 @@ func TestNew_WarnsCrossResourceScopeAncestor(t *testing.T) {
 		_, err := mcp.New(t.Context(), mcp.Config{
 			Provider: provider.Config{Issuer: "https://as.example", Storage: store, GlobalSecret: []byte("warn-test-global-secret-0123456789ab"),
 				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }},
-			Resources: []mcp.Resource{
+			Resources: []resourceserver.Resource{
 				{URL: "https://rs.example/a", Scopes: []string{"files:read", "files:delete"}},
 				{URL: "https://rs.example/b", Scopes: c.b},
 			},

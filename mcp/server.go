@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 )
@@ -22,26 +24,35 @@ import (
 // Config configures New: an OAuth 2.1 authorization server (Provider) in front of one or
 // more MCP servers (Resources), with dynamic client registration and the compatibility
 // shims real MCP clients need.
+//
+// One rule for the optional parts: a nil pointer means the documented default, exactly
+// as a pointer to the zero value does. A feature that is off by default is turned on with
+// Enabled (ClientIDMetadataDocuments, JWTAccessTokens), one that is on by default is
+// turned off with Disabled (RateLimits) or, for registration, Policy
+// registration.PolicyClosed; New refuses settings that the switch would make it ignore.
+// Compat is the one set of switches rather than a feature: nil means compat.Default().
 type Config struct {
 	// Provider configures the authorization server. Issuer, Storage and GlobalSecret are
 	// required, and a way to log users in (Authenticator, LoginURL or AutoApprove); see
-	// provider.Config for every default. New fills in Resources, DefaultResource and
-	// Scopes from the Resources below (and ScopesForAudience, unless set here), and wraps
-	// AuthorizeHook and EditMetadata (a hook or edit set here still runs, after the MCP
-	// layer's). It derives the compatibility switches (RequireResource…,
-	// ExactLocalhostRedirects, MinStateLength, RefreshTokenScopes) from Compat, keeping a
-	// stricter value set here. New refuses, with an error, a Resources, MatchResource or
-	// RefreshTokenGrace set here, and TokenRedirectURIOptional without
-	// compat.Options.TokenWithoutRedirectURI: those live in Resources and Compat.
+	// provider.Config for every default. New never overwrites a setting made here: what
+	// it derives is merged with it (Scopes, AuthorizeHook and EditMetadata, which still
+	// run after the MCP layer's, RedirectURIRules, the stricter compat switches), filled
+	// in only when unset (ScopesForAudience, RefreshTokenScopes, AccessTokenLifespan,
+	// Logger), or refused with an error naming the field when it has another home
+	// (Resources, DefaultResource, MatchResource, RefreshTokenGrace, a looser
+	// MinStateLength or TokenRedirectURIOptional than Compat, ClientResolver with
+	// ClientIDMetadataDocuments, AccessTokenStrategy with JWTAccessTokens).
+	// RequireResource is always on: the MCP layer issues no token without an audience.
 	Provider provider.Config
 
 	// Resources are the MCP servers tokens are issued for. At least one is required.
-	Resources []Resource
+	Resources []resourceserver.Resource
 
 	// DefaultResource is the URL of the resource bound to requests that name none
 	// (compat.Options.DefaultResource), when there are several Resources; with a single
 	// resource that one is the default. It must be one of Resources. Empty with several
-	// resources: requests without `resource` are refused with invalid_target.
+	// resources: requests without `resource` are refused with invalid_target. This is its
+	// one home: Provider.DefaultResource is refused.
 	DefaultResource string
 
 	// Compat selects the compatibility shims. Nil means compat.Default(), what a public
@@ -54,21 +65,15 @@ type Config struct {
 	// registration.PolicyClosed to turn registration off.
 	Registration *registration.Options
 
-	// ClientIDMetadataDocuments, when set, accepts OAuth Client ID Metadata Documents
-	// (draft-ietf-oauth-client-id-metadata-document-00), the registration MCP 2025-11-25
-	// prefers (SHOULD): a client whose client_id is an https URL is described by the
-	// JSON document at that URL, which the server fetches (with an SSRF guard, a size
-	// cap, a timeout, and a cache honouring Cache-Control; see package cimd), and
-	// client_id_metadata_document_supported is advertised. Resolved clients are stored
-	// as provider.ClientSourceMetadataDocument and kept in step with their documents.
-	// Nil, the default, leaves it off: it makes the server fetch URLs chosen by anyone
-	// who can reach the authorization endpoint, which is an egress decision for the
-	// operator. &cimd.Options{} turns it on with the package defaults.
-	ClientIDMetadataDocuments *cimd.Options
+	// ClientIDMetadataDocuments configures client ID metadata documents (see
+	// ClientIDMetadataDocuments). Nil, the default, leaves them off;
+	// &ClientIDMetadataDocuments{Enabled: true} turns them on with cimd's defaults.
+	ClientIDMetadataDocuments *ClientIDMetadataDocuments
 
-	// JWTAccessTokens, when set, issues RFC 9068 JWT access tokens verified locally by the
-	// bearer middleware (see JWTAccessTokens for the revocation trade-off). Nil, the
-	// default, issues opaque tokens verified against storage.
+	// JWTAccessTokens configures RFC 9068 JWT access tokens verified locally by the bearer
+	// middleware (see JWTAccessTokens for the revocation trade-off). Nil, the default,
+	// issues opaque tokens verified against storage; &JWTAccessTokens{Enabled: true}
+	// turns JWTs on.
 	JWTAccessTokens *JWTAccessTokens
 
 	// RateLimits limits how often each client IP address may call the authorization
@@ -93,7 +98,7 @@ type Config struct {
 // Create it with New and mount it with Register.
 type Server struct {
 	provider     *provider.Provider
-	registry     *Registry
+	registry     *resourceserver.Registry
 	registration *registration.Handler
 	prm          http.Handler
 	compat       compat.Options
@@ -113,12 +118,33 @@ type Server struct {
 // start-up (with JWT access tokens, loading or creating the signing keys); it is not
 // retained.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if len(cfg.Resources) == 0 {
-		return nil, errors.New("mcp: at least one resource is required")
-	}
-	registry, err := NewRegistry(cfg.Resources...)
+	s, pcfg, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if s.provider, err = provider.New(pcfg); err != nil {
+		return nil, err
+	}
+	if s.prm, err = resourceserver.NewMetadataHandler(pcfg.Issuer, s.registry, nil); err != nil {
+		return nil, err
+	}
+	s.legacyRoot = s.compat.LegacyEndpoints && s.sharesOriginWithIssuer(pcfg.Issuer)
+	return s, nil
+}
+
+// prepare validates cfg and builds the server's parts but the provider, and the provider
+// configuration: cfg.Provider with what the MCP layer derives from Resources, Compat and
+// the optional features. It is the one place that writes provider settings; a setting
+// the caller made is kept (merged, for lists and hooks) or refused with an error naming
+// it (see refuseDerivedProviderFields), never overwritten.
+func prepare(ctx context.Context, cfg Config) (*Server, provider.Config, error) {
+	var none provider.Config
+	if len(cfg.Resources) == 0 {
+		return nil, none, errors.New("mcp: at least one resource is required")
+	}
+	registry, err := resourceserver.NewRegistry(cfg.Resources...)
+	if err != nil {
+		return nil, none, err
 	}
 	s := &Server{registry: registry, compat: compat.Default()}
 	if cfg.Compat != nil {
@@ -131,25 +157,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	if err := refuseDerivedProviderFields(cfg, s.compat); err != nil {
+		return nil, none, err
+	}
 
 	pcfg := cfg.Provider
 	if pcfg.Logger == nil {
 		pcfg.Logger = s.logger
-	}
-	if len(pcfg.Resources) > 0 {
-		return nil, errors.New("mcp: Provider.Resources is set by New from Config.Resources; leave it empty")
 	}
 	for _, r := range registry.Resources() {
 		pcfg.Resources = append(pcfg.Resources, r.URL)
 	}
 	userScopes := pcfg.Scopes
 	pcfg.Scopes = mergeScopes(pcfg.Scopes, registry.Scopes())
-	defaultResource := cfg.DefaultResource
-	if defaultResource == "" {
-		defaultResource = pcfg.DefaultResource // named the provider's way
-	}
-	if err := s.applyCompat(&pcfg, defaultResource); err != nil {
-		return nil, err
+	if err := s.applyCompat(&pcfg, cfg.DefaultResource); err != nil {
+		return nil, none, err
 	}
 	s.knownScopes = mergeScopes(pcfg.Scopes, pcfg.RefreshTokenScopes)
 	s.globalScopes = mergeScopes(userScopes, pcfg.RefreshTokenScopes)
@@ -174,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	regOpts := s.registrationOptions(cfg.Registration, pcfg)
 	if s.registration, err = registration.NewHandler(pcfg.Storage, regOpts); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	userEdit := pcfg.EditMetadata
 	pcfg.EditMetadata = func(m *provider.AuthorizationServerMetadata) {
@@ -187,25 +209,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 
 	if err := s.enableClientIDMetadataDocuments(&pcfg, cfg.ClientIDMetadataDocuments); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if err := s.enableJWT(ctx, &pcfg, cfg.JWTAccessTokens); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	s.store = pcfg.Storage
 	s.maintenance = cfg.Maintenance.withDefaults()
 	if s.limits, err = s.newLimiters(cfg.RateLimits); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	s.builtinLogin = pcfg.LoginURL == ""
-	if s.provider, err = provider.New(pcfg); err != nil {
-		return nil, err
-	}
-	if s.prm, err = NewMetadataHandler(pcfg.Issuer, registry, nil); err != nil {
-		return nil, err
-	}
-	s.legacyRoot = s.compat.LegacyEndpoints && s.sharesOriginWithIssuer(pcfg.Issuer)
-	return s, nil
+	return s, pcfg, nil
 }
 
 // registrationOptions completes the caller's registration options (nil: open
@@ -244,17 +259,13 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 	return regOpts
 }
 
-// applyCompat sets the provider's compatibility switches from s.compat. Switches that
-// make the server stricter keep a stricter value the caller set; the lenient ones are
-// the shims' to decide.
+// applyCompat sets the provider's compatibility switches from s.compat (compat.Options.Apply)
+// and the ones that need the resources: the default resource and lenient matching. The
+// MCP layer never issues a token without an audience (RFC 8707, MCP 2025-06-18), so
+// RequireResource is always on.
 func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) error {
 	c := s.compat
-	if err := refuseOwnedProviderFields(*pcfg, c); err != nil {
-		return err
-	}
-	// The MCP layer never issues a token without an audience (RFC 8707, MCP 2025-06-18).
 	pcfg.RequireResource = true
-	pcfg.DefaultResource = ""
 	def, ok := s.registry.Default()
 	if defaultResource != "" {
 		if def, ok = s.registry.Lookup(defaultResource); !ok {
@@ -264,8 +275,6 @@ func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) erro
 	if c.DefaultResource && ok {
 		pcfg.DefaultResource = def.URL
 	}
-
-	pcfg.MatchResource = nil
 	if c.LenientResourceMatch {
 		reg := s.registry
 		pcfg.MatchResource = func(raw string) (string, bool) {
@@ -278,25 +287,45 @@ func (s *Server) applyCompat(pcfg *provider.Config, defaultResource string) erro
 		}
 	}
 	c.Apply(pcfg)
-	if c.RefreshGrace.Window > 0 && pcfg.RefreshTokenGrace == (provider.RefreshTokenGrace{}) {
-		s.logger.Warn("mcp: compat.RefreshGrace skipped: the storage does not implement provider.RefreshTokenGraceStorage")
-	}
 	return nil
 }
 
-// refuseOwnedProviderFields reports a provider setting the MCP layer derives from
-// Resources and Compat but that the caller set to something else, instead of New
-// overwriting it silently: each setting has one home.
-func refuseOwnedProviderFields(p provider.Config, c compat.Options) error {
+// refuseDerivedProviderFields reports a provider setting that New derives (from
+// Resources, DefaultResource, Compat or an optional feature) but that the caller set to
+// something the derivation would overwrite: each setting has one home, and nothing a
+// caller sets is silently ignored. Settings New merges with the caller's (Scopes,
+// AuthorizeHook, EditMetadata, RedirectURIRules, the stricter compat switches) or fills
+// in only when unset (ScopesForAudience, RefreshTokenScopes, AccessTokenLifespan, Logger)
+// are not refused.
+func refuseDerivedProviderFields(cfg Config, c compat.Options) error {
+	p := cfg.Provider
 	switch {
+	case len(p.Resources) > 0:
+		return errors.New("mcp: Provider.Resources is set by New from Config.Resources; leave it empty")
+	case p.DefaultResource != "":
+		return errors.New("mcp: Provider.DefaultResource is set by New from Config.DefaultResource (compat.Options.DefaultResource); leave it empty")
 	case p.MatchResource != nil:
 		return errors.New("mcp: Provider.MatchResource is set by New from Resources (compat.Options.LenientResourceMatch); leave it nil")
 	case p.TokenRedirectURIOptional && !c.TokenWithoutRedirectURI:
 		return errors.New("mcp: Provider.TokenRedirectURIOptional conflicts with compat.Options.TokenWithoutRedirectURI=false; set the compat switch instead")
 	case p.RefreshTokenGrace != (provider.RefreshTokenGrace{}):
 		return errors.New("mcp: Provider.RefreshTokenGrace is set by New from compat.Options.RefreshGrace; leave it zero")
+	case p.MinStateLength > 0 && p.MinStateLength < compat.StrictStateLength && !c.OptionalState:
+		return fmt.Errorf("mcp: Provider.MinStateLength %d is below the %d compat requires without compat.Options.OptionalState; set that switch instead", p.MinStateLength, compat.StrictStateLength)
+	case p.ClientResolver != nil && cfg.ClientIDMetadataDocuments.enabled():
+		return errors.New("mcp: Provider.ClientResolver is set by New for Config.ClientIDMetadataDocuments; leave it nil or turn those off")
+	case p.AccessTokenStrategy != nil && cfg.JWTAccessTokens.enabled():
+		return errors.New("mcp: Provider.AccessTokenStrategy is set by New for Config.JWTAccessTokens; leave it nil or turn those off")
+	case c.RefreshGrace.Window > 0 && !supportsGrace(p.Storage):
+		return errors.New("mcp: compat.Options.RefreshGrace needs a Provider.Storage that implements provider.RefreshTokenGraceStorage (storage/gorm does); set RefreshGrace to zero for this storage")
 	}
 	return nil
+}
+
+// supportsGrace reports whether store can keep the refresh token grace window.
+func supportsGrace(store provider.Storage) bool {
+	_, ok := store.(provider.RefreshTokenGraceStorage)
+	return ok
 }
 
 // sharesOriginWithIssuer reports whether the issuer has a path and shares its origin
@@ -328,7 +357,7 @@ const RegistrationPath = "/register"
 func (s *Server) Provider() *provider.Provider { return s.provider }
 
 // Registry returns the protected resources.
-func (s *Server) Registry() *Registry { return s.registry }
+func (s *Server) Registry() *resourceserver.Registry { return s.registry }
 
 // Register mounts every endpoint on mux: the authorization server's endpoints under the
 // issuer's path, its RFC 8414 metadata, the registration endpoint, and the RFC 9728
@@ -352,8 +381,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 		mux.Handle(regPath, registration)
 		mux.Handle(regPath+"/", registration)
 	}
-	mux.Handle(WellKnownPath, s.prm)
-	mux.Handle(WellKnownPath+"/", s.prm)
+	mux.Handle(resourceserver.WellKnownPath, s.prm)
+	mux.Handle(resourceserver.WellKnownPath+"/", s.prm)
 	if s.jwt != nil {
 		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.jwt.keys.JWKSHandler())
 	}
@@ -392,11 +421,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 // ProtectedResourceMetadata serves the RFC 9728 documents of every resource; mount it at
-// WellKnownPath and WellKnownPath+"/" on the MCP servers' host. Register does this for you
+// resourceserver.WellKnownPath and resourceserver.WellKnownPath+"/" on the MCP servers' host. Register does this for you
 // when everything shares one host.
 func (s *Server) ProtectedResourceMetadata() http.Handler { return s.prm }
 
-// VerifyAccessToken verifies an access token; it implements AccessTokenVerifier. JWT
+// VerifyAccessToken verifies an access token; it implements resourceserver.AccessTokenVerifier. JWT
 // access tokens (Config.JWTAccessTokens) are verified locally unless CheckRevocation is
 // set; opaque ones against storage.
 func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error) {
@@ -407,20 +436,20 @@ func (s *Server) VerifyAccessToken(ctx context.Context, token string) (*provider
 }
 
 // Protect guards next, the MCP endpoint of resource (one of Config.Resources), with
-// bearer-token checks; scopes are required on every request. Use Bearer for per-tool
+// bearer-token checks; scopes are required on every request. Use resourceserver.Bearer for per-tool
 // scopes and other options.
 //
 // Protect suits plain net/http handlers that read the caller from each request's
-// context (TokenFromContext). For MCP SDK servers use the adapters instead:
+// context (resourceserver.TokenFromContext). For MCP SDK servers use the adapters instead:
 // gosdk.Protect for the go-sdk and mcpgo.RequireBearer for mark3labs/mcp-go. They pin
 // each MCP session to its user and bound the sessions (package sessions); Protect does
 // neither, and the go-sdk runs a session's handlers with the context of the request that
-// created it, so TokenFromContext there would name the session's creator.
+// created it, so resourceserver.TokenFromContext there would name the session's creator.
 //
 // It returns an error when resource is not one of Config.Resources or a scope is not a
 // valid scope token: a wiring mistake found at start-up, never a handler serving 500s.
 func (s *Server) Protect(resource string, next http.Handler, scopes ...string) (http.Handler, error) {
-	b, err := s.Bearer(BearerOptions{Resource: resource, Scopes: scopes})
+	b, err := s.Bearer(resourceserver.BearerOptions{Resource: resource, Scopes: scopes})
 	if err != nil {
 		return nil, err
 	}
@@ -430,7 +459,7 @@ func (s *Server) Protect(resource string, next http.Handler, scopes ...string) (
 // Bearer returns the bearer middleware for opts.Resource, which must be one of
 // Config.Resources. ChallengeScopes default to the resource's default scopes, else its
 // scopes, so that a 401 tells clients what to ask for.
-func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
+func (s *Server) Bearer(opts resourceserver.BearerOptions) (*resourceserver.Bearer, error) {
 	r, ok := s.registry.Lookup(opts.Resource)
 	if !ok {
 		return nil, fmt.Errorf("mcp: %q is not a configured resource", opts.Resource)
@@ -444,17 +473,17 @@ func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
 	if opts.Logger == nil {
 		opts.Logger = s.logger
 	}
-	return NewBearer(s, opts)
+	return resourceserver.NewBearer(s, opts)
 }
 
 // authorizeHook checks the requested scopes against the resources the request is bound to
 // and applies the authorization-request shims of s.compat.
 //
 // A scope is granted on a token only when one of the token's resources defines it
-// (Resource.Scopes), or when it is not tied to a resource (provider.Config.Scopes as
+// ([resourceserver.Resource].Scopes), or when it is not tied to a resource (provider.Config.Scopes as
 // given in Config.Provider, and offline_access): a scope that only another resource
 // defines would otherwise ride along on the token and, under the hierarchy rule of
-// ScopeSatisfies, could satisfy this resource's own scopes ("files" from resource B
+// resourceserver.ScopeSatisfies, could satisfy this resource's own scopes ("files" from resource B
 // satisfying A's "files:delete"). Such scopes, like scopes nobody defines, are dropped
 // with compat.Options.FilterUnknownScopes and refused with invalid_scope (RFC 6749
 // §4.1.2.1) without it.
@@ -504,7 +533,7 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 	var out []string
 	for _, r := range resources {
 		for _, sc := range r.DefaultScopes {
-			if (!known || slices.Contains(allowed, sc)) && sc != OfflineAccessScope && !slices.Contains(out, sc) {
+			if (!known || slices.Contains(allowed, sc)) && sc != provider.OfflineAccessScope && !slices.Contains(out, sc) {
 				out = append(out, sc)
 			}
 		}
@@ -513,7 +542,7 @@ func (s *Server) defaultScopes(req *provider.AuthorizationRequest) []string {
 		return out
 	}
 	for _, sc := range allowed {
-		if sc == OfflineAccessScope || slices.Contains(out, sc) {
+		if sc == provider.OfflineAccessScope || slices.Contains(out, sc) {
 			continue
 		}
 		for _, r := range resources {
@@ -549,10 +578,10 @@ type scopeAncestry struct {
 }
 
 // crossResourceAncestors lists the scopes of one resource that satisfy, under the
-// hierarchy rule of ScopeSatisfies, a scope of another resource that does not define
+// hierarchy rule of resourceserver.ScopeSatisfies, a scope of another resource that does not define
 // them. Tokens for a single resource never carry another resource's scopes, but a token
 // bound to both does, and there the ancestor satisfies the descendant; New logs them.
-func crossResourceAncestors(resources []Resource) []scopeAncestry {
+func crossResourceAncestors(resources []resourceserver.Resource) []scopeAncestry {
 	var out []scopeAncestry
 	for i, a := range resources {
 		for j, b := range resources {
@@ -564,7 +593,7 @@ func crossResourceAncestors(resources []Resource) []scopeAncestry {
 					continue
 				}
 				for _, desc := range b.Scopes {
-					if anc != desc && ScopeSatisfies(anc, desc) {
+					if anc != desc && resourceserver.ScopeSatisfies(anc, desc) {
 						out = append(out, scopeAncestry{anc, a.URL, desc, b.URL})
 					}
 				}
@@ -576,8 +605,8 @@ func crossResourceAncestors(resources []Resource) []scopeAncestry {
 
 // boundResources returns the registered resources among the (canonical) resources an
 // authorization request is bound to.
-func (s *Server) boundResources(resources []string) []Resource {
-	var out []Resource
+func (s *Server) boundResources(resources []string) []resourceserver.Resource {
+	var out []resourceserver.Resource
 	for _, raw := range resources {
 		if r, ok := s.registry.Lookup(raw); ok {
 			out = append(out, r)
@@ -604,4 +633,28 @@ func endpointPath(endpoint string) string {
 		return "/"
 	}
 	return u.Path
+}
+
+// refuseIgnored reports the settings of opts (the options of Config.<field>) that would
+// be ignored because the switch turns the feature off: a caller who set them meant the
+// feature on, and nothing a caller sets is silently ignored. on is the feature's state.
+func refuseIgnored(field, sw string, on bool, opts any) error {
+	if on {
+		return nil
+	}
+	v := reflect.ValueOf(opts)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil
+	}
+	rest := v.Elem()
+	for i := range rest.NumField() {
+		if f := rest.Type().Field(i); f.Name != sw && !rest.Field(i).IsZero() {
+			state := "Enabled is false"
+			if sw == "Disabled" {
+				state = "Disabled is true"
+			}
+			return fmt.Errorf("mcp: Config.%s.%s would be ignored: %s.%s; leave it zero or turn the feature on", field, f.Name, field, state)
+		}
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -35,7 +36,7 @@ func newServer(t *testing.T, store *gormstore.Store, edit ...func(*mcp.Config)) 
 			},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		},
-		Resources: []mcp.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools", "admin"}, DefaultScopes: []string{"tools"}}},
+		Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools", "admin"}, DefaultScopes: []string{"tools"}}},
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -47,7 +48,7 @@ func newServer(t *testing.T, store *gormstore.Store, edit ...func(*mcp.Config)) 
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	guarded, err := auth.Protect(base+"/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := mcp.TokenFromContext(r.Context())
+		tok, _ := resourceserver.TokenFromContext(r.Context())
 		_ = json.NewEncoder(w).Encode(tok)
 	}))
 	if err != nil {
@@ -85,7 +86,7 @@ func TestNew_DiscoveryRegistrationLogin(t *testing.T) {
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `resource_metadata="`+base+`/.well-known/oauth-protected-resource/mcp"`) {
 			t.Fatalf("unauthenticated call: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 		}
-		var prm mcp.ProtectedResourceMetadata
+		var prm resourceserver.ProtectedResourceMetadata
 		getJSON(base+"/.well-known/oauth-protected-resource/mcp", &prm)
 		if prm.Resource != base+"/mcp" || len(prm.AuthorizationServers) != 1 || prm.AuthorizationServers[0] != base {
 			t.Fatalf("PRM = %+v", prm)

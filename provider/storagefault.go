@@ -11,22 +11,6 @@ import (
 	"github.com/ory/fosite"
 )
 
-// ErrStorageUnavailable marks a storage failure that says nothing about the request: the
-// database is unreachable, did not answer in time, is locked past its busy timeout or is
-// read-only. Storage implementations wrap such driver errors with it (storage/gorm does:
-// errors.Is(err, provider.ErrStorageUnavailable)). The endpoints then answer 503
-// temporarily_unavailable with Retry-After instead of a credential error such as
-// invalid_client or invalid_grant, so that a database outage does not log every client
-// out; VerifyAccessToken's error wraps it too, for resource servers to answer 503, and so
-// do the errors of AuthorizationRequest, Approve and Deny, for own consent pages to answer
-// 503 (the built-in login page does).
-var ErrStorageUnavailable = errors.New("storage unavailable")
-
-// RetryAfterStorage is the Retry-After header value, in seconds, of the 503 answers to
-// storage failures: long enough for a database restart or failover not to be hammered
-// by every client, short enough for a blip to pass unnoticed.
-const RetryAfterStorage = "2"
-
 // ReadinessTimeout bounds Ready: a load balancer's probe must learn quickly that this
 // replica cannot serve, rather than hang with it.
 const ReadinessTimeout = time.Second

@@ -14,7 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -123,7 +123,7 @@ func challenge(ctx context.Context, hc *http.Client, mcpURL string) (scope, prmU
 		}
 	}
 	if prmURL == "" {
-		if prmURL, err = mcp.MetadataURL(mcpURL); err != nil {
+		if prmURL, err = resourceserver.MetadataURL(mcpURL); err != nil {
 			return "", "", err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
 	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 
@@ -280,25 +281,27 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
 		pcfg.AutoApprove = autoApprover(cfg.AutoApprove, d.log)
 	}
-	resource := mcp.Resource{
+	resource := resourceserver.Resource{
 		URL:           d.mcpURL,
 		Name:          "fosite-mcp demo MCP server",
 		Scopes:        []string{scopeTools, scopeAdmin},
 		DefaultScopes: []string{scopeTools},
 	}
 	mcfg := mcp.Config{
-		Provider:                  pcfg,
-		Resources:                 []mcp.Resource{resource},
-		ClientIDMetadataDocuments: cfg.CIMD,
-		RateLimits:                cfg.RateLimits,
-		Logger:                    d.log,
+		Provider:   pcfg,
+		Resources:  []resourceserver.Resource{resource},
+		RateLimits: cfg.RateLimits,
+		Logger:     d.log,
+	}
+	if cfg.CIMD != nil {
+		mcfg.ClientIDMetadataDocuments = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: *cfg.CIMD}
 	}
 	if cfg.JWTAccessTokens {
 		// Keys live in the demo's database (encrypted at rest like the sessions) and
 		// rotate on the library's schedule while Run runs. The MCP endpoint verifies
 		// tokens locally: a revoked token keeps working until it expires (10 minutes by
 		// default), the trade-off JWT access tokens make.
-		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{}
+		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 	}
 	var err error
 	if d.as, err = mcp.New(ctx, mcfg); err != nil {
@@ -313,10 +316,10 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	// the verified token to the go-sdk, which pins each MCP session to its user, and
 	// bounds the sessions (64 per user, 10,000 in all, 1 MiB bodies, closed when idle
 	// or when their grant is revoked).
-	protect, err := gosdk.Protect(d.as, mcp.BearerOptions{
+	protect, err := gosdk.Protect(d.as, resourceserver.BearerOptions{
 		Resource:        d.mcpURL,
 		Scopes:          []string{scopeTools},
-		OperationScopes: mcp.ToolScopes(toolScopes),
+		OperationScopes: resourceserver.ToolScopes(toolScopes),
 	}, gosdk.WithSessions(&mcpsessions.Options{IdleTimeout: mcpSessionIdle, Logger: d.log}))
 	if err != nil {
 		return err
@@ -334,7 +337,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		return err
 	}
 	canonMCP, _ := provider.CanonicalResource(d.mcpURL)
-	metadataURL, _ := mcp.MetadataURL(d.mcpURL)
+	metadataURL, _ := resourceserver.MetadataURL(d.mcpURL)
 	pg := &pages{
 		provider:  d.as.Provider(),
 		sessions:  newSessions(sec.GlobalSecret, mustParse(d.issuer).Scheme == "https", d.store.DB()),

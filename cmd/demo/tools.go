@@ -36,7 +36,7 @@ var demoTools = []toolView{
 	{Name: "stats", Description: "Server statistics.", Scope: scopeAdmin},
 }
 
-// toolScopes are the extra scopes per tool, for mcp.ToolScopes.
+// toolScopes are the extra scopes per tool, for resourceserver.ToolScopes.
 var toolScopes = map[string][]string{"stats": {scopeAdmin}}
 
 // WhoamiOutput is the whoami tool's result. It describes the access token, never

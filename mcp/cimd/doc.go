@@ -6,7 +6,7 @@
 // up.
 //
 // A Resolver implements provider.ClientResolver; mcp.Config.ClientIDMetadataDocuments
-// turns it on for an mcp.New server (and advertises
+// with Enabled turns it on for an mcp.New server (and advertises
 // client_id_metadata_document_supported). With a bare provider, set
 // provider.Config.ClientResolver to a Resolver and advertise the flag with
 // provider.Config.EditMetadata.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -26,10 +27,10 @@ func Example() {
 			Issuer: "https://auth.example.com", Storage: store, GlobalSecret: secret,
 			LoginURL: "https://auth.example.com/consent", // your login and consent page
 		},
-		Resources: []mcp.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}},
+		Resources: []resourceserver.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}},
 		// The package defaults: 5 s timeout, 5 KiB documents, cached per Cache-Control
 		// (5 minutes without it, 24 hours at most), public addresses only.
-		ClientIDMetadataDocuments: &cimd.Options{Timeout: 3 * time.Second},
+		ClientIDMetadataDocuments: &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{Timeout: 3 * time.Second}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -52,13 +53,14 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 	srv := httptest.NewUnstartedServer(nil)
 	origin := "http://" + srv.Listener.Addr().String()
 	s := &stack{store: store, srv: srv, issuer: origin, resource: origin + "/mcp", docs: docs}
+	var docsCfg *mcp.ClientIDMetadataDocuments
 	if opts != nil {
 		o := *opts
 		// Test-only: the documents are on loopback behind a test certificate.
 		o.AllowAddress = func(a netip.Addr) bool { return a.IsLoopback() }
 		o.RootCAs = docs.roots()
 		o.Logger = quiet
-		opts = &o
+		docsCfg = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: o}
 	}
 	var err error
 	s.auth, err = mcp.New(t.Context(), mcp.Config{
@@ -74,8 +76,8 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 			},
 			Logger: quiet,
 		},
-		Resources:                 []mcp.Resource{{URL: s.resource, Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
-		ClientIDMetadataDocuments: opts,
+		Resources:                 []resourceserver.Resource{{URL: s.resource, Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
+		ClientIDMetadataDocuments: docsCfg,
 		Logger:                    quiet,
 	})
 	if err != nil {

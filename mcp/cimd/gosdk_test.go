@@ -15,6 +15,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -68,7 +69,7 @@ func TestGoSDK_ClientIDMetadataDocumentLogin(t *testing.T) {
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: at.ClientID + " " + at.Subject}}}, nil, nil
 		})
-		protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource, Logger: quiet})
+		protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

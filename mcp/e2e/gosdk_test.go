@@ -17,8 +17,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -29,7 +29,7 @@ import (
 func goSDKServer() *sdk.Server {
 	server := sdk.NewServer(&sdk.Implementation{Name: "e2e-go-sdk-server", Version: "1.0.0"}, nil)
 	whoami := func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
-		fromContext, _ := mcp.TokenFromContext(ctx)
+		fromContext, _ := resourceserver.TokenFromContext(ctx)
 		at, ok := gosdk.AccessToken(req.Extra.TokenInfo)
 		if !ok {
 			return nil, nil, errors.New("no verified access token")
@@ -59,7 +59,7 @@ func (s *stack) mountGoSDK(t testing.TB) {
 	if s.other == "" {
 		return
 	}
-	protectOther, err := gosdk.RequireBearer(s.auth, mcp.BearerOptions{Resource: s.other, Scopes: []string{scopeTools}, Logger: quiet})
+	protectOther, err := gosdk.RequireBearer(s.auth, resourceserver.BearerOptions{Resource: s.other, Scopes: []string{scopeTools}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,9 +139,9 @@ func (c *goSDKClient) call(t testing.TB, tool string) identity {
 		t.Fatal(err)
 	}
 	// go-sdk gives tool handlers the context of the session's first request; behind
-	// gosdk.RequireBearer, mcp.TokenFromContext must find no (stale) token there.
+	// gosdk.RequireBearer, resourceserver.TokenFromContext must find no (stale) token there.
 	if id.InContext {
-		t.Fatalf("mcp.TokenFromContext found a token in a go-sdk tool handler: %+v", id)
+		t.Fatalf("TokenFromContext found a token in a go-sdk tool handler: %+v", id)
 	}
 	return id
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -39,7 +40,7 @@ func TestGoSDKProtect_SessionPinnedToUser(t *testing.T) {
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "subject=" + at.Subject}}}, nil, nil
 		})
-		protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource})
+		protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +85,7 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 			checkRevocation bool
 		}{{"local verification", false}, {"CheckRevocation", true}} {
 			t.Run(tc.name, func(t *testing.T) {
-				s := newStack(t, store, stackConfig{oneResource: true, jwt: &mcp.JWTAccessTokens{CheckRevocation: tc.checkRevocation},
+				s := newStack(t, store, stackConfig{oneResource: true, jwt: &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: tc.checkRevocation},
 					edit: func(c *provider.Config) { c.AccessTokenLifespan = 5 * time.Second }})
 				server := sdk.NewServer(&sdk.Implementation{Name: "x", Version: "1"}, nil)
 				sdk.AddTool(server, &sdk.Tool{Name: "whoami"}, func(context.Context, *sdk.CallToolRequest, struct{}) (*sdk.CallToolResult, any, error) {
@@ -94,7 +95,7 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 				if !tc.checkRevocation {
 					idle = time.Second
 				}
-				protect, err := gosdk.Protect(s.auth, mcp.BearerOptions{Resource: s.resource}, gosdk.WithSessions(
+				protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource}, gosdk.WithSessions(
 					mcptest.SessionOptions(&sessions.Options{RevalidateInterval: 50 * time.Millisecond, IdleTimeout: idle})))
 				if err != nil {
 					t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -99,7 +100,7 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 	if sc.edit != nil {
 		sc.edit(&cfg)
 	}
-	resources := []mcp.Resource{
+	resources := []resourceserver.Resource{
 		{URL: s.resource, Name: "Tools", Scopes: []string{scopeTools, scopeAdmin}, DefaultScopes: []string{scopeTools}},
 		{URL: s.other, Name: "Other tools", Scopes: []string{scopeTools}, DefaultScopes: []string{scopeTools}},
 	}
@@ -117,8 +118,8 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 	s.rs = asMux
 	if sc.separateHosts {
 		s.rs = http.NewServeMux()
-		s.rs.Handle(mcp.WellKnownPath, s.auth.ProtectedResourceMetadata())
-		s.rs.Handle(mcp.WellKnownPath+"/", s.auth.ProtectedResourceMetadata())
+		s.rs.Handle(resourceserver.WellKnownPath, s.auth.ProtectedResourceMetadata())
+		s.rs.Handle(resourceserver.WellKnownPath+"/", s.auth.ProtectedResourceMetadata())
 		rsSrv.Config.Handler = rec.wrap(s.rs)
 		rsSrv.Start()
 		t.Cleanup(rsSrv.Close)
@@ -130,11 +131,11 @@ func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 
 // bearerOptions guards the main MCP endpoint: scopeTools on every request, scopeAdmin
 // for the admin tool.
-func (s *stack) bearerOptions() mcp.BearerOptions {
-	return mcp.BearerOptions{
+func (s *stack) bearerOptions() resourceserver.BearerOptions {
+	return resourceserver.BearerOptions{
 		Resource:        s.resource,
 		Scopes:          []string{scopeTools},
-		OperationScopes: mcp.ToolScopes(map[string][]string{"admin": {scopeAdmin}}),
+		OperationScopes: resourceserver.ToolScopes(map[string][]string{"admin": {scopeAdmin}}),
 		Logger:          quiet,
 	}
 }
@@ -148,14 +149,14 @@ type identity struct {
 	Audience  []string  `json:"audience"`
 	ExpiresAt time.Time `json:"expires_at"`
 	GrantID   string    `json:"grant_id"`
-	// InContext says whether mcp.TokenFromContext found a token in the tool handler's
+	// InContext says whether resourceserver.TokenFromContext found a token in the tool handler's
 	// context, and Context is that token when it differs from the request's (a stale
 	// token, which must never happen).
 	InContext bool      `json:"in_context"`
 	Context   *identity `json:"context,omitempty"`
 }
 
-// identityOf returns at's identity; fromContext is mcp.TokenFromContext's answer.
+// identityOf returns at's identity; fromContext is resourceserver.TokenFromContext's answer.
 func identityOf(at, fromContext *provider.AccessToken) identity {
 	id := identity{Subject: at.Subject, ClientID: at.ClientID, Scopes: at.Scopes, Audience: at.Audience,
 		ExpiresAt: at.ExpiresAt, GrantID: at.GrantID, InContext: fromContext != nil}

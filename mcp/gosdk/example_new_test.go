@@ -11,6 +11,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -40,14 +41,14 @@ func ExampleProtect() {
 	}
 	auth, err := mcp.New(context.Background(), mcp.Config{
 		Provider:  provider.Config{Issuer: "https://example.com", Storage: store, GlobalSecret: secret, Authenticator: users},
-		Resources: []mcp.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read", "files:write"}}},
+		Resources: []resourceserver.Resource{{URL: "https://example.com/mcp", Name: "Files", Scopes: []string{"files:read", "files:write"}}},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	auth.Register(mux)
-	protect, err := gosdk.Protect(auth, mcp.BearerOptions{Resource: "https://example.com/mcp"})
+	protect, err := gosdk.Protect(auth, resourceserver.BearerOptions{Resource: "https://example.com/mcp"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 )
 
@@ -17,7 +18,7 @@ import (
 func ExampleWithSessions() {
 	var auth *mcp.Server // from mcp.New, as in the Protect example
 	var getServer func(*http.Request) *sdkmcp.Server
-	protect, err := gosdk.Protect(auth, mcp.BearerOptions{Resource: "https://example.com/mcp"},
+	protect, err := gosdk.Protect(auth, resourceserver.BearerOptions{Resource: "https://example.com/mcp"},
 		gosdk.WithSessions(&sessions.Options{MaxPerSubject: 8, MaxTotal: 500, IdleTimeout: 10 * time.Minute}))
 	if err != nil {
 		log.Fatal(err)

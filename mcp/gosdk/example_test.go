@@ -14,9 +14,9 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
@@ -33,7 +33,7 @@ func ExampleRequireBearer() {
 			at, _ := gosdk.AccessToken(req.Extra.TokenInfo)
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: at.Subject}}}, nil, nil
 		})
-	protect, err := gosdk.RequireBearer(as.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})
+	protect, err := gosdk.RequireBearer(as.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})
 	if err != nil {
 		log.Fatal(err)
 	}

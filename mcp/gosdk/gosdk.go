@@ -19,11 +19,11 @@
 // payload in memory otherwise, for as long as its SessionTimeout (by default forever).
 //
 // In tool handlers, [AccessToken] recovers the verified identity from
-// req.Extra.TokenInfo. Do not use mcp.TokenFromContext there: go-sdk hands every handler
+// req.Extra.TokenInfo. Do not use resourceserver.TokenFromContext there: go-sdk hands every handler
 // of a session the context of the HTTP request that created the session, so a token
 // found there would be the session's first one, not the current request's (stale after
 // a refresh, a step-up or a new login). [RequireBearer] therefore removes it from the
-// context it passes on, and mcp.TokenFromContext finds nothing behind it.
+// context it passes on, and resourceserver.TokenFromContext finds nothing behind it.
 package gosdk
 
 import (
@@ -36,12 +36,12 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
-// accessTokenKey is the auth.TokenInfo.Extra key holding the *provider.AccessToken.
+// accessTokenKey is the auth.TokenInfo.Extra key holding the *oauth.AccessToken.
 const accessTokenKey = "fosite-mcp/access-token"
 
 // TokenVerifier returns a go-sdk auth.TokenVerifier for the resource with URL resource: it
@@ -50,11 +50,11 @@ const accessTokenKey = "fosite-mcp/access-token"
 // (the subject; the client ID for tokens without a subject, such as client credentials).
 // Every refusal wraps auth.ErrInvalidToken (go-sdk answers 401); a verifier failure such
 // as a storage error does not (go-sdk answers 500).
-func TokenVerifier(v mcp.AccessTokenVerifier, resource string) auth.TokenVerifier {
+func TokenVerifier(v resourceserver.AccessTokenVerifier, resource string) auth.TokenVerifier {
 	return func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		at, err := v.VerifyAccessToken(ctx, token)
 		if err != nil {
-			if errors.Is(err, provider.ErrInvalidToken) {
+			if errors.Is(err, oauth.ErrInvalidToken) {
 				return nil, fmt.Errorf("%w: the access token is invalid, expired or revoked", auth.ErrInvalidToken)
 			}
 			return nil, fmt.Errorf("gosdk: verifying access token: %w", err)
@@ -66,9 +66,9 @@ func TokenVerifier(v mcp.AccessTokenVerifier, resource string) auth.TokenVerifie
 	}
 }
 
-func audienceNames(at *provider.AccessToken, resource string) bool {
+func audienceNames(at *oauth.AccessToken, resource string) bool {
 	for _, a := range at.Audience {
-		if mcp.SameResource(a, resource) {
+		if resourceserver.SameResource(a, resource) {
 			return true
 		}
 	}
@@ -76,7 +76,7 @@ func audienceNames(at *provider.AccessToken, resource string) bool {
 }
 
 // tokenInfo converts a verified token to go-sdk's TokenInfo.
-func tokenInfo(at *provider.AccessToken) *auth.TokenInfo {
+func tokenInfo(at *oauth.AccessToken) *auth.TokenInfo {
 	user := at.Subject
 	if user == "" {
 		user = at.ClientID
@@ -91,18 +91,18 @@ func tokenInfo(at *provider.AccessToken) *auth.TokenInfo {
 
 // AccessToken returns the verified token behind a go-sdk TokenInfo made by this package
 // (in tool handlers: req.Extra.TokenInfo): subject, client ID, scopes, audience, expiry.
-func AccessToken(ti *auth.TokenInfo) (*provider.AccessToken, bool) {
+func AccessToken(ti *auth.TokenInfo) (*oauth.AccessToken, bool) {
 	if ti == nil {
 		return nil, false
 	}
-	at, ok := ti.Extra[accessTokenKey].(*provider.AccessToken)
+	at, ok := ti.Extra[accessTokenKey].(*oauth.AccessToken)
 	return at, ok && at != nil
 }
 
 // ProtectedResourceMetadata returns r's RFC 9728 metadata as go-sdk's type, for
-// auth.ProtectedResourceMetadataHandler (mount it at mcp.MetadataPath(r.URL)). Prefer
-// mcp.NewMetadataHandler, which also serves HEAD and sets caching headers.
-func ProtectedResourceMetadata(r mcp.Resource, issuer string) *oauthex.ProtectedResourceMetadata {
+// auth.ProtectedResourceMetadataHandler (mount it at resourceserver.MetadataPath(r.URL)). Prefer
+// resourceserver.NewMetadataHandler, which also serves HEAD and sets caching headers.
+func ProtectedResourceMetadata(r resourceserver.Resource, issuer string) *oauthex.ProtectedResourceMetadata {
 	m := r.Metadata(issuer)
 	return &oauthex.ProtectedResourceMetadata{
 		Resource:               m.Resource,
@@ -116,8 +116,8 @@ func ProtectedResourceMetadata(r mcp.Resource, issuer string) *oauthex.Protected
 
 // RequireBearerTokenOptions returns options for go-sdk's auth.RequireBearerToken that
 // advertise r's metadata URL and require scopes. It fails only when r.URL is invalid.
-func RequireBearerTokenOptions(r mcp.Resource, scopes ...string) (*auth.RequireBearerTokenOptions, error) {
-	u, err := mcp.MetadataURL(r.URL)
+func RequireBearerTokenOptions(r resourceserver.Resource, scopes ...string) (*auth.RequireBearerTokenOptions, error) {
+	u, err := resourceserver.MetadataURL(r.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -141,32 +141,41 @@ func WithSessions(o *sessions.Options) Option {
 	return func(opts *options) { opts.sessions = o }
 }
 
-// RequireBearer returns middleware for a go-sdk StreamableHTTPHandler: [mcp.Bearer] with
+// RequireBearer returns middleware for a go-sdk StreamableHTTPHandler: [resourceserver.Bearer] with
 // opts (all of its checks and challenges, step-up included), then go-sdk's
 // auth.RequireBearerToken fed from the token already verified, so that the go-sdk pins
 // sessions to the user and passes auth.TokenInfo to tool handlers (read it with
-// [AccessToken]). The handler behind it finds no token with mcp.TokenFromContext: go-sdk
+// [AccessToken]). The handler behind it finds no token with resourceserver.TokenFromContext: go-sdk
 // would keep the one of the session's first request in the context of every later
 // request of the session (see the package documentation).
 //
 // Each handler wrapped also gets a [sessions.Guard]: bounded sessions per user and in
 // total, an idle timeout, sessions of revoked grants closed, a request body cap
 // ([WithSessions] sets them).
-func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
-	b, err := mcp.NewBearer(v, opts)
+func RequireBearer(v resourceserver.AccessTokenVerifier, opts resourceserver.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
+	b, err := resourceserver.NewBearer(v, opts)
 	if err != nil {
 		return nil, err
 	}
 	return wrap(b, v, with)
 }
 
-// Protect is RequireBearer for a resource of an [mcp.Server], with the server's defaults
-// for opts (see [mcp.Server.Bearer]: the challenge advertises the resource's scopes).
-// Use it rather than [mcp.Server.Protect] in front of a go-sdk StreamableHTTPHandler:
+// Server is what [Protect] needs of an authorization server in the same process: its
+// bearer middleware with the server's defaults, and its verifier. *mcp.Server implements
+// it; an interface, so that this package does not import mcp and a resource server in
+// another process links only the resource-server side (see [RequireBearer]).
+type Server interface {
+	resourceserver.AccessTokenVerifier
+	Bearer(opts resourceserver.BearerOptions) (*resourceserver.Bearer, error)
+}
+
+// Protect is RequireBearer for a resource of an mcp.Server, with the server's defaults
+// for opts (see mcp.Server.Bearer: the challenge advertises the resource's scopes).
+// Use it rather than mcp.Server.Protect in front of a go-sdk StreamableHTTPHandler:
 //
-//	protect, err := gosdk.Protect(auth, mcp.BearerOptions{Resource: "https://example.com/mcp"})
+//	protect, err := gosdk.Protect(auth, resourceserver.BearerOptions{Resource: "https://example.com/mcp"})
 //	mux.Handle("/mcp", protect(sdkmcp.NewStreamableHTTPHandler(getServer, nil)))
-func Protect(s *mcp.Server, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
+func Protect(s Server, opts resourceserver.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
 	b, err := s.Bearer(opts)
 	if err != nil {
 		return nil, err
@@ -176,7 +185,7 @@ func Protect(s *mcp.Server, opts mcp.BearerOptions, with ...Option) (func(http.H
 
 // wrap puts b in front of a sessions.Guard and go-sdk's auth.RequireBearerToken, fed
 // from the token b verified.
-func wrap(b *mcp.Bearer, v mcp.AccessTokenVerifier, with []Option) (func(http.Handler) http.Handler, error) {
+func wrap(b *resourceserver.Bearer, v resourceserver.AccessTokenVerifier, with []Option) (func(http.Handler) http.Handler, error) {
 	var o options
 	for _, f := range with {
 		if f != nil {
@@ -190,7 +199,7 @@ func wrap(b *mcp.Bearer, v mcp.AccessTokenVerifier, with []Option) (func(http.Ha
 	// The outer middleware verified the same Authorization header of the same request, so
 	// the inner one takes its result from the context instead of verifying again.
 	fromContext := func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
-		at, ok := mcp.TokenFromContext(r.Context())
+		at, ok := resourceserver.TokenFromContext(r.Context())
 		if !ok {
 			return nil, fmt.Errorf("%w: no verified token", auth.ErrInvalidToken)
 		}
@@ -201,7 +210,7 @@ func wrap(b *mcp.Bearer, v mcp.AccessTokenVerifier, with []Option) (func(http.Ha
 	// expired by then (idle sessions), which go-sdk's middleware would refuse, so those
 	// requests get a TokenInfo that is only the owner's identity.
 	owner := auth.RequireBearerToken(func(ctx context.Context, _ string, r *http.Request) (*auth.TokenInfo, error) {
-		at, ok := mcp.TokenFromContext(r.Context())
+		at, ok := resourceserver.TokenFromContext(r.Context())
 		if !ok {
 			return nil, fmt.Errorf("%w: no session owner", auth.ErrInvalidToken)
 		}
@@ -213,10 +222,10 @@ func wrap(b *mcp.Bearer, v mcp.AccessTokenVerifier, with []Option) (func(http.Ha
 		// go-sdk derives the context of every handler of a session from the request that
 		// created it; drop the token so that it cannot outlive that request there.
 		forget := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(mcp.ContextWithToken(r.Context(), nil)))
+			next.ServeHTTP(w, r.WithContext(resourceserver.ContextWithToken(r.Context(), nil)))
 		})
 		closeAsOwner := owner(forget)
-		closer := func(ctx context.Context, id string, at *provider.AccessToken) {
+		closer := func(ctx context.Context, id string, at *oauth.AccessToken) {
 			r := sessions.DeleteRequest(ctx, id, at)
 			r.Header.Set("Authorization", "Bearer session-owner")
 			closeAsOwner.ServeHTTP(&sessions.DiscardResponse{}, r)

@@ -14,9 +14,9 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -70,13 +70,13 @@ func TestTokenVerifier_GoSDKRequireBearerToken(t *testing.T) {
 		a := newAS(t, s, resource, "https://other.example.com/mcp")
 		var seen atomic.Pointer[auth.TokenInfo]
 		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen.Store(auth.TokenInfoFromContext(r.Context())) })
-		opts, err := gosdk.RequireBearerTokenOptions(mcp.Resource{URL: resource})
+		opts, err := gosdk.RequireBearerTokenOptions(resourceserver.Resource{URL: resource})
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(auth.RequireBearerToken(gosdk.TokenVerifier(a.Provider, resource), opts)(handler))
 		defer srv.Close()
-		scopedOpts, _ := gosdk.RequireBearerTokenOptions(mcp.Resource{URL: resource}, "admin")
+		scopedOpts, _ := gosdk.RequireBearerTokenOptions(resourceserver.Resource{URL: resource}, "admin")
 		scoped := httptest.NewServer(auth.RequireBearerToken(gosdk.TokenVerifier(a.Provider, resource), scopedOpts)(handler))
 		defer scoped.Close()
 
@@ -144,9 +144,9 @@ func TestRequireBearer_GoSDKServer(t *testing.T) {
 			ran.Add(1)
 			return text("purged"), nil, nil
 		})
-		protect, err := gosdk.RequireBearer(a.Provider, mcp.BearerOptions{
+		protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{
 			Resource: resource, Scopes: []string{"files:read"},
-			OperationScopes: mcp.ToolScopes(map[string][]string{"purge": {"admin"}}),
+			OperationScopes: resourceserver.ToolScopes(map[string][]string{"purge": {"admin"}}),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +188,7 @@ func TestRequireBearer_GoSDKServer(t *testing.T) {
 }
 
 // Regression: go-sdk hands every handler of a session the context of the request that
-// created the session, so mcp.TokenFromContext in a tool handler returned the session's
+// created the session, so resourceserver.TokenFromContext in a tool handler returned the session's
 // first token (here: without the admin scope the current request's token has). Behind
 // RequireBearer it now finds nothing; AccessToken(req.Extra.TokenInfo) is the current
 // request's token.
@@ -202,12 +202,12 @@ func TestRequireBearer_NoStaleTokenInGoSDKSessionContext(t *testing.T) {
 				return nil, nil, errors.New("no access token")
 			}
 			text := strings.Join(at.Scopes, " ")
-			if stale, ok := mcp.TokenFromContext(ctx); ok {
+			if stale, ok := resourceserver.TokenFromContext(ctx); ok {
 				text += " (context: " + strings.Join(stale.Scopes, " ") + ")"
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: text}}}, nil, nil
 		})
-		protect, err := gosdk.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})
+		protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,15 +252,15 @@ type roundTripper func(*http.Request) (*http.Response, error)
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestRequireBearer_InvalidOptions(t *testing.T) {
-	if _, err := gosdk.RequireBearer(mcp.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
+	if _, err := gosdk.RequireBearer(resourceserver.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
 		return nil, provider.ErrInvalidToken
-	}), mcp.BearerOptions{Resource: "not a url"}); err == nil {
+	}), resourceserver.BearerOptions{Resource: "not a url"}); err == nil {
 		t.Error("invalid resource accepted")
 	}
-	if _, err := gosdk.RequireBearerTokenOptions(mcp.Resource{URL: "/relative"}); err == nil {
+	if _, err := gosdk.RequireBearerTokenOptions(resourceserver.Resource{URL: "/relative"}); err == nil {
 		t.Error("invalid resource accepted")
 	}
-	m := gosdk.ProtectedResourceMetadata(mcp.Resource{URL: resource, Name: "Files", Scopes: []string{"a", "offline_access"}}, "https://as.example")
+	m := gosdk.ProtectedResourceMetadata(resourceserver.Resource{URL: resource, Name: "Files", Scopes: []string{"a", "offline_access"}}, "https://as.example")
 	if m.Resource != resource || m.AuthorizationServers[0] != "https://as.example" || len(m.ScopesSupported) != 1 || m.BearerMethodsSupported[0] != "header" {
 		t.Errorf("metadata %+v", m)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -21,7 +22,7 @@ import (
 // RFC 6750 §3 / MCP authorization: nothing reaches the go-sdk handler without a verified
 // token, whatever the path (the StreamableHTTPHandler, like mcp-go's server, ignores it)
 // or method. A CORS preflight is answered by the middleware itself with 204 (before, it
-// passed through mcp.Bearer to go-sdk's auth.RequireBearerToken, which refused it with
+// passed through resourceserver.Bearer to go-sdk's auth.RequireBearerToken, which refused it with
 // 401 and broke browser clients), and a tools/call never runs.
 func TestRequireBearer_NoRequestReachesGoSDKWithoutToken(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
@@ -32,7 +33,7 @@ func TestRequireBearer_NoRequestReachesGoSDKWithoutToken(t *testing.T) {
 			ran.Add(1)
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "purged"}}}, nil, nil
 		})
-		protect, err := gosdk.Protect(mustServer(t, s), mcp.BearerOptions{Resource: resource})
+		protect, err := gosdk.Protect(mustServer(t, s), resourceserver.BearerOptions{Resource: resource})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,8 +44,8 @@ func TestRequireBearer_NoRequestReachesGoSDKWithoutToken(t *testing.T) {
 				reached.Add(1)
 				sdkHandler.ServeHTTP(w, r)
 			})))
-			metaPath, _ := mcp.MetadataPath(resource)
-			for _, path := range []string{"/mcp", metaPath, mcp.WellKnownPath, mcp.WellKnownPath + "/x"} {
+			metaPath, _ := resourceserver.MetadataPath(resource)
+			for _, path := range []string{"/mcp", metaPath, resourceserver.WellKnownPath, resourceserver.WellKnownPath + "/x"} {
 				resp := post(t, srv.URL+path, "", nil, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`)
 				if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Mcp-Session-Id") != "" {
 					t.Errorf("%s: POST %s without token: %d", name, path, resp.StatusCode)
@@ -86,9 +87,9 @@ func TestRequireBearer_NoRequestReachesGoSDKWithoutToken(t *testing.T) {
 	})
 }
 
-func mustRequireBearer(t *testing.T, v mcp.AccessTokenVerifier) func(http.Handler) http.Handler {
+func mustRequireBearer(t *testing.T, v resourceserver.AccessTokenVerifier) func(http.Handler) http.Handler {
 	t.Helper()
-	p, err := gosdk.RequireBearer(v, mcp.BearerOptions{Resource: resource})
+	p, err := gosdk.RequireBearer(v, resourceserver.BearerOptions{Resource: resource})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func mustServer(t *testing.T, s *gormstore.Store) *mcp.Server {
 			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
 			Logger:      slog.New(slog.DiscardHandler),
 		},
-		Resources: []mcp.Resource{{URL: resource, Name: "Files", Scopes: []string{"files:read"}}},
+		Resources: []resourceserver.Resource{{URL: resource, Name: "Files", Scopes: []string{"files:read"}}},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

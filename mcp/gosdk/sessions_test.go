@@ -13,9 +13,9 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -37,7 +37,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options) *ses
 		at, _ := gosdk.AccessToken(req.Extra.TokenInfo)
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "subject=" + at.Subject}}}, nil, nil
 	})
-	protect, err := gosdk.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource}, gosdk.WithSessions(mcptest.SessionOptions(o)))
+	protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource}, gosdk.WithSessions(mcptest.SessionOptions(o)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		a := newAS(t, s, resource)
 		server := sdk.NewServer(&sdk.Implementation{Name: "files", Version: "1"}, nil)
-		protect, err := gosdk.RequireBearer(a.Provider, mcp.BearerOptions{Resource: resource},
+		protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource},
 			gosdk.WithSessions(mcptest.SessionOptions(&sessions.Options{MaxPerSubject: 1, RevalidateInterval: 50 * time.Millisecond})))
 		if err != nil {
 			t.Fatal(err)

@@ -17,18 +17,18 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
 // An mcp-go server guarded by RequireBearer: the protected resource metadata is served
-// beside it by mcp.NewMetadataHandler (open to all; the well-known route never reaches the
+// beside it by resourceserver.NewMetadataHandler (open to all; the well-known route never reaches the
 // MCP handler), a request without a token gets the MCP challenge, and a tool reads the
 // caller's identity from its context.
 func ExampleRequireBearer() {
-	res := mcp.Resource{URL: "https://mcp.example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}
+	res := resourceserver.Resource{URL: "https://mcp.example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}
 	as, stop := startAuthorizationServer(res.URL) // a provider.Provider; see mcptest
 	defer stop()
 
@@ -38,25 +38,25 @@ func ExampleRequireBearer() {
 		return mcpgosdk.NewToolResultText(at.Subject), nil
 	})
 	handler := server.NewStreamableHTTPServer(s)
-	protect, err := mcpgo.RequireBearer(as.Provider, mcp.BearerOptions{Resource: res.URL, Scopes: []string{"files:read"}})
+	protect, err := mcpgo.RequireBearer(as.Provider, resourceserver.BearerOptions{Resource: res.URL, Scopes: []string{"files:read"}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	resources, err := mcp.NewRegistry(res)
+	resources, err := resourceserver.NewRegistry(res)
 	if err != nil {
 		log.Fatal(err)
 	}
-	metadata, err := mcp.NewMetadataHandler(as.Issuer, resources, nil)
+	metadata, err := resourceserver.NewMetadataHandler(as.Issuer, resources, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", protect(handler))
-	mux.Handle(mcp.WellKnownPath+"/", metadata)
+	mux.Handle(resourceserver.WellKnownPath+"/", metadata)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL + mcp.WellKnownPath + "/mcp")
+	resp, err := http.Get(srv.URL + resourceserver.WellKnownPath + "/mcp")
 	if err != nil {
 		log.Fatal(err)
 	}

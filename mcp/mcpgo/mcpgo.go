@@ -9,7 +9,7 @@
 // RequireBearer never hands a request to the mcp-go handler without a verified token: the
 // StreamableHTTPServer ignores the request path, so anything it receives, whatever the
 // URL, is processed as an MCP message. Serve the RFC 9728 protected resource metadata
-// beside it, not through it: mount mcp.NewMetadataHandler (or mcp.Server's
+// beside it, not through it: mount resourceserver.NewMetadataHandler (or mcp.Server's
 // ProtectedResourceMetadata) on the mux, or pass [WithMetadata] so that the middleware
 // answers the metadata requests itself. Do not rely on mcp-go's
 // server.WithProtectedResourceMetadata behind RequireBearer: its metadata requests come
@@ -23,17 +23,17 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // ProtectedResourceMetadata returns r's RFC 9728 metadata as mcp-go's configuration, for
 // server.NewProtectedResourceMetadataHandler mounted on the mux beside the MCP handler
 // (not for server.WithProtectedResourceMetadata behind [RequireBearer], see the package
-// documentation). mcp-go sends it with Cache-Control: no-store; mcp.NewMetadataHandler
+// documentation). mcp-go sends it with Cache-Control: no-store; resourceserver.NewMetadataHandler
 // is the alternative with caching and HEAD.
-func ProtectedResourceMetadata(r mcp.Resource, issuer string) server.ProtectedResourceMetadataConfig {
+func ProtectedResourceMetadata(r resourceserver.Resource, issuer string) server.ProtectedResourceMetadataConfig {
 	m := r.Metadata(issuer)
 	return server.ProtectedResourceMetadataConfig{
 		Resource:               m.Resource,
@@ -49,7 +49,7 @@ func ProtectedResourceMetadata(r mcp.Resource, issuer string) server.ProtectedRe
 type Option func(*options)
 
 type options struct {
-	metadata *mcp.Resource
+	metadata *resourceserver.Resource
 	issuer   string
 	sessions *sessions.Options
 }
@@ -66,22 +66,22 @@ func WithSessions(o *sessions.Options) Option {
 
 // WithMetadata makes the middleware serve r's RFC 9728 protected resource metadata, naming
 // issuer as the authorization server, without a token: GET, HEAD and OPTIONS requests
-// for exactly mcp.MetadataPath(r.URL) are answered by mcp.NewMetadataHandler and never
+// for exactly resourceserver.MetadataPath(r.URL) are answered by resourceserver.NewMetadataHandler and never
 // reach the mcp-go handler. r must be the guarded resource (BearerOptions.Resource).
 // Use it when the guarded handler is the whole server (http.Server.Handler); with a mux,
-// mounting mcp.NewMetadataHandler on it does the same.
-func WithMetadata(r mcp.Resource, issuer string) Option {
+// mounting resourceserver.NewMetadataHandler on it does the same.
+func WithMetadata(r resourceserver.Resource, issuer string) Option {
 	return func(o *options) {
 		o.metadata = &r
 		o.issuer = issuer
 	}
 }
 
-// RequireBearer returns [mcp.Bearer] middleware with opts for an mcp-go server handler:
-// every request needs a valid token, with MCP's challenges and step-up (see mcp.Bearer and
-// mcp.ToolScopes). The only requests answered without one are the metadata requests of
+// RequireBearer returns [resourceserver.Bearer] middleware with opts for an mcp-go server handler:
+// every request needs a valid token, with MCP's challenges and step-up (see resourceserver.Bearer and
+// resourceserver.ToolScopes). The only requests answered without one are the metadata requests of
 // [WithMetadata], which the middleware answers itself, and CORS preflights, which
-// mcp.Bearer answers itself; neither reaches the handler.
+// resourceserver.Bearer answers itself; neither reaches the handler.
 //
 // Each request then passes a [sessions.Guard], which pins every session to the user whose
 // token created it (mcp-go itself does not: another user's token with a known
@@ -89,8 +89,8 @@ func WithMetadata(r mcp.Resource, issuer string) Option {
 // total, closes idle sessions and those of revoked grants, and caps request bodies
 // ([WithSessions] sets the bounds). mcp-go's sessions are closed with a DELETE through
 // the handler, which ends them with any session ID manager.
-func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
-	b, err := mcp.NewBearer(v, opts)
+func RequireBearer(v resourceserver.AccessTokenVerifier, opts resourceserver.BearerOptions, with ...Option) (func(http.Handler) http.Handler, error) {
+	b, err := resourceserver.NewBearer(v, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -107,17 +107,17 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Op
 	var metaPath string
 	var meta http.Handler
 	if o.metadata != nil {
-		if !mcp.SameResource(o.metadata.URL, opts.Resource) {
+		if !resourceserver.SameResource(o.metadata.URL, opts.Resource) {
 			return nil, fmt.Errorf("mcpgo: metadata resource %q is not the guarded resource %q", o.metadata.URL, opts.Resource)
 		}
-		reg, err := mcp.NewRegistry(*o.metadata)
+		reg, err := resourceserver.NewRegistry(*o.metadata)
 		if err != nil {
 			return nil, err
 		}
-		if meta, err = mcp.NewMetadataHandler(o.issuer, reg, nil); err != nil {
+		if meta, err = resourceserver.NewMetadataHandler(o.issuer, reg, nil); err != nil {
 			return nil, err
 		}
-		if metaPath, err = mcp.MetadataPath(o.metadata.URL); err != nil {
+		if metaPath, err = resourceserver.MetadataPath(o.metadata.URL); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +140,7 @@ func RequireBearer(v mcp.AccessTokenVerifier, opts mcp.BearerOptions, with ...Op
 }
 
 // AccessToken returns the verified token in a tool handler's context: subject, client ID,
-// scopes, audience and expiry. It is [mcp.TokenFromContext].
-func AccessToken(ctx context.Context) (*provider.AccessToken, bool) {
-	return mcp.TokenFromContext(ctx)
+// scopes, audience and expiry. It is [resourceserver.TokenFromContext].
+func AccessToken(ctx context.Context) (*oauth.AccessToken, bool) {
+	return resourceserver.TokenFromContext(ctx)
 }

@@ -15,9 +15,9 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -77,7 +77,7 @@ func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		srv := httptest.NewUnstartedServer(nil)
 		base := "http://" + srv.Listener.Addr().String()
-		res := mcp.Resource{URL: base + "/mcp", Name: "Files", Scopes: []string{"files:read", "admin"}}
+		res := resourceserver.Resource{URL: base + "/mcp", Name: "Files", Scopes: []string{"files:read", "admin"}}
 		a, err := mcptest.New(s, []string{res.URL, base + "/other"}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -85,9 +85,9 @@ func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 		defer a.Close()
 		var purged atomic.Int64
 		h := server.NewStreamableHTTPServer(filesServer(&purged))
-		protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{
+		protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{
 			Resource: res.URL, Scopes: []string{"files:read"},
-			OperationScopes: mcp.ToolScopes(map[string][]string{"purge": {"admin"}}),
+			OperationScopes: resourceserver.ToolScopes(map[string][]string{"purge": {"admin"}}),
 		}, mcpgo.WithMetadata(res, a.Issuer))
 		if err != nil {
 			t.Fatal(err)
@@ -97,11 +97,11 @@ func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 		defer srv.Close()
 
 		// RFC 9728 metadata from the middleware (WithMetadata), without a token.
-		resp, err := http.Get(base + mcp.WellKnownPath + "/mcp")
+		resp, err := http.Get(base + resourceserver.WellKnownPath + "/mcp")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var prm mcp.ProtectedResourceMetadata
+		var prm resourceserver.ProtectedResourceMetadata
 		_ = json.NewDecoder(resp.Body).Decode(&prm)
 		resp.Body.Close()
 		if resp.StatusCode != 200 || prm.Resource != res.URL || prm.AuthorizationServers[0] != a.Issuer {
@@ -169,7 +169,7 @@ func TestRequireBearer_MCPGoSSE(t *testing.T) {
 	defer a.Close()
 	var purged atomic.Int64
 	sse := server.NewSSEServer(filesServer(&purged), server.WithBaseURL(base))
-	protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{Resource: base + "/sse"})
+	protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: base + "/sse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,19 +201,19 @@ func TestRequireBearer_MCPGoSSE(t *testing.T) {
 }
 
 func TestRequireBearer_InvalidOptions(t *testing.T) {
-	if _, err := mcpgo.RequireBearer(nil, mcp.BearerOptions{Resource: "https://h/mcp"}); err == nil {
+	if _, err := mcpgo.RequireBearer(nil, resourceserver.BearerOptions{Resource: "https://h/mcp"}); err == nil {
 		t.Error("nil verifier accepted")
 	}
-	v := mcp.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) { return nil, provider.ErrInvalidToken })
-	if _, err := mcpgo.RequireBearer(v, mcp.BearerOptions{Resource: "https://h/mcp"},
-		mcpgo.WithMetadata(mcp.Resource{URL: "https://h/other"}, "https://as.example")); err == nil {
+	v := resourceserver.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) { return nil, provider.ErrInvalidToken })
+	if _, err := mcpgo.RequireBearer(v, resourceserver.BearerOptions{Resource: "https://h/mcp"},
+		mcpgo.WithMetadata(resourceserver.Resource{URL: "https://h/other"}, "https://as.example")); err == nil {
 		t.Error("metadata of another resource accepted")
 	}
-	if _, err := mcpgo.RequireBearer(v, mcp.BearerOptions{Resource: "https://h/mcp"},
-		mcpgo.WithMetadata(mcp.Resource{URL: "https://h/mcp"}, "not a URL")); err == nil {
+	if _, err := mcpgo.RequireBearer(v, resourceserver.BearerOptions{Resource: "https://h/mcp"},
+		mcpgo.WithMetadata(resourceserver.Resource{URL: "https://h/mcp"}, "not a URL")); err == nil {
 		t.Error("relative issuer accepted")
 	}
-	cfg := mcpgo.ProtectedResourceMetadata(mcp.Resource{URL: "https://h/mcp", Scopes: []string{"a", "offline_access"}}, "https://as.example")
+	cfg := mcpgo.ProtectedResourceMetadata(resourceserver.Resource{URL: "https://h/mcp", Scopes: []string{"a", "offline_access"}}, "https://as.example")
 	if cfg.Resource != "https://h/mcp" || len(cfg.ScopesSupported) != 1 || cfg.BearerMethodsSupported[0] != "header" {
 		t.Errorf("config %+v", cfg)
 	}

@@ -15,9 +15,9 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -48,7 +48,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options, serv
 	var purged atomic.Int64
 	mcpServer := filesServer(&purged)
 	server.WithHooks(hooks)(mcpServer)
-	protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{Resource: st.url}, mcpgo.WithSessions(mcptest.SessionOptions(o)))
+	protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: st.url}, mcpgo.WithSessions(mcptest.SessionOptions(o)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestRequireBearer_MCPGoSSESessionPinnedAndBounded(t *testing.T) {
 		}
 		t.Cleanup(a.Close)
 		var purged atomic.Int64
-		protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{Resource: base + "/sse"},
+		protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: base + "/sse"},
 			mcpgo.WithSessions(mcptest.SessionOptions(&sessions.Options{MaxPerSubject: 1})))
 		if err != nil {
 			t.Fatal(err)

@@ -11,9 +11,9 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -57,7 +57,7 @@ func TestRequireBearer_WellKnownPathDoesNotBypassToken(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		srv := httptest.NewUnstartedServer(nil)
 		base := "http://" + srv.Listener.Addr().String()
-		res := mcp.Resource{URL: base + "/mcp", Name: "Files", Scopes: []string{"files:read", "admin"}}
+		res := resourceserver.Resource{URL: base + "/mcp", Name: "Files", Scopes: []string{"files:read", "admin"}}
 		a, err := mcptest.New(s, []string{res.URL}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -72,7 +72,7 @@ func TestRequireBearer_WellKnownPathDoesNotBypassToken(t *testing.T) {
 			reached.Add(1)
 			h.ServeHTTP(w, r)
 		})
-		protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{Resource: res.URL, Scopes: []string{"files:read"}},
+		protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: res.URL, Scopes: []string{"files:read"}},
 			mcpgo.WithMetadata(res, a.Issuer))
 		if err != nil {
 			t.Fatal(err)
@@ -81,9 +81,9 @@ func TestRequireBearer_WellKnownPathDoesNotBypassToken(t *testing.T) {
 		srv.Start()
 		defer srv.Close()
 
-		metaPath, _ := mcp.MetadataPath(res.URL)
+		metaPath, _ := resourceserver.MetadataPath(res.URL)
 		for _, p := range []string{
-			mcp.WellKnownPath + "/anything", metaPath, mcp.WellKnownPath, mcp.WellKnownPath + "/",
+			resourceserver.WellKnownPath + "/anything", metaPath, resourceserver.WellKnownPath, resourceserver.WellKnownPath + "/",
 			metaPath + "/", "/.well-known/oauth-protected-resourcex", "/mcp",
 		} {
 			for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
@@ -118,7 +118,7 @@ func TestRequireBearer_WellKnownPathDoesNotBypassToken(t *testing.T) {
 			t.Fatalf("unauthenticated requests reached the mcp-go handler %d times; purge ran %d times", reached.Load(), purged.Load())
 		}
 
-		// The document comes from mcp.NewMetadataHandler (cacheable), not from mcp-go
+		// The document comes from resourceserver.NewMetadataHandler (cacheable), not from mcp-go
 		// (no-store), and is the resource's.
 		resp, err := http.Get(base + metaPath)
 		if err != nil {
@@ -126,7 +126,7 @@ func TestRequireBearer_WellKnownPathDoesNotBypassToken(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != mcp.DefaultMetadataCacheControl ||
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != resourceserver.DefaultMetadataCacheControl ||
 			!strings.Contains(string(b), `"resource":"`+res.URL+`"`) {
 			t.Errorf("metadata: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), b)
 		}
@@ -157,7 +157,7 @@ func TestRequireBearer_WithoutMetadataEverythingNeedsToken(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	res := mcp.Resource{URL: base + "/mcp", Name: "Files"}
+	res := resourceserver.Resource{URL: base + "/mcp", Name: "Files"}
 	a, err := mcptest.New(s, []string{res.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func TestRequireBearer_WithoutMetadataEverythingNeedsToken(t *testing.T) {
 	var purged, reached atomic.Int64
 	h := server.NewStreamableHTTPServer(filesServer(&purged),
 		server.WithProtectedResourceMetadata(mcpgo.ProtectedResourceMetadata(res, a.Issuer)))
-	protect, err := mcpgo.RequireBearer(a.Provider, mcp.BearerOptions{Resource: res.URL})
+	protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: res.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestRequireBearer_WithoutMetadataEverythingNeedsToken(t *testing.T) {
 	}))
 	srv.Start()
 	defer srv.Close()
-	metaPath, _ := mcp.MetadataPath(res.URL)
+	metaPath, _ := resourceserver.MetadataPath(res.URL)
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
 		resp, _ := mcpPost(t, method, base+metaPath, "", initializeBody)
 		if resp.StatusCode != http.StatusUnauthorized {

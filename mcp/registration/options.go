@@ -60,7 +60,7 @@ type Options struct {
 	InitialAccessTokenHashes [][]byte
 
 	// SupportedScopes are the scopes clients may register. Nil accepts any syntactically
-	// valid scope; set it (for example to mcp.Registry.Scopes()) so that clients cannot
+	// valid scope; set it (for example to resourceserver.Registry.Scopes()) so that clients cannot
 	// register scopes no resource knows.
 	SupportedScopes []string
 	// DefaultScopes are registered when a client asks for none (Claude Code and ChatGPT

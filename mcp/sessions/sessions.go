@@ -43,8 +43,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // HeaderSessionID is the MCP streamable HTTP transport's session header.
@@ -155,12 +155,12 @@ func (o *Options) resolved() Options {
 // Closer closes the session id of owner: it hands the SDK handler a DELETE for it as if
 // owner had sent it. [Guard.Wrap] takes one from adapters whose SDK needs more than
 // [DeleteRequest] to recognize the session's user.
-type Closer func(ctx context.Context, id string, owner *provider.AccessToken)
+type Closer func(ctx context.Context, id string, owner *oauth.AccessToken)
 
 // Guard bounds the sessions of the MCP handlers it wraps; see the package documentation.
 // Make it with [New]; it is safe for concurrent use.
 type Guard struct {
-	v    mcp.AccessTokenVerifier
+	v    resourceserver.AccessTokenVerifier
 	opts Options
 	log  *slog.Logger
 
@@ -178,7 +178,7 @@ type entry struct {
 	id, subject string
 	close       Closer // of the handler that created it
 	token       string
-	at          *provider.AccessToken
+	at          *oauth.AccessToken
 	verified    time.Time // when token was last verified
 	used        time.Time // when the latest request started or ended
 	inflight    int
@@ -188,7 +188,7 @@ type entry struct {
 // New returns a Guard with opts that verifies the tokens of sessions again with v (the
 // verifier of the bearer middleware in front of it). The handlers it guards are
 // given to [Guard.Wrap]; the bounds apply to all of them together.
-func New(v mcp.AccessTokenVerifier, opts *Options) (*Guard, error) {
+func New(v resourceserver.AccessTokenVerifier, opts *Options) (*Guard, error) {
 	if v == nil {
 		return nil, errors.New("sessions: a token verifier is required")
 	}
@@ -228,17 +228,17 @@ func (g *Guard) tooLarge(w http.ResponseWriter, limit int64) {
 }
 
 // Wrap returns next, the SDK's streamable HTTP handler, behind the Guard. It must run
-// behind the bearer middleware (it reads the verified token with mcp.TokenFromContext;
+// behind the bearer middleware (it reads the verified token with resourceserver.TokenFromContext;
 // a request without one gets 401). close closes next's sessions; nil means handing next
 // a [DeleteRequest] (what mcp-go's StreamableHTTPServer needs).
 func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
 	if close == nil {
-		close = func(ctx context.Context, id string, owner *provider.AccessToken) {
+		close = func(ctx context.Context, id string, owner *oauth.AccessToken) {
 			next.ServeHTTP(&DiscardResponse{}, DeleteRequest(ctx, id, owner))
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		at, ok := mcp.TokenFromContext(r.Context())
+		at, ok := resourceserver.TokenFromContext(r.Context())
 		if !ok || at == nil {
 			writeError(w, http.StatusUnauthorized, "no verified access token")
 			return
@@ -311,7 +311,7 @@ func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
 // stream lasts: the session's ID is in the first event, "endpoint", whose data is the
 // URL for the session's messages. Such a session counts like any other; closing it ends
 // the stream.
-func (g *Guard) serveSSE(rec *recorder, r *http.Request, next http.Handler, at *provider.AccessToken, token string) {
+func (g *Guard) serveSSE(rec *recorder, r *http.Request, next http.Handler, at *oauth.AccessToken, token string) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	var e *entry
@@ -323,7 +323,7 @@ func (g *Guard) serveSSE(rec *recorder, r *http.Request, next http.Handler, at *
 		seen = append(seen, b...)
 		id, done := endpointSession(seen)
 		if id != "" {
-			e = g.add(id, at, token, func(context.Context, string, *provider.AccessToken) { cancel() })
+			e = g.add(id, at, token, func(context.Context, string, *oauth.AccessToken) { cancel() })
 			g.mu.Lock()
 			e.inflight++ // the stream is the session: never idle while it lasts
 			g.mu.Unlock()
@@ -386,7 +386,7 @@ func isInitialize(body []byte) bool {
 }
 
 // subject is the user a token stands for, as go-sdk's TokenInfo.UserID.
-func subject(at *provider.AccessToken) string {
+func subject(at *oauth.AccessToken) string {
 	if at.Subject != "" {
 		return at.Subject
 	}
@@ -403,7 +403,7 @@ func bearer(r *http.Request) string {
 }
 
 // add records a new session and closes the sessions it pushes over a bound.
-func (g *Guard) add(id string, at *provider.AccessToken, token string, close Closer) *entry {
+func (g *Guard) add(id string, at *oauth.AccessToken, token string, close Closer) *entry {
 	now := time.Now()
 	sub := subject(at)
 	g.mu.Lock()
@@ -449,7 +449,7 @@ func (g *Guard) add(id string, at *provider.AccessToken, token string, close Clo
 
 // acquire finds session id for a request with token at: http.StatusOK and the entry
 // (marked in flight), or 404 (unknown) or 403 (another user's).
-func (g *Guard) acquire(id string, at *provider.AccessToken, token string) (*entry, int) {
+func (g *Guard) acquire(id string, at *oauth.AccessToken, token string) (*entry, int) {
 	now := time.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -578,7 +578,7 @@ func (g *Guard) sweep() {
 			ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 			_, err := g.v.VerifyAccessToken(ctx, c.token)
 			cancel()
-			if err != nil && !errors.Is(err, provider.ErrInvalidToken) {
+			if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
 				// Storage trouble: no verdict on this or the remaining tokens; try
 				// again next round rather than wait out each one.
 				g.log.Warn("mcp sessions: verifying tokens again failed", "err", err)
@@ -682,10 +682,10 @@ func (d *DiscardResponse) Write(b []byte) (int, error) { return len(b), nil }
 func (d *DiscardResponse) WriteHeader(int) {}
 
 // DeleteRequest returns the DELETE request that closes session id, for a [Closer]: it
-// carries the session ID and owner in its context (mcp.ContextWithToken) for adapters
+// carries the session ID and owner in its context (resourceserver.ContextWithToken) for adapters
 // whose SDK reads the user from there.
-func DeleteRequest(ctx context.Context, id string, owner *provider.AccessToken) *http.Request {
-	r, _ := http.NewRequestWithContext(mcp.ContextWithToken(ctx, owner), http.MethodDelete, "/", nil)
+func DeleteRequest(ctx context.Context, id string, owner *oauth.AccessToken) *http.Request {
+	r, _ := http.NewRequestWithContext(resourceserver.ContextWithToken(ctx, owner), http.MethodDelete, "/", nil)
 	r.Header.Set(HeaderSessionID, id)
 	return r
 }

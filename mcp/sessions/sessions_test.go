@@ -9,12 +9,12 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
-var refuseAll = mcp.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
+var refuseAll = resourceserver.AccessTokenVerifierFunc(func(context.Context, string) (*provider.AccessToken, error) {
 	return nil, provider.ErrInvalidToken
 })
 

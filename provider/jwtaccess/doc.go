@@ -1,74 +1,18 @@
-// Package jwtaccess issues and verifies RFC 9068 JWT access tokens for a
-// [provider.Provider], as an alternative to its opaque HMAC access tokens.
+// Package jwtaccess issues and verifies RFC 9068 JWT access tokens, as an alternative to
+// the provider's opaque HMAC access tokens: a [KeyManager] keeps rotating signing keys in
+// a [SigningKeyStore] (storage/gorm implements it) and supplies
+// [KeyManager.AccessTokenStrategy] and the JWKS at [JWKSURI]; a [Verifier] checks tokens
+// locally from a [KeySet] (the KeyManager in process, a [RemoteKeySet] on the jwks_uri
+// elsewhere) and implements resourceserver.AccessTokenVerifier.
 //
-// It has four parts:
-//
-//   - [KeyManager] keeps the signing keys in a [provider.SigningKeyStore] (storage/gorm
-//     implements it, private keys encrypted at rest), creates the first key when there is
-//     none, rotates keys with overlap and caches them in memory.
-//   - [KeyManager.AccessTokenStrategy] plugs into provider.Config.AccessTokenStrategy. The
-//     tokens it issues carry the header typ "at+jwt" and kid, and the claims iss, sub,
-//     aud (the RFC 8707 resources the grant is bound to), client_id, scope, exp, iat and
-//     jti. They are still stored by signature, so introspection and revocation through the
-//     provider keep working. Refresh tokens and codes stay opaque HMAC tokens.
-//   - [KeyManager.JWKSHandler] publishes the public keys at jwks_uri ([JWKSPath] under the
-//     issuer).
-//   - [Verifier] checks a token locally, without a database round trip: signature by kid
-//     from a cached key set ([KeyManager] in the same deployment, [RemoteKeySet] for a
-//     resource server in another process that only knows the jwks_uri), typ, iss, exp,
-//     nbf, iat and an algorithm allow-list. It implements the mcp bearer middleware's
-//     AccessTokenVerifier.
-//
-// # Revocation trade-off
-//
-// Local verification is what lets resource servers scale out, and its price is that it
-// cannot see revocation: a revoked (or reused-refresh-token-revoked) JWT access token
-// keeps verifying locally until its exp. Introspection through the provider
-// (Provider.VerifyAccessToken, the introspection endpoint) does see it, because the token
-// is still stored. Keep JWT access tokens short-lived: set provider.Config.AccessTokenLifespan
-// to [DefaultAccessTokenLifespan] (10 minutes; 5 to 15 minutes is the usual range) rather
-// than the provider's 1 hour default for opaque tokens. Clients refresh transparently.
-//
-// # Key rotation
-//
-// Every key has a generation. The key that signs is the newest generation whose ActiveAt
-// has passed. [KeyManagerConfig.RotationPeriod] after a key started signing, its successor
-// takes over; the successor is created and published [KeyManagerConfig.PrePublish] earlier,
-// so that every replica (which re-reads the store every RefreshInterval) and every remote
-// verifier (which caches the JWKS) knows it before the first token signed with it
-// arrives. A key that stopped signing stays published for MaxTokenLifespan plus a margin,
-// until every token it signed has expired, and is then deleted. Replicas starting or
-// rotating at the same moment agree: a generation can be created once (the store refuses
-// a second key with the same generation), and the loser re-reads the winner's key.
-//
-// Every replica must agree on MaxTokenLifespan: any of them may delete a retired key,
-// so with an AccessTokenLifespan above the 1 hour default set
-// KeyManagerConfig.MaxTokenLifespan to it everywhere (AccessTokenStrategy raises it only
-// in the process that issues tokens). Run KeyManager.Run on every replica, including
-// those that only verify: verification reads the in-memory cache only.
-//
-// # What a locally verified token says
-//
-// [Verifier.VerifyAccessToken] fills provider.AccessToken from the claims, with these
-// differences from Provider.VerifyAccessToken on the same token: GrantID is empty (the
-// grant is not in the JWT); for the client credentials grant Subject is the client ID
-// (RFC 9068 §2.2 wants sub to name the client when there is no resource owner); and a
-// token issued without any resource has no aud (RFC 9068 makes aud required: configure
-// provider.Config.Resources and DefaultResource, as MCP needs anyway). The Verifier does
-// not check the audience or scopes: the bearer middleware does.
-//
-// # Wiring
-//
-// See the package example: create a KeyManager on the store, set
-// Config.AccessTokenStrategy to keys.AccessTokenStrategy, add jwks_uri with
-// Config.EditMetadata, register the JWKS handler on the mux, run keys.Run in the
-// background, and give the bearer middleware a [Verifier].
+// A locally verified token cannot be revoked before it expires: keep access tokens short
+// ([DefaultAccessTokenLifespan]). docs/design-jwtaccess.md describes the revocation
+// trade-off, key rotation across replicas, what a verified token says and the wiring;
+// the package example shows the wiring.
 package jwtaccess
 
 import (
 	"time"
-
-	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // DefaultAccessTokenLifespan is the access-token lifetime recommended with JWT access
@@ -84,9 +28,10 @@ const (
 	DefaultRotationPeriod = 30 * 24 * time.Hour
 	// DefaultPrePublish is how long a new key is published before it signs.
 	DefaultPrePublish = time.Hour
-	// DefaultMaxTokenLifespan is how long a retired key stays published (the provider's
-	// default access-token lifespan, the longest a token can live unless configured).
-	DefaultMaxTokenLifespan = provider.DefaultAccessTokenLifespan
+	// DefaultMaxTokenLifespan is how long a retired key stays published: the provider's
+	// default access-token lifespan (provider.DefaultAccessTokenLifespan, a test pins
+	// the two equal), the longest a token can live unless configured.
+	DefaultMaxTokenLifespan = time.Hour
 	// DefaultRefreshInterval is how often the cached keys are re-read from the store.
 	DefaultRefreshInterval = time.Minute
 	// DefaultJWKSMaxAge is the longest Cache-Control max-age of the JWKS handler.

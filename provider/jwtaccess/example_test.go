@@ -17,7 +17,7 @@ import (
 
 // Example plugs RFC 9068 JWT access tokens into a provider: a KeyManager on the same
 // store, its AccessTokenStrategy, jwks_uri in the metadata, the JWKS handler on the mux,
-// and a Verifier for the resource server (give it to mcp.RequireBearer, or use a
+// and a Verifier for the resource server (give it to resourceserver.NewBearer, or use a
 // RemoteKeySet on the jwks_uri in another process).
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())

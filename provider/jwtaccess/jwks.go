@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fosite-mcp/fosite-mcp/provider/cors"
+	"github.com/fosite-mcp/fosite-mcp/internal/jsondoc"
 )
 
 // JWKSHandler serves the public keys as a JSON Web Key Set (RFC 7517 §5) for jwks_uri:
@@ -19,28 +19,7 @@ import (
 func (m *KeyManager) JWKSHandler() http.Handler {
 	maxAge := min(DefaultJWKSMaxAge, m.cfg.PrePublish/4)
 	cacheControl := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		if (cors.Policy{Methods: "GET, HEAD, OPTIONS"}).Handle(w, r) {
-			return
-		}
-		switch r.Method {
-		case http.MethodGet, http.MethodHead:
-		default:
-			h.Set("Allow", "GET, HEAD, OPTIONS")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		body := m.current().jwks
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", cacheControl)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		if r.Method == http.MethodHead {
-			return
-		}
-		_, _ = w.Write(body)
-	})
+	return jsondoc.Handler(cacheControl, func(*http.Request) []byte { return m.current().jwks })
 }
 
 // Register serves JWKSHandler on mux at the issuer's path + JWKSPath (the path of

@@ -18,8 +18,6 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
-
-	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // KeyManagerConfig configures a KeyManager. Store is required; every other field has a
@@ -27,7 +25,7 @@ import (
 type KeyManagerConfig struct {
 	// Store persists the signing keys (storage/gorm's Store implements it). Every replica
 	// of the authorization server must use the same store.
-	Store provider.SigningKeyStore
+	Store SigningKeyStore
 
 	// Algorithm is the JWS algorithm of new keys: "ES256" (default: ECDSA P-256, small
 	// and fast) or "RS256" (RSA 2048, for verifiers that know nothing else). Existing keys
@@ -71,7 +69,7 @@ type KeyManagerConfig struct {
 // is safe for concurrent use. Create it with NewKeyManager and run Run in the background.
 type KeyManager struct {
 	cfg   KeyManagerConfig
-	store provider.SigningKeyStore
+	store SigningKeyStore
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -92,7 +90,7 @@ type keySet struct {
 
 // managedKey is a stored key with what signing and verifying need.
 type managedKey struct {
-	provider.SigningKey
+	SigningKey
 	public *jose.JSONWebKey
 	signer jose.Signer
 }
@@ -184,7 +182,7 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 		return fmt.Errorf("jwtaccess: listing signing keys: %w", err)
 	}
 	now := m.now()
-	if err := m.create(ctx, nextGeneration(keys), now, now.Add(m.cfg.PrePublish)); err != nil && !errors.Is(err, provider.ErrSigningKeyExists) {
+	if err := m.create(ctx, nextGeneration(keys), now, now.Add(m.cfg.PrePublish)); err != nil && !errors.Is(err, ErrSigningKeyExists) {
 		return err
 	}
 	return m.refreshLocked(ctx)
@@ -213,7 +211,7 @@ func (m *KeyManager) Revoke(ctx context.Context, kid string) error {
 		}
 	}
 	if !signing {
-		if err := m.create(ctx, nextGeneration(keys), now, now); err != nil && !errors.Is(err, provider.ErrSigningKeyExists) {
+		if err := m.create(ctx, nextGeneration(keys), now, now); err != nil && !errors.Is(err, ErrSigningKeyExists) {
 			return err
 		}
 	}
@@ -231,7 +229,7 @@ func (m *KeyManager) refreshLocked(ctx context.Context) error {
 		switch err := m.create(ctx, gen, now, activeAt); {
 		case err == nil:
 			changed = true
-		case errors.Is(err, provider.ErrSigningKeyExists):
+		case errors.Is(err, ErrSigningKeyExists):
 			// Another replica created this generation at the same moment: use theirs.
 			changed = true
 		default:
@@ -268,7 +266,7 @@ func (m *KeyManager) refreshLocked(ctx context.Context) error {
 }
 
 // due reports whether a new key must be created, with its generation and ActiveAt.
-func (m *KeyManager) due(keys []*provider.SigningKey, now time.Time) (gen int64, activeAt time.Time, ok bool) {
+func (m *KeyManager) due(keys []*SigningKey, now time.Time) (gen int64, activeAt time.Time, ok bool) {
 	if len(keys) == 0 {
 		// Nobody can have cached anything yet: the first key signs at once.
 		return 1, now, true
@@ -289,7 +287,7 @@ func (m *KeyManager) due(keys []*provider.SigningKey, now time.Time) (gen int64,
 
 // prune deletes keys whose publication window has ended: MaxTokenLifespan (plus a margin
 // for clock skew and cache refreshes) after a later generation started signing.
-func (m *KeyManager) prune(ctx context.Context, keys []*provider.SigningKey, now time.Time) bool {
+func (m *KeyManager) prune(ctx context.Context, keys []*SigningKey, now time.Time) bool {
 	keep := time.Duration(m.maxLifespan.Load()) + m.cfg.RefreshInterval + pruneMargin
 	deleted := false
 	for i, k := range keys {
@@ -312,7 +310,7 @@ func (m *KeyManager) prune(ctx context.Context, keys []*provider.SigningKey, now
 
 // retiredAt returns when a key stopped signing: the earliest ActiveAt among later
 // generations that has passed.
-func retiredAt(later []*provider.SigningKey, now time.Time) (time.Time, bool) {
+func retiredAt(later []*SigningKey, now time.Time) (time.Time, bool) {
 	var at time.Time
 	for _, k := range later {
 		if !k.ActiveAt.After(now) && (at.IsZero() || k.ActiveAt.Before(at)) {
@@ -322,7 +320,7 @@ func retiredAt(later []*provider.SigningKey, now time.Time) (time.Time, bool) {
 	return at, !at.IsZero()
 }
 
-func nextGeneration(keys []*provider.SigningKey) int64 {
+func nextGeneration(keys []*SigningKey) int64 {
 	if len(keys) == 0 {
 		return 1
 	}
@@ -339,12 +337,12 @@ func (m *KeyManager) create(ctx context.Context, gen int64, createdAt, activeAt 
 	if err != nil {
 		return err
 	}
-	err = m.store.CreateSigningKey(ctx, &provider.SigningKey{
+	err = m.store.CreateSigningKey(ctx, &SigningKey{
 		ID: kid, Generation: gen, Algorithm: m.cfg.Algorithm, Key: priv,
 		CreatedAt: createdAt, ActiveAt: activeAt,
 	})
 	if err != nil {
-		if errors.Is(err, provider.ErrSigningKeyExists) {
+		if errors.Is(err, ErrSigningKeyExists) {
 			m.log.InfoContext(ctx, "another replica created the JWT signing key generation first", "generation", gen)
 			return err
 		}
@@ -383,7 +381,7 @@ func thumbprint(pub crypto.PublicKey) (string, error) {
 }
 
 // buildSet makes the cache snapshot: public JWKs, signers and the rendered JWKS.
-func (m *KeyManager) buildSet(keys []*provider.SigningKey, now time.Time) (*keySet, error) {
+func (m *KeyManager) buildSet(keys []*SigningKey, now time.Time) (*keySet, error) {
 	set := &keySet{loadedAt: now, byID: make(map[string]*managedKey, len(keys))}
 	pubs := make([]jose.JSONWebKey, 0, len(keys))
 	for _, k := range keys {

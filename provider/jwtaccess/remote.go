@@ -71,7 +71,7 @@ type remoteSet struct {
 	keys      map[string]*jose.JSONWebKey
 }
 
-// ErrKeySetUnavailable is returned (not wrapping provider.ErrInvalidToken) when no key
+// ErrKeySetUnavailable is returned (not wrapping oauth.ErrInvalidToken) when no key
 // set could ever be fetched: a server-side failure, not a bad token.
 var ErrKeySetUnavailable = errors.New("jwtaccess: JSON Web Key Set unavailable")
 

@@ -361,3 +361,12 @@ func TestKeyManager_StaleCacheRefreshesInBackground(t *testing.T) {
 		}
 	})
 }
+
+// TestDefaultMaxTokenLifespan_IsProviderDefault pins the constant jwtaccess cannot take
+// from provider (it does not import it, so that resource servers link no fosite compose):
+// a retired key stays published as long as a token with the provider's default lifespan.
+func TestDefaultMaxTokenLifespan_IsProviderDefault(t *testing.T) {
+	if jwtaccess.DefaultMaxTokenLifespan != provider.DefaultAccessTokenLifespan {
+		t.Fatalf("DefaultMaxTokenLifespan %v, provider.DefaultAccessTokenLifespan %v", jwtaccess.DefaultMaxTokenLifespan, provider.DefaultAccessTokenLifespan)
+	}
+}

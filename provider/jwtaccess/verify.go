@@ -11,7 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
 
-	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // KeySet gives a Verifier the public key for a key ID. *KeyManager (same deployment,
@@ -23,13 +23,13 @@ type KeySet interface {
 	VerificationKey(ctx context.Context, kid string) (*jose.JSONWebKey, error)
 }
 
-// Errors of the Verifier. Each wraps provider.ErrInvalidToken.
+// Errors of the Verifier. Each wraps oauth.ErrInvalidToken.
 var (
 	// ErrUnknownKey: the token's kid names no published key (forged, or signed with a
 	// deleted key).
-	ErrUnknownKey = fmt.Errorf("%w: unknown signing key", provider.ErrInvalidToken)
+	ErrUnknownKey = fmt.Errorf("%w: unknown signing key", oauth.ErrInvalidToken)
 	// ErrTokenExpired: the token's exp has passed (beyond the leeway).
-	ErrTokenExpired = fmt.Errorf("%w: expired", provider.ErrInvalidToken)
+	ErrTokenExpired = fmt.Errorf("%w: expired", oauth.ErrInvalidToken)
 )
 
 // supportedAlgorithms are the asymmetric JWS algorithms a Verifier may allow. "none" and
@@ -70,8 +70,8 @@ type VerifierConfig struct {
 }
 
 // Verifier checks RFC 9068 JWT access tokens locally: no database round trip, so it
-// cannot see revocation (see the package documentation). It implements the mcp
-// package's AccessTokenVerifier. It does not check the audience or scopes: the caller
+// cannot see revocation (see the package documentation). It implements
+// resourceserver.AccessTokenVerifier. It does not check the audience or scopes: the caller
 // (the bearer middleware) does. Safe for concurrent use.
 type Verifier struct {
 	issuer   string
@@ -131,17 +131,17 @@ type accessClaims struct {
 }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{provider.ErrInvalidToken}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{oauth.ErrInvalidToken}, args...)...)
 }
 
 // VerifyAccessToken verifies token and returns what it says. In order: size and compact
 // JWS form; exactly one signature; alg on the allow-list; typ "at+jwt" (RFC 9068 §4); no
 // crit header; kid naming a published key of the same algorithm; the signature; iss
 // exactly the issuer; exp (required), nbf and iat (required) within the leeway; sub,
-// client_id and jti present. Every refusal wraps provider.ErrInvalidToken (ErrTokenExpired
+// client_id and jti present. Every refusal wraps oauth.ErrInvalidToken (ErrTokenExpired
 // and ErrUnknownKey among them); a KeySet failure is returned as it is. GrantID is empty:
 // JWTs do not carry the grant.
-func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*provider.AccessToken, error) {
+func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*oauth.AccessToken, error) {
 	if token == "" {
 		return nil, invalid("empty token")
 	}
@@ -171,7 +171,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*provid
 	}
 	key, err := v.keys.VerificationKey(ctx, h.KeyID)
 	if err != nil {
-		if errors.Is(err, provider.ErrInvalidToken) {
+		if errors.Is(err, oauth.ErrInvalidToken) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("jwtaccess: obtaining verification keys: %w", err)
@@ -211,7 +211,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*provid
 	if c.Subject == "" || c.ClientID == "" || c.ID == "" {
 		return nil, invalid("sub, client_id or jti missing")
 	}
-	return &provider.AccessToken{
+	return &oauth.AccessToken{
 		Subject:   c.Subject,
 		ClientID:  c.ClientID,
 		Scopes:    strings.Fields(c.Scope),

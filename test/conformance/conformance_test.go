@@ -40,7 +40,7 @@ var expectedNonPass = map[string][]conformance.Status{
 var twoResourcesNonPass = map[string][]conformance.Status{
 	"REFRESH-OLD-INVALID":   {conformance.Warn},
 	"REFRESH-REUSE-REVOKES": {conformance.Skip},
-	// mcp.NewMetadataHandler serves the root well-known document only when the registry
+	// resourceserver.NewMetadataHandler serves the root well-known document only when the registry
 	// holds exactly one resource, even when the resources live on different hosts.
 	"PRM-WELLKNOWN-ROOT": {conformance.Warn},
 	"DEVICE-SINGLE-USE":  {conformance.Skip},
@@ -164,7 +164,7 @@ func TestConformance_StackJWT(t *testing.T) {
 			{"local verification", false, anyOf(localJWTOutcome(nil), expectedNonPass)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				st := newStack(t, s, stack.Options{JWTAccessTokens: &mcp.JWTAccessTokens{CheckRevocation: tc.checkRevocation}})
+				st := newStack(t, s, stack.Options{JWTAccessTokens: &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: tc.checkRevocation}})
 				rep := runSuite(t, st, conformance.Target{})
 				requireOutcome(t, rep, tc.nonPass)
 				if !tc.checkRevocation {

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
@@ -131,7 +131,7 @@ var doubles = []struct {
 		// RFC 9728 §3.3: protected resource metadata naming another resource.
 		name: "serves metadata for another resource",
 		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
-			return rewrite(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, mcp.WellKnownPath) },
+			return rewrite(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, resourceserver.WellKnownPath) },
 				editJSON(func(m map[string]any) { m["resource"] = st.MCPURL + "/v2" }))(h)
 		},
 		// Both real clients refuse such metadata.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -52,7 +53,7 @@ func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options, edit
 			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
 			Logger:      discard,
 		},
-		Resources:  []mcp.Resource{{URL: resourceURL, Name: "Files", Scopes: []string{scope}}},
+		Resources:  []resourceserver.Resource{{URL: resourceURL, Name: "Files", Scopes: []string{scope}}},
 		Compat:     opts,
 		RateLimits: &mcp.RateLimits{Disabled: true},
 		Logger:     discard,
@@ -67,7 +68,7 @@ func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options, edit
 	mux := http.NewServeMux()
 	auth.Register(mux)
 	guarded, err := auth.Protect(resourceURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := mcp.TokenFromContext(r.Context())
+		tok, _ := resourceserver.TokenFromContext(r.Context())
 		_ = json.NewEncoder(w).Encode(map[string]string{"sub": tok.Subject})
 	}))
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -104,11 +105,11 @@ func Start(ctx context.Context, store provider.Storage, opts Options) (st *Stack
 	}()
 	base := "http://" + main.Listener.Addr().String()
 	st = &Stack{Issuer: base + "/oauth", MCPURL: base + "/mcp"}
-	resources := []mcp.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
+	resources := []resourceserver.Resource{{URL: st.MCPURL, Name: "conformance MCP server", Scopes: []string{"mcp:tools", "mcp:admin"}, DefaultScopes: []string{"mcp:tools"}}}
 	if opts.OtherResource {
 		other = httptest.NewUnstartedServer(nil)
 		st.OtherURL = "http://" + other.Listener.Addr().String() + "/mcp"
-		resources = append(resources, mcp.Resource{URL: st.OtherURL, Name: "another MCP server", Scopes: []string{"mcp:tools"}})
+		resources = append(resources, resourceserver.Resource{URL: st.OtherURL, Name: "another MCP server", Scopes: []string{"mcp:tools"}})
 	}
 	cfg := mcp.Config{
 		Provider: provider.Config{
@@ -120,7 +121,7 @@ func Start(ctx context.Context, store provider.Storage, opts Options) (st *Stack
 			DeviceAuthorization: &provider.DeviceAuthorizationOptions{Lifespan: opts.DeviceCodeLifespan},
 		},
 		Resources:                 resources,
-		ClientIDMetadataDocuments: &cimd.Options{Logger: logger},
+		ClientIDMetadataDocuments: &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{Logger: logger}},
 		JWTAccessTokens:           opts.JWTAccessTokens,
 		// The suite sends hundreds of requests from one address within seconds, far
 		// beyond the default per-address limits (mcp.RateLimits); their tests are in
@@ -162,8 +163,8 @@ func Start(ctx context.Context, store provider.Storage, opts Options) (st *Stack
 	if other != nil {
 		omux := http.NewServeMux()
 		prm := st.Server.ProtectedResourceMetadata()
-		omux.Handle(mcp.WellKnownPath, prm)
-		omux.Handle(mcp.WellKnownPath+"/", prm)
+		omux.Handle(resourceserver.WellKnownPath, prm)
+		omux.Handle(resourceserver.WellKnownPath+"/", prm)
 		guardedOther, err := st.Server.Protect(st.OtherURL, st.MCP)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,48 @@
+package resourceserver_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// BenchmarkBearer measures the middleware in process with opaque tokens verified by the
+// provider against each database (one storage read per request).
+func BenchmarkBearer(b *testing.B) {
+	const resource = "https://mcp.example.com/mcp"
+	for _, backend := range gormtest.Backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := resourceserver.MustRequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
+				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := benchcpu.Start(b)
+			defer cpu.Report()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodPost, resource, nil)
+					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					if w.Code != http.StatusOK {
+						b.Fatalf("status %d", w.Code)
+					}
+				}
+			})
+		})
+	}
+}

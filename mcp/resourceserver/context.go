@@ -1,0 +1,41 @@
+package resourceserver
+
+import (
+	"context"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
+)
+
+type tokenKey struct{}
+
+// TokenFromContext returns the access token [Bearer] verified for this request:
+// subject, client ID, granted scopes, audience and expiry. It never holds the token
+// string. Treat the result as read-only.
+func TokenFromContext(ctx context.Context) (*oauth.AccessToken, bool) {
+	t, ok := ctx.Value(tokenKey{}).(*oauth.AccessToken)
+	return t, ok && t != nil
+}
+
+// ContextWithToken returns ctx carrying t for [TokenFromContext]. The middleware calls it;
+// SDK adapters use it to carry the identity into contexts they build themselves.
+func ContextWithToken(ctx context.Context, t *oauth.AccessToken) context.Context {
+	return context.WithValue(ctx, tokenKey{}, t)
+}
+
+// guardKey carries the guarding middleware's settings, so that [RequireScopes] deeper in
+// the handler chain can answer with the same challenge.
+type guardKey struct{}
+
+type guard struct {
+	b        *Bearer
+	required []string // scopes the outer middleware already required (and checked)
+}
+
+func contextWithGuard(ctx context.Context, g *guard) context.Context {
+	return context.WithValue(ctx, guardKey{}, g)
+}
+
+func guardFromContext(ctx context.Context) (*guard, bool) {
+	g, ok := ctx.Value(guardKey{}).(*guard)
+	return g, ok && g != nil
+}
