@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 	"github.com/ory/fosite"
 )
 
@@ -134,7 +134,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	id, err := randomID()
+	id, err := randid.New(randid.Secret)
 	if err != nil {
 		p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
@@ -297,7 +297,7 @@ func (p *Provider) settleScopesAndResources(ctx context.Context, client fosite.C
 			return fosite.ErrServerError.WithWrap(err)
 		}
 	}
-	view.Scopes = dedupe(view.Scopes)
+	view.Scopes = lists.Dedupe(view.Scopes)
 	for _, s := range view.Scopes {
 		if !ValidScopeToken(s) {
 			return fosite.ErrInvalidScope.WithHint("A scope is malformed.")
@@ -619,15 +619,6 @@ func pendingError(err error) error {
 	return err
 }
 
-// randomID returns 256 random bits, base64url-encoded.
-func randomID() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
 // pendingParams are the authorization request parameters a pending authorization keeps:
 // those consent pages show and that consume replays through validateAuthorize (fosite's
 // authorization request parsing and PKCE handler read nothing else). Anything else a
@@ -644,16 +635,6 @@ func pendingForm(form url.Values) url.Values {
 	for _, k := range pendingParams {
 		if vs, ok := form[k]; ok {
 			out[k] = append([]string(nil), vs...)
-		}
-	}
-	return out
-}
-
-func dedupe(list []string) []string {
-	out := make([]string, 0, len(list))
-	for _, s := range list {
-		if !contains(out, s) {
-			out = append(out, s)
 		}
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 	"github.com/ory/fosite"
 )
 
@@ -206,11 +207,11 @@ func (r *clientResolution) normalize(id string, c *Client) error {
 	if !slices.Contains(c.GrantTypes, "authorization_code") {
 		return errors.New("the client must use the authorization_code grant")
 	}
-	c.GrantTypes = dedupe(c.GrantTypes)
+	c.GrantTypes = lists.Dedupe(c.GrantTypes)
 	if len(c.ResponseTypes) == 0 {
 		c.ResponseTypes = []string{"code"}
 	}
-	if len(dedupe(c.ResponseTypes)) != 1 || c.ResponseTypes[0] != "code" {
+	if len(lists.Dedupe(c.ResponseTypes)) != 1 || c.ResponseTypes[0] != "code" {
 		return errors.New("the only supported response type is code")
 	}
 	c.ResponseTypes = []string{"code"}
@@ -238,7 +239,7 @@ func (r *clientResolution) normalize(id string, c *Client) error {
 	if len(c.Scopes) == 0 {
 		c.Scopes = append([]string{}, r.scopes...)
 	} else {
-		c.Scopes = slices.DeleteFunc(dedupe(c.Scopes), func(s string) bool { return !contains(r.scopes, s) })
+		c.Scopes = slices.DeleteFunc(lists.Dedupe(c.Scopes), func(s string) bool { return !contains(r.scopes, s) })
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 	"github.com/go-jose/go-jose/v3"
 )
 
@@ -78,7 +80,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		return nil, "", fmt.Errorf("provider: %w", err)
 	}
 	if c.ID == "" {
-		id, err := randomID()
+		id, err := randid.New(randid.Secret)
 		if err != nil {
 			return nil, "", err
 		}
@@ -88,7 +90,7 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		c.GrantTypes = []string{"authorization_code", "refresh_token"}
 	}
 	if len(spec.Scopes) == 0 {
-		c.Scopes = dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
+		c.Scopes = lists.Dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
 	}
 	for _, s := range c.Scopes {
 		if !ValidScopeToken(s) {

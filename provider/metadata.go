@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 )
 
 // AuthorizationServerMetadata is the RFC 8414 §2 metadata document. Empty fields are
@@ -97,7 +99,7 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 		grants = append(grants, GrantTypeDeviceCode)
 		device = p.endpoints.deviceAuthorization
 	}
-	scopes := dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
+	scopes := lists.Dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
 	return AuthorizationServerMetadata{
 		Issuer:                                     p.cfg.Issuer,
 		AuthorizationEndpoint:                      p.endpoints.authorize,

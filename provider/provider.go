@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
@@ -197,7 +198,7 @@ func New(cfg Config) (*Provider, error) {
 		fstore.resolution = &clientResolution{
 			resolver: cfg.ClientResolver,
 			store:    cfg.Storage,
-			scopes:   dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
+			scopes:   lists.Dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
 			log:      cfg.Logger,
 			redirect: cfg.RedirectURIRules,
 		}

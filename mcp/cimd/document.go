@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -172,9 +173,9 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 		Public:                  true,
 		TokenEndpointAuthMethod: provider.AuthMethodNone,
 		RedirectURIs:            slices.Clone(d.RedirectURIs),
-		GrantTypes:              dedupe(grants),
+		GrantTypes:              lists.Dedupe(grants),
 		ResponseTypes:           []string{"code"},
-		Scopes:                  dedupe(scopes),
+		Scopes:                  lists.Dedupe(scopes),
 		ApplicationType:         d.ApplicationType,
 		Name:                    name,
 		URI:                     d.ClientURI,
@@ -186,14 +187,4 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 		SoftwareVersion:         d.SoftwareVersion,
 		Source:                  provider.ClientSourceMetadataDocument,
 	}, nil
-}
-
-func dedupe(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }

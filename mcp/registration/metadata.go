@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -25,7 +26,7 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Erro
 	public := m.TokenEndpointAuthMethod == provider.AuthMethodNone
 
 	// grant_types: default ["authorization_code"] (RFC 7591 §2).
-	m.GrantTypes = dedupe(m.GrantTypes)
+	m.GrantTypes = lists.Dedupe(m.GrantTypes)
 	if len(m.GrantTypes) == 0 {
 		m.GrantTypes = slices.Clone(o.DefaultGrantTypes)
 	}
@@ -40,7 +41,7 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Erro
 	codeGrant := slices.Contains(m.GrantTypes, grantAuthorizationCode)
 
 	// response_types: default ["code"] (RFC 7591 §2), for clients of the code grant.
-	m.ResponseTypes = dedupe(m.ResponseTypes)
+	m.ResponseTypes = lists.Dedupe(m.ResponseTypes)
 	if len(m.ResponseTypes) == 0 && codeGrant {
 		m.ResponseTypes = []string{responseTypeCode}
 	}
@@ -55,7 +56,7 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Erro
 	}
 
 	// redirect_uris: required for the code grant; OAuth 2.1 / RFC 8252 rules.
-	m.RedirectURIs = dedupe(m.RedirectURIs)
+	m.RedirectURIs = lists.Dedupe(m.RedirectURIs)
 	if codeGrant && len(m.RedirectURIs) == 0 {
 		return m, redirectError("redirect_uris is required for the authorization_code grant")
 	}
@@ -103,7 +104,7 @@ func (o *Options) resolve(req *ClientRegistrationRequest) (ClientMetadata, *Erro
 	}
 	m.Scope = strings.Join(scopes, " ")
 
-	m.Contacts = dedupe(m.Contacts)
+	m.Contacts = lists.Dedupe(m.Contacts)
 	return m, nil
 }
 
@@ -179,17 +180,6 @@ func redirectHost(raw string) string {
 		return u.Hostname()
 	}
 	return u.Scheme + ":"
-}
-
-// dedupe drops empty strings and repeats, keeping the first occurrence's order.
-func dedupe(in []string) []string {
-	var out []string
-	for _, s := range in {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func nonNil(l []string) []string {
