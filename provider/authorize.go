@@ -230,28 +230,7 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if err != nil {
 		return ar, nil, err
 	}
-	if n := p.cfg.MinStateLength; n > 0 && len(ar.State) < n {
-		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The 'state' parameter is required and must be at least %d characters long.", n)
-	}
-	if len(rawScope) > 1 {
-		return ar, nil, fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
-	}
-	if len(rawScope) == 1 && len(fosite.RemoveEmpty(strings.Split(rawScope[0], " "))) > MaxScopeValues {
-		return ar, nil, fosite.ErrInvalidScope.WithHintf("At most %d scopes may be requested.", MaxScopeValues)
-	}
-	if len(form["resource"]) > MaxResourceValues {
-		return ar, nil, fosite.ErrInvalidRequest.WithHintf("At most %d 'resource' parameters may be sent.", MaxResourceValues)
-	}
-	if k := duplicateParam(form, "resource"); k != "" {
-		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
-	}
-	if form.Get("request") != "" {
-		return ar, nil, fosite.ErrRequestNotSupported
-	}
-	if !ar.GetResponseTypes().ExactOne("code") {
-		return ar, nil, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
-	}
-	if err := checkPKCEChallenge(form.Get("code_challenge"), form.Get("code_challenge_method")); err != nil {
+	if err := p.checkAuthorizeParams(ar, form, rawScope); err != nil {
 		return ar, nil, err
 	}
 	resources, err := p.canonicalResources(form["resource"])
@@ -280,6 +259,34 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	ar.SetRequestedScopes(view.Scopes)
 	ar.SetRequestedAudience(view.Resources)
 	return ar, view, nil
+}
+
+// checkAuthorizeParams applies the rules fosite lacks to a request whose redirect URI is
+// trusted (errors may be redirected): state length, scope and resource counts and
+// repeats, no request objects, response_type=code only, PKCE S256.
+func (p *Provider) checkAuthorizeParams(ar *fosite.AuthorizeRequest, form url.Values, rawScope []string) error {
+	if n := p.cfg.MinStateLength; n > 0 && len(ar.State) < n {
+		return fosite.ErrInvalidRequest.WithHintf("The 'state' parameter is required and must be at least %d characters long.", n)
+	}
+	if len(rawScope) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
+	}
+	if len(rawScope) == 1 && len(fosite.RemoveEmpty(strings.Split(rawScope[0], " "))) > MaxScopeValues {
+		return fosite.ErrInvalidScope.WithHintf("At most %d scopes may be requested.", MaxScopeValues)
+	}
+	if len(form["resource"]) > MaxResourceValues {
+		return fosite.ErrInvalidRequest.WithHintf("At most %d 'resource' parameters may be sent.", MaxResourceValues)
+	}
+	if k := duplicateParam(form, "resource"); k != "" {
+		return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
+	}
+	if form.Get("request") != "" {
+		return fosite.ErrRequestNotSupported
+	}
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	}
+	return checkPKCEChallenge(form.Get("code_challenge"), form.Get("code_challenge_method"))
 }
 
 // settleScopesAndResources runs Config.AuthorizeHook on view when runHook is set, then

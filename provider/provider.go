@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
@@ -198,9 +197,8 @@ func New(cfg Config) (*Provider, error) {
 		fstore.resolution = &clientResolution{
 			resolver: cfg.ClientResolver,
 			store:    cfg.Storage,
-			scopes:   lists.Dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
+			rules:    p.documentClientRules(),
 			log:      cfg.Logger,
-			redirect: cfg.RedirectURIRules,
 		}
 	}
 	p.fstore = fstore
