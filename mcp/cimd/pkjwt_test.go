@@ -75,6 +75,11 @@ func TestFlow_PrivateKeyJWTDocument_RFC7523(t *testing.T) {
 		if status, tok = s.token(t, withAssertion(refresh, ec, jose.ES256)); status != http.StatusOK || tok.AccessToken == "" {
 			t.Fatalf("refresh: %d %+v", status, tok)
 		}
+		// The unchanged document (fetched again: no-store) leaves the row alone: the keys
+		// compare equal after the storage round trip.
+		if again, err := store.LoadClient(t.Context(), id); err != nil || !again.UpdatedAt.Equal(stored.UpdatedAt) {
+			t.Fatalf("row rewritten for an unchanged document: %v → %v (%v)", stored.UpdatedAt, again.UpdatedAt, err)
+		}
 
 		for name, form := range map[string]url.Values{
 			"another key":               withAssertion(s.code(t, id), other, jose.ES256),
