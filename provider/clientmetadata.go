@@ -180,11 +180,14 @@ func NormalizeClientMetadata(m ClientMetadata, rules ClientRules) (*Client, erro
 	c := &Client{
 		TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
 		Name:                    strings.TrimSpace(m.Name),
-		URI:                     m.URI, LogoURI: m.LogoURI, PolicyURI: m.PolicyURI, TOSURI: m.TOSURI,
-		Contacts:        lists.Dedupe(m.Contacts),
-		SoftwareID:      m.SoftwareID,
-		SoftwareVersion: m.SoftwareVersion,
-		ApplicationType: m.ApplicationType,
+		URI:                     m.URI,
+		LogoURI:                 m.LogoURI,
+		PolicyURI:               m.PolicyURI,
+		TOSURI:                  m.TOSURI,
+		Contacts:                lists.Dedupe(m.Contacts),
+		SoftwareID:              m.SoftwareID,
+		SoftwareVersion:         m.SoftwareVersion,
+		ApplicationType:         m.ApplicationType,
 	}
 	for _, check := range []func(*Client, ClientMetadata, ClientRules) *ClientMetadataError{
 		normalizeAuthMethod, normalizeGrants, normalizeRedirectURIs, normalizeName, normalizeURLs,

@@ -12,37 +12,42 @@ import (
 // no ID, secret or times).
 func (o *Options) resolve(req *ClientRegistrationRequest) (*provider.Client, *Error) {
 	jwks, err := provider.ParseJWKS(req.JWKS)
-	if err == nil {
-		m := req.ClientMetadata
-		var c *provider.Client
-		c, err = provider.NormalizeClientMetadata(provider.ClientMetadata{
-			RedirectURIs:                m.RedirectURIs,
-			TokenEndpointAuthMethod:     m.TokenEndpointAuthMethod,
-			GrantTypes:                  m.GrantTypes,
-			ResponseTypes:               m.ResponseTypes,
-			Scopes:                      provider.ParseScope(m.Scope),
-			ApplicationType:             m.ApplicationType,
-			Name:                        m.ClientName,
-			URI:                         m.ClientURI,
-			LogoURI:                     m.LogoURI,
-			PolicyURI:                   m.PolicyURI,
-			TOSURI:                      m.TOSURI,
-			Contacts:                    m.Contacts,
-			SoftwareID:                  m.SoftwareID,
-			SoftwareVersion:             m.SoftwareVersion,
-			JWKS:                        jwks,
-			JWKSURI:                     req.JWKSURI,
-			TokenEndpointAuthSigningAlg: m.TokenEndpointAuthSigningAlg,
-		}, o.clientRules())
-		if err == nil {
-			return c, nil
-		}
+	if err != nil {
+		return nil, asError(err)
 	}
+	m := req.ClientMetadata
+	c, err := provider.NormalizeClientMetadata(provider.ClientMetadata{
+		RedirectURIs:                m.RedirectURIs,
+		TokenEndpointAuthMethod:     m.TokenEndpointAuthMethod,
+		GrantTypes:                  m.GrantTypes,
+		ResponseTypes:               m.ResponseTypes,
+		Scopes:                      provider.ParseScope(m.Scope),
+		ApplicationType:             m.ApplicationType,
+		Name:                        m.ClientName,
+		URI:                         m.ClientURI,
+		LogoURI:                     m.LogoURI,
+		PolicyURI:                   m.PolicyURI,
+		TOSURI:                      m.TOSURI,
+		Contacts:                    m.Contacts,
+		SoftwareID:                  m.SoftwareID,
+		SoftwareVersion:             m.SoftwareVersion,
+		JWKS:                        jwks,
+		JWKSURI:                     req.JWKSURI,
+		TokenEndpointAuthSigningAlg: m.TokenEndpointAuthSigningAlg,
+	}, o.clientRules())
+	if err != nil {
+		return nil, asError(err)
+	}
+	return c, nil
+}
+
+// asError is the RFC 7591 §3.2.2 body of a provider.ClientMetadataError.
+func asError(err error) *Error {
 	var merr *provider.ClientMetadataError
 	if errors.As(err, &merr) {
-		return nil, &Error{ErrorCode: merr.Code, ErrorDescription: merr.Description}
+		return &Error{ErrorCode: merr.Code, ErrorDescription: merr.Description}
 	}
-	return nil, metadataError(err.Error())
+	return metadataError(err.Error())
 }
 
 // clientRules are the provider.ClientRules of registered clients: Options.GrantTypes
