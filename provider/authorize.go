@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 	"github.com/ory/fosite"
 )
 
@@ -134,7 +134,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	id, err := randomID()
+	id, err := randid.New(randid.Secret)
 	if err != nil {
 		p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
 		return
@@ -230,28 +230,7 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	if err != nil {
 		return ar, nil, err
 	}
-	if n := p.cfg.MinStateLength; n > 0 && len(ar.State) < n {
-		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The 'state' parameter is required and must be at least %d characters long.", n)
-	}
-	if len(rawScope) > 1 {
-		return ar, nil, fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
-	}
-	if len(rawScope) == 1 && len(fosite.RemoveEmpty(strings.Split(rawScope[0], " "))) > MaxScopeValues {
-		return ar, nil, fosite.ErrInvalidScope.WithHintf("At most %d scopes may be requested.", MaxScopeValues)
-	}
-	if len(form["resource"]) > MaxResourceValues {
-		return ar, nil, fosite.ErrInvalidRequest.WithHintf("At most %d 'resource' parameters may be sent.", MaxResourceValues)
-	}
-	if k := duplicateParam(form, "resource"); k != "" {
-		return ar, nil, fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
-	}
-	if form.Get("request") != "" {
-		return ar, nil, fosite.ErrRequestNotSupported
-	}
-	if !ar.GetResponseTypes().ExactOne("code") {
-		return ar, nil, fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
-	}
-	if err := checkPKCEChallenge(form.Get("code_challenge"), form.Get("code_challenge_method")); err != nil {
+	if err := p.checkAuthorizeParams(ar, form, rawScope); err != nil {
 		return ar, nil, err
 	}
 	resources, err := p.canonicalResources(form["resource"])
@@ -282,6 +261,34 @@ func (p *Provider) validateAuthorize(ctx context.Context, r *http.Request, runHo
 	return ar, view, nil
 }
 
+// checkAuthorizeParams applies the rules fosite lacks to a request whose redirect URI is
+// trusted (errors may be redirected): state length, scope and resource counts and
+// repeats, no request objects, response_type=code only, PKCE S256.
+func (p *Provider) checkAuthorizeParams(ar *fosite.AuthorizeRequest, form url.Values, rawScope []string) error {
+	if n := p.cfg.MinStateLength; n > 0 && len(ar.State) < n {
+		return fosite.ErrInvalidRequest.WithHintf("The 'state' parameter is required and must be at least %d characters long.", n)
+	}
+	if len(rawScope) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("The 'scope' parameter must not be repeated.")
+	}
+	if len(rawScope) == 1 && len(fosite.RemoveEmpty(strings.Split(rawScope[0], " "))) > MaxScopeValues {
+		return fosite.ErrInvalidScope.WithHintf("At most %d scopes may be requested.", MaxScopeValues)
+	}
+	if len(form["resource"]) > MaxResourceValues {
+		return fosite.ErrInvalidRequest.WithHintf("At most %d 'resource' parameters may be sent.", MaxResourceValues)
+	}
+	if k := duplicateParam(form, "resource"); k != "" {
+		return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be repeated.", k)
+	}
+	if form.Get("request") != "" {
+		return fosite.ErrRequestNotSupported
+	}
+	if !ar.GetResponseTypes().ExactOne("code") {
+		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")
+	}
+	return checkPKCEChallenge(form.Get("code_challenge"), form.Get("code_challenge_method"))
+}
+
 // settleScopesAndResources runs Config.AuthorizeHook on view when runHook is set, then
 // checks its scopes (well-formed, allowed to client) and resources (configured, present
 // when Config.RequireResource): the rules the authorization and the device
@@ -297,7 +304,7 @@ func (p *Provider) settleScopesAndResources(ctx context.Context, client fosite.C
 			return fosite.ErrServerError.WithWrap(err)
 		}
 	}
-	view.Scopes = dedupe(view.Scopes)
+	view.Scopes = lists.Dedupe(view.Scopes)
 	for _, s := range view.Scopes {
 		if !ValidScopeToken(s) {
 			return fosite.ErrInvalidScope.WithHint("A scope is malformed.")
@@ -619,15 +626,6 @@ func pendingError(err error) error {
 	return err
 }
 
-// randomID returns 256 random bits, base64url-encoded.
-func randomID() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
 // pendingParams are the authorization request parameters a pending authorization keeps:
 // those consent pages show and that consume replays through validateAuthorize (fosite's
 // authorization request parsing and PKCE handler read nothing else). Anything else a
@@ -644,16 +642,6 @@ func pendingForm(form url.Values) url.Values {
 	for _, k := range pendingParams {
 		if vs, ok := form[k]; ok {
 			out[k] = append([]string(nil), vs...)
-		}
-	}
-	return out
-}
-
-func dedupe(list []string) []string {
-	out := make([]string, 0, len(list))
-	for _, s := range list {
-		if !contains(out, s) {
-			out = append(out, s)
 		}
 	}
 	return out

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 )
 
 // ErrOtherBrowser is returned by AuthorizationRequest, Approve and Deny when the HTTP
@@ -41,7 +43,7 @@ func (p *Provider) bindingCookieName(id string) string {
 // POSTs) and scoped to the login page's path. It returns the hash to store with the
 // request.
 func (p *Provider) bindBrowser(w http.ResponseWriter, id string) (string, error) {
-	value, err := randomID()
+	value, err := randid.New(randid.Secret)
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 )
 
@@ -22,8 +25,10 @@ import (
 //   - uses the stored client as is when Storage holds one whose Source is not
 //     ClientSourceMetadataDocument (an operator's registration wins over a document);
 //   - otherwise calls ResolveClient on every lookup (the resolver caches), checks what it
-//     returns (same ID, a public client with token endpoint auth method "none",
-//     authorization_code with response type code, valid redirect URIs) and stores it with
+//     returns (same ID, no secret, and MetadataDocumentClientRules through
+//     NormalizeClientMetadata: method "none" or private_key_jwt with keys,
+//     authorization_code with response type code, valid redirect URIs, the grants this
+//     provider serves, the scopes it knows) and stores it with
 //     Source ClientSourceMetadataDocument: created on first use, updated whenever the
 //     resolved metadata differs from the stored row. The row must exist because codes,
 //     tokens and pending authorizations reference their client (storage/gorm enforces
@@ -87,8 +92,7 @@ func asClientResolutionError(err error) error {
 type clientResolution struct {
 	resolver ClientResolver
 	store    Storage
-	scopes   []string // the scopes a resolved client may be granted at most
-	redirect RedirectURIRules
+	rules    ClientRules // MetadataDocumentClientRules narrowed to this provider
 	log      *slog.Logger
 }
 
@@ -120,7 +124,7 @@ func (r *clientResolution) resolve(ctx context.Context, id string) (fosite.Clien
 	}
 	c, err := r.resolver.ResolveClient(ctx, id)
 	if err == nil {
-		err = r.normalize(id, c)
+		c, err = r.normalize(id, c)
 	}
 	if err != nil {
 		r.log.InfoContext(ctx, "provider: client resolution failed", slog.String("client_id", truncate(id, 256)), slog.String("error", err.Error()))
@@ -172,75 +176,24 @@ func (r *clientResolution) persist(ctx context.Context, stored, c *Client) (*Cli
 	return c, nil
 }
 
-// normalize checks a resolved client and fills in what the provider decides: the
-// source, public-client authentication, response types, scopes and application type.
-func (r *clientResolution) normalize(id string, c *Client) error {
+// normalize checks a resolved client with the metadata document rules
+// (MetadataDocumentClientRules, r.rules) and returns it as stored: Source
+// ClientSourceMetadataDocument, no secret, no audience beyond the resource registry.
+func (r *clientResolution) normalize(id string, c *Client) (*Client, error) {
 	switch {
 	case c == nil:
-		return errors.New("the resolver returned no client")
+		return nil, errors.New("the resolver returned no client")
 	case c.ID != id:
-		return errors.New("the resolved client has another client ID")
-	case len(c.SecretHash) > 0 || (c.TokenEndpointAuthMethod != "" && c.TokenEndpointAuthMethod != AuthMethodNone):
-		return errors.New("only public clients (token_endpoint_auth_method none) are supported")
-	case len(c.RedirectURIs) == 0:
-		return errors.New("the client has no redirect URIs")
+		return nil, errors.New("the resolved client has another client ID")
+	case len(c.SecretHash) > 0:
+		return nil, errors.New("a client from a metadata document cannot have a secret")
 	}
-	if err := ValidateClientName(c.Name); err != nil {
-		return err
+	n, err := NormalizeClientMetadata(MetadataOf(c), r.rules)
+	if err != nil {
+		return nil, err
 	}
-	c.Public = true
-	c.TokenEndpointAuthMethod = AuthMethodNone
-	c.SecretHash = nil
-	c.SecretExpiresAt = time.Time{}
-	c.RegistrationAccessTokenHash = nil
-	c.Source = ClientSourceMetadataDocument
-	c.Audience = nil
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{"authorization_code"}
-	}
-	for _, g := range c.GrantTypes {
-		if g != "authorization_code" && g != "refresh_token" {
-			return fmt.Errorf("grant type %q is not supported for this client", g)
-		}
-	}
-	if !slices.Contains(c.GrantTypes, "authorization_code") {
-		return errors.New("the client must use the authorization_code grant")
-	}
-	c.GrantTypes = dedupe(c.GrantTypes)
-	if len(c.ResponseTypes) == 0 {
-		c.ResponseTypes = []string{"code"}
-	}
-	if len(dedupe(c.ResponseTypes)) != 1 || c.ResponseTypes[0] != "code" {
-		return errors.New("the only supported response type is code")
-	}
-	c.ResponseTypes = []string{"code"}
-	native := true
-	for _, u := range c.RedirectURIs {
-		if err := r.redirect.Validate(u); err != nil {
-			return fmt.Errorf("redirect URI %q: %w", u, err)
-		}
-		if isHTTPS(u) {
-			native = false
-		}
-	}
-	switch c.ApplicationType {
-	case "":
-		c.ApplicationType = "web"
-		if native {
-			c.ApplicationType = "native"
-		}
-	case "web", "native":
-	default:
-		return fmt.Errorf("application type %q must be web or native", c.ApplicationType)
-	}
-	// The client may be granted the scopes it lists that this server knows, or every
-	// scope the server knows when it lists none (as clients created with CreateClient).
-	if len(c.Scopes) == 0 {
-		c.Scopes = append([]string{}, r.scopes...)
-	} else {
-		c.Scopes = slices.DeleteFunc(dedupe(c.Scopes), func(s string) bool { return !contains(r.scopes, s) })
-	}
-	return nil
+	n.ID, n.Source, n.UpdatedAt = id, ClientSourceMetadataDocument, c.UpdatedAt
+	return n, nil
 }
 
 // sameClientMetadata reports whether a and b carry the same client metadata (times
@@ -254,11 +207,22 @@ func sameClientMetadata(a, b *Client) bool {
 		a.ApplicationType == b.ApplicationType && a.Name == b.Name && a.URI == b.URI &&
 		a.LogoURI == b.LogoURI && a.PolicyURI == b.PolicyURI && a.TOSURI == b.TOSURI &&
 		a.SoftwareID == b.SoftwareID && a.SoftwareVersion == b.SoftwareVersion && a.Source == b.Source &&
-		bytesEqual(a.RegistrationAccessTokenHash, b.RegistrationAccessTokenHash)
+		bytesEqual(a.RegistrationAccessTokenHash, b.RegistrationAccessTokenHash) &&
+		a.TokenEndpointAuthSigningAlg == b.TokenEndpointAuthSigningAlg && sameJWKS(a.JWKS, b.JWKS)
 }
 
 // listEqual compares lists, nil and empty being equal (storage returns nil for empty).
 func listEqual(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || slices.Equal(a, b)) }
+
+// sameJWKS compares key sets by their JSON (a document's key rotation updates the row).
+func sameJWKS(a, b *jose.JSONWebKeySet) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
 
 func bytesEqual(a, b []byte) bool { return len(a) == len(b) && (len(a) == 0 || string(a) == string(b)) }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 	"github.com/go-jose/go-jose/v3"
 )
 
@@ -59,40 +62,25 @@ type ClientSpec struct {
 // plaintext secret (the generated one, or spec.Secret); it is not stored and cannot be
 // retrieved again. ErrClientExists when the ID is taken.
 func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, string, error) {
-	now := time.Now().UTC()
-	c := &Client{
-		ID:                      spec.ID,
-		Name:                    spec.Name,
-		URI:                     spec.URI,
-		RedirectURIs:            append([]string{}, spec.RedirectURIs...),
-		Public:                  spec.Public,
-		TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod,
-		GrantTypes:              append([]string{}, spec.GrantTypes...),
-		Scopes:                  append([]string{}, spec.Scopes...),
-		ApplicationType:         spec.ApplicationType,
-		Source:                  ClientSourceStatic,
-		CreatedAt:               now,
-		UpdatedAt:               now,
-	}
-	if err := ValidateClientName(c.Name); err != nil {
+	c, err := NormalizeClientMetadata(ClientMetadata{
+		RedirectURIs:                spec.RedirectURIs,
+		TokenEndpointAuthMethod:     spec.TokenEndpointAuthMethod,
+		GrantTypes:                  spec.GrantTypes,
+		Scopes:                      spec.Scopes,
+		ApplicationType:             spec.ApplicationType,
+		Name:                        spec.Name,
+		URI:                         spec.URI,
+		JWKS:                        spec.JWKS,
+		TokenEndpointAuthSigningAlg: spec.TokenEndpointAuthSigningAlg,
+	}, p.staticClientRules(spec.Public))
+	if err != nil {
 		return nil, "", fmt.Errorf("provider: %w", err)
 	}
+	now := time.Now().UTC()
+	c.ID, c.Source, c.CreatedAt, c.UpdatedAt = spec.ID, ClientSourceStatic, now, now
 	if c.ID == "" {
-		id, err := randomID()
-		if err != nil {
+		if c.ID, err = randid.New(randid.Secret); err != nil {
 			return nil, "", err
-		}
-		c.ID = id
-	}
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{"authorization_code", "refresh_token"}
-	}
-	if len(spec.Scopes) == 0 {
-		c.Scopes = dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
-	}
-	for _, s := range c.Scopes {
-		if !ValidScopeToken(s) {
-			return nil, "", fmt.Errorf("provider: invalid scope %q", s)
 		}
 	}
 	for _, a := range spec.Audience {
@@ -102,105 +90,9 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		}
 		c.Audience = append(c.Audience, ca)
 	}
-	hasCode := false
-	for _, g := range c.GrantTypes {
-		switch g {
-		case "authorization_code":
-			hasCode = true
-		case "refresh_token":
-		case "client_credentials":
-			if !p.cfg.EnableClientCredentials {
-				return nil, "", errors.New("provider: client_credentials is not enabled (Config.EnableClientCredentials)")
-			}
-			if spec.Public {
-				return nil, "", errors.New("provider: client_credentials needs a confidential client")
-			}
-		case GrantTypeDeviceCode:
-			if p.device == nil {
-				return nil, "", errors.New("provider: the device_code grant is not enabled (Config.DeviceAuthorization)")
-			}
-		default:
-			return nil, "", fmt.Errorf("provider: unsupported grant type %q", g)
-		}
-	}
-	if hasCode {
-		c.ResponseTypes = []string{"code"}
-		if len(c.RedirectURIs) == 0 {
-			return nil, "", errors.New("provider: the authorization_code grant needs at least one redirect URI")
-		}
-	}
-	native := len(c.RedirectURIs) > 0
-	for _, u := range c.RedirectURIs {
-		if err := p.cfg.RedirectURIRules.Validate(u); err != nil {
-			return nil, "", fmt.Errorf("provider: redirect URI %q: %w", u, err)
-		}
-		if isHTTPS(u) {
-			native = false
-		}
-	}
-	if c.ApplicationType == "" {
-		c.ApplicationType = "web"
-		if native {
-			c.ApplicationType = "native"
-		}
-	} else if c.ApplicationType != "web" && c.ApplicationType != "native" {
-		return nil, "", fmt.Errorf("provider: application type %q must be web or native", c.ApplicationType)
-	}
-
-	var secret string
-	if spec.Public {
-		if spec.Secret != "" {
-			return nil, "", errors.New("provider: a public client has no secret")
-		}
-		if c.TokenEndpointAuthMethod == "" {
-			c.TokenEndpointAuthMethod = AuthMethodNone
-		}
-		if c.TokenEndpointAuthMethod != AuthMethodNone {
-			return nil, "", errors.New("provider: a public client's token endpoint auth method is none")
-		}
-	} else {
-		switch c.TokenEndpointAuthMethod {
-		case "":
-			c.TokenEndpointAuthMethod = AuthMethodClientSecretBasic
-		case AuthMethodClientSecretBasic, AuthMethodClientSecretPost:
-		case AuthMethodPrivateKeyJWT:
-		default:
-			return nil, "", fmt.Errorf("provider: unsupported token endpoint auth method %q for a confidential client", c.TokenEndpointAuthMethod)
-		}
-		if c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT {
-			if spec.Secret != "" {
-				return nil, "", errors.New("provider: a private_key_jwt client has no secret")
-			}
-			keys, err := ValidateClientJWKS(spec.JWKS, spec.TokenEndpointAuthSigningAlg)
-			if err != nil {
-				return nil, "", fmt.Errorf("provider: %w", err)
-			}
-			c.JWKS, c.TokenEndpointAuthSigningAlg = keys, spec.TokenEndpointAuthSigningAlg
-		} else if spec.JWKS != nil || spec.TokenEndpointAuthSigningAlg != "" {
-			return nil, "", errors.New("provider: JWKS and TokenEndpointAuthSigningAlg are only for private_key_jwt clients")
-		} else if spec.Secret == "" {
-			s, hash, err := GenerateSecret()
-			if err != nil {
-				return nil, "", err
-			}
-			secret, c.SecretHash = s, hash
-		} else {
-			if len(spec.Secret) < 8 || len(spec.Secret) > 72 {
-				return nil, "", errors.New("provider: a chosen client secret must be 8 to 72 bytes long")
-			}
-			hash, err := SecretHasher{}.Hash(ctx, []byte(spec.Secret))
-			if err != nil {
-				return nil, "", err
-			}
-			secret, c.SecretHash = spec.Secret, hash
-		}
-		lifespan := spec.SecretLifespan
-		if lifespan == 0 {
-			lifespan = p.cfg.ClientSecretLifespan
-		}
-		if lifespan > 0 && c.SecretHash != nil {
-			c.SecretExpiresAt = now.Add(lifespan)
-		}
+	secret, err := p.staticSecret(ctx, c, spec, now)
+	if err != nil {
+		return nil, "", err
 	}
 	if err := p.store.CreateClient(ctx, c); err != nil {
 		return nil, "", err
@@ -208,6 +100,88 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 	return c, secret, nil
 }
 
-func isHTTPS(u string) bool {
-	return len(u) >= 8 && u[:8] == "https://"
+// staticClientRules are the ClientRules of static clients: the grants the provider
+// enables (client_credentials with Config.EnableClientCredentials, the device grant with
+// Config.DeviceAuthorization), authorization_code and refresh_token by default, any
+// valid scope (default: every scope the server knows), and for public clients only
+// "none", for confidential ones client_secret_basic (default), client_secret_post or
+// private_key_jwt.
+func (p *Provider) staticClientRules(public bool) ClientRules {
+	rules := ClientRules{
+		GrantTypes:           p.enabledGrantTypes(),
+		DefaultGrantTypes:    []string{"authorization_code", "refresh_token"},
+		AuthMethods:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT},
+		DefaultAuthMethod:    AuthMethodClientSecretBasic,
+		RedirectURIRules:     p.cfg.RedirectURIRules,
+		DefaultScopes:        p.knownScopes(),
+		InferApplicationType: true,
+	}
+	if public {
+		rules.AuthMethods, rules.DefaultAuthMethod = []string{AuthMethodNone}, AuthMethodNone
+	}
+	return rules
+}
+
+// documentClientRules are MetadataDocumentClientRules for resolved clients: the grants
+// this provider serves, the scopes it knows (others dropped; all of them when none is
+// left), the document's grant types kept as resolved.
+func (p *Provider) documentClientRules() ClientRules {
+	rules := MetadataDocumentClientRules(nil, p.cfg.RedirectURIRules)
+	rules.GrantTypes = slices.DeleteFunc(rules.GrantTypes, func(g string) bool { return !slices.Contains(p.enabledGrantTypes(), g) })
+	rules.Scopes, rules.DefaultScopes = p.knownScopes(), p.knownScopes()
+	return rules
+}
+
+// enabledGrantTypes are the grant types this provider serves.
+func (p *Provider) enabledGrantTypes() []string {
+	grants := []string{"authorization_code", "refresh_token"}
+	if p.cfg.EnableClientCredentials {
+		grants = append(grants, "client_credentials")
+	}
+	if p.device != nil {
+		grants = append(grants, GrantTypeDeviceCode)
+	}
+	return grants
+}
+
+// knownScopes are the scopes this server knows: Config.Scopes and
+// Config.RefreshTokenScopes.
+func (p *Provider) knownScopes() []string {
+	return lists.Dedupe(append(slices.Clone(p.cfg.Scopes), p.cfg.RefreshTokenScopes...))
+}
+
+// staticSecret gives a static client of a secret method its secret (spec.Secret, bcrypt
+// hashed, or a generated one) and returns it; other methods must not have one.
+func (p *Provider) staticSecret(ctx context.Context, c *Client, spec ClientSpec, now time.Time) (string, error) {
+	if !AuthMethodUsesSecret(c.TokenEndpointAuthMethod) {
+		if spec.Secret != "" {
+			return "", fmt.Errorf("provider: a client with token endpoint auth method %s has no secret", c.TokenEndpointAuthMethod)
+		}
+		return "", nil
+	}
+	var secret string
+	if spec.Secret == "" {
+		s, hash, err := GenerateSecret()
+		if err != nil {
+			return "", err
+		}
+		secret, c.SecretHash = s, hash
+	} else {
+		if len(spec.Secret) < 8 || len(spec.Secret) > 72 {
+			return "", errors.New("provider: a chosen client secret must be 8 to 72 bytes long")
+		}
+		hash, err := SecretHasher{}.Hash(ctx, []byte(spec.Secret))
+		if err != nil {
+			return "", err
+		}
+		secret, c.SecretHash = spec.Secret, hash
+	}
+	lifespan := spec.SecretLifespan
+	if lifespan == 0 {
+		lifespan = p.cfg.ClientSecretLifespan
+	}
+	if lifespan > 0 {
+		c.SecretExpiresAt = now.Add(lifespan)
+	}
+	return secret, nil
 }

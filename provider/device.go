@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 	"github.com/ory/fosite"
 	enigma "github.com/ory/fosite/token/hmac"
 )
@@ -379,7 +381,7 @@ func (p *Provider) startDeviceAuthorization(ctx context.Context, clientID string
 	if err != nil {
 		return nil, err
 	}
-	requestID, err := randomID()
+	requestID, err := randid.New(randid.Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -503,7 +505,7 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 		}
 	}
 	code, _ := NormalizeUserCode(userCode)
-	return deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, dedupe(grantedScopes)))
+	return deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, lists.Dedupe(grantedScopes)))
 }
 
 // DenyDevice denies the pending device authorization for userCode: the client's next

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 	"github.com/ory/fosite"
 )
 
@@ -64,7 +65,7 @@ func (p *Provider) Device(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		secret, err := randomID()
+		secret, err := randid.New(randid.Secret)
 		if err != nil {
 			p.errorf(ctx, "device page", err)
 			p.errorPage(w, r, http.StatusInternalServerError, fosite.ErrServerError)

@@ -69,9 +69,12 @@ func TestBuiltInLoginPage(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		redirect := "http://localhost:50999/callback"
-		evil, _, err := e.p.CreateClient(ctx, provider.ClientSpec{ID: "evil", Public: true,
-			Name: `<script>alert("x")</script>`, URI: `https://x.example/"><img src=x>`, RedirectURIs: []string{"http://127.0.0.1/cb"}})
-		if err != nil {
+		// Stored directly: CreateClient refuses such a client_uri, the page must escape it anyway.
+		evil := &provider.Client{ID: "evil", Public: true, TokenEndpointAuthMethod: provider.AuthMethodNone,
+			Name: `<script>alert("x")</script>`, URI: `https://x.example/"><img src=x>`, RedirectURIs: []string{"http://127.0.0.1/cb"},
+			GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, Scopes: []string{"read", "write"},
+			Source: provider.ClientSourceStatic}
+		if err := e.store.CreateClient(ctx, evil); err != nil {
 			t.Fatal(err)
 		}
 		id, body, csrf, cookie := e.loginPage(evil.ID, "http://127.0.0.1:8123/cb")

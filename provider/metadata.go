@@ -88,16 +88,12 @@ func (p *Provider) Metadata() *AuthorizationServerMetadata {
 }
 
 func (p *Provider) buildMetadata() AuthorizationServerMetadata {
-	grants := []string{"authorization_code", "refresh_token"}
-	if p.cfg.EnableClientCredentials {
-		grants = append(grants, "client_credentials")
-	}
+	grants := p.enabledGrantTypes()
 	device := ""
 	if p.device != nil {
-		grants = append(grants, GrantTypeDeviceCode)
 		device = p.endpoints.deviceAuthorization
 	}
-	scopes := dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
+	scopes := p.knownScopes()
 	return AuthorizationServerMetadata{
 		Issuer:                                     p.cfg.Issuer,
 		AuthorizationEndpoint:                      p.endpoints.authorize,

@@ -197,9 +197,8 @@ func New(cfg Config) (*Provider, error) {
 		fstore.resolution = &clientResolution{
 			resolver: cfg.ClientResolver,
 			store:    cfg.Storage,
-			scopes:   dedupe(append(append([]string{}, cfg.Scopes...), cfg.RefreshTokenScopes...)),
+			rules:    p.documentClientRules(),
 			log:      cfg.Logger,
-			redirect: cfg.RedirectURIRules,
 		}
 	}
 	p.fstore = fstore

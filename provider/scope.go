@@ -1,19 +1,17 @@
 package provider
 
 import (
-	"slices"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 )
 
 // ParseScope splits an RFC 6749 §3.3 scope string (space-delimited) into its scope
-// tokens, dropping empty ones and duplicates. Validity of each token is checked by
+// tokens, dropping empty ones and duplicates; nil when there are none. Validity of each token is checked by
 // ValidScopeToken.
 func ParseScope(scope string) []string {
-	var out []string
-	for _, s := range strings.Split(scope, " ") {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
+	if out := lists.Dedupe(strings.Split(scope, " ")); len(out) > 0 {
+		return out
 	}
-	return out
+	return nil
 }

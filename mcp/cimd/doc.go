@@ -31,10 +31,15 @@
 //     client_name (provider.ValidateClientName) and redirect_uris required; every
 //     redirect URI valid for Options.RedirectURIRules (by default
 //     provider.ValidateRedirectURI); no client_secret or client_secret_expires_at;
-//     token_endpoint_auth_method absent or "none" (public client; private_key_jwt is
-//     not supported); grant_types authorization_code (required), refresh_token and
-//     the device grant (provider.GrantTypeDeviceCode), defaulting to Options.DefaultGrantTypes; response_types only "code"; URL fields
-//     (client_uri, logo_uri, policy_uri, tos_uri) https.
+//     then provider.MetadataDocumentClientRules through provider.NormalizeClientMetadata,
+//     the rules registrations and static clients meet too, with a document's fixed
+//     differences: token_endpoint_auth_method absent or "none" (a public client), or
+//     "private_key_jwt" with inline jwks (public keys, provider.ValidateClientJWKS;
+//     jwks_uri is not supported yet) and optionally token_endpoint_auth_signing_alg;
+//     never a shared secret; grant_types authorization_code (required), refresh_token
+//     and the device grant (provider.GrantTypeDeviceCode), defaulting to
+//     Options.DefaultGrantTypes; response_types only "code"; at most MaxRedirectURIs
+//     redirect URIs; URL fields (client_uri, logo_uri, policy_uri, tos_uri) https.
 //   - Cache (§4.4): a valid document is kept for its Cache-Control max-age (minus Age),
 //     Options.DefaultCacheTTL (5 minutes) without one, at most Options.MaxCacheTTL (24 h),
 //     not at all with no-store, no-cache or max-age=0; at most Options.MaxCacheEntries

@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"slices"
-	"strings"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
@@ -16,8 +13,9 @@ const (
 	// MaxClientNameLength is the longest client_name accepted, in characters
 	// (provider.MaxClientNameLength: one rule for documents and registrations).
 	MaxClientNameLength = provider.MaxClientNameLength
-	// MaxRedirectURIs is the most redirect URIs a document may list.
-	MaxRedirectURIs = 20
+	// MaxRedirectURIs is the most redirect URIs a document may list
+	// (provider.MaxMetadataDocumentRedirectURIs).
+	MaxRedirectURIs = provider.MaxMetadataDocumentRedirectURIs
 )
 
 // Document is a client ID metadata document: RFC 7591 §2 client metadata served at the
@@ -34,8 +32,17 @@ type Document struct {
 	GrantTypes []string `json:"grant_types,omitempty"`
 	// ResponseTypes default to ["code"], the only one supported.
 	ResponseTypes []string `json:"response_types,omitempty"`
-	// TokenEndpointAuthMethod must be absent or "none".
+	// TokenEndpointAuthMethod is absent or "none" (a public client), or "private_key_jwt"
+	// with JWKS (RFC 7523 §2.2): never a method with a shared secret.
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// JWKS holds the public keys of a private_key_jwt client (a JWK Set, see
+	// provider.ValidateClientJWKS); only with that method.
+	JWKS json.RawMessage `json:"jwks,omitempty"`
+	// JWKSURI is refused for now: keys must be inline in JWKS.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// TokenEndpointAuthSigningAlg pins the private_key_jwt assertion algorithm (one of
+	// provider.ClientAssertionAlgs()); only with that method.
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 	// Scope is a space-separated list of scopes the client may request.
 	Scope string `json:"scope,omitempty"`
 	// ApplicationType is "native" or "web"; inferred from the redirect URIs when absent.
@@ -77,8 +84,9 @@ func parseDocument(clientID string, body []byte, defaultGrantTypes []string, rul
 }
 
 // Client checks the document against draft-ietf-oauth-client-id-metadata-document-00
-// §4.1 and this server's rules (see the package documentation) and returns the client
-// it describes: public, token endpoint auth method "none", Source
+// §4.1 and this server's rules (provider.MetadataDocumentClientRules, see the package
+// documentation) and returns the client it describes: public with token endpoint auth
+// method "none", or private_key_jwt with its keys; Source
 // provider.ClientSourceMetadataDocument. Scopes are those of the scope member (the
 // provider keeps the ones it knows). Redirect URIs must pass
 // provider.ValidateRedirectURI (the specifications' rules); a Resolver applies
@@ -97,103 +105,32 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 	case len(d.ClientSecret) > 0 || len(d.ClientSecretExpiresAt) > 0:
 		return nil, errors.New("the client ID metadata document must not contain client_secret or client_secret_expires_at")
 	}
-	name := strings.TrimSpace(d.ClientName)
-	if name == "" {
-		return nil, errors.New("the client ID metadata document has no client_name")
+	jwks, err := provider.ParseJWKS(d.JWKS)
+	if err != nil {
+		return nil, fmt.Errorf("the client ID metadata document is not acceptable: %w", err)
 	}
-	if err := provider.ValidateClientName(name); err != nil {
-		return nil, fmt.Errorf("the client ID metadata document's %v", err)
+	c, err := provider.NormalizeClientMetadata(provider.ClientMetadata{
+		RedirectURIs:                d.RedirectURIs,
+		TokenEndpointAuthMethod:     d.TokenEndpointAuthMethod,
+		GrantTypes:                  d.GrantTypes,
+		ResponseTypes:               d.ResponseTypes,
+		Scopes:                      provider.ParseScope(d.Scope),
+		ApplicationType:             d.ApplicationType,
+		Name:                        d.ClientName,
+		URI:                         d.ClientURI,
+		LogoURI:                     d.LogoURI,
+		PolicyURI:                   d.PolicyURI,
+		TOSURI:                      d.TOSURI,
+		Contacts:                    d.Contacts,
+		SoftwareID:                  d.SoftwareID,
+		SoftwareVersion:             d.SoftwareVersion,
+		JWKS:                        jwks,
+		JWKSURI:                     d.JWKSURI,
+		TokenEndpointAuthSigningAlg: d.TokenEndpointAuthSigningAlg,
+	}, provider.MetadataDocumentClientRules(defaultGrantTypes, rules))
+	if err != nil {
+		return nil, fmt.Errorf("the client ID metadata document is not acceptable: %w", err)
 	}
-	switch d.TokenEndpointAuthMethod {
-	case "", provider.AuthMethodNone:
-	case provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, "client_secret_jwt":
-		return nil, fmt.Errorf("the client ID metadata document's token_endpoint_auth_method %q needs a shared secret, which a document cannot have", d.TokenEndpointAuthMethod)
-	default:
-		return nil, fmt.Errorf("the client ID metadata document's token_endpoint_auth_method %q is not supported (only none)", d.TokenEndpointAuthMethod)
-	}
-	if len(d.RedirectURIs) == 0 {
-		return nil, errors.New("the client ID metadata document has no redirect_uris")
-	}
-	if len(d.RedirectURIs) > MaxRedirectURIs {
-		return nil, errors.New("the client ID metadata document lists too many redirect_uris")
-	}
-	for _, u := range d.RedirectURIs {
-		if err := rules.Validate(u); err != nil {
-			return nil, fmt.Errorf("the client ID metadata document's redirect URI %q is not allowed: %v", u, err)
-		}
-	}
-	grants := d.GrantTypes
-	if len(grants) == 0 {
-		grants = defaultGrantTypes
-		if len(grants) == 0 {
-			grants = []string{"authorization_code"}
-		}
-	}
-	for _, g := range grants {
-		if g != "authorization_code" && g != "refresh_token" && g != provider.GrantTypeDeviceCode {
-			return nil, fmt.Errorf("the client ID metadata document's grant type %q is not supported", g)
-		}
-	}
-	if !slices.Contains(grants, "authorization_code") {
-		return nil, errors.New("the client ID metadata document's grant_types must include authorization_code")
-	}
-	for _, rt := range d.ResponseTypes {
-		if rt != "code" {
-			return nil, fmt.Errorf("the client ID metadata document's response type %q is not supported (only code)", rt)
-		}
-	}
-	switch d.ApplicationType {
-	case "", "native", "web":
-	default:
-		return nil, fmt.Errorf("the client ID metadata document's application_type %q must be native or web", d.ApplicationType)
-	}
-	for _, f := range []struct{ name, value string }{
-		{"client_uri", d.ClientURI}, {"logo_uri", d.LogoURI}, {"policy_uri", d.PolicyURI}, {"tos_uri", d.TOSURI},
-	} {
-		if f.value == "" {
-			continue
-		}
-		if u, err := url.Parse(f.value); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-			return nil, fmt.Errorf("the client ID metadata document's %s must be an https URL", f.name)
-		}
-	}
-	var scopes []string
-	for _, s := range strings.Split(d.Scope, " ") {
-		if s == "" {
-			continue
-		}
-		if !provider.ValidScopeToken(s) {
-			return nil, errors.New("the client ID metadata document's scope is malformed")
-		}
-		scopes = append(scopes, s)
-	}
-	return &provider.Client{
-		ID:                      clientID,
-		Public:                  true,
-		TokenEndpointAuthMethod: provider.AuthMethodNone,
-		RedirectURIs:            slices.Clone(d.RedirectURIs),
-		GrantTypes:              dedupe(grants),
-		ResponseTypes:           []string{"code"},
-		Scopes:                  dedupe(scopes),
-		ApplicationType:         d.ApplicationType,
-		Name:                    name,
-		URI:                     d.ClientURI,
-		LogoURI:                 d.LogoURI,
-		PolicyURI:               d.PolicyURI,
-		TOSURI:                  d.TOSURI,
-		Contacts:                slices.Clone(d.Contacts),
-		SoftwareID:              d.SoftwareID,
-		SoftwareVersion:         d.SoftwareVersion,
-		Source:                  provider.ClientSourceMetadataDocument,
-	}, nil
-}
-
-func dedupe(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
+	c.ID, c.Source = clientID, provider.ClientSourceMetadataDocument
+	return c, nil
 }

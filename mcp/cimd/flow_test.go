@@ -149,8 +149,9 @@ func (s *stack) token(t testing.TB, form url.Values) (int, tokenResponse) {
 	return resp.StatusCode, tr
 }
 
-// login runs authorization (auto-approved) and the code exchange for clientID.
-func (s *stack) login(t testing.TB, clientID string) tokenResponse {
+// code runs authorization (auto-approved) for clientID and returns the code exchange's
+// form, without client authentication beyond client_id.
+func (s *stack) code(t testing.TB, clientID string) url.Values {
 	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	resp := s.authorize(t, clientID, verifier)
@@ -163,10 +164,16 @@ func (s *stack) login(t testing.TB, clientID string) tokenResponse {
 	if !strings.HasPrefix(loc.String(), flowRedirect) || q.Get("code") == "" || q.Get("iss") != s.issuer {
 		t.Fatalf("authorize redirected to %s", loc)
 	}
-	status, tok := s.token(t, url.Values{
+	return url.Values{
 		"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "code_verifier": {verifier},
 		"redirect_uri": {flowRedirect}, "client_id": {clientID}, "resource": {s.resource},
-	})
+	}
+}
+
+// login runs authorization (auto-approved) and the code exchange for clientID.
+func (s *stack) login(t testing.TB, clientID string) tokenResponse {
+	t.Helper()
+	status, tok := s.token(t, s.code(t, clientID))
 	if status != http.StatusOK || tok.AccessToken == "" {
 		t.Fatalf("token: %d %+v", status, tok)
 	}

@@ -158,9 +158,15 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 		{name: "client_secret_post", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "client_secret_post"})
 		}, want: "shared secret"},
-		{name: "private_key_jwt", doc: func(id string) map[string]any {
+		{name: "private_key_jwt without jwks", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "private_key_jwt"})
-		}, want: "not supported"},
+		}, want: "needs at least one public key"},
+		{name: "private_key_jwt with jwks_uri", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example.com/jwks"})
+		}, want: "jwks_uri is not supported; send jwks"},
+		{name: "client_secret_jwt", doc: func(id string) map[string]any {
+			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "client_secret_jwt"})
+		}, want: "shared secret"},
 		{name: "implicit grant", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"grant_types": []string{"authorization_code", "implicit"}})
 		}, want: "grant type"},

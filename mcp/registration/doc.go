@@ -2,7 +2,11 @@
 // its management protocol (RFC 7592) over a [provider.ClientStore], as MCP clients use it:
 // lenient where real clients are sloppy (unknown members ignored, RFC defaults filled in,
 // unknown scopes filtered) and strict where it matters (redirect URIs, URL schemes,
-// secrets returned once and stored hashed, bounded request bodies).
+// secrets returned once and stored hashed, bounded request bodies). The metadata rules
+// are provider.NormalizeClientMetadata's, the ones static clients and client ID metadata
+// documents meet too, with registration's differences in Options (grant types, auth
+// methods, scope policy). A client may register private_key_jwt (RFC 7523 §2.2) with its
+// public keys in jwks; it gets no secret.
 //
 // Mount the [Handler] at the registration endpoint and below it:
 //

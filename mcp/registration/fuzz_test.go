@@ -2,12 +2,14 @@ package registration
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // FuzzRegistrationRequest: whatever the body, parsing and validation never panic, and
@@ -27,6 +29,7 @@ func FuzzRegistrationRequest(f *testing.F) {
 		`{"redirect_uris":["http://[::1]:80/cb"],"scope":"  files:read\tx  ","jwks":"x","jwks_uri":"https://a/j"}`,
 		`{"redirect_uris":["com.example.app:/cb"],"token_endpoint_auth_method":"none","grant_types":["client_credentials"]}`,
 		`{"redirect_uris":["https://a.example/cb"],"logo_uri":"HTTPS://A.EXAMPLE/l","client_uri":"http://LOCALHOST/"}`,
+		`{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}}`,
 		`{"redirect_uris":["https://a.example/cb"]} trailing`, `{"a":` + strings.Repeat("[", 200) + `}`,
 		`{"redirect_uris":["https://a.example/cb"],"ClientMetadata":{"client_name":"x"},"REDIRECT_URIS":["http://evil/"]}`,
 	} {
@@ -60,12 +63,14 @@ func FuzzRegistrationRequest(f *testing.F) {
 				t.Fatalf("redirect URI %q accepted: %v", u, err)
 			}
 		}
-		for _, u := range []string{m.ClientURI, m.LogoURI, m.PolicyURI, m.TOSURI, req.JWKSURI} {
-			if u != "" && validateWebURL(u) != nil {
+		for _, u := range []string{m.URI, m.LogoURI, m.PolicyURI, m.TOSURI, req.JWKSURI} {
+			if p, err := url.Parse(u); u != "" && (err != nil || p.User != nil ||
+				p.Scheme != "https" && (p.Scheme != "http" || !loopback.IsHost(p.Hostname()))) {
 				t.Fatalf("URL %q accepted", u)
 			}
 		}
-		if len(m.GrantTypes) == 0 || !slices.Contains(opts.AuthMethods, m.TokenEndpointAuthMethod) {
+		if len(m.GrantTypes) == 0 || !slices.Contains(opts.AuthMethods, m.TokenEndpointAuthMethod) ||
+			(m.TokenEndpointAuthMethod == provider.AuthMethodPrivateKeyJWT) != (m.JWKS != nil) {
 			t.Fatalf("grant types %q, method %q", m.GrantTypes, m.TokenEndpointAuthMethod)
 		}
 		for _, g := range m.GrantTypes {
@@ -76,7 +81,7 @@ func FuzzRegistrationRequest(f *testing.F) {
 		if code != slices.Contains(m.ResponseTypes, responseTypeCode) || len(m.ResponseTypes) > 1 {
 			t.Fatalf("response types %q with grants %q", m.ResponseTypes, m.GrantTypes)
 		}
-		scopes := provider.ParseScope(m.Scope)
+		scopes := m.Scopes
 		if len(scopes) == 0 {
 			t.Fatal("no scope registered")
 		}
@@ -85,7 +90,7 @@ func FuzzRegistrationRequest(f *testing.F) {
 				t.Fatalf("scope %q accepted", s)
 			}
 		}
-		out, err := json.Marshal(ClientRegistrationResponse{ClientID: "x", ClientMetadata: m})
+		out, err := json.Marshal(ClientRegistrationResponse{ClientID: "x", ClientMetadata: fromClient(m)})
 		var members map[string]any
 		if err != nil || json.Unmarshal(out, &members) != nil {
 			t.Fatalf("response %s, %v", out, err)

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/fosite-mcp/fosite-mcp/provider"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/quote"
 )
@@ -52,7 +53,7 @@ func decodeRequest(body []byte) (*ClientRegistrationRequest, *Error) {
 			if field == "redirect_uris" {
 				return nil, redirectError("redirect_uris must be an array of strings")
 			}
-			return nil, metadataError(fmt.Sprintf("member %s has the wrong type (expected %s)", short(field), typeErr.Type))
+			return nil, metadataError(fmt.Sprintf("member %q has the wrong type (expected %s)", field, typeErr.Type))
 		}
 		return nil, metadataError("the request body is not valid JSON")
 	}

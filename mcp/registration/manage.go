@@ -32,7 +32,7 @@ func (h *Handler) information(c *provider.Client, registrationToken, secret stri
 		RegistrationClientURI:   h.clientURI(c.ID),
 		ClientMetadata:          fromClient(c),
 	}
-	if !c.Public {
+	if provider.AuthMethodUsesSecret(c.GetTokenEndpointAuthMethod()) {
 		resp.ClientSecretExpiresAt = secretExpiresAt(c)
 	}
 	return resp
@@ -55,19 +55,22 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, id string) {
 		writeError(w, http.StatusBadRequest, rerr)
 		return
 	}
-	m, rerr := h.opts.resolve(req)
+	resolved, rerr := h.opts.resolve(req)
 	if rerr != nil {
 		writeError(w, http.StatusBadRequest, rerr)
 		return
 	}
 
+	// The request's metadata replaces the client's; identity, secret, audience and
+	// times are the client's own.
 	now := time.Now().UTC().Truncate(time.Second)
-	updated := *c
-	toClient(&updated, m)
-	updated.UpdatedAt = now
+	updated := *resolved
+	updated.ID, updated.Source, updated.Audience = c.ID, c.Source, c.Audience
+	updated.SecretHash, updated.SecretExpiresAt = c.SecretHash, c.SecretExpiresAt
+	updated.CreatedAt, updated.LastUsedAt, updated.UpdatedAt = c.CreatedAt, c.LastUsedAt, now
 	secret := req.ClientSecret
 	switch {
-	case updated.Public:
+	case !provider.AuthMethodUsesSecret(updated.TokenEndpointAuthMethod): // none or private_key_jwt
 		updated.SecretHash, updated.SecretExpiresAt, secret = nil, time.Time{}, ""
 	case len(c.SecretHash) == 0: // became confidential: it needs a secret
 		var err error

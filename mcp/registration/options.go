@@ -92,7 +92,9 @@ type Options struct {
 	// compat.Options.DotlessClientSchemes extends.
 	RedirectURIRules provider.RedirectURIRules
 	// AuthMethods are the token endpoint authentication methods clients may register.
-	// Default none, client_secret_basic and client_secret_post.
+	// Default none, client_secret_basic, client_secret_post and private_key_jwt (with
+	// inline jwks: RFC 7523 §2.2 assertions signed by the client's keys; no secret is
+	// issued).
 	AuthMethods []string
 
 	// ClientSecretLifespan is how long a generated client secret is valid
@@ -170,10 +172,10 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	if o.AuthMethods == nil {
-		o.AuthMethods = []string{provider.AuthMethodNone, provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost}
+		o.AuthMethods = []string{provider.AuthMethodNone, provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, provider.AuthMethodPrivateKeyJWT}
 	}
 	for _, m := range o.AuthMethods {
-		if m != provider.AuthMethodNone && m != provider.AuthMethodClientSecretBasic && m != provider.AuthMethodClientSecretPost {
+		if m != provider.AuthMethodNone && !provider.AuthMethodUsesSecret(m) && m != provider.AuthMethodPrivateKeyJWT {
 			return o, fmt.Errorf("registration: token endpoint auth method %q is not supported", m)
 		}
 	}

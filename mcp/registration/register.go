@@ -19,7 +19,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, rerr)
 		return
 	}
-	m, rerr := h.opts.resolve(req)
+	c, rerr := h.opts.resolve(req)
 	if rerr != nil {
 		h.opts.Logger.DebugContext(r.Context(), "registration: request refused", "error", rerr.ErrorCode, "reason", rerr.ErrorDescription)
 		writeError(w, http.StatusBadRequest, rerr)
@@ -27,10 +27,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := time.Now().UTC().Truncate(time.Second)
-	c := &provider.Client{Source: provider.ClientSourceDynamic, CreatedAt: now, UpdatedAt: now}
-	toClient(c, m)
-	resp := ClientRegistrationResponse{ClientIDIssuedAt: now.Unix(), ClientMetadata: m}
-	if !c.Public {
+	c.Source, c.CreatedAt, c.UpdatedAt = provider.ClientSourceDynamic, now, now
+	resp := ClientRegistrationResponse{ClientIDIssuedAt: now.Unix(), ClientMetadata: fromClient(c)}
+	if provider.AuthMethodUsesSecret(c.TokenEndpointAuthMethod) {
 		secret, err := h.issueSecret(c, now)
 		if err != nil {
 			h.serverError(w, r, "generating a client secret", err)

@@ -358,7 +358,7 @@ func TestNewHandler_Validation(t *testing.T) {
 		"default scope unknown":   {Endpoint: "https://a.example/register", SupportedScopes: []string{"a"}, DefaultScopes: []string{"b"}},
 		"implicit grant":          {Endpoint: "https://a.example/register", GrantTypes: []string{"implicit"}},
 		"default grant disabled":  {Endpoint: "https://a.example/register", GrantTypes: []string{"authorization_code"}, DefaultGrantTypes: []string{"refresh_token"}},
-		"auth method jwt":         {Endpoint: "https://a.example/register", AuthMethods: []string{"private_key_jwt"}},
+		"auth method secret jwt":  {Endpoint: "https://a.example/register", AuthMethods: []string{"client_secret_jwt"}},
 		"negative lifespan":       {Endpoint: "https://a.example/register", ClientSecretLifespan: -time.Second},
 	} {
 		if _, err := registration.NewHandler(s, o); err == nil {

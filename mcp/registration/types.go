@@ -3,6 +3,8 @@ package registration
 import (
 	"encoding/json"
 
+	"github.com/go-jose/go-jose/v3"
+
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -11,7 +13,8 @@ import (
 type ClientMetadata struct {
 	// RedirectURIs are the redirection URIs for redirect-based flows.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
-	// TokenEndpointAuthMethod is "none", "client_secret_basic" or "client_secret_post".
+	// TokenEndpointAuthMethod is "none", "client_secret_basic", "client_secret_post" or
+	// "private_key_jwt" (with JWKS).
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
 	// GrantTypes are the grant types the client may use.
 	GrantTypes []string `json:"grant_types,omitempty"`
@@ -38,6 +41,12 @@ type ClientMetadata struct {
 	// ApplicationType is "native" or "web" (OpenID Connect Dynamic Registration §2; MCP
 	// 2026-07-28 clients send it).
 	ApplicationType string `json:"application_type,omitempty"`
+	// JWKS is the public key set of a private_key_jwt client (RFC 7523 §2.2), echoed
+	// as registered. In a request it is read from ClientRegistrationRequest.JWKS.
+	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	// TokenEndpointAuthSigningAlg pins the private_key_jwt assertion algorithm (one of
+	// provider.ClientAssertionAlgs()); empty allows them all.
+	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
 }
 
 // ClientRegistrationRequest is the body of an RFC 7591 §3.1 registration request or an
@@ -45,10 +54,12 @@ type ClientMetadata struct {
 // "resource", …) are ignored.
 type ClientRegistrationRequest struct {
 	ClientMetadata
-	// JWKSURI is accepted for validation only: private_key_jwt is not supported, so it is
-	// neither stored nor echoed.
+	// JWKSURI is refused for now (invalid_client_metadata "jwks_uri is not supported;
+	// send jwks"): a private_key_jwt client sends its keys inline in JWKS.
 	JWKSURI string `json:"jwks_uri,omitempty"`
-	// JWKS is accepted and ignored, as JWKSURI.
+	// JWKS is the jwks member as sent (a JWK Set), parsed by provider.ParseJWKS so that a
+	// malformed set is refused as invalid_client_metadata. It shadows
+	// ClientMetadata.JWKS, which echoes the stored keys.
 	JWKS json.RawMessage `json:"jwks,omitempty"`
 	// SoftwareStatement is ignored (RFC 7591 §3.1.1 allows servers without support).
 	SoftwareStatement string `json:"software_statement,omitempty"`

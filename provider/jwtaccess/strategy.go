@@ -2,8 +2,6 @@ package jwtaccess
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"github.com/go-jose/go-jose/v3/jwt"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 )
 
 // reservedClaims are the claims the strategy sets; session extras cannot override them.
@@ -89,7 +89,7 @@ func (s *Strategy) GenerateAccessToken(ctx context.Context, r fosite.Requester) 
 	if sub == "" {
 		sub = clientID
 	}
-	jti, err := randomID()
+	jti, err := randid.New(randid.Unique)
 	if err != nil {
 		return "", "", err
 	}
@@ -139,13 +139,4 @@ func (s *Strategy) ValidateAccessToken(ctx context.Context, _ fosite.Requester, 
 		return fosite.ErrTokenSignatureMismatch.WithWrap(err).WithDebug(err.Error())
 	}
 	return nil
-}
-
-// randomID is 128 random bits, base64url.
-func randomID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("jwtaccess: jti: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -6,6 +6,7 @@ package mcptest
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v3/jwt"
 	"golang.org/x/oauth2"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
@@ -158,9 +161,12 @@ func (a *AS) Tokens(subject, scope, resource string) (Tokens, error) {
 type Client struct {
 	// ID is the client_id.
 	ID string
-	// Secret and AuthMethod authenticate a confidential client (client_secret_basic or
-	// client_secret_post); empty for public clients.
+	// Secret and AuthMethod authenticate a confidential client (client_secret_basic,
+	// client_secret_post or private_key_jwt); empty for public clients.
 	Secret, AuthMethod string
+	// Assertion is the client assertion of a private_key_jwt client (see
+	// ClientAssertion); a Secret beside it is sent too (a request using two methods).
+	Assertion string
 	// RedirectURI is sent as redirect_uri.
 	RedirectURI string
 }
@@ -183,10 +189,33 @@ func (a *AS) TokensFor(c Client, scope, resource string) (Tokens, error) {
 	case provider.AuthMethodClientSecretPost:
 		form.Set("client_id", c.ID)
 		form.Set("client_secret", c.Secret)
+	case provider.AuthMethodPrivateKeyJWT:
+		form.Set("client_id", c.ID)
+		form.Set("client_assertion_type", provider.ClientAssertionType)
+		form.Set("client_assertion", c.Assertion)
+		if c.Secret != "" {
+			form.Set("client_secret", c.Secret)
+		}
 	default:
 		form.Set("client_id", c.ID)
 	}
 	return a.postAuth(provider.TokenPath, form, user, pass)
+}
+
+// ClientAssertion returns a private_key_jwt client assertion (RFC 7523 §2.2) for
+// clientID: iss = sub = clientID, aud, a fresh jti, valid for two minutes, signed with
+// key under kid and alg.
+func ClientAssertion(key any, alg jose.SignatureAlgorithm, kid, clientID, aud string) (string, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	return jwt.Signed(signer).Claims(jwt.Claims{
+		Issuer: clientID, Subject: clientID, Audience: jwt.Audience{aud}, ID: rand.Text(),
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(2 * time.Minute)),
+	}).CompactSerialize()
 }
 
 // Revoke revokes a token of subject's client (RFC 7009).
