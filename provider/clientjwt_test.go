@@ -110,6 +110,15 @@ func assertionClaims(id, aud string) map[string]interface{} {
 	}
 }
 
+// hmacSHA256 returns an HS256 signer keyed with secret, for rawJWS.
+func hmacSHA256(secret []byte) func(input string) []byte {
+	return func(in string) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(in))
+		return m.Sum(nil)
+	}
+}
+
 // rawJWS builds header.payload.signature by hand, for algorithms go-jose will not sign.
 func rawJWS(t *testing.T, header, claims map[string]interface{}, sig func(input string) []byte) string {
 	t.Helper()
@@ -191,13 +200,6 @@ func TestRFC7523_Section3_Rejections(t *testing.T) {
 		pubPEM, _ := x509.MarshalPKIXPublicKey(e.keys.rsa.Public())
 		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubPEM})
 		rsaJWK, _ := json.Marshal(jose.JSONWebKey{Key: e.keys.rsa.Public(), KeyID: "rsa"})
-		hs := func(secret []byte) func(string) []byte {
-			return func(in string) []byte {
-				m := hmac.New(sha256.New, secret)
-				m.Write([]byte(in))
-				return m.Sum(nil)
-			}
-		}
 		cases := []struct {
 			name      string
 			assertion string
@@ -216,8 +218,8 @@ func TestRFC7523_Section3_Rejections(t *testing.T) {
 			{name: "alg mismatch (ES256 header on the RSA kid)", assertion: sign(t, jose.ES256, e.keys.ec, "rsa", ok(nil))},
 			{name: "alg mismatch (key alg EdDSA, RS256 used)", assertion: sign(t, jose.RS256, e.keys.rsa, "ed", ok(nil))},
 			{name: "alg none", assertion: rawJWS(t, map[string]interface{}{"alg": "none", "kid": "rsa"}, ok(nil), func(string) []byte { return nil })},
-			{name: "HS256 with the PEM public key as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hs(pemBytes))},
-			{name: "HS256 with the JWK as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hs(rsaJWK))},
+			{name: "HS256 with the PEM public key as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hmacSHA256(pemBytes))},
+			{name: "HS256 with the JWK as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hmacSHA256(rsaJWK))},
 			{name: "key of another client", assertion: sign(t, jose.ES256, e.keys.otherEC, "other-ec", ok(nil))},
 			{name: "another client's kid on its own key", assertion: sign(t, jose.ES256, e.keys.ec, "other-ec", assertionClaims("other", tokenURL))},
 			{name: "pinned alg (other allows ES256 only)", assertion: sign(t, jose.EdDSA, e.keys.ed, "other-ec", assertionClaims("other", tokenURL))},

@@ -35,8 +35,13 @@ type ClientSpec struct {
 	// "none" for public clients.
 	TokenEndpointAuthMethod string
 	// JWKS is the public key set of a private_key_jwt client (RFC 7523 §2.2): RSA,
-	// ECDSA P-256 or Ed25519 public keys, each with a kid. Only for private_key_jwt.
+	// ECDSA P-256 or Ed25519 public keys, each with a kid. Only for private_key_jwt;
+	// exactly one of JWKS and JWKSURI.
 	JWKS *jose.JSONWebKeySet
+	// JWKSURI is where a private_key_jwt client publishes its key set instead (RFC 7591
+	// jwks_uri; see ValidateClientJWKSURI), so that it can rotate keys without the
+	// operator. Needs Config.ClientKeys (mcp.New sets it).
+	JWKSURI string
 	// TokenEndpointAuthSigningAlg pins the assertion algorithm (one of
 	// ClientAssertionAlgs()); empty allows them all. Only for private_key_jwt.
 	TokenEndpointAuthSigningAlg string
@@ -171,13 +176,11 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 			if spec.Secret != "" {
 				return nil, "", errors.New("provider: a private_key_jwt client has no secret")
 			}
-			keys, err := ValidateClientJWKS(spec.JWKS, spec.TokenEndpointAuthSigningAlg)
-			if err != nil {
+			if err := p.clientKeysFromSpec(c, spec); err != nil {
 				return nil, "", fmt.Errorf("provider: %w", err)
 			}
-			c.JWKS, c.TokenEndpointAuthSigningAlg = keys, spec.TokenEndpointAuthSigningAlg
-		} else if spec.JWKS != nil || spec.TokenEndpointAuthSigningAlg != "" {
-			return nil, "", errors.New("provider: JWKS and TokenEndpointAuthSigningAlg are only for private_key_jwt clients")
+		} else if spec.JWKS != nil || spec.JWKSURI != "" || spec.TokenEndpointAuthSigningAlg != "" {
+			return nil, "", errors.New("provider: JWKS, JWKSURI and TokenEndpointAuthSigningAlg are only for private_key_jwt clients")
 		} else if spec.Secret == "" {
 			s, hash, err := GenerateSecret()
 			if err != nil {
