@@ -124,12 +124,17 @@ func NewRemoteKeySets(cfg RemoteKeySetsConfig) (*RemoteKeySets, error) {
 }
 
 // ClientKey implements provider.ClientKeySource: the key with ID kid from the set at
-// jwksURI (see RemoteKeySet.VerificationKey for when it is fetched).
+// jwksURI (see RemoteKeySet.VerificationKey for when it is fetched). A fetch is bounded by
+// Timeout, not by ctx's cancellation: a caller that gives up (a client hanging up, on
+// purpose or not) must not leave an aborted fetch counted against MinRefetchInterval,
+// which would keep a client's rotated-in key unknown for that long.
 func (r *RemoteKeySets) ClientKey(ctx context.Context, jwksURI, kid string) (*jose.JSONWebKey, error) {
 	set, err := r.set(jwksURI)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
+	defer cancel()
 	return set.VerificationKey(ctx, kid)
 }
 

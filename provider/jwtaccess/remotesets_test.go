@@ -105,3 +105,19 @@ func TestRemoteKeySets_SSRFGuardByDefault(t *testing.T) {
 		t.Fatalf("the guard let %d fetches through", n)
 	}
 }
+
+// A caller that gave up (a canceled request context) does not abort the fetch: the set
+// is fetched and kept, so the next assertion finds the key without waiting out
+// MinRefetchInterval.
+func TestRemoteKeySets_FetchOutlivesCanceledCaller(t *testing.T) {
+	u, fetches := clientJWKS(t, 0)
+	sets := loopbackSets(t, jwtaccess.RemoteKeySetsConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sets.ClientKey(ctx, u, "k"); err != nil {
+		t.Fatalf("canceled caller: %v", err)
+	}
+	if _, err := sets.ClientKey(context.Background(), u, "k"); err != nil || fetches() != 1 {
+		t.Fatalf("next caller: %v after %d fetches, want the cached key after 1", err, fetches())
+	}
+}
