@@ -306,7 +306,7 @@ func TestRFC7523_ReplayAcrossReplicas(t *testing.T) {
 // RFC 7523 §2.2 at the other client-authenticating endpoints: revocation (RFC 7009),
 // introspection (RFC 7662) and device authorization (RFC 8628 §3.1) accept a
 // private_key_jwt client, refuse a bad assertion with invalid_client, and list the
-// method in their metadata.
+// method and its algorithms in their metadata (RFC 8414 §2).
 func TestRFC7523_PrivateKeyJWT_OtherEndpoints(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		e := newPKJWTEnv(t, s, withDevice(provider.DeviceAuthorizationOptions{}))
@@ -359,9 +359,15 @@ func TestRFC7523_PrivateKeyJWT_OtherEndpoints(t *testing.T) {
 			http.StatusUnauthorized, "invalid_client")
 
 		md := decode[map[string]interface{}](t, e.get(e.base+"/.well-known/oauth-authorization-server/oauth"))
-		for _, k := range []string{"revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"} {
+		for _, endpoint := range []string{"revocation", "introspection"} {
+			k := endpoint + "_endpoint_auth_methods_supported"
 			if methods, _ := md[k].([]interface{}); !slices.Contains(methods, interface{}("private_key_jwt")) {
 				t.Errorf("%s = %v, want private_key_jwt listed", k, methods)
+			}
+			// RFC 8414 §2: with private_key_jwt listed, the algorithms MUST be too.
+			k = endpoint + "_endpoint_auth_signing_alg_values_supported"
+			if algs, _ := md[k].([]interface{}); len(algs) != len(provider.ClientAssertionAlgs()) {
+				t.Errorf("%s = %v, want %v", k, algs, provider.ClientAssertionAlgs())
 			}
 		}
 	})

@@ -162,7 +162,7 @@ var catalogue = []Check{
 
 	// private_key_jwt client authentication (skipped when the server does not advertise
 	// it; all but PKJWT-META need Target.PrivateKeyJWT)
-	{"PKJWT-META", AreaPrivateKey, "with private_key_jwt advertised, token_endpoint_auth_signing_alg_values_supported is present without none or HMAC", "RFC 8414 §2; RFC 7523 §2.2", MUST},
+	{"PKJWT-META", AreaPrivateKey, "every endpoint listing private_key_jwt (token, revocation, introspection) lists its signing algorithms, without none or HMAC", "RFC 8414 §2; RFC 7523 §2.2", MUST},
 	{"PKJWT-ACCEPTED", AreaPrivateKey, "client_credentials with a valid client assertion gets an access token the MCP server accepts", "RFC 7523 §2.2; RFC 6749 §4.4; RFC 8707 §2", MUST},
 	{"PKJWT-NO-REFRESH", AreaPrivateKey, "client_credentials issues no refresh token", "RFC 6749 §4.4.3", SHOULD},
 	{"PKJWT-WRONG-AUD", AreaPrivateKey, "an assertion whose aud is not the authorization server gets invalid_client", "RFC 7523 §3 (3), §3.2", MUST},

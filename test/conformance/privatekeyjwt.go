@@ -87,21 +87,41 @@ func (r *runner) privateKeyJWT(ctx context.Context) {
 		r.skipAll("the authorization server does not list private_key_jwt in token_endpoint_auth_methods_supported (RFC 7523 client authentication is optional)", pkjwtChecks...)
 		return
 	}
-	algs, _ := stringList(r.asm, "token_endpoint_auth_signing_alg_values_supported")
-	var bad []string
-	for _, a := range algs {
-		if strings.EqualFold(a, "none") || strings.HasPrefix(strings.ToUpper(a), "HS") {
-			bad = append(bad, a)
+	// RFC 8414 §2: every endpoint listing private_key_jwt lists its algorithms, without
+	// none (and HMAC would make a client's public key a shared secret).
+	var algs, ev []string
+	metaOK := true
+	for _, endpoint := range []string{"token", "revocation", "introspection"} {
+		ms, _ := stringList(r.asm, endpoint+"_endpoint_auth_methods_supported")
+		if !contains(ms, "private_key_jwt") {
+			continue
+		}
+		key := endpoint + "_endpoint_auth_signing_alg_values_supported"
+		as, _ := stringList(r.asm, key)
+		if endpoint == "token" {
+			algs = as
+		}
+		ev = append(ev, key+": "+strings.Join(as, " "))
+		var bad []string
+		for _, a := range as {
+			if strings.EqualFold(a, "none") || strings.HasPrefix(strings.ToUpper(a), "HS") {
+				bad = append(bad, a)
+			}
+		}
+		switch {
+		case len(as) == 0:
+			metaOK = false
+			r.violation("PKJWT-META", endpoint+"_endpoint_auth_methods_supported lists private_key_jwt without "+key, ev...)
+		case len(bad) > 0:
+			metaOK = false
+			r.violation("PKJWT-META", key+" includes none or HMAC ("+strings.Join(bad, ", ")+"): a client's public key could serve as an HMAC secret", ev...)
+		}
+		if !metaOK {
+			break
 		}
 	}
-	ev := "token_endpoint_auth_signing_alg_values_supported: " + strings.Join(algs, " ")
-	switch {
-	case len(algs) == 0:
-		r.violation("PKJWT-META", "private_key_jwt is advertised without token_endpoint_auth_signing_alg_values_supported", ev)
-	case len(bad) > 0:
-		r.violation("PKJWT-META", "the assertion algorithms include none or HMAC ("+strings.Join(bad, ", ")+"): a client's public key could serve as an HMAC secret", ev)
-	default:
-		r.pass("PKJWT-META", ev)
+	if metaOK {
+		r.pass("PKJWT-META", ev...)
 	}
 
 	rest := pkjwtChecks[1:]
