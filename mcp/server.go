@@ -76,6 +76,14 @@ type Config struct {
 	// turns JWTs on.
 	JWTAccessTokens *JWTAccessTokens
 
+	// ClientKeySets configures how the keys of private_key_jwt clients that publish them
+	// at a jwks_uri (provider.ClientSpec.JWKSURI) are fetched: through the SSRF guard
+	// (https only, public addresses only, no redirects), at most 64 KiB, cached 5
+	// minutes, fetched once more (at most every 30 s) for an unknown kid, at most 1024
+	// URLs kept; see jwtaccess.RemoteKeySetsConfig. Nil means those defaults. Ignored
+	// when Provider.ClientKeys is set.
+	ClientKeySets *jwtaccess.RemoteKeySetsConfig
+
 	// RateLimits limits how often each client IP address may call the authorization
 	// endpoint, the login page, the token, revocation, introspection and registration
 	// endpoints (HTTP 429 with Retry-After beyond). Nil means the defaults
@@ -212,6 +220,9 @@ func prepare(ctx context.Context, cfg Config) (*Server, provider.Config, error) 
 		return nil, none, err
 	}
 	if err := s.enableJWT(ctx, &pcfg, cfg.JWTAccessTokens); err != nil {
+		return nil, none, err
+	}
+	if err := s.enableClientKeys(&pcfg, cfg.ClientKeySets); err != nil {
 		return nil, none, err
 	}
 	s.store = pcfg.Storage

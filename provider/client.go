@@ -50,8 +50,12 @@ type Client struct {
 	// TokenEndpointAuthMethod is one of the AuthMethod constants.
 	TokenEndpointAuthMethod string
 	// JWKS holds the public keys a private_key_jwt client signs its assertions with
-	// (RFC 7523 §2.2); nil for every other method.
+	// (RFC 7523 §2.2); nil for every other method and for a client with JWKSURI.
 	JWKS *jose.JSONWebKeySet
+	// JWKSURI is where a private_key_jwt client publishes its keys instead of JWKS
+	// (RFC 7591 jwks_uri; exactly one of the two is set), fetched through
+	// Config.ClientKeys; empty for every other client.
+	JWKSURI string
 	// TokenEndpointAuthSigningAlg pins the one algorithm the client's assertions may use
 	// (RFC 7591 token_endpoint_auth_signing_alg); empty allows every ClientAssertionAlgs() entry.
 	TokenEndpointAuthSigningAlg string
@@ -136,8 +140,8 @@ func (c *Client) GetRequestURIs() []string { return nil }
 // GetJSONWebKeys implements fosite.OpenIDConnectClient: the private_key_jwt keys, if any.
 func (c *Client) GetJSONWebKeys() *jose.JSONWebKeySet { return c.JWKS }
 
-// GetJSONWebKeysURI implements fosite.OpenIDConnectClient.
-func (c *Client) GetJSONWebKeysURI() string { return "" }
+// GetJSONWebKeysURI implements fosite.OpenIDConnectClient: the private_key_jwt jwks_uri, if any.
+func (c *Client) GetJSONWebKeysURI() string { return c.JWKSURI }
 
 // GetRequestObjectSigningAlgorithm implements fosite.OpenIDConnectClient.
 func (c *Client) GetRequestObjectSigningAlgorithm() string { return "" }

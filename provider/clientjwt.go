@@ -8,14 +8,18 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
 	"github.com/ory/fosite"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
 )
 
 // ClientAssertionType is the RFC 7523 §2.2 client_assertion_type of private_key_jwt.
@@ -38,12 +42,68 @@ func errAssertion(hint string) error {
 	return fosite.ErrInvalidClient.WithHint(hint)
 }
 
+// ClientKeySource supplies the keys private_key_jwt clients publish at a jwks_uri
+// (Config.ClientKeys). jwtaccess.RemoteKeySets is the implementation: it fetches with the
+// SSRF guard and a size cap, caches each set for a refresh interval, fetches again (rate
+// limited) for an unknown kid, and keeps a bounded number of sets.
+type ClientKeySource interface {
+	// ClientKey returns the public key with ID kid from the key set at jwksURI. Any
+	// error (no such key, the set could not be fetched) fails the client's
+	// authentication with invalid_client; it is logged, not shown to the client.
+	ClientKey(ctx context.Context, jwksURI, kid string) (*jose.JSONWebKey, error)
+}
+
+// ValidateClientJWKSURI checks a private_key_jwt client's jwks_uri (RFC 7591 §2): an
+// absolute https URL with a host, no user information and no fragment; http only on a
+// loopback host (for development: the SSRF guard refuses loopback addresses outside
+// tests anyway). Registration, client ID metadata documents and static clients share it.
+func ValidateClientJWKSURI(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("jwks_uri %q is not an absolute URL with a host", raw)
+	case u.Scheme != "https" && !(u.Scheme == "http" && loopback.IsHost(u.Hostname())):
+		return fmt.Errorf("jwks_uri %q must be https (http only on a loopback host)", raw)
+	case u.User != nil:
+		return fmt.Errorf("jwks_uri %q must not contain user information", raw)
+	case u.Fragment != "" || strings.HasSuffix(raw, "#"):
+		return fmt.Errorf("jwks_uri %q must not contain a fragment", raw)
+	}
+	return nil
+}
+
+// ValidateClientKeys checks where a private_key_jwt client's keys come from: exactly one
+// of an inline key set (ValidateClientJWKS) and a jwks_uri (ValidateClientJWKSURI), and
+// alg (when set) one of ClientAssertionAlgs. It returns a copy of the inline set (nil
+// with a jwks_uri).
+func ValidateClientKeys(set *jose.JSONWebKeySet, jwksURI, alg string) (*jose.JSONWebKeySet, error) {
+	switch {
+	case set != nil && jwksURI != "":
+		return nil, errors.New("a private_key_jwt client has jwks or jwks_uri, not both (RFC 7591 §2)")
+	case jwksURI == "":
+		return ValidateClientJWKS(set, alg)
+	}
+	if err := validateAssertionAlg(alg); err != nil {
+		return nil, err
+	}
+	return nil, ValidateClientJWKSURI(jwksURI)
+}
+
+// validateAssertionAlg checks a client's token_endpoint_auth_signing_alg: empty (every
+// ClientAssertionAlgs entry) or one of them.
+func validateAssertionAlg(alg string) error {
+	if alg != "" && !slices.Contains(ClientAssertionAlgs(), alg) {
+		return fmt.Errorf("token endpoint auth signing alg %q is not one of %v", alg, ClientAssertionAlgs())
+	}
+	return nil
+}
+
 // ValidateClientJWKS checks a private_key_jwt client's key set: at least one key, each a
 // public RSA (≥ 2048 bits), ECDSA P-256 or Ed25519 key with a kid, usable for signatures,
 // and alg (when set) one of ClientAssertionAlgs. It returns a copy of the set.
 func ValidateClientJWKS(set *jose.JSONWebKeySet, alg string) (*jose.JSONWebKeySet, error) {
-	if alg != "" && !slices.Contains(ClientAssertionAlgs(), alg) {
-		return nil, fmt.Errorf("token endpoint auth signing alg %q is not one of %v", alg, ClientAssertionAlgs())
+	if err := validateAssertionAlg(alg); err != nil {
+		return nil, err
 	}
 	if set == nil || len(set.Keys) == 0 {
 		return nil, errors.New("a private_key_jwt client needs at least one public key (JWKS)")
@@ -142,7 +202,7 @@ func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, f
 		return nil, err
 	}
 	c, ok := fc.(*Client)
-	if !ok || c.GetTokenEndpointAuthMethod() != AuthMethodPrivateKeyJWT || c.JWKS == nil {
+	if !ok || c.GetTokenEndpointAuthMethod() != AuthMethodPrivateKeyJWT || (c.JWKS == nil && c.JWKSURI == "") {
 		return nil, errAssertion("The client is not registered for private_key_jwt.")
 	}
 	if c.TokenEndpointAuthSigningAlg != "" && hdr.Algorithm != c.TokenEndpointAuthSigningAlg {
@@ -150,7 +210,7 @@ func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, f
 	}
 	var claims jwt.Claims
 	verified := false
-	for _, k := range c.JWKS.Keys {
+	for _, k := range p.assertionKeys(ctx, c, hdr.KeyID) {
 		if k.KeyID != hdr.KeyID || (k.Use != "" && k.Use != "sig") ||
 			(k.Algorithm != "" && k.Algorithm != hdr.Algorithm) || !slices.Contains(keyAlgs(k.Key), hdr.Algorithm) {
 			continue
@@ -203,4 +263,23 @@ func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, f
 		return nil, err
 	}
 	return c, nil
+}
+
+// assertionKeys returns the client's candidate keys for an assertion naming kid: its
+// inline set, or the key with that kid from its jwks_uri (none when the header has no
+// kid, so that an assertion without one never causes a fetch).
+func (p *Provider) assertionKeys(ctx context.Context, c *Client, kid string) []jose.JSONWebKey {
+	if c.JWKSURI == "" {
+		return c.JWKS.Keys
+	}
+	if p.cfg.ClientKeys == nil || kid == "" {
+		return nil
+	}
+	k, err := p.cfg.ClientKeys.ClientKey(ctx, c.JWKSURI, kid)
+	if err != nil || k == nil {
+		p.log.InfoContext(ctx, "private_key_jwt: no key from the client's jwks_uri",
+			slog.String("client_id", c.ID), slog.String("jwks_uri", c.JWKSURI), slog.String("kid", kid), slog.Any("error", err))
+		return nil
+	}
+	return []jose.JSONWebKey{*k}
 }

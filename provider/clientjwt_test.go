@@ -110,6 +110,15 @@ func assertionClaims(id, aud string) map[string]interface{} {
 	}
 }
 
+// hmacSHA256 returns an HS256 signer keyed with secret, for rawJWS.
+func hmacSHA256(secret []byte) func(input string) []byte {
+	return func(in string) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(in))
+		return m.Sum(nil)
+	}
+}
+
 // rawJWS builds header.payload.signature by hand, for algorithms go-jose will not sign.
 func rawJWS(t *testing.T, header, claims map[string]interface{}, sig func(input string) []byte) string {
 	t.Helper()
@@ -191,13 +200,6 @@ func TestRFC7523_Section3_Rejections(t *testing.T) {
 		pubPEM, _ := x509.MarshalPKIXPublicKey(e.keys.rsa.Public())
 		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubPEM})
 		rsaJWK, _ := json.Marshal(jose.JSONWebKey{Key: e.keys.rsa.Public(), KeyID: "rsa"})
-		hs := func(secret []byte) func(string) []byte {
-			return func(in string) []byte {
-				m := hmac.New(sha256.New, secret)
-				m.Write([]byte(in))
-				return m.Sum(nil)
-			}
-		}
 		cases := []struct {
 			name      string
 			assertion string
@@ -216,8 +218,8 @@ func TestRFC7523_Section3_Rejections(t *testing.T) {
 			{name: "alg mismatch (ES256 header on the RSA kid)", assertion: sign(t, jose.ES256, e.keys.ec, "rsa", ok(nil))},
 			{name: "alg mismatch (key alg EdDSA, RS256 used)", assertion: sign(t, jose.RS256, e.keys.rsa, "ed", ok(nil))},
 			{name: "alg none", assertion: rawJWS(t, map[string]interface{}{"alg": "none", "kid": "rsa"}, ok(nil), func(string) []byte { return nil })},
-			{name: "HS256 with the PEM public key as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hs(pemBytes))},
-			{name: "HS256 with the JWK as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hs(rsaJWK))},
+			{name: "HS256 with the PEM public key as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hmacSHA256(pemBytes))},
+			{name: "HS256 with the JWK as secret", assertion: rawJWS(t, map[string]interface{}{"alg": "HS256", "kid": "rsa"}, ok(nil), hmacSHA256(rsaJWK))},
 			{name: "key of another client", assertion: sign(t, jose.ES256, e.keys.otherEC, "other-ec", ok(nil))},
 			{name: "another client's kid on its own key", assertion: sign(t, jose.ES256, e.keys.ec, "other-ec", assertionClaims("other", tokenURL))},
 			{name: "pinned alg (other allows ES256 only)", assertion: sign(t, jose.EdDSA, e.keys.ed, "other-ec", assertionClaims("other", tokenURL))},
@@ -304,7 +306,7 @@ func TestRFC7523_ReplayAcrossReplicas(t *testing.T) {
 // RFC 7523 §2.2 at the other client-authenticating endpoints: revocation (RFC 7009),
 // introspection (RFC 7662) and device authorization (RFC 8628 §3.1) accept a
 // private_key_jwt client, refuse a bad assertion with invalid_client, and list the
-// method in their metadata.
+// method and its algorithms in their metadata (RFC 8414 §2).
 func TestRFC7523_PrivateKeyJWT_OtherEndpoints(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		e := newPKJWTEnv(t, s, withDevice(provider.DeviceAuthorizationOptions{}))
@@ -357,9 +359,15 @@ func TestRFC7523_PrivateKeyJWT_OtherEndpoints(t *testing.T) {
 			http.StatusUnauthorized, "invalid_client")
 
 		md := decode[map[string]interface{}](t, e.get(e.base+"/.well-known/oauth-authorization-server/oauth"))
-		for _, k := range []string{"revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"} {
+		for _, endpoint := range []string{"revocation", "introspection"} {
+			k := endpoint + "_endpoint_auth_methods_supported"
 			if methods, _ := md[k].([]interface{}); !slices.Contains(methods, interface{}("private_key_jwt")) {
 				t.Errorf("%s = %v, want private_key_jwt listed", k, methods)
+			}
+			// RFC 8414 §2: with private_key_jwt listed, the algorithms MUST be too.
+			k = endpoint + "_endpoint_auth_signing_alg_values_supported"
+			if algs, _ := md[k].([]interface{}); len(algs) != len(provider.ClientAssertionAlgs()) {
+				t.Errorf("%s = %v, want %v", k, algs, provider.ClientAssertionAlgs())
 			}
 		}
 	})

@@ -44,8 +44,8 @@ type ClientMetadata struct {
 	SoftwareID, SoftwareVersion string
 	// JWKS is the public key set of a private_key_jwt client (jwks, RFC 7523 §2.2).
 	JWKS *jose.JSONWebKeySet
-	// JWKSURI is jwks_uri. Key sets by reference are not supported yet: it is refused
-	// (see NormalizeClientMetadata).
+	// JWKSURI is jwks_uri: where a private_key_jwt client publishes its key set (RFC
+	// 7591 §2), accepted where ClientRules.AllowJWKSURI says so.
 	JWKSURI string
 	// TokenEndpointAuthSigningAlg is token_endpoint_auth_signing_alg, one of
 	// ClientAssertionAlgs(); only for private_key_jwt.
@@ -95,6 +95,11 @@ type ClientRules struct {
 	// even on loopback hosts (documents are fetched over https and shown to anyone);
 	// otherwise http is allowed on loopback hosts for development.
 	HTTPSURLsOnly bool
+	// AllowJWKSURI lets a private_key_jwt client give its keys by reference (jwks_uri,
+	// fetched through Config.ClientKeys) instead of inline; otherwise jwks_uri is refused
+	// for private_key_jwt. Static clients only, today: registration and documents send
+	// jwks.
+	AllowJWKSURI bool
 
 	// Scopes are the scopes the source's clients may be granted; nil admits every
 	// syntactically valid scope token.
@@ -321,13 +326,11 @@ func validateWebURL(raw string, loopbackHTTP bool) error {
 
 // normalizeKeys applies jwks, jwks_uri and token_endpoint_auth_signing_alg (RFC 7591 §2,
 // RFC 7523 §2.2): keys only for private_key_jwt, where they are required.
-func normalizeKeys(c *Client, m ClientMetadata, _ ClientRules) *ClientMetadataError {
+func normalizeKeys(c *Client, m ClientMetadata, rules ClientRules) *ClientMetadataError {
 	if m.JWKSURI != "" && m.JWKS != nil {
 		return metadataError("jwks_uri and jwks must not both be present (RFC 7591 §2)")
 	}
-	if m.JWKSURI != "" && c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT {
-		// TODO(jwks_uri): accept once keys can be fetched by reference (see
-		// NormalizeClientMetadata).
+	if m.JWKSURI != "" && c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT && !rules.AllowJWKSURI {
 		return metadataError("jwks_uri is not supported; send jwks")
 	}
 	if c.TokenEndpointAuthMethod != AuthMethodPrivateKeyJWT {
@@ -339,11 +342,11 @@ func normalizeKeys(c *Client, m ClientMetadata, _ ClientRules) *ClientMetadataEr
 		}
 		return nil
 	}
-	keys, err := ValidateClientJWKS(m.JWKS, m.TokenEndpointAuthSigningAlg)
+	keys, err := ValidateClientKeys(m.JWKS, m.JWKSURI, m.TokenEndpointAuthSigningAlg)
 	if err != nil {
 		return metadataError("%v", err)
 	}
-	c.JWKS, c.TokenEndpointAuthSigningAlg = keys, m.TokenEndpointAuthSigningAlg
+	c.JWKS, c.JWKSURI, c.TokenEndpointAuthSigningAlg = keys, m.JWKSURI, m.TokenEndpointAuthSigningAlg
 	return nil
 }
 
@@ -406,6 +409,7 @@ func MetadataOf(c *Client) ClientMetadata {
 		SoftwareID:                  c.SoftwareID,
 		SoftwareVersion:             c.SoftwareVersion,
 		JWKS:                        c.JWKS,
+		JWKSURI:                     c.JWKSURI,
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
 	}
 }

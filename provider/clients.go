@@ -38,8 +38,13 @@ type ClientSpec struct {
 	// "none" for public clients.
 	TokenEndpointAuthMethod string
 	// JWKS is the public key set of a private_key_jwt client (RFC 7523 §2.2): RSA,
-	// ECDSA P-256 or Ed25519 public keys, each with a kid. Only for private_key_jwt.
+	// ECDSA P-256 or Ed25519 public keys, each with a kid. Only for private_key_jwt;
+	// exactly one of JWKS and JWKSURI.
 	JWKS *jose.JSONWebKeySet
+	// JWKSURI is where a private_key_jwt client publishes its key set instead (RFC 7591
+	// jwks_uri; see ValidateClientJWKSURI), so that it can rotate keys without the
+	// operator. Needs Config.ClientKeys (mcp.New sets it).
+	JWKSURI string
 	// TokenEndpointAuthSigningAlg pins the assertion algorithm (one of
 	// ClientAssertionAlgs()); empty allows them all. Only for private_key_jwt.
 	TokenEndpointAuthSigningAlg string
@@ -71,10 +76,14 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		Name:                        spec.Name,
 		URI:                         spec.URI,
 		JWKS:                        spec.JWKS,
+		JWKSURI:                     spec.JWKSURI,
 		TokenEndpointAuthSigningAlg: spec.TokenEndpointAuthSigningAlg,
 	}, p.staticClientRules(spec.Public))
 	if err != nil {
 		return nil, "", fmt.Errorf("provider: %w", err)
+	}
+	if c.JWKSURI != "" && p.cfg.ClientKeys == nil {
+		return nil, "", errors.New("provider: a jwks_uri client needs Config.ClientKeys to fetch its keys")
 	}
 	now := time.Now().UTC()
 	c.ID, c.Source, c.CreatedAt, c.UpdatedAt = spec.ID, ClientSourceStatic, now, now
@@ -115,6 +124,7 @@ func (p *Provider) staticClientRules(public bool) ClientRules {
 		RedirectURIRules:     p.cfg.RedirectURIRules,
 		DefaultScopes:        p.knownScopes(),
 		InferApplicationType: true,
+		AllowJWKSURI:         true,
 	}
 	if public {
 		rules.AuthMethods, rules.DefaultAuthMethod = []string{AuthMethodNone}, AuthMethodNone

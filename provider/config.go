@@ -238,6 +238,12 @@ type Config struct {
 	// rules. Nil by default: every client must be in Storage.
 	ClientResolver ClientResolver
 
+	// ClientKeys fetches the keys of private_key_jwt clients that publish them at a
+	// jwks_uri (Client.JWKSURI) rather than inline. Nil: CreateClient refuses JWKSURI and
+	// such clients fail authentication with invalid_client. mcp.New supplies a
+	// jwtaccess.RemoteKeySets (SSRF-guarded, size-capped, cached, bounded).
+	ClientKeys ClientKeySource
+
 	// IntrospectionAllowed decides which authenticated confidential clients may use the
 	// introspection endpoint (RFC 7662). Authentication alone is not enough (RFC 7662 §4
 	// requires authorization): with open dynamic client registration anyone can become a

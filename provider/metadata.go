@@ -43,10 +43,18 @@ type AuthorizationServerMetadata struct {
 	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
 	// RevocationEndpointAuthMethodsSupported lists the client authentication methods of the revocation endpoint.
 	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported,omitempty"`
+	// RevocationEndpointAuthSigningAlgValuesSupported lists the private_key_jwt assertion
+	// algorithms at the revocation endpoint (RFC 8414 §2: it MUST be present when
+	// private_key_jwt is in RevocationEndpointAuthMethodsSupported).
+	RevocationEndpointAuthSigningAlgValuesSupported []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// IntrospectionEndpoint is the RFC 7662 introspection endpoint URL.
 	IntrospectionEndpoint string `json:"introspection_endpoint,omitempty"`
 	// IntrospectionEndpointAuthMethodsSupported lists the client authentication methods of the introspection endpoint.
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
+	// IntrospectionEndpointAuthSigningAlgValuesSupported lists the private_key_jwt
+	// assertion algorithms at the introspection endpoint (RFC 8414 §2: it MUST be present
+	// when private_key_jwt is in IntrospectionEndpointAuthMethodsSupported).
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
 	// CodeChallengeMethodsSupported is always ["S256"] (MCP clients refuse metadata without it).
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
 	// AuthorizationResponseISSParameterSupported is true: every authorization response carries iss (RFC 9207).
@@ -82,6 +90,8 @@ func (p *Provider) Metadata() *AuthorizationServerMetadata {
 	m.UILocalesSupported = clone(m.UILocalesSupported)
 	m.RevocationEndpointAuthMethodsSupported = clone(m.RevocationEndpointAuthMethodsSupported)
 	m.IntrospectionEndpointAuthMethodsSupported = clone(m.IntrospectionEndpointAuthMethodsSupported)
+	m.RevocationEndpointAuthSigningAlgValuesSupported = clone(m.RevocationEndpointAuthSigningAlgValuesSupported)
+	m.IntrospectionEndpointAuthSigningAlgValuesSupported = clone(m.IntrospectionEndpointAuthSigningAlgValuesSupported)
 	m.CodeChallengeMethodsSupported = clone(m.CodeChallengeMethodsSupported)
 	m.ProtectedResources = clone(m.ProtectedResources)
 	return &m
@@ -95,23 +105,25 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 	}
 	scopes := p.knownScopes()
 	return AuthorizationServerMetadata{
-		Issuer:                                     p.cfg.Issuer,
-		AuthorizationEndpoint:                      p.endpoints.authorize,
-		TokenEndpoint:                              p.endpoints.token,
-		ScopesSupported:                            scopes,
-		ResponseTypesSupported:                     []string{"code"},
-		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        grants,
-		TokenEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
-		TokenEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs(),
-		RevocationEndpoint:                         p.endpoints.revoke,
-		RevocationEndpointAuthMethodsSupported:     []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
-		IntrospectionEndpoint:                      p.endpoints.introspect,
-		IntrospectionEndpointAuthMethodsSupported:  []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT},
-		CodeChallengeMethodsSupported:              []string{"S256"},
-		AuthorizationResponseISSParameterSupported: true,
-		ProtectedResources:                         append([]string(nil), p.cfg.Resources...),
-		DeviceAuthorizationEndpoint:                device,
+		Issuer:                                             p.cfg.Issuer,
+		AuthorizationEndpoint:                              p.endpoints.authorize,
+		TokenEndpoint:                                      p.endpoints.token,
+		ScopesSupported:                                    scopes,
+		ResponseTypesSupported:                             []string{"code"},
+		ResponseModesSupported:                             []string{"query"},
+		GrantTypesSupported:                                grants,
+		TokenEndpointAuthMethodsSupported:                  []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
+		TokenEndpointAuthSigningAlgValuesSupported:         ClientAssertionAlgs(),
+		RevocationEndpoint:                                 p.endpoints.revoke,
+		RevocationEndpointAuthMethodsSupported:             []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT, AuthMethodNone},
+		RevocationEndpointAuthSigningAlgValuesSupported:    ClientAssertionAlgs(),
+		IntrospectionEndpoint:                              p.endpoints.introspect,
+		IntrospectionEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodPrivateKeyJWT},
+		IntrospectionEndpointAuthSigningAlgValuesSupported: ClientAssertionAlgs(),
+		CodeChallengeMethodsSupported:                      []string{"S256"},
+		AuthorizationResponseISSParameterSupported:         true,
+		ProtectedResources:                                 append([]string(nil), p.cfg.Resources...),
+		DeviceAuthorizationEndpoint:                        device,
 	}
 }
 

@@ -73,6 +73,9 @@ func TestRFC8414_3_Metadata(t *testing.T) {
 			"token_endpoint_auth_signing_alg_values_supported": {"RS256", "PS256", "ES256", "EdDSA"},
 			"scopes_supported":                                 {"read", "write"},
 			"introspection_endpoint_auth_methods_supported":    {"client_secret_basic", "client_secret_post", "private_key_jwt"},
+			// RFC 8414 §2: present because private_key_jwt is listed for the endpoint.
+			"introspection_endpoint_auth_signing_alg_values_supported": {"RS256", "PS256", "ES256", "EdDSA"},
+			"revocation_endpoint_auth_signing_alg_values_supported":    {"RS256", "PS256", "ES256", "EdDSA"},
 		} {
 			if got := list(k); !slices.Equal(got, v) {
 				t.Errorf("%s = %v, want %v", k, got, v)

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -187,33 +188,11 @@ func New(opts *Options) (*Resolver, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	dialer := &net.Dialer{
-		Timeout:   o.Timeout,
-		KeepAlive: 30 * time.Second,
-		Control:   guard{allow: o.AllowAddress}.control,
-	}
-	transport := &http.Transport{
-		Proxy:                  nil, // never a proxy from the environment: the guard checks the real peer
-		DialContext:            dialer.DialContext,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs},
-		TLSHandshakeTimeout:    o.Timeout,
-		ResponseHeaderTimeout:  o.Timeout,
-		MaxResponseHeaderBytes: 16 << 10,
-		DisableCompression:     true,
-		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           32,
-		MaxIdleConnsPerHost:    2,
-		IdleConnTimeout:        60 * time.Second,
-	}
 	return &Resolver{
 		opts: o,
-		client: &http.Client{
-			Transport: transport,
-			Timeout:   o.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse // §4: redirects are not followed
-			},
-		},
+		// §4: redirects are not followed (the client returns them as the response);
+		// §6.5: the SSRF guard checks every connection's resolved address.
+		client:   netguard.NewClient(netguard.Options{Timeout: o.Timeout, AllowAddress: o.AllowAddress, RootCAs: o.RootCAs}),
 		sem:      make(chan struct{}, o.MaxConcurrentFetches),
 		log:      log,
 		now:      time.Now,

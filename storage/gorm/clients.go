@@ -46,6 +46,18 @@ type clientRow struct {
 	LastUsedAt                  *time.Time `gorm:"column:last_used_at"`
 	JWKS                        string     `gorm:"column:jwks"`
 	TokenEndpointAuthSigningAlg string     `gorm:"column:token_endpoint_auth_signing_alg"`
+	JWKSURI                     string     `gorm:"column:jwks_uri"`
+}
+
+// clientJWKSURIMigration adds the jwks_uri of private_key_jwt clients that publish their
+// keys at a URL (RFC 7591 jwks_uri) instead of inline in the jwks column; empty for
+// every other client.
+var clientJWKSURIMigration = migration{
+	version: 8,
+	name:    "client jwks_uri for private_key_jwt",
+	stmts: []string{
+		`ALTER TABLE ` + tableClients + ` ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // encodeList stores a string list as a JSON array ("[]" for nil).
@@ -104,6 +116,7 @@ func rowFromClient(c *provider.Client, created, updated time.Time) *clientRow {
 		LastUsedAt:                  optTime(c.LastUsedAt),
 		JWKS:                        encodeJWKS(c.JWKS),
 		TokenEndpointAuthSigningAlg: c.TokenEndpointAuthSigningAlg,
+		JWKSURI:                     c.JWKSURI,
 	}
 }
 
@@ -150,6 +163,7 @@ func (r *clientRow) toClient() (*provider.Client, error) {
 		CreatedAt:                   r.CreatedAt.UTC(),
 		UpdatedAt:                   r.UpdatedAt.UTC(),
 		TokenEndpointAuthSigningAlg: r.TokenEndpointAuthSigningAlg,
+		JWKSURI:                     r.JWKSURI,
 	}
 	keys, err := decodeJWKS(r.JWKS)
 	if err != nil {

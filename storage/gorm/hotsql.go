@@ -32,7 +32,7 @@ const refreshExtraColumns = "access_signature, first_used_at, used_count"
 const clientColumns = "id, secret_hash, secret_expires_at, public, token_endpoint_auth_method, redirect_uris, " +
 	"grant_types, response_types, scopes, audience, contacts, application_type, name, uri, logo_uri, policy_uri, " +
 	"tos_uri, software_id, software_version, source, registration_access_token_hash, created_at, updated_at, last_used_at, " +
-	"jwks, token_endpoint_auth_signing_alg"
+	"jwks, token_endpoint_auth_signing_alg, jwks_uri"
 
 // hotStatements holds the hot-path SQL, rendered once for the Store's dialect.
 type hotStatements struct {
@@ -332,7 +332,7 @@ func (s *Store) selectClient(ctx context.Context, id string) (*clientRow, error)
 	err := s.queryRow(ctx, s.readPool(ctx), s.hot.getClient, []any{id}, &r.ID, &secretHash, &secretExp, &r.Public,
 		&r.TokenEndpointAuthMethod, &r.RedirectURIs, &r.GrantTypes, &r.ResponseTypes, &r.Scopes, &r.Audience, &r.Contacts,
 		&r.ApplicationType, &r.Name, &r.URI, &r.LogoURI, &r.PolicyURI, &r.TOSURI, &r.SoftwareID, &r.SoftwareVersion,
-		&r.Source, &regTokenHash, &r.CreatedAt, &r.UpdatedAt, &lastUsed, &r.JWKS, &r.TokenEndpointAuthSigningAlg)
+		&r.Source, &regTokenHash, &r.CreatedAt, &r.UpdatedAt, &lastUsed, &r.JWKS, &r.TokenEndpointAuthSigningAlg, &r.JWKSURI)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ const (
 	AreaIntrospect   = "Introspection"
 	AreaConcurrency  = "Concurrency"
 	AreaDevice       = "Device authorization"
+	AreaPrivateKey   = "private_key_jwt"
 	AreaClients      = "Real clients"
 )
 
@@ -161,6 +162,15 @@ var catalogue = []Check{
 	{"DEVICE-DENIED", AreaDevice, "a device code the user denied gets 400 access_denied", "RFC 8628 §3.5", MUST},
 	{"DEVICE-SINGLE-USE", AreaDevice, "an approved device code yields tokens once, then invalid_grant", "RFC 8628 §3.5; RFC 6749 §5.2", MUST},
 	{"DEVICE-EXPIRED", AreaDevice, "an expired device code gets 400 expired_token", "RFC 8628 §3.5", MUST},
+
+	// private_key_jwt client authentication (skipped when the server does not advertise
+	// it; all but PKJWT-META need Target.PrivateKeyJWT)
+	{"PKJWT-META", AreaPrivateKey, "every endpoint listing private_key_jwt (token, revocation, introspection) lists its signing algorithms, without none or HMAC", "RFC 8414 §2; RFC 7523 §2.2", MUST},
+	{"PKJWT-ACCEPTED", AreaPrivateKey, "client_credentials with a valid client assertion gets an access token the MCP server accepts", "RFC 7523 §2.2; RFC 6749 §4.4; RFC 8707 §2", MUST},
+	{"PKJWT-NO-REFRESH", AreaPrivateKey, "client_credentials issues no refresh token", "RFC 6749 §4.4.3", SHOULD},
+	{"PKJWT-WRONG-AUD", AreaPrivateKey, "an assertion whose aud is not the authorization server gets invalid_client", "RFC 7523 §3 (3), §3.2", MUST},
+	{"PKJWT-EXPIRED", AreaPrivateKey, "an expired assertion gets invalid_client", "RFC 7523 §3 (4), §3.2", MUST},
+	{"PKJWT-REPLAY", AreaPrivateKey, "an accepted assertion sent again (same jti) gets invalid_client", "RFC 7523 §3 (7); RFC 7521 §5.2", SHOULD},
 
 	// Real clients
 	{"CLIENT-GOSDK", AreaClients, "the go-sdk client (v1.8.0 auth.AuthorizationCodeHandler) logs in and connects", "go-sdk client; " + mcp1125 + " §Authorization Flow Steps", MUST},

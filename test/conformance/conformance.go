@@ -187,6 +187,13 @@ type Target struct {
 	// server's codes live longer, that check is skipped. Keep it short.
 	DeviceExpiryWait time.Duration
 
+	// PrivateKeyJWT is a pre-registered client that authenticates with private_key_jwt
+	// and may use the client_credentials grant, optional. With it the suite checks that a
+	// valid assertion gets a token the MCP server accepts and that a wrong aud, an
+	// expired assertion and a replayed one are refused with invalid_client; without it,
+	// or when the server does not advertise private_key_jwt, those checks are skipped.
+	PrivateKeyJWT *AssertionClient
+
 	// KeepClients keeps the clients the suite registered. By default they are deleted
 	// through RFC 7592 when the registration response offers a client configuration
 	// endpoint.

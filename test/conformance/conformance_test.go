@@ -73,6 +73,9 @@ func runSuite(t *testing.T, st *stack.Stack, target conformance.Target) conforma
 	if target.Introspector == nil {
 		target.Introspector = introspector(t, st)
 	}
+	if target.PrivateKeyJWT == nil {
+		target.PrivateKeyJWT = assertionClient(t, st, nil, "")
+	}
 	return conformance.Run(ctx, target)
 }
 

@@ -116,6 +116,17 @@ var doubles = []struct {
 		warn: []string{"AS-META-NO-PLAIN"},
 	},
 	{
+		// RFC 8414 §2: private_key_jwt listed for the revocation endpoint without its
+		// signing algorithms.
+		name: "omits the revocation endpoint's private_key_jwt algorithms",
+		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+			return rewrite(func(r *http.Request) bool {
+				return strings.Contains(r.URL.Path, "/.well-known/") && !strings.Contains(r.URL.Path, "protected-resource")
+			}, editJSON(func(m map[string]any) { delete(m, "revocation_endpoint_auth_signing_alg_values_supported") }))(h)
+		},
+		fail: []string{"PKJWT-META"},
+	},
+	{
 		// RFC 6749 §5.1: token responses without Cache-Control: no-store.
 		name: "drops Cache-Control from token responses",
 		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {

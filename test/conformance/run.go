@@ -108,6 +108,7 @@ func (r *runner) run(ctx context.Context) Report {
 		{"introspection", r.introspection},
 		{"concurrency", r.concurrency},
 		{"device", r.device},
+		{"private_key_jwt", r.privateKeyJWT},
 		{"clients", r.realClients},
 	}
 	for _, a := range areas {

@@ -13,7 +13,11 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +26,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
 )
@@ -52,6 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		concurrency   = fs.Int("concurrency", 10, "parallel redemptions of one code in the concurrency check")
 		graceWait     = fs.Duration("refresh-grace-wait", 0, "the server's grace window for rotated refresh tokens, if any: wait it out to check reuse detection")
 		deviceWait    = fs.Duration("device-expiry-wait", 0, "wait out device codes living at most this long to check expired_token (RFC 8628)")
+		pkjwtID       = fs.String("pkjwt-client-id", "", "a pre-registered private_key_jwt client allowed the client_credentials grant (private_key_jwt checks)")
+		pkjwtKey      = fs.String("pkjwt-key", "", "its private key: a PEM file (PKCS#8, PKCS#1 or SEC 1) or a private JWK JSON file")
+		pkjwtKid      = fs.String("pkjwt-kid", "", "the kid of its public key (default: the JWK's kid)")
+		pkjwtAlg      = fs.String("pkjwt-alg", "", "the assertion algorithm: RS256, PS256, ES256 or EdDSA (default by key type)")
 		keepClients   = fs.Bool("keep-clients", false, "do not delete the clients the suite registered")
 		asJSON        = fs.Bool("json", false, "print the report as JSON")
 		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
@@ -85,6 +95,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		target.Client = &conformance.ClientCredentials{ID: *clientID, Secret: *clientSecret, AuthMethod: *clientAuth, RedirectURI: *redirectURI}
+	}
+	if *pkjwtID != "" || *pkjwtKey != "" {
+		c, err := assertionClient(*pkjwtID, *pkjwtKey, *pkjwtKid, *pkjwtAlg)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		target.PrivateKeyJWT = c
 	}
 	if *introID != "" {
 		target.Introspector = &conformance.ClientCredentials{ID: *introID, Secret: *introSecret}
@@ -129,4 +147,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// assertionClient reads the -pkjwt-* flags: client ID, a private key file (PEM or a
+// private JWK), kid (default the JWK's) and algorithm.
+func assertionClient(id, keyFile, kid, alg string) (*conformance.AssertionClient, error) {
+	if id == "" || keyFile == "" {
+		return nil, errors.New("-pkjwt-client-id and -pkjwt-key go together")
+	}
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-pkjwt-key: %w", err)
+	}
+	var key any
+	if block, _ := pem.Decode(data); block != nil {
+		if key, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
+			if key, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+				key, err = x509.ParseECPrivateKey(block.Bytes)
+			}
+		}
+	} else {
+		var jwk jose.JSONWebKey
+		if err = jwk.UnmarshalJSON(data); err == nil {
+			key = jwk.Key
+			if kid == "" {
+				kid = jwk.KeyID
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-pkjwt-key %s: not a PEM private key or a private JWK: %w", keyFile, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("-pkjwt-key %s: not a private key (%T)", keyFile, key)
+	}
+	if kid == "" {
+		return nil, errors.New("-pkjwt-kid is required (the key file names no kid)")
+	}
+	return &conformance.AssertionClient{ID: id, Key: signer, KeyID: kid, Algorithm: alg}, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 )
 
 // Test user of the built-in login page (Options.FormLogin).
@@ -48,6 +49,10 @@ type Options struct {
 	// DeviceCodeLifespan is how long device codes live (the device grant is always on).
 	// Default provider.DefaultDeviceCodeLifespan.
 	DeviceCodeLifespan time.Duration
+	// ClientKeySets is mcp.Config.ClientKeySets: how the keys of private_key_jwt clients
+	// with a jwks_uri are fetched. Tests serving key sets on loopback set AllowAddress
+	// and RootCAs. Nil means the defaults (public hosts only).
+	ClientKeySets *jwtaccess.RemoteKeySetsConfig
 	// Listener, when set, is where the main server listens. Default a fresh loopback
 	// port.
 	Listener net.Listener
@@ -81,7 +86,8 @@ func (s *Stack) Close() {
 
 // Start starts the stack on store: mcp.New with the default compatibility shims, open
 // dynamic client registration, client ID metadata documents with the package defaults
-// (public document hosts only), the device authorization grant, and a go-sdk MCP server
+// (public document hosts only), the device authorization grant, client_credentials (for
+// static clients created with it, such as private_key_jwt ones), and a go-sdk MCP server
 // at /mcp requiring mcp:tools. ctx is used while starting (mcp.New); on an error every
 // listener it opened (and opts.Listener) is closed.
 func Start(ctx context.Context, store provider.Storage, opts Options) (st *Stack, err error) {
@@ -119,7 +125,11 @@ func Start(ctx context.Context, store provider.Storage, opts Options) (st *Stack
 			// The device grant (RFC 8628) at {issuer}/device_authorization and the
 			// built-in verification page {issuer}/device.
 			DeviceAuthorization: &provider.DeviceAuthorizationOptions{Lifespan: opts.DeviceCodeLifespan},
+			// client_credentials for the operator's machine-to-machine clients
+			// (private_key_jwt, the suite's PKJWT checks).
+			EnableClientCredentials: true,
 		},
+		ClientKeySets:             opts.ClientKeySets,
 		Resources:                 resources,
 		ClientIDMetadataDocuments: &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{Logger: logger}},
 		JWTAccessTokens:           opts.JWTAccessTokens,

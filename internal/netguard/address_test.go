@@ -1,10 +1,10 @@
-package cimd_test
+package netguard_test
 
 import (
 	"net/netip"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
+	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
 )
 
 // draft-ietf-oauth-client-id-metadata-document-00 §6.5 (SSRF): only globally reachable
@@ -70,12 +70,12 @@ func TestCheckAddress_Section6_5(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.addr, err)
 		}
-		reason := cimd.CheckAddress(a)
+		reason := netguard.CheckAddress(a)
 		if (reason == "") != c.allowed {
 			t.Errorf("CheckAddress(%s) = %q, want allowed=%v", c.addr, reason, c.allowed)
 		}
 	}
-	if cimd.CheckAddress(netip.Addr{}) == "" {
+	if netguard.CheckAddress(netip.Addr{}) == "" {
 		t.Error("the zero address is allowed")
 	}
 }
