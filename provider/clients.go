@@ -42,7 +42,8 @@ type ClientSpec struct {
 	TokenEndpointAuthSigningAlg string
 	// GrantTypes default to authorization_code and refresh_token. client_credentials
 	// needs a confidential client and Config.EnableClientCredentials; GrantTypeDeviceCode
-	// needs Config.DeviceAuthorization.
+	// needs Config.DeviceAuthorization; GrantTypeJWTBearer (informative: the ID-JAG's
+	// client_id claim authorizes the client) needs Config.IdentityAssertions.
 	GrantTypes []string
 	// Scopes the client may be granted; default Config.Scopes plus
 	// Config.RefreshTokenScopes.
@@ -118,6 +119,10 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 		case GrantTypeDeviceCode:
 			if p.device == nil {
 				return nil, "", errors.New("provider: the device_code grant is not enabled (Config.DeviceAuthorization)")
+			}
+		case GrantTypeJWTBearer:
+			if p.cfg.IdentityAssertions == nil {
+				return nil, "", errors.New("provider: the jwt-bearer grant is not enabled (Config.IdentityAssertions)")
 			}
 		default:
 			return nil, "", fmt.Errorf("provider: unsupported grant type %q", g)

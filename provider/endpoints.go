@@ -163,6 +163,10 @@ func checkTokenParams(r *http.Request, grantType string) error {
 		if f.Get("device_code") == "" {
 			return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter is missing.")
 		}
+	case GrantTypeJWTBearer:
+		if f.Get("assertion") == "" {
+			return fosite.ErrInvalidRequest.WithHint("The 'assertion' parameter is missing.")
+		}
 	}
 	return nil
 }

@@ -59,6 +59,10 @@ type AuthorizationServerMetadata struct {
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 	// PushedAuthorizationRequestEndpoint is the RFC 9126 PAR endpoint (for extensions).
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	// AuthorizationGrantProfilesSupported lists the authorization grant profiles accepted
+	// with the JWT bearer grant: GrantProfileIDJAG with Config.IdentityAssertions
+	// (draft-ietf-oauth-identity-assertion-authz-grant §7.2).
+	AuthorizationGrantProfilesSupported []string `json:"authorization_grant_profiles_supported,omitempty"`
 	// RequirePushedAuthorizationRequests says PAR is required (for extensions).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 }
@@ -84,6 +88,7 @@ func (p *Provider) Metadata() *AuthorizationServerMetadata {
 	m.IntrospectionEndpointAuthMethodsSupported = clone(m.IntrospectionEndpointAuthMethodsSupported)
 	m.CodeChallengeMethodsSupported = clone(m.CodeChallengeMethodsSupported)
 	m.ProtectedResources = clone(m.ProtectedResources)
+	m.AuthorizationGrantProfilesSupported = clone(m.AuthorizationGrantProfilesSupported)
 	return &m
 }
 
@@ -96,6 +101,11 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 	if p.device != nil {
 		grants = append(grants, GrantTypeDeviceCode)
 		device = p.endpoints.deviceAuthorization
+	}
+	var profiles []string
+	if p.cfg.IdentityAssertions != nil {
+		grants = append(grants, GrantTypeJWTBearer)
+		profiles = []string{GrantProfileIDJAG}
 	}
 	scopes := dedupe(append(append([]string{}, p.cfg.Scopes...), p.cfg.RefreshTokenScopes...))
 	return AuthorizationServerMetadata{
@@ -116,6 +126,7 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 		AuthorizationResponseISSParameterSupported: true,
 		ProtectedResources:                         append([]string(nil), p.cfg.Resources...),
 		DeviceAuthorizationEndpoint:                device,
+		AuthorizationGrantProfilesSupported:        profiles,
 	}
 }
 

@@ -184,6 +184,12 @@ func New(cfg Config) (*Provider, error) {
 		}
 		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} { return &deviceGrant{p: p} })
 	}
+	if cfg.IdentityAssertions != nil {
+		opts := *cfg.IdentityAssertions
+		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} {
+			return &assertionGrant{p: p, opts: opts}
+		})
+	}
 	factories = append(factories,
 		// Our RFC 8707 check must run after the grant handlers have loaded the grant and
 		// before the PKCE handler deletes its session, so invalid_target stays retryable.

@@ -1,0 +1,55 @@
+package idjag_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// TestEnterpriseManagedAuthorization_Flow: extension §5: the ID-JAG is exchanged for an
+// access token audience-restricted to its resource claim, with the intersection of the
+// requested scopes and the ID-JAG's (§7.2.1), no refresh token by default; a go-sdk MCP
+// client calls the MCP server with it as the IdP-namespaced local subject; the audit line
+// names issuer, subject, client and resource and never the assertion.
+func TestEnterpriseManagedAuthorization_Flow(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newEnv(t, s, envOptions{})
+		assertion, err := e.idp.Issue(e.grant())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := e.exchange(t, assertion, url.Values{"scope": {"read admin"}})
+		if tok.status != 200 || tok.AccessToken == "" {
+			t.Fatalf("token response %d %s", tok.status, tok.raw)
+		}
+		if tok.Scope != "read" || tok.RefreshToken != "" || !strings.EqualFold(tok.TokenType, "bearer") || tok.ExpiresIn <= 0 {
+			t.Errorf("token response %s: want scope read (admin is not in the ID-JAG), no refresh token", tok.raw)
+		}
+		at, err := e.auth.VerifyAccessToken(t.Context(), tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(at.Audience) != 1 || at.Audience[0] != e.resource || at.ClientID != e.public.ID {
+			t.Errorf("token audience %v client %s", at.Audience, at.ClientID)
+		}
+		wantSub := "idp:" + url.QueryEscape(e.idp.Issuer) + "#alice"
+		if at.Subject != wantSub {
+			t.Errorf("subject %q, want %q", at.Subject, wantSub)
+		}
+		who, err := e.callWhoami(t, tok.AccessToken)
+		if err != nil || who != wantSub {
+			t.Fatalf("MCP call: %q, %v", who, err)
+		}
+		logs := e.logs.String()
+		if strings.Contains(logs, assertion) || strings.Contains(logs, strings.Split(assertion, ".")[2]) {
+			t.Error("the assertion reached the log")
+		}
+		if !strings.Contains(logs, `"msg":"id-jag accepted"`) || !strings.Contains(logs, `"subject":"alice"`) ||
+			!strings.Contains(logs, `"resource":"`+e.resource+`"`) {
+			t.Errorf("no audit line in %s", logs)
+		}
+	})
+}
