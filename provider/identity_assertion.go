@@ -177,8 +177,10 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 	if err != nil {
 		var refused *IdentityAssertionError
 		if !errors.As(err, &refused) {
+			// The IdP's key set could not be fetched: nothing the client did wrong, and
+			// retryable once the IdP is back.
 			g.log(ctx, a, "validator failed: "+err.Error())
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return fosite.ErrTemporarilyUnavailable.WithHint("The identity provider's keys are unavailable.").WithWrap(err).WithDebug(err.Error())
 		}
 		a.issuer, a.subject = refused.Issuer, refused.Subject
 		reason := refused.Check
@@ -189,19 +191,20 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 		return fosite.ErrInvalidGrant.WithHintf("The assertion was refused: %s.", refused.Check)
 	}
 	a.issuer, a.subject = claims.Issuer, claims.Subject
-	refuse := func(err *fosite.RFC6749Error, reason string) error {
-		g.log(ctx, a, reason)
+	// The audit reason of a refusal is the hint the client reads.
+	refuse := func(err *fosite.RFC6749Error) error {
+		g.log(ctx, a, err.ErrorField+": "+err.HintField)
 		return err
 	}
 
-	audience, rerr, reason := g.audience(claims.Resource, form["resource"])
+	audience, rerr := g.audience(claims.Resource, form["resource"])
 	a.resource = audience
 	if rerr != nil {
-		return refuse(rerr, reason)
+		return refuse(rerr)
 	}
-	scopes, rerr, reason := g.scopes(r, claims.Scopes, audience)
+	scopes, rerr := g.scopes(r, claims.Scopes, audience)
 	if rerr != nil {
-		return refuse(rerr, reason)
+		return refuse(rerr)
 	}
 	a.scopes = scopes
 
@@ -212,7 +215,7 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 	}
 	if err := g.p.fstore.SetClientAssertionJWT(ctx, claims.ReplayKey(), until); err != nil {
 		if errors.Is(err, fosite.ErrJTIKnown) {
-			return refuse(fosite.ErrInvalidGrant.WithHint("The assertion was refused: jti was already used."), "jti was already used")
+			return refuse(fosite.ErrInvalidGrant.WithHint("The assertion was refused: jti was already used."))
 		}
 		g.log(ctx, a, "recording the jti failed")
 		return err
@@ -243,39 +246,38 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 // audience returns the access token's audience: the resource claim's resources (each a
 // configured resource), narrowed by the requested ones; without the claim, the requested
 // resources or Config.DefaultResource.
-func (g *assertionGrant) audience(claimed, requested []string) ([]string, *fosite.RFC6749Error, string) {
+func (g *assertionGrant) audience(claimed, requested []string) ([]string, *fosite.RFC6749Error) {
 	p := g.p
 	if len(claimed) == 0 {
 		out, err := p.canonicalResources(requested)
 		if err != nil {
-			return nil, fosite.ErrorToRFC6749Error(err), "requested resource is not served here"
+			return nil, fosite.ErrorToRFC6749Error(err)
 		}
 		if len(out) == 0 && p.cfg.DefaultResource != "" {
 			out = []string{p.cfg.DefaultResource}
 		}
 		if len(out) == 0 && p.cfg.RequireResource {
-			return nil, ErrInvalidTarget.WithHint("The assertion has no resource claim and the 'resource' parameter is missing."), "no resource"
+			return nil, ErrInvalidTarget.WithHint("The assertion has no resource claim and the 'resource' parameter is missing.")
 		}
-		return out, nil, ""
+		return out, nil
 	}
 	bound, err := p.canonicalResources(claimed)
 	if err != nil {
 		// Extension §7.6.2: a resource claim that is not ours is invalid_grant.
-		return nil, fosite.ErrInvalidGrant.WithHint("The assertion was refused: resource is not a resource of this authorization server."),
-			"resource claim is not a resource of this authorization server"
+		return nil, fosite.ErrInvalidGrant.WithHint("The assertion was refused: resource is not a resource of this authorization server.")
 	}
 	out, err := p.narrowAudience(requested, bound)
 	if err != nil {
-		return nil, fosite.ErrorToRFC6749Error(err), "requested resource is not in the assertion's resource claim"
+		return nil, fosite.ErrorToRFC6749Error(err)
 	}
-	return out, nil, ""
+	return out, nil
 }
 
 // scopes returns the access token's scopes: the requested ones (or, with none
 // requested, the assertion's) that the assertion grants, the audience allows and the
 // client may have. Requested scopes outside that are dropped (the response's scope says
 // what was issued); when none remains, invalid_scope.
-func (g *assertionGrant) scopes(r fosite.AccessRequester, claimed, audience []string) ([]string, *fosite.RFC6749Error, string) {
+func (g *assertionGrant) scopes(r fosite.AccessRequester, claimed, audience []string) ([]string, *fosite.RFC6749Error) {
 	allowed, limited := g.p.audienceScopes(audience)
 	if !limited {
 		allowed = dedupe(append(append([]string{}, g.p.cfg.Scopes...), g.p.cfg.RefreshTokenScopes...))
@@ -283,14 +285,13 @@ func (g *assertionGrant) scopes(r fosite.AccessRequester, claimed, audience []st
 	available := keep(keep(claimed, allowed), r.GetClient().GetScopes())
 	requested := r.GetRequestedScopes()
 	if len(requested) == 0 {
-		return available, nil, ""
+		return available, nil
 	}
 	out := keep(requested, available)
 	if len(out) == 0 {
-		return nil, fosite.ErrInvalidScope.WithHint("None of the requested scopes is granted by the assertion for this resource and client."),
-			"no requested scope is granted by the assertion"
+		return nil, fosite.ErrInvalidScope.WithHint("None of the requested scopes is granted by the assertion for this resource and client.")
 	}
-	return out, nil, ""
+	return out, nil
 }
 
 // canIssueRefreshToken reports whether a refresh token goes with the access token:

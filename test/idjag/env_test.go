@@ -42,6 +42,7 @@ type env struct {
 	confidential       *provider.Client
 	confidentialSecret string
 	logs               *syncBuffer
+	closeIdP           func() // stops idp's JWKS server
 }
 
 type envOptions struct {
@@ -66,7 +67,7 @@ func (s *syncBuffer) String() string {
 }
 
 // startIdP serves a new test IdP's JWKS on loopback; its issuer is that server's URL.
-func startIdP(t *testing.T) *testidp.IdP {
+func startIdP(t *testing.T) (*testidp.IdP, func()) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	idp, err := testidp.New("http://" + srv.Listener.Addr().String())
@@ -76,12 +77,14 @@ func startIdP(t *testing.T) *testidp.IdP {
 	srv.Config.Handler = idp.Handler()
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return idp
+	return idp, srv.Close
 }
 
 func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 	t.Helper()
-	e := &env{idp: startIdP(t), idp2: startIdP(t), logs: &syncBuffer{}}
+	e := &env{logs: &syncBuffer{}}
+	e.idp, e.closeIdP = startIdP(t)
+	e.idp2, _ = startIdP(t)
 	srv := httptest.NewUnstartedServer(nil)
 	origin := "http://" + srv.Listener.Addr().String()
 	e.issuer, e.token = origin, origin+provider.TokenPath
