@@ -107,6 +107,7 @@ func (r *runner) run(ctx context.Context) Report {
 		{"introspection", r.introspection},
 		{"concurrency", r.concurrency},
 		{"device", r.device},
+		{"idjag", r.idjag},
 		{"clients", r.realClients},
 	}
 	for _, a := range areas {

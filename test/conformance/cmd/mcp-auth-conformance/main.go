@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		concurrency   = fs.Int("concurrency", 10, "parallel redemptions of one code in the concurrency check")
 		graceWait     = fs.Duration("refresh-grace-wait", 0, "the server's grace window for rotated refresh tokens, if any: wait it out to check reuse detection")
 		deviceWait    = fs.Duration("device-expiry-wait", 0, "wait out device codes living at most this long to check expired_token (RFC 8628)")
+		idjagIssuer   = fs.String("idjag-issuer", "", "Enterprise-Managed Authorization: the issuer of an IdP the server trusts (with -idjag-key; IDJAG-* checks are skipped without)")
+		idjagKey      = fs.String("idjag-key", "", "the P-256 private key PEM `file` of that IdP (go run ./test/cmd/testidp -key-out FILE)")
 		keepClients   = fs.Bool("keep-clients", false, "do not delete the clients the suite registered")
 		asJSON        = fs.Bool("json", false, "print the report as JSON")
 		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
@@ -85,6 +87,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		target.Client = &conformance.ClientCredentials{ID: *clientID, Secret: *clientSecret, AuthMethod: *clientAuth, RedirectURI: *redirectURI}
+	}
+	if (*idjagIssuer == "") != (*idjagKey == "") {
+		fmt.Fprintln(stderr, "-idjag-issuer and -idjag-key go together")
+		return 2
+	}
+	if *idjagKey != "" {
+		pemKey, err := os.ReadFile(*idjagKey)
+		if err != nil {
+			fmt.Fprintln(stderr, "-idjag-key:", err)
+			return 2
+		}
+		target.IDJAG = &conformance.IDJAGIssuer{Issuer: *idjagIssuer, KeyPEM: pemKey}
 	}
 	if *introID != "" {
 		target.Introspector = &conformance.ClientCredentials{ID: *introID, Secret: *introSecret}
