@@ -33,7 +33,8 @@
 //     provider.ValidateRedirectURI); no client_secret or client_secret_expires_at;
 //     token_endpoint_auth_method absent or "none" (public client; private_key_jwt is
 //     not supported); grant_types authorization_code (required), refresh_token and
-//     the device grant (provider.GrantTypeDeviceCode), defaulting to Options.DefaultGrantTypes; response_types only "code"; URL fields
+//     the device grant (provider.GrantTypeDeviceCode) and the jwt-bearer grant of ID-JAGs
+//     (provider.GrantTypeJWTBearer), defaulting to Options.DefaultGrantTypes; response_types only "code"; URL fields
 //     (client_uri, logo_uri, policy_uri, tos_uri) https.
 //   - Cache (§4.4): a valid document is kept for its Cache-Control max-age (minus Age),
 //     Options.DefaultCacheTTL (5 minutes) without one, at most Options.MaxCacheTTL (24 h),

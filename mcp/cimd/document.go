@@ -130,7 +130,9 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 		}
 	}
 	for _, g := range grants {
-		if g != "authorization_code" && g != "refresh_token" && g != provider.GrantTypeDeviceCode {
+		// The jwt-bearer grant (ID-JAG) is informative: the IdP's client_id claim
+		// authorizes the client, so listing it must not make the document invalid.
+		if g != "authorization_code" && g != "refresh_token" && g != provider.GrantTypeDeviceCode && g != provider.GrantTypeJWTBearer {
 			return nil, fmt.Errorf("the client ID metadata document's grant type %q is not supported", g)
 		}
 	}

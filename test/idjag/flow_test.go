@@ -1,9 +1,15 @@
 package idjag_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -50,6 +56,40 @@ func TestEnterpriseManagedAuthorization_Flow(t *testing.T) {
 		if !strings.Contains(logs, `"msg":"id-jag accepted"`) || !strings.Contains(logs, `"subject":"alice"`) ||
 			!strings.Contains(logs, `"resource":"`+e.resource+`"`) {
 			t.Errorf("no audit line in %s", logs)
+		}
+	})
+}
+
+// TestEnterpriseManagedAuthorization_RegisteredClient: a client registered through RFC
+// 7591 dynamic registration may list the jwt-bearer grant (mcp.New accepts it when
+// ID-JAGs are on) and exchanges an ID-JAG issued to its client_id.
+func TestEnterpriseManagedAuthorization_RegisteredClient(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newEnv(t, s, envOptions{})
+		body := `{"client_name":"DCR agent","redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none",` +
+			`"grant_types":["authorization_code","` + provider.GrantTypeJWTBearer + `"]}`
+		resp, err := http.Post(e.issuer+mcp.RegistrationPath, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reg struct {
+			ClientID   string   `json:"client_id"`
+			GrantTypes []string `json:"grant_types"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&reg)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated || !slices.Contains(reg.GrantTypes, provider.GrantTypeJWTBearer) {
+			t.Fatalf("registration: %d %+v %v", resp.StatusCode, reg, err)
+		}
+		g := e.grant()
+		g.ClientID = reg.ClientID
+		a, err := e.idp.Issue(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.post(t, url.Values{"grant_type": {provider.GrantTypeJWTBearer}, "assertion": {a}, "client_id": {reg.ClientID}}, "", "")
+		if r.status != 200 {
+			t.Fatalf("exchange: %s", r.raw)
 		}
 	})
 }
