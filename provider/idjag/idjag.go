@@ -2,8 +2,10 @@
 // draft-ietf-oauth-identity-assertion-authz-grant) issued by trusted enterprise identity
 // providers, as the MCP extension io.modelcontextprotocol/enterprise-managed-authorization
 // requires of the resource authorization server. It checks the JWS and its claims only;
-// jti single use, client authentication and resource/scope narrowing belong to the token
-// endpoint handler that calls Validate.
+// a *Validator is a provider.IdentityAssertionValidator: set it as
+// provider.Config.IdentityAssertions.Validator and the token endpoint handles the
+// jwt-bearer grant, with client authentication, resource and scope narrowing, jti single
+// use (Claims.ReplayKey) and the audit log. Options.Audience must be the provider's issuer.
 package idjag
 
 import (

@@ -47,6 +47,9 @@ type env struct {
 
 type envOptions struct {
 	refresh bool // IdentityAssertionGrant.IssueRefreshTokens
+	// replicaOf, when set, makes this env another replica of that one: its IdPs, and its
+	// store (passed to newEnv) and clients.
+	replicaOf *env
 }
 
 type syncBuffer struct {
@@ -83,12 +86,19 @@ func startIdP(t *testing.T) (*testidp.IdP, func()) {
 func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 	t.Helper()
 	e := &env{logs: &syncBuffer{}}
-	e.idp, e.closeIdP = startIdP(t)
-	e.idp2, _ = startIdP(t)
+	if o.replicaOf != nil {
+		e.idp, e.idp2, e.closeIdP = o.replicaOf.idp, o.replicaOf.idp2, o.replicaOf.closeIdP
+	} else {
+		e.idp, e.closeIdP = startIdP(t)
+		e.idp2, _ = startIdP(t)
+	}
 	srv := httptest.NewUnstartedServer(nil)
 	origin := "http://" + srv.Listener.Addr().String()
 	e.issuer, e.token = origin, origin+provider.TokenPath
 	e.resource, e.other = origin+"/mcp", origin+"/other"
+	if o.replicaOf != nil { // one issuer and one set of resources, served by another process
+		e.issuer, e.resource, e.other = o.replicaOf.issuer, o.replicaOf.resource, o.replicaOf.other
+	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
 	v, err := idjag.New(idjag.Options{
 		Audience: e.issuer,
@@ -140,6 +150,10 @@ func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
+	if o.replicaOf != nil {
+		e.public, e.confidential, e.confidentialSecret = o.replicaOf.public, o.replicaOf.confidential, o.replicaOf.confidentialSecret
+		return e
+	}
 	p := e.auth.Provider()
 	e.public, _, err = p.CreateClient(t.Context(), provider.ClientSpec{Name: "Public agent", Public: true,
 		GrantTypes: []string{provider.GrantTypeJWTBearer}})

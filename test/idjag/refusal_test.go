@@ -3,6 +3,7 @@ package idjag_test
 import (
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,6 +178,49 @@ func TestEnterpriseManagedAuthorization_IdPKeysUnavailable(t *testing.T) {
 		}
 		if r := e.exchange(t, a, nil); r.status != 503 || r.Error != "temporarily_unavailable" {
 			t.Fatalf("got %d %s", r.status, r.raw)
+		}
+	})
+}
+
+// TestEnterpriseManagedAuthorization_ReplayAcrossReplicas: extension §7.4.2 with two
+// replicas (two mcp.New servers on one database): one ID-JAG sent 16 times at once,
+// alternately to each, yields exactly one token; the rest are invalid_grant.
+func TestEnterpriseManagedAuthorization_ReplayAcrossReplicas(t *testing.T) {
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		opts := gormtest.DefaultOptions(t)
+		a := newEnv(t, db.Open(t, opts), envOptions{})
+		b := newEnv(t, db.Open(t, opts), envOptions{replicaOf: a})
+		assertion, err := a.idp.Issue(a.grant())
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 16
+		results := make(chan tokenResponse, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			replica := a
+			if i%2 == 1 {
+				replica = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- replica.exchange(t, assertion, nil)
+			}()
+		}
+		wg.Wait()
+		close(results)
+		ok := 0
+		for r := range results {
+			switch {
+			case r.status == 200:
+				ok++
+			case r.Error != "invalid_grant" || !strings.Contains(r.ErrorDescription, "jti was already used"):
+				t.Errorf("a replay got %d %s", r.status, r.raw)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d exchanges succeeded, want exactly 1", ok, n)
 		}
 	})
 }
