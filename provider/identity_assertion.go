@@ -190,7 +190,10 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 		g.log(ctx, a, reason)
 		return fosite.ErrInvalidGrant.WithHintf("The assertion was refused: %s.", refused.Check)
 	}
-	a.issuer, a.subject = claims.Issuer, claims.Subject
+	if claims == nil {
+		return fosite.ErrServerError.WithDebug("the identity assertion validator returned neither claims nor an error")
+	}
+	a.issuer, a.subject, a.resource = claims.Issuer, claims.Subject, claims.Resource
 	// The audit reason of a refusal is the hint the client reads.
 	refuse := func(err *fosite.RFC6749Error) error {
 		g.log(ctx, a, err.ErrorField+": "+err.HintField)

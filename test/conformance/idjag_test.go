@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -20,14 +19,7 @@ func TestConformance_DemoIDJAG(t *testing.T) {
 	}
 	bin := demoBinary.Path(t)
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
-		srv := httptest.NewUnstartedServer(nil)
-		idp, err := testidp.New("http://" + srv.Listener.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Config.Handler = idp.Handler()
-		srv.Start()
-		t.Cleanup(srv.Close)
+		idp, _ := testidp.Start(t)
 		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User,
 			Args: append([]string{"-trust-idp", idp.Issuer + "=" + idp.Issuer + testidp.JWKSPath}, noRateLimit...)})
 		rep := runAgainstDemo(t, d, conformance.Target{IDJAG: &conformance.IDJAGIssuer{Issuer: idp.Issuer, KeyPEM: idp.PrivateKeyPEM()}})

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { os.Exit(demoproc.Main(m, &demoBinary)) }
 // IdP-namespaced user. Without -trust-idp neither is advertised.
 func TestDemo_TrustIdP(t *testing.T) {
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
-		idp, _ := startIdP(t)
+		idp, _ := testidp.Start(t)
 		d := demoproc.Start(t, demoBinary.Path(t), demoproc.Options{DB: db,
 			Args: []string{"-rate-limit=false", "-trust-idp", idp.Issuer + "=" + idp.Issuer + testidp.JWKSPath}})
 		m, err := d.ASMetadata(t.Context())

@@ -69,28 +69,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startIdP serves a new test IdP's JWKS on loopback; its issuer is that server's URL.
-func startIdP(t *testing.T) (*testidp.IdP, func()) {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	idp, err := testidp.New("http://" + srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = idp.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return idp, srv.Close
-}
-
 func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 	t.Helper()
 	e := &env{logs: &syncBuffer{}}
 	if o.replicaOf != nil {
 		e.idp, e.idp2, e.closeIdP = o.replicaOf.idp, o.replicaOf.idp2, o.replicaOf.closeIdP
 	} else {
-		e.idp, e.closeIdP = startIdP(t)
-		e.idp2, _ = startIdP(t)
+		var srv *httptest.Server
+		e.idp, srv = testidp.Start(t)
+		e.closeIdP = srv.Close
+		e.idp2, _ = testidp.Start(t)
 	}
 	srv := httptest.NewUnstartedServer(nil)
 	origin := "http://" + srv.Listener.Addr().String()

@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
@@ -55,6 +57,22 @@ func New(issuer string) (*IdP, error) {
 		return nil, err
 	}
 	return newIdP(issuer, k), nil
+}
+
+// Start serves a new IdP's Handler on a loopback port for the test's lifetime; the
+// issuer is the server's URL, the JWKS at Issuer+JWKSPath. The server is returned so that
+// a test can stop it early (an unreachable IdP).
+func Start(tb testing.TB) (*IdP, *httptest.Server) {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	idp, err := New("http://" + srv.Listener.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.Config.Handler = idp.Handler()
+	srv.Start()
+	tb.Cleanup(srv.Close)
+	return idp, srv
 }
 
 // FromPEM returns an IdP for issuer signing with the P-256 private key in pemKey (PKCS#8
