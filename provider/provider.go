@@ -2,8 +2,9 @@
 // authorization code grant with PKCE (S256 only), refresh token rotation with reuse
 // detection, token revocation (RFC 7009) and introspection (RFC 7662), RFC 8414
 // metadata, RFC 9207 `iss` on every authorization response, RFC 8707 resource
-// indicators, loopback redirect URIs on any port (RFC 8252 §7.3) and a consent handoff
-// to a login page (built in or your own).
+// indicators, loopback redirect URIs on any port (RFC 8252 §7.3), a consent handoff
+// to a login page (built in or your own) and, opt-in, the device grant (RFC 8628) and
+// ID-JAGs from enterprise IdPs (Config.IdentityAssertions).
 //
 // Build one with New, mount it with Register (or Handler), and persist everything
 // through a Storage such as storage/gorm.

@@ -47,6 +47,7 @@ type env struct {
 
 type envOptions struct {
 	refresh bool // IdentityAssertionGrant.IssueRefreshTokens
+	jwt     bool // RFC 9068 JWT access tokens (mcp.Config.JWTAccessTokens)
 	// replicaOf, when set, makes this env another replica of that one: its IdPs, and its
 	// store (passed to newEnv) and clients.
 	replicaOf *env
@@ -116,6 +117,9 @@ func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 		},
 		DefaultResource: e.resource,
 		RateLimits:      &mcp.RateLimits{Disabled: true},
+	}
+	if o.jwt {
+		cfg.JWTAccessTokens = &mcp.JWTAccessTokens{}
 	}
 	e.auth, err = mcp.New(t.Context(), cfg)
 	if err != nil {

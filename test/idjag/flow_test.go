@@ -93,3 +93,27 @@ func TestEnterpriseManagedAuthorization_RegisteredClient(t *testing.T) {
 		}
 	})
 }
+
+// TestEnterpriseManagedAuthorization_JWTAccessTokens: with RFC 9068 JWT access tokens the
+// token issued for an ID-JAG carries the resource as aud and the namespaced subject, and
+// the MCP server (verifying it locally) accepts it.
+func TestEnterpriseManagedAuthorization_JWTAccessTokens(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newEnv(t, s, envOptions{jwt: true})
+		a, err := e.idp.Issue(e.grant())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := e.exchange(t, a, nil)
+		if tok.status != 200 || strings.Count(tok.AccessToken, ".") != 2 || tok.Scope != "read write" {
+			t.Fatalf("token response %s", tok.raw)
+		}
+		at, err := e.auth.VerifyAccessToken(t.Context(), tok.AccessToken)
+		if err != nil || len(at.Audience) != 1 || at.Audience[0] != e.resource {
+			t.Fatalf("verified %+v, %v", at, err)
+		}
+		if who, err := e.callWhoami(t, tok.AccessToken); err != nil || who != at.Subject || !strings.HasPrefix(who, "idp:") {
+			t.Fatalf("MCP call: %q, %v", who, err)
+		}
+	})
+}
