@@ -254,9 +254,16 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 	if regOpts.RedirectURIRules.DotlessSchemes == nil {
 		regOpts.RedirectURIRules = pcfg.RedirectURIRules
 	}
-	if pcfg.DeviceAuthorization != nil && regOpts.GrantTypes == nil {
-		// Clients opt in by registering the device grant; it is never a default.
-		regOpts.GrantTypes = []string{"authorization_code", "refresh_token", provider.GrantTypeDeviceCode}
+	if regOpts.GrantTypes == nil && (pcfg.DeviceAuthorization != nil || pcfg.IdentityAssertions != nil) {
+		// Clients opt in by registering the device grant; it is never a default. The
+		// jwt-bearer grant (ID-JAG) may be listed; the IdP's client_id claim authorizes it.
+		regOpts.GrantTypes = []string{"authorization_code", "refresh_token"}
+		if pcfg.DeviceAuthorization != nil {
+			regOpts.GrantTypes = append(regOpts.GrantTypes, provider.GrantTypeDeviceCode)
+		}
+		if pcfg.IdentityAssertions != nil {
+			regOpts.GrantTypes = append(regOpts.GrantTypes, provider.GrantTypeJWTBearer)
+		}
 	}
 	if s.compat.LenientRegistration {
 		regOpts.NameFromRedirectHost = true

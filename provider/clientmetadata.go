@@ -159,7 +159,7 @@ func MetadataDocumentClientRules(defaultGrantTypes []string, redirect RedirectUR
 		defaultGrantTypes = []string{"authorization_code"}
 	}
 	return ClientRules{
-		GrantTypes:               []string{"authorization_code", "refresh_token", GrantTypeDeviceCode},
+		GrantTypes:               []string{"authorization_code", "refresh_token", GrantTypeDeviceCode, GrantTypeJWTBearer},
 		DefaultGrantTypes:        slices.Clone(defaultGrantTypes),
 		RequireAuthorizationCode: true,
 		AuthMethods:              []string{AuthMethodNone, AuthMethodPrivateKeyJWT},

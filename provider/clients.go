@@ -50,7 +50,8 @@ type ClientSpec struct {
 	TokenEndpointAuthSigningAlg string
 	// GrantTypes default to authorization_code and refresh_token. client_credentials
 	// needs a confidential client and Config.EnableClientCredentials; GrantTypeDeviceCode
-	// needs Config.DeviceAuthorization.
+	// needs Config.DeviceAuthorization; GrantTypeJWTBearer (informative: the ID-JAG's
+	// client_id claim authorizes the client) needs Config.IdentityAssertions.
 	GrantTypes []string
 	// Scopes the client may be granted; default Config.Scopes plus
 	// Config.RefreshTokenScopes.
@@ -150,6 +151,9 @@ func (p *Provider) enabledGrantTypes() []string {
 	}
 	if p.device != nil {
 		grants = append(grants, GrantTypeDeviceCode)
+	}
+	if p.cfg.IdentityAssertions != nil {
+		grants = append(grants, GrantTypeJWTBearer)
 	}
 	return grants
 }

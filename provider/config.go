@@ -216,6 +216,13 @@ type Config struct {
 	// default, leaves the grant off.
 	DeviceAuthorization *DeviceAuthorizationOptions
 
+	// IdentityAssertions, when set, accepts Identity Assertion JWT Authorization Grants
+	// (ID-JAG) from trusted enterprise IdPs with the RFC 7523 JWT bearer grant
+	// (GrantTypeJWTBearer; MCP's Enterprise-Managed Authorization extension) and
+	// advertises it in the metadata. Build the Validator with idjag.New. Nil, the
+	// default, leaves the grant off.
+	IdentityAssertions *IdentityAssertionGrant
+
 	// TokenEndpointHandlers are extra fosite token endpoint handlers (for example another
 	// grant type), run after the built-in ones. Grant types they handle are accepted by
 	// the token endpoint; add them to the metadata with EditMetadata.
@@ -364,6 +371,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, err
 		}
 		c.DeviceAuthorization = &o
+	}
+	if c.IdentityAssertions != nil && c.IdentityAssertions.Validator == nil {
+		return c, errors.New("provider: Config.IdentityAssertions.Validator is required")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

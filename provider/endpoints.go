@@ -12,8 +12,9 @@ import (
 )
 
 // Token is the token endpoint (RFC 6749 §3.2): authorization_code (with PKCE),
-// refresh_token (rotating) and, when enabled, client_credentials and the RFC 8628
-// device_code grant (device.go). Responses carry Cache-Control: no-store; errors are
+// refresh_token (rotating) and, when enabled, client_credentials, the RFC 8628
+// device_code grant (device.go) and the RFC 7523 jwt-bearer grant with ID-JAGs
+// (identity_assertion.go). Responses carry Cache-Control: no-store; errors are
 // RFC 6749 §5.2 JSON, and a storage failure is 503 temporarily_unavailable with
 // Retry-After (never invalid_client or invalid_grant).
 func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
@@ -162,6 +163,10 @@ func checkTokenParams(r *http.Request, grantType string) error {
 	case GrantTypeDeviceCode:
 		if f.Get("device_code") == "" {
 			return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter is missing.")
+		}
+	case GrantTypeJWTBearer:
+		if f.Get("assertion") == "" {
+			return fosite.ErrInvalidRequest.WithHint("The 'assertion' parameter is missing.")
 		}
 	}
 	return nil

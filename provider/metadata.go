@@ -67,6 +67,10 @@ type AuthorizationServerMetadata struct {
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 	// PushedAuthorizationRequestEndpoint is the RFC 9126 PAR endpoint (for extensions).
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	// AuthorizationGrantProfilesSupported lists the authorization grant profiles accepted
+	// with the JWT bearer grant: GrantProfileIDJAG with Config.IdentityAssertions
+	// (draft-ietf-oauth-identity-assertion-authz-grant §7.2).
+	AuthorizationGrantProfilesSupported []string `json:"authorization_grant_profiles_supported,omitempty"`
 	// RequirePushedAuthorizationRequests says PAR is required (for extensions).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 }
@@ -94,6 +98,7 @@ func (p *Provider) Metadata() *AuthorizationServerMetadata {
 	m.IntrospectionEndpointAuthSigningAlgValuesSupported = clone(m.IntrospectionEndpointAuthSigningAlgValuesSupported)
 	m.CodeChallengeMethodsSupported = clone(m.CodeChallengeMethodsSupported)
 	m.ProtectedResources = clone(m.ProtectedResources)
+	m.AuthorizationGrantProfilesSupported = clone(m.AuthorizationGrantProfilesSupported)
 	return &m
 }
 
@@ -102,6 +107,11 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 	device := ""
 	if p.device != nil {
 		device = p.endpoints.deviceAuthorization
+	}
+	var profiles []string
+	if p.cfg.IdentityAssertions != nil {
+		grants = append(grants, GrantTypeJWTBearer)
+		profiles = []string{GrantProfileIDJAG}
 	}
 	scopes := p.knownScopes()
 	return AuthorizationServerMetadata{
@@ -124,6 +134,7 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 		AuthorizationResponseISSParameterSupported:         true,
 		ProtectedResources:                                 append([]string(nil), p.cfg.Resources...),
 		DeviceAuthorizationEndpoint:                        device,
+		AuthorizationGrantProfilesSupported:                profiles,
 	}
 }
 

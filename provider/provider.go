@@ -2,8 +2,9 @@
 // authorization code grant with PKCE (S256 only), refresh token rotation with reuse
 // detection, token revocation (RFC 7009) and introspection (RFC 7662), RFC 8414
 // metadata, RFC 9207 `iss` on every authorization response, RFC 8707 resource
-// indicators, loopback redirect URIs on any port (RFC 8252 §7.3) and a consent handoff
-// to a login page (built in or your own).
+// indicators, loopback redirect URIs on any port (RFC 8252 §7.3), a consent handoff
+// to a login page (built in or your own) and, opt-in, the device grant (RFC 8628) and
+// ID-JAGs from enterprise IdPs (Config.IdentityAssertions).
 //
 // Build one with New, mount it with Register (or Handler), and persist everything
 // through a Storage such as storage/gorm.
@@ -183,6 +184,12 @@ func New(cfg Config) (*Provider, error) {
 			userCodeKey: deriveKey(cfg.GlobalSecret, "fosite-mcp user code"),
 		}
 		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} { return &deviceGrant{p: p} })
+	}
+	if cfg.IdentityAssertions != nil {
+		opts := *cfg.IdentityAssertions
+		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} {
+			return &assertionGrant{p: p, opts: opts}
+		})
 	}
 	factories = append(factories,
 		// Our RFC 8707 check must run after the grant handlers have loaded the grant and

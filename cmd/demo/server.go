@@ -26,6 +26,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	mcpsessions "github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/idjag"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -111,6 +112,19 @@ type serveFlags struct {
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
 	cimd, debug, rateLimit                            bool
+	trustIdPs                                         []trustedIdP
+}
+
+// trustedIdP is one -trust-idp ISSUER=JWKS_URL.
+type trustedIdP struct{ issuer, jwksURL string }
+
+// parseTrustIdP parses a -trust-idp value.
+func parseTrustIdP(v string) (trustedIdP, error) {
+	iss, jwks, ok := strings.Cut(v, "=")
+	if !ok || iss == "" || jwks == "" {
+		return trustedIdP{}, errors.New("want ISSUER=JWKS_URL")
+	}
+	return trustedIdP{issuer: iss, jwksURL: jwks}, nil
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
@@ -128,6 +142,14 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.BoolVar(&f.cimd, "cimd", true, "accept client ID metadata documents (https URLs as client IDs, fetched by the server); -cimd=false leaves dynamic registration as the only way to get a client ID")
 	fs.BoolVar(&f.rateLimit, "rate-limit", true, "limit how often each client address may call the OAuth endpoints and the login page (the library's defaults, HTTP 429 beyond); -rate-limit=false for load tests from one address")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
+	fs.Func("trust-idp", "trust an enterprise identity provider's ID-JAGs (Enterprise-Managed Authorization, the RFC 7523 jwt-bearer grant): `ISSUER=JWKS_URL`, repeatable; e.g. the test IdP of go run ./test/cmd/testidp", func(v string) error {
+		idp, err := parseTrustIdP(v)
+		if err != nil {
+			return err
+		}
+		f.trustIdPs = append(f.trustIdPs, idp)
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
@@ -181,6 +203,9 @@ type serverConfig struct {
 	// RateLimits is mcp.Config.RateLimits: nil means the library's defaults, which also
 	// limit the login and consent page (mcp.Server.LimitLogin).
 	RateLimits *mcp.RateLimits
+	// TrustedIdPs are the enterprise IdPs whose ID-JAGs the token endpoint accepts
+	// (provider.Config.IdentityAssertions); none leaves the grant off.
+	TrustedIdPs []trustedIdP
 	// Logger receives the logs.
 	Logger *slog.Logger
 }
@@ -280,6 +305,17 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	if cfg.AutoApprove != "" {
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
 		pcfg.AutoApprove = autoApprover(cfg.AutoApprove, d.log)
+	}
+	if len(cfg.TrustedIdPs) > 0 {
+		idps := make([]idjag.TrustedIdP, 0, len(cfg.TrustedIdPs))
+		for _, t := range cfg.TrustedIdPs {
+			idps = append(idps, idjag.TrustedIdP{Issuer: t.issuer, JWKSURL: t.jwksURL})
+		}
+		v, err := idjag.New(idjag.Options{Audience: d.issuer, IdPs: idps, Logger: d.log})
+		if err != nil {
+			return fmt.Errorf("-trust-idp: %w", err)
+		}
+		pcfg.IdentityAssertions = &provider.IdentityAssertionGrant{Validator: v}
 	}
 	resource := resourceserver.Resource{
 		URL:           d.mcpURL,
@@ -429,6 +465,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		JWTAccessTokens: f.accessTokens == tokensJWT,
 		CIMD:            cimdOptions(f.cimd),
 		RateLimits:      rateLimits(f.rateLimit),
+		TrustedIdPs:     f.trustIdPs,
 		Logger:          log,
 	})
 	if err != nil {

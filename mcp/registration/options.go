@@ -73,8 +73,9 @@ type Options struct {
 
 	// GrantTypes are the grant types clients may register. Default authorization_code
 	// and refresh_token; add client_credentials when the provider enables it, and
-	// provider.GrantTypeDeviceCode when it enables the device grant (mcp.New adds the
-	// latter when GrantTypes is nil).
+	// provider.GrantTypeDeviceCode when it enables the device grant, and
+	// provider.GrantTypeJWTBearer when it accepts ID-JAGs (mcp.New adds these two when
+	// GrantTypes is nil).
 	GrantTypes []string
 	// DefaultGrantTypes are registered when a client sends no grant_types. Default
 	// ["authorization_code"] as RFC 7591 §2 says; add refresh_token to hand refresh tokens
@@ -159,7 +160,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.GrantTypes = []string{grantAuthorizationCode, grantRefreshToken}
 	}
 	for _, g := range o.GrantTypes {
-		if g != grantAuthorizationCode && g != grantRefreshToken && g != grantClientCredentials && g != provider.GrantTypeDeviceCode {
+		if g != grantAuthorizationCode && g != grantRefreshToken && g != grantClientCredentials && g != provider.GrantTypeDeviceCode && g != provider.GrantTypeJWTBearer {
 			return o, fmt.Errorf("registration: grant type %q is not supported", g)
 		}
 	}

@@ -2,8 +2,10 @@
 // draft-ietf-oauth-identity-assertion-authz-grant) issued by trusted enterprise identity
 // providers, as the MCP extension io.modelcontextprotocol/enterprise-managed-authorization
 // requires of the resource authorization server. It checks the JWS and its claims only;
-// jti single use, client authentication and resource/scope narrowing belong to the token
-// endpoint handler that calls Validate.
+// a *Validator is a provider.IdentityAssertionValidator: set it as
+// provider.Config.IdentityAssertions.Validator and the token endpoint handles the
+// jwt-bearer grant, with client authentication, resource and scope narrowing, jti single
+// use (Claims.ReplayKey) and the audit log. Options.Audience must be the provider's issuer.
 package idjag
 
 import (
@@ -11,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,6 +23,7 @@ import (
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
 
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 )
 
@@ -37,8 +42,13 @@ const (
 type TrustedIdP struct {
 	// Issuer is the IdP's issuer identifier, compared exactly with the iss claim.
 	Issuer string
-	// Keys gives the IdP's public keys by kid (a jwtaccess.RemoteKeySet for a JWKS URL).
+	// Keys gives the IdP's public keys by kid. Nil means a jwtaccess.RemoteKeySet for
+	// JWKSURL.
 	Keys jwtaccess.KeySet
+	// JWKSURL is the IdP's JSON Web Key Set (https, or http on a loopback host), used when
+	// Keys is nil: fetched on first use, cached, refreshed every 5 minutes and, rate
+	// limited, on an unknown kid (jwtaccess.RemoteKeySet's defaults).
+	JWKSURL string
 	// Algorithms allowed for this IdP. Default RS256 and ES256. "none" and HMAC
 	// algorithms are never accepted, whatever is listed.
 	Algorithms []string
@@ -58,53 +68,35 @@ type Options struct {
 	MaxLifetime time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// HTTPClient fetches the JWKSURL key sets. Default jwtaccess.RemoteKeySet's (10 s
+	// timeout); set one with an egress guard when IdP URLs are not fully trusted.
+	HTTPClient *http.Client
+	// Logger receives key set fetch failures. Default slog.Default().
+	Logger *slog.Logger
 }
 
-// Claims are the validated contents of an ID-JAG.
-type Claims struct {
-	// Issuer is the trusted IdP's issuer (iss).
-	Issuer string
-	// Subject is sub as the IdP gave it (for the audit log).
-	Subject string
-	// Local is the mapped local subject (TrustedIdP.MapSubject).
-	Local string
-	// ClientID is the client_id claim, equal to the authenticated client.
-	ClientID string
-	// JTI is the assertion ID; the caller stores ReplayKey until Expiry for single use.
-	JTI string
-	// Resource is the resource claim (RFC 8707 resource identifiers), empty when absent.
-	Resource []string
-	// Scopes are the scope claim's scopes; the caller intersects them with the request.
-	Scopes []string
-	// Expiry is exp.
-	Expiry time.Time
-	// IssuedAt is iat.
-	IssuedAt time.Time
+// Claims are the validated contents of an ID-JAG (provider.IdentityAssertion, what the
+// token endpoint issues the access token from).
+type Claims = provider.IdentityAssertion
+
+// Error is a refused assertion (provider.IdentityAssertionError): Check names the failed
+// check, for invalid_grant's error_description and the audit log; Err keeps a subject
+// mapping hook's error for logs. It never contains the assertion.
+type Error = provider.IdentityAssertionError
+
+// refuse returns the *Error of a failed check; iss is the claimed issuer and sub the
+// subject once the signature verified (both for the audit log), empty when unknown.
+func refuse(iss, sub, format string, a ...any) error {
+	return &Error{Check: fmt.Sprintf(format, a...), Issuer: iss, Subject: sub}
 }
-
-// Error is a refused assertion; Check names the failed check (for invalid_grant's
-// error_description and the audit log). It never contains the assertion.
-type Error struct {
-	// Check names the failed check; it is safe to show the client.
-	Check string
-	// Err is the MapSubject hook's error when that check failed, for logs only: a hook
-	// may say more than a client should read.
-	Err error
-}
-
-// Unwrap returns Err.
-func (e *Error) Unwrap() error { return e.Err }
-
-// Error implements error.
-func (e *Error) Error() string { return "id-jag: " + e.Check }
-
-func refuse(format string, a ...any) error { return &Error{Check: fmt.Sprintf(format, a...)} }
 
 // Validator validates ID-JAGs against a fixed set of trusted IdPs.
 type Validator struct {
 	o   Options
 	idp map[string]*TrustedIdP
 }
+
+var _ provider.IdentityAssertionValidator = (*Validator)(nil)
 
 var forbiddenAlg = map[string]bool{"none": true, "HS256": true, "HS384": true, "HS512": true}
 
@@ -128,8 +120,15 @@ func New(o Options) (*Validator, error) {
 	v := &Validator{o: o, idp: map[string]*TrustedIdP{}}
 	for i := range o.IdPs {
 		p := o.IdPs[i]
-		if p.Issuer == "" || p.Keys == nil {
-			return nil, errors.New("idjag: a trusted IdP needs Issuer and Keys")
+		if p.Issuer == "" || (p.Keys == nil && p.JWKSURL == "") {
+			return nil, errors.New("idjag: a trusted IdP needs Issuer and Keys or JWKSURL")
+		}
+		if p.Keys == nil {
+			ks, err := jwtaccess.NewRemoteKeySet(jwtaccess.RemoteKeySetConfig{URL: p.JWKSURL, HTTPClient: o.HTTPClient, Logger: o.Logger})
+			if err != nil {
+				return nil, fmt.Errorf("idjag: IdP %q: %w", p.Issuer, err)
+			}
+			p.Keys = ks
 		}
 		if _, dup := v.idp[p.Issuer]; dup {
 			return nil, fmt.Errorf("idjag: IdP %q configured twice", p.Issuer)
@@ -175,74 +174,68 @@ type rawClaims struct {
 func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*Claims, error) {
 	jws, err := jose.ParseSigned(assertion)
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, refuse("assertion is not a compact JWS")
+		return nil, refuse("", "", "assertion is not a compact JWS")
 	}
 	h := jws.Signatures[0].Header
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, Type) {
-		return nil, refuse("typ is not %s", Type)
+		return nil, refuse("", "", "typ is not %s", Type)
 	}
 	// Read iss before verifying only to pick the IdP's keys; nothing else is trusted yet.
 	var pre rawClaims
 	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &pre); err != nil {
-		return nil, refuse("claims are not a JSON object")
+		return nil, refuse("", "", "claims are not a JSON object")
 	}
 	idp, ok := v.idp[pre.Iss]
 	if !ok {
-		return nil, refuse("iss is not a trusted identity provider")
+		return nil, refuse(pre.Iss, "", "iss is not a trusted identity provider")
 	}
 	if !slices.Contains(idp.Algorithms, h.Algorithm) || forbiddenAlg[h.Algorithm] {
-		return nil, refuse("alg is not allowed for this identity provider")
+		return nil, refuse(pre.Iss, "", "alg is not allowed for this identity provider")
 	}
 	key, err := idp.Keys.VerificationKey(ctx, h.KeyID)
 	if errors.Is(err, jwtaccess.ErrUnknownKey) {
-		return nil, refuse("kid is not a key of the identity provider")
+		return nil, refuse(pre.Iss, "", "kid is not a key of the identity provider")
 	}
 	if err != nil {
 		return nil, err
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {
-		return nil, refuse("signature does not verify")
+		return nil, refuse(pre.Iss, "", "signature does not verify")
 	}
 	var c rawClaims
 	if err := json.Unmarshal(payload, &c); err != nil || c.Iss != idp.Issuer {
 		// A malformed aud, resource, exp or iat lands here too.
-		return nil, refuse("claims are not valid")
+		return nil, refuse(pre.Iss, "", "claims are not valid")
 	}
 	if !c.Aud.Contains(v.o.Audience) {
-		return nil, refuse("aud is not this authorization server")
+		return nil, refuse(c.Iss, c.Sub, "aud is not this authorization server")
 	}
 	now := v.o.Now()
 	if c.Exp == nil || c.Iat == nil {
-		return nil, refuse("exp and iat are required")
+		return nil, refuse(c.Iss, c.Sub, "exp and iat are required")
 	}
 	exp, iat := c.Exp.Time(), c.Iat.Time()
 	switch {
 	case !now.Before(exp.Add(v.o.Skew)):
-		return nil, refuse("assertion expired")
+		return nil, refuse(c.Iss, c.Sub, "assertion expired")
 	case iat.After(now.Add(v.o.Skew)):
-		return nil, refuse("iat is in the future")
+		return nil, refuse(c.Iss, c.Sub, "iat is in the future")
 	case exp.Sub(iat) > v.o.MaxLifetime:
-		return nil, refuse("lifetime exceeds %s", v.o.MaxLifetime)
+		return nil, refuse(c.Iss, c.Sub, "lifetime exceeds %s", v.o.MaxLifetime)
 	}
 	switch {
 	case c.Sub == "":
-		return nil, refuse("sub is required")
+		return nil, refuse(c.Iss, c.Sub, "sub is required")
 	case c.JTI == "":
-		return nil, refuse("jti is required")
+		return nil, refuse(c.Iss, c.Sub, "jti is required")
 	case c.ClientID == "" || c.ClientID != clientID:
-		return nil, refuse("client_id does not match the authenticated client")
+		return nil, refuse(c.Iss, c.Sub, "client_id does not match the authenticated client")
 	}
 	local, err := idp.MapSubject(ctx, c.Iss, c.Sub)
 	if err != nil {
-		return nil, &Error{Check: "subject is not mapped", Err: err}
+		return nil, &Error{Check: "subject is not mapped", Issuer: c.Iss, Subject: c.Sub, Err: err}
 	}
 	return &Claims{Issuer: c.Iss, Subject: c.Sub, Local: local, ClientID: c.ClientID, JTI: c.JTI,
-		Resource: []string(c.Resource), Scopes: strings.Fields(c.Scope), Expiry: exp, IssuedAt: iat}, nil
-}
-
-// ReplayKey is the key under which the jti is stored for single use, namespaced so it
-// cannot collide with private_key_jwt client assertion jtis or another IdP's jtis.
-func ReplayKey(c *Claims) string {
-	return "id-jag:" + url.QueryEscape(c.Issuer) + ":" + c.JTI
+		Resource: []string(c.Resource), Scopes: strings.Fields(c.Scope), Expiry: exp, IssuedAt: iat, ReplayUntil: exp.Add(v.o.Skew)}, nil
 }

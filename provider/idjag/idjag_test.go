@@ -100,8 +100,8 @@ func TestIDJAG_Accepted(t *testing.T) {
 	if c.Local != "idp:https%3A%2F%2Fidp-a.example#alice" || len(c.Scopes) != 2 || c.Resource[0] != "https://mcp.example/mcp" {
 		t.Fatalf("claims %+v", c)
 	}
-	if idjag.ReplayKey(c) != "id-jag:https%3A%2F%2Fidp-a.example:j1" {
-		t.Fatal(idjag.ReplayKey(c))
+	if c.ReplayKey() != "id-jag:https%3A%2F%2Fidp-a.example:j1" {
+		t.Fatal(c.ReplayKey())
 	}
 }
 

@@ -17,6 +17,7 @@ const (
 	AreaConcurrency  = "Concurrency"
 	AreaDevice       = "Device authorization"
 	AreaPrivateKey   = "private_key_jwt"
+	AreaIDJAG        = "Enterprise-managed authorization"
 	AreaClients      = "Real clients"
 )
 
@@ -26,6 +27,7 @@ const (
 	mcp1125 = "MCP 2025-11-25 Authorization"
 	mcp0728 = "MCP 2026-07-28 Authorization"
 	oauth21 = "OAuth 2.1 (draft-ietf-oauth-v2-1-13)"
+	emaSrc  = "MCP extension Enterprise-Managed Authorization"
 )
 
 // catalogue lists every check, in report order.
@@ -171,6 +173,18 @@ var catalogue = []Check{
 	{"PKJWT-WRONG-AUD", AreaPrivateKey, "an assertion whose aud is not the authorization server gets invalid_client", "RFC 7523 §3 (3), §3.2", MUST},
 	{"PKJWT-EXPIRED", AreaPrivateKey, "an expired assertion gets invalid_client", "RFC 7523 §3 (4), §3.2", MUST},
 	{"PKJWT-REPLAY", AreaPrivateKey, "an accepted assertion sent again (same jti) gets invalid_client", "RFC 7523 §3 (7); RFC 7521 §5.2", SHOULD},
+	// Enterprise-managed authorization (ID-JAG), with Target.IDJAG
+	{"IDJAG-META", AreaIDJAG, "grant_types_supported lists the jwt-bearer grant and authorization_grant_profiles_supported the id-jag profile", emaSrc + " §6; draft-ietf-oauth-identity-assertion-authz-grant §7.2", MUST},
+	{"IDJAG-ACCEPT", AreaIDJAG, "a valid ID-JAG is exchanged for an access token the MCP endpoint accepts", emaSrc + " §5; RFC 7523 §2.1", MUST},
+	{"IDJAG-REPLAY", AreaIDJAG, "an ID-JAG's jti is single use: a replay is invalid_grant", emaSrc + " §7.4.2", MUST},
+	{"IDJAG-TYP", AreaIDJAG, "an assertion without typ oauth-id-jag+jwt is invalid_grant", "draft-ietf-oauth-identity-assertion-authz-grant §3.1, §4.4.1", MUST},
+	{"IDJAG-AUD", AreaIDJAG, "an ID-JAG whose aud is another authorization server is invalid_grant", emaSrc + " §7.6.2", MUST},
+	{"IDJAG-EXPIRED", AreaIDJAG, "an expired ID-JAG is invalid_grant", emaSrc + " §7.4.2; RFC 7523 §3", MUST},
+	{"IDJAG-CLIENT", AreaIDJAG, "an ID-JAG issued to another client_id is invalid_grant", "draft-ietf-oauth-identity-assertion-authz-grant §4.4.1", MUST},
+	{"IDJAG-RESOURCE", AreaIDJAG, "an ID-JAG whose resource is not served by the server is invalid_grant", emaSrc + " §7.6.2", MUST},
+	{"IDJAG-SCOPE", AreaIDJAG, "scopes beyond the ID-JAG's are not issued (intersection, or invalid_scope)", emaSrc + " §7.2.1", MUST},
+	{"IDJAG-ALG-NONE", AreaIDJAG, "an unsigned (alg none) ID-JAG is invalid_grant", emaSrc + " §7.4.1", MUST},
+	{"IDJAG-HS256", AreaIDJAG, "an ID-JAG signed HS256 with the IdP's public key as the secret is invalid_grant", emaSrc + " §7.4.1 (explicit algorithm allow-list); RFC 8725 §2.1", MUST},
 
 	// Real clients
 	{"CLIENT-GOSDK", AreaClients, "the go-sdk client (v1.8.0 auth.AuthorizationCodeHandler) logs in and connects", "go-sdk client; " + mcp1125 + " §Authorization Flow Steps", MUST},

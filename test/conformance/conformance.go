@@ -182,6 +182,11 @@ type Target struct {
 	// that a reuse revokes the grant; without it that check is skipped. Keep it short.
 	RefreshGraceWait time.Duration
 
+	// IDJAG is an enterprise IdP the server trusts, with its signing key, optional: with
+	// it the suite checks the JWT bearer grant with ID-JAGs (Enterprise-Managed
+	// Authorization, IDJAG-*); without it those checks are skipped.
+	IDJAG *IDJAGIssuer
+
 	// DeviceExpiryWait is the longest device code lifetime (expires_in) the suite waits
 	// out to check expired_token (DEVICE-EXPIRED), optional: without it, or when the
 	// server's codes live longer, that check is skipped. Keep it short.

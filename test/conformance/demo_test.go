@@ -73,7 +73,7 @@ func requireDemoOutcome(t *testing.T, rep conformance.Report, want map[string]co
 		if !listed {
 			exp = conformance.Pass
 		}
-		if res.Status != exp {
+		if res.Status != exp && !(!listed && idjagNotConfigured(res)) {
 			bad = true
 			t.Errorf("%s: %s, want %s: %s %v", res.ID, res.Status, exp, res.Detail, res.Evidence)
 		}

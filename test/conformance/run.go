@@ -109,6 +109,7 @@ func (r *runner) run(ctx context.Context) Report {
 		{"concurrency", r.concurrency},
 		{"device", r.device},
 		{"private_key_jwt", r.privateKeyJWT},
+		{"idjag", r.idjag},
 		{"clients", r.realClients},
 	}
 	for _, a := range areas {

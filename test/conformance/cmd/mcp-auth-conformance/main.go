@@ -62,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pkjwtKey      = fs.String("pkjwt-key", "", "its private key: a PEM file (PKCS#8, PKCS#1 or SEC 1) or a private JWK JSON file")
 		pkjwtKid      = fs.String("pkjwt-kid", "", "the kid of its public key (default: the JWK's kid)")
 		pkjwtAlg      = fs.String("pkjwt-alg", "", "the assertion algorithm: RS256, PS256, ES256 or EdDSA (default by key type)")
+		idjagIssuer   = fs.String("idjag-issuer", "", "Enterprise-Managed Authorization: the issuer of an IdP the server trusts (with -idjag-key; IDJAG-* checks are skipped without)")
+		idjagKey      = fs.String("idjag-key", "", "the P-256 private key PEM `file` of that IdP (go run ./test/cmd/testidp -key-out FILE)")
 		keepClients   = fs.Bool("keep-clients", false, "do not delete the clients the suite registered")
 		asJSON        = fs.Bool("json", false, "print the report as JSON")
 		verbose       = fs.Bool("v", false, "show the evidence of passing checks too")
@@ -103,6 +105,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		target.PrivateKeyJWT = c
+	}
+	if (*idjagIssuer == "") != (*idjagKey == "") {
+		fmt.Fprintln(stderr, "-idjag-issuer and -idjag-key go together")
+		return 2
+	}
+	if *idjagKey != "" {
+		pemKey, err := os.ReadFile(*idjagKey)
+		if err != nil {
+			fmt.Fprintln(stderr, "-idjag-key:", err)
+			return 2
+		}
+		target.IDJAG = &conformance.IDJAGIssuer{Issuer: *idjagIssuer, KeyPEM: pemKey}
 	}
 	if *introID != "" {
 		target.Introspector = &conformance.ClientCredentials{ID: *introID, Secret: *introSecret}
