@@ -107,6 +107,7 @@ func unboundedStream(next http.Handler) http.Handler {
 // serveFlags are the serve command's flags.
 type serveFlags struct {
 	addr, baseURL, db, postgres, secrets, autoApprove string
+	pprof                                             string
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
 	cimd, debug, rateLimit                            bool
@@ -127,6 +128,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.BoolVar(&f.cimd, "cimd", true, "accept client ID metadata documents (https URLs as client IDs, fetched by the server); -cimd=false leaves dynamic registration as the only way to get a client ID")
 	fs.BoolVar(&f.rateLimit, "rate-limit", true, "limit how often each client address may call the OAuth endpoints and the login page (the library's defaults, HTTP 429 beyond); -rate-limit=false for load tests from one address")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
+	fs.StringVar(&f.pprof, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060, for profiling under load (off by default; never on the demo's port)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
@@ -407,6 +409,11 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if f.pprof != "" {
+		if err := servePprof(ctx, f.pprof, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
