@@ -44,6 +44,7 @@ type hotStatements struct {
 	rotate        string // a refresh token's conditional deactivation
 	deactivate    string // the grant's other active refresh tokens
 	deleteAccess  string // the grant's access tokens
+	deleteIssued  string // the access token issued with a refresh token (grace window)
 }
 
 func newHotStatements(d dialect) *hotStatements {
@@ -57,6 +58,7 @@ func newHotStatements(d dialect) *hotStatements {
 			"used_count = used_count + 1 WHERE signature = ? AND request_id = ? AND active = ?"),
 		deactivate:   rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
 		deleteAccess: rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
+		deleteIssued: rebind(d, "DELETE FROM "+tableAccess+" WHERE signature = (SELECT access_signature FROM "+tableRefresh+" WHERE signature = ?)"),
 	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
@@ -75,7 +77,7 @@ func newHotStatements(d dialect) *hotStatements {
 
 // all returns every statement of h.
 func (h *hotStatements) all() []string {
-	qs := append(h.reads(), h.invalidate, h.rotate, h.deactivate, h.deleteAccess)
+	qs := append(h.reads(), h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {
 			qs = append(qs, q)
