@@ -212,13 +212,12 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 const SQLiteReaders = 8
 
 // openSQLite opens a pool of at most conns connections to dsn, kept open, and pings it.
+// Its connections run statements without goroutines of their own (sqliteConnector).
 func openSQLite(dsn string, conns int) (*gorm.DB, error) {
-	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	sqlDB := sql.OpenDB(newSQLiteConnector(dsn))
+	db, err := gorm.Open(sqlite.New(sqlite.Config{Conn: sqlDB}), gormConfig())
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
+		_ = sqlDB.Close()
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
 	}
 	sqlDB.SetMaxOpenConns(conns)
