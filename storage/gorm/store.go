@@ -178,8 +178,10 @@ func SQLiteDSN(path string) string {
 // writers then queue in the connection pool, in order, instead of sleeping and retrying in
 // SQLite's busy handler, which made the latency tail under concurrent writes); reads outside
 // transactions go through a pool of SQLiteReaders query-only connections beside it, which
-// WAL lets run while the writer writes. The path ":memory:" (or "") gives a private
-// in-memory database on a single connection. Call Migrate before use.
+// WAL lets run while the writer writes. Statements run on the calling goroutine: a
+// context's end stops the wait for a connection and rolls back its transaction, but does not
+// interrupt a statement already running (sqliteConnector). The path ":memory:" (or "")
+// gives a private in-memory database on a single connection. Call Migrate before use.
 func OpenSQLite(path string, opts Options) (*Store, error) {
 	memory := path == "" || path == ":memory:"
 	dsn := SQLiteDSN(path)
