@@ -109,6 +109,7 @@ func unboundedStream(next http.Handler) http.Handler {
 // serveFlags are the serve command's flags.
 type serveFlags struct {
 	addr, baseURL, db, postgres, secrets, autoApprove string
+	pprof                                             string
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
 	cimd, debug, rateLimit                            bool
@@ -150,6 +151,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 		f.trustIdPs = append(f.trustIdPs, idp)
 		return nil
 	})
+	fs.StringVar(&f.pprof, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060, for profiling under load (off by default; never on the demo's port)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
@@ -446,6 +448,11 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if f.pprof != "" {
+		if err := servePprof(ctx, f.pprof, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err

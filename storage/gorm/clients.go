@@ -11,7 +11,6 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
@@ -252,15 +251,14 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	if updated.IsZero() {
 		updated = created
 	}
-	res := s.conn(ctx).Table(tableClients).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(rowFromClient(c, created, updated))
-	if res.Error != nil {
-		if isConflict(res.Error) {
-			return fmt.Errorf("%w: %w", provider.ErrClientExists, res.Error)
+	n, err := s.exec(ctx, s.pool(ctx), s.hot.insertClient, rowFromClient(c, created, updated).values()...)
+	if err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("%w: %w", provider.ErrClientExists, err)
 		}
-		return s.mapErr(res.Error)
+		return s.mapErr(err)
 	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return provider.ErrClientExists
 	}
 	return nil
@@ -390,9 +388,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 // provider does not touch again for a minute.
 func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error {
 	at = dbTime(at)
-	err := s.conn(ctx).Exec(
-		"UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
-		at, id, at.Add(-time.Minute)).Error
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.touchClient, at, id, at.Add(-time.Minute))
 	s.forgetClient(ctx, id)
 	return s.mapErr(err)
 }

@@ -69,32 +69,28 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 // the count it read, so that concurrent reuses never exceed grace.MaxReuses; a lost race,
 // or a token no longer reusable, is fosite.ErrSerializationFailure (the provider retries,
 // and the retry's read decides). Unknown token: fosite.ErrNotFound.
+//
+// The first use, by far the most common, is two prepared statements (the conditional
+// rotation, then the delete of the access token the row names); only a token that is no
+// longer active is read and classified.
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
 	key := hashKey(signature)
 	now := dbTime(s.now())
 	return s.inTx(ctx, func(db *gorm.DB) error {
+		pool := db.Statement.ConnPool
+		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n == 1 {
+			_, err := s.exec(ctx, pool, s.hot.deleteIssued, key)
+			return s.mapErr(err)
+		}
 		var row refreshRow
 		if err := db.Table(tableRefresh).Where("signature = ? AND request_id = ?", key, requestID).Take(&row).Error; err != nil {
 			return s.mapErr(err)
 		}
 		switch graceOf(&row, now, grace) {
-		case graceActive:
-			res := db.Table(tableRefresh).Where("signature = ? AND active = ?", key, true).
-				Updates(map[string]any{
-					"active":        false,
-					"first_used_at": gorm.Expr("COALESCE(first_used_at, ?)", now),
-					"used_count":    gorm.Expr("used_count + 1"),
-				})
-			if res.Error != nil {
-				return s.mapErr(res.Error)
-			}
-			if res.RowsAffected != 1 {
-				return fmt.Errorf("%w: refresh token rotated concurrently", fosite.ErrSerializationFailure)
-			}
-			if row.AccessSignature == "" {
-				return nil
-			}
-			return s.mapErr(db.Table(tableAccess).Where("signature = ?", row.AccessSignature).Delete(&sessionRow{}).Error)
 		case graceReusable:
 			res := db.Table(tableRefresh).
 				Where("signature = ? AND active = ? AND used_count = ? AND first_used_at IS NOT NULL", key, false, row.UsedCount).
@@ -106,7 +102,7 @@ func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, sign
 				return fmt.Errorf("%w: refresh token reused concurrently", fosite.ErrSerializationFailure)
 			}
 			return nil
-		default:
+		default: // graceActive cannot be (the rotation above found no active row)
 			return fmt.Errorf("%w: refresh token no longer reusable", fosite.ErrSerializationFailure)
 		}
 	})

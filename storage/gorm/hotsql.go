@@ -40,10 +40,13 @@ type hotStatements struct {
 	insertSession map[string]string // by table; the refresh table's includes access_signature
 	deleteSession map[string]string // by table
 	getClient     string
+	insertClient  string // a new client; nothing when the ID is taken
+	touchClient   string // a client's last use, at most once a minute
 	invalidate    string // a code's conditional deactivation
 	rotate        string // a refresh token's conditional deactivation
 	deactivate    string // the grant's other active refresh tokens
 	deleteAccess  string // the grant's access tokens
+	deleteIssued  string // the access token issued with a refresh token (grace window)
 }
 
 func newHotStatements(d dialect) *hotStatements {
@@ -52,11 +55,15 @@ func newHotStatements(d dialect) *hotStatements {
 		insertSession: map[string]string{},
 		deleteSession: map[string]string{},
 		getClient:     rebind(d, "SELECT "+clientColumns+" FROM "+tableClients+" WHERE id = ?"),
-		invalidate:    rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
+		insertClient: rebind(d, "INSERT INTO "+tableClients+" ("+clientColumns+") VALUES ("+
+			placeholders(strings.Count(clientColumns, ",")+1)+") ON CONFLICT (id) DO NOTHING"),
+		touchClient: rebind(d, "UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"),
+		invalidate:  rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
 		rotate: rebind(d, "UPDATE "+tableRefresh+" SET active = ?, first_used_at = COALESCE(first_used_at, ?), "+
 			"used_count = used_count + 1 WHERE signature = ? AND request_id = ? AND active = ?"),
 		deactivate:   rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
 		deleteAccess: rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
+		deleteIssued: rebind(d, "DELETE FROM "+tableAccess+" WHERE signature = (SELECT access_signature FROM "+tableRefresh+" WHERE signature = ?)"),
 	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
@@ -67,7 +74,7 @@ func newHotStatements(d dialect) *hotStatements {
 		if t == tableRefresh {
 			cols, n = sessionColumns+", access_signature", 10
 		}
-		h.insertSession[t] = rebind(d, "INSERT INTO "+t+" ("+cols+") VALUES ("+strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+")")
+		h.insertSession[t] = rebind(d, "INSERT INTO "+t+" ("+cols+") VALUES ("+placeholders(n)+")")
 		h.deleteSession[t] = rebind(d, "DELETE FROM "+t+" WHERE signature = ?")
 	}
 	return h
@@ -75,7 +82,7 @@ func newHotStatements(d dialect) *hotStatements {
 
 // all returns every statement of h.
 func (h *hotStatements) all() []string {
-	qs := append(h.reads(), h.invalidate, h.rotate, h.deactivate, h.deleteAccess)
+	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {
 			qs = append(qs, q)
@@ -91,6 +98,11 @@ func (h *hotStatements) reads() []string {
 		qs = append(qs, q)
 	}
 	return qs
+}
+
+// placeholders returns n comma-separated ? placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // rebind turns the ? placeholders of q into PostgreSQL's $1, $2, … for dialectPostgres.
@@ -339,6 +351,22 @@ func (s *Store) selectClient(ctx context.Context, id string) (*clientRow, error)
 	r.SecretHash, r.RegistrationAccessTokenHash = secretHash, regTokenHash
 	r.SecretExpiresAt, r.LastUsedAt = nullTime(secretExp), nullTime(lastUsed)
 	return &r, nil
+}
+
+// values returns r's fields in the order of clientColumns, as statement arguments.
+func (r *clientRow) values() []any {
+	return []any{r.ID, r.SecretHash, timeOrNil(r.SecretExpiresAt), r.Public, r.TokenEndpointAuthMethod, r.RedirectURIs,
+		r.GrantTypes, r.ResponseTypes, r.Scopes, r.Audience, r.Contacts, r.ApplicationType, r.Name, r.URI, r.LogoURI,
+		r.PolicyURI, r.TOSURI, r.SoftwareID, r.SoftwareVersion, r.Source, r.RegistrationAccessTokenHash, r.CreatedAt,
+		r.UpdatedAt, timeOrNil(r.LastUsedAt), r.JWKS, r.TokenEndpointAuthSigningAlg}
+}
+
+// timeOrNil is *t, or nil (SQL NULL) for a nil t.
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
 }
 
 func nullTime(t sql.NullTime) *time.Time {

@@ -178,8 +178,10 @@ func SQLiteDSN(path string) string {
 // writers then queue in the connection pool, in order, instead of sleeping and retrying in
 // SQLite's busy handler, which made the latency tail under concurrent writes); reads outside
 // transactions go through a pool of SQLiteReaders query-only connections beside it, which
-// WAL lets run while the writer writes. The path ":memory:" (or "") gives a private
-// in-memory database on a single connection. Call Migrate before use.
+// WAL lets run while the writer writes. Statements run on the calling goroutine: a
+// context's end stops the wait for a connection and rolls back its transaction, but does not
+// interrupt a statement already running (sqliteConnector). The path ":memory:" (or "")
+// gives a private in-memory database on a single connection. Call Migrate before use.
 func OpenSQLite(path string, opts Options) (*Store, error) {
 	memory := path == "" || path == ":memory:"
 	dsn := SQLiteDSN(path)
@@ -212,13 +214,12 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 const SQLiteReaders = 8
 
 // openSQLite opens a pool of at most conns connections to dsn, kept open, and pings it.
+// Its connections run statements without goroutines of their own (sqliteConnector).
 func openSQLite(dsn string, conns int) (*gorm.DB, error) {
-	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	sqlDB := sql.OpenDB(newSQLiteConnector(dsn))
+	db, err := gorm.Open(sqlite.New(sqlite.Config{Conn: sqlDB}), gormConfig())
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
+		_ = sqlDB.Close()
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
 	}
 	sqlDB.SetMaxOpenConns(conns)
