@@ -125,7 +125,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.cfg.AutoApprove != nil {
 		if subject, ok := p.cfg.AutoApprove(ctx, view); ok && subject != "" {
-			u, err := p.issueCode(ctx, ar, subject, view.Scopes)
+			u, err := p.issueCode(ctx, ar, subject, view.Scopes, false)
 			if err != nil {
 				p.authorizeFailure(w, r, ar, err)
 				return
@@ -369,8 +369,10 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 }
 
 // issueCode approves ar for subject with the granted scopes and the requested
-// resources as audience, issues the code and returns the success redirect URL.
-func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string) (string, error) {
+// resources as audience, issues the code, records the grant (remembering the consent
+// when remember is set and Config.RememberConsent is on) and returns the success
+// redirect URL.
+func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string, remember bool) (string, error) {
 	for _, s := range granted {
 		ar.GrantScope(s)
 	}
@@ -380,6 +382,11 @@ func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, s
 	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject))
 	if err != nil {
 		return "", err
+	}
+	if err := p.recordGrant(ctx, ar, subject, remember); err != nil {
+		// A code whose grant is not recorded could not be revoked through the grants
+		// API: it is never handed out.
+		return "", fosite.ErrServerError.WithWrap(err)
 	}
 	params := url.Values{}
 	for k, v := range resp.GetParameters() {
@@ -534,7 +541,7 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 		}
 		return "", err
 	}
-	u, err := p.issueCode(ctx, ar, subject, grantedScopes)
+	u, err := p.issueCode(ctx, ar, subject, grantedScopes, true)
 	if err != nil {
 		if storageFailed(ctx, err) {
 			// The pending request is spent: tell the client (RFC 6749 §4.1.2.1), which may start again.

@@ -303,7 +303,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	defer s.forgetClient(ctx, id) // after the commit of inTx's own transaction
 	return s.inTx(ctx, func(db *gorm.DB) error {
 		s.forgetClient(ctx, id)
-		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending, tableGrants} {
 			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
 				return s.mapErr(err)
 			}
@@ -342,7 +342,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 			return fosite.ErrNotFound
 		}
 		// The foreign keys cascade; delete explicitly too, for databases opened without them.
-		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending, tableGrants} {
 			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
 				return s.mapErr(err)
 			}

@@ -114,6 +114,7 @@ var migrations = []migration{
 			`ALTER TABLE ` + tableClients + ` ADD COLUMN token_endpoint_auth_signing_alg TEXT NOT NULL DEFAULT ''`,
 		},
 	},
+	grantsMigration, // version 9, in grants.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.
