@@ -55,6 +55,16 @@ type AuthorizationRequest struct {
 	LocalhostOnly bool
 	// ExpiresAt is when the pending request expires; zero in AuthorizeHook/AutoApprove.
 	ExpiresAt time.Time
+	// Prompt holds the request's space-separated prompt values (OpenID Connect Core
+	// §3.1.2.1); "consent" makes a remembered consent ask again.
+	Prompt []string
+	// AlreadyApproved is true when the user's remembered consent (Config.RememberConsent)
+	// covers the whole request, so that a consent page need not ask (ApproveRemembered
+	// approves it). Set by RememberedConsent, which needs the user; false before.
+	AlreadyApproved bool
+	// RememberedScopes are the requested scopes the user's remembered consent covers (to
+	// pre-select them when the page asks about the others). Set by RememberedConsent.
+	RememberedScopes []string
 }
 
 // Limits of an authorization request. A request beyond them is refused before anything
@@ -495,6 +505,7 @@ func (p *Provider) requestView(ctx context.Context, id string, pending *PendingA
 	}
 	v := newView(client, redirectURI, scopes, pending.Form["resource"])
 	v.ID = id
+	v.Prompt = fosite.RemoveEmpty(strings.Split(pending.Form.Get("prompt"), " "))
 	v.ExpiresAt = pending.ExpiresAt
 	return v, nil
 }
@@ -514,7 +525,14 @@ func (p *Provider) requestView(ctx context.Context, id string, pending *PendingA
 // means the storage failed: without a URL, answer 503 (the user may retry); with one
 // (the code could not be stored after the request was spent), the URL carries
 // temporarily_unavailable.
+//
+// With Config.RememberConsent, the approval is remembered (see RememberConsentOptions).
 func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []string) (redirectURL string, err error) {
+	return p.approve(r, id, subject, grantedScopes, true)
+}
+
+// approve is Approve; remember records the consent for Config.RememberConsent.
+func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []string, remember bool) (redirectURL string, err error) {
 	if subject == "" {
 		return "", errors.New("provider: Approve needs a subject")
 	}
@@ -541,7 +559,7 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 		}
 		return "", err
 	}
-	u, err := p.issueCode(ctx, ar, subject, grantedScopes, true)
+	u, err := p.issueCode(ctx, ar, subject, grantedScopes, remember)
 	if err != nil {
 		if storageFailed(ctx, err) {
 			// The pending request is spent: tell the client (RFC 6749 §4.1.2.1), which may start again.
@@ -636,12 +654,12 @@ func randomID() (string, error) {
 }
 
 // pendingParams are the authorization request parameters a pending authorization keeps:
-// those consent pages show and that consume replays through validateAuthorize (fosite's
+// those consent pages show (prompt=consent asks again for a remembered consent) and that consume replays through validateAuthorize (fosite's
 // authorization request parsing and PKCE handler read nothing else). Anything else a
 // client sends is dropped, so that junk parameters never reach storage.
 var pendingParams = []string{
 	"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method", "resource",
+	"code_challenge", "code_challenge_method", "resource", "prompt",
 }
 
 // pendingForm returns the parameters of form a pending authorization stores

@@ -259,8 +259,14 @@ func (p *Provider) recordGrant(ctx context.Context, ar fosite.Requester, subject
 		rec.ExpiresAt = now.Add(p.cfg.AuthorizeCodeLifespan)
 	}
 	if remember && p.cfg.RememberConsent != nil {
+		// The stored client: ar's has the redirect URI list of this request (a loopback
+		// port added, see fositeStore.GetClient).
+		client, err := p.store.GetClient(ctx, rec.ClientID)
+		if err != nil {
+			return err
+		}
 		rec.RememberUntil = now.Add(p.cfg.RememberConsent.Lifetime)
-		rec.ClientFingerprint = ClientFingerprint(ar.GetClient())
+		rec.ClientFingerprint = ClientFingerprint(client)
 	}
 	return gs.RecordGrant(ctx, rec)
 }
