@@ -94,7 +94,7 @@ type homePage struct {
 
 func parseTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "consent", "error", "home", "device"} {
+	for _, name := range []string{"login", "consent", "error", "home", "device", "connected-apps"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -112,6 +112,8 @@ func (p *pages) register(mux *http.ServeMux) {
 	// The device verification page takes user codes: the user code limit on its POSTs
 	// (mcp.RateLimits.UserCode) and, as passwords are tried there too, the login limit.
 	mux.Handle(p.base+devicePath, p.limit(p.limitUserCode(http.HandlerFunc(p.device))))
+	// Its sign-in form tries passwords too: the login rate limit.
+	mux.Handle(p.base+connectedAppsPath, p.limit(http.HandlerFunc(p.connectedApps)))
 	mux.HandleFunc("GET "+p.base+stylePath, p.style)
 	mux.HandleFunc("GET "+p.base+"/{$}", p.homePage)
 }
@@ -203,6 +205,16 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 			data.DemoUsers = p.users.users
 		}
 		p.render(w, r, status, "login", data)
+		return
+	}
+	// Approved before (provider.Config.RememberConsent): no need to ask again.
+	if target, ok, err := p.provider.ApproveRemembered(r, id, sess.Subject); ok || err != nil {
+		p.log.InfoContext(r.Context(), "consent", "decision", "remembered", "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
+		if target != "" {
+			p.leave(w, target)
+			return
+		}
+		p.pendingError(w, r, err)
 		return
 	}
 	data := consentPage{

@@ -202,9 +202,9 @@ func (s *Store) TouchGrant(ctx context.Context, requestID string, at, expiresAt 
 }
 
 func (s *Store) grantQuery(db *gorm.DB) *gorm.DB {
-	return db.Table(tableGrants + " g").
+	return db.Table(tableGrants+" g").
 		Select("g.*, c.name AS client_name").
-		Joins("JOIN " + tableClients + " c ON c.id = g.client_id").
+		Joins("JOIN "+tableClients+" c ON c.id = g.client_id").
 		Where("g.expires_at IS NULL OR g.expires_at > ?", dbTime(s.now()))
 }
 
