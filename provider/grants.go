@@ -241,27 +241,35 @@ func (p *Provider) revokeGrants(ctx context.Context, f GrantFilter, by string) (
 // recordGrant records the approval of ar (whose code was just issued) for subject.
 // remember asks for the consent to be remembered (Config.RememberConsent).
 func (p *Provider) recordGrant(ctx context.Context, ar fosite.Requester, subject string, remember bool) error {
+	return p.recordApproval(ctx, ar.GetID(), ar.GetClient().GetID(), subject, ar.GetGrantedScopes(), ar.GetGrantedAudience(),
+		ar.GetSession().GetExpiresAt(fosite.AuthorizeCode), remember)
+}
+
+// recordApproval records subject's approval of clientID for scopes and resources under
+// fosite's request ID requestID, whose first credential (a code) expires at expires (zero:
+// AuthorizeCodeLifespan from now). Nothing without a GrantStore or a subject.
+func (p *Provider) recordApproval(ctx context.Context, requestID, clientID, subject string, scopes, resources []string, expires time.Time, remember bool) error {
 	gs, ok := p.store.(GrantStore)
 	if !ok || subject == "" {
 		return nil
 	}
 	now := time.Now().UTC()
 	rec := GrantRecord{
-		RequestID: ar.GetID(),
+		RequestID: requestID,
 		Subject:   subject,
-		ClientID:  ar.GetClient().GetID(),
-		Resources: ar.GetGrantedAudience(),
-		Scopes:    ar.GetGrantedScopes(),
+		ClientID:  clientID,
+		Resources: resources,
+		Scopes:    scopes,
 		At:        now,
-		ExpiresAt: ar.GetSession().GetExpiresAt(fosite.AuthorizeCode),
+		ExpiresAt: expires,
 	}
 	if rec.ExpiresAt.IsZero() {
 		rec.ExpiresAt = now.Add(p.cfg.AuthorizeCodeLifespan)
 	}
 	if remember && p.cfg.RememberConsent != nil {
-		// The stored client: ar's has the redirect URI list of this request (a loopback
-		// port added, see fositeStore.GetClient).
-		client, err := p.store.GetClient(ctx, rec.ClientID)
+		// The stored client: a request's copy may carry this request's redirect URI (a
+		// loopback port added, see fositeStore.GetClient).
+		client, err := p.store.GetClient(ctx, clientID)
 		if err != nil {
 			return err
 		}

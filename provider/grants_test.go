@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -236,5 +237,83 @@ func TestGrants_PurgeBounded(t *testing.T) {
 		if grants != 0 || requests != 0 {
 			t.Errorf("after purging past every expiry: %d grants, %d requests", grants, requests)
 		}
+	})
+}
+
+// TestGrants_DeviceFlow: a grant approved through the device flow (RFC 8628) is listed
+// and revoked like one from the code flow.
+func TestGrants_DeviceFlow(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		d := e.startDevice(deviceClient, nil)
+		if err := e.p.ApproveDevice(e.ctx(), d.UserCode, testSubject, []string{"read"}); err != nil {
+			t.Fatal(err)
+		}
+		resp, tok := e.poll(deviceClient, d.DeviceCode, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("poll: %d %+v", resp.StatusCode, tok)
+		}
+		page, err := e.p.ListClientGrants(e.ctx(), deviceClient, nil)
+		if err != nil || len(page.Grants) != 1 {
+			t.Fatalf("ListClientGrants: %+v %v", page, err)
+		}
+		g := page.Grants[0]
+		if g.Subject != testSubject || g.ClientName != "Terminal App" || !slices.Equal(g.Scopes, []string{"read"}) || !slices.Equal(g.Resources, []string{e.resource}) {
+			t.Errorf("device grant %+v", g)
+		}
+		if err := e.p.RevokeGrant(e.ctx(), testSubject, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.p.VerifyAccessToken(e.ctx(), tok.AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
+			t.Errorf("device access token after revocation: %v", err)
+		}
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {deviceClient}}
+		wantJSONError(t, e.postForm(e.issuer+"/token", form, "", ""), http.StatusBadRequest, "invalid_grant")
+	})
+}
+
+// TestGrants_RevokeDuringRefreshes: tokens minted by refreshes running while the grant
+// is revoked do not survive the revocation.
+func TestGrants_RevokeDuringRefreshes(t *testing.T) {
+	runEnv(t, func(t *testing.T, e *env) {
+		tok := e.tokens(nil)
+		page, err := e.p.ListGrants(e.ctx(), testSubject, nil)
+		if err != nil || len(page.Grants) != 1 {
+			t.Fatalf("ListGrants: %+v %v", page, err)
+		}
+		issued := make(chan []string, 1)
+		go func() {
+			var access []string
+			rt := tok.RefreshToken
+			for i := 0; i < 200; i++ {
+				resp, err := e.http.PostForm(e.issuer+"/token", url.Values{
+					"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {e.public.ID},
+				})
+				if err != nil {
+					break
+				}
+				var next tokenResponse
+				err = json.NewDecoder(resp.Body).Decode(&next)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					break
+				}
+				access, rt = append(access, next.AccessToken), next.RefreshToken
+			}
+			issued <- access
+		}()
+		time.Sleep(20 * time.Millisecond)
+		if err := e.p.RevokeGrant(e.ctx(), testSubject, page.Grants[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		access := <-issued
+		if len(access) == 200 {
+			t.Fatal("the refreshes never failed: the revocation did not reach the rotating chain")
+		}
+		for _, at := range append(access, tok.AccessToken) {
+			if _, err := e.p.VerifyAccessToken(e.ctx(), at); !errors.Is(err, provider.ErrInvalidToken) {
+				t.Errorf("an access token minted around the revocation still verifies: %v", err)
+			}
+		}
+		t.Logf("%d refreshes before the revocation stopped the chain", len(access))
 	})
 }

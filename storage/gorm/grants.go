@@ -179,7 +179,8 @@ func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error
 		}).Error; err != nil {
 			return err
 		}
-		return db.Exec("INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?)",
+		// A request recorded again (a device code polled concurrently) stays where it is.
+		return db.Exec("INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
 			rec.RequestID, id, at).Error
 	})
 }
