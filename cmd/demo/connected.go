@@ -94,16 +94,7 @@ func (p *pages) connectedAppsPost(w http.ResponseWriter, r *http.Request) {
 			p.showConnectedApps(w, r, sess, http.StatusUnauthorized, connectedAppsPage{Error: "Wrong username or password.", Username: username})
 			return
 		}
-		if err := p.sessions.end(ctx, sess); err != nil {
-			p.internal(w, r, err)
-			return
-		}
-		if _, err := p.sessions.start(ctx, w, subject); err != nil {
-			p.internal(w, r, err)
-			return
-		}
-		p.log.InfoContext(ctx, "login", "subject", subject)
-		http.Redirect(w, r, back, http.StatusSeeOther)
+		p.signedIn(w, r, sess, subject, back)
 		return
 	}
 	if sess.Subject == "" || !p.users.known(sess.Subject) {

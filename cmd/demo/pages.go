@@ -271,16 +271,7 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 			p.pendingError(w, r, err)
 			return
 		}
-		if err := p.sessions.end(ctx, sess); err != nil {
-			p.internal(w, r, err)
-			return
-		}
-		if _, err := p.sessions.start(ctx, w, subject); err != nil {
-			p.internal(w, r, err)
-			return
-		}
-		p.log.InfoContext(ctx, "login", "subject", subject)
-		http.Redirect(w, r, p.consentURL(id), http.StatusSeeOther)
+		p.signedIn(w, r, sess, subject, p.consentURL(id))
 	case "switch":
 		// "Not you?": log out for good (the old cookie is refused from now on), then
 		// start an anonymous session for the login form.
@@ -321,6 +312,23 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.fail(w, r, http.StatusBadRequest, "Bad request", "Unknown action.")
 	}
+}
+
+// signedIn replaces the browser's session sess by a new one for subject, who has just
+// given the right password (a fresh session ID: no session fixation), and sends the
+// browser to next.
+func (p *pages) signedIn(w http.ResponseWriter, r *http.Request, sess session, subject, next string) {
+	ctx := r.Context()
+	if err := p.sessions.end(ctx, sess); err != nil {
+		p.internal(w, r, err)
+		return
+	}
+	if _, err := p.sessions.start(ctx, w, subject); err != nil {
+		p.internal(w, r, err)
+		return
+	}
+	p.log.InfoContext(ctx, "login", "subject", subject)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // leave sends the browser to the client's redirect URI.

@@ -2,7 +2,6 @@ package gormstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -352,21 +351,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 	if txFrom(ctx) != nil {
 		return s.inTx(ctx, del)
 	}
-	opts := s.txOptions()
-	if s.dialect == dialectPostgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	tx := s.db.WithContext(ctx).Begin(opts)
-	if tx.Error != nil {
-		return s.mapErr(tx.Error)
-	}
-	if err := del(tx); err != nil {
-		if rerr := tx.Rollback().Error; rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			s.log.WarnContext(ctx, "rollback failed", "error", rerr)
-		}
-		return err
-	}
-	return s.mapErr(tx.Commit().Error)
+	return s.readCommitted(ctx, del)
 }
 
 // TouchClient records that the client obtained a token at at. It writes at most once a minute

@@ -116,22 +116,13 @@ func rowExpiry(tokens, consent *time.Time) *time.Time {
 
 // readCommitted runs fn in a transaction of its own: READ COMMITTED on PostgreSQL (a row
 // lock waits for a concurrent writer and then sees its commit), BEGIN IMMEDIATE on SQLite.
+// fn's error is returned as is (fn maps its own errors); BEGIN's and COMMIT's are mapped.
 func (s *Store) readCommitted(ctx context.Context, fn func(db *gorm.DB) error) error {
 	opts := s.txOptions()
 	if s.dialect == dialectPostgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	tx := s.db.WithContext(ctx).Begin(opts)
-	if tx.Error != nil {
-		return s.mapErr(tx.Error)
-	}
-	if err := fn(tx); err != nil {
-		if rerr := tx.Rollback().Error; rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			s.log.WarnContext(ctx, "rollback failed", "error", rerr)
-		}
-		return s.mapErr(err)
-	}
-	return s.mapErr(tx.Commit().Error)
+	return s.newTx(ctx, opts, fn)
 }
 
 // RecordGrant implements provider.GrantStore.
@@ -141,48 +132,51 @@ func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error
 	}
 	id, resources := grantID(rec.Subject, rec.ClientID, rec.Resources)
 	at := dbTime(rec.At)
-	return s.readCommitted(ctx, func(db *gorm.DB) error {
-		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Table(tableGrants).Create(&grantRow{
-			ID: id, Subject: rec.Subject, ClientID: rec.ClientID, Resources: resources, Scopes: "[]",
-			FirstGrantedAt: at, LastUsedAt: at, TokenExpiresAt: optTime(rec.ExpiresAt), ExpiresAt: optTime(rec.ExpiresAt),
-		}).Error; err != nil {
-			return err
+	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.mapErr(s.recordGrant(db, rec, id, resources, at)) })
+}
+
+// recordGrant is RecordGrant's transaction on db.
+func (s *Store) recordGrant(db *gorm.DB, rec provider.GrantRecord, id, resources string, at time.Time) error {
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Table(tableGrants).Create(&grantRow{
+		ID: id, Subject: rec.Subject, ClientID: rec.ClientID, Resources: resources, Scopes: "[]",
+		FirstGrantedAt: at, LastUsedAt: at, TokenExpiresAt: optTime(rec.ExpiresAt), ExpiresAt: optTime(rec.ExpiresAt),
+	}).Error; err != nil {
+		return err
+	}
+	var row grantRow
+	q := db.Table(tableGrants).Where("id = ?", id)
+	if s.dialect == dialectPostgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Take(&row).Error; err != nil {
+		return err
+	}
+	scopes, err := decodeList(row.Scopes)
+	if err != nil {
+		return err
+	}
+	if !rec.RememberUntil.IsZero() && rec.ClientFingerprint != row.ClientFingerprint {
+		scopes = nil // consent given to another version of the client is not carried over
+	}
+	for _, sc := range rec.Scopes {
+		if !slices.Contains(scopes, sc) {
+			scopes = append(scopes, sc)
 		}
-		var row grantRow
-		q := db.Table(tableGrants).Where("id = ?", id)
-		if s.dialect == dialectPostgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		if err := q.Take(&row).Error; err != nil {
-			return err
-		}
-		scopes, err := decodeList(row.Scopes)
-		if err != nil {
-			return err
-		}
-		if !rec.RememberUntil.IsZero() && rec.ClientFingerprint != row.ClientFingerprint {
-			scopes = nil // consent given to another version of the client is not carried over
-		}
-		for _, sc := range rec.Scopes {
-			if !slices.Contains(scopes, sc) {
-				scopes = append(scopes, sc)
-			}
-		}
-		tokens := laterOf(row.TokenExpiresAt, optTime(rec.ExpiresAt))
-		consent, fingerprint := row.ConsentExpiresAt, row.ClientFingerprint
-		if !rec.RememberUntil.IsZero() {
-			consent, fingerprint = optTime(rec.RememberUntil), rec.ClientFingerprint
-		}
-		if err := db.Table(tableGrants).Where("id = ?", id).Updates(map[string]any{
-			"scopes": encodeList(scopes), "token_expires_at": tokens, "consent_expires_at": consent,
-			"client_fingerprint": fingerprint, "expires_at": rowExpiry(tokens, consent),
-		}).Error; err != nil {
-			return err
-		}
-		// A request recorded again (a device code polled concurrently) stays where it is.
-		return db.Exec("INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
-			rec.RequestID, id, at).Error
-	})
+	}
+	tokens := laterOf(row.TokenExpiresAt, optTime(rec.ExpiresAt))
+	consent, fingerprint := row.ConsentExpiresAt, row.ClientFingerprint
+	if !rec.RememberUntil.IsZero() {
+		consent, fingerprint = optTime(rec.RememberUntil), rec.ClientFingerprint
+	}
+	if err := db.Table(tableGrants).Where("id = ?", id).Updates(map[string]any{
+		"scopes": encodeList(scopes), "token_expires_at": tokens, "consent_expires_at": consent,
+		"client_fingerprint": fingerprint, "expires_at": rowExpiry(tokens, consent),
+	}).Error; err != nil {
+		return err
+	}
+	// A request recorded again (a device code polled concurrently) stays where it is.
+	return db.Exec("INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+		rec.RequestID, id, at).Error
 }
 
 // TouchGrant implements provider.GrantStore with one UPDATE (a code exchange or refresh
@@ -305,14 +299,14 @@ func (s *Store) RevokeGrants(ctx context.Context, f provider.GrantFilter) (int, 
 	err := s.readCommitted(ctx, func(db *gorm.DB) error {
 		for chunk := range slices.Chunk(requests, 500) {
 			if err := db.Exec("DELETE FROM "+tableGrantRequests+" WHERE request_id IN ?", chunk).Error; err != nil {
-				return err
+				return s.mapErr(err)
 			}
 		}
 		if err := db.Exec("DELETE FROM "+tableGrants+" WHERE id IN ? AND NOT EXISTS (SELECT 1 FROM "+tableGrantRequests+
 			" r WHERE r.grant_id = "+tableGrants+".id)", ids).Error; err != nil {
-			return err
+			return s.mapErr(err)
 		}
-		return db.Exec("UPDATE "+tableGrants+" SET consent_expires_at = NULL, expires_at = token_expires_at WHERE id IN ?", ids).Error
+		return s.mapErr(db.Exec("UPDATE "+tableGrants+" SET consent_expires_at = NULL, expires_at = token_expires_at WHERE id IN ?", ids).Error)
 	})
 	if err != nil {
 		return 0, err
