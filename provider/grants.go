@@ -78,9 +78,12 @@ type GrantRecord struct {
 // GrantFilter selects grants: by Subject, by ClientID, or one grant (ID with Subject).
 // At least one of Subject and ClientID is set.
 type GrantFilter struct {
-	Subject  string
+	// Subject selects the grants of one user.
+	Subject string
+	// ClientID selects the grants of one client.
 	ClientID string
-	ID       string
+	// ID selects one grant (with Subject: only that user's).
+	ID string
 }
 
 // GrantStore keeps grants. storage/gorm implements it; a Storage without it has no grants
@@ -131,6 +134,7 @@ type ListGrantsOptions struct {
 
 // GrantPage is one page of grants.
 type GrantPage struct {
+	// Grants are the page's grants, ordered by ID.
 	Grants []Grant
 	// NextCursor fetches the next page (ListGrantsOptions.Cursor); empty on the last page.
 	NextCursor string
