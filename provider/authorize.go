@@ -55,6 +55,16 @@ type AuthorizationRequest struct {
 	LocalhostOnly bool
 	// ExpiresAt is when the pending request expires; zero in AuthorizeHook/AutoApprove.
 	ExpiresAt time.Time
+	// Prompt holds the request's space-separated prompt values (OpenID Connect Core
+	// §3.1.2.1); "consent" makes a remembered consent ask again.
+	Prompt []string
+	// AlreadyApproved is true when the user's remembered consent (Config.RememberConsent)
+	// covers the whole request, so that a consent page need not ask (ApproveRemembered
+	// approves it). Set by RememberedConsent, which needs the user; false before.
+	AlreadyApproved bool
+	// RememberedScopes are the requested scopes the user's remembered consent covers (to
+	// pre-select them when the page asks about the others). Set by RememberedConsent.
+	RememberedScopes []string
 }
 
 // Limits of an authorization request. A request beyond them is refused before anything
@@ -125,7 +135,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.cfg.AutoApprove != nil {
 		if subject, ok := p.cfg.AutoApprove(ctx, view); ok && subject != "" {
-			u, err := p.issueCode(ctx, ar, subject, view.Scopes)
+			u, err := p.issueCode(ctx, ar, subject, view.Scopes, false)
 			if err != nil {
 				p.authorizeFailure(w, r, ar, err)
 				return
@@ -376,8 +386,10 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 }
 
 // issueCode approves ar for subject with the granted scopes and the requested
-// resources as audience, issues the code and returns the success redirect URL.
-func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string) (string, error) {
+// resources as audience, issues the code, records the grant (remembering the consent
+// when remember is set and Config.RememberConsent is on) and returns the success
+// redirect URL.
+func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string, remember bool) (string, error) {
 	for _, s := range granted {
 		ar.GrantScope(s)
 	}
@@ -387,6 +399,11 @@ func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, s
 	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject))
 	if err != nil {
 		return "", err
+	}
+	if err := p.recordGrant(ctx, ar, subject, remember); err != nil {
+		// A code whose grant is not recorded could not be revoked through the grants
+		// API: it is never handed out.
+		return "", fosite.ErrServerError.WithWrap(err)
 	}
 	params := url.Values{}
 	for k, v := range resp.GetParameters() {
@@ -495,6 +512,7 @@ func (p *Provider) requestView(ctx context.Context, id string, pending *PendingA
 	}
 	v := newView(client, redirectURI, scopes, pending.Form["resource"])
 	v.ID = id
+	v.Prompt = fosite.RemoveEmpty(strings.Split(pending.Form.Get("prompt"), " "))
 	v.ExpiresAt = pending.ExpiresAt
 	return v, nil
 }
@@ -514,7 +532,14 @@ func (p *Provider) requestView(ctx context.Context, id string, pending *PendingA
 // means the storage failed: without a URL, answer 503 (the user may retry); with one
 // (the code could not be stored after the request was spent), the URL carries
 // temporarily_unavailable.
+//
+// With Config.RememberConsent, the approval is remembered (see RememberConsentOptions).
 func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []string) (redirectURL string, err error) {
+	return p.approve(r, id, subject, grantedScopes, true)
+}
+
+// approve is Approve; remember records the consent for Config.RememberConsent.
+func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []string, remember bool) (redirectURL string, err error) {
 	if subject == "" {
 		return "", errors.New("provider: Approve needs a subject")
 	}
@@ -541,7 +566,7 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 		}
 		return "", err
 	}
-	u, err := p.issueCode(ctx, ar, subject, grantedScopes)
+	u, err := p.issueCode(ctx, ar, subject, grantedScopes, remember)
 	if err != nil {
 		if storageFailed(ctx, err) {
 			// The pending request is spent: tell the client (RFC 6749 §4.1.2.1), which may start again.
@@ -627,12 +652,12 @@ func pendingError(err error) error {
 }
 
 // pendingParams are the authorization request parameters a pending authorization keeps:
-// those consent pages show and that consume replays through validateAuthorize (fosite's
+// those consent pages show (prompt=consent asks again for a remembered consent) and that consume replays through validateAuthorize (fosite's
 // authorization request parsing and PKCE handler read nothing else). Anything else a
 // client sends is dropped, so that junk parameters never reach storage.
 var pendingParams = []string{
 	"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method", "resource",
+	"code_challenge", "code_challenge_method", "resource", "prompt",
 }
 
 // pendingForm returns the parameters of form a pending authorization stores

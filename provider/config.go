@@ -223,6 +223,13 @@ type Config struct {
 	// default, leaves the grant off.
 	IdentityAssertions *IdentityAssertionGrant
 
+	// RememberConsent, when set, remembers a user's consent: after an approval, the same
+	// user, client and resources asking for a subset of the approved scopes skip the
+	// consent page (never the login) until the consent expires or the grant is revoked
+	// (see consent.go for what asks again). Needs a Storage implementing GrantStore
+	// (storage/gorm does). Nil, the default, shows the consent page every time.
+	RememberConsent *RememberConsentOptions
+
 	// TokenEndpointHandlers are extra fosite token endpoint handlers (for example another
 	// grant type), run after the built-in ones. Grant types they handle are accepted by
 	// the token endpoint; add them to the metadata with EditMetadata.
@@ -374,6 +381,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdentityAssertions != nil && c.IdentityAssertions.Validator == nil {
 		return c, errors.New("provider: Config.IdentityAssertions.Validator is required")
+	}
+	if c.RememberConsent != nil {
+		o, err := c.RememberConsent.withDefaults(c.Storage)
+		if err != nil {
+			return c, err
+		}
+		c.RememberConsent = &o
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

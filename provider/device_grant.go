@@ -76,6 +76,13 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	if err != nil {
 		return err
 	}
+	// The grant (user × client × resources) is recorded before its tokens exist, outside
+	// the transaction that issues them, so that the grants API can always revoke them;
+	// a poll that then loses the race for the device code leaves a request without tokens,
+	// which Purge removes.
+	if err := g.p.recordApproval(ctx, auth.RequestID, client.GetID(), auth.Subject, auth.GrantedScopes, resources, auth.ExpiresAt, false); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
 	ar.ID = auth.RequestID
 	ar.SetRequestedScopes(auth.Scopes)
 	ar.SetRequestedAudience(resources)

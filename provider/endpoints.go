@@ -68,6 +68,7 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.recordClientUse(ctx, ar.GetClient())
+	p.recordGrantUse(ctx, ar, resp)
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 

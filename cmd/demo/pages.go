@@ -94,7 +94,7 @@ type homePage struct {
 
 func parseTemplates() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
-	for _, name := range []string{"login", "consent", "error", "home", "device"} {
+	for _, name := range []string{"login", "consent", "error", "home", "device", "connected-apps"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -112,6 +112,8 @@ func (p *pages) register(mux *http.ServeMux) {
 	// The device verification page takes user codes: the user code limit on its POSTs
 	// (mcp.RateLimits.UserCode) and, as passwords are tried there too, the login limit.
 	mux.Handle(p.base+devicePath, p.limit(p.limitUserCode(http.HandlerFunc(p.device))))
+	// Its sign-in form tries passwords too: the login rate limit.
+	mux.Handle(p.base+connectedAppsPath, p.limit(http.HandlerFunc(p.connectedApps)))
 	mux.HandleFunc("GET "+p.base+stylePath, p.style)
 	mux.HandleFunc("GET "+p.base+"/{$}", p.homePage)
 }
@@ -205,6 +207,16 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 		p.render(w, r, status, "login", data)
 		return
 	}
+	// Approved before (provider.Config.RememberConsent): no need to ask again.
+	if target, ok, err := p.provider.ApproveRemembered(r, id, sess.Subject); ok || err != nil {
+		p.log.InfoContext(r.Context(), "consent", "decision", "remembered", "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
+		if target != "" {
+			p.leave(w, target)
+			return
+		}
+		p.pendingError(w, r, err)
+		return
+	}
 	data := consentPage{
 		Title: "Authorize " + clientLabel(req), Base: p.base, Action: p.base + consentPath, AuthRequest: id,
 		CSRF:    p.sessions.csrfToken(sess, "consent\x00"+id),
@@ -259,16 +271,7 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 			p.pendingError(w, r, err)
 			return
 		}
-		if err := p.sessions.end(ctx, sess); err != nil {
-			p.internal(w, r, err)
-			return
-		}
-		if _, err := p.sessions.start(ctx, w, subject); err != nil {
-			p.internal(w, r, err)
-			return
-		}
-		p.log.InfoContext(ctx, "login", "subject", subject)
-		http.Redirect(w, r, p.consentURL(id), http.StatusSeeOther)
+		p.signedIn(w, r, sess, subject, p.consentURL(id))
 	case "switch":
 		// "Not you?": log out for good (the old cookie is refused from now on), then
 		// start an anonymous session for the login form.
@@ -309,6 +312,23 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.fail(w, r, http.StatusBadRequest, "Bad request", "Unknown action.")
 	}
+}
+
+// signedIn replaces the browser's session sess by a new one for subject, who has just
+// given the right password (a fresh session ID: no session fixation), and sends the
+// browser to next.
+func (p *pages) signedIn(w http.ResponseWriter, r *http.Request, sess session, subject, next string) {
+	ctx := r.Context()
+	if err := p.sessions.end(ctx, sess); err != nil {
+		p.internal(w, r, err)
+		return
+	}
+	if _, err := p.sessions.start(ctx, w, subject); err != nil {
+		p.internal(w, r, err)
+		return
+	}
+	p.log.InfoContext(ctx, "login", "subject", subject)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // leave sends the browser to the client's redirect URI.

@@ -303,6 +303,9 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		// The device flow (RFC 8628) for clients without a browser, opt-in per client:
 		// `go run ./cmd/demo client -device`. The demo's own page verifies the codes.
 		DeviceAuthorization: &provider.DeviceAuthorizationOptions{VerificationURI: d.issuer + devicePath},
+		// A user who approved a client skips the consent page for it for 30 days (not
+		// the login); the Connected apps page lists and revokes these grants.
+		RememberConsent: &provider.RememberConsentOptions{},
 	}
 	if cfg.AutoApprove != "" {
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)

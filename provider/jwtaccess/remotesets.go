@@ -95,7 +95,6 @@ type namedKeySet struct {
 	set *RemoteKeySet
 }
 
-
 // NewRemoteKeySets returns a RemoteKeySets with cfg's settings (zero values take the
 // defaults). It fetches nothing yet.
 func NewRemoteKeySets(cfg RemoteKeySetsConfig) (*RemoteKeySets, error) {

@@ -2,7 +2,6 @@ package gormstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -315,7 +314,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	defer s.forgetClient(ctx, id) // after the commit of inTx's own transaction
 	return s.inTx(ctx, func(db *gorm.DB) error {
 		s.forgetClient(ctx, id)
-		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending, tableGrants} {
 			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
 				return s.mapErr(err)
 			}
@@ -354,7 +353,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 			return fosite.ErrNotFound
 		}
 		// The foreign keys cascade; delete explicitly too, for databases opened without them.
-		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending} {
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending, tableGrants} {
 			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
 				return s.mapErr(err)
 			}
@@ -364,21 +363,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 	if txFrom(ctx) != nil {
 		return s.inTx(ctx, del)
 	}
-	opts := s.txOptions()
-	if s.dialect == dialectPostgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	tx := s.db.WithContext(ctx).Begin(opts)
-	if tx.Error != nil {
-		return s.mapErr(tx.Error)
-	}
-	if err := del(tx); err != nil {
-		if rerr := tx.Rollback().Error; rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			s.log.WarnContext(ctx, "rollback failed", "error", rerr)
-		}
-		return err
-	}
-	return s.mapErr(tx.Commit().Error)
+	return s.readCommitted(ctx, del)
 }
 
 // TouchClient records that the client obtained a token at at. It writes at most once a minute

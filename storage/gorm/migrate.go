@@ -115,6 +115,7 @@ var migrations = []migration{
 		},
 	},
 	clientJWKSURIMigration, // version 8, in clients.go
+	grantsMigration,        // version 9, in grants.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.

@@ -21,10 +21,12 @@ var purgeTargets = []struct{ table, key string }{
 	{tablePending, "id_hash"},
 	{tableDevice, "device_code_hash"},
 	{tableJTIs, "jti_hash"},
+	{tableGrants, "id"}, // expires_at: when its tokens expired and its consent is forgotten
 }
 
 // Purge deletes codes, PKCE sessions, access and refresh tokens, pending authorizations, device
-// authorizations (RFC 8628) and JTIs that expired before before, in statements of at most 1000
+// authorizations (RFC 8628), JTIs and grants (their tokens expired and their consent is no
+// longer remembered) that expired before before, and grant requests without tokens left, in statements of at most 1000
 // rows each (each its own implicit transaction; Purge ignores any transaction in ctx), and
 // returns how many rows it deleted.
 // Rows without an expiry (refresh tokens with an infinite lifespan) are kept. Typically run
@@ -48,6 +50,16 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 			if res.RowsAffected < purgeBatch {
 				break
 			}
+		}
+	}
+	for {
+		n, err := s.purgeGrantRequests(ctx, cutoff)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("gormstore: purge %s: %w", tableGrantRequests, err)
+		}
+		if n < purgeBatch {
+			break
 		}
 	}
 	if total > 0 {

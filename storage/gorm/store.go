@@ -484,7 +484,13 @@ func (s *Store) inTx(ctx context.Context, fn func(db *gorm.DB) error) error {
 	if tx := s.openTx(ctx); tx != nil {
 		return fn(tx.WithContext(ctx))
 	}
-	tx := s.db.WithContext(ctx).Begin(s.txOptions())
+	return s.newTx(ctx, s.txOptions(), fn)
+}
+
+// newTx runs fn in a new transaction with opts. fn's error is returned as is (fn maps its
+// own errors); BEGIN's and COMMIT's are mapped.
+func (s *Store) newTx(ctx context.Context, opts *sql.TxOptions, fn func(db *gorm.DB) error) error {
+	tx := s.db.WithContext(ctx).Begin(opts)
 	if tx.Error != nil {
 		return s.mapErr(tx.Error)
 	}

@@ -1,0 +1,358 @@
+package gormstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// Grants (provider.GrantStore). A grant is one subject × client × resource set; its row in
+// oauth_grants carries what the grants API lists and the remembered consent. Each approval
+// of the grant (fosite request ID: the code and every token minted from it share it) is a
+// row of oauth_grant_requests, so that revoking a grant finds its tokens through the
+// request_id indexes of the token tables: O(tokens of the grant), never a table scan.
+// The last use is written on code exchange and refresh (TouchGrant), never per bearer check.
+const (
+	tableGrants        = "oauth_grants"
+	tableGrantRequests = "oauth_grant_requests"
+)
+
+// grantsMigration is version 9. It is self-contained (new tables only), so that its number
+// can change when migrations are merged.
+var grantsMigration = migration{
+	version: 9,
+	name:    "grants and their requests",
+	stmts: []string{
+		`CREATE TABLE ` + tableGrants + ` (
+			id TEXT PRIMARY KEY,
+			subject TEXT NOT NULL,
+			client_id TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+			resources TEXT NOT NULL DEFAULT '[]',
+			scopes TEXT NOT NULL DEFAULT '[]',
+			first_granted_at {{TIME}} NOT NULL,
+			last_used_at {{TIME}} NOT NULL,
+			token_expires_at {{TIME}},
+			consent_expires_at {{TIME}},
+			client_fingerprint TEXT NOT NULL DEFAULT '',
+			expires_at {{TIME}}
+		)`,
+		`CREATE INDEX ` + tableGrants + `_subject_idx ON ` + tableGrants + ` (subject, id)`,
+		`CREATE INDEX ` + tableGrants + `_client_id_idx ON ` + tableGrants + ` (client_id, id)`,
+		`CREATE INDEX ` + tableGrants + `_expires_at_idx ON ` + tableGrants + ` (expires_at)`,
+		`CREATE TABLE ` + tableGrantRequests + ` (
+			request_id TEXT PRIMARY KEY,
+			grant_id TEXT NOT NULL REFERENCES ` + tableGrants + `(id) ON DELETE CASCADE,
+			created_at {{TIME}} NOT NULL
+		)`,
+		`CREATE INDEX ` + tableGrantRequests + `_grant_id_idx ON ` + tableGrantRequests + ` (grant_id)`,
+		`CREATE INDEX ` + tableGrantRequests + `_created_at_idx ON ` + tableGrantRequests + ` (created_at)`,
+	},
+}
+
+var _ provider.GrantStore = (*Store)(nil)
+
+// grantRow is a row of oauth_grants.
+type grantRow struct {
+	ID                string     `gorm:"column:id;primaryKey"`
+	Subject           string     `gorm:"column:subject"`
+	ClientID          string     `gorm:"column:client_id"`
+	Resources         string     `gorm:"column:resources"`
+	Scopes            string     `gorm:"column:scopes"`
+	FirstGrantedAt    time.Time  `gorm:"column:first_granted_at"`
+	LastUsedAt        time.Time  `gorm:"column:last_used_at"`
+	TokenExpiresAt    *time.Time `gorm:"column:token_expires_at"`
+	ConsentExpiresAt  *time.Time `gorm:"column:consent_expires_at"`
+	ClientFingerprint string     `gorm:"column:client_fingerprint"`
+	ExpiresAt         *time.Time `gorm:"column:expires_at"`
+	ClientName        string     `gorm:"column:client_name;->"` // read only, from the join
+}
+
+// grantID is the key of the grant of subject, client and resources (order-insensitive).
+func grantID(subject, clientID string, resources []string) (string, string) {
+	rs := slices.Clone(resources)
+	slices.Sort(rs)
+	rs = slices.Compact(rs)
+	h := sha256.New()
+	for _, part := range append([]string{subject, clientID}, rs...) {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), encodeList(rs)
+}
+
+// laterOf returns the later of a and b, where nil means never (later than any time).
+func laterOf(a, b *time.Time) *time.Time {
+	if a == nil || b == nil {
+		return nil
+	}
+	if a.After(*b) {
+		return a
+	}
+	return b
+}
+
+// rowExpiry is when a grant row may be purged: when its tokens expired and its consent is
+// no longer remembered (nil: never).
+func rowExpiry(tokens, consent *time.Time) *time.Time {
+	if consent != nil && (tokens == nil || consent.Before(*tokens)) {
+		return tokens
+	}
+	if consent != nil {
+		return consent
+	}
+	return tokens
+}
+
+// readCommitted runs fn in a transaction of its own: READ COMMITTED on PostgreSQL (a row
+// lock waits for a concurrent writer and then sees its commit), BEGIN IMMEDIATE on SQLite.
+// fn's error is returned as is (fn maps its own errors); BEGIN's and COMMIT's are mapped.
+func (s *Store) readCommitted(ctx context.Context, fn func(db *gorm.DB) error) error {
+	opts := s.txOptions()
+	if s.dialect == dialectPostgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return s.newTx(ctx, opts, fn)
+}
+
+// RecordGrant implements provider.GrantStore.
+func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error {
+	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
+		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
+	}
+	id, resources := grantID(rec.Subject, rec.ClientID, rec.Resources)
+	at := dbTime(rec.At)
+	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.mapErr(s.recordGrant(db, rec, id, resources, at)) })
+}
+
+// recordGrant is RecordGrant's transaction on db.
+func (s *Store) recordGrant(db *gorm.DB, rec provider.GrantRecord, id, resources string, at time.Time) error {
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Table(tableGrants).Create(&grantRow{
+		ID: id, Subject: rec.Subject, ClientID: rec.ClientID, Resources: resources, Scopes: "[]",
+		FirstGrantedAt: at, LastUsedAt: at, TokenExpiresAt: optTime(rec.ExpiresAt), ExpiresAt: optTime(rec.ExpiresAt),
+	}).Error; err != nil {
+		return err
+	}
+	var row grantRow
+	q := db.Table(tableGrants).Where("id = ?", id)
+	if s.dialect == dialectPostgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Take(&row).Error; err != nil {
+		return err
+	}
+	scopes, err := decodeList(row.Scopes)
+	if err != nil {
+		return err
+	}
+	if !rec.RememberUntil.IsZero() && rec.ClientFingerprint != row.ClientFingerprint {
+		scopes = nil // consent given to another version of the client is not carried over
+	}
+	for _, sc := range rec.Scopes {
+		if !slices.Contains(scopes, sc) {
+			scopes = append(scopes, sc)
+		}
+	}
+	tokens := laterOf(row.TokenExpiresAt, optTime(rec.ExpiresAt))
+	consent, fingerprint := row.ConsentExpiresAt, row.ClientFingerprint
+	if !rec.RememberUntil.IsZero() {
+		consent, fingerprint = optTime(rec.RememberUntil), rec.ClientFingerprint
+	}
+	if err := db.Table(tableGrants).Where("id = ?", id).Updates(map[string]any{
+		"scopes": encodeList(scopes), "token_expires_at": tokens, "consent_expires_at": consent,
+		"client_fingerprint": fingerprint, "expires_at": rowExpiry(tokens, consent),
+	}).Error; err != nil {
+		return err
+	}
+	// A request recorded again (a device code polled concurrently) stays where it is.
+	return db.Exec("INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+		rec.RequestID, id, at).Error
+}
+
+// TouchGrant implements provider.GrantStore with one UPDATE (a code exchange or refresh
+// writes anyway; bearer checks never call it).
+func (s *Store) TouchGrant(ctx context.Context, requestID string, at, expiresAt time.Time) error {
+	sub := "(SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
+	var err error
+	if expiresAt.IsZero() {
+		err = s.conn(ctx).Exec("UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL WHERE id = "+sub,
+			dbTime(at), requestID).Error
+	} else {
+		exp := dbTime(expiresAt)
+		err = s.conn(ctx).Exec("UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = ?, "+
+			"expires_at = CASE WHEN consent_expires_at IS NOT NULL AND consent_expires_at > ? THEN consent_expires_at ELSE ? END WHERE id = "+sub,
+			dbTime(at), exp, exp, exp, requestID).Error
+	}
+	return s.mapErr(err)
+}
+
+func (s *Store) grantQuery(db *gorm.DB) *gorm.DB {
+	return db.Table(tableGrants+" g").
+		Select("g.*, c.name AS client_name").
+		Joins("JOIN "+tableClients+" c ON c.id = g.client_id").
+		Where("g.expires_at IS NULL OR g.expires_at > ?", dbTime(s.now()))
+}
+
+// GetGrant implements provider.GrantStore.
+func (s *Store) GetGrant(ctx context.Context, subject, clientID string, resources []string) (*provider.StoredGrant, error) {
+	id, _ := grantID(subject, clientID, resources)
+	var row grantRow
+	if err := s.grantQuery(s.reader(ctx)).Where("g.id = ?", id).Take(&row).Error; err != nil {
+		return nil, s.mapErr(err)
+	}
+	return row.toGrant()
+}
+
+// ListGrants implements provider.GrantStore: keyset pagination on the grant ID, through
+// the (subject, id) or (client_id, id) index.
+func (s *Store) ListGrants(ctx context.Context, f provider.GrantFilter, cursor string, limit int) ([]provider.StoredGrant, string, error) {
+	if f.Subject == "" && f.ClientID == "" {
+		return nil, "", errors.New("gormstore: ListGrants needs a subject or a client ID")
+	}
+	after := ""
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(b) != sha256.Size {
+			return nil, "", provider.ErrInvalidGrantCursor
+		}
+		after = hex.EncodeToString(b)
+	}
+	limit = max(limit, 1)
+	var rows []grantRow
+	q := filterGrants(s.grantQuery(s.reader(ctx)), f, "g.")
+	if after != "" {
+		q = q.Where("g.id > ?", after)
+	}
+	if err := q.Order("g.id").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", s.mapErr(err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		b, _ := hex.DecodeString(rows[limit-1].ID)
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	out := make([]provider.StoredGrant, 0, len(rows))
+	for i := range rows {
+		g, err := rows[i].toGrant()
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, *g)
+	}
+	return out, next, nil
+}
+
+func filterGrants(q *gorm.DB, f provider.GrantFilter, prefix string) *gorm.DB {
+	if f.Subject != "" {
+		q = q.Where(prefix+"subject = ?", f.Subject)
+	}
+	if f.ClientID != "" {
+		q = q.Where(prefix+"client_id = ?", f.ClientID)
+	}
+	if f.ID != "" {
+		q = q.Where(prefix+"id = ?", f.ID)
+	}
+	return q
+}
+
+// RevokeGrants implements provider.GrantStore. It first revokes the tokens of every
+// request of the matching grants — codes deactivated (waiting on PostgreSQL for a code
+// exchange in flight, whose tokens the next step then sees), then each request's refresh
+// and access tokens through RevokeRefreshToken's path, which also covers a refresh in
+// flight — and only then deletes the grants and the requests it revoked, so that a failure
+// half-way leaves the grant listed for another try. A grant that gained a request meanwhile
+// (a new approval) keeps it, without its remembered consent.
+func (s *Store) RevokeGrants(ctx context.Context, f provider.GrantFilter) (int, error) {
+	if f.Subject == "" && f.ClientID == "" {
+		return 0, errors.New("gormstore: RevokeGrants needs a subject or a client ID")
+	}
+	var ids []string
+	if err := filterGrants(s.conn(ctx).Table(tableGrants), f, "").Pluck("id", &ids).Error; err != nil {
+		return 0, s.mapErr(err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var requests []string
+	if err := s.conn(ctx).Table(tableGrantRequests).Where("grant_id IN ?", ids).Pluck("request_id", &requests).Error; err != nil {
+		return 0, s.mapErr(err)
+	}
+	for _, rid := range requests {
+		if err := s.conn(ctx).Exec("UPDATE "+tableCodes+" SET active = ? WHERE request_id = ?", false, rid).Error; err != nil {
+			return 0, s.mapErr(err)
+		}
+		if err := s.revokeOwnTx(ctx, rid, true); err != nil {
+			return 0, err
+		}
+	}
+	err := s.readCommitted(ctx, func(db *gorm.DB) error {
+		for chunk := range slices.Chunk(requests, 500) {
+			if err := db.Exec("DELETE FROM "+tableGrantRequests+" WHERE request_id IN ?", chunk).Error; err != nil {
+				return s.mapErr(err)
+			}
+		}
+		if err := db.Exec("DELETE FROM "+tableGrants+" WHERE id IN ? AND NOT EXISTS (SELECT 1 FROM "+tableGrantRequests+
+			" r WHERE r.grant_id = "+tableGrants+".id)", ids).Error; err != nil {
+			return s.mapErr(err)
+		}
+		return s.mapErr(db.Exec("UPDATE "+tableGrants+" SET consent_expires_at = NULL, expires_at = token_expires_at WHERE id IN ?", ids).Error)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}
+
+func (r *grantRow) toGrant() (*provider.StoredGrant, error) {
+	scopes, err := decodeList(r.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := decodeList(r.Resources)
+	if err != nil {
+		return nil, err
+	}
+	g := &provider.StoredGrant{
+		Grant: provider.Grant{
+			ID:             strings.Clone(r.ID),
+			Subject:        r.Subject,
+			ClientID:       r.ClientID,
+			ClientName:     r.ClientName,
+			Scopes:         scopes,
+			Resources:      resources,
+			FirstGrantedAt: r.FirstGrantedAt.UTC(),
+			LastUsedAt:     r.LastUsedAt.UTC(),
+		},
+		ClientFingerprint: r.ClientFingerprint,
+	}
+	if r.TokenExpiresAt != nil {
+		g.ExpiresAt = r.TokenExpiresAt.UTC()
+	}
+	if r.ConsentExpiresAt != nil {
+		g.ConsentRememberedUntil = r.ConsentExpiresAt.UTC()
+	}
+	return g, nil
+}
+
+// purgeGrantRequests deletes up to purgeBatch requests older than cutoff that hold no code,
+// access token or refresh token any more (Purge deleted them, or they were never issued).
+func (s *Store) purgeGrantRequests(ctx context.Context, cutoff time.Time) (int64, error) {
+	none := func(t string) string {
+		return " AND NOT EXISTS (SELECT 1 FROM " + t + " t WHERE t.request_id = r.request_id)"
+	}
+	res := s.db.WithContext(ctx).Exec("DELETE FROM "+tableGrantRequests+" WHERE request_id IN (SELECT r.request_id FROM "+
+		tableGrantRequests+" r WHERE r.created_at < ?"+none(tableCodes)+none(tableAccess)+none(tableRefresh)+" LIMIT ?)",
+		dbTime(cutoff), purgeBatch)
+	return res.RowsAffected, s.mapErr(res.Error)
+}
