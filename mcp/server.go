@@ -17,6 +17,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // Config configures New: an OAuth 2.1 authorization server (Provider) in front of one or
@@ -107,6 +108,7 @@ type Server struct {
 	limits       *limiters // nil: rate limits off
 	builtinLogin bool      // the provider serves its login page
 	logger       *slog.Logger
+	obs          observe.Observer // provider.Config.Observer and Audit joined; nil: off (observe.go)
 }
 
 // New validates cfg and builds the server. ctx bounds the storage I/O New does at
@@ -136,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if pcfg.Logger == nil {
 		pcfg.Logger = s.logger
 	}
+	s.observeWith(&pcfg)
 	if len(pcfg.Resources) > 0 {
 		return nil, errors.New("mcp: Provider.Resources is set by New from Config.Resources; leave it empty")
 	}
@@ -240,6 +243,9 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 	}
 	if regOpts.Logger == nil {
 		regOpts.Logger = s.logger
+	}
+	if regOpts.Observer == nil {
+		regOpts.Observer = s.obs
 	}
 	return regOpts
 }
@@ -347,20 +353,21 @@ func (s *Server) Registry() *Registry { return s.registry }
 func (s *Server) Register(mux *http.ServeMux) {
 	s.registerProvider(mux)
 	regPath := endpointPath(s.registration.Endpoint())
-	registration := s.limit(registrationLimiter, s.registration)
+	registration := s.route(observe.EndpointRegistration, s.limit(registrationLimiter, s.registration))
 	if s.registration.Advertised() {
 		mux.Handle(regPath, registration)
 		mux.Handle(regPath+"/", registration)
 	}
-	mux.Handle(WellKnownPath, s.prm)
-	mux.Handle(WellKnownPath+"/", s.prm)
+	prm := s.route(observe.EndpointResourceMetadata, s.prm)
+	mux.Handle(WellKnownPath, prm)
+	mux.Handle(WellKnownPath+"/", prm)
 	if s.jwt != nil {
-		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.jwt.keys.JWKSHandler())
+		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.route(observe.EndpointJWKS, s.jwt.keys.JWKSHandler()))
 	}
 	if s.legacyRoot {
-		mux.HandleFunc(legacyMetadataPath, s.provider.MetadataHandler)
-		mux.Handle(provider.AuthorizePath, s.limit(authorizeLimiter, http.HandlerFunc(s.provider.Authorize)))
-		mux.Handle(provider.TokenPath, s.limit(tokenLimiter, http.HandlerFunc(s.provider.Token)))
+		mux.Handle(legacyMetadataPath, s.route(observe.EndpointMetadata, http.HandlerFunc(s.provider.MetadataHandler)))
+		mux.Handle(provider.AuthorizePath, s.route(observe.EndpointAuthorize, s.limit(authorizeLimiter, http.HandlerFunc(s.provider.Authorize))))
+		mux.Handle(provider.TokenPath, s.route(observe.EndpointToken, s.limit(tokenLimiter, http.HandlerFunc(s.provider.Token))))
 		if s.registration.Advertised() && regPath != RegistrationPath {
 			mux.Handle(RegistrationPath, atPath(regPath, registration))
 		}
@@ -443,6 +450,9 @@ func (s *Server) Bearer(opts BearerOptions) (*Bearer, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.logger
+	}
+	if opts.Observer == nil {
+		opts.Observer = s.obs
 	}
 	return NewBearer(s, opts)
 }

@@ -130,6 +130,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 				p.authorizeFailure(w, r, ar, err)
 				return
 			}
+			p.observeConsent(ctx, ar, subject, view.Scopes, "auto_approve")
 			redirect(w, u)
 			return
 		}
@@ -430,6 +431,7 @@ func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *
 		return
 	}
 	u := p.errorRedirect(ar, err)
+	noteError(w, fosite.ErrorToRFC6749Error(err).ErrorField)
 	if trustedErrorRedirect(ar) {
 		redirect(w, u)
 		return
@@ -543,6 +545,7 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 		p.errorf(ctx, "issuing authorization code", err)
 		return p.errorRedirect(ar, err), err
 	}
+	p.observeConsent(ctx, ar, subject, grantedScopes, "")
 	return u, nil
 }
 
@@ -568,6 +571,7 @@ func (p *Provider) Deny(r *http.Request, id string) (redirectURL string, err err
 		}
 		return "", err
 	}
+	p.observeConsent(ctx, ar, "", nil, "")
 	return p.errorRedirect(ar, fosite.ErrAccessDenied.WithHint("The user denied the request.")), nil
 }
 

@@ -503,7 +503,11 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 		}
 	}
 	code, _ := NormalizeUserCode(userCode)
-	return deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, dedupe(grantedScopes)))
+	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, dedupe(grantedScopes))); err != nil {
+		return err
+	}
+	p.observeDeviceConsent(ctx, req, subject, grantedScopes)
+	return nil
 }
 
 // DenyDevice denies the pending device authorization for userCode: the client's next
@@ -516,7 +520,12 @@ func (p *Provider) DenyDevice(ctx context.Context, userCode string) error {
 	if !ok {
 		return ErrDeviceRequestNotFound
 	}
-	return deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), false, "", nil))
+	req := p.deviceRequestObserved(ctx, userCode)
+	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), false, "", nil)); err != nil {
+		return err
+	}
+	p.observeDeviceConsent(ctx, req, "", nil)
+	return nil
 }
 
 // DeviceVerificationURI returns the verification URI of the device flow, or "" when the
