@@ -28,21 +28,27 @@ func BenchmarkBearer(b *testing.B) {
 			}
 			h := mcp.MustRequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
 				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := benchcpu.Start(b)
-			defer cpu.Report()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req := httptest.NewRequest(http.MethodPost, resource, nil)
-					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					if w.Code != http.StatusOK {
-						b.Fatalf("status %d", w.Code)
-					}
-				}
-			})
+			benchBearer(b, h, resource, tok.AccessToken)
 		})
 	}
+}
+
+// benchBearer runs requests with token through h, the bearer middleware for resource,
+// in parallel, reporting allocations and CPU time per request.
+func benchBearer(b *testing.B, h http.Handler, resource, token string) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := benchcpu.Start(b)
+	defer cpu.Report()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, resource, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+	})
 }

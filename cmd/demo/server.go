@@ -26,6 +26,8 @@ import (
 	mcpsessions "github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
+	"github.com/fosite-mcp/fosite-mcp/provider/metrics"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
@@ -109,7 +111,7 @@ type serveFlags struct {
 	addr, baseURL, db, postgres, secrets, autoApprove string
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
-	cimd, debug, rateLimit                            bool
+	cimd, debug, rateLimit, metrics                   bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
@@ -127,6 +129,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.BoolVar(&f.cimd, "cimd", true, "accept client ID metadata documents (https URLs as client IDs, fetched by the server); -cimd=false leaves dynamic registration as the only way to get a client ID")
 	fs.BoolVar(&f.rateLimit, "rate-limit", true, "limit how often each client address may call the OAuth endpoints and the login page (the library's defaults, HTTP 429 beyond); -rate-limit=false for load tests from one address")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
+	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics at /metrics (package provider/metrics); on a public server, keep /metrics from the internet at the proxy")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
@@ -180,6 +183,9 @@ type serverConfig struct {
 	// RateLimits is mcp.Config.RateLimits: nil means the library's defaults, which also
 	// limit the login and consent page (mcp.Server.LimitLogin).
 	RateLimits *mcp.RateLimits
+	// Metrics serves Prometheus metrics at /metrics (provider/metrics, with the live
+	// grants gauge). The audit trail (audit.* lines) goes to Logger either way.
+	Metrics bool
 	// Logger receives the logs.
 	Logger *slog.Logger
 }
@@ -275,6 +281,15 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		// The device flow (RFC 8628) for clients without a browser, opt-in per client:
 		// `go run ./cmd/demo client -device`. The demo's own page verifies the codes.
 		DeviceAuthorization: &provider.DeviceAuthorizationOptions{VerificationURI: d.issuer + devicePath},
+		Audit:               &observe.AuditOptions{}, // audit.* lines in the demo's log
+	}
+	var metricsHandler http.Handler
+	if cfg.Metrics {
+		m, err := metrics.New(metrics.Options{LiveGrants: d.store})
+		if err != nil {
+			return err
+		}
+		pcfg.Observer, metricsHandler = m, m.Handler()
 	}
 	if cfg.AutoApprove != "" {
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
@@ -361,6 +376,9 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	pg.register(mux)
 	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
 	mux.Handle("GET "+base+"/readyz", d.as.ReadinessHandler()) // 503 while the database is unavailable
+	if metricsHandler != nil {
+		mux.Handle("GET "+base+"/metrics", metricsHandler)
+	}
 	d.handler = requestLog(d.log, mux)
 	return nil
 }
@@ -426,6 +444,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		JWTAccessTokens: f.accessTokens == tokensJWT,
 		CIMD:            cimdOptions(f.cimd),
 		RateLimits:      rateLimits(f.rateLimit),
+		Metrics:         f.metrics,
 		Logger:          log,
 	})
 	if err != nil {
