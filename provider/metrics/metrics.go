@@ -156,7 +156,7 @@ func New(opts Options) (*Metrics, error) {
 		m.bearer[i] = bearer.WithLabelValues(o)
 	}
 	m.bearerTime = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "bearer_check_duration_seconds",
-		Help: "Time the bearer middleware took to decide on a request (not the handler's time).",
+		Help:    "Time the bearer middleware took to decide on a request (not the handler's time).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}})
 	m.storageErrs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "storage_errors_total",
 		Help: "Requests answered 503 because the storage was unavailable, by where it failed."}, []string{"where"})
