@@ -11,11 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
@@ -29,88 +27,46 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
-// syncBuffer is a log destination several request goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// flowServer is an MCP authorization server with the built-in login page, open
+// flowServer is newServer with the built-in login page instead of auto-approval, open
 // registration (with client_credentials and the device grant), client ID metadata
-// documents, JWT-less opaque tokens, no refresh grace window, and Observer as its
-// observer; everything it logs goes to logs.
+// documents, opaque tokens and no refresh grace window; everything it logs goes to logs.
 type flowServer struct {
 	base     string
 	auth     *mcp.Server
 	password string
+	close    func() // waits for the requests in flight
 }
 
 func newFlowServer(t *testing.T, store *gormstore.Store, logs io.Writer, edit func(*mcp.Config)) *flowServer {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	fs := &flowServer{base: base, password: "correct-horse-battery-staple-7"}
+	const password = "correct-horse-battery-staple-7"
 	strict := compat.Default()
 	strict.RefreshGrace = compat.RefreshGrace{} // reuse of a rotated refresh token revokes at once
-	cfg := mcp.Config{
-		Provider: provider.Config{
-			Issuer:       base,
-			Storage:      store,
-			GlobalSecret: []byte("audit-test-global-secret-0123456789abcdef"),
-			Authenticator: provider.AuthenticatorFunc(func(_ context.Context, user, pass string) (string, error) {
-				if user == "alice" && pass == fs.password {
-					return "alice", nil
-				}
-				return "", errors.New("wrong username or password")
-			}),
-			EnableClientCredentials: true,
-			DeviceAuthorization:     &provider.DeviceAuthorizationOptions{},
-			Logger:                  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		},
-		Resources: []mcp.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools", "admin"}, DefaultScopes: []string{"tools"}}},
-		Compat:    &strict,
-		Registration: &registration.Options{
+	srv, base, auth := newServer(t, store, func(cfg *mcp.Config) {
+		cfg.Provider.AutoApprove = nil // the built-in login page
+		cfg.Provider.Authenticator = provider.AuthenticatorFunc(func(_ context.Context, user, pass string) (string, error) {
+			if user == "alice" && pass == password {
+				return "alice", nil
+			}
+			return "", errors.New("wrong username or password")
+		})
+		cfg.Provider.EnableClientCredentials = true
+		cfg.Provider.DeviceAuthorization = &provider.DeviceAuthorizationOptions{}
+		cfg.Provider.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cfg.Compat = &strict
+		cfg.Registration = &registration.Options{
 			GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials", provider.GrantTypeDeviceCode},
-		},
-		ClientIDMetadataDocuments: &cimd.Options{},
-		RateLimits: &mcp.RateLimits{
+		}
+		cfg.ClientIDMetadataDocuments = &cimd.Options{}
+		cfg.RateLimits = &mcp.RateLimits{
 			Registration:  ratelimit.PerMinute(100, 100),
 			Introspection: ratelimit.PerMinute(1, 1),
-		},
-	}
-	if edit != nil {
-		edit(&cfg)
-	}
-	auth, err := mcp.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs.auth = auth
-	mux := http.NewServeMux()
-	auth.Register(mux)
-	guarded, err := auth.Protect(base+"/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "ok")
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/mcp", guarded)
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return fs
+		}
+		if edit != nil {
+			edit(cfg)
+		}
+	})
+	return &flowServer{base: base, auth: auth, password: password, close: srv.Close}
 }
 
 // flowClient runs OAuth flows against a flowServer and remembers every secret it saw
@@ -370,9 +326,10 @@ func runEveryFlow(t *testing.T, s *flowServer) []string {
 // token, cookie or device/user code the flows used.
 func TestAudit_EveryFlowLogsEventsAndNoSecret(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
-		logs := &syncBuffer{}
-		s := newFlowServer(t, store, logs, func(c *mcp.Config) { c.Provider.Audit = &observe.AuditOptions{} })
+		var logs bytes.Buffer // slog's handlers serialize their writes
+		s := newFlowServer(t, store, &logs, func(c *mcp.Config) { c.Provider.Audit = &observe.AuditOptions{} })
 		secrets := runEveryFlow(t, s)
+		s.close() // every request done: nothing writes to logs any more
 		out := logs.String()
 		for _, sec := range secrets {
 			if strings.Contains(out, sec) {

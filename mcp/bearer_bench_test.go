@@ -17,20 +17,27 @@ func BenchmarkBearer(b *testing.B) {
 	const resource = "https://mcp.example.com/mcp"
 	for _, backend := range gormtest.Backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer a.Close()
-			tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
-			if err != nil {
-				b.Fatal(err)
-			}
+			a, token := opaqueToken(b, backend, resource)
 			h := mcp.MustRequireBearer(a.Provider, mcp.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
 				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			benchBearer(b, h, resource, tok.AccessToken)
+			benchBearer(b, h, resource, token)
 		})
 	}
+}
+
+// opaqueToken starts an authorization server on backend and returns it with an opaque
+// access token for resource with the scope files:read; the server closes with b.
+func opaqueToken(b *testing.B, backend, resource string) (*mcptest.AS, string) {
+	a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.Close)
+	tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, tok.AccessToken
 }
 
 // benchBearer runs requests with token through h, the bearer middleware for resource,

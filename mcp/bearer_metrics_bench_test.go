@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/metrics"
 	"github.com/fosite-mcp/fosite-mcp/provider/observe"
@@ -47,16 +46,8 @@ func BenchmarkBearerMetrics(b *testing.B) {
 	})
 	for _, backend := range gormtest.Backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer a.Close()
-			tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
-			if err != nil {
-				b.Fatal(err)
-			}
-			run(b, a.Provider, tok.AccessToken)
+			a, token := opaqueToken(b, backend, resource)
+			run(b, a.Provider, token)
 		})
 	}
 }
