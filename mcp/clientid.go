@@ -45,6 +45,9 @@ func (s *Server) enableClientIDMetadataDocuments(pcfg *provider.Config, opts *Cl
 	if o.Logger == nil {
 		o.Logger = s.logger
 	}
+	if o.Observer == nil {
+		o.Observer = s.obs
+	}
 	r, err := cimd.New(&o)
 	if err != nil {
 		return err

@@ -51,6 +51,7 @@ func (s *Server) Maintain(ctx context.Context) (purged int64, pruned int, err er
 	if p, ok := s.store.(purger); ok {
 		n, perr := p.Purge(ctx, time.Now())
 		purged, err = n, perr
+		s.observePurge(ctx, n)
 	}
 	if s.maintenance.UnusedClientLifetime > 0 {
 		if ps, ok := s.store.(registration.PruneStore); ok {

@@ -1,12 +1,15 @@
 package mcp_test
 
 import (
+	"context"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -70,6 +73,36 @@ func TestIssue14Finding11_MaintainPrunesMetadataDocumentClients(t *testing.T) {
 			if _, err := store.LoadClient(ctx, id); (err == nil) != want {
 				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
 			}
+		}
+	})
+}
+
+// Maintain reports the rows it purged to the observer (observe.Purged, the
+// purged_rows_total metric).
+func TestServer_MaintainReportsPurge(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		var purged atomic.Int64
+		obs := observe.Func(func(_ context.Context, e observe.Event) {
+			if e.Kind == observe.Purged {
+				purged.Add(e.Count)
+			}
+		})
+		_, _, auth := newServer(t, store, func(c *mcp.Config) { c.Provider.Observer = obs })
+		ctx := t.Context()
+		old := time.Now().Add(-48 * time.Hour)
+		if err := store.CreateClient(ctx, &provider.Client{ID: "static", Public: true, Source: provider.ClientSourceStatic, RedirectURIs: []string{"http://127.0.0.1/cb"},
+			GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, CreatedAt: old, UpdatedAt: old}); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"expired-1", "expired-2"} {
+			if err := store.CreatePendingAuthorization(ctx, id, &provider.PendingAuthorization{ClientID: "static",
+				Form: url.Values{"a": {"b"}}, CreatedAt: old, ExpiresAt: old.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, _, err := auth.Maintain(ctx)
+		if err != nil || n < 2 || purged.Load() != n {
+			t.Fatalf("Maintain purged %d (%v), observer saw %d; want ≥ 2 and equal", n, err, purged.Load())
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/ratelimit"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // RateLimits configures the per-client limits New puts on the authorization server's
@@ -116,19 +117,20 @@ func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
 	def := DefaultRateLimits()
 	var l limiters
 	for _, e := range []struct {
-		name  string
-		limit ratelimit.Limit
-		def   ratelimit.Limit
-		json  bool
-		dst   **ratelimit.Limiter
+		name     string
+		endpoint string // observe.Endpoint…
+		limit    ratelimit.Limit
+		def      ratelimit.Limit
+		json     bool
+		dst      **ratelimit.Limiter
 	}{
-		{"authorize", c.Authorize, def.Authorize, false, &l.authorize},
-		{"login", c.Login, def.Login, false, &l.login},
-		{"token", c.Token, def.Token, true, &l.token},
-		{"revocation", c.Revocation, def.Revocation, true, &l.revocation},
-		{"introspection", c.Introspection, def.Introspection, true, &l.introspection},
-		{"registration", c.Registration, def.Registration, true, &l.registration},
-		{"userCode", c.UserCode, def.UserCode, false, &l.userCode},
+		{"authorize", observe.EndpointAuthorize, c.Authorize, def.Authorize, false, &l.authorize},
+		{"login", observe.EndpointLogin, c.Login, def.Login, false, &l.login},
+		{"token", observe.EndpointToken, c.Token, def.Token, true, &l.token},
+		{"revocation", observe.EndpointRevocation, c.Revocation, def.Revocation, true, &l.revocation},
+		{"introspection", observe.EndpointIntrospection, c.Introspection, def.Introspection, true, &l.introspection},
+		{"registration", observe.EndpointRegistration, c.Registration, def.Registration, true, &l.registration},
+		{"userCode", observe.EndpointUserCode, c.UserCode, def.UserCode, false, &l.userCode},
 	} {
 		limit := e.limit
 		if limit == (ratelimit.Limit{}) {
@@ -140,6 +142,7 @@ func (s *Server) newLimiters(cfg *RateLimits) (*limiters, error) {
 		}
 		lim, err := ratelimit.New(limit, ratelimit.Options{
 			Name: e.name, MaxKeys: c.MaxKeys, ClientIP: c.ClientIP, Reject: reject, Logger: s.logger, Now: c.Now,
+			Observer: s.obs, Endpoint: e.endpoint,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("mcp: RateLimits.%s%s: %w", strings.ToUpper(e.name[:1]), e.name[1:], err)
@@ -197,20 +200,20 @@ func (s *Server) registerProvider(mux *http.ServeMux) {
 	}
 	base := strings.TrimSuffix(endpointPath(s.provider.Issuer()), "/")
 	p := s.provider
-	mux.Handle(base+provider.AuthorizePath, s.limit(authorizeLimiter, http.HandlerFunc(p.Authorize)))
-	mux.Handle(base+provider.TokenPath, s.limit(tokenLimiter, http.HandlerFunc(p.Token)))
-	mux.Handle(base+provider.RevocationPath, s.limit(revocationLimiter, http.HandlerFunc(p.Revocation)))
-	mux.Handle(base+provider.IntrospectionPath, s.limit(introspectionLimiter, http.HandlerFunc(p.Introspection)))
+	mux.Handle(base+provider.AuthorizePath, s.route(observe.EndpointAuthorize, s.limit(authorizeLimiter, http.HandlerFunc(p.Authorize))))
+	mux.Handle(base+provider.TokenPath, s.route(observe.EndpointToken, s.limit(tokenLimiter, http.HandlerFunc(p.Token))))
+	mux.Handle(base+provider.RevocationPath, s.route(observe.EndpointRevocation, s.limit(revocationLimiter, http.HandlerFunc(p.Revocation))))
+	mux.Handle(base+provider.IntrospectionPath, s.route(observe.EndpointIntrospection, s.limit(introspectionLimiter, http.HandlerFunc(p.Introspection))))
 	if s.builtinLogin {
-		mux.Handle(base+provider.LoginPath, s.limit(loginLimiter, http.HandlerFunc(p.Login)))
+		mux.Handle(base+provider.LoginPath, s.route(observe.EndpointLogin, s.limit(loginLimiter, http.HandlerFunc(p.Login))))
 	}
 	if p.DeviceVerificationURI() != "" {
-		mux.Handle(base+provider.DeviceAuthorizationPath, s.limit(tokenLimiter, http.HandlerFunc(p.DeviceAuthorization)))
+		mux.Handle(base+provider.DeviceAuthorizationPath, s.route(observe.EndpointDeviceAuthorization, s.limit(tokenLimiter, http.HandlerFunc(p.DeviceAuthorization))))
 		if s.builtinLogin {
-			mux.Handle(base+provider.DevicePath, s.limit(loginLimiter, s.LimitUserCode(http.HandlerFunc(p.Device))))
+			mux.Handle(base+provider.DevicePath, s.route(observe.EndpointDevice, s.limit(loginLimiter, s.LimitUserCode(http.HandlerFunc(p.Device)))))
 		}
 	}
 	for _, path := range p.MetadataPaths() {
-		mux.HandleFunc(path, p.MetadataHandler)
+		mux.Handle(path, s.route(observe.EndpointMetadata, http.HandlerFunc(p.MetadataHandler)))
 	}
 }

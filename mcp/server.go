@@ -19,6 +19,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // Config configures New: an OAuth 2.1 authorization server (Provider) in front of one or
@@ -120,6 +121,7 @@ type Server struct {
 	limits       *limiters // nil: rate limits off
 	builtinLogin bool      // the provider serves its login page
 	logger       *slog.Logger
+	obs          observe.Observer // provider.Config.Observer and Audit joined; nil: off (observe.go)
 }
 
 // New validates cfg and builds the server. ctx bounds the storage I/O New does at
@@ -173,6 +175,7 @@ func prepare(ctx context.Context, cfg Config) (*Server, provider.Config, error) 
 	if pcfg.Logger == nil {
 		pcfg.Logger = s.logger
 	}
+	s.observeWith(&pcfg)
 	for _, r := range registry.Resources() {
 		pcfg.Resources = append(pcfg.Resources, r.URL)
 	}
@@ -273,6 +276,9 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 	}
 	if regOpts.Logger == nil {
 		regOpts.Logger = s.logger
+	}
+	if regOpts.Observer == nil {
+		regOpts.Observer = s.obs
 	}
 	return regOpts
 }
@@ -394,20 +400,21 @@ func (s *Server) Registry() *resourceserver.Registry { return s.registry }
 func (s *Server) Register(mux *http.ServeMux) {
 	s.registerProvider(mux)
 	regPath := endpointPath(s.registration.Endpoint())
-	registration := s.limit(registrationLimiter, s.registration)
+	registration := s.route(observe.EndpointRegistration, s.limit(registrationLimiter, s.registration))
 	if s.registration.Advertised() {
 		mux.Handle(regPath, registration)
 		mux.Handle(regPath+"/", registration)
 	}
-	mux.Handle(resourceserver.WellKnownPath, s.prm)
-	mux.Handle(resourceserver.WellKnownPath+"/", s.prm)
+	prm := s.route(observe.EndpointResourceMetadata, s.prm)
+	mux.Handle(resourceserver.WellKnownPath, prm)
+	mux.Handle(resourceserver.WellKnownPath+"/", prm)
 	if s.jwt != nil {
-		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.jwt.keys.JWKSHandler())
+		mux.Handle(endpointPath(jwtaccess.JWKSURI(s.provider.Metadata().Issuer)), s.route(observe.EndpointJWKS, s.jwt.keys.JWKSHandler()))
 	}
 	if s.legacyRoot {
-		mux.HandleFunc(legacyMetadataPath, s.provider.MetadataHandler)
-		mux.Handle(provider.AuthorizePath, s.limit(authorizeLimiter, http.HandlerFunc(s.provider.Authorize)))
-		mux.Handle(provider.TokenPath, s.limit(tokenLimiter, http.HandlerFunc(s.provider.Token)))
+		mux.Handle(legacyMetadataPath, s.route(observe.EndpointMetadata, http.HandlerFunc(s.provider.MetadataHandler)))
+		mux.Handle(provider.AuthorizePath, s.route(observe.EndpointAuthorize, s.limit(authorizeLimiter, http.HandlerFunc(s.provider.Authorize))))
+		mux.Handle(provider.TokenPath, s.route(observe.EndpointToken, s.limit(tokenLimiter, http.HandlerFunc(s.provider.Token))))
 		if s.registration.Advertised() && regPath != RegistrationPath {
 			mux.Handle(RegistrationPath, atPath(regPath, registration))
 		}
@@ -490,6 +497,9 @@ func (s *Server) Bearer(opts resourceserver.BearerOptions) (*resourceserver.Bear
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.logger
+	}
+	if opts.Observer == nil {
+		opts.Observer = s.obs
 	}
 	return resourceserver.NewBearer(s, opts)
 }

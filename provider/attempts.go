@@ -31,10 +31,17 @@ var ErrLoginFailed = errors.New("provider: login failed")
 // remain; ErrOtherBrowser or ErrAuthorizationRequestNotFound as AuthorizationRequest
 // does; any other error is a storage failure.
 func (p *Provider) LoginAttempt(r *http.Request, id string, check func(ctx context.Context) (subject string, err error)) (string, error) {
-	if _, _, err := p.boundPending(r, id); err != nil {
+	pending, _, err := p.boundPending(r, id)
+	if err != nil {
 		return "", err
 	}
-	ctx := r.Context()
+	subject, err := p.loginAttempt(r.Context(), id, check)
+	p.observeLogin(r.Context(), pending.ClientID, subject, err)
+	return subject, err
+}
+
+// loginAttempt is LoginAttempt once the request is known to come from its browser.
+func (p *Provider) loginAttempt(ctx context.Context, id string, check func(ctx context.Context) (subject string, err error)) (string, error) {
 	attempt, limit := 0, p.cfg.MaxLoginAttempts
 	if limit > 0 {
 		var err error

@@ -140,6 +140,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 				p.authorizeFailure(w, r, ar, err)
 				return
 			}
+			p.observeConsent(ctx, ar, subject, view.Scopes, "auto_approve")
 			redirect(w, u)
 			return
 		}
@@ -454,6 +455,7 @@ func (p *Provider) authorizeFailure(w http.ResponseWriter, r *http.Request, ar *
 		return
 	}
 	u := p.errorRedirect(ar, err)
+	noteError(w, fosite.ErrorToRFC6749Error(err).ErrorField)
 	if trustedErrorRedirect(ar) {
 		redirect(w, u)
 		return
@@ -575,6 +577,7 @@ func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []
 		p.errorf(ctx, "issuing authorization code", err)
 		return p.errorRedirect(ar, err), err
 	}
+	p.observeConsent(ctx, ar, subject, grantedScopes, "")
 	return u, nil
 }
 
@@ -600,6 +603,7 @@ func (p *Provider) Deny(r *http.Request, id string) (redirectURL string, err err
 		}
 		return "", err
 	}
+	p.observeConsent(ctx, ar, "", nil, "")
 	return p.errorRedirect(ar, fosite.ErrAccessDenied.WithHint("The user denied the request.")), nil
 }
 

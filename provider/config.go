@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 )
@@ -272,6 +273,17 @@ type Config struct {
 	// Logger receives operational logs (never secrets, tokens or codes).
 	// Default slog.Default().
 	Logger *slog.Logger
+
+	// Observer, when set, is told what happens: tokens issued and refused, logins,
+	// consent decisions, revocations, refresh token reuse, storage failures and every
+	// endpoint request (see package observe; provider/metrics is a Prometheus Observer).
+	// Nil, the default, observes nothing at no cost.
+	Observer observe.Observer
+
+	// Audit, when set, writes the audit trail: one Info line per security-relevant act
+	// (observe.AuditOptions lists them), to its Logger (default Logger). Nil, the
+	// default, writes none.
+	Audit *observe.AuditOptions
 }
 
 // Authenticator checks a user's credentials for the built-in login page.

@@ -505,7 +505,11 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 		}
 	}
 	code, _ := NormalizeUserCode(userCode)
-	return deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, lists.Dedupe(grantedScopes)))
+	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, lists.Dedupe(grantedScopes))); err != nil {
+		return err
+	}
+	p.observeDeviceConsent(ctx, req, subject, grantedScopes)
+	return nil
 }
 
 // DenyDevice denies the pending device authorization for userCode: the client's next
@@ -518,7 +522,12 @@ func (p *Provider) DenyDevice(ctx context.Context, userCode string) error {
 	if !ok {
 		return ErrDeviceRequestNotFound
 	}
-	return deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), false, "", nil))
+	req := p.deviceRequestObserved(ctx, userCode)
+	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), false, "", nil)); err != nil {
+		return err
+	}
+	p.observeDeviceConsent(ctx, req, "", nil)
+	return nil
 }
 
 // DeviceVerificationURI returns the verification URI of the device flow, or "" when the

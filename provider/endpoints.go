@@ -64,9 +64,12 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		p.writeJSONError(w, p.tokenError(r, err))
+		err = p.tokenError(r, err)
+		p.observeToken(ctx, grantType, ar, err)
+		p.writeJSONError(w, err)
 		return
 	}
+	p.observeToken(ctx, grantType, ar, nil)
 	p.recordClientUse(ctx, ar.GetClient())
 	p.recordGrantUse(ctx, ar, resp)
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
@@ -232,6 +235,7 @@ func (p *Provider) Revocation(w http.ResponseWriter, r *http.Request) {
 		p.writeJSONError(w, p.storageDown(ctx, "revocation", err))
 	case err == nil,
 		errors.Is(err, fosite.ErrUnauthorizedClient): // RFC 7009 §2.1: not the owner, nothing happens
+		p.observeRevocation(r)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 	default: // fosite's temporarily_unavailable (503) gets Retry-After from writeJSONError

@@ -57,6 +57,7 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, err error) {
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", RetryAfterStorage)
 	}
+	noteError(w, rfc.ErrorField)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})
 }

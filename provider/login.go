@@ -97,6 +97,7 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 		}
 	}
 	securityHeaders(w)
+	noteError(w, rfc.ErrorField)
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfterStorage)
 	}
@@ -117,6 +118,7 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err error, link string) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	securityHeaders(w)
+	noteError(w, rfc.ErrorField)
 	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(http.StatusBadRequest)

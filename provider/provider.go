@@ -25,6 +25,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // Endpoint paths, relative to the issuer's path.
@@ -59,7 +61,8 @@ type Provider struct {
 	secureCookies bool
 	metadata      AuthorizationServerMetadata
 	endpoints     endpoints
-	device        *deviceFlow // nil: the device grant is off
+	device        *deviceFlow      // nil: the device grant is off
+	obs           observe.Observer // nil: observation is off (observe.go)
 }
 
 // endpoints holds the absolute URL and the mux pattern path of every endpoint.
@@ -94,6 +97,7 @@ func New(cfg Config) (*Provider, error) {
 		csrfKey:       deriveKey(cfg.GlobalSecret, "fosite-mcp csrf"),
 		issuerURL:     iss,
 		secureCookies: iss.Scheme == "https",
+		obs:           observe.New(cfg.Observer, cfg.Audit, cfg.Logger),
 	}
 	for _, r := range cfg.Resources {
 		p.resources[r] = true
@@ -239,21 +243,21 @@ func (p *Provider) OAuth2() fosite.OAuth2Provider { return p.oauth2 }
 // patterns: the endpoints under the issuer's path and the RFC 8414 metadata at the
 // path-inserted well-known URLs at the host root (plus the OpenID Connect variants).
 func (p *Provider) Register(mux *http.ServeMux) {
-	mux.HandleFunc(p.endpoints.authorizePath, p.Authorize)
-	mux.HandleFunc(p.endpoints.tokenPath, p.Token)
-	mux.HandleFunc(p.endpoints.revokePath, p.Revocation)
-	mux.HandleFunc(p.endpoints.introspectPath, p.Introspection)
+	mux.Handle(p.endpoints.authorizePath, p.route(observe.EndpointAuthorize, p.Authorize))
+	mux.Handle(p.endpoints.tokenPath, p.route(observe.EndpointToken, p.Token))
+	mux.Handle(p.endpoints.revokePath, p.route(observe.EndpointRevocation, p.Revocation))
+	mux.Handle(p.endpoints.introspectPath, p.route(observe.EndpointIntrospection, p.Introspection))
 	if p.cfg.LoginURL == "" {
-		mux.HandleFunc(p.endpoints.loginPath, p.Login)
+		mux.Handle(p.endpoints.loginPath, p.route(observe.EndpointLogin, p.Login))
 	}
 	if p.device != nil {
-		mux.HandleFunc(p.endpoints.deviceAuthorizationPath, p.DeviceAuthorization)
+		mux.Handle(p.endpoints.deviceAuthorizationPath, p.route(observe.EndpointDeviceAuthorization, p.DeviceAuthorization))
 		if p.cfg.LoginURL == "" {
-			mux.HandleFunc(p.endpoints.devicePath, p.Device)
+			mux.Handle(p.endpoints.devicePath, p.route(observe.EndpointDevice, p.Device))
 		}
 	}
 	for _, path := range p.endpoints.metadataPaths {
-		mux.HandleFunc(path, p.MetadataHandler)
+		mux.Handle(path, p.route(observe.EndpointMetadata, p.MetadataHandler))
 	}
 }
 

@@ -112,6 +112,7 @@ func (p *Provider) storageDown(ctx context.Context, where string, err error) err
 		}
 	}
 	p.log.WarnContext(ctx, where+": storage unavailable", "error", cause)
+	p.observeStorage(ctx, where)
 	return errStorageDown
 }
 

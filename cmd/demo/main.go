@@ -37,6 +37,10 @@
 // database query; a revoked JWT keeps working until it expires, which is why their
 // default lifetime (-token-ttl) is 10 minutes rather than an hour.
 //
+// The server serves Prometheus metrics at /metrics (package provider/metrics; -metrics=false
+// turns them off) and writes the audit trail (audit.* lines, provider.Config.Audit) to its
+// log.
+//
 // While it runs, the server purges expired codes, tokens and pending requests every 10
 // minutes, deletes dynamically registered clients unused for 90 days, and with JWT
 // access tokens refreshes and rotates the signing keys (mcp.Server.Run).

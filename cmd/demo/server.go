@@ -28,6 +28,8 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/idjag"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
+	"github.com/fosite-mcp/fosite-mcp/provider/metrics"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
@@ -112,7 +114,7 @@ type serveFlags struct {
 	pprof                                             string
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
-	cimd, debug, rateLimit                            bool
+	cimd, debug, rateLimit, metrics                   bool
 	trustIdPs                                         []trustedIdP
 }
 
@@ -152,6 +154,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060, for profiling under load (off by default; never on the demo's port)")
+	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics at /metrics (package provider/metrics); on a public server, keep /metrics from the internet at the proxy")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
@@ -208,6 +211,10 @@ type serverConfig struct {
 	// TrustedIdPs are the enterprise IdPs whose ID-JAGs the token endpoint accepts
 	// (provider.Config.IdentityAssertions); none leaves the grant off.
 	TrustedIdPs []trustedIdP
+
+	// Metrics serves Prometheus metrics at /metrics (provider/metrics, with the live
+	// grants gauge). The audit trail (audit.* lines) goes to Logger either way.
+	Metrics bool
 	// Logger receives the logs.
 	Logger *slog.Logger
 }
@@ -306,6 +313,15 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		// A user who approved a client skips the consent page for it for 30 days (not
 		// the login); the Connected apps page lists and revokes these grants.
 		RememberConsent: &provider.RememberConsentOptions{},
+		Audit:           &observe.AuditOptions{}, // audit.* lines in the demo's log
+	}
+	var metricsHandler http.Handler
+	if cfg.Metrics {
+		m, err := metrics.New(metrics.Options{LiveGrants: d.store})
+		if err != nil {
+			return err
+		}
+		pcfg.Observer, metricsHandler = m, m.Handler()
 	}
 	if cfg.AutoApprove != "" {
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
@@ -405,6 +421,9 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	pg.register(mux)
 	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
 	mux.Handle("GET "+base+"/readyz", d.as.ReadinessHandler()) // 503 while the database is unavailable
+	if metricsHandler != nil {
+		mux.Handle("GET "+base+"/metrics", metricsHandler)
+	}
 	d.handler = requestLog(d.log, mux)
 	return nil
 }
@@ -476,6 +495,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		CIMD:            cimdOptions(f.cimd),
 		RateLimits:      rateLimits(f.rateLimit),
 		TrustedIdPs:     f.trustIdPs,
+		Metrics:         f.metrics,
 		Logger:          log,
 	})
 	if err != nil {

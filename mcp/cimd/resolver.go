@@ -23,6 +23,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // Defaults of Options.
@@ -106,6 +107,11 @@ type Options struct {
 	// Logger receives fetch failures with details the client is not shown. Default
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Observer, when set, is told of every fetch (observe.MetadataDocumentFetched) and of
+	// every fetch the SSRF guard refused (observe.MetadataDocumentBlocked). mcp.New sets
+	// it from the provider's. Default nil: none.
+	Observer observe.Observer
 }
 
 // Resolver fetches, validates and caches client ID metadata documents. It implements
@@ -259,7 +265,9 @@ func (r *Resolver) run(ctx context.Context, clientID string, call *fetchCall) {
 	if release, err := r.acquire(ctx, clientID); err != nil {
 		call.err = err
 	} else {
+		start := time.Now()
 		call.client, ttl, call.err = r.fetch(ctx, clientID)
+		r.observeFetch(ctx, clientID, start, call.err)
 		release()
 	}
 	r.mu.Lock()
@@ -408,8 +416,10 @@ func (r *Resolver) fetch(ctx context.Context, clientID string) (*provider.Client
 func fetchError(err error) error {
 	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, ErrAddressNotAllowed), errors.As(err, &dnsErr):
-		return errors.New("the client ID metadata document could not be fetched: its host has no allowed public address")
+	case errors.Is(err, ErrAddressNotAllowed):
+		return errBlocked
+	case errors.As(err, &dnsErr):
+		return errors.New(errBlocked.Error())
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return errors.New("the client ID metadata document could not be fetched: timed out")
 	}

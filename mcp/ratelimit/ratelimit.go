@@ -21,13 +21,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/fosite-mcp/fosite-mcp/provider"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // Limit is a token bucket: Burst requests at once, refilled at Requests per Per.
@@ -103,6 +105,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now; tests set it.
 	Now func() time.Time
+	// Observer, when set, is told of every refused request (observe.RateLimited, with
+	// Endpoint set to Endpoint and ClientIP to the key). Default nil: none.
+	Observer observe.Observer
+	// Endpoint is the route name of observe events (an observe.Endpoint… constant).
+	// Default Name.
+	Endpoint string
 }
 
 // RejectFunc answers a refused request; retryAfter is how long until the client's next
@@ -120,6 +128,8 @@ type Limiter struct {
 	reject   RejectFunc
 	log      *slog.Logger
 	now      func() time.Time
+	obs      observe.Observer
+	endpoint string
 
 	mu      sync.Mutex
 	buckets map[string]*list.Element // of *bucket
@@ -163,14 +173,19 @@ func New(limit Limit, opts Options) (*Limiter, error) {
 		opts.Now = time.Now
 	}
 	l := &Limiter{
-		limit:   limit,
-		maxKeys: opts.MaxKeys,
-		name:    opts.Name,
-		key:     opts.Key,
-		reject:  opts.Reject,
-		log:     opts.Logger,
-		now:     opts.Now,
-		buckets: make(map[string]*list.Element),
+		limit:    limit,
+		maxKeys:  opts.MaxKeys,
+		name:     opts.Name,
+		key:      opts.Key,
+		reject:   opts.Reject,
+		log:      opts.Logger,
+		now:      opts.Now,
+		buckets:  make(map[string]*list.Element),
+		obs:      opts.Observer,
+		endpoint: opts.Endpoint,
+	}
+	if l.endpoint == "" {
+		l.endpoint = l.name
 	}
 	if !limit.IsUnlimited() {
 		l.interval = max(limit.Per/time.Duration(limit.Requests), 1)
@@ -272,8 +287,20 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 			l.log.WarnContext(r.Context(), "rate limit exceeded; refusing the client's requests with 429 (logged once per period)",
 				"endpoint", l.name, "client", key, "limit", l.limit.String(), "retry_after", RetryAfterSeconds(retryAfter))
 		}
+		if l.obs != nil {
+			l.obs.Observe(r.Context(), observe.Event{Kind: observe.RateLimited, Endpoint: l.endpoint, ClientIP: key, Reason: limitReason(log)})
+		}
 		l.reject(w, r, retryAfter)
 	})
+}
+
+// limitReason is the Reason of a RateLimited event: "limit_reached" for a client's first
+// refusal in a period (what the audit trail records), "" for the ones that follow.
+func limitReason(first bool) string {
+	if first {
+		return "limit_reached"
+	}
+	return ""
 }
 
 // RetryAfterSeconds returns the Retry-After value for d: whole seconds, rounded up, at

@@ -13,6 +13,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/internal/quote"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // readRequest decodes a JSON registration or update request, enforcing the content type
@@ -78,6 +79,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes an RFC 7591 §3.2.2 error body.
 func writeError(w http.ResponseWriter, status int, e *Error) {
+	observe.NoteError(w, e.ErrorCode)
 	writeJSON(w, status, e)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // read handles an RFC 7592 §2.1 read request.
@@ -97,6 +98,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	h.opts.Logger.InfoContext(r.Context(), "registration: client updated", "client_id", c.ID)
+	h.observe(r, observe.ClientUpdated, c.ID)
 	writeJSON(w, http.StatusOK, h.information(&updated, token, secret))
 }
 
@@ -142,6 +144,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	h.opts.Logger.InfoContext(r.Context(), "registration: client deleted", "client_id", id)
+	h.observe(r, observe.ClientDeleted, id)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // Policy says who may register clients.
@@ -112,6 +113,11 @@ type Options struct {
 	// Logger receives one line per registration, update and deletion (client ID, never a
 	// secret) and store failures. Default slog.Default().
 	Logger *slog.Logger
+
+	// Observer, when set, is told of every registration, update and deletion
+	// (observe.ClientRegistered, ClientUpdated, ClientDeleted): the audit trail and
+	// metrics. mcp.New sets it from the provider's. Default nil: none.
+	Observer observe.Observer
 }
 
 // Grant, response type and method names.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // register handles an RFC 7591 §3.1 client registration request.
@@ -57,6 +58,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	}
 	h.opts.Logger.InfoContext(r.Context(), "registration: client registered",
 		"client_id", c.ID, "client_name", c.Name, "token_endpoint_auth_method", c.TokenEndpointAuthMethod)
+	h.observe(r, observe.ClientRegistered, c.ID)
 	writeJSON(w, http.StatusCreated, resp)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/provider/cors"
 
 	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // BearerOptions configures [NewBearer] and [MustRequireBearer].
@@ -41,6 +42,9 @@ type BearerOptions struct {
 	// Logger receives one Debug line per rejected request (reason and client ID, never a
 	// token) and Error lines for verifier failures. Default slog.Default().
 	Logger *slog.Logger
+	// Observer, when set, is told the outcome and duration of every check
+	// (observe.BearerChecked). Default nil: none, at no cost.
+	Observer observe.Observer
 }
 
 // Bearer is RFC 6750 bearer-token middleware for one protected resource, with MCP's
@@ -60,6 +64,7 @@ type Bearer struct {
 	challengeScopes []string
 	clockSkew       time.Duration
 	log             *slog.Logger
+	obs             observe.Observer // nil: not observed (observe.go)
 }
 
 // NewBearer validates opts and returns the middleware.
@@ -80,6 +85,7 @@ func NewBearer(v AccessTokenVerifier, opts BearerOptions) (*Bearer, error) {
 		challengeScopes: unionScopes(opts.ChallengeScopes),
 		clockSkew:       opts.ClockSkew,
 		log:             opts.Logger,
+		obs:             opts.Observer,
 	}
 	for _, s := range slices.Concat(opts.Scopes, opts.ChallengeScopes) {
 		if !oauth.ValidScopeToken(s) {
@@ -112,6 +118,9 @@ func MustRequireBearer(v AccessTokenVerifier, opts BearerOptions) func(http.Hand
 
 // Wrap returns next guarded by b.
 func (b *Bearer) Wrap(next http.Handler) http.Handler {
+	if b.obs != nil {
+		return b.observed(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cors.IsPreflight(r) {
 			// Browsers send CORS preflights without credentials. Answer them here: the
@@ -169,7 +178,7 @@ func (b *Bearer) checkToken(tok *oauth.AccessToken) *rejection {
 		return &rejection{oauth.ErrorCodeInvalidToken, "the access token is not valid for this resource"}
 	}
 	if tok.ExpiresAt.IsZero() || !time.Now().Before(tok.ExpiresAt.Add(b.clockSkew)) {
-		return &rejection{oauth.ErrorCodeInvalidToken, "the access token has expired"}
+		return &rejection{oauth.ErrorCodeInvalidToken, expiredDescription}
 	}
 	return nil
 }

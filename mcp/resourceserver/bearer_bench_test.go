@@ -17,32 +17,45 @@ func BenchmarkBearer(b *testing.B) {
 	const resource = "https://mcp.example.com/mcp"
 	for _, backend := range gormtest.Backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer a.Close()
-			tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
-			if err != nil {
-				b.Fatal(err)
-			}
+			a, token := opaqueToken(b, backend, resource)
 			h := resourceserver.MustRequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
 				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu := benchcpu.Start(b)
-			defer cpu.Report()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					req := httptest.NewRequest(http.MethodPost, resource, nil)
-					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					if w.Code != http.StatusOK {
-						b.Fatalf("status %d", w.Code)
-					}
-				}
-			})
+			benchBearer(b, h, resource, token)
 		})
 	}
+}
+
+// opaqueToken starts an authorization server on backend and returns it with an opaque
+// access token for resource with the scope files:read; the server closes with b.
+func opaqueToken(b *testing.B, backend, resource string) (*mcptest.AS, string) {
+	a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.Close)
+	tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, tok.AccessToken
+}
+
+// benchBearer runs requests with token through h, the bearer middleware for resource,
+// in parallel, reporting allocations and CPU time per request.
+func benchBearer(b *testing.B, h http.Handler, resource, token string) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := benchcpu.Start(b)
+	defer cpu.Report()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, resource, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d", w.Code)
+			}
+		}
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 
 	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // RemoteKeySetConfig configures a RemoteKeySet. URL is required.
@@ -47,6 +48,10 @@ type RemoteKeySetConfig struct {
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// Observer, when set, is told of every fetch (observe.JWKSFetched, outcome and
+	// duration). Default nil: none.
+	Observer observe.Observer
 }
 
 // RemoteKeySet is a KeySet fetched from a jwks_uri, for a resource server that runs in
@@ -139,10 +144,25 @@ func (r *RemoteKeySet) refresh(ctx context.Context, seen *remoteSet) *remoteSet 
 		return seen
 	}
 	r.lastAttempt.Store(r.now().UnixNano())
-	if err := r.Refresh(ctx); err != nil {
+	if err := r.observedRefresh(ctx); err != nil {
 		r.log.WarnContext(ctx, "fetching the JSON Web Key Set failed", "err", err)
 	}
 	return r.set.Load()
+}
+
+// observedRefresh is Refresh, reported to RemoteKeySetConfig.Observer when set.
+func (r *RemoteKeySet) observedRefresh(ctx context.Context) error {
+	if r.cfg.Observer == nil {
+		return r.Refresh(ctx)
+	}
+	start := time.Now()
+	err := r.Refresh(ctx)
+	outcome := observe.FetchOK
+	if err != nil {
+		outcome = observe.FetchError
+	}
+	r.cfg.Observer.Observe(ctx, observe.Event{Kind: observe.JWKSFetched, Outcome: outcome, Duration: time.Since(start)})
+	return err
 }
 
 // Refresh fetches the key set now.

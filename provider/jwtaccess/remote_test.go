@@ -3,6 +3,7 @@ package jwtaccess_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
@@ -178,6 +180,32 @@ func TestIssue14Finding13_RemoteKeySetLoopbackIsAnIPAddress(t *testing.T) {
 	} {
 		if _, err := jwtaccess.NewRemoteKeySet(jwtaccess.RemoteKeySetConfig{URL: u}); (err == nil) != ok {
 			t.Errorf("%s: %v, want accepted=%v", u, err, ok)
+		}
+	}
+}
+
+// Every fetch of the remote set is reported to the Observer with its outcome (the
+// fetches_total{kind="jwks"} metric): a good set is ok, a 500 is an error.
+func TestRemoteKeySet_ReportsFetches(t *testing.T) {
+	for _, c := range []struct {
+		status  int
+		outcome string
+	}{{http.StatusOK, observe.FetchOK}, {http.StatusInternalServerError, observe.FetchError}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(c.status)
+			_, _ = io.WriteString(w, `{"keys":[]}`)
+		}))
+		var got []observe.Event
+		remote, err := jwtaccess.NewRemoteKeySet(jwtaccess.RemoteKeySetConfig{URL: srv.URL, Logger: quietLogger(),
+			Observer: observe.Func(func(_ context.Context, e observe.Event) { got = append(got, e) })})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = remote.VerificationKey(context.Background(), "kid")
+		srv.Close()
+		if len(got) != 1 || got[0].Kind != observe.JWKSFetched || got[0].Outcome != c.outcome || got[0].Duration <= 0 {
+			t.Errorf("status %d: events %+v, want one JWKSFetched %s", c.status, got, c.outcome)
 		}
 	}
 }
