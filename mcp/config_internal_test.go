@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"reflect"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+	"github.com/go-jose/go-jose/v3"
 )
 
 // Issue 10 item 1: New never silently overwrites a provider setting the caller made. The
@@ -97,6 +99,13 @@ func sameValue(a, b reflect.Value) bool {
 	return reflect.DeepEqual(a.Interface(), b.Interface())
 }
 
+// testKeySource is a caller's provider.ClientKeySource; it knows no keys.
+type testKeySource struct{}
+
+func (testKeySource) ClientKey(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("no keys")
+}
+
 // testResolver is a caller's provider.ClientResolver (never called: New refuses it or
 // keeps it).
 type testResolver struct{ provider.ClientResolver }
@@ -110,6 +119,8 @@ func callerValue(t *testing.T, typ reflect.Type, called *bool) reflect.Value {
 		return reflect.ValueOf(slog.New(slog.DiscardHandler))
 	case reflect.TypeFor[provider.ClientResolver]():
 		return reflect.ValueOf(provider.ClientResolver(testResolver{}))
+	case reflect.TypeFor[provider.ClientKeySource]():
+		return reflect.ValueOf(provider.ClientKeySource(testKeySource{}))
 	case reflect.TypeFor[time.Duration]():
 		return reflect.ValueOf(7 * time.Minute)
 	}

@@ -337,8 +337,9 @@ func normalizeKeys(c *Client, m ClientMetadata, rules ClientRules) *ClientMetada
 		// jwks_uri (checked as a URL) and an empty jwks ({"keys":[]}, which some clients
 		// send whatever their method) are tolerated and ignored, as they always were;
 		// keys would be a mistake.
-		if (m.JWKS != nil && len(m.JWKS.Keys) > 0) || m.TokenEndpointAuthSigningAlg != "" {
-			return metadataError("jwks and token_endpoint_auth_signing_alg are only for token_endpoint_auth_method private_key_jwt")
+		// A static client's JWKSURI names keys as much as jwks does.
+		if (m.JWKS != nil && len(m.JWKS.Keys) > 0) || m.TokenEndpointAuthSigningAlg != "" || (rules.AllowJWKSURI && m.JWKSURI != "") {
+			return metadataError("jwks, jwks_uri and token_endpoint_auth_signing_alg are only for token_endpoint_auth_method private_key_jwt")
 		}
 		return nil
 	}

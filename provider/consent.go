@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"net/http"
 	"slices"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	"github.com/ory/fosite"
 )
 
@@ -133,8 +133,8 @@ func (p *Provider) ApproveRemembered(r *http.Request, id, subject string) (redir
 	if _, all, err := p.rememberedScopes(r.Context(), req, subject); err != nil || !all {
 		return "", false, err
 	}
-	// Audit call site ("consent remembered").
-	p.log.InfoContext(r.Context(), "consent remembered", slog.String("subject", subject), slog.String("client_id", req.ClientID))
+	p.observe(r.Context(), observe.Event{Kind: observe.ConsentRemembered, Subject: subject, ClientID: req.ClientID,
+		Scopes: req.Scopes, Resources: req.Resources})
 	u, err := p.approve(r, id, subject, req.Scopes, false)
 	return u, true, err
 }

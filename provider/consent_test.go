@@ -1,13 +1,16 @@
 package provider_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 )
 
 // withRememberConsent turns on remembered consent with lifetime (0: the default).
@@ -201,4 +204,42 @@ func TestRememberedConsent_DefaultLifetime(t *testing.T) {
 			t.Errorf("ConsentRememberedUntil in %v, want 30 days", d)
 		}
 	}, withLogin(), withRememberConsent(0))
+}
+
+// TestGrants_ReportedToTheObserver: a remembered consent and a revoked grant are
+// observe.ConsentRemembered and observe.GrantRevoked events (the audit trail's
+// audit.consent_remembered and audit.grant_revoked), with the actor of the revocation.
+func TestGrants_ReportedToTheObserver(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		events []observe.Event
+	)
+	rec := observe.Func(func(_ context.Context, e observe.Event) {
+		if e.Kind == observe.ConsentRemembered || e.Kind == observe.GrantRevoked {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	withObserver := func(_ *env, cfg *provider.Config) { cfg.Observer = rec }
+	runEnv(t, func(t *testing.T, e *env) {
+		e.approveByHand(url.Values{"scope": {"read"}})
+		if ok, _ := e.remembered(url.Values{"scope": {"read"}}); !ok {
+			t.Fatal("the approval was not remembered")
+		}
+		if _, err := e.p.RevokeAllGrants(e.ctx(), testSubject); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(events) != 2 || events[0].Kind != observe.ConsentRemembered || events[1].Kind != observe.GrantRevoked {
+			t.Fatalf("events %+v; want consent_remembered then grant_revoked", events)
+		}
+		if c := events[0]; c.Subject != testSubject || c.ClientID == "" || !slices.Equal(c.Scopes, []string{"read"}) {
+			t.Errorf("consent_remembered %+v", c)
+		}
+		if g := events[1]; g.Actor != observe.ActorUser || g.Subject != testSubject || g.Count != 1 {
+			t.Errorf("grant_revoked %+v", g)
+		}
+	}, withLogin(), withRememberConsent(0), withObserver)
 }

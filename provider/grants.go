@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	"github.com/ory/fosite"
 )
 
@@ -199,7 +200,7 @@ func (p *Provider) RevokeGrant(ctx context.Context, subject, id string) error {
 	if subject == "" || id == "" {
 		return ErrGrantNotFound
 	}
-	n, err := p.revokeGrants(ctx, GrantFilter{Subject: subject, ID: id}, "user")
+	n, err := p.revokeGrants(ctx, GrantFilter{Subject: subject, ID: id}, observe.ActorUser)
 	if err == nil && n == 0 {
 		return ErrGrantNotFound
 	}
@@ -212,7 +213,7 @@ func (p *Provider) RevokeAllGrants(ctx context.Context, subject string) (int, er
 	if subject == "" {
 		return 0, errors.New("provider: RevokeAllGrants needs a subject")
 	}
-	return p.revokeGrants(ctx, GrantFilter{Subject: subject}, "user")
+	return p.revokeGrants(ctx, GrantFilter{Subject: subject}, observe.ActorUser)
 }
 
 // RevokeClientGrants revokes every grant of clientID (an operator action, e.g. after the
@@ -222,7 +223,7 @@ func (p *Provider) RevokeClientGrants(ctx context.Context, clientID string) (int
 	if clientID == "" {
 		return 0, errors.New("provider: RevokeClientGrants needs a client ID")
 	}
-	return p.revokeGrants(ctx, GrantFilter{ClientID: clientID}, "operator")
+	return p.revokeGrants(ctx, GrantFilter{ClientID: clientID}, observe.ActorOperator)
 }
 
 func (p *Provider) revokeGrants(ctx context.Context, f GrantFilter, by string) (int, error) {
@@ -235,9 +236,7 @@ func (p *Provider) revokeGrants(ctx context.Context, f GrantFilter, by string) (
 		return n, fmt.Errorf("provider: revoking grants: %w", err)
 	}
 	if n > 0 {
-		// Audit call site ("grant revoked by user/operator").
-		p.log.InfoContext(ctx, "grant revoked", slog.String("by", by), slog.String("subject", f.Subject),
-			slog.String("client_id", f.ClientID), slog.Int("grants", n))
+		p.observe(ctx, observe.Event{Kind: observe.GrantRevoked, Actor: by, Subject: f.Subject, ClientID: f.ClientID, Count: int64(n)})
 	}
 	return n, nil
 }

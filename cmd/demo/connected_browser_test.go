@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/fosite-mcp/fosite-mcp/mcp"
 )
 
 // connectedAppsScreenshot is the Connected apps page screenshot the README shows.
@@ -25,7 +26,9 @@ var connectedAppsScreenshot = filepath.Join("..", "..", "docs", "connected-apps.
 // consent, provider.Config.RememberConsent).
 func TestBrowserConnectedAppsRevoke(t *testing.T) {
 	browser := newBrowser(t)
-	demo := startDemo(t, demoOptions{})
+	// Limits off: a quick machine sends the login, consent and Connected apps page views
+	// of three logins within the login limit's burst (its tests are in pages_test.go).
+	demo := startDemo(t, demoOptions{rateLimits: &mcp.RateLimits{Disabled: true}})
 	tokens := filepath.Join(t.TempDir(), "tokens.json")
 
 	login := func(name string, inBrowser func(ctx context.Context, authURL string) error) string {

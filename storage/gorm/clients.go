@@ -51,7 +51,7 @@ type clientRow struct {
 // keys at a URL (RFC 7591 jwks_uri) instead of inline in the jwks column; empty for
 // every other client.
 var clientJWKSURIMigration = migration{
-	version: 8,
+	version: 7,
 	name:    "client jwks_uri for private_key_jwt",
 	stmts: []string{
 		`ALTER TABLE ` + tableClients + ` ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT ''`,

@@ -10,7 +10,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
-// RFC 7591 §2 jwks_uri (migration 8): a private_key_jwt client's key URL survives create,
+// RFC 7591 §2 jwks_uri (migration 7): a private_key_jwt client's key URL survives create,
 // the hot-path read, update and the client cache on both databases; clearing it clears it.
 func TestClientStore_JWKSURI_RFC7591(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {

@@ -358,7 +358,7 @@ func (r *clientRow) values() []any {
 	return []any{r.ID, r.SecretHash, timeOrNil(r.SecretExpiresAt), r.Public, r.TokenEndpointAuthMethod, r.RedirectURIs,
 		r.GrantTypes, r.ResponseTypes, r.Scopes, r.Audience, r.Contacts, r.ApplicationType, r.Name, r.URI, r.LogoURI,
 		r.PolicyURI, r.TOSURI, r.SoftwareID, r.SoftwareVersion, r.Source, r.RegistrationAccessTokenHash, r.CreatedAt,
-		r.UpdatedAt, timeOrNil(r.LastUsedAt), r.JWKS, r.TokenEndpointAuthSigningAlg}
+		r.UpdatedAt, timeOrNil(r.LastUsedAt), r.JWKS, r.TokenEndpointAuthSigningAlg, r.JWKSURI}
 }
 
 // timeOrNil is *t, or nil (SQL NULL) for a nil t.

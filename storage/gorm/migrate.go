@@ -114,8 +114,8 @@ var migrations = []migration{
 			`ALTER TABLE ` + tableClients + ` ADD COLUMN token_endpoint_auth_signing_alg TEXT NOT NULL DEFAULT ''`,
 		},
 	},
-	clientJWKSURIMigration, // version 8, in clients.go
-	grantsMigration,        // version 9, in grants.go
+	clientJWKSURIMigration, // version 7, in clients.go
+	grantsMigration,        // version 8, in grants.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.
