@@ -126,6 +126,7 @@ func TestConnectedAppsForgedAndForeignRevocationsRefused(t *testing.T) {
 		},
 		"bad page cursor": func() int { alice.get("?after=%ff"); return alice.status },
 		"wrong password": func() int {
+			anon.get("") // a fresh sign-in form (its last response was a redirect)
 			anon.post(url.Values{"action": {"login"}, "csrf_token": {anon.csrf()}, "username": {"alice"}, "password": {"x"}})
 			return anon.status
 		},
