@@ -223,6 +223,9 @@ func TestGrants_ReportedToTheObserver(t *testing.T) {
 	})
 	withObserver := func(_ *env, cfg *provider.Config) { cfg.Observer = rec }
 	runEnv(t, func(t *testing.T, e *env) {
+		mu.Lock()
+		events = nil // one run per database, one after the other
+		mu.Unlock()
 		e.approveByHand(url.Values{"scope": {"read"}})
 		if ok, _ := e.remembered(url.Values{"scope": {"read"}}); !ok {
 			t.Fatal("the approval was not remembered")
