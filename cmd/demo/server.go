@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
 	"github.com/fosite-mcp/fosite-mcp/provider/loopback"
@@ -332,7 +333,9 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		for _, t := range cfg.TrustedIdPs {
 			idps = append(idps, idjag.TrustedIdP{Issuer: t.issuer, JWKSURL: t.jwksURL})
 		}
-		v, err := idjag.New(idjag.Options{Audience: d.issuer, IdPs: idps, Logger: d.log})
+		// The IdPs' key sets are fetched through the SSRF guard; loopback is admitted,
+		// since the operator named these URLs (the test IdP runs on 127.0.0.1).
+		v, err := idjag.New(idjag.Options{Audience: d.issuer, IdPs: idps, Logger: d.log, AllowAddress: netguard.AllowLoopback})
 		if err != nil {
 			return fmt.Errorf("-trust-idp: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	jose "github.com/go-jose/go-jose/v3"
 	"github.com/go-jose/go-jose/v3/jwt"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 )
@@ -68,9 +70,14 @@ type Options struct {
 	MaxLifetime time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// HTTPClient fetches the JWKSURL key sets. Default jwtaccess.RemoteKeySet's (10 s
-	// timeout); set one with an egress guard when IdP URLs are not fully trusted.
+	// HTTPClient fetches the JWKSURL key sets. Default: the module's SSRF guard (public
+	// addresses only, checked at dial time after DNS; no proxy, no redirects; 10 s), the
+	// same as for client ID metadata documents and clients' jwks_uri.
 	HTTPClient *http.Client
+	// AllowAddress, with the default HTTPClient, admits addresses the SSRF guard refuses
+	// (an IdP on a private network; loopback for tests and the demo). Nil: public
+	// addresses only.
+	AllowAddress func(netip.Addr) bool
 	// Logger receives key set fetch failures. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -116,6 +123,9 @@ func New(o Options) (*Validator, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = netguard.NewClient(netguard.Options{AllowAddress: o.AllowAddress})
 	}
 	v := &Validator{o: o, idp: map[string]*TrustedIdP{}}
 	for i := range o.IdPs {

@@ -9,7 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,5 +217,35 @@ func TestIDJAG_MapSubjectRefusalKeepsHookErrorOutOfCheck(t *testing.T) {
 	}
 	if strings.Contains(e.Error(), "10.0.0.7") {
 		t.Fatalf("the hook's error leaked into the refusal text: %q", e.Error())
+	}
+}
+
+// TestIDJAG_JWKSURLThroughTheSSRFGuard: an IdP's JWKS URL is fetched through the SSRF
+// guard. A key set on loopback is never requested by default (the assertion is refused,
+// the server sees nothing); with the test hook AllowAddress it is fetched and verifies.
+func TestIDJAG_JWKSURLThroughTheSSRFGuard(t *testing.T) {
+	a := newIdP(t, "https://idp-a.example", "ka")
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		k := a.keys()["ka"]
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{*k}})
+	}))
+	defer srv.Close()
+	newValidator := func(allow func(netip.Addr) bool) *idjag.Validator {
+		v, err := idjag.New(idjag.Options{Audience: aud, Now: func() time.Time { return now }, AllowAddress: allow,
+			IdPs: []idjag.TrustedIdP{{Issuer: a.iss, JWKSURL: srv.URL + "/jwks.json"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	assertion := a.sign(t, idjag.Type, claims(a.iss))
+	if _, err := newValidator(nil).Validate(t.Context(), assertion, "c1"); err == nil || hits.Load() != 0 {
+		t.Fatalf("loopback JWKS without the hook: err %v, %d requests; want a refusal and none", err, hits.Load())
+	}
+	if _, err := newValidator(func(a netip.Addr) bool { return a.IsLoopback() }).Validate(t.Context(), assertion, "c1"); err != nil || hits.Load() != 1 {
+		t.Fatalf("loopback JWKS with the hook: err %v, %d requests; want acceptance after one", err, hits.Load())
 	}
 }

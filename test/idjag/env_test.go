@@ -15,6 +15,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
@@ -96,7 +97,8 @@ func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 			{Issuer: e.idp.Issuer, JWKSURL: e.idp.Issuer + testidp.JWKSPath},
 			{Issuer: e.idp2.Issuer, JWKSURL: e.idp2.Issuer + testidp.JWKSPath},
 		},
-		Logger: logger,
+		Logger:       logger,
+		AllowAddress: netguard.AllowLoopback, // the test IdPs serve their keys on loopback
 	})
 	if err != nil {
 		t.Fatal(err)
