@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -96,8 +97,7 @@ func TestDemoMetricsMoveWithLoginRefreshAndBearer(t *testing.T) {
 				resp.Body.Close()
 			}
 
-			after, body := scrapeMetrics(t, demo)
-			for _, want := range []struct {
+			wants := []struct {
 				sample string
 				delta  float64
 			}{
@@ -115,7 +115,25 @@ func TestDemoMetricsMoveWithLoginRefreshAndBearer(t *testing.T) {
 				{`fosite_mcp_security_events_total{event="consent_approved"}`, 1},
 				{`fosite_mcp_security_events_total{event="client_registered"}`, 1},
 				{`fosite_mcp_security_events_total{event="tokens_issued"}`, 2},
-			} {
+			}
+			// The bearer middleware reports a request once its handler has returned, which
+			// can be just after the client read the response: scrape until the counters
+			// settle (2 s at most).
+			var (
+				after map[string]float64
+				body  string
+			)
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				after, body = scrapeMetrics(t, demo)
+				settled := true
+				for _, want := range wants {
+					settled = settled && after[want.sample]-before[want.sample] == want.delta
+				}
+				if settled || time.Now().After(deadline) {
+					break
+				}
+			}
+			for _, want := range wants {
 				if got := after[want.sample] - before[want.sample]; got != want.delta {
 					t.Errorf("%s moved by %v, want %v", want.sample, got, want.delta)
 				}
