@@ -205,6 +205,9 @@ func prepare(ctx context.Context, cfg Config) (*Server, provider.Config, error) 
 		return nil
 	}
 
+	if err := s.enableClientKeys(&pcfg, cfg.ClientKeySets); err != nil {
+		return nil, none, err
+	}
 	regOpts := s.registrationOptions(cfg.Registration, pcfg)
 	if s.registration, err = registration.NewHandler(pcfg.Storage, regOpts); err != nil {
 		return nil, none, err
@@ -223,9 +226,6 @@ func prepare(ctx context.Context, cfg Config) (*Server, provider.Config, error) 
 		return nil, none, err
 	}
 	if err := s.enableJWT(ctx, &pcfg, cfg.JWTAccessTokens); err != nil {
-		return nil, none, err
-	}
-	if err := s.enableClientKeys(&pcfg, cfg.ClientKeySets); err != nil {
 		return nil, none, err
 	}
 	s.store = pcfg.Storage
@@ -267,6 +267,10 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 		if pcfg.IdentityAssertions != nil {
 			regOpts.GrantTypes = append(regOpts.GrantTypes, provider.GrantTypeJWTBearer)
 		}
+	}
+	if pcfg.ClientKeys != nil {
+		// private_key_jwt clients may register their keys by reference (jwks_uri).
+		regOpts.JWKSURI = true
 	}
 	if s.compat.LenientRegistration {
 		regOpts.NameFromRedirectHost = true

@@ -97,8 +97,8 @@ type ClientRules struct {
 	HTTPSURLsOnly bool
 	// AllowJWKSURI lets a private_key_jwt client give its keys by reference (jwks_uri,
 	// fetched through Config.ClientKeys) instead of inline; otherwise jwks_uri is refused
-	// for private_key_jwt. Static clients only, today: registration and documents send
-	// jwks.
+	// for private_key_jwt. Static clients and RFC 7591 registrations (when the provider
+	// fetches keys); client ID metadata documents send jwks.
 	AllowJWKSURI bool
 
 	// Scopes are the scopes the source's clients may be granted; nil admits every
@@ -337,9 +337,8 @@ func normalizeKeys(c *Client, m ClientMetadata, rules ClientRules) *ClientMetada
 		// jwks_uri (checked as a URL) and an empty jwks ({"keys":[]}, which some clients
 		// send whatever their method) are tolerated and ignored, as they always were;
 		// keys would be a mistake.
-		// A static client's JWKSURI names keys as much as jwks does.
-		if (m.JWKS != nil && len(m.JWKS.Keys) > 0) || m.TokenEndpointAuthSigningAlg != "" || (rules.AllowJWKSURI && m.JWKSURI != "") {
-			return metadataError("jwks, jwks_uri and token_endpoint_auth_signing_alg are only for token_endpoint_auth_method private_key_jwt")
+		if (m.JWKS != nil && len(m.JWKS.Keys) > 0) || m.TokenEndpointAuthSigningAlg != "" {
+			return metadataError("jwks and token_endpoint_auth_signing_alg are only for token_endpoint_auth_method private_key_jwt")
 		}
 		return nil
 	}

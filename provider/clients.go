@@ -83,6 +83,9 @@ func (p *Provider) CreateClient(ctx context.Context, spec ClientSpec) (*Client, 
 	if err != nil {
 		return nil, "", fmt.Errorf("provider: %w", err)
 	}
+	if spec.JWKSURI != "" && c.TokenEndpointAuthMethod != AuthMethodPrivateKeyJWT {
+		return nil, "", errors.New("provider: JWKSURI is only for private_key_jwt clients")
+	}
 	if c.JWKSURI != "" && p.cfg.ClientKeys == nil {
 		return nil, "", errors.New("provider: a jwks_uri client needs Config.ClientKeys to fetch its keys")
 	}

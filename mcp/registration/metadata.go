@@ -67,6 +67,7 @@ func (o *Options) clientRules() provider.ClientRules {
 		Scopes:               o.SupportedScopes,
 		DefaultScopes:        o.DefaultScopes,
 		RejectUnknownScopes:  o.UnknownScopes == RejectUnknownScopes,
+		AllowJWKSURI:         o.JWKSURI,
 	}
 }
 
@@ -89,6 +90,7 @@ func fromClient(c *provider.Client) ClientMetadata {
 		SoftwareVersion:             m.SoftwareVersion,
 		ApplicationType:             m.ApplicationType,
 		JWKS:                        m.JWKS,
+		JWKSURI:                     m.JWKSURI,
 		TokenEndpointAuthSigningAlg: m.TokenEndpointAuthSigningAlg,
 	}
 }

@@ -78,6 +78,11 @@ type Options struct {
 	// provider.GrantTypeJWTBearer when it accepts ID-JAGs (mcp.New adds these two when
 	// GrantTypes is nil).
 	GrantTypes []string
+	// JWKSURI lets private_key_jwt clients register a jwks_uri (their keys by reference)
+	// instead of inline jwks; the provider must fetch such keys (provider.Config.ClientKeys).
+	// mcp.New sets it when the provider does, which it does by default. Off: jwks_uri is
+	// refused for private_key_jwt.
+	JWKSURI bool
 	// DefaultGrantTypes are registered when a client sends no grant_types. Default
 	// ["authorization_code"] as RFC 7591 §2 says; add refresh_token to hand refresh tokens
 	// to minimal clients too.

@@ -44,6 +44,10 @@ type ClientMetadata struct {
 	// JWKS is the public key set of a private_key_jwt client (RFC 7523 §2.2), echoed
 	// as registered. In a request it is read from ClientRegistrationRequest.JWKS.
 	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	// JWKSURI is where a private_key_jwt client publishes its keys instead (RFC 7591 §2,
+	// exactly one of jwks and jwks_uri), fetched through the SSRF guard when the client
+	// authenticates (Options.JWKSURI).
+	JWKSURI string `json:"jwks_uri,omitempty"`
 	// TokenEndpointAuthSigningAlg pins the private_key_jwt assertion algorithm (one of
 	// provider.ClientAssertionAlgs()); empty allows them all.
 	TokenEndpointAuthSigningAlg string `json:"token_endpoint_auth_signing_alg,omitempty"`
@@ -54,9 +58,6 @@ type ClientMetadata struct {
 // "resource", …) are ignored.
 type ClientRegistrationRequest struct {
 	ClientMetadata
-	// JWKSURI is refused for now (invalid_client_metadata "jwks_uri is not supported;
-	// send jwks"): a private_key_jwt client sends its keys inline in JWKS.
-	JWKSURI string `json:"jwks_uri,omitempty"`
 	// JWKS is the jwks member as sent (a JWK Set), parsed by provider.ParseJWKS so that a
 	// malformed set is refused as invalid_client_metadata. It shadows
 	// ClientMetadata.JWKS, which echoes the stored keys.
