@@ -179,18 +179,15 @@ func (s *Store) recordGrant(db *gorm.DB, rec provider.GrantRecord, id, resources
 }
 
 // TouchGrant implements provider.GrantStore with one UPDATE (a code exchange or refresh
-// writes anyway; bearer checks never call it).
+// writes anyway; bearer checks never call it), a hot-path statement prepared once per
+// connection.
 func (s *Store) TouchGrant(ctx context.Context, requestID string, at, expiresAt time.Time) error {
-	sub := "(SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
 	var err error
 	if expiresAt.IsZero() {
-		err = s.conn(ctx).Exec("UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL WHERE id = "+sub,
-			dbTime(at), requestID).Error
+		_, err = s.exec(ctx, s.pool(ctx), s.hot.touchGrantNoExpiry, dbTime(at), requestID)
 	} else {
 		exp := dbTime(expiresAt)
-		err = s.conn(ctx).Exec("UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = ?, "+
-			"expires_at = CASE WHEN consent_expires_at IS NOT NULL AND consent_expires_at > ? THEN consent_expires_at ELSE ? END WHERE id = "+sub,
-			dbTime(at), exp, exp, exp, requestID).Error
+		_, err = s.exec(ctx, s.pool(ctx), s.hot.touchGrant, dbTime(at), exp, exp, exp, requestID)
 	}
 	return s.mapErr(err)
 }

@@ -36,17 +36,19 @@ const clientColumns = "id, secret_hash, secret_expires_at, public, token_endpoin
 
 // hotStatements holds the hot-path SQL, rendered once for the Store's dialect.
 type hotStatements struct {
-	getSession    map[string]string // by table; the refresh table's includes refreshExtraColumns
-	insertSession map[string]string // by table; the refresh table's includes access_signature
-	deleteSession map[string]string // by table
-	getClient     string
-	insertClient  string // a new client; nothing when the ID is taken
-	touchClient   string // a client's last use, at most once a minute
-	invalidate    string // a code's conditional deactivation
-	rotate        string // a refresh token's conditional deactivation
-	deactivate    string // the grant's other active refresh tokens
-	deleteAccess  string // the grant's access tokens
-	deleteIssued  string // the access token issued with a refresh token (grace window)
+	getSession         map[string]string // by table; the refresh table's includes refreshExtraColumns
+	insertSession      map[string]string // by table; the refresh table's includes access_signature
+	deleteSession      map[string]string // by table
+	getClient          string
+	insertClient       string // a new client; nothing when the ID is taken
+	touchClient        string // a client's last use, at most once a minute
+	invalidate         string // a code's conditional deactivation
+	rotate             string // a refresh token's conditional deactivation
+	deactivate         string // the grant's other active refresh tokens
+	deleteAccess       string // the grant's access tokens
+	deleteIssued       string // the access token issued with a refresh token (grace window)
+	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
+	touchGrantNoExpiry string // the same when its tokens never expire
 }
 
 func newHotStatements(d dialect) *hotStatements {
@@ -64,6 +66,11 @@ func newHotStatements(d dialect) *hotStatements {
 		deactivate:   rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
 		deleteAccess: rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
 		deleteIssued: rebind(d, "DELETE FROM "+tableAccess+" WHERE signature = (SELECT access_signature FROM "+tableRefresh+" WHERE signature = ?)"),
+		touchGrant: rebind(d, "UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = ?, "+
+			"expires_at = CASE WHEN consent_expires_at IS NOT NULL AND consent_expires_at > ? THEN consent_expires_at ELSE ? END "+
+			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
+		touchGrantNoExpiry: rebind(d, "UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL "+
+			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
 	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
@@ -82,7 +89,8 @@ func newHotStatements(d dialect) *hotStatements {
 
 // all returns every statement of h.
 func (h *hotStatements) all() []string {
-	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued)
+	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued,
+		h.touchGrant, h.touchGrantNoExpiry)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {
 			qs = append(qs, q)
