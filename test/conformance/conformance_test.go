@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -64,7 +64,7 @@ func requireDevicePass(t *testing.T, rep conformance.Report) {
 }
 
 // runSuite runs the suite against st and requires the expected outcome.
-func runSuite(t *testing.T, st *stack.Stack, target conformance.Target) conformance.Report {
+func runSuite(t *testing.T, st *teststack.Stack, target conformance.Target) conformance.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -82,7 +82,7 @@ func runSuite(t *testing.T, st *stack.Stack, target conformance.Target) conforma
 // introspector creates the client an operator gives a resource server for introspection:
 // a static confidential client. The provider refuses introspection by self-registered
 // clients (INTRO-SELF-REGISTERED), so the suite's own clients cannot check it.
-func introspector(t *testing.T, st *stack.Stack) *conformance.ClientCredentials {
+func introspector(t *testing.T, st *teststack.Stack) *conformance.ClientCredentials {
 	t.Helper()
 	c, secret, err := st.Server.Provider().CreateClient(context.Background(), provider.ClientSpec{
 		Name: "conformance introspector", RedirectURIs: []string{"https://rs.example/cb"},
@@ -143,7 +143,7 @@ func allowed(res conformance.Result, nonPass map[string][]conformance.Status) bo
 // front of a go-sdk MCP server) on SQLite and PostgreSQL: every check passes.
 func TestConformance_Stack(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		st := newStack(t, s, stack.Options{DeviceCodeLifespan: shortDeviceCodes})
+		st := newStack(t, s, teststack.ConformanceOptions{DeviceCodeLifespan: shortDeviceCodes})
 		rep := runSuite(t, st, conformance.Target{DeviceExpiryWait: shortDeviceCodes})
 		requireAllPass(t, rep)
 		// Without a user on the verification page, the device checks that need none pass.
@@ -173,7 +173,7 @@ func TestConformance_StackJWT(t *testing.T) {
 			{"local verification", false, anyOf(localJWTOutcome(nil), expectedNonPass)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				st := newStack(t, s, stack.Options{JWTAccessTokens: &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: tc.checkRevocation}})
+				st := newStack(t, s, teststack.ConformanceOptions{JWTAccessTokens: &mcp.JWTAccessTokens{Enabled: true, CheckRevocation: tc.checkRevocation}})
 				rep := runSuite(t, st, conformance.Target{})
 				requireOutcome(t, rep, tc.nonPass)
 				if !tc.checkRevocation {
@@ -204,7 +204,7 @@ func anyOf(exact map[string]conformance.Status, nonPass map[string][]conformance
 // server on another origin: audience validation and narrowing are checked too.
 func TestConformance_TwoResources(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		st := newStack(t, s, stack.Options{OtherResource: true})
+		st := newStack(t, s, teststack.ConformanceOptions{OtherResource: true})
 		rep := runSuite(t, st, conformance.Target{})
 		requireOutcome(t, rep, twoResourcesNonPass)
 	})
@@ -214,8 +214,8 @@ func TestConformance_TwoResources(t *testing.T) {
 // FormLogin driver (username, password, CSRF token, approve button).
 func TestConformance_FormLogin(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	st := newStack(t, s, stack.Options{FormLogin: true, DeviceCodeLifespan: shortDeviceCodes})
-	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: stack.User, Password: stack.Password},
+	st := newStack(t, s, teststack.ConformanceOptions{FormLogin: true, DeviceCodeLifespan: shortDeviceCodes})
+	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: teststack.ConformanceUser, Password: teststack.ConformancePassword},
 		DeviceExpiryWait: shortDeviceCodes})
 	requireAllPass(t, rep)
 	// The built-in device page: the code confirmed, signed in, approved (and denied).
@@ -226,8 +226,8 @@ func TestConformance_FormLogin(t *testing.T) {
 // the flow checks report it instead of passing.
 func TestConformance_FormLoginWrongPassword(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
-	st := newStack(t, s, stack.Options{FormLogin: true})
-	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: stack.User, Password: "wrong"}})
+	st := newStack(t, s, teststack.ConformanceOptions{FormLogin: true})
+	rep := runSuite(t, st, conformance.Target{Login: conformance.FormLogin{Username: teststack.ConformanceUser, Password: "wrong"}})
 	if !rep.Failed() {
 		t.Fatal("the suite passed without being able to log in")
 	}

@@ -14,11 +14,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
 // rewrite returns middleware that buffers the responses of requests matching match and
@@ -64,14 +64,14 @@ func isPath(suffix string) func(*http.Request) bool {
 // breaks one requirement, and the checks that must then fail (or warn).
 var doubles = []struct {
 	name string
-	wrap func(http.Handler, *stack.Stack) http.Handler
+	wrap func(http.Handler, *teststack.Stack) http.Handler
 	fail []string
 	warn []string
 }{
 	{
 		// RFC 9207: iss stripped from every authorization response while still advertised.
 		name: "strips iss from authorization responses",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				rewrite(func(*http.Request) bool { return true }, func(hd http.Header, b []byte) []byte {
 					if loc := hd.Get("Location"); loc != "" {
@@ -92,7 +92,7 @@ var doubles = []struct {
 	{
 		// PKCE plain advertised and accepted (turned into S256 of the plain challenge).
 		name: "advertises and accepts plain",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			meta := rewrite(func(r *http.Request) bool {
 				return strings.Contains(r.URL.Path, "/.well-known/") && !strings.Contains(r.URL.Path, "protected-resource")
 			},
@@ -119,7 +119,7 @@ var doubles = []struct {
 		// RFC 8414 §2: private_key_jwt listed for the revocation endpoint without its
 		// signing algorithms.
 		name: "omits the revocation endpoint's private_key_jwt algorithms",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			return rewrite(func(r *http.Request) bool {
 				return strings.Contains(r.URL.Path, "/.well-known/") && !strings.Contains(r.URL.Path, "protected-resource")
 			}, editJSON(func(m map[string]any) { delete(m, "revocation_endpoint_auth_signing_alg_values_supported") }))(h)
@@ -129,7 +129,7 @@ var doubles = []struct {
 	{
 		// RFC 6749 §5.1: token responses without Cache-Control: no-store.
 		name: "drops Cache-Control from token responses",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			return rewrite(isPath("/oauth/token"), func(hd http.Header, b []byte) []byte {
 				hd.Del("Cache-Control")
 				hd.Del("Pragma")
@@ -141,7 +141,7 @@ var doubles = []struct {
 	{
 		// RFC 9728 §3.3: protected resource metadata naming another resource.
 		name: "serves metadata for another resource",
-		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, st *teststack.Stack) http.Handler {
 			return rewrite(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, resourceserver.WellKnownPath) },
 				editJSON(func(m map[string]any) { m["resource"] = st.MCPURL + "/v2" }))(h)
 		},
@@ -152,7 +152,7 @@ var doubles = []struct {
 	{
 		// MCP: tokens only in the Authorization header; this one moves a query token there.
 		name: "accepts tokens in the query string",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if tok := r.URL.Query().Get("access_token"); tok != "" && r.Header.Get("Authorization") == "" {
 					r.Header.Set("Authorization", "Bearer "+tok)
@@ -168,10 +168,10 @@ var doubles = []struct {
 	{
 		// An MCP endpoint that accepts any bearer token without checking it.
 		name: "accepts any bearer token",
-		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, st *teststack.Stack) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/mcp" && strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-					st.MCP.ServeHTTP(w, r)
+					st.Handler.ServeHTTP(w, r)
 					return
 				}
 				h.ServeHTTP(w, r)
@@ -183,7 +183,7 @@ var doubles = []struct {
 	{
 		// An authorization server that redirects to any redirect URI of a known client.
 		name: "redirects to unregistered redirect URIs",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasSuffix(r.URL.Path, "/authorize") {
 					q := r.URL.Query()
@@ -213,7 +213,7 @@ var doubles = []struct {
 		// A token endpoint that ignores the scope of refresh requests: it issues the
 		// whole grant whatever the client asks (RFC 6749 §6 forbids the wider half).
 		name: "ignores the scope of refresh requests",
-		wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.HasSuffix(r.URL.Path, "/token") && r.ParseForm() == nil && r.PostForm.Get("grant_type") == "refresh_token" {
 					r.PostForm.Del("scope")
@@ -232,7 +232,7 @@ var doubles = []struct {
 		// Client ID metadata documents advertised, but a URL client ID is trusted
 		// without its document: the authorization server redirects with a code.
 		name: "accepts URL client IDs without their documents",
-		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, st *teststack.Stack) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				q := r.URL.Query()
 				if id := q.Get("client_id"); strings.HasSuffix(r.URL.Path, "/authorize") && strings.Contains(id, "://") {
@@ -252,7 +252,7 @@ var doubles = []struct {
 		// Introspection open to every authenticated client, self-registered ones
 		// included: the request goes on with the operator's introspector credentials.
 		name: "lets any registered client introspect",
-		wrap: func(h http.Handler, st *stack.Stack) http.Handler {
+		wrap: func(h http.Handler, st *teststack.Stack) http.Handler {
 			var (
 				once sync.Once
 				rs   *conformance.ClientCredentials
@@ -282,7 +282,7 @@ func TestConformance_BrokenServers(t *testing.T) {
 	for _, d := range doubles {
 		t.Run(d.name, func(t *testing.T) {
 			s := gormtest.Open(t, gormtest.SQLite)
-			st := newStack(t, s, stack.Options{Wrap: d.wrap, OtherResource: true})
+			st := newStack(t, s, teststack.ConformanceOptions{Wrap: d.wrap, OtherResource: true})
 			rep := runSuite(t, st, conformance.Target{})
 			if !rep.Failed() && len(d.fail) > 0 {
 				t.Error("the suite passed a broken server")

@@ -26,12 +26,12 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
 // pkjwtChecks are the suite's private_key_jwt checks.
@@ -41,7 +41,7 @@ var pkjwtChecks = []string{"PKJWT-META", "PKJWT-ACCEPTED", "PKJWT-NO-REFRESH", "
 // static private_key_jwt client with the client_credentials grant, its P-256 public key
 // inline (jwksURI empty) or published at jwksURI (jwks must then serve key's public half
 // under kid "m2m").
-func assertionClient(t *testing.T, st *stack.Stack, key *ecdsa.PrivateKey, jwksURI string) *conformance.AssertionClient {
+func assertionClient(t *testing.T, st *teststack.Stack, key *ecdsa.PrivateKey, jwksURI string) *conformance.AssertionClient {
 	t.Helper()
 	spec := provider.ClientSpec{
 		Name: "conformance m2m", GrantTypes: []string{"client_credentials"},
@@ -168,7 +168,7 @@ func TestPrivateKeyJWT_EndToEnd_JWKSURI(t *testing.T) {
 			t.Fatal(err)
 		}
 		jwksURI, keySets := jwksHost(t, key)
-		st := newStack(t, s, stack.Options{ClientKeySets: keySets})
+		st := newStack(t, s, teststack.ConformanceOptions{ClientKeySets: keySets})
 		client := assertionClient(t, st, key, jwksURI)
 
 		h := &pkjwtHandler{client: client, key: key, hc: &http.Client{Timeout: 10 * time.Second}}
@@ -209,7 +209,7 @@ func TestPrivateKeyJWT_EndToEnd_JWKSURI(t *testing.T) {
 // The private_key_jwt checks are skipped, with the reason, when no client is configured
 // (the metadata check still runs).
 func TestConformance_PrivateKeyJWTSkippedWithoutKey(t *testing.T) {
-	st := newStack(t, gormtest.Open(t, gormtest.SQLite), stack.Options{})
+	st := newStack(t, gormtest.Open(t, gormtest.SQLite), teststack.ConformanceOptions{})
 	rep := runSuite(t, st, conformance.Target{PrivateKeyJWT: &conformance.AssertionClient{}})
 	if res, _ := rep.Result("PKJWT-META"); res.Status != conformance.Pass {
 		t.Errorf("PKJWT-META: %s: %s", res.Status, res.Detail)

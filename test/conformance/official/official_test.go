@@ -27,10 +27,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 	"github.com/fosite-mcp/fosite-mcp/test/internal/demoproc"
 )
 
@@ -104,11 +104,7 @@ func requireSuccess(t *testing.T, checks []officialCheck) {
 func TestOfficialConformance_Stack(t *testing.T) {
 	node, suite := official(t)
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		st, err := stack.Start(t.Context(), s, stack.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(st.Close)
+		st := teststack.Start(t, teststack.Conformance(s, teststack.ConformanceOptions{}))
 		client, _, err := st.Server.Provider().CreateClient(context.Background(), provider.ClientSpec{
 			ID: "official-conformance", Name: "MCP conformance suite", Public: true,
 			RedirectURIs: []string{"http://127.0.0.1/callback"}, // loopback: any port
@@ -127,18 +123,14 @@ func TestOfficialConformance_Stack(t *testing.T) {
 func TestOfficialConformance_CanFail(t *testing.T) {
 	node, suite := official(t)
 	s := gormtest.Open(t, gormtest.SQLite)
-	st, err := stack.Start(t.Context(), s, stack.Options{Wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+	st := teststack.Start(t, teststack.Conformance(s, teststack.ConformanceOptions{Wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, provider.TokenPath) {
 				w = dropCacheControl{w}
 			}
 			h.ServeHTTP(w, r)
 		})
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
+	}}))
 	client, _, err := st.Server.Provider().CreateClient(context.Background(), provider.ClientSpec{
 		ID: "official-conformance", Public: true, RedirectURIs: []string{"http://127.0.0.1/callback"},
 	})

@@ -29,9 +29,9 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
 // ClientID is the pre-registered public client (redirect URI http://127.0.0.1/callback
@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, err := stack.Start(ctx, store, stack.Options{Listener: ln, FormLogin: *login == "form", Logger: logger})
+	st, err := teststack.New(ctx, teststack.Conformance(store, teststack.ConformanceOptions{Listener: ln, FormLogin: *login == "form", Logger: logger}))
 	if err != nil {
 		return err
 	}

@@ -7,23 +7,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
-func start(t *testing.T, opts stack.Options) *stack.Stack {
+func start(t *testing.T, opts teststack.ConformanceOptions) *teststack.Stack {
 	t.Helper()
-	st, err := stack.Start(t.Context(), gormtest.Open(t, gormtest.SQLite), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
+	return teststack.Start(t, teststack.Conformance(gormtest.Open(t, gormtest.SQLite), opts))
 }
 
 func TestRun_TableAndExitStatus(t *testing.T) {
-	st := start(t, stack.Options{})
+	st := start(t, teststack.ConformanceOptions{})
 	var out, errOut bytes.Buffer
 	code := run([]string{"-mcp-url", st.MCPURL, "-other-resource", st.OtherURL}, &out, &errOut)
 	if code != 0 {
@@ -37,9 +32,9 @@ func TestRun_TableAndExitStatus(t *testing.T) {
 }
 
 func TestRun_FormLoginJSON(t *testing.T) {
-	st := start(t, stack.Options{FormLogin: true})
+	st := start(t, teststack.ConformanceOptions{FormLogin: true})
 	var out, errOut bytes.Buffer
-	code := run([]string{"-mcp-url", st.MCPURL, "-login", "form", "-username", stack.User, "-password", stack.Password, "-json"}, &out, &errOut)
+	code := run([]string{"-mcp-url", st.MCPURL, "-login", "form", "-username", teststack.ConformanceUser, "-password", teststack.ConformancePassword, "-json"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr %s\n%s", code, errOut.String(), out.String())
 	}
@@ -58,7 +53,7 @@ func TestRun_FormLoginJSON(t *testing.T) {
 // TestRun_FailureExitsOne: a server dropping Cache-Control from token responses makes
 // the command exit 1 and name the failed check.
 func TestRun_FailureExitsOne(t *testing.T) {
-	st := start(t, stack.Options{Wrap: func(h http.Handler, _ *stack.Stack) http.Handler {
+	st := start(t, teststack.ConformanceOptions{Wrap: func(h http.Handler, _ *teststack.Stack) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/token") {
 				w = noStoreDropper{w}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
 )
 
 // The -pkjwt-* flags give the suite a private_key_jwt client: its private key as a
@@ -25,7 +25,7 @@ import (
 // private_key_jwt checks pass with it; a flag without the other, or a file that is no
 // private key, is a usage error (exit 2).
 func TestRun_PrivateKeyJWTFlags(t *testing.T) {
-	st := start(t, stack.Options{})
+	st := start(t, teststack.ConformanceOptions{})
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

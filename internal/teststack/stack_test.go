@@ -1,4 +1,4 @@
-package stack_test
+package teststack_test
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fosite-mcp/fosite-mcp/test/conformance/internal/stack"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 )
 
 // TestStart_ErrorClosesListeners: when the stack cannot start (here: no storage, so
@@ -17,7 +17,7 @@ func TestStart_ErrorClosesListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ln.Close() })
-	st, err := stack.Start(t.Context(), nil, stack.Options{Listener: ln, OtherResource: true})
+	st, err := teststack.New(t.Context(), teststack.Conformance(nil, teststack.ConformanceOptions{Listener: ln, OtherResource: true}))
 	if err == nil {
 		st.Close()
 		t.Fatal("Start without storage succeeded")
