@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -46,14 +47,14 @@ func TestLenientRegistration_ClientIDMetadataDocumentWithoutGrantTypes(t *testin
 		roots := x509.NewCertPool()
 		roots.AddCert(docs.Certificate())
 
-		s := newStack(t, store, opts, func(_ *stack, cfg *mcp.Config) {
-			cfg.ClientIDMetadataDocuments = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{
+		s := newStack(t, store, opts, func(o *teststack.Options) {
+			o.ClientIDMetadataDocuments = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: cimd.Options{
 				AllowAddress: func(a netip.Addr) bool { return a.IsLoopback() },
 				RootCAs:      roots,
 				Logger:       quiet,
 			}}
 		})
-		tok := s.login(clientID, redirect, url.Values{"state": {"ZGVmYXVsdC1zdGF0ZS0wMTIz"}, "resource": {s.resource}}, url.Values{"resource": {s.resource}})
+		tok := s.login(clientID, redirect, url.Values{"state": {"ZGVmYXVsdC1zdGF0ZS0wMTIz"}, "resource": {s.MCPURL}}, url.Values{"resource": {s.MCPURL}})
 		if (tok.RefreshToken != "") != on {
 			t.Errorf("refresh token %v; want one exactly with the shim", tok.RefreshToken != "")
 		}

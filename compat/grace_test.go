@@ -35,7 +35,7 @@ func TestRefreshGrace_ConcurrentRefresh(t *testing.T) {
 				s := newStack(t, db.Open(t, sopts), m.opts)
 				reg := s.mustRegister(testdata(t, "inspector.register.json"))
 				redirect := "http://localhost:6274/oauth/callback"
-				first := s.login(reg.ClientID, redirect, url.Values{"scope": {scopeRead}, "resource": {s.resource}}, url.Values{"resource": {s.resource}})
+				first := s.login(reg.ClientID, redirect, url.Values{"scope": {scopeRead}, "resource": {s.MCPURL}}, url.Values{"resource": {s.MCPURL}})
 
 				results := make([]tokenResponse, n)
 				statuses := make([]int, n)
@@ -47,7 +47,7 @@ func TestRefreshGrace_ConcurrentRefresh(t *testing.T) {
 						defer wg.Done()
 						<-start
 						statuses[i], results[i] = s.tokenNoFatal(url.Values{"grant_type": {"refresh_token"},
-							"refresh_token": {first.RefreshToken}, "client_id": {reg.ClientID}, "resource": {s.resource}})
+							"refresh_token": {first.RefreshToken}, "client_id": {reg.ClientID}, "resource": {s.MCPURL}})
 					}()
 				}
 				close(start)
@@ -68,7 +68,7 @@ func TestRefreshGrace_ConcurrentRefresh(t *testing.T) {
 					}
 					// Any reuse now revokes the grant, the winner's tokens included.
 					if status, tr := s.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken},
-						"client_id": {reg.ClientID}, "resource": {s.resource}}); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
+						"client_id": {reg.ClientID}, "resource": {s.MCPURL}}); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
 						t.Errorf("reuse: %d %+v; want invalid_grant", status, tr)
 					}
 					for _, f := range fresh {
@@ -83,20 +83,20 @@ func TestRefreshGrace_ConcurrentRefresh(t *testing.T) {
 					t.Fatalf("%d of %d concurrent refreshes succeeded; want %d", len(fresh), n, want)
 				}
 				for i, f := range fresh {
-					if status, who := s.call(f.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.resource) {
+					if status, who := s.call(f.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.MCPURL) {
 						t.Errorf("chain %d: call %d %+v", i, status, who)
 					}
 				}
 				// Each chain rotates on its own.
 				next := s.mustToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fresh[0].RefreshToken},
-					"client_id": {reg.ClientID}, "resource": {s.resource}})
+					"client_id": {reg.ClientID}, "resource": {s.MCPURL}})
 				if status, _ := s.call(fresh[1].AccessToken); status != http.StatusOK {
 					t.Errorf("another chain's access token after a rotation: %d", status)
 				}
 
 				offset.Add(int64(compat.DefaultRefreshGraceWindow + time.Second))
 				if status, tr := s.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.RefreshToken},
-					"client_id": {reg.ClientID}, "resource": {s.resource}}); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
+					"client_id": {reg.ClientID}, "resource": {s.MCPURL}}); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
 					t.Errorf("reuse after the window: %d %+v; want invalid_grant", status, tr)
 				}
 				for i, tok := range append(fresh, next) {
@@ -107,7 +107,7 @@ func TestRefreshGrace_ConcurrentRefresh(t *testing.T) {
 						continue
 					}
 					if status, _ := s.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
-						"client_id": {reg.ClientID}, "resource": {s.resource}}); status == http.StatusOK {
+						"client_id": {reg.ClientID}, "resource": {s.MCPURL}}); status == http.StatusOK {
 						t.Errorf("refresh token %d still works after the grant was revoked", i)
 					}
 				}

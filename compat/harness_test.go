@@ -1,12 +1,10 @@
 package compat_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -34,81 +32,39 @@ const (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// stack is mcp.New on loopback HTTP: issuer {base}/oauth (a path, as for LegacyEndpoints),
-// one MCP resource at {base}/mcp guarded by Protect and answering the verified identity,
-// every login auto-approved for subject.
+// stack is teststack's full server (mcp.New) with the compat options under test:
+// issuer {origin}/oauth (a path, as for LegacyEndpoints), one MCP resource at
+// {origin}/mcp (MCPURL) answering the verified identity behind Protect, every login
+// auto-approved for subject.
 type stack struct {
-	t        *testing.T
-	auth     *mcp.Server
-	base     string
-	issuer   string
-	resource string
-	http     *http.Client // never follows redirects
-	// wrap, when an option sets it, wraps the server's handler.
-	wrap func(http.Handler) http.Handler
+	*teststack.Stack
+	t    *testing.T
+	http *http.Client // never follows redirects
 }
 
-// option edits the configuration before mcp.New.
-type option func(s *stack, cfg *mcp.Config)
+// option edits the stack's options before it starts.
+type option func(o *teststack.Options)
 
 func newStack(t *testing.T, store *gormstore.Store, opts compat.Options, edits ...option) *stack {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	s := &stack{
-		t: t, base: base, issuer: base + "/oauth", resource: base + "/mcp",
-		http: &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-			Timeout:       30 * time.Second,
-		},
-	}
-	cfg := mcp.Config{
-		Provider: provider.Config{
-			Issuer:       s.issuer,
-			Storage:      store,
-			GlobalSecret: []byte("compat-test-global-secret-0123456789"),
-			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) {
-				return subject, true
-			},
-			Logger: quiet,
-		},
+	o := teststack.Options{
+		Store:   store,
+		Subject: subject,
 		Resources: []resourceserver.Resource{{
-			URL: s.resource, Name: "Tools",
+			URL: teststack.Origin + "/mcp", Name: "Tools",
 			Scopes: []string{scopeRead, scopeWrite, scopeAdmin}, DefaultScopes: []string{scopeRead},
 		}},
-		Compat: &opts,
-		Logger: quiet,
+		Compat:  &opts,
+		Handler: http.HandlerFunc(whoami),
+		Logger:  quiet,
 	}
 	for _, e := range edits {
-		e(s, &cfg)
+		e(&o)
 	}
-	auth, err := mcp.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("mcp.New: %v", err)
-	}
-	s.auth = auth
-	mux := http.NewServeMux()
-	auth.Register(mux)
-	for _, r := range auth.Registry().Resources() {
-		u, _ := url.Parse(r.URL)
-		path := u.Path
-		if path == "" {
-			path = "/{$}"
-		}
-		guarded, err := auth.Protect(r.URL, http.HandlerFunc(whoami))
-		if err != nil {
-			t.Fatalf("Protect(%s): %v", r.URL, err)
-		}
-		mux.Handle(path, guarded)
-	}
-	var h http.Handler = mux
-	if s.wrap != nil {
-		h = s.wrap(h)
-	}
-	srv.Config.Handler = h
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return s
+	return &stack{Stack: teststack.Start(t, o), t: t, http: &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}}
 }
 
 // whoami answers the verified identity.
@@ -164,7 +120,7 @@ type registration struct {
 // register posts a registration request to endpoint (default: the issuer's).
 func (s *stack) register(body string, endpoint ...string) (int, registration) {
 	s.t.Helper()
-	ep := s.issuer + "/register"
+	ep := s.Issuer + "/register"
 	if len(endpoint) > 0 {
 		ep = endpoint[0]
 	}
@@ -211,7 +167,7 @@ func (s *stack) authorizeAt(endpoint string, q url.Values) *http.Response {
 // (auto-approved), failing when there is none.
 func (s *stack) authorize(q url.Values) url.Values {
 	s.t.Helper()
-	resp := s.authorizeAt(s.issuer+"/authorize", q)
+	resp := s.authorizeAt(s.Issuer+"/authorize", q)
 	return redirectQuery(s.t, resp)
 }
 
@@ -236,7 +192,7 @@ type tokenResponse struct {
 // token posts form to endpoint (default: the issuer's token endpoint).
 func (s *stack) token(form url.Values, endpoint ...string) (int, tokenResponse) {
 	s.t.Helper()
-	ep := s.issuer + "/token"
+	ep := s.Issuer + "/token"
 	if len(endpoint) > 0 {
 		ep = endpoint[0]
 	}
@@ -256,7 +212,7 @@ func (s *stack) token(form url.Values, endpoint ...string) (int, tokenResponse) 
 // tokenNoFatal posts form to the token endpoint from any goroutine (errors are reported,
 // not fatal).
 func (s *stack) tokenNoFatal(form url.Values) (int, tokenResponse) {
-	resp, err := s.http.PostForm(s.issuer+"/token", form)
+	resp, err := s.http.PostForm(s.Issuer+"/token", form)
 	if err != nil {
 		s.t.Error(err)
 		return 0, tokenResponse{}
@@ -279,11 +235,11 @@ func (s *stack) mustToken(form url.Values) tokenResponse {
 	return tr
 }
 
-// call calls the MCP resource at u (default: s.resource) with an access token and
+// call calls the MCP resource at u (default: s.MCPURL) with an access token and
 // returns the status and the verified identity.
 func (s *stack) call(accessToken string, u ...string) (int, provider.AccessToken) {
 	s.t.Helper()
-	target := s.resource
+	target := s.MCPURL
 	if len(u) > 0 {
 		target = u[0]
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -68,26 +69,26 @@ func TestDefaultScopes_ClaudeCodeAndChatGPT(t *testing.T) {
 			verifier, challenge := pkce()
 			q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {c.redirect},
 				"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {oauth2.GenerateVerifier()},
-				"resource": {s.resource}}
+				"resource": {s.MCPURL}}
 			if !on {
 				// ChatGPT's web redirect URI was registered by anyone (open DCR): the error
 				// is shown on the server's page with a link back (RFC 9700 §4.11.2) instead
 				// of an automatic redirect; loopback URIs get the redirect.
-				resp := s.authorizeAt(s.issuer+"/authorize", q)
+				resp := s.authorizeAt(s.Issuer+"/authorize", q)
 				if strings.HasPrefix(c.redirect, "https://") {
 					if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 						t.Errorf("%s without scope, shim off: %d %q; want an error page", c.file, resp.StatusCode, resp.Header.Get("Location"))
 					}
 					continue
 				}
-				if got := redirectQuery(t, resp); got.Get("error") != "invalid_scope" || got.Get("iss") != s.issuer {
+				if got := redirectQuery(t, resp); got.Get("error") != "invalid_scope" || got.Get("iss") != s.Issuer {
 					t.Errorf("%s without scope, shim off: %v; want invalid_scope with iss", c.file, got)
 				}
 				continue
 			}
 			got := s.authorize(q)
 			tok := s.mustToken(url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")}, "code_verifier": {verifier},
-				"redirect_uri": {c.redirect}, "client_id": {reg.ClientID}, "resource": {s.resource}})
+				"redirect_uri": {c.redirect}, "client_id": {reg.ClientID}, "resource": {s.MCPURL}})
 			if tok.Scope != scopeRead {
 				t.Errorf("%s: token scope %q, want the default %q", c.file, tok.Scope, scopeRead)
 			}
@@ -107,7 +108,7 @@ func TestDefaultScopes_MCPGoWithoutScopes(t *testing.T) {
 		store2 := mcpgo.NewMemoryTokenStore()
 		h := mcpgo.NewOAuthHandler(mcpgo.OAuthConfig{RedirectURI: "http://localhost:8085/oauth/callback", PKCEEnabled: true,
 			TokenStore: store2, HTTPClient: s.http})
-		h.SetBaseURL(s.resource)
+		h.SetBaseURL(s.MCPURL)
 		if err := h.RegisterClient(ctx, "mcp-go"); err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ func TestDefaultScopes_MCPGoWithoutScopes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u, _ := url.Parse(authURL); u.Query().Has("scope") || u.Query().Get("resource") != s.resource {
+		if u, _ := url.Parse(authURL); u.Query().Has("scope") || u.Query().Get("resource") != s.MCPURL {
 			t.Fatalf("mcp-go's authorization URL changed: %s", authURL)
 		}
 		got := redirectQuery(t, s.authorizeAt(authURL[:strings.Index(authURL, "?")], mustQuery(t, authURL)))
@@ -174,7 +175,7 @@ func TestFilterUnknownScopes_MCPRemote(t *testing.T) {
 		_, challenge := pkce()
 		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "code_challenge": {challenge},
 			"code_challenge_method": {"S256"}, "redirect_uri": {redirect}, "state": {"6f1c4a0e-5b7d-4c36-9d4e-2a9b0f3e8c11"},
-			"resource": {s.resource}, "scope": {"openid email profile"}}
+			"resource": {s.MCPURL}, "scope": {"openid email profile"}}
 		got := s.authorize(q)
 		switch {
 		case on && got.Get("code") == "":
@@ -183,7 +184,7 @@ func TestFilterUnknownScopes_MCPRemote(t *testing.T) {
 			t.Errorf("shim off: %v; want invalid_scope", got)
 		}
 		if on {
-			tok := s.login(reg.ClientID, redirect, url.Values{"scope": {"openid email profile " + scopeWrite}, "resource": {s.resource}}, nil)
+			tok := s.login(reg.ClientID, redirect, url.Values{"scope": {"openid email profile " + scopeWrite}, "resource": {s.MCPURL}}, nil)
 			if tok.Scope != scopeWrite {
 				t.Errorf("known scopes next to unknown ones: granted %q, want %q", tok.Scope, scopeWrite)
 			}
@@ -209,19 +210,19 @@ func TestDefaultResource_NoResourceParameter(t *testing.T) {
 				t.Errorf("authorization without resource, shim off: %v; want invalid_target", got)
 			}
 			// The token endpoint requires it too.
-			code := s.authorize(with(q, "resource", s.resource))
+			code := s.authorize(with(q, "resource", s.MCPURL))
 			form := url.Values{"grant_type": {"authorization_code"}, "code": {code.Get("code")}, "code_verifier": {verifier},
 				"redirect_uri": {redirect}, "client_id": {reg.ClientID}}
 			if status, tr := s.token(form); status != http.StatusBadRequest || tr.Error != "invalid_target" {
 				t.Errorf("code exchange without resource, shim off: %d %+v; want invalid_target", status, tr)
 			}
-			s.mustToken(with(form, "resource", s.resource))
+			s.mustToken(with(form, "resource", s.MCPURL))
 			return
 		}
 		tok := s.mustToken(url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")}, "code_verifier": {verifier},
 			"redirect_uri": {redirect}, "client_id": {reg.ClientID}})
-		if status, who := s.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.resource) {
-			t.Errorf("MCP call %d, audience %v; want %s", status, who.Audience, s.resource)
+		if status, who := s.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.MCPURL) {
+			t.Errorf("MCP call %d, audience %v; want %s", status, who.Audience, s.MCPURL)
 		}
 	})
 }
@@ -231,10 +232,10 @@ func TestDefaultResource_NoResourceParameter(t *testing.T) {
 func TestDefaultResource_SeveralResources(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		two := func(named bool) option {
-			return func(s *stack, cfg *mcp.Config) {
-				cfg.Resources = append(cfg.Resources, resourceserver.Resource{URL: s.base + "/other", Scopes: []string{scopeRead}})
+			return func(o *teststack.Options) {
+				o.Resources = append(o.Resources, resourceserver.Resource{URL: teststack.Origin + "/other", Scopes: []string{scopeRead}})
 				if named {
-					cfg.DefaultResource = s.base + "/other"
+					o.MCP = func(st *teststack.Stack, cfg *mcp.Config) { cfg.DefaultResource = st.Base + "/other" }
 				}
 			}
 		}
@@ -251,7 +252,7 @@ func TestDefaultResource_SeveralResources(t *testing.T) {
 				continue
 			}
 			tok := s.login(reg.ClientID, "http://localhost:6274/oauth/callback", url.Values{"scope": {scopeRead}}, nil)
-			if status, who := s.call(tok.AccessToken, s.base+"/other"); status != http.StatusOK || !equalStrings(who.Audience, s.base+"/other") {
+			if status, who := s.call(tok.AccessToken, s.Base+"/other"); status != http.StatusOK || !equalStrings(who.Audience, s.Base+"/other") {
 				t.Errorf("named default: call %d, audience %v", status, who.Audience)
 			}
 		}
@@ -283,8 +284,8 @@ func TestRefreshWithoutResource_GoSDK(t *testing.T) {
 		s := newStack(t, store, opts)
 		reg := s.mustRegister(`{"redirect_uris":["http://localhost:8976/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"client_name":"go-sdk client","application_type":"native"}`)
 		tok := s.login(reg.ClientID, "http://localhost:8976/callback",
-			url.Values{"scope": {scopeRead}, "state": {"KGLLSVEQBDVPXYTUNZ5ZIWEJQA"}, "resource": {s.resource}}, url.Values{"resource": {s.resource}})
-		cfg := &oauth2.Config{ClientID: reg.ClientID, Endpoint: oauth2.Endpoint{TokenURL: s.issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+			url.Values{"scope": {scopeRead}, "state": {"KGLLSVEQBDVPXYTUNZ5ZIWEJQA"}, "resource": {s.MCPURL}}, url.Values{"resource": {s.MCPURL}})
+		cfg := &oauth2.Config{ClientID: reg.ClientID, Endpoint: oauth2.Endpoint{TokenURL: s.Issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, s.http)
 		fresh, err := cfg.TokenSource(ctx, &oauth2.Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
 		if !on {
@@ -292,13 +293,13 @@ func TestRefreshWithoutResource_GoSDK(t *testing.T) {
 			if !errors.As(err, &re) || re.ErrorCode != "invalid_target" {
 				t.Fatalf("go-sdk refresh, shim off: %v; want invalid_target", err)
 			}
-			s.mustToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {reg.ClientID}, "resource": {s.resource}})
+			s.mustToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {reg.ClientID}, "resource": {s.MCPURL}})
 			return
 		}
 		if err != nil {
 			t.Fatalf("go-sdk refresh: %v", err)
 		}
-		if status, who := s.call(fresh.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.resource) {
+		if status, who := s.call(fresh.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.MCPURL) {
 			t.Errorf("refreshed token: call %d, audience %v", status, who.Audience)
 		}
 	})
@@ -314,10 +315,10 @@ func TestRefreshWithoutResource_GoSDK(t *testing.T) {
 func TestLenientResourceMatch_TypeScriptSDKAndMCPGo(t *testing.T) {
 	modes(t, func(o *compat.Options) { o.LenientResourceMatch = false }, func(t *testing.T, store *gormstore.Store, opts compat.Options, on bool) {
 		// An MCP server at the origin: PRM resource "http://127.0.0.1:port".
-		s := newStack(t, store, opts, func(s *stack, cfg *mcp.Config) { cfg.Resources[0].URL = s.base; s.resource = s.base })
+		s := newStack(t, store, opts, func(o *teststack.Options) { o.Resources[0].URL = teststack.Origin })
 		reg := s.mustRegister(testdata(t, "inspector.register.json"))
 		redirect := "http://localhost:6274/oauth/callback"
-		tsResource := s.base + "/"
+		tsResource := s.Base + "/"
 		_, challenge := pkce()
 		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "code_challenge": {challenge},
 			"code_challenge_method": {"S256"}, "redirect_uri": {redirect}, "scope": {scopeRead}, "resource": {tsResource}}
@@ -326,7 +327,7 @@ func TestLenientResourceMatch_TypeScriptSDKAndMCPGo(t *testing.T) {
 		}
 		if on {
 			tok := s.login(reg.ClientID, redirect, url.Values{"scope": {scopeRead}, "resource": {tsResource}}, url.Values{"resource": {tsResource}})
-			if status, who := s.call(tok.AccessToken, s.base+"/"); status != http.StatusOK || !equalStrings(who.Audience, s.base) {
+			if status, who := s.call(tok.AccessToken, s.Base+"/"); status != http.StatusOK || !equalStrings(who.Audience, s.Base) {
 				t.Errorf("call %d, audience %v", status, who.Audience)
 			}
 			if status, tr := s.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
@@ -343,13 +344,13 @@ func TestLenientResourceMatch_TypeScriptSDKAndMCPGo(t *testing.T) {
 			match    bool // with the shim
 			strict   bool // without it
 		}{
-			{s2.base, true, false},
-			{s2.base + "/", true, false},
-			{s2.resource + "/", true, false},
-			{strings.Replace(s2.resource, "http://", "HTTP://", 1), true, true},
-			{"http://localhost:" + s2.base[strings.LastIndex(s2.base, ":")+1:] + "/mcp", false, false}, // another host name
+			{s2.Base, true, false},
+			{s2.Base + "/", true, false},
+			{s2.MCPURL + "/", true, false},
+			{strings.Replace(s2.MCPURL, "http://", "HTTP://", 1), true, true},
+			{"http://localhost:" + s2.Base[strings.LastIndex(s2.Base, ":")+1:] + "/mcp", false, false}, // another host name
 			{"http://127.0.0.1:1/mcp", false, false},                                                   // another port
-			{s2.base + "/mc", false, false},                                                            // not a segment prefix
+			{s2.Base + "/mc", false, false},                                                            // not a segment prefix
 		} {
 			got := s2.authorize(url.Values{"response_type": {"code"}, "client_id": {reg2.ClientID}, "code_challenge": {challenge},
 				"code_challenge_method": {"S256"}, "redirect_uri": {redirect}, "scope": {scopeRead}, "resource": {c.resource}})
@@ -359,9 +360,9 @@ func TestLenientResourceMatch_TypeScriptSDKAndMCPGo(t *testing.T) {
 			}
 		}
 		if on {
-			tok := s2.login(reg2.ClientID, redirect, url.Values{"scope": {scopeRead}, "resource": {s2.base}}, url.Values{"resource": {s2.base}})
-			if status, who := s2.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s2.resource) {
-				t.Errorf("origin as resource: call %d, audience %v; want %s", status, who.Audience, s2.resource)
+			tok := s2.login(reg2.ClientID, redirect, url.Values{"scope": {scopeRead}, "resource": {s2.Base}}, url.Values{"resource": {s2.Base}})
+			if status, who := s2.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s2.MCPURL) {
+				t.Errorf("origin as resource: call %d, audience %v; want %s", status, who.Audience, s2.MCPURL)
 			}
 		}
 	})
@@ -376,8 +377,8 @@ func TestLocalhostAnyPort_ClaudeCode(t *testing.T) {
 		reg := s.mustRegister(testdata(t, "claude-code.register.json"))
 		_, challenge := pkce()
 		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://localhost:49152/callback"},
-			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"claude-state-0123456789"}, "resource": {s.resource}}
-		resp := s.authorizeAt(s.issuer+"/authorize", q)
+			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"claude-state-0123456789"}, "resource": {s.MCPURL}}
+		resp := s.authorizeAt(s.Issuer+"/authorize", q)
 		if on {
 			if got := redirectQuery(t, resp); got.Get("code") == "" {
 				t.Errorf("shim on: %v; want a code", got)
@@ -399,7 +400,7 @@ func TestLocalhostAnyPort_ClaudeCode(t *testing.T) {
 // invalid_redirect_uri. The finding's schemes (issue 14 finding 1) are refused in both.
 func TestDotlessClientSchemes_Cursor(t *testing.T) {
 	modes(t, func(o *compat.Options) { o.DotlessClientSchemes = false }, func(t *testing.T, store *gormstore.Store, opts compat.Options, on bool) {
-		s := newStack(t, store, opts, func(_ *stack, cfg *mcp.Config) { cfg.RateLimits = &mcp.RateLimits{Disabled: true} })
+		s := newStack(t, store, opts, func(o *teststack.Options) { o.RateLimits = &mcp.RateLimits{Disabled: true} })
 		const cb = "cursor://anysphere.cursor-mcp/oauth/callback"
 		for _, bad := range []string{"search-ms:?query=x", "ms-appinstaller:?source=https://attacker.example/x", "x-safari-https://attacker.example/cb",
 			"ftp://attacker.example/cb", "mailto:/x", "javascript:/x", "vscode:?x"} {
@@ -419,11 +420,11 @@ func TestDotlessClientSchemes_Cursor(t *testing.T) {
 		}
 		_, challenge := pkce()
 		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {cb},
-			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"cursor-state-0123456789"}, "resource": {s.resource}}
-		if got := s.authorize(q); got.Get("code") == "" || got.Get("iss") != s.issuer {
+			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"cursor-state-0123456789"}, "resource": {s.MCPURL}}
+		if got := s.authorize(q); got.Get("code") == "" || got.Get("iss") != s.Issuer {
 			t.Errorf("shim on: %v; want a code", got)
 		}
-		resp := s.authorizeAt(s.issuer+"/authorize", with(q, "code_challenge_method", "plain"))
+		resp := s.authorizeAt(s.Issuer+"/authorize", with(q, "code_challenge_method", "plain"))
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 			t.Errorf("error: %d %q; want the error page (a link, not a redirect)", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -439,23 +440,23 @@ func TestRefreshWithoutOfflineAccess(t *testing.T) {
 		s := newStack(t, store, opts)
 		reg := s.mustRegister(testdata(t, "claude-code.register.json"))
 		redirect := "http://localhost:49152/callback"
-		tok := s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "state": {"claude-state-0123456789"}}, url.Values{"resource": {s.resource}})
+		tok := s.login(reg.ClientID, redirect, url.Values{"resource": {s.MCPURL}, "state": {"claude-state-0123456789"}}, url.Values{"resource": {s.MCPURL}})
 		if (tok.RefreshToken != "") != on {
 			t.Errorf("refresh token issued: %v; want %v", tok.RefreshToken != "", on)
 		}
 		var meta provider.AuthorizationServerMetadata
-		getJSON(t, s, s.base+"/.well-known/oauth-authorization-server/oauth", &meta)
+		getJSON(t, s, s.Base+"/.well-known/oauth-authorization-server/oauth", &meta)
 		if slices.Contains(meta.ScopesSupported, provider.OfflineAccessScope) == on {
 			t.Errorf("AS metadata scopes_supported %v (offline_access listed only without the shim)", meta.ScopesSupported)
 		}
 		var prm resourceserver.ProtectedResourceMetadata
-		getJSON(t, s, s.base+"/.well-known/oauth-protected-resource/mcp", &prm)
+		getJSON(t, s, s.Base+"/.well-known/oauth-protected-resource/mcp", &prm)
 		if slices.Contains(prm.ScopesSupported, provider.OfflineAccessScope) {
 			t.Errorf("PRM lists offline_access: %v", prm.ScopesSupported)
 		}
 		if !on {
-			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}, "scope": {scopeRead + " " + provider.OfflineAccessScope},
-				"state": {"claude-state-0123456789"}}, url.Values{"resource": {s.resource}})
+			tok = s.login(reg.ClientID, redirect, url.Values{"resource": {s.MCPURL}, "scope": {scopeRead + " " + provider.OfflineAccessScope},
+				"state": {"claude-state-0123456789"}}, url.Values{"resource": {s.MCPURL}})
 			if tok.RefreshToken == "" {
 				t.Error("offline_access granted but no refresh token")
 			}
@@ -490,7 +491,7 @@ func TestOptionalState_TypeScriptSDK(t *testing.T) {
 		// code_challenge_method, redirect_uri, [state], [scope], [resource].
 		q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "code_challenge": {challenge},
 			"code_challenge_method": {"S256"}, "redirect_uri": {"http://localhost:6274/oauth/callback"},
-			"scope": {scopeRead}, "resource": {s.resource}}
+			"scope": {scopeRead}, "resource": {s.MCPURL}}
 		for _, state := range []string{"", "abc"} {
 			qq := q
 			if state != "" {
@@ -500,7 +501,7 @@ func TestOptionalState_TypeScriptSDK(t *testing.T) {
 			if on && (got.Get("code") == "" || got.Get("state") != state) {
 				t.Errorf("state %q, shim on: %v; want a code (and the state echoed)", state, got)
 			}
-			if !on && (got.Get("error") != "invalid_request" || got.Get("state") != state || got.Get("iss") != s.issuer) {
+			if !on && (got.Get("error") != "invalid_request" || got.Get("state") != state || got.Get("iss") != s.Issuer) {
 				t.Errorf("state %q, shim off: %v; want invalid_request", state, got)
 			}
 		}
@@ -516,7 +517,7 @@ func TestLenientRegistration_GoSDKExample(t *testing.T) {
 	modes(t, func(o *compat.Options) { o.LenientRegistration = false }, func(t *testing.T, store *gormstore.Store, opts compat.Options, on bool) {
 		s := newStack(t, store, opts)
 		redirect := "http://localhost:3142"
-		reg, err := oauthex.RegisterClient(context.Background(), s.issuer+"/register", &oauthex.ClientRegistrationMetadata{
+		reg, err := oauthex.RegisterClient(context.Background(), s.Issuer+"/register", &oauthex.ClientRegistrationMetadata{
 			ClientName: "Dynamically registered MCP client", RedirectURIs: []string{redirect}, Scope: "read",
 		}, s.http)
 		if err != nil {
@@ -532,9 +533,9 @@ func TestLenientRegistration_GoSDKExample(t *testing.T) {
 		verifier, challenge := pkce()
 		got := s.authorize(url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {redirect},
 			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {"ZGVmYXVsdC1zdGF0ZS0wMTIz"},
-			"resource": {s.resource}, "scope": {scopeRead}})
-		req, _ := http.NewRequest(http.MethodPost, s.issuer+"/token", strings.NewReader(url.Values{"grant_type": {"authorization_code"},
-			"code": {got.Get("code")}, "code_verifier": {verifier}, "redirect_uri": {redirect}, "resource": {s.resource}}.Encode()))
+			"resource": {s.MCPURL}, "scope": {scopeRead}})
+		req, _ := http.NewRequest(http.MethodPost, s.Issuer+"/token", strings.NewReader(url.Values{"grant_type": {"authorization_code"},
+			"code": {got.Get("code")}, "code_verifier": {verifier}, "redirect_uri": {redirect}, "resource": {s.MCPURL}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(url.QueryEscape(reg.ClientID), url.QueryEscape(reg.ClientSecret))
 		resp, err := s.http.Do(req)
@@ -585,7 +586,7 @@ func TestDefaultScopes_Rule(t *testing.T) {
 		login := func(s *stack, registerScope string) string {
 			reg := s.mustRegister(`{"redirect_uris":["` + redirect + `"],"token_endpoint_auth_method":"none",` +
 				`"grant_types":["authorization_code","refresh_token"],"scope":"` + registerScope + `"}`)
-			return s.login(reg.ClientID, redirect, url.Values{"resource": {s.resource}}, nil).Scope
+			return s.login(reg.ClientID, redirect, url.Values{"resource": {s.MCPURL}}, nil).Scope
 		}
 		s := newStack(t, store, compat.Default())
 		if got := login(s, ""); got != scopeRead {
@@ -594,9 +595,9 @@ func TestDefaultScopes_Rule(t *testing.T) {
 		if got := login(s, scopeWrite); got != scopeWrite {
 			t.Errorf("registered for %s only: %q, want %q", scopeWrite, got, scopeWrite)
 		}
-		noDefaults := newStack(t, store, compat.Default(), func(_ *stack, cfg *mcp.Config) {
-			cfg.Resources[0].DefaultScopes = nil
-			cfg.Resources[0].Scopes = append(cfg.Resources[0].Scopes, provider.OfflineAccessScope)
+		noDefaults := newStack(t, store, compat.Default(), func(o *teststack.Options) {
+			o.Resources[0].DefaultScopes = nil
+			o.Resources[0].Scopes = append(o.Resources[0].Scopes, provider.OfflineAccessScope)
 		})
 		if got, want := login(noDefaults, ""), scopeRead+" "+scopeWrite+" "+scopeAdmin; got != want {
 			t.Errorf("no resource defaults: %q, want the client's registered scopes %q", got, want)

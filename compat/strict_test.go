@@ -29,10 +29,10 @@ func TestStrict_SpecConformingFlow(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
 		s := newStack(t, store, compat.Strict())
 		var prm resourceserver.ProtectedResourceMetadata
-		getJSON(t, s, s.base+"/.well-known/oauth-protected-resource/mcp", &prm)
+		getJSON(t, s, s.Base+"/.well-known/oauth-protected-resource/mcp", &prm)
 		var meta provider.AuthorizationServerMetadata
-		getJSON(t, s, s.base+"/.well-known/oauth-authorization-server/oauth", &meta)
-		if prm.Resource != s.resource || !slices.Contains(meta.ScopesSupported, provider.OfflineAccessScope) {
+		getJSON(t, s, s.Base+"/.well-known/oauth-authorization-server/oauth", &meta)
+		if prm.Resource != s.MCPURL || !slices.Contains(meta.ScopesSupported, provider.OfflineAccessScope) {
 			t.Fatalf("PRM %+v, AS scopes %v", prm, meta.ScopesSupported)
 		}
 		scope := strings.Join(append(prm.ScopesSupported, provider.OfflineAccessScope), " ")
@@ -43,24 +43,24 @@ func TestStrict_SpecConformingFlow(t *testing.T) {
 		state := oauth2.GenerateVerifier()
 		verifier, challenge := pkce()
 		got := s.authorize(url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {redirect},
-			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {state}, "scope": {scope}, "resource": {s.resource}})
-		if got.Get("code") == "" || got.Get("state") != state || got.Get("iss") != s.issuer {
+			"code_challenge": {challenge}, "code_challenge_method": {"S256"}, "state": {state}, "scope": {scope}, "resource": {s.MCPURL}})
+		if got.Get("code") == "" || got.Get("state") != state || got.Get("iss") != s.Issuer {
 			t.Fatalf("authorization: %v", got)
 		}
 		tok := s.mustToken(url.Values{"grant_type": {"authorization_code"}, "code": {got.Get("code")}, "code_verifier": {verifier},
-			"redirect_uri": {redirect}, "client_id": {reg.ClientID}, "resource": {s.resource}})
+			"redirect_uri": {redirect}, "client_id": {reg.ClientID}, "resource": {s.MCPURL}})
 		if tok.Scope != scope || tok.RefreshToken == "" {
 			t.Errorf("token: scope %q, refresh token %v", tok.Scope, tok.RefreshToken != "")
 		}
-		if status, who := s.call(tok.AccessToken); status != http.StatusOK || who.Subject != subject || !equalStrings(who.Audience, s.resource) {
+		if status, who := s.call(tok.AccessToken); status != http.StatusOK || who.Subject != subject || !equalStrings(who.Audience, s.MCPURL) {
 			t.Errorf("MCP call %d %+v", status, who)
 		}
 		next := s.mustToken(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
-			"client_id": {reg.ClientID}, "resource": {s.resource}})
+			"client_id": {reg.ClientID}, "resource": {s.MCPURL}})
 		if status, _ := s.call(next.AccessToken); status != http.StatusOK {
 			t.Errorf("MCP call after refresh: %d", status)
 		}
-		if resp, _ := s.http.Get(s.base + "/.well-known/oauth-authorization-server"); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := s.http.Get(s.Base + "/.well-known/oauth-authorization-server"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("root metadata under Strict: %d, want 404", resp.StatusCode)
 		}
 	})
@@ -110,7 +110,7 @@ func TestStrict_GoSDKClientLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, _ := http.NewRequest(http.MethodPost, s.resource, strings.NewReader(`{}`))
+		req, _ := http.NewRequest(http.MethodPost, s.MCPURL, strings.NewReader(`{}`))
 		resp, err := s.http.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -126,7 +126,7 @@ func TestStrict_GoSDKClientLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status, who := s.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.resource) ||
+		if status, who := s.call(tok.AccessToken); status != http.StatusOK || !equalStrings(who.Audience, s.MCPURL) ||
 			!slices.Contains(who.Scopes, scopeRead) || !slices.Contains(who.Scopes, provider.OfflineAccessScope) {
 			t.Errorf("MCP call %d %+v", status, who)
 		}
