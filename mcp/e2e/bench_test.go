@@ -17,22 +17,22 @@ func BenchmarkProtect(b *testing.B) {
 		b.Run(backend, func(b *testing.B) {
 			s := newStack(b, gormtest.Open(b, backend), stackConfig{oneResource: true})
 			c := newRawClient(b, s)
-			q, verifier, err := c.authorize(b, s.resource)
+			q, verifier, err := c.authorize(b, s.MCPURL)
 			if err != nil {
 				b.Fatal(err)
 			}
-			status, tok := c.exchange(b, q.Get("code"), verifier, s.resource)
+			status, tok := c.exchange(b, q.Get("code"), verifier, s.MCPURL)
 			if status != http.StatusOK {
 				b.Fatalf("exchange: %d %+v", status, tok)
 			}
-			h, err := s.auth.Protect(s.resource, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), scopeTools)
+			h, err := s.Server.Protect(s.MCPURL, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), scopeTools)
 			if err != nil {
 				b.Fatal(err)
 			}
 			// serve reports false (and the answer) when the request was refused; only the
 			// benchmark goroutine may stop the benchmark.
 			serve := func(b *testing.B) bool {
-				req := httptest.NewRequest(http.MethodPost, s.resource, nil)
+				req := httptest.NewRequest(http.MethodPost, s.MCPURL, nil)
 				req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)

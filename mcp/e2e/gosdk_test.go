@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -45,26 +46,26 @@ func goSDKServer() *sdk.Server {
 	return server
 }
 
-// mountGoSDK protects go-sdk MCP servers with gosdk.RequireBearer at /mcp (s.resource,
-// per-tool scopes) and, when the stack has it, /other (s.other).
+// mountGoSDK protects go-sdk MCP servers with gosdk.RequireBearer at /mcp (s.MCPURL,
+// per-tool scopes) and, when the stack has it, /other (s.OtherURL).
 func (s *stack) mountGoSDK(t testing.TB) {
 	t.Helper()
 	server := goSDKServer()
 	handler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)
-	protect, err := gosdk.RequireBearer(s.auth, s.bearerOptions())
+	protect, err := gosdk.RequireBearer(s.Server, s.bearerOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.rs.Handle("/mcp", protect(handler))
-	if s.other == "" {
+	s.ResourceMux.Handle("/mcp", protect(handler))
+	if s.OtherURL == "" {
 		return
 	}
-	protectOther, err := gosdk.RequireBearer(s.auth, resourceserver.BearerOptions{Resource: s.other, Scopes: []string{scopeTools}, Logger: quiet})
+	protectOther, err := gosdk.RequireBearer(s.Server, resourceserver.BearerOptions{Resource: s.OtherURL, Scopes: []string{scopeTools}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := goSDKServer()
-	s.rs.Handle("/other", protectOther(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return other }, nil)))
+	s.ResourceMux.Handle("/other", protectOther(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return other }, nil)))
 }
 
 // fetchCode is the go-sdk AuthorizationCodeFetcher of the tests: instead of opening a
@@ -100,7 +101,7 @@ type goSDKClient struct {
 }
 
 // connectGoSDK connects a go-sdk client with an auth.AuthorizationCodeHandler built from
-// cfg (AuthorizationCodeFetcher set to fetchCode) to s.resource. Connect triggers the
+// cfg (AuthorizationCodeFetcher set to fetchCode) to s.MCPURL. Connect triggers the
 // whole login: the initialize request gets 401.
 func connectGoSDK(t testing.TB, s *stack, cfg *auth.AuthorizationCodeHandlerConfig) *goSDKClient {
 	t.Helper()
@@ -112,7 +113,7 @@ func connectGoSDK(t testing.TB, s *stack, cfg *auth.AuthorizationCodeHandlerConf
 	sn := &sniffer{}
 	client := sdk.NewClient(&sdk.Implementation{Name: "e2e-go-sdk-client", Version: "1.0.0"}, nil)
 	session, err := client.Connect(t.Context(), &sdk.StreamableClientTransport{
-		Endpoint:     s.resource,
+		Endpoint:     s.MCPURL,
 		OAuthHandler: h,
 		HTTPClient:   &http.Client{Transport: sn},
 		MaxRetries:   -1,
@@ -192,33 +193,33 @@ func TestGoSDK_DynamicClientRegistration(t *testing.T) {
 			t.Fatalf("tools %v", names)
 		}
 		id := c.call(t, "whoami")
-		id.check(t, s.resource, scopeTools)
+		id.check(t, s.MCPURL, scopeTools)
 
-		s.rec.expectSequence(t,
-			step{http.MethodPost, "/mcp", http.StatusUnauthorized},
-			step{http.MethodGet, "/.well-known/oauth-protected-resource/mcp", http.StatusOK},
-			step{http.MethodGet, "/.well-known/oauth-authorization-server", http.StatusOK},
-			step{http.MethodPost, "/register", http.StatusCreated},
-			step{http.MethodGet, "/authorize", anyRedirect},
-			step{http.MethodPost, "/token", http.StatusOK},
-			step{http.MethodPost, "/mcp", http.StatusOK},
+		s.Recorder.ExpectSequence(t,
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusUnauthorized},
+			teststack.Step{Method: http.MethodGet, Suffix: "/.well-known/oauth-protected-resource/mcp", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodGet, Suffix: "/.well-known/oauth-authorization-server", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/register", Status: http.StatusCreated},
+			teststack.Step{Method: http.MethodGet, Suffix: "/authorize", Status: teststack.AnyRedirect},
+			teststack.Step{Method: http.MethodPost, Suffix: "/token", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusOK},
 		)
-		reg := s.rec.at("/register", "")
+		reg := s.Recorder.At("/register", "")
 		if len(reg) != 1 || reg[0].JSON["application_type"] != "native" {
 			t.Errorf("registration requests %v (go-sdk sends application_type native for loopback redirect URIs)", reg)
 		}
-		authz := s.rec.at("/authorize", "")[0].Params
-		if authz.Get("resource") != s.resource || authz.Get("code_challenge_method") != "S256" || authz.Get("scope") != scopeTools ||
+		authz := s.Recorder.At("/authorize", "")[0].Params
+		if authz.Get("resource") != s.MCPURL || authz.Get("code_challenge_method") != "S256" || authz.Get("scope") != scopeTools ||
 			authz.Get("client_id") != id.ClientID {
 			t.Errorf("authorization request %v", authz)
 		}
-		exchange := s.rec.at("/token", "authorization_code")
-		if len(exchange) != 1 || exchange[0].Params.Get("resource") != s.resource || exchange[0].Params.Get("client_id") != id.ClientID {
+		exchange := s.Recorder.At("/token", "authorization_code")
+		if len(exchange) != 1 || exchange[0].Params.Get("resource") != s.MCPURL || exchange[0].Params.Get("client_id") != id.ClientID {
 			t.Errorf("code exchange %v", exchange)
 		}
 		// The token is bound to this MCP endpoint only (RFC 8707): the other endpoint of
 		// the same authorization server refuses it.
-		if resp, body := bearerCall(t, s.other, c.sniff.last(), "whoami"); resp.StatusCode != http.StatusUnauthorized ||
+		if resp, body := bearerCall(t, s.OtherURL, c.sniff.last(), "whoami"); resp.StatusCode != http.StatusUnauthorized ||
 			!strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 			t.Errorf("token at the other resource: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 		}
@@ -237,7 +238,7 @@ func TestGoSDK_PreregisteredClient(t *testing.T) {
 		s.mountGoSDK(t)
 		// go-sdk picks client_secret_post whenever the metadata lists it, and cannot be
 		// told otherwise; fosite holds a client to its registered method.
-		client, secret, err := s.auth.Provider().CreateClient(t.Context(), provider.ClientSpec{
+		client, secret, err := s.Server.Provider().CreateClient(t.Context(), provider.ClientSpec{
 			Name: "e2e pre-registered", RedirectURIs: []string{redirectURI},
 			TokenEndpointAuthMethod: provider.AuthMethodClientSecretPost,
 		})
@@ -247,25 +248,25 @@ func TestGoSDK_PreregisteredClient(t *testing.T) {
 		c := connectGoSDK(t, s, &auth.AuthorizationCodeHandlerConfig{
 			RedirectURL: redirectURI,
 			PreregisteredClient: &oauthex.ClientCredentials{
-				ClientID: client.ID, ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: secret}, Issuer: s.issuer,
+				ClientID: client.ID, ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: secret}, Issuer: s.Issuer,
 			},
 		})
 		first := c.call(t, "whoami")
-		first.check(t, s.resource, scopeTools)
+		first.check(t, s.MCPURL, scopeTools)
 		if first.ClientID != client.ID {
 			t.Fatalf("client %s, want %s", first.ClientID, client.ID)
 		}
-		if reg := s.rec.at("/register", ""); len(reg) != 0 {
+		if reg := s.Recorder.At("/register", ""); len(reg) != 0 {
 			t.Errorf("a pre-registered client registered: %v", reg)
 		}
-		exchange := s.rec.at("/token", "authorization_code")
+		exchange := s.Recorder.At("/token", "authorization_code")
 		if len(exchange) != 1 || exchange[0].Basic || !exchange[0].Params.Has("client_secret") {
 			t.Errorf("code exchange %v (want client_secret_post)", exchange)
 		}
 
 		// RFC 7009: the client's access token is revoked behind its back.
 		old := c.sniff.last()
-		resp, err := http.PostForm(s.auth.Provider().Metadata().RevocationEndpoint,
+		resp, err := http.PostForm(s.Server.Provider().Metadata().RevocationEndpoint,
 			url.Values{"token": {old}, "client_id": {client.ID}, "client_secret": {secret}})
 		if err != nil {
 			t.Fatal(err)
@@ -274,14 +275,14 @@ func TestGoSDK_PreregisteredClient(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("revocation: %d", resp.StatusCode)
 		}
-		if resp, body := bearerCall(t, s.resource, old, "whoami"); resp.StatusCode != http.StatusUnauthorized ||
+		if resp, body := bearerCall(t, s.MCPURL, old, "whoami"); resp.StatusCode != http.StatusUnauthorized ||
 			!strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 			t.Fatalf("revoked token: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 		}
 		second := c.call(t, "whoami")
-		second.check(t, s.resource, scopeTools)
-		if second.GrantID == first.GrantID || len(s.rec.at("/authorize", "")) != 2 || c.sniff.last() == old {
-			t.Errorf("after revocation: grant %s (was %s), %d authorizations", second.GrantID, first.GrantID, len(s.rec.at("/authorize", "")))
+		second.check(t, s.MCPURL, scopeTools)
+		if second.GrantID == first.GrantID || len(s.Recorder.At("/authorize", "")) != 2 || c.sniff.last() == old {
+			t.Errorf("after revocation: grant %s (was %s), %d authorizations", second.GrantID, first.GrantID, len(s.Recorder.At("/authorize", "")))
 		}
 	})
 }
@@ -298,13 +299,13 @@ func TestGoSDK_RefreshWithoutResourceKeepsAudience(t *testing.T) {
 		s.mountGoSDK(t)
 		c := connectGoSDK(t, s, dcrConfig())
 		first := c.call(t, "whoami")
-		first.check(t, s.resource, scopeTools)
+		first.check(t, s.MCPURL, scopeTools)
 
 		time.Sleep(lifespan - 10*time.Second + 500*time.Millisecond)
 		second := c.call(t, "whoami")
-		second.check(t, s.resource, scopeTools)
+		second.check(t, s.MCPURL, scopeTools)
 
-		refreshes := s.rec.at("/token", "refresh_token")
+		refreshes := s.Recorder.At("/token", "refresh_token")
 		if len(refreshes) == 0 {
 			t.Fatal("the client did not refresh")
 		}
@@ -316,9 +317,9 @@ func TestGoSDK_RefreshWithoutResourceKeepsAudience(t *testing.T) {
 				t.Logf("go-sdk now sends resource on refresh: %v", r.Params["resource"])
 			}
 		}
-		if second.GrantID != first.GrantID || !second.ExpiresAt.After(first.ExpiresAt) || len(s.rec.at("/authorize", "")) != 1 {
+		if second.GrantID != first.GrantID || !second.ExpiresAt.After(first.ExpiresAt) || len(s.Recorder.At("/authorize", "")) != 1 {
 			t.Errorf("refresh: grant %s → %s, expiry %v → %v, %d authorizations",
-				first.GrantID, second.GrantID, first.ExpiresAt, second.ExpiresAt, len(s.rec.at("/authorize", "")))
+				first.GrantID, second.GrantID, first.ExpiresAt, second.ExpiresAt, len(s.Recorder.At("/authorize", "")))
 		}
 	})
 }
@@ -337,11 +338,11 @@ func TestGoSDK_RefreshFailsWithoutRefreshWithoutResource(t *testing.T) {
 	s := newStack(t, store, stackConfig{compat: &shims, edit: func(c *provider.Config) { c.AccessTokenLifespan = lifespan }})
 	s.mountGoSDK(t)
 	c := connectGoSDK(t, s, dcrConfig())
-	c.call(t, "whoami").check(t, s.resource, scopeTools)
+	c.call(t, "whoami").check(t, s.MCPURL, scopeTools)
 
 	time.Sleep(lifespan - 10*time.Second + 500*time.Millisecond)
 	_, err := c.session.CallTool(t.Context(), &sdk.CallToolParams{Name: "whoami"})
-	refreshes := s.rec.at("/token", "refresh_token")
+	refreshes := s.Recorder.At("/token", "refresh_token")
 	if err == nil || !strings.Contains(err.Error(), "invalid_target") || len(refreshes) == 0 ||
 		refreshes[0].Params.Has("resource") || refreshes[0].Status != http.StatusBadRequest {
 		t.Fatalf("call after the access token's expiry: %v; refreshes %v", err, refreshes)
@@ -359,13 +360,13 @@ func TestGoSDK_StepUpOnInsufficientScope(t *testing.T) {
 		s := newStack(t, store, stackConfig{})
 		s.mountGoSDK(t)
 		c := connectGoSDK(t, s, dcrConfig())
-		c.call(t, "whoami").check(t, s.resource, scopeTools)
+		c.call(t, "whoami").check(t, s.MCPURL, scopeTools)
 
 		admin := c.call(t, "admin")
-		admin.check(t, s.resource, scopeTools, scopeAdmin)
+		admin.check(t, s.MCPURL, scopeTools, scopeAdmin)
 
-		var challenged []event
-		for _, e := range s.rec.at("/mcp", "") {
+		var challenged []teststack.Event
+		for _, e := range s.Recorder.At("/mcp", "") {
 			if e.Status == http.StatusForbidden {
 				challenged = append(challenged, e)
 			}
@@ -374,21 +375,21 @@ func TestGoSDK_StepUpOnInsufficientScope(t *testing.T) {
 			!strings.Contains(challenged[0].Challenge, `scope="tools admin"`) {
 			t.Fatalf("step-up challenges %v", challenged)
 		}
-		authz := s.rec.at("/authorize", "")
+		authz := s.Recorder.At("/authorize", "")
 		if len(authz) != 2 || !sameSet(strings.Fields(authz[1].Params.Get("scope")), []string{scopeTools, scopeAdmin}) ||
-			authz[1].Params.Get("resource") != s.resource {
+			authz[1].Params.Get("resource") != s.MCPURL {
 			t.Fatalf("authorization requests %v", authz)
 		}
-		s.rec.expectSequence(t,
-			step{http.MethodPost, "/mcp", http.StatusForbidden},
-			step{http.MethodGet, "/authorize", anyRedirect},
-			step{http.MethodPost, "/token", http.StatusOK},
-			step{http.MethodPost, "/mcp", http.StatusOK},
+		s.Recorder.ExpectSequence(t,
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusForbidden},
+			teststack.Step{Method: http.MethodGet, Suffix: "/authorize", Status: teststack.AnyRedirect},
+			teststack.Step{Method: http.MethodPost, Suffix: "/token", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusOK},
 		)
-		c.call(t, "whoami").check(t, s.resource, scopeTools, scopeAdmin)
-		t.Logf("go-sdk registrations during the step-up: %d", len(s.rec.at("/register", "")))
-		if slices.ContainsFunc(s.rec.all(), func(e event) bool { return e.Status >= 500 }) {
-			t.Errorf("a server error: %v", s.rec.all())
+		c.call(t, "whoami").check(t, s.MCPURL, scopeTools, scopeAdmin)
+		t.Logf("go-sdk registrations during the step-up: %d", len(s.Recorder.At("/register", "")))
+		if slices.ContainsFunc(s.Recorder.All(), func(e teststack.Event) bool { return e.Status >= 500 }) {
+			t.Errorf("a server error: %v", s.Recorder.All())
 		}
 	})
 }
@@ -406,7 +407,7 @@ func TestGoSDK_PreregisteredBasicClientIsRefused(t *testing.T) {
 	store := gormtest.Open(t, gormtest.SQLite)
 	s := newStack(t, store, stackConfig{})
 	s.mountGoSDK(t)
-	client, secret, err := s.auth.Provider().CreateClient(t.Context(), provider.ClientSpec{
+	client, secret, err := s.Server.Provider().CreateClient(t.Context(), provider.ClientSpec{
 		Name: "e2e basic", RedirectURIs: []string{redirectURI},
 	})
 	if err != nil {
@@ -421,13 +422,13 @@ func TestGoSDK_PreregisteredBasicClientIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := sdk.NewClient(&sdk.Implementation{Name: "e2e-go-sdk-client", Version: "1.0.0"}, nil)
-	session, err := c.Connect(t.Context(), &sdk.StreamableClientTransport{Endpoint: s.resource, OAuthHandler: h, MaxRetries: -1}, nil)
+	session, err := c.Connect(t.Context(), &sdk.StreamableClientTransport{Endpoint: s.MCPURL, OAuthHandler: h, MaxRetries: -1}, nil)
 	if err == nil {
 		_ = session.Close()
 		t.Fatal("go-sdk logged in with a client_secret_basic client: the gap is closed, update this test and the report")
 	}
-	exchange := s.rec.at("/token", "authorization_code")
-	if !strings.Contains(err.Error(), "invalid_client") || len(exchange) == 0 || slices.ContainsFunc(exchange, func(e event) bool {
+	exchange := s.Recorder.At("/token", "authorization_code")
+	if !strings.Contains(err.Error(), "invalid_client") || len(exchange) == 0 || slices.ContainsFunc(exchange, func(e teststack.Event) bool {
 		return e.Basic || !e.Params.Has("client_secret") || e.Status != http.StatusUnauthorized
 	}) {
 		t.Fatalf("connect: %v; code exchange %v", err, exchange)

@@ -14,6 +14,7 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -39,11 +40,11 @@ func (s *stack) mountMCPGo(t testing.TB) {
 	}
 	srv.AddTool(mcpgosdk.NewTool("whoami", mcpgosdk.WithDescription("The caller's identity")), whoami)
 	srv.AddTool(mcpgosdk.NewTool("admin", mcpgosdk.WithDescription("The caller's identity, for admins")), whoami)
-	protect, err := mcpgo.RequireBearer(s.auth, s.bearerOptions())
+	protect, err := mcpgo.RequireBearer(s.Server, s.bearerOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.rs.Handle("/mcp", protect(server.NewStreamableHTTPServer(srv)))
+	s.ResourceMux.Handle("/mcp", protect(server.NewStreamableHTTPServer(srv)))
 }
 
 func initRequest() mcpgosdk.InitializeRequest {
@@ -106,8 +107,8 @@ func loginMCPGo(t testing.TB, s *stack, err error) *transport.OAuthHandler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Get("iss") != s.issuer { // mcp-go ignores it
-		t.Errorf("RFC 9207 iss = %q, want %q", q.Get("iss"), s.issuer)
+	if q.Get("iss") != s.Issuer { // mcp-go ignores it
+		t.Errorf("RFC 9207 iss = %q, want %q", q.Get("iss"), s.Issuer)
 	}
 	if err := h.ProcessAuthorizationResponse(ctx, q.Get("code"), q.Get("state"), verifier); err != nil {
 		t.Fatalf("code exchange: %v", err)
@@ -133,7 +134,7 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 		s.mountMCPGo(t)
 		ctx := t.Context()
 		tokens := client.NewMemoryTokenStore()
-		c, err := client.NewOAuthStreamableHttpClient(s.resource, client.OAuthConfig{
+		c, err := client.NewOAuthStreamableHttpClient(s.MCPURL, client.OAuthConfig{
 			RedirectURI: redirectURI, PKCEEnabled: true, TokenStore: tokens,
 		})
 		if err != nil {
@@ -156,28 +157,28 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first.check(t, s.resource, scopeTools)
+		first.check(t, s.MCPURL, scopeTools)
 		if first.ClientID != h.GetClientID() {
 			t.Errorf("client %s, registered %s", first.ClientID, h.GetClientID())
 		}
 
-		s.rec.expectSequence(t,
-			step{http.MethodGet, "/.well-known/oauth-protected-resource/mcp", http.StatusOK},
-			step{http.MethodGet, "/.well-known/oauth-authorization-server/oauth", http.StatusOK},
-			step{http.MethodPost, "/oauth/register", http.StatusCreated},
-			step{http.MethodGet, "/oauth/authorize", anyRedirect},
-			step{http.MethodPost, "/oauth/token", http.StatusOK},
-			step{http.MethodPost, "/mcp", http.StatusOK},
+		s.Recorder.ExpectSequence(t,
+			teststack.Step{Method: http.MethodGet, Suffix: "/.well-known/oauth-protected-resource/mcp", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodGet, Suffix: "/.well-known/oauth-authorization-server/oauth", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/oauth/register", Status: http.StatusCreated},
+			teststack.Step{Method: http.MethodGet, Suffix: "/oauth/authorize", Status: teststack.AnyRedirect},
+			teststack.Step{Method: http.MethodPost, Suffix: "/oauth/token", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusOK},
 		)
-		reg := s.rec.at("/register", "")
-		if len(reg) != 1 || reg[0].JSON["resource"] != s.resource {
+		reg := s.Recorder.At("/register", "")
+		if len(reg) != 1 || reg[0].JSON["resource"] != s.MCPURL {
 			t.Errorf("registration %v (mcp-go sends resource, an unknown member to ignore)", reg)
 		}
-		authz := s.rec.at("/authorize", "")[0].Params
-		if authz.Has("scope") || authz.Get("resource") != s.resource || authz.Get("code_challenge_method") != "S256" {
+		authz := s.Recorder.At("/authorize", "")[0].Params
+		if authz.Has("scope") || authz.Get("resource") != s.MCPURL || authz.Get("code_challenge_method") != "S256" {
 			t.Errorf("authorization request %v", authz)
 		}
-		if exchange := s.rec.at("/token", "authorization_code"); len(exchange) != 1 || exchange[0].Params.Get("resource") != s.resource {
+		if exchange := s.Recorder.At("/token", "authorization_code"); len(exchange) != 1 || exchange[0].Params.Get("resource") != s.MCPURL {
 			t.Errorf("code exchange %v", exchange)
 		}
 
@@ -194,7 +195,7 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 		old := tok.AccessToken
 		// The client refreshes at its expiry (now + expires_in, which fosite rounds down),
 		// the server refuses the token from its own expiry on: wait for the later one.
-		at, err := s.auth.VerifyAccessToken(ctx, old)
+		at, err := s.Server.VerifyAccessToken(ctx, old)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +204,7 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 			expiry = tok.ExpiresAt
 		}
 		time.Sleep(time.Until(expiry) + 300*time.Millisecond)
-		if resp, body := bearerCall(t, s.resource, old, "whoami"); resp.StatusCode != http.StatusUnauthorized ||
+		if resp, body := bearerCall(t, s.MCPURL, old, "whoami"); resp.StatusCode != http.StatusUnauthorized ||
 			!strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
 			t.Fatalf("expired token: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
 		}
@@ -211,12 +212,12 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatalf("call after expiry: %v", err)
 		}
-		second.check(t, s.resource, scopeTools)
-		refreshes := s.rec.at("/token", "refresh_token")
-		if len(refreshes) != 1 || refreshes[0].Status != http.StatusOK || refreshes[0].Params.Get("resource") != s.resource {
+		second.check(t, s.MCPURL, scopeTools)
+		refreshes := s.Recorder.At("/token", "refresh_token")
+		if len(refreshes) != 1 || refreshes[0].Status != http.StatusOK || refreshes[0].Params.Get("resource") != s.MCPURL {
 			t.Fatalf("refresh requests %v", refreshes)
 		}
-		if second.GrantID != first.GrantID || !second.ExpiresAt.After(first.ExpiresAt) || len(s.rec.at("/authorize", "")) != 1 {
+		if second.GrantID != first.GrantID || !second.ExpiresAt.After(first.ExpiresAt) || len(s.Recorder.At("/authorize", "")) != 1 {
 			t.Errorf("refresh: grant %s → %s, expiry %v → %v", first.GrantID, second.GrantID, first.ExpiresAt, second.ExpiresAt)
 		}
 		tok, err = tokens.GetToken(ctx)
@@ -227,7 +228,7 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 		// RFC 7009: revoking the refresh token ends the grant and its access tokens. The
 		// server answers 401 with resource_metadata, which mcp-go now follows (exact
 		// resource match) to log in again, with the client it registered.
-		resp, err := http.PostForm(s.auth.Provider().Metadata().RevocationEndpoint,
+		resp, err := http.PostForm(s.Server.Provider().Metadata().RevocationEndpoint,
 			url.Values{"token": {tok.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {h.GetClientID()}})
 		if err != nil {
 			t.Fatal(err)
@@ -244,17 +245,17 @@ func TestMCPGo_LoginAndRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatalf("call after the new login: %v", err)
 		}
-		third.check(t, s.resource, scopeTools)
-		if third.GrantID == first.GrantID || third.ClientID != first.ClientID || len(s.rec.at("/register", "")) != 1 {
+		third.check(t, s.MCPURL, scopeTools)
+		if third.GrantID == first.GrantID || third.ClientID != first.ClientID || len(s.Recorder.At("/register", "")) != 1 {
 			t.Errorf("new login: grant %s (was %s), client %s (was %s)", third.GrantID, first.GrantID, third.ClientID, first.ClientID)
 		}
-		s.rec.expectSequence(t,
-			step{http.MethodPost, "/oauth/revoke", http.StatusOK},
-			step{http.MethodPost, "/mcp", http.StatusUnauthorized},
-			step{http.MethodGet, "/.well-known/oauth-protected-resource/mcp", http.StatusOK},
-			step{http.MethodGet, "/oauth/authorize", anyRedirect},
-			step{http.MethodPost, "/oauth/token", http.StatusOK},
-			step{http.MethodPost, "/mcp", http.StatusOK},
+		s.Recorder.ExpectSequence(t,
+			teststack.Step{Method: http.MethodPost, Suffix: "/oauth/revoke", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusUnauthorized},
+			teststack.Step{Method: http.MethodGet, Suffix: "/.well-known/oauth-protected-resource/mcp", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodGet, Suffix: "/oauth/authorize", Status: teststack.AnyRedirect},
+			teststack.Step{Method: http.MethodPost, Suffix: "/oauth/token", Status: http.StatusOK},
+			teststack.Step{Method: http.MethodPost, Suffix: "/mcp", Status: http.StatusOK},
 		)
 	})
 }

@@ -27,7 +27,7 @@ type rawClient struct {
 
 func newRawClient(t testing.TB, s *stack) *rawClient {
 	t.Helper()
-	c, _, err := s.auth.Provider().CreateClient(t.Context(), provider.ClientSpec{
+	c, _, err := s.Server.Provider().CreateClient(t.Context(), provider.ClientSpec{
 		Name: "e2e raw client", RedirectURIs: []string{redirectURI}, Public: true,
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func (c *rawClient) authorize(t testing.TB, resources ...string) (url.Values, st
 		"scope": {scopeTools}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 		"resource": resources,
 	}
-	got, err := authorize(t.Context(), c.s.auth.Provider().Metadata().AuthorizationEndpoint+"?"+q.Encode())
+	got, err := authorize(t.Context(), c.s.Server.Provider().Metadata().AuthorizationEndpoint+"?"+q.Encode())
 	if got == nil && err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ type tokenResponse struct {
 func (c *rawClient) token(t testing.TB, form url.Values) (int, tokenResponse) {
 	t.Helper()
 	form.Set("client_id", c.id)
-	resp, err := http.PostForm(c.s.auth.Provider().Metadata().TokenEndpoint, form)
+	resp, err := http.PostForm(c.s.Server.Provider().Metadata().TokenEndpoint, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,45 +138,45 @@ func TestRFC8707_NarrowingAndWideningAtTheMCPEndpoints(t *testing.T) {
 		c := newRawClient(t, s)
 
 		// Authorized for both, narrowed at the code exchange, then at the refresh.
-		q, verifier, err := c.authorize(t, s.resource, s.other)
+		q, verifier, err := c.authorize(t, s.MCPURL, s.OtherURL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		status, tok := c.exchange(t, q.Get("code"), verifier, s.resource)
+		status, tok := c.exchange(t, q.Get("code"), verifier, s.MCPURL)
 		if status != http.StatusOK {
 			t.Fatalf("narrowing exchange: %d %+v", status, tok)
 		}
-		acceptedOnlyAt(t, tok.AccessToken, s.resource, s.resource, s.other)
-		status, narrowed := c.refresh(t, tok.RefreshToken, s.other)
+		acceptedOnlyAt(t, tok.AccessToken, s.MCPURL, s.MCPURL, s.OtherURL)
+		status, narrowed := c.refresh(t, tok.RefreshToken, s.OtherURL)
 		if status != http.StatusOK {
 			t.Fatalf("narrowing refresh: %d %+v", status, narrowed)
 		}
-		acceptedOnlyAt(t, narrowed.AccessToken, s.other, s.resource, s.other)
+		acceptedOnlyAt(t, narrowed.AccessToken, s.OtherURL, s.MCPURL, s.OtherURL)
 
 		// Authorized for one: widening, a fragment or an unknown resource at the token
 		// endpoint is invalid_target, and the code survives it.
-		q, verifier, err = c.authorize(t, s.resource)
+		q, verifier, err = c.authorize(t, s.MCPURL)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, res := range []string{s.other, s.resource + "#fragment", "https://unregistered.example/mcp"} {
+		for _, res := range []string{s.OtherURL, s.MCPURL + "#fragment", "https://unregistered.example/mcp"} {
 			if status, tr := c.exchange(t, q.Get("code"), verifier, res); status != http.StatusBadRequest || tr.Error != "invalid_target" {
 				t.Errorf("exchange for %s: %d %+v", res, status, tr)
 			}
 		}
-		status, tok = c.exchange(t, q.Get("code"), verifier, s.resource)
+		status, tok = c.exchange(t, q.Get("code"), verifier, s.MCPURL)
 		if status != http.StatusOK {
 			t.Fatalf("exchange after invalid_target: %d %+v", status, tok)
 		}
-		acceptedOnlyAt(t, tok.AccessToken, s.resource, s.resource, s.other)
-		if status, tr := c.refresh(t, tok.RefreshToken, s.other); status != http.StatusBadRequest || tr.Error != "invalid_target" {
+		acceptedOnlyAt(t, tok.AccessToken, s.MCPURL, s.MCPURL, s.OtherURL)
+		if status, tr := c.refresh(t, tok.RefreshToken, s.OtherURL); status != http.StatusBadRequest || tr.Error != "invalid_target" {
 			t.Errorf("widening refresh: %d %+v", status, tr)
 		}
 		status, kept := c.refresh(t, tok.RefreshToken) // not rotated by the refused refresh
 		if status != http.StatusOK {
 			t.Fatalf("refresh without resource after invalid_target: %d %+v", status, kept)
 		}
-		acceptedOnlyAt(t, kept.AccessToken, s.resource, s.resource, s.other)
+		acceptedOnlyAt(t, kept.AccessToken, s.MCPURL, s.MCPURL, s.OtherURL)
 	})
 }
 
@@ -191,9 +191,9 @@ func TestRFC8707_ResourceChecksWithTheDefaultResource(t *testing.T) {
 		s := newStack(t, store, stackConfig{oneResource: true})
 		s.mountGoSDK(t)
 		c := newRawClient(t, s)
-		for _, res := range []string{s.resource + "#fragment", "/mcp", "https://unregistered.example/mcp", strings.TrimSuffix(s.resource, "/mcp") + "/elsewhere"} {
+		for _, res := range []string{s.MCPURL + "#fragment", "/mcp", "https://unregistered.example/mcp", strings.TrimSuffix(s.MCPURL, "/mcp") + "/elsewhere"} {
 			q, _, err := c.authorize(t, res)
-			if err == nil || q.Get("error") != "invalid_target" || q.Get("iss") != s.issuer || q.Get("state") != "e2e-state" {
+			if err == nil || q.Get("error") != "invalid_target" || q.Get("iss") != s.Issuer || q.Get("state") != "e2e-state" {
 				t.Errorf("resource %s: %v %v", res, q, err)
 			}
 		}
@@ -201,13 +201,13 @@ func TestRFC8707_ResourceChecksWithTheDefaultResource(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status, tr := c.exchange(t, q.Get("code"), verifier, s.resource+"#fragment"); status != http.StatusBadRequest || tr.Error != "invalid_target" {
+		if status, tr := c.exchange(t, q.Get("code"), verifier, s.MCPURL+"#fragment"); status != http.StatusBadRequest || tr.Error != "invalid_target" {
 			t.Errorf("exchange for a resource with a fragment: %d %+v", status, tr)
 		}
 		status, tok := c.exchange(t, q.Get("code"), verifier)
 		if status != http.StatusOK {
 			t.Fatalf("exchange: %d %+v", status, tok)
 		}
-		acceptedOnlyAt(t, tok.AccessToken, s.resource, s.resource)
+		acceptedOnlyAt(t, tok.AccessToken, s.MCPURL, s.MCPURL)
 	})
 }

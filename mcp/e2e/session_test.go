@@ -11,9 +11,9 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -40,33 +40,33 @@ func TestGoSDKProtect_SessionPinnedToUser(t *testing.T) {
 			}
 			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "subject=" + at.Subject}}}, nil, nil
 		})
-		protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource})
+		protect, err := gosdk.Protect(s.Server, resourceserver.BearerOptions{Resource: s.MCPURL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.rs.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
+		s.ResourceMux.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
 		login := func(user string) string {
-			c, _, err := s.auth.Provider().CreateClient(t.Context(), provider.ClientSpec{Name: user, RedirectURIs: []string{redirectURI}, Public: true})
+			c, _, err := s.Server.Provider().CreateClient(t.Context(), provider.ClientSpec{Name: user, RedirectURIs: []string{redirectURI}, Public: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			rc := &rawClient{s: s, id: c.ID}
-			q, v, err := rc.authorize(t, s.resource)
+			q, v, err := rc.authorize(t, s.MCPURL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, tok := rc.exchange(t, q.Get("code"), v, s.resource)
+			_, tok := rc.exchange(t, q.Get("code"), v, s.MCPURL)
 			return tok.AccessToken
 		}
 		alice, bob := login("alice"), login("bob")
-		sid, err := mcptest.Open(s.resource, alice, "raw")
+		sid, err := teststack.Open(s.MCPURL, alice, "raw")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status, body, err := mcptest.CallTool(s.resource, bob, sid, "whoami"); err != nil || status == http.StatusOK || strings.Contains(body, "subject=") {
+		if status, body, err := teststack.CallTool(s.MCPURL, bob, sid, "whoami"); err != nil || status == http.StatusOK || strings.Contains(body, "subject=") {
 			t.Fatalf("bob on alice's session: %d %s %v", status, body, err)
 		}
-		if status, body, err := mcptest.CallTool(s.resource, alice, sid, "whoami"); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
+		if status, body, err := teststack.CallTool(s.MCPURL, alice, sid, "whoami"); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
 			t.Fatalf("alice on her session: %d %s %v", status, body, err)
 		}
 	})
@@ -95,12 +95,12 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 				if !tc.checkRevocation {
 					idle = time.Second
 				}
-				protect, err := gosdk.Protect(s.auth, resourceserver.BearerOptions{Resource: s.resource}, gosdk.WithSessions(
-					mcptest.SessionOptions(&sessions.Options{RevalidateInterval: 50 * time.Millisecond, IdleTimeout: idle})))
+				protect, err := gosdk.Protect(s.Server, resourceserver.BearerOptions{Resource: s.MCPURL}, gosdk.WithSessions(
+					teststack.SessionOptions(&sessions.Options{RevalidateInterval: 50 * time.Millisecond, IdleTimeout: idle})))
 				if err != nil {
 					t.Fatal(err)
 				}
-				s.rs.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
+				s.ResourceMux.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
 				live := func() int {
 					n := 0
 					for range server.Sessions() {
@@ -109,16 +109,16 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 					return n
 				}
 				rc := newRawClient(t, s)
-				q, v, err := rc.authorize(t, s.resource)
+				q, v, err := rc.authorize(t, s.MCPURL)
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, tok := rc.exchange(t, q.Get("code"), v, s.resource)
-				sid, err := mcptest.Open(s.resource, tok.AccessToken, "jwt")
+				_, tok := rc.exchange(t, q.Get("code"), v, s.MCPURL)
+				sid, err := teststack.Open(s.MCPURL, tok.AccessToken, "jwt")
 				if err != nil {
 					t.Fatal(err)
 				}
-				resp, err := http.PostForm(s.auth.Provider().Metadata().RevocationEndpoint, url.Values{"token": {tok.RefreshToken}, "client_id": {rc.id}})
+				resp, err := http.PostForm(s.Server.Provider().Metadata().RevocationEndpoint, url.Values{"token": {tok.RefreshToken}, "client_id": {rc.id}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,23 +127,23 @@ func TestGoSDKProtect_JWTRevocationBound(t *testing.T) {
 					t.Fatalf("revocation: %d", resp.StatusCode)
 				}
 				if tc.checkRevocation {
-					if status, _, _ := mcptest.CallTool(s.resource, tok.AccessToken, sid, "whoami"); status != http.StatusUnauthorized {
+					if status, _, _ := teststack.CallTool(s.MCPURL, tok.AccessToken, sid, "whoami"); status != http.StatusUnauthorized {
 						t.Errorf("revoked JWT with CheckRevocation: %d", status)
 					}
-					if !mcptest.Eventually(5*time.Second, func() bool { return live() == 0 }) {
+					if !teststack.Eventually(5*time.Second, func() bool { return live() == 0 }) {
 						t.Errorf("%d sessions left after the revocation", live())
 					}
 					return
 				}
 				time.Sleep(300 * time.Millisecond) // several revalidation rounds
-				if status, body, _ := mcptest.CallTool(s.resource, tok.AccessToken, sid, "whoami"); status != http.StatusOK || live() != 1 {
+				if status, body, _ := teststack.CallTool(s.MCPURL, tok.AccessToken, sid, "whoami"); status != http.StatusOK || live() != 1 {
 					t.Errorf("locally verified JWT before exp: %d %s, %d sessions", status, body, live())
 				}
-				if !mcptest.Eventually(10*time.Second, func() bool { return live() == 0 }) {
+				if !teststack.Eventually(10*time.Second, func() bool { return live() == 0 }) {
 					t.Errorf("%d sessions left after exp and the idle timeout", live())
 				}
-				if !mcptest.Eventually(10*time.Second, func() bool {
-					status, _, _ := mcptest.CallTool(s.resource, tok.AccessToken, sid, "whoami")
+				if !teststack.Eventually(10*time.Second, func() bool {
+					status, _, _ := teststack.CallTool(s.MCPURL, tok.AccessToken, sid, "whoami")
 					return status == http.StatusUnauthorized
 				}) {
 					t.Error("the revoked grant's JWT still accepted after exp")

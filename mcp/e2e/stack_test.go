@@ -1,23 +1,20 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -39,28 +36,19 @@ const (
 // quiet discards the servers' logs.
 var quiet = slog.New(slog.DiscardHandler)
 
-// stack is one mcp.New authorization server in front of two MCP endpoints (one with
+// stack is teststack's full server (mcp.New) in front of two MCP endpoints (one with
 // stackConfig.oneResource), over loopback HTTP, with every request the servers saw
-// recorded.
-type stack struct {
-	// auth is the mcp.New server.
-	auth *mcp.Server
-	// issuer is the authorization server's issuer.
-	issuer string
-	// resource is the main MCP endpoint's URL (resource scopes tools and admin, default
-	// scope tools); other is a second MCP endpoint of the same authorization server
-	// (scope tools), for audience tests.
-	resource, other string
-	// rs is the mux of the resource server's host; tests mount the MCP endpoints on it.
-	rs *http.ServeMux
-	// rec saw every request to the authorization server's and the resource server's host.
-	rec *recorder
-}
+// recorded (Recorder). MCPURL is the main MCP endpoint (resource scopes tools and
+// admin, default scope tools); OtherURL a second MCP endpoint of the same authorization
+// server (scope tools), for audience tests. Tests mount the MCP endpoints on
+// ResourceMux.
+type stack struct{ *teststack.Stack }
 
 // stackConfig varies the topology.
 type stackConfig struct {
 	// issuerPath is appended to the authorization server's origin to make the issuer,
-	// e.g. "/oauth" (metadata then lives at the path-inserted well-known URL).
+	// e.g. "/oauth" (metadata then lives at the path-inserted well-known URL); empty: the
+	// origin is the issuer.
 	issuerPath string
 	// separateHosts puts the MCP endpoints on another origin than the authorization
 	// server, with the protected resource metadata served there.
@@ -79,61 +67,36 @@ type stackConfig struct {
 // newStack starts the servers. The MCP endpoints are mounted by the test.
 func newStack(t testing.TB, store *gormstore.Store, sc stackConfig) *stack {
 	t.Helper()
-	rec := &recorder{}
-	asSrv := httptest.NewUnstartedServer(nil)
-	rsSrv := asSrv
+	origin := teststack.Origin
 	if sc.separateHosts {
-		rsSrv = httptest.NewUnstartedServer(nil)
-	}
-	asOrigin := "http://" + asSrv.Listener.Addr().String()
-	rsOrigin := "http://" + rsSrv.Listener.Addr().String()
-	s := &stack{issuer: asOrigin + sc.issuerPath, resource: rsOrigin + "/mcp", other: rsOrigin + "/other", rec: rec}
-	cfg := provider.Config{
-		Issuer:       s.issuer,
-		Storage:      store,
-		GlobalSecret: []byte("e2e-test-global-secret-0123456789abcdef"),
-		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) {
-			return subject, true
-		},
-		Logger: quiet,
-	}
-	if sc.edit != nil {
-		sc.edit(&cfg)
+		origin = teststack.OtherOrigin
 	}
 	resources := []resourceserver.Resource{
-		{URL: s.resource, Name: "Tools", Scopes: []string{scopeTools, scopeAdmin}, DefaultScopes: []string{scopeTools}},
-		{URL: s.other, Name: "Other tools", Scopes: []string{scopeTools}, DefaultScopes: []string{scopeTools}},
+		{URL: origin + "/mcp", Name: "Tools", Scopes: []string{scopeTools, scopeAdmin}, DefaultScopes: []string{scopeTools}},
+		{URL: origin + "/other", Name: "Other tools", Scopes: []string{scopeTools}, DefaultScopes: []string{scopeTools}},
 	}
 	if sc.oneResource {
-		resources, s.other = resources[:1], ""
+		resources = resources[:1]
 	}
-	var err error
-	s.auth, err = mcp.New(t.Context(), mcp.Config{Provider: cfg, Resources: resources, Compat: sc.compat, JWTAccessTokens: sc.jwt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	asMux := http.NewServeMux()
-	s.auth.Register(asMux)
-	asSrv.Config.Handler = rec.wrap(asMux)
-	s.rs = asMux
-	if sc.separateHosts {
-		s.rs = http.NewServeMux()
-		s.rs.Handle(resourceserver.WellKnownPath, s.auth.ProtectedResourceMetadata())
-		s.rs.Handle(resourceserver.WellKnownPath+"/", s.auth.ProtectedResourceMetadata())
-		rsSrv.Config.Handler = rec.wrap(s.rs)
-		rsSrv.Start()
-		t.Cleanup(rsSrv.Close)
-	}
-	asSrv.Start()
-	t.Cleanup(asSrv.Close)
-	return s
+	return &stack{teststack.Start(t, teststack.Options{
+		Store:           store,
+		IssuerPath:      sc.issuerPath,
+		RootIssuer:      sc.issuerPath == "",
+		Resources:       resources,
+		Subject:         subject,
+		Provider:        sc.edit,
+		Compat:          sc.compat,
+		JWTAccessTokens: sc.jwt,
+		Record:          true,
+		Logger:          quiet,
+	})}
 }
 
 // bearerOptions guards the main MCP endpoint: scopeTools on every request, scopeAdmin
 // for the admin tool.
 func (s *stack) bearerOptions() resourceserver.BearerOptions {
 	return resourceserver.BearerOptions{
-		Resource:        s.resource,
+		Resource:        s.MCPURL,
 		Scopes:          []string{scopeTools},
 		OperationScopes: resourceserver.ToolScopes(map[string][]string{"admin": {scopeAdmin}}),
 		Logger:          quiet,
@@ -223,149 +186,6 @@ func authorize(ctx context.Context, authURL string) (url.Values, error) {
 	}
 	return q, nil
 }
-
-// event is one request the servers saw. Credentials (codes, tokens, secrets, verifiers)
-// are recorded as present, never by value.
-type event struct {
-	Method, Path string
-	Status       int
-	// Challenge is the response's WWW-Authenticate header.
-	Challenge string
-	// Params are the query (GET) or form body (POST) parameters.
-	Params url.Values
-	// JSON is a JSON request body (registration requests).
-	JSON map[string]any
-	// Basic says the request carried HTTP Basic client credentials.
-	Basic bool
-}
-
-func (e event) String() string {
-	return fmt.Sprintf("%s %s → %d %v %v %s", e.Method, e.Path, e.Status, e.Params, e.JSON, e.Challenge)
-}
-
-// recorder records every request through wrap.
-type recorder struct {
-	mu     sync.Mutex
-	events []event
-}
-
-var credentialParams = []string{"code", "code_verifier", "refresh_token", "client_secret", "token", "access_token"}
-
-func (rec *recorder) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := event{Method: r.Method, Path: r.URL.Path, Params: r.URL.Query()}
-		if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Basic ") {
-			e.Basic = true
-		}
-		if r.Method == http.MethodPost && r.Body != nil {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			switch ct := r.Header.Get("Content-Type"); {
-			case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
-				e.Params, _ = url.ParseQuery(string(body))
-			case strings.HasPrefix(ct, "application/json") && strings.Contains(r.URL.Path, mcp.RegistrationPath):
-				_ = json.Unmarshal(body, &e.JSON)
-			}
-		}
-		for _, p := range credentialParams {
-			if e.Params.Has(p) {
-				e.Params.Set(p, "(present)")
-			}
-		}
-		// The event is recorded when the response header is written, before the client
-		// can see any of the response, so a test never misses a request its client saw
-		// answered.
-		sw := &statusWriter{ResponseWriter: w, record: func(status int, h http.Header) {
-			e.Status, e.Challenge = status, h.Get("WWW-Authenticate")
-			rec.mu.Lock()
-			rec.events = append(rec.events, e)
-			rec.mu.Unlock()
-		}}
-		next.ServeHTTP(sw, r)
-		sw.WriteHeader(http.StatusOK) // if the handler wrote nothing
-	})
-}
-
-// all returns the events so far.
-func (rec *recorder) all() []event {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return slices.Clone(rec.events)
-}
-
-// at returns the events so far whose path ends in suffix and, if grant is not empty,
-// whose grant_type is grant.
-func (rec *recorder) at(suffix, grant string) []event {
-	var out []event
-	for _, e := range rec.all() {
-		if strings.HasSuffix(e.Path, suffix) && (grant == "" || e.Params.Get("grant_type") == grant) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// expectSequence fails t unless the recorded events contain steps in this order (other
-// events may come between). Each step matches a method, a path suffix and a status.
-func (rec *recorder) expectSequence(t testing.TB, steps ...step) {
-	t.Helper()
-	events := rec.all()
-	i := 0
-	for _, e := range events {
-		if i < len(steps) && steps[i].matches(e) {
-			i++
-		}
-	}
-	if i < len(steps) {
-		var b strings.Builder
-		for _, e := range events {
-			fmt.Fprintln(&b, "  ", e)
-		}
-		t.Fatalf("step %d (%v) not seen; the servers saw:\n%s", i, steps[i], b.String())
-	}
-}
-
-type step struct {
-	method, suffix string
-	status         int // or anyRedirect
-}
-
-// anyRedirect matches any 3xx status.
-const anyRedirect = -3
-
-func (s step) matches(e event) bool {
-	status := e.Status == s.status || s.status == anyRedirect && e.Status/100 == 3
-	return e.Method == s.method && strings.HasSuffix(e.Path, s.suffix) && status
-}
-
-// statusWriter reports the status and header of a response when it is written; it keeps
-// the writer flushable for SSE streams.
-type statusWriter struct {
-	http.ResponseWriter
-	record func(status int, h http.Header)
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.wrote {
-		return
-	}
-	w.wrote = true
-	w.record(code, w.Header())
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *statusWriter) Flush() {
-	w.WriteHeader(http.StatusOK)
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // bearerCall POSTs a tools/call of tool to endpoint with token, as a client outside any
 // session, and returns the response (body read and closed).
