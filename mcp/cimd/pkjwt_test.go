@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -53,7 +53,7 @@ func TestFlow_PrivateKeyJWTDocument_RFC7523(t *testing.T) {
 			t.Fatalf("metadata %+v", meta)
 		}
 		withAssertion := func(form url.Values, key any, alg jose.SignatureAlgorithm) url.Values {
-			a, err := mcptest.ClientAssertion(key, alg, "sig-1", id, aud)
+			a, err := teststack.ClientAssertion(key, alg, "sig-1", id, aud)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,8 +14,8 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
@@ -83,7 +83,7 @@ func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // startAuthorizationServer runs a test authorization server on a throwaway SQLite store.
-func startAuthorizationServer(resources ...string) (*mcptest.AS, func()) {
+func startAuthorizationServer(resources ...string) (*teststack.Stack, func()) {
 	dir, err := os.MkdirTemp("", "gosdk-example")
 	if err != nil {
 		log.Fatal(err)
@@ -100,7 +100,7 @@ func startAuthorizationServer(resources ...string) (*mcptest.AS, func()) {
 	if err := store.Migrate(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	as, err := mcptest.New(store, resources, nil)
+	as, err := teststack.New(context.Background(), teststack.Bare(store, resources, nil))
 	if err != nil {
 		log.Fatal(err)
 	}

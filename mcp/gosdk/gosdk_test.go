@@ -14,8 +14,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -24,17 +24,13 @@ import (
 
 const resource = "https://mcp.example.com/mcp"
 
-func newAS(t *testing.T, s *gormstore.Store, resources ...string) *mcptest.AS {
+func newAS(t *testing.T, s *gormstore.Store, resources ...string) *teststack.Stack {
 	t.Helper()
-	a, err := mcptest.New(s, resources, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	a := teststack.Start(t, teststack.Bare(s, resources, nil))
 	return a
 }
 
-func tokens(t *testing.T, a *mcptest.AS, subject, scope, res string) mcptest.Tokens {
+func tokens(t *testing.T, a *teststack.Stack, subject, scope, res string) teststack.Tokens {
 	t.Helper()
 	tok, err := a.Tokens(subject, scope, res)
 	if err != nil {

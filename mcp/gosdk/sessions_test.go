@@ -13,8 +13,8 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -24,7 +24,7 @@ import (
 // sessionStack is a go-sdk server behind gosdk.RequireBearer with session options, on
 // loopback HTTP.
 type sessionStack struct {
-	as     *mcptest.AS
+	as     *teststack.Stack
 	server *sdk.Server
 	url    string
 }
@@ -37,7 +37,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options) *ses
 		at, _ := gosdk.AccessToken(req.Extra.TokenInfo)
 		return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: "subject=" + at.Subject}}}, nil, nil
 	})
-	protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource}, gosdk.WithSessions(mcptest.SessionOptions(o)))
+	protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource}, gosdk.WithSessions(teststack.SessionOptions(o)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func (s *sessionStack) live() int {
 
 func (s *sessionStack) open(t *testing.T, token, name string) string {
 	t.Helper()
-	sid, err := mcptest.Open(s.url, token, name)
+	sid, err := teststack.Open(s.url, token, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func (s *sessionStack) open(t *testing.T, token, name string) string {
 
 func (s *sessionStack) call(t *testing.T, token, sid string) (int, string) {
 	t.Helper()
-	status, body, err := mcptest.CallTool(s.url, token, sid, "whoami")
+	status, body, err := teststack.CallTool(s.url, token, sid, "whoami")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRequireBearer_SessionsBoundedPerSubject(t *testing.T) {
 				for i := range work {
 					// The initialize alone, as a flood sends it (a follow-up could
 					// find its session already evicted by the others in flight).
-					status, sid, body, err := mcptest.Post(st.url, tok, "", mcptest.InitializeBody(fmt.Sprintf("%s-%d", name, i)))
+					status, sid, body, err := teststack.Post(st.url, tok, "", teststack.InitializeBody(fmt.Sprintf("%s-%d", name, i)))
 					if err == nil && (status != http.StatusOK || sid == "") {
 						err = fmt.Errorf("initialize %d: %d %q %.200s", i, status, sid, body)
 					}
@@ -118,7 +118,7 @@ func TestRequireBearer_SessionsBoundedPerSubject(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		if !mcptest.Eventually(5*time.Second, func() bool { return st.live() <= limit }) {
+		if !teststack.Eventually(5*time.Second, func() bool { return st.live() <= limit }) {
 			t.Fatalf("%d live go-sdk sessions after %d initializes, want ≤ %d", st.live(), opened+1, limit)
 		}
 		var after runtime.MemStats
@@ -154,7 +154,7 @@ func TestRequireBearer_SessionsBoundedInTotal(t *testing.T) {
 				}
 			}
 		}
-		if !mcptest.Eventually(5*time.Second, func() bool { return st.live() == 5 }) {
+		if !teststack.Eventually(5*time.Second, func() bool { return st.live() == 5 }) {
 			t.Fatalf("%d live sessions, want 5", st.live())
 		}
 	})
@@ -177,7 +177,7 @@ func TestRequireBearer_RevokedGrantClosesSession(t *testing.T) {
 		if status, _ := st.call(t, revoked.AccessToken, sid); status != http.StatusUnauthorized {
 			t.Errorf("revoked token: %d", status)
 		}
-		if !mcptest.Eventually(5*time.Second, func() bool { return st.live() == 1 }) {
+		if !teststack.Eventually(5*time.Second, func() bool { return st.live() == 1 }) {
 			t.Fatalf("%d live sessions after the revocation, want 1", st.live())
 		}
 		fresh := tokens(t, st.as, "alice", "files", resource).AccessToken
@@ -216,8 +216,8 @@ func TestRequireBearer_IdleSessionClosed(t *testing.T) {
 func TestRequireBearer_OversizedInitializeRefused(t *testing.T) {
 	st := newSessionStack(t, gormtest.Open(t, gormtest.SQLite), &sessions.Options{MaxBodyBytes: 64 << 10})
 	tok := tokens(t, st.as, "alice", "files", resource).AccessToken
-	big := mcptest.InitializeBody(strings.Repeat("n", 64<<10))
-	status, sid, body, err := mcptest.Post(st.url, tok, "", big)
+	big := teststack.InitializeBody(strings.Repeat("n", 64<<10))
+	status, sid, body, err := teststack.Post(st.url, tok, "", big)
 	if err != nil || status != http.StatusRequestEntityTooLarge || sid != "" || !strings.Contains(body, `"code":-32600`) {
 		t.Errorf("oversized initialize: %d %q %s %v", status, sid, body, err)
 	}
@@ -236,7 +236,7 @@ func TestRequireBearer_OversizedInitializeRefused(t *testing.T) {
 	if n := st.live(); n != 0 {
 		t.Errorf("%d sessions after oversized initializes", n)
 	}
-	if _, err := mcptest.Open(st.url, tok, strings.Repeat("n", 32<<10)); err != nil {
+	if _, err := teststack.Open(st.url, tok, strings.Repeat("n", 32<<10)); err != nil {
 		t.Errorf("initialize within the cap: %v", err)
 	}
 }
@@ -245,7 +245,7 @@ func TestRequireBearer_OversizedInitializeRefused(t *testing.T) {
 // without being read, with or without a token.
 func TestRequireBearer_OversizedBodyDefaultCap(t *testing.T) {
 	st := newSessionStack(t, gormtest.Open(t, gormtest.SQLite), nil)
-	status, _, _, err := mcptest.Post(st.url, "", "", mcptest.InitializeBody(strings.Repeat("n", 2<<20)))
+	status, _, _, err := teststack.Post(st.url, "", "", teststack.InitializeBody(strings.Repeat("n", 2<<20)))
 	if err != nil || status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body without token: %d %v", status, err)
 	}
@@ -260,7 +260,7 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 		a := newAS(t, s, resource)
 		server := sdk.NewServer(&sdk.Implementation{Name: "files", Version: "1"}, nil)
 		protect, err := gosdk.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource},
-			gosdk.WithSessions(mcptest.SessionOptions(&sessions.Options{MaxPerSubject: 1, RevalidateInterval: 50 * time.Millisecond})))
+			gosdk.WithSessions(teststack.SessionOptions(&sessions.Options{MaxPerSubject: 1, RevalidateInterval: 50 * time.Millisecond})))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,22 +269,22 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 		aliceTokens := tokens(t, a, "alice", "files", resource)
 		alice := aliceTokens.AccessToken
 		bob := tokens(t, a, "bob", "files", resource).AccessToken
-		first, err := mcptest.OpenSSE(t.Context(), srv.URL, alice)
+		first, err := teststack.OpenSSE(t.Context(), srv.URL, alice)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(first.Close)
-		init := mcptest.InitializeBody("sse")
-		if status, _, body, err := mcptest.Post(first.Endpoint, bob, "", init); err != nil || status != http.StatusForbidden {
+		init := teststack.InitializeBody("sse")
+		if status, _, body, err := teststack.Post(first.Endpoint, bob, "", init); err != nil || status != http.StatusForbidden {
 			t.Errorf("bob on alice's SSE session: %d %s %v", status, body, err)
 		}
-		if status, _, body, err := mcptest.Post(srv.URL+"/?sessionid=UNKNOWN", bob, "", init); err != nil || status != http.StatusNotFound {
+		if status, _, body, err := teststack.Post(srv.URL+"/?sessionid=UNKNOWN", bob, "", init); err != nil || status != http.StatusNotFound {
 			t.Errorf("unknown SSE session: %d %s %v", status, body, err)
 		}
-		if status, _, body, err := mcptest.Post(first.Endpoint, alice, "", init); err != nil || status != http.StatusAccepted {
+		if status, _, body, err := teststack.Post(first.Endpoint, alice, "", init); err != nil || status != http.StatusAccepted {
 			t.Errorf("alice on her SSE session: %d %s %v", status, body, err)
 		}
-		second, err := mcptest.OpenSSE(t.Context(), srv.URL, alice)
+		second, err := teststack.OpenSSE(t.Context(), srv.URL, alice)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 func TestRequireBearer_OversizedInitializePayloadRefused(t *testing.T) {
 	st := newSessionStack(t, gormtest.Open(t, gormtest.SQLite), &sessions.Options{MaxInitializeBytes: 16 << 10})
 	tok := tokens(t, st.as, "alice", "files", resource).AccessToken
-	status, sid, body, err := mcptest.Post(st.url, tok, "", mcptest.InitializeBody(strings.Repeat("n", 100<<10)))
+	status, sid, body, err := teststack.Post(st.url, tok, "", teststack.InitializeBody(strings.Repeat("n", 100<<10)))
 	if err != nil || status != http.StatusRequestEntityTooLarge || sid != "" || !strings.Contains(body, "16384 bytes") {
 		t.Errorf("100 KiB initialize: %d %q %s %v", status, sid, body, err)
 	}
@@ -321,7 +321,7 @@ func TestRequireBearer_OversizedInitializePayloadRefused(t *testing.T) {
 	}
 	sid = st.open(t, tok, "small")
 	call := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"pad":"` + strings.Repeat("p", 100<<10) + `"}}}`
-	if status, _, body, err := mcptest.Post(st.url, tok, sid, call); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
+	if status, _, body, err := teststack.Post(st.url, tok, sid, call); err != nil || status != http.StatusOK || !strings.Contains(body, "subject=alice") {
 		t.Errorf("100 KiB tools/call on a session: %d %.200s %v", status, body, err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -105,7 +105,7 @@ func ExampleRequireBearer() {
 }
 
 // startAuthorizationServer runs a test authorization server on a throwaway SQLite store.
-func startAuthorizationServer(resources ...string) (*mcptest.AS, func()) {
+func startAuthorizationServer(resources ...string) (*teststack.Stack, func()) {
 	dir, err := os.MkdirTemp("", "mcpgo-example")
 	if err != nil {
 		log.Fatal(err)
@@ -122,7 +122,7 @@ func startAuthorizationServer(resources ...string) (*mcptest.AS, func()) {
 	if err := store.Migrate(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	as, err := mcptest.New(store, resources, nil)
+	as, err := teststack.New(context.Background(), teststack.Bare(store, resources, nil))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -78,11 +78,7 @@ func TestRequireBearer_MCPGoStreamableHTTP(t *testing.T) {
 		srv := httptest.NewUnstartedServer(nil)
 		base := "http://" + srv.Listener.Addr().String()
 		res := resourceserver.Resource{URL: base + "/mcp", Name: "Files", Scopes: []string{"files:read", "admin"}}
-		a, err := mcptest.New(s, []string{res.URL, base + "/other"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := teststack.Start(t, teststack.Bare(s, []string{res.URL, base + "/other"}, nil))
 		var purged atomic.Int64
 		h := server.NewStreamableHTTPServer(filesServer(&purged))
 		protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{
@@ -162,11 +158,7 @@ func TestRequireBearer_MCPGoSSE(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	a, err := mcptest.New(s, []string{base + "/sse"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := teststack.Start(t, teststack.Bare(s, []string{base + "/sse"}, nil))
 	var purged atomic.Int64
 	sse := server.NewSSEServer(filesServer(&purged), server.WithBaseURL(base))
 	protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: base + "/sse"})

@@ -15,7 +15,7 @@ import (
 	mcpgosdk "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
@@ -27,7 +27,7 @@ import (
 // options, on loopback HTTP; live counts the sessions mcp-go has registered (its own
 // hooks, not the Guard's count).
 type sessionStack struct {
-	as   *mcptest.AS
+	as   *teststack.Stack
 	url  string
 	live atomic.Int64
 }
@@ -36,11 +36,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options, serv
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	st := &sessionStack{url: "http://" + srv.Listener.Addr().String() + "/mcp"}
-	a, err := mcptest.New(s, []string{st.url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	a := teststack.Start(t, teststack.Bare(s, []string{st.url}, nil))
 	st.as = a
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(func(context.Context, server.ClientSession) { st.live.Add(1) })
@@ -48,7 +44,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options, serv
 	var purged atomic.Int64
 	mcpServer := filesServer(&purged)
 	server.WithHooks(hooks)(mcpServer)
-	protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: st.url}, mcpgo.WithSessions(mcptest.SessionOptions(o)))
+	protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: st.url}, mcpgo.WithSessions(teststack.SessionOptions(o)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +56,7 @@ func newSessionStack(t *testing.T, s *gormstore.Store, o *sessions.Options, serv
 
 func (s *sessionStack) whoami(t *testing.T, token, sid string) (int, string) {
 	t.Helper()
-	status, body, err := mcptest.CallTool(s.url, token, sid, "whoami")
+	status, body, err := teststack.CallTool(s.url, token, sid, "whoami")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +128,7 @@ func TestRequireBearer_MCPGoSessionsBoundedPerSubject(t *testing.T) {
 		}
 		var first string
 		for i := range 200 {
-			sid, err := mcptest.Open(st.url, tok.AccessToken, fmt.Sprint("client ", i))
+			sid, err := teststack.Open(st.url, tok.AccessToken, fmt.Sprint("client ", i))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +136,7 @@ func TestRequireBearer_MCPGoSessionsBoundedPerSubject(t *testing.T) {
 				first = sid
 			}
 		}
-		if !mcptest.Eventually(5*time.Second, func() bool { return st.live.Load() <= limit }) {
+		if !teststack.Eventually(5*time.Second, func() bool { return st.live.Load() <= limit }) {
 			t.Fatalf("%d sessions registered in mcp-go after 200 initializes, want ≤ %d", st.live.Load(), limit)
 		}
 		if status, body := st.whoami(t, tok.AccessToken, first); status != http.StatusNotFound {
@@ -158,7 +154,7 @@ func TestRequireBearer_MCPGoRevokedGrantClosesSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sid, err := mcptest.Open(st.url, tok.AccessToken, "doomed")
+		sid, err := teststack.Open(st.url, tok.AccessToken, "doomed")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +164,7 @@ func TestRequireBearer_MCPGoRevokedGrantClosesSession(t *testing.T) {
 		if err := st.as.Revoke("alice", tok.RefreshToken); err != nil {
 			t.Fatal(err)
 		}
-		if !mcptest.Eventually(5*time.Second, func() bool { return st.live.Load() == 0 }) {
+		if !teststack.Eventually(5*time.Second, func() bool { return st.live.Load() == 0 }) {
 			t.Fatalf("%d sessions registered after the revocation", st.live.Load())
 		}
 		fresh, err := st.as.Tokens("alice", "files", st.url)
@@ -189,7 +185,7 @@ func TestRequireBearer_MCPGoOversizedInitializeRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, sid, body, err := mcptest.Post(st.url, tok.AccessToken, "", mcptest.InitializeBody(strings.Repeat("n", 64<<10)))
+	status, sid, body, err := teststack.Post(st.url, tok.AccessToken, "", teststack.InitializeBody(strings.Repeat("n", 64<<10)))
 	if err != nil || status != http.StatusRequestEntityTooLarge || sid != "" || !strings.Contains(body, `"code":-32600`) {
 		t.Errorf("oversized initialize: %d %q %s %v", status, sid, body, err)
 	}
@@ -206,14 +202,10 @@ func TestRequireBearer_MCPGoSSESessionPinnedAndBounded(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		srv := httptest.NewUnstartedServer(nil)
 		base := "http://" + srv.Listener.Addr().String()
-		a, err := mcptest.New(s, []string{base + "/sse"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(a.Close)
+		a := teststack.Start(t, teststack.Bare(s, []string{base + "/sse"}, nil))
 		var purged atomic.Int64
 		protect, err := mcpgo.RequireBearer(a.Provider, resourceserver.BearerOptions{Resource: base + "/sse"},
-			mcpgo.WithSessions(mcptest.SessionOptions(&sessions.Options{MaxPerSubject: 1})))
+			mcpgo.WithSessions(teststack.SessionOptions(&sessions.Options{MaxPerSubject: 1})))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,22 +220,22 @@ func TestRequireBearer_MCPGoSSESessionPinnedAndBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, err := mcptest.OpenSSE(t.Context(), base+"/sse", alice.AccessToken)
+		first, err := teststack.OpenSSE(t.Context(), base+"/sse", alice.AccessToken)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(first.Close)
-		init := mcptest.InitializeBody("sse")
-		if status, _, body, err := mcptest.Post(first.Endpoint, bob.AccessToken, "", init); err != nil || status != http.StatusForbidden {
+		init := teststack.InitializeBody("sse")
+		if status, _, body, err := teststack.Post(first.Endpoint, bob.AccessToken, "", init); err != nil || status != http.StatusForbidden {
 			t.Errorf("bob on alice's SSE session: %d %s %v", status, body, err)
 		}
-		if status, _, body, err := mcptest.Post(base+"/message?sessionId=00000000-0000-4000-8000-000000000000", bob.AccessToken, "", init); err != nil || status != http.StatusNotFound {
+		if status, _, body, err := teststack.Post(base+"/message?sessionId=00000000-0000-4000-8000-000000000000", bob.AccessToken, "", init); err != nil || status != http.StatusNotFound {
 			t.Errorf("unknown SSE session: %d %s %v", status, body, err)
 		}
-		if status, _, body, err := mcptest.Post(first.Endpoint, alice.AccessToken, "", init); err != nil || status != http.StatusAccepted {
+		if status, _, body, err := teststack.Post(first.Endpoint, alice.AccessToken, "", init); err != nil || status != http.StatusAccepted {
 			t.Errorf("alice on her SSE session: %d %s %v", status, body, err)
 		}
-		second, err := mcptest.OpenSSE(t.Context(), base+"/sse", alice.AccessToken)
+		second, err := teststack.OpenSSE(t.Context(), base+"/sse", alice.AccessToken)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/mcpgo"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -58,11 +58,7 @@ func TestRequireBearer_WellKnownPathDoesNotBypassToken(t *testing.T) {
 		srv := httptest.NewUnstartedServer(nil)
 		base := "http://" + srv.Listener.Addr().String()
 		res := resourceserver.Resource{URL: base + "/mcp", Name: "Files", Scopes: []string{"files:read", "admin"}}
-		a, err := mcptest.New(s, []string{res.URL}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := teststack.Start(t, teststack.Bare(s, []string{res.URL}, nil))
 		var purged, reached atomic.Int64
 		// mcp-go is configured to serve the metadata too, as the old documentation said:
 		// the middleware must still never hand it an unauthenticated request.
@@ -158,11 +154,7 @@ func TestRequireBearer_WithoutMetadataEverythingNeedsToken(t *testing.T) {
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
 	res := resourceserver.Resource{URL: base + "/mcp", Name: "Files"}
-	a, err := mcptest.New(s, []string{res.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := teststack.Start(t, teststack.Bare(s, []string{res.URL}, nil))
 	var purged, reached atomic.Int64
 	h := server.NewStreamableHTTPServer(filesServer(&purged),
 		server.WithProtectedResourceMetadata(mcpgo.ProtectedResourceMetadata(res, a.Issuer)))

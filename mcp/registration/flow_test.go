@@ -3,7 +3,7 @@ package registration_test
 import (
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -16,16 +16,12 @@ import (
 func TestRegisteredClients_AuthorizationCodeFlow(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		const resource = "https://mcp.example.com/mcp"
-		a, err := mcptest.New(s, []string{resource}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := teststack.Start(t, teststack.Bare(s, []string{resource}, nil))
 		e := newEnv(t, s, registration.Options{DefaultGrantTypes: []string{"authorization_code", "refresh_token"}})
 		for _, method := range []string{provider.AuthMethodNone, provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost} {
 			t.Run(method, func(t *testing.T) {
 				in := e.mustRegister(`{"client_name":"flow","redirect_uris":["http://localhost/callback"],"token_endpoint_auth_method":"` + method + `"}`)
-				tok, err := a.TokensFor(mcptest.Client{ID: in.ClientID, Secret: in.ClientSecret, AuthMethod: method,
+				tok, err := a.TokensFor(teststack.Client{ID: in.ClientID, Secret: in.ClientSecret, AuthMethod: method,
 					RedirectURI: "http://localhost:49152/callback"}, "files:read", resource)
 				if err != nil {
 					t.Fatal(err)
@@ -36,7 +32,7 @@ func TestRegisteredClients_AuthorizationCodeFlow(t *testing.T) {
 				}
 				if method != provider.AuthMethodNone {
 					// The wrong secret is refused.
-					if _, err := a.TokensFor(mcptest.Client{ID: in.ClientID, Secret: "wrong", AuthMethod: method,
+					if _, err := a.TokensFor(teststack.Client{ID: in.ClientID, Secret: "wrong", AuthMethod: method,
 						RedirectURI: "http://localhost:49152/callback"}, "files:read", resource); err == nil {
 						t.Error("wrong client secret accepted")
 					}

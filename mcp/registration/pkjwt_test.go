@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -46,11 +46,7 @@ func TestRegister_RFC7523_PrivateKeyJWT(t *testing.T) {
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		const resource = "https://mcp.example.com/mcp"
-		a, err := mcptest.New(s, []string{resource}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		a := teststack.Start(t, teststack.Bare(s, []string{resource}, nil))
 		aud := a.Issuer + provider.TokenPath
 		e := newEnv(t, s, registration.Options{DefaultGrantTypes: []string{"authorization_code", "refresh_token"}})
 		body := func(extra string) string {
@@ -81,12 +77,12 @@ func TestRegister_RFC7523_PrivateKeyJWT(t *testing.T) {
 			in.TokenEndpointAuthSigningAlg != "ES256" || in.JWKS == nil || len(in.JWKS.Keys) != 1 || in.JWKS.Keys[0].KeyID != "k1" {
 			t.Fatalf("registration response %+v", in)
 		}
-		client := func(key any, alg jose.SignatureAlgorithm, kid string) mcptest.Client {
-			assertion, err := mcptest.ClientAssertion(key, alg, kid, in.ClientID, aud)
+		client := func(key any, alg jose.SignatureAlgorithm, kid string) teststack.Client {
+			assertion, err := teststack.ClientAssertion(key, alg, kid, in.ClientID, aud)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return mcptest.Client{ID: in.ClientID, AuthMethod: provider.AuthMethodPrivateKeyJWT, Assertion: assertion,
+			return teststack.Client{ID: in.ClientID, AuthMethod: provider.AuthMethodPrivateKeyJWT, Assertion: assertion,
 				RedirectURI: "http://localhost:49152/callback"}
 		}
 		tok, err := a.TokensFor(client(ec, jose.ES256, "k1"), "files:read", resource)
@@ -101,12 +97,12 @@ func TestRegister_RFC7523_PrivateKeyJWT(t *testing.T) {
 		twoMethods := client(ec, jose.ES256, "k1")
 		twoMethods.Secret = "some-secret"
 		for name, tc := range map[string]struct {
-			c    mcptest.Client
+			c    teststack.Client
 			want string
 		}{
 			"another key under the client's kid":          {client(other, jose.ES256, "k1"), "invalid_client"},
 			"EdDSA when the client pinned ES256":          {client(ed, jose.EdDSA, "k1"), "invalid_client"},
-			"a secret instead of an assertion":            {mcptest.Client{ID: in.ClientID, Secret: "some-secret", AuthMethod: provider.AuthMethodClientSecretPost, RedirectURI: "http://localhost:49152/callback"}, "invalid_client"},
+			"a secret instead of an assertion":            {teststack.Client{ID: in.ClientID, Secret: "some-secret", AuthMethod: provider.AuthMethodClientSecretPost, RedirectURI: "http://localhost:49152/callback"}, "invalid_client"},
 			"a secret beside the assertion (two methods)": {twoMethods, "invalid_request"},
 		} {
 			t.Run(name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
@@ -38,17 +38,13 @@ func TestRegister_RFC7523_PrivateKeyJWTByJWKSURI(t *testing.T) {
 	defer jwks.Close()
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		const resource = "https://mcp.example.com/mcp"
-		a, err := mcptest.New(s, []string{resource}, func(cfg *provider.Config) {
+		a := teststack.Start(t, teststack.Bare(s, []string{resource}, func(cfg *provider.Config) {
 			ks, err := jwtaccess.NewRemoteKeySets(jwtaccess.RemoteKeySetsConfig{AllowAddress: func(a netip.Addr) bool { return a.IsLoopback() }})
 			if err != nil {
 				t.Fatal(err)
 			}
 			cfg.ClientKeys = ks
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.Close()
+		}))
 		aud := a.Issuer + provider.TokenPath
 		uri := jwks.URL + "/jwks.json"
 		body := `{"client_name":"signer by reference","redirect_uris":["http://localhost/callback"],` +
@@ -68,12 +64,12 @@ func TestRegister_RFC7523_PrivateKeyJWTByJWKSURI(t *testing.T) {
 		if r := e.register(strings.Replace(body, `"jwks_uri":"`+uri+`"`, `"jwks_uri":"ftp://client.example/jwks"`, 1)); r.status != http.StatusBadRequest {
 			t.Fatalf("a non-https jwks_uri: %d %s", r.status, r.raw)
 		}
-		client := func(k *ecdsa.PrivateKey) mcptest.Client {
-			assertion, err := mcptest.ClientAssertion(k, jose.ES256, "k1", in.ClientID, aud)
+		client := func(k *ecdsa.PrivateKey) teststack.Client {
+			assertion, err := teststack.ClientAssertion(k, jose.ES256, "k1", in.ClientID, aud)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return mcptest.Client{ID: in.ClientID, AuthMethod: provider.AuthMethodPrivateKeyJWT, Assertion: assertion,
+			return teststack.Client{ID: in.ClientID, AuthMethod: provider.AuthMethodPrivateKeyJWT, Assertion: assertion,
 				RedirectURI: "http://localhost:49152/callback"}
 		}
 		before := fetches.Load()

@@ -3,31 +3,26 @@ package resourceserver_test
 import (
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // as wraps the test authorization server with fatal-on-error helpers; tokens go to
-// mcptest.DefaultSubject.
+// teststack.DefaultSubject.
 type as struct {
-	*mcptest.AS
+	*teststack.Stack
 	t *testing.T
 }
 
 func newAS(t *testing.T, s provider.Storage, resources []string, edit func(*provider.Config)) *as {
 	t.Helper()
-	a, err := mcptest.New(s, resources, edit)
-	if err != nil {
-		t.Fatalf("mcptest.New: %v", err)
-	}
-	t.Cleanup(a.Close)
-	return &as{AS: a, t: t}
+	return &as{Stack: teststack.Start(t, teststack.Bare(s, resources, edit)), t: t}
 }
 
-func (a *as) tokens(scope, resource string) mcptest.Tokens {
+func (a *as) tokens(scope, resource string) teststack.Tokens {
 	a.t.Helper()
-	tok, err := a.Tokens(mcptest.DefaultSubject, scope, resource)
+	tok, err := a.Tokens(teststack.DefaultSubject, scope, resource)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -36,7 +31,7 @@ func (a *as) tokens(scope, resource string) mcptest.Tokens {
 
 func (a *as) code(scope, resource string) (code, verifier string) {
 	a.t.Helper()
-	code, verifier, err := a.Code(mcptest.DefaultSubject, scope, resource)
+	code, verifier, err := a.Code(teststack.DefaultSubject, scope, resource)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -45,7 +40,7 @@ func (a *as) code(scope, resource string) (code, verifier string) {
 
 func (a *as) revoke(token string) {
 	a.t.Helper()
-	if err := a.Revoke(mcptest.DefaultSubject, token); err != nil {
+	if err := a.Revoke(teststack.DefaultSubject, token); err != nil {
 		a.t.Fatal(err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -27,13 +27,9 @@ func BenchmarkBearer(b *testing.B) {
 
 // opaqueToken starts an authorization server on backend and returns it with an opaque
 // access token for resource with the scope files:read; the server closes with b.
-func opaqueToken(b *testing.B, backend, resource string) (*mcptest.AS, string) {
-	a, err := mcptest.New(gormtest.Open(b, backend), []string{resource}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(a.Close)
-	tok, err := a.Tokens(mcptest.DefaultSubject, "files:read", resource)
+func opaqueToken(b *testing.B, backend, resource string) (*teststack.Stack, string) {
+	a := teststack.Start(b, teststack.Bare(gormtest.Open(b, backend), []string{resource}, nil))
+	tok, err := a.Tokens(teststack.DefaultSubject, "files:read", resource)
 	if err != nil {
 		b.Fatal(err)
 	}

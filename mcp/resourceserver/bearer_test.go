@@ -16,7 +16,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp/internal/mcptest"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -181,7 +181,7 @@ func testRealTokens(t *testing.T, verifierOf func(*as) resourceserver.AccessToke
 		// The verified identity reaches the handler.
 		got := call(t, r.mcpURL, admin.AccessToken)
 		id := got.token
-		if id.Subject != "alice" || id.ClientID != a.ClientID(mcptest.DefaultSubject) || !slices.Equal(id.Scopes, []string{"files:read", "admin"}) ||
+		if id.Subject != "alice" || id.ClientID != a.ClientID(teststack.DefaultSubject) || !slices.Equal(id.Scopes, []string{"files:read", "admin"}) ||
 			!slices.Equal(id.Audience, []string{r.mcpURL}) || time.Until(id.ExpiresAt) < 50*time.Minute || (id.GrantID == "") != viaIntrospection {
 			t.Errorf("identity %+v", id)
 		}
