@@ -1,14 +1,12 @@
 package faults_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,9 +15,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
-	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
@@ -31,11 +29,9 @@ const (
 	redirectURI = "http://127.0.0.1:53682/callback"
 )
 
-var globalSecret = []byte("faults-test-global-secret-0123456789abcdef")
-
-// replica is one in-process server: the whole mcp.Server (OAuth endpoints, registration,
-// bearer middleware on /mcp, /readyz) on its own loopback listener and its own Store
-// (connection pool), as a separate process would have.
+// replica is one in-process server (teststack's full server: OAuth endpoints,
+// registration, bearer middleware on /mcp, /readyz) on its own loopback listener and its
+// own Store (connection pool), as a separate process would have.
 type replica struct {
 	// Base is where requests go (http://127.0.0.1:PORT); the issuer is the shared one.
 	Base string
@@ -46,39 +42,25 @@ type replica struct {
 // compat.Default()); edit, when not nil, changes the configuration further.
 func newReplica(t *testing.T, store *gormstore.Store, opts *compat.Options, edit ...func(*mcp.Config)) *replica {
 	t.Helper()
-	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := mcp.Config{
-		Provider: provider.Config{
-			Issuer: issuer, Storage: store, GlobalSecret: globalSecret,
-			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
-			Logger:      discard,
-		},
+	st := teststack.Start(t, teststack.Options{
+		Store:      store,
+		Issuer:     issuer,
+		Subject:    "alice",
 		Resources:  []resourceserver.Resource{{URL: resourceURL, Name: "Files", Scopes: []string{scope}}},
 		Compat:     opts,
 		RateLimits: &mcp.RateLimits{Disabled: true},
-		Logger:     discard,
-	}
-	for _, e := range edit {
-		e(&cfg)
-	}
-	auth, err := mcp.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	auth.Register(mux)
-	guarded, err := auth.Protect(resourceURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := resourceserver.TokenFromContext(r.Context())
-		_ = json.NewEncoder(w).Encode(map[string]string{"sub": tok.Subject})
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/mcp", guarded)
-	mux.Handle("/readyz", auth.ReadinessHandler())
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &replica{Base: srv.URL, Auth: auth}
+		MCP: func(_ *teststack.Stack, cfg *mcp.Config) {
+			for _, e := range edit {
+				e(cfg)
+			}
+		},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tok, _ := resourceserver.TokenFromContext(r.Context())
+			_ = json.NewEncoder(w).Encode(map[string]string{"sub": tok.Subject})
+		}),
+	})
+	st.Mux.Handle("/readyz", st.Server.ReadinessHandler())
+	return &replica{Base: st.Base, Auth: st.Server}
 }
 
 // reply is what a client saw: status, headers, the OAuth error code and the tokens.
