@@ -16,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
@@ -32,7 +33,7 @@ const (
 	scopeAdmin = "admin"
 )
 
-// env is an mcp.New authorization server trusting two test IdPs (each with its JWKS on
+// env is teststack's full server (mcp.New) trusting two test IdPs (each with its JWKS on
 // its own loopback server), in front of a go-sdk MCP server at resource and a second
 // resource other, with a public and a confidential client.
 type env struct {
@@ -83,53 +84,47 @@ func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 		e.closeIdP = srv.Close
 		e.idp2, _ = testidp.Start(t)
 	}
-	srv := httptest.NewUnstartedServer(nil)
-	origin := "http://" + srv.Listener.Addr().String()
-	e.issuer, e.token = origin, origin+provider.TokenPath
-	e.resource, e.other = origin+"/mcp", origin+"/other"
-	if o.replicaOf != nil { // one issuer and one set of resources, served by another process
-		e.issuer, e.resource, e.other = o.replicaOf.issuer, o.replicaOf.resource, o.replicaOf.other
-	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
-	v, err := idjag.New(idjag.Options{
-		Audience: e.issuer,
-		IdPs: []idjag.TrustedIdP{
-			{Issuer: e.idp.Issuer, JWKSURL: e.idp.Issuer + testidp.JWKSPath},
-			{Issuer: e.idp2.Issuer, JWKSURL: e.idp2.Issuer + testidp.JWKSPath},
-		},
-		Logger:       logger,
-		AllowAddress: netguard.AllowLoopback, // the test IdPs serve their keys on loopback
-	})
-	if err != nil {
-		t.Fatal(err)
+	resources := []resourceserver.Resource{
+		{URL: teststack.Origin + "/mcp", Name: "Tools", Scopes: []string{scopeRead, scopeWrite, scopeAdmin}, DefaultScopes: []string{scopeRead}},
+		{URL: teststack.Origin + "/other", Name: "Other", Scopes: []string{scopeRead}, DefaultScopes: []string{scopeRead}},
 	}
-	cfg := mcp.Config{
-		Provider: provider.Config{
-			Issuer:       e.issuer,
-			Storage:      store,
-			GlobalSecret: []byte("idjag-test-global-secret-0123456789abcdef"),
-			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) {
-				return "", false
-			},
-			IdentityAssertions: &provider.IdentityAssertionGrant{Validator: v, IssueRefreshTokens: o.refresh},
-			Logger:             logger,
+	issuer := ""
+	if o.replicaOf != nil { // one issuer and one set of resources, served by another process
+		issuer = o.replicaOf.issuer
+		resources[0].URL, resources[1].URL = o.replicaOf.resource, o.replicaOf.other
+	}
+	opts := teststack.Options{
+		Store:      store,
+		Issuer:     issuer,
+		RootIssuer: true,
+		Resources:  resources,
+		Provider: func(cfg *provider.Config) {
+			v, err := idjag.New(idjag.Options{
+				Audience: cfg.Issuer,
+				IdPs: []idjag.TrustedIdP{
+					{Issuer: e.idp.Issuer, JWKSURL: e.idp.Issuer + testidp.JWKSPath},
+					{Issuer: e.idp2.Issuer, JWKSURL: e.idp2.Issuer + testidp.JWKSPath},
+				},
+				Logger:       logger,
+				AllowAddress: netguard.AllowLoopback, // the test IdPs serve their keys on loopback
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.AutoApprove = func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false }
+			cfg.IdentityAssertions = &provider.IdentityAssertionGrant{Validator: v, IssueRefreshTokens: o.refresh}
 		},
-		Resources: []resourceserver.Resource{
-			{URL: e.resource, Name: "Tools", Scopes: []string{scopeRead, scopeWrite, scopeAdmin}, DefaultScopes: []string{scopeRead}},
-			{URL: e.other, Name: "Other", Scopes: []string{scopeRead}, DefaultScopes: []string{scopeRead}},
-		},
-		DefaultResource: e.resource,
-		RateLimits:      &mcp.RateLimits{Disabled: true},
+		MCP:        func(_ *teststack.Stack, cfg *mcp.Config) { cfg.DefaultResource = cfg.Resources[0].URL },
+		RateLimits: &mcp.RateLimits{Disabled: true},
+		Logger:     logger,
 	}
 	if o.jwt {
-		cfg.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
+		opts.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 	}
-	e.auth, err = mcp.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	e.auth.Register(mux)
+	st := teststack.Start(t, opts)
+	e.auth, e.issuer, e.token = st.Server, st.Issuer, st.Base+provider.TokenPath
+	e.resource, e.other = st.MCPURL, st.OtherURL
 	server := sdk.NewServer(&sdk.Implementation{Name: "idjag-test", Version: "1.0.0"}, nil)
 	sdk.AddTool(server, &sdk.Tool{Name: "whoami", Description: "The caller's subject"},
 		func(ctx context.Context, req *sdk.CallToolRequest, _ struct{}) (*sdk.CallToolResult, any, error) {
@@ -140,10 +135,7 @@ func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
+	st.Mux.Handle("/mcp", protect(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return server }, nil)))
 
 	if o.replicaOf != nil {
 		e.public, e.confidential, e.confidentialSecret = o.replicaOf.public, o.replicaOf.confidential, o.replicaOf.confidentialSecret
