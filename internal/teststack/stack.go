@@ -8,7 +8,8 @@
 //
 //   - the full one (the default): mcp.New with registration, the compatibility shims,
 //     rate limits, client ID metadata documents, JWT access tokens as configured; the
-//     stack of the compat, e2e and conformance tests;
+//     stack of the compat, mcp/e2e, conformance, faults (replicas on one database,
+//     Options.Issuer) and ID-JAG tests;
 //   - the bare one: provider.New alone, a token source for the tests of the
 //     resource-server side and the SDK adapters (mcp/resourceserver, mcp/gosdk,
 //     mcp/mcpgo, mcp/registration, mcp/cimd), which get tokens through Stack.Tokens.
