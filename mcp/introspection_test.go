@@ -6,14 +6,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -27,24 +25,13 @@ import (
 // operator created (a resource server's credentials) still can.
 func TestNew_RFC7662_4_SelfRegisteredClientCannotIntrospect(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
-		srv := httptest.NewUnstartedServer(nil)
-		base := "http://" + srv.Listener.Addr().String()
-		auth, err := mcp.New(t.Context(), mcp.Config{
-			Provider: provider.Config{
-				Issuer: base, Storage: s, GlobalSecret: []byte("introspection-test-secret-0123456789abcdef"),
-				AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
-				Logger:      slog.New(slog.DiscardHandler),
-			},
-			Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "T", Scopes: []string{"tools"}, DefaultScopes: []string{"tools"}}},
+		stack := teststack.Start(t, teststack.Options{
+			Store:      s,
+			RootIssuer: true,
+			Subject:    "alice",
+			Resources:  []resourceserver.Resource{{URL: teststack.Origin + "/mcp", Name: "T", Scopes: []string{"tools"}, DefaultScopes: []string{"tools"}}},
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		auth.Register(mux)
-		srv.Config.Handler = mux
-		srv.Start()
-		defer srv.Close()
+		base, auth := stack.Base, stack.Server
 		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		post := func(path string, form url.Values, id, secret string) (int, map[string]any) {
 			t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/ratelimit"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
@@ -303,31 +303,20 @@ func TestNew_RejectsInvalidRateLimits(t *testing.T) {
 	}
 }
 
-// newServerAt starts mcp.New on loopback with the issuer at path and one resource at
-// /mcp on the same origin.
+// newServerAt starts teststack's full server (mcp.New) on loopback with the issuer at
+// path and one resource at /mcp on the same origin.
 func newServerAt(t *testing.T, store *gormstore.Store, path string, edit ...func(*mcp.Config)) (*httptest.Server, *mcp.Server) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := mcp.Config{
-		Provider: provider.Config{
-			Issuer:       base + path,
-			Storage:      store,
-			GlobalSecret: []byte("server-test-global-secret-0123456789"),
-			AutoApprove:  func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "alice", true },
-			Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	st := teststack.Start(t, teststack.Options{
+		Store:      store,
+		IssuerPath: path,
+		Subject:    "alice",
+		Resources:  []resourceserver.Resource{{URL: teststack.Origin + "/mcp", Name: "Test", Scopes: []string{"tools"}}},
+		MCP: func(_ *teststack.Stack, cfg *mcp.Config) {
+			for _, e := range edit {
+				e(cfg)
+			}
 		},
-		Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools"}}},
-	}
-	for _, e := range edit {
-		e(&cfg)
-	}
-	auth, err := mcp.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = auth.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, auth
+	})
+	return st.HTTP, st.Server
 }

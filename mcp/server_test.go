@@ -1,18 +1,16 @@
 package mcp_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
@@ -20,45 +18,29 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
-// newServer starts mcp.New on loopback with one resource at /mcp whose handler reports
-// the verified identity.
+// newServer starts teststack's full server (mcp.New) on loopback, issuer at the origin,
+// with one resource at /mcp whose handler reports the verified identity.
 func newServer(t *testing.T, store *gormstore.Store, edit ...func(*mcp.Config)) (*httptest.Server, string, *mcp.Server) {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := mcp.Config{
-		Provider: provider.Config{
-			Issuer:       base,
-			Storage:      store,
-			GlobalSecret: []byte("server-test-global-secret-0123456789"),
-			AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) {
-				return "alice", true
-			},
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	st := teststack.Start(t, teststack.Options{
+		Store:      store,
+		RootIssuer: true,
+		Subject:    "alice",
+		Resources:  []resourceserver.Resource{{URL: teststack.Origin + "/mcp", Name: "Test", Scopes: []string{"tools", "admin"}, DefaultScopes: []string{"tools"}}},
+		MCP: func(_ *teststack.Stack, cfg *mcp.Config) {
+			for _, e := range edit {
+				e(cfg)
+			}
 		},
-		Resources: []resourceserver.Resource{{URL: base + "/mcp", Name: "Test", Scopes: []string{"tools", "admin"}, DefaultScopes: []string{"tools"}}},
-	}
-	for _, e := range edit {
-		e(&cfg)
-	}
-	auth, err := mcp.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	auth.Register(mux)
-	guarded, err := auth.Protect(base+"/mcp", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := resourceserver.TokenFromContext(r.Context())
 		_ = json.NewEncoder(w).Encode(tok)
-	}))
-	if err != nil {
+	})
+	if err := st.Mount(st.Base+"/mcp", whoami); err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/mcp", guarded)
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv, base, auth
+	return st.HTTP, st.Base, st.Server
 }
 
 // The whole MCP discovery and login, as a client that sends neither scope nor resource

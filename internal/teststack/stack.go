@@ -164,6 +164,9 @@ type Stack struct {
 	Handler http.Handler
 	// Recorder holds every request the servers saw (Options.Record); nil without.
 	Recorder *Recorder
+	// HTTP is the stack's own server, for tests that close it early (Close waits for
+	// the requests in flight) or replace its handler.
+	HTTP *httptest.Server
 
 	http    *http.Client
 	servers []*httptest.Server
@@ -215,6 +218,7 @@ func New(ctx context.Context, opts Options) (st *Stack, err error) {
 		clients: map[string]bool{},
 	}
 	st.ResourceMux = st.Mux
+	st.HTTP = main
 	if opts.Record {
 		st.Recorder = &Recorder{}
 	}
@@ -284,7 +288,8 @@ func New(ctx context.Context, opts Options) (st *Stack, err error) {
 			ClientKeySets:             opts.ClientKeySets,
 			ClientIDMetadataDocuments: opts.ClientIDMetadataDocuments,
 			RateLimits:                opts.RateLimits,
-			Logger:                    logger,
+			// Logger unset: the MCP layer logs where the provider does (Options.Provider
+			// may change that).
 		}
 		if opts.MCP != nil {
 			opts.MCP(st, &cfg)

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
@@ -33,7 +34,7 @@ const (
 	flowScope    = "tools"
 )
 
-// stack is an mcp.New authorization server over loopback HTTP in front of one MCP
+// stack is teststack's full server (mcp.New) over loopback HTTP in front of one MCP
 // resource, with client ID metadata documents served by docs.
 type stack struct {
 	auth     *mcp.Server
@@ -50,9 +51,7 @@ type stack struct {
 // newStack starts the servers; opts nil leaves client ID metadata documents off.
 func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.Options) *stack {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	origin := "http://" + srv.Listener.Addr().String()
-	s := &stack{store: store, srv: srv, issuer: origin, resource: origin + "/mcp", docs: docs}
+	s := &stack{store: store, docs: docs}
 	var docsCfg *mcp.ClientIDMetadataDocuments
 	if opts != nil {
 		o := *opts
@@ -62,32 +61,24 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 		o.Logger = quiet
 		docsCfg = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: o}
 	}
-	var err error
-	s.auth, err = mcp.New(t.Context(), mcp.Config{
-		Provider: provider.Config{
-			Issuer:       s.issuer,
-			Storage:      store,
-			GlobalSecret: []byte("cimd-flow-test-global-secret-0123456789"),
-			AutoApprove: func(_ context.Context, req *provider.AuthorizationRequest) (string, bool) {
+	st := teststack.Start(t, teststack.Options{
+		Store:      store,
+		RootIssuer: true,
+		Subject:    flowSubject,
+		Resources:  []resourceserver.Resource{{URL: teststack.Origin + "/mcp", Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
+		Provider: func(cfg *provider.Config) {
+			approve := cfg.AutoApprove
+			cfg.AutoApprove = func(ctx context.Context, req *provider.AuthorizationRequest) (string, bool) {
 				s.mu.Lock()
 				s.views = append(s.views, *req)
 				s.mu.Unlock()
-				return flowSubject, true
-			},
-			Logger: quiet,
+				return approve(ctx, req)
+			}
 		},
-		Resources:                 []resourceserver.Resource{{URL: s.resource, Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
 		ClientIDMetadataDocuments: docsCfg,
 		Logger:                    quiet,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	s.auth.Register(mux)
-	srv.Config.Handler = mux
-	srv.Start()
-	t.Cleanup(srv.Close)
+	s.auth, s.srv, s.issuer, s.resource = st.Server, st.HTTP, st.Issuer, st.MCPURL
 	return s
 }
 
