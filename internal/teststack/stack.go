@@ -53,9 +53,6 @@ const (
 	OtherOrigin = "{other}"
 )
 
-// Scopes are the scopes the bare authorization server knows unless Options.Scopes says
-// otherwise.
-var Scopes = []string{"files", "files:read", "files:write", "admin"}
 
 // DefaultSubject is the user tokens of Stack.Tokens are issued to unless another is
 // asked for.
@@ -85,8 +82,8 @@ type Options struct {
 	// OtherOrigin. Default: one resource {origin}/mcp named "MCP server" without scopes
 	// (full); none (bare).
 	Resources []resourceserver.Resource
-	// Scopes are the bare server's provider.Config.Scopes. Default Scopes. (The full
-	// server's scopes come from the resources.)
+	// Scopes are the bare server's provider.Config.Scopes. Default files, files:read,
+	// files:write and admin. (The full server's scopes come from the resources.)
 	Scopes []string
 	// IssuerPath is appended to the origin to make the issuer. Default "/oauth";
 	// RootIssuer makes the issuer the origin itself.
@@ -263,7 +260,7 @@ func New(ctx context.Context, opts Options) (st *Stack, err error) {
 	if opts.Bare {
 		pcfg.Scopes = opts.Scopes
 		if pcfg.Scopes == nil {
-			pcfg.Scopes = Scopes
+			pcfg.Scopes = []string{"files", "files:read", "files:write", "admin"}
 		}
 		for _, r := range resources {
 			pcfg.Resources = append(pcfg.Resources, r.URL)
