@@ -105,9 +105,9 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosi
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
 		return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 	}
-	ar, ok := r.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	ar, err := accessRequest(r)
+	if err != nil {
+		return err
 	}
 	grant := append(fosite.Arguments{}, ar.GetGrantedScopes()...)
 	access := grant

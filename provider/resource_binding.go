@@ -76,9 +76,9 @@ func (h *resourceHandler) CanSkipClientAuth(context.Context, fosite.AccessReques
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler: it checks and applies the token request's resources.
 func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) error {
-	ar, ok := r.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	ar, err := accessRequest(r)
+	if err != nil {
+		return err
 	}
 	if r.GetGrantTypes().ExactOne("client_credentials") {
 		resources, err := h.clientResources(r)
