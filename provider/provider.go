@@ -60,6 +60,7 @@ type Provider struct {
 	issuerURL     *url.URL
 	secureCookies bool
 	metadata      AuthorizationServerMetadata
+	metadataDoc   http.Handler // serves metadata (MetadataHandler)
 	endpoints     endpoints
 	device        *deviceFlow      // nil: the device grant is off
 	obs           observe.Observer // nil: observation is off (observe.go)
@@ -125,6 +126,9 @@ func New(cfg Config) (*Provider, error) {
 		if p.metadata.ResponseTypesSupported == nil { // required; never null
 			p.metadata.ResponseTypesSupported = []string{"code"}
 		}
+	}
+	if p.metadataDoc, err = p.newMetadataDoc(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
