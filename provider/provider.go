@@ -97,9 +97,9 @@ func New(cfg Config) (*Provider, error) {
 		resources:     make(map[string]bool, len(cfg.Resources)),
 		csrfKey:       deriveKey(cfg.GlobalSecret, "fosite-mcp csrf"),
 		issuerURL:     iss,
+		endpoints:     newEndpoints(cfg, iss),
 		secureCookies: iss.Scheme == "https",
 		obs:           observe.New(cfg.Observer, cfg.Audit, cfg.Logger),
-		endpoints:     newEndpoints(cfg, iss),
 	}
 	for _, r := range cfg.Resources {
 		p.resources[r] = true
