@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -541,7 +542,7 @@ func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []
 	}
 	requested := fosite.RemoveEmpty(strings.Split(pending.Form.Get("scope"), " "))
 	for _, s := range grantedScopes {
-		if !contains(requested, s) {
+		if !slices.Contains(requested, s) {
 			return "", fmt.Errorf("%w: %q", ErrScopeNotRequested, s)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -395,7 +396,7 @@ func (c *Config) canonicaliseResources() error {
 		if err != nil {
 			return fmt.Errorf("provider: Config.DefaultResource: %w", err)
 		}
-		if !contains(c.Resources, cr) {
+		if !slices.Contains(c.Resources, cr) {
 			return errors.New("provider: Config.DefaultResource must be one of Config.Resources")
 		}
 		c.DefaultResource = cr
@@ -486,13 +487,4 @@ func ValidateIssuer(issuer string) error {
 		return errors.New("provider: Config.Issuer must be in canonical form (lowercase scheme and host)")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

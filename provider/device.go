@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -484,7 +485,7 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 		return err
 	}
 	for _, s := range grantedScopes {
-		if !contains(req.Scopes, s) {
+		if !slices.Contains(req.Scopes, s) {
 			return fmt.Errorf("%w: %q", ErrScopeNotRequested, s)
 		}
 	}

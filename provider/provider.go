@@ -353,7 +353,7 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 		return c, nil
 	}
 	registered := c.GetRedirectURIs()
-	if contains(registered, requested) {
+	if slices.Contains(registered, requested) {
 		return c, nil
 	}
 	// For this request only, fosite sees the registered list plus the requested URI when
@@ -389,7 +389,7 @@ func (c redirectURIsFor) GetRedirectURIs() []string { return c.uris }
 // when it is a configured resource or in the client's own audience list.
 func (p *Provider) audienceStrategy(haystack []string, needle []string) error {
 	for _, n := range needle {
-		if p.resources[n] || contains(haystack, n) {
+		if p.resources[n] || slices.Contains(haystack, n) {
 			continue
 		}
 		return ErrInvalidTarget.WithHintf("The resource %q is not served by this authorization server.", n)
