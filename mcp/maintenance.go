@@ -3,12 +3,18 @@ package mcp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/registration"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
-// Maintenance configures the background work of Server.Run.
+// Maintenance configures the background work of Server.Run. It needs a storage that can
+// purge (a Purge(ctx, before) method) and, for each pruning left on, list unused clients
+// (registration.PruneStore with provider.ClientUsageRecorder, and
+// registration.MetadataDocumentPruneStore); storage/gorm does it all, and New refuses a
+// storage that cannot.
 type Maintenance struct {
 	// Interval is how often expired codes, tokens and consent requests are purged and
 	// unused clients pruned. Default 10 minutes.
@@ -42,28 +48,54 @@ type purger interface {
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 
-// Maintain runs one round of maintenance now: it purges expired rows when the storage
-// supports it (storage/gorm does), prunes dynamically registered clients unused for
-// Maintenance.UnusedClientLifetime and client ID metadata document clients unused for
-// Maintenance.UnusedMetadataDocumentClientLifetime when the storage can list them. It
+// maintainer is the storage's maintenance capabilities, found once at New.
+type maintainer struct {
+	purge     purger
+	prune     registration.PruneStore                 // nil: UnusedClientLifetime negative
+	pruneDocs registration.MetadataDocumentPruneStore // nil: UnusedMetadataDocumentClientLifetime negative
+}
+
+// newMaintainer refuses a storage that cannot do what m asks of Run, rather than skip
+// that work silently: purging expired rows needs Purge(ctx, before); pruning unused
+// clients needs registration.PruneStore and provider.ClientUsageRecorder (without the
+// recorder every client would look unused); pruning client ID metadata document clients
+// needs registration.MetadataDocumentPruneStore. storage/gorm has them all; a negative
+// lifetime turns its pruning off.
+func newMaintainer(store provider.Storage, m Maintenance) (maintainer, error) {
+	var mt maintainer
+	var ok bool
+	if mt.purge, ok = store.(purger); !ok {
+		return mt, fmt.Errorf("mcp: Provider.Storage (%T) has no Purge(ctx, before) method, which Run needs to delete expired codes, tokens and pending authorizations (storage/gorm has it)", store)
+	}
+	if m.UnusedClientLifetime > 0 {
+		_, recorder := store.(provider.ClientUsageRecorder)
+		if mt.prune, ok = store.(registration.PruneStore); !ok || !recorder {
+			return mt, fmt.Errorf("mcp: Maintenance.UnusedClientLifetime needs a Provider.Storage (%T) implementing registration.PruneStore and provider.ClientUsageRecorder (storage/gorm does); set it negative to keep unused clients", store)
+		}
+	}
+	if m.UnusedMetadataDocumentClientLifetime > 0 {
+		if mt.pruneDocs, ok = store.(registration.MetadataDocumentPruneStore); !ok {
+			return mt, fmt.Errorf("mcp: Maintenance.UnusedMetadataDocumentClientLifetime needs a Provider.Storage (%T) implementing registration.MetadataDocumentPruneStore (storage/gorm does); set it negative to keep those rows", store)
+		}
+	}
+	return mt, nil
+}
+
+// Maintain runs one round of maintenance now: it purges expired rows, prunes dynamically
+// registered clients unused for Maintenance.UnusedClientLifetime and client ID metadata
+// document clients unused for Maintenance.UnusedMetadataDocumentClientLifetime. It
 // returns how many rows and clients it deleted.
 func (s *Server) Maintain(ctx context.Context) (purged int64, pruned int, err error) {
-	if p, ok := s.store.(purger); ok {
-		n, perr := p.Purge(ctx, time.Now())
-		purged, err = n, perr
-		s.observePurge(ctx, n)
+	mt := s.maintainer
+	purged, err = mt.purge.Purge(ctx, time.Now())
+	s.observePurge(ctx, purged)
+	if mt.prune != nil {
+		n, perr := registration.PruneUnusedClients(ctx, mt.prune, s.maintenance.UnusedClientLifetime)
+		pruned, err = n, errors.Join(err, perr)
 	}
-	if s.maintenance.UnusedClientLifetime > 0 {
-		if ps, ok := s.store.(registration.PruneStore); ok {
-			n, perr := registration.PruneUnusedClients(ctx, ps, s.maintenance.UnusedClientLifetime)
-			pruned, err = n, errors.Join(err, perr)
-		}
-	}
-	if s.maintenance.UnusedMetadataDocumentClientLifetime > 0 {
-		if ps, ok := s.store.(registration.MetadataDocumentPruneStore); ok {
-			n, perr := registration.PruneUnusedMetadataDocumentClients(ctx, ps, s.maintenance.UnusedMetadataDocumentClientLifetime)
-			pruned, err = pruned+n, errors.Join(err, perr)
-		}
+	if mt.pruneDocs != nil {
+		n, perr := registration.PruneUnusedMetadataDocumentClients(ctx, mt.pruneDocs, s.maintenance.UnusedMetadataDocumentClientLifetime)
+		pruned, err = pruned+n, errors.Join(err, perr)
 	}
 	return purged, pruned, err
 }

@@ -2,12 +2,15 @@ package mcp_test
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp"
+	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/observe"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -103,6 +106,54 @@ func TestServer_MaintainReportsPurge(t *testing.T) {
 		n, _, err := auth.Maintain(ctx)
 		if err != nil || n < 2 || purged.Load() != n {
 			t.Fatalf("Maintain purged %d (%v), observer saw %d; want ≥ 2 and equal", n, err, purged.Load())
+		}
+	})
+}
+
+// Issue 10 (one vocabulary: no optional storage capability skipped silently): mcp.New
+// refuses a storage that cannot do Run's maintenance, naming what is missing, instead
+// of skipping the purge or the pruning; with the pruning it cannot do turned off
+// (negative lifetimes), it starts.
+func TestNew_RefusesStorageThatCannotMaintain(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		// The capabilities mcp.New needs beside maintenance: RFC 7592 registration and
+		// compat's refresh grace.
+		type base struct {
+			provider.Storage
+			provider.ClientCompareAndSwapper
+			provider.RefreshTokenGraceStorage
+		}
+		type purger interface {
+			Purge(ctx context.Context, before time.Time) (int64, error)
+		}
+		type purgeOnly struct {
+			base
+			purger
+		}
+		cfg := func(s provider.Storage, m mcp.Maintenance) mcp.Config {
+			return mcp.Config{
+				Provider: provider.Config{Issuer: "https://as.example", Storage: s, GlobalSecret: make([]byte, 32),
+					AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "", false },
+					Logger:      slog.New(slog.DiscardHandler)},
+				Resources:   []resourceserver.Resource{{URL: "https://mcp.example/mcp"}},
+				Maintenance: m,
+				Logger:      slog.New(slog.DiscardHandler),
+			}
+		}
+		noPurge := base{store, store, store}
+		if _, err := mcp.New(t.Context(), cfg(noPurge, mcp.Maintenance{})); err == nil || !strings.Contains(err.Error(), "Purge") {
+			t.Fatalf("mcp.New on a storage without Purge: %v, want an error naming Purge", err)
+		}
+		noPrune := purgeOnly{noPurge, store}
+		if _, err := mcp.New(t.Context(), cfg(noPrune, mcp.Maintenance{})); err == nil || !strings.Contains(err.Error(), "Maintenance.UnusedClientLifetime") {
+			t.Fatalf("mcp.New on a storage that cannot prune clients: %v, want an error naming Maintenance.UnusedClientLifetime", err)
+		}
+		keep := mcp.Maintenance{UnusedClientLifetime: -1, UnusedMetadataDocumentClientLifetime: -1}
+		if _, err := mcp.New(t.Context(), cfg(noPrune, keep)); err != nil {
+			t.Fatalf("mcp.New on a storage that purges, with pruning off: %v", err)
+		}
+		if _, err := mcp.New(t.Context(), cfg(store, mcp.Maintenance{})); err != nil {
+			t.Fatalf("mcp.New on storage/gorm: %v", err)
 		}
 	})
 }

@@ -94,7 +94,9 @@ type Config struct {
 	RateLimits *RateLimits
 
 	// Maintenance configures Run's background work (purging expired rows, pruning
-	// abandoned client registrations). The zero value means the documented defaults.
+	// abandoned client registrations). The zero value means the documented defaults. New
+	// refuses a Provider.Storage that cannot do that work (storage/gorm can) rather than
+	// skip it: see Maintenance.
 	Maintenance Maintenance
 
 	// Logger receives operational logs (never secrets or tokens). Default
@@ -118,8 +120,9 @@ type Server struct {
 	jwt          *jwtSetup // nil with opaque access tokens
 	store        provider.Storage
 	maintenance  Maintenance
-	limits       *limiters // nil: rate limits off
-	builtinLogin bool      // the provider serves its login page
+	maintainer   maintainer // the storage's maintenance capabilities (maintenance.go)
+	limits       *limiters  // nil: rate limits off
+	builtinLogin bool       // the provider serves its login page
 	logger       *slog.Logger
 	obs          observe.Observer // provider.Config.Observer and Audit joined; nil: off (observe.go)
 }
@@ -230,6 +233,9 @@ func prepare(ctx context.Context, cfg Config) (*Server, provider.Config, error) 
 	}
 	s.store = pcfg.Storage
 	s.maintenance = cfg.Maintenance.withDefaults()
+	if s.maintainer, err = newMaintainer(s.store, s.maintenance); err != nil {
+		return nil, none, err
+	}
 	if s.limits, err = s.newLimiters(cfg.RateLimits); err != nil {
 		return nil, none, err
 	}

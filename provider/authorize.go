@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,23 +22,8 @@ type AuthorizationRequest struct {
 	// ID identifies the pending request (the LoginRequestParam value); empty in
 	// AuthorizeHook and AutoApprove, which run before the request is stored.
 	ID string
-	// ClientID is the requesting client's client_id.
-	ClientID string
-	// ClientName is the client's registered name; empty when it has none.
-	ClientName string
-	// ClientURI is the client's registered home page; empty when it has none. Nobody
-	// checked that the client belongs to it: show it as the client's claim, if at all.
-	ClientURI string
-	// ClientURIHost is DisplayHost(ClientURI): its host in ASCII (punycode), for a
-	// consent page to show labelled as unverified.
-	ClientURIHost string
-	// ClientIDHost is the host of the client ID when the client ID is an https URL (an
-	// OAuth Client ID Metadata Document, see ClientResolver), else empty. Whoever
-	// controls that host vouches for ClientName: show it to the user next to the name.
-	ClientIDHost string
-	// Client is the client's registration without secrets; nil when the storage returns
-	// a client type other than *Client.
-	Client *Client
+	// RequestingClient is who asks: the client's ID, name, home page and registration.
+	RequestingClient
 	// RedirectURI is where the response will be sent.
 	RedirectURI string
 	// RedirectHost is DisplayHost(RedirectURI): the host in ASCII (punycode, so that
@@ -359,11 +345,10 @@ func checkPKCEChallenge(challenge, method string) error {
 // newView describes an authorization request for hooks and consent pages.
 func newView(client fosite.Client, redirectURI string, scopes, resources []string) *AuthorizationRequest {
 	v := &AuthorizationRequest{
-		ClientID:     client.GetID(),
-		ClientIDHost: clientIDHost(client.GetID()),
-		RedirectURI:  redirectURI,
-		Scopes:       append([]string{}, scopes...),
-		Resources:    append([]string{}, resources...),
+		RequestingClient: RequestingClient{ClientID: client.GetID(), ClientIDHost: clientIDHost(client.GetID())},
+		RedirectURI:      redirectURI,
+		Scopes:           append([]string{}, scopes...),
+		Resources:        append([]string{}, resources...),
 	}
 	v.RedirectHost = DisplayHost(redirectURI)
 	if pc, ok := client.(*Client); ok {
@@ -557,7 +542,7 @@ func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []
 	}
 	requested := fosite.RemoveEmpty(strings.Split(pending.Form.Get("scope"), " "))
 	for _, s := range grantedScopes {
-		if !contains(requested, s) {
+		if !slices.Contains(requested, s) {
 			return "", fmt.Errorf("%w: %q", ErrScopeNotRequested, s)
 		}
 	}

@@ -164,36 +164,69 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 // allows, a key of the client's JWKS, and a jti used once until exp (recorded last, so
 // a rejected assertion does not burn its jti).
 func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	tok, alg, id, err := parseClientAssertion(r, form)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.assertionClient(ctx, id, alg)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := p.verifyAssertion(ctx, tok, c)
+	if err != nil {
+		return nil, err
+	}
+	exp, err := p.checkAssertionClaims(claims, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := p.recordAssertionJTI(ctx, c, claims.ID, exp); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseClientAssertion checks the request's form (the assertion type, the assertion
+// and no other authentication method) and parses the assertion without verifying it:
+// it returns the token, its alg (one of ClientAssertionAlgs) and the client ID it claims
+// (iss = sub, and client_id when the form has one).
+func parseClientAssertion(r *http.Request, form url.Values) (tok *jwt.JSONWebToken, alg, id string, err error) {
 	if form.Get("client_assertion_type") != ClientAssertionType {
-		return nil, errAssertion("client_assertion_type must be " + ClientAssertionType + ".")
+		return nil, "", "", errAssertion("client_assertion_type must be " + ClientAssertionType + ".")
 	}
 	raw := form.Get("client_assertion")
 	if raw == "" {
-		return nil, errAssertion("client_assertion is missing.")
+		return nil, "", "", errAssertion("client_assertion is missing.")
 	}
 	if _, _, ok := r.BasicAuth(); ok || r.Header.Get("Authorization") != "" || form.Get("client_secret") != "" {
 		// RFC 6749 §5.2 names this case invalid_request, as checkClientAuthHeader does.
-		return nil, fosite.ErrInvalidRequest.WithHint("The client must not use more than one authentication method.")
+		return nil, "", "", fosite.ErrInvalidRequest.WithHint("The client must not use more than one authentication method.")
 	}
-	tok, err := jwt.ParseSigned(raw)
+	tok, err = jwt.ParseSigned(raw)
 	if err != nil || len(tok.Headers) != 1 {
-		return nil, errAssertion("client_assertion is not a compact signed JWT.")
+		return nil, "", "", errAssertion("client_assertion is not a compact signed JWT.")
 	}
-	hdr := tok.Headers[0]
-	if !slices.Contains(ClientAssertionAlgs(), hdr.Algorithm) {
-		return nil, errAssertion(fmt.Sprintf("The assertion algorithm must be one of %v.", ClientAssertionAlgs()))
+	alg = tok.Headers[0].Algorithm
+	if !slices.Contains(ClientAssertionAlgs(), alg) {
+		return nil, "", "", errAssertion(fmt.Sprintf("The assertion algorithm must be one of %v.", ClientAssertionAlgs()))
 	}
 	var unverified jwt.Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return nil, errAssertion("client_assertion claims are malformed.")
+		return nil, "", "", errAssertion("client_assertion claims are malformed.")
 	}
-	id := unverified.Subject
+	id = unverified.Subject
 	if id == "" || unverified.Issuer != id {
-		return nil, errAssertion("The assertion's iss and sub must both be the client_id.")
+		return nil, "", "", errAssertion("The assertion's iss and sub must both be the client_id.")
 	}
 	if cid := form.Get("client_id"); cid != "" && cid != id {
-		return nil, errAssertion("client_id does not match the assertion's sub.")
+		return nil, "", "", errAssertion("client_id does not match the assertion's sub.")
 	}
+	return tok, alg, id, nil
+}
+
+// assertionClient loads the client an assertion names and checks that it is registered
+// for private_key_jwt with keys and, when it fixed one, this alg.
+func (p *Provider) assertionClient(ctx context.Context, id, alg string) (*Client, error) {
 	fc, err := p.fstore.GetClient(ctx, id)
 	if err != nil {
 		if errors.Is(err, fosite.ErrNotFound) {
@@ -205,64 +238,76 @@ func (p *Provider) authenticateAssertion(ctx context.Context, r *http.Request, f
 	if !ok || c.GetTokenEndpointAuthMethod() != AuthMethodPrivateKeyJWT || (c.JWKS == nil && c.JWKSURI == "") {
 		return nil, errAssertion("The client is not registered for private_key_jwt.")
 	}
-	if c.TokenEndpointAuthSigningAlg != "" && hdr.Algorithm != c.TokenEndpointAuthSigningAlg {
+	if c.TokenEndpointAuthSigningAlg != "" && alg != c.TokenEndpointAuthSigningAlg {
 		return nil, errAssertion("The assertion algorithm is not the client's token_endpoint_auth_signing_alg.")
 	}
+	return c, nil
+}
+
+// verifyAssertion verifies the assertion's signature with the client's key named by
+// the header's kid (and fit for its alg) and returns the verified claims.
+func (p *Provider) verifyAssertion(ctx context.Context, tok *jwt.JSONWebToken, c *Client) (jwt.Claims, error) {
+	hdr := tok.Headers[0]
 	var claims jwt.Claims
-	verified := false
 	for _, k := range p.assertionKeys(ctx, c, hdr.KeyID) {
 		if k.KeyID != hdr.KeyID || (k.Use != "" && k.Use != "sig") ||
 			(k.Algorithm != "" && k.Algorithm != hdr.Algorithm) || !slices.Contains(keyAlgs(k.Key), hdr.Algorithm) {
 			continue
 		}
 		if tok.Claims(k.Key, &claims) == nil {
-			verified = true
-			break
+			return claims, nil
 		}
 	}
-	if !verified {
-		return nil, errAssertion("No key of the client (by kid and alg) verifies the assertion.")
-	}
-	now := time.Now()
+	return claims, errAssertion("No key of the client (by kid and alg) verifies the assertion.")
+}
+
+// checkAssertionClaims checks the verified claims' times (exp required, at most
+// MaxClientAssertionLifetime ahead; nbf and iat not in the future), aud (the token
+// endpoint URL or the issuer) and jti (present), and returns exp.
+func (p *Provider) checkAssertionClaims(claims jwt.Claims, now time.Time) (time.Time, error) {
 	if claims.Expiry == nil {
-		return nil, errAssertion("The assertion has no exp.")
+		return time.Time{}, errAssertion("The assertion has no exp.")
 	}
 	exp := claims.Expiry.Time()
 	if !now.Before(exp.Add(clientAssertionLeeway)) {
-		return nil, errAssertion("The assertion has expired.")
+		return exp, errAssertion("The assertion has expired.")
 	}
 	if exp.After(now.Add(MaxClientAssertionLifetime + clientAssertionLeeway)) {
-		return nil, errAssertion("The assertion's exp is too far ahead.")
+		return exp, errAssertion("The assertion's exp is too far ahead.")
 	}
 	if claims.NotBefore != nil && claims.NotBefore.Time().After(now.Add(clientAssertionLeeway)) {
-		return nil, errAssertion("The assertion is not valid yet (nbf).")
+		return exp, errAssertion("The assertion is not valid yet (nbf).")
 	}
 	if claims.IssuedAt != nil && claims.IssuedAt.Time().After(now.Add(clientAssertionLeeway)) {
-		return nil, errAssertion("The assertion was issued in the future (iat).")
+		return exp, errAssertion("The assertion was issued in the future (iat).")
 	}
 	if len(claims.Audience) == 0 {
-		return nil, errAssertion("The assertion has no aud.")
+		return exp, errAssertion("The assertion has no aud.")
 	}
 	for _, a := range claims.Audience {
 		if a != p.endpoints.token && a != p.cfg.Issuer {
-			return nil, errAssertion("The assertion's aud must be the token endpoint URL or the issuer.")
+			return exp, errAssertion("The assertion's aud must be the token endpoint URL or the issuer.")
 		}
 	}
 	if claims.ID == "" {
-		return nil, errAssertion("The assertion has no jti.")
+		return exp, errAssertion("The assertion has no jti.")
 	}
-	// SetClientAssertionJWT records the jti atomically and fails when it is known, so two
-	// replicas cannot both accept one assertion.
-	// The key is namespaced by client (escaped) so that no client ID or other assertion
-	// kind (ID-JAG's "id-jag:" keys) can collide with it.
-	replayKey := "client-assertion:" + url.QueryEscape(c.ID) + ":" + claims.ID
+	return exp, nil
+}
+
+// recordAssertionJTI records the assertion's jti until exp (plus leeway). The store
+// records it atomically and fails when it is known, so two replicas cannot both accept
+// one assertion. The key is namespaced by client (escaped) so that no client ID or
+// other assertion kind (ID-JAG's "id-jag:" keys) can collide with it.
+func (p *Provider) recordAssertionJTI(ctx context.Context, c *Client, jti string, exp time.Time) error {
+	replayKey := "client-assertion:" + url.QueryEscape(c.ID) + ":" + jti
 	if err := p.fstore.SetClientAssertionJWT(ctx, replayKey, exp.Add(clientAssertionLeeway)); err != nil {
 		if errors.Is(err, fosite.ErrJTIKnown) {
-			return nil, errAssertion("The assertion's jti has been used already.")
+			return errAssertion("The assertion's jti has been used already.")
 		}
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // assertionKeys returns the client's candidate keys for an assertion naming kid: its

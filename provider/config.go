@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -303,20 +304,59 @@ func (f AuthenticatorFunc) Authenticate(ctx context.Context, username, password 
 
 // withDefaults validates c and returns a copy with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
-	if err := ValidateIssuer(c.Issuer); err != nil {
+	if err := c.checkRequired(); err != nil {
 		return c, err
 	}
+	c.fillDefaults()
+	for _, s := range append(append([]string{}, c.Scopes...), c.RefreshTokenScopes...) {
+		if !ValidScopeToken(s) {
+			return c, fmt.Errorf("provider: invalid scope %q", s)
+		}
+	}
+	if err := c.canonicaliseResources(); err != nil {
+		return c, err
+	}
+	if c.MinStateLength < 0 {
+		return c, errors.New("provider: Config.MinStateLength must not be negative")
+	}
+	if err := c.checkRefreshTokenGrace(); err != nil {
+		return c, err
+	}
+	if err := c.checkLogin(); err != nil {
+		return c, err
+	}
+	if err := c.optionalGrantsWithDefaults(); err != nil {
+		return c, err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// checkRequired checks the three required fields: Issuer, Storage and GlobalSecret (and
+// the rotated secrets' length).
+func (c *Config) checkRequired() error {
+	if err := ValidateIssuer(c.Issuer); err != nil {
+		return err
+	}
 	if c.Storage == nil {
-		return c, errors.New("provider: Config.Storage is required")
+		return errors.New("provider: Config.Storage is required")
 	}
 	if len(c.GlobalSecret) < 32 {
-		return c, errors.New("provider: Config.GlobalSecret must be at least 32 bytes")
+		return errors.New("provider: Config.GlobalSecret must be at least 32 bytes")
 	}
 	for _, s := range c.RotatedGlobalSecrets {
 		if len(s) < 32 {
-			return c, errors.New("provider: every Config.RotatedGlobalSecrets entry must be at least 32 bytes")
+			return errors.New("provider: every Config.RotatedGlobalSecrets entry must be at least 32 bytes")
 		}
 	}
+	return nil
+}
+
+// fillDefaults sets the lifespans and MaxLoginAttempts left zero to their defaults; a
+// negative refresh token lifespan becomes -1 (never expires).
+func (c *Config) fillDefaults() {
 	if c.AccessTokenLifespan <= 0 {
 		c.AccessTokenLifespan = DefaultAccessTokenLifespan
 	}
@@ -334,16 +374,19 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PendingAuthorizationLifespan <= 0 {
 		c.PendingAuthorizationLifespan = DefaultPendingAuthorizationLifespan
 	}
-	for _, s := range append(append([]string{}, c.Scopes...), c.RefreshTokenScopes...) {
-		if !ValidScopeToken(s) {
-			return c, fmt.Errorf("provider: invalid scope %q", s)
-		}
+	if c.MaxLoginAttempts == 0 {
+		c.MaxLoginAttempts = DefaultMaxLoginAttempts
 	}
+}
+
+// canonicaliseResources replaces Resources and DefaultResource with their canonical
+// forms (CanonicalResource); DefaultResource must be one of Resources.
+func (c *Config) canonicaliseResources() error {
 	resources := make([]string, 0, len(c.Resources))
 	for _, r := range c.Resources {
 		cr, err := CanonicalResource(r)
 		if err != nil {
-			return c, fmt.Errorf("provider: Config.Resources: %q: %w", r, err)
+			return fmt.Errorf("provider: Config.Resources: %q: %w", r, err)
 		}
 		resources = append(resources, cr)
 	}
@@ -351,60 +394,71 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DefaultResource != "" {
 		cr, err := CanonicalResource(c.DefaultResource)
 		if err != nil {
-			return c, fmt.Errorf("provider: Config.DefaultResource: %w", err)
+			return fmt.Errorf("provider: Config.DefaultResource: %w", err)
 		}
-		if !contains(c.Resources, cr) {
-			return c, errors.New("provider: Config.DefaultResource must be one of Config.Resources")
+		if !slices.Contains(c.Resources, cr) {
+			return errors.New("provider: Config.DefaultResource must be one of Config.Resources")
 		}
 		c.DefaultResource = cr
 	}
-	if c.MinStateLength < 0 {
-		return c, errors.New("provider: Config.MinStateLength must not be negative")
+	return nil
+}
+
+// checkRefreshTokenGrace checks a configured grace window, fills its MaxReuses default
+// and refuses a Storage that cannot keep it.
+func (c *Config) checkRefreshTokenGrace() error {
+	g := c.RefreshTokenGrace
+	if g.Period == 0 && g.MaxReuses == 0 {
+		return nil
 	}
-	if g := c.RefreshTokenGrace; g.Period != 0 || g.MaxReuses != 0 {
-		switch {
-		case g.Period <= 0:
-			return c, errors.New("provider: Config.RefreshTokenGrace.Period must be positive when the grace window is configured")
-		case g.MaxReuses < 0:
-			return c, errors.New("provider: Config.RefreshTokenGrace.MaxReuses must not be negative")
-		case g.MaxReuses == 0:
-			c.RefreshTokenGrace.MaxReuses = DefaultRefreshTokenGraceReuses
-		}
-		if _, ok := c.Storage.(RefreshTokenGraceStorage); !ok {
-			return c, errors.New("provider: Config.RefreshTokenGrace needs a Storage implementing RefreshTokenGraceStorage")
-		}
+	switch {
+	case g.Period <= 0:
+		return errors.New("provider: Config.RefreshTokenGrace.Period must be positive when the grace window is configured")
+	case g.MaxReuses < 0:
+		return errors.New("provider: Config.RefreshTokenGrace.MaxReuses must not be negative")
+	case g.MaxReuses == 0:
+		c.RefreshTokenGrace.MaxReuses = DefaultRefreshTokenGraceReuses
 	}
-	if c.MaxLoginAttempts == 0 {
-		c.MaxLoginAttempts = DefaultMaxLoginAttempts
+	if _, ok := c.Storage.(RefreshTokenGraceStorage); !ok {
+		return errors.New("provider: Config.RefreshTokenGrace needs a Storage implementing RefreshTokenGraceStorage")
 	}
+	return nil
+}
+
+// checkLogin checks that someone logs users in: a LoginURL on the issuer's origin, or
+// the built-in page with an Authenticator or AutoApprove.
+func (c *Config) checkLogin() error {
 	if c.LoginURL != "" {
-		if _, err := loginCookiePath(c.Issuer, c.LoginURL); err != nil {
-			return c, err
-		}
-	} else if c.Authenticator == nil && c.AutoApprove == nil {
-		return c, errors.New("provider: the built-in login page (empty Config.LoginURL) needs Config.Authenticator or Config.AutoApprove")
+		_, err := loginCookiePath(c.Issuer, c.LoginURL)
+		return err
 	}
+	if c.Authenticator == nil && c.AutoApprove == nil {
+		return errors.New("provider: the built-in login page (empty Config.LoginURL) needs Config.Authenticator or Config.AutoApprove")
+	}
+	return nil
+}
+
+// optionalGrantsWithDefaults validates the opt-in features (device grant, ID-JAGs,
+// remembered consent) that are set and fills in their defaults.
+func (c *Config) optionalGrantsWithDefaults() error {
 	if c.DeviceAuthorization != nil {
-		o, err := c.DeviceAuthorization.withDefaults(&c)
+		o, err := c.DeviceAuthorization.withDefaults(c)
 		if err != nil {
-			return c, err
+			return err
 		}
 		c.DeviceAuthorization = &o
 	}
 	if c.IdentityAssertions != nil && c.IdentityAssertions.Validator == nil {
-		return c, errors.New("provider: Config.IdentityAssertions.Validator is required")
+		return errors.New("provider: Config.IdentityAssertions.Validator is required")
 	}
 	if c.RememberConsent != nil {
 		o, err := c.RememberConsent.withDefaults(c.Storage)
 		if err != nil {
-			return c, err
+			return err
 		}
 		c.RememberConsent = &o
 	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c, nil
+	return nil
 }
 
 // ValidateIssuer reports whether issuer is in the canonical form Config.Issuer requires.
@@ -433,13 +487,4 @@ func ValidateIssuer(issuer string) error {
 		return errors.New("provider: Config.Issuer must be in canonical form (lowercase scheme and host)")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -430,20 +431,9 @@ func (p *Provider) startDeviceAuthorization(ctx context.Context, clientID string
 type DeviceRequest struct {
 	// UserCode is the normalized user code, formatted XXXX-XXXX.
 	UserCode string
-	// ClientID is the requesting client's client_id.
-	ClientID string
-	// ClientName is the client's registered name; empty when it has none.
-	ClientName string
-	// ClientURI is the client's registered home page; empty when it has none. Nobody
-	// verified it: show it as the client's claim (ClientURIHost), never as a fact.
-	ClientURI string
-	// ClientURIHost is DisplayHost(ClientURI): its host in ASCII (punycode), for a page
-	// to show as an unverified claim.
-	ClientURIHost string
-	// ClientIDHost is the host of a URL client ID (client ID metadata document), else empty.
-	ClientIDHost string
-	// Client is the client's registration without secrets; nil for foreign client types.
-	Client *Client
+	// RequestingClient is who asks (RFC 8628 §5.4: the user must see it before
+	// approving): the client's ID, name, home page and registration.
+	RequestingClient
 	// Scopes are the requested scopes.
 	Scopes []string
 	// Resources are the RFC 8707 resources (MCP servers) the tokens will be bound to.
@@ -474,16 +464,11 @@ func (p *Provider) DeviceRequest(ctx context.Context, userCode string) (*DeviceR
 	}
 	v := newView(client, "", d.Scopes, d.Resources)
 	return &DeviceRequest{
-		UserCode:      FormatUserCode(code),
-		ClientID:      v.ClientID,
-		ClientName:    v.ClientName,
-		ClientURI:     v.ClientURI,
-		ClientURIHost: v.ClientURIHost,
-		ClientIDHost:  v.ClientIDHost,
-		Client:        v.Client,
-		Scopes:        v.Scopes,
-		Resources:     v.Resources,
-		ExpiresAt:     d.ExpiresAt,
+		UserCode:         FormatUserCode(code),
+		RequestingClient: v.RequestingClient,
+		Scopes:           v.Scopes,
+		Resources:        v.Resources,
+		ExpiresAt:        d.ExpiresAt,
 	}, nil
 }
 
@@ -500,7 +485,7 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 		return err
 	}
 	for _, s := range grantedScopes {
-		if !contains(req.Scopes, s) {
+		if !slices.Contains(req.Scopes, s) {
 			return fmt.Errorf("%w: %q", ErrScopeNotRequested, s)
 		}
 	}

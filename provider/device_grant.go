@@ -32,12 +32,9 @@ func (g *deviceGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester)
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
-	if !g.CanHandleTokenEndpointRequest(ctx, r) {
-		return fosite.ErrUnknownRequest
-	}
-	ar, ok := r.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	ar, sess, err := grantRequest(r, GrantTypeDeviceCode)
+	if err != nil {
+		return err
 	}
 	client := r.GetClient()
 	if !client.GetGrantTypes().Has(GrantTypeDeviceCode) {
@@ -86,10 +83,6 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	ar.ID = auth.RequestID
 	ar.SetRequestedScopes(auth.Scopes)
 	ar.SetRequestedAudience(resources)
-	sess, ok := ar.GetSession().(*Session)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected session type")
-	}
 	sess.Subject = auth.Subject
 	access := fosite.Arguments(append([]string(nil), auth.GrantedScopes...))
 	if len(r.GetRequestForm()["resource"]) > 0 {
@@ -106,12 +99,7 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	// The refresh token keeps the grant's whole scope (see grantscope.go).
 	ar.Form.Set(deviceGrantScopesForm, strings.Join(auth.GrantedScopes, " "))
 
-	atLifespan := fosite.GetEffectiveLifespan(client, fosite.GrantType(GrantTypeDeviceCode), fosite.AccessToken, g.p.fcfg.GetAccessTokenLifespan(ctx))
-	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLifespan).Round(time.Second))
-	rtLifespan := fosite.GetEffectiveLifespan(client, fosite.GrantType(GrantTypeDeviceCode), fosite.RefreshToken, g.p.fcfg.GetRefreshTokenLifespan(ctx))
-	if rtLifespan > -1 {
-		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLifespan).Round(time.Second))
-	}
+	g.p.setTokenExpiry(ctx, sess, client, GrantTypeDeviceCode, now, true)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
@@ -92,7 +93,7 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.
 		return nil
 	}
 	for _, s := range requested {
-		if !contains(r.GetGrantedScopes(), s) {
+		if !slices.Contains(r.GetGrantedScopes(), s) {
 			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted; a refresh may only ask for a subset of the grant's scopes.", s)
 		}
 	}
@@ -105,9 +106,9 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosi
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
 		return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 	}
-	ar, ok := r.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	ar, err := accessRequest(r)
+	if err != nil {
+		return err
 	}
 	grant := append(fosite.Arguments{}, ar.GetGrantedScopes()...)
 	access := grant
@@ -118,7 +119,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosi
 	if len(r.GetRequestForm()["resource"]) > 0 {
 		if allowed, ok := g.p.audienceScopes(ar.GetGrantedAudience()); ok {
 			for _, s := range requested {
-				if !contains(allowed, s) {
+				if !slices.Contains(allowed, s) {
 					return fosite.ErrInvalidScope.WithHintf("The scope '%s' is not defined by the requested resource.", s)
 				}
 			}
@@ -136,7 +137,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosi
 func keep(list fosite.Arguments, allowed []string) fosite.Arguments {
 	out := fosite.Arguments{}
 	for _, s := range list {
-		if contains(allowed, s) {
+		if slices.Contains(allowed, s) {
 			out = append(out, s)
 		}
 	}

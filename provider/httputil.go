@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	corspkg "github.com/fosite-mcp/fosite-mcp/provider/cors"
@@ -114,7 +115,7 @@ func checkFormContentType(r *http.Request) error {
 // except those in repeatable (RFC 6749 §3.1: parameters MUST NOT be repeated).
 func duplicateParam(form url.Values, repeatable ...string) string {
 	for k, v := range form {
-		if len(v) > 1 && !contains(repeatable, k) {
+		if len(v) > 1 && !slices.Contains(repeatable, k) {
 			return k
 		}
 	}

@@ -160,16 +160,9 @@ func (g *assertionGrant) log(ctx context.Context, a audit, reason string) {
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
-	if !g.CanHandleTokenEndpointRequest(ctx, r) {
-		return fosite.ErrUnknownRequest
-	}
-	ar, ok := r.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
-	}
-	sess, ok := ar.GetSession().(*Session)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected session type")
+	ar, sess, err := grantRequest(r, GrantTypeJWTBearer)
+	if err != nil {
+		return err
 	}
 	client := r.GetClient()
 	a := audit{client: client.GetID()}
@@ -235,14 +228,7 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 	}
 	sess.Subject = claims.Local
 	now := time.Now().UTC()
-	atLifespan := fosite.GetEffectiveLifespan(client, GrantTypeJWTBearer, fosite.AccessToken, g.p.fcfg.GetAccessTokenLifespan(ctx))
-	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLifespan).Round(time.Second))
-	if g.canIssueRefreshToken(ctx, r, scopes) {
-		rtLifespan := fosite.GetEffectiveLifespan(client, GrantTypeJWTBearer, fosite.RefreshToken, g.p.fcfg.GetRefreshTokenLifespan(ctx))
-		if rtLifespan > -1 {
-			sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLifespan).Round(time.Second))
-		}
-	}
+	g.p.setTokenExpiry(ctx, sess, client, GrantTypeJWTBearer, now, g.canIssueRefreshToken(ctx, r, scopes))
 	g.log(ctx, a, "")
 	return nil
 }

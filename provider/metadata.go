@@ -2,8 +2,10 @@ package provider
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
-	"strconv"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/jsondoc"
 )
 
 // AuthorizationServerMetadata is the RFC 8414 §2 metadata document. Empty fields are
@@ -139,27 +141,22 @@ func (p *Provider) buildMetadata() AuthorizationServerMetadata {
 }
 
 // MetadataHandler serves the RFC 8414 metadata document (GET, HEAD and CORS preflight;
-// other methods get 405 with Allow).
+// other methods get 405 with Allow and an OAuth JSON error).
 func (p *Provider) MetadataHandler(w http.ResponseWriter, r *http.Request) {
-	if cors(w, r, "GET, HEAD, OPTIONS") {
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		p.methodNotAllowed(w, "GET, HEAD, OPTIONS")
-		return
-	}
+	p.metadataDoc.ServeHTTP(w, r)
+}
+
+// metadataCacheControl lets clients and proxies cache the metadata for an hour.
+const metadataCacheControl = "public, max-age=3600"
+
+// newMetadataDoc encodes the metadata, fixed once New has run, and returns the handler
+// serving it.
+func (p *Provider) newMetadataDoc() (http.Handler, error) {
 	body, err := json.Marshal(p.metadata)
 	if err != nil {
-		p.writeJSONError(w, err)
-		return
+		return nil, fmt.Errorf("provider: encoding the metadata: %w", err)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "public, max-age=3600")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if r.Method == http.MethodHead {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	_, _ = w.Write(body)
+	return jsondoc.Handler(metadataCacheControl, func(*http.Request) []byte { return body }, &jsondoc.Options{
+		MethodNotAllowed: func(w http.ResponseWriter, _ *http.Request) { p.methodNotAllowed(w, jsondoc.Allow) },
+	}), nil
 }

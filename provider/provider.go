@@ -60,6 +60,7 @@ type Provider struct {
 	issuerURL     *url.URL
 	secureCookies bool
 	metadata      AuthorizationServerMetadata
+	metadataDoc   http.Handler // serves metadata (MetadataHandler)
 	endpoints     endpoints
 	device        *deviceFlow      // nil: the device grant is off
 	obs           observe.Observer // nil: observation is off (observe.go)
@@ -88,7 +89,7 @@ func New(cfg Config) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss, _ := url.Parse(cfg.Issuer)
+	iss, _ := url.Parse(cfg.Issuer) // validated in withDefaults
 	p := &Provider{
 		cfg:           cfg,
 		store:         cfg.Storage,
@@ -96,14 +97,46 @@ func New(cfg Config) (*Provider, error) {
 		resources:     make(map[string]bool, len(cfg.Resources)),
 		csrfKey:       deriveKey(cfg.GlobalSecret, "fosite-mcp csrf"),
 		issuerURL:     iss,
+		endpoints:     newEndpoints(cfg, iss),
 		secureCookies: iss.Scheme == "https",
 		obs:           observe.New(cfg.Observer, cfg.Audit, cfg.Logger),
 	}
 	for _, r := range cfg.Resources {
 		p.resources[r] = true
 	}
+	p.fcfg = p.fositeConfig()
+	hmacStrategy := compose.NewOAuth2HMACStrategy(p.fcfg)
+	if p.strategy, err = p.tokenStrategy(hmacStrategy); err != nil {
+		return nil, err
+	}
+	if cfg.DeviceAuthorization != nil {
+		p.device = &deviceFlow{
+			opts:        *cfg.DeviceAuthorization,
+			store:       cfg.Storage.(DeviceAuthorizationStore), // checked in withDefaults
+			enigma:      hmacStrategy.Enigma,
+			userCodeKey: deriveKey(cfg.GlobalSecret, "fosite-mcp user code"),
+		}
+	}
+	if err := p.compose(); err != nil {
+		return nil, err
+	}
+	p.metadata = p.buildMetadata()
+	if cfg.EditMetadata != nil {
+		cfg.EditMetadata(&p.metadata)
+		if p.metadata.ResponseTypesSupported == nil { // required; never null
+			p.metadata.ResponseTypesSupported = []string{"code"}
+		}
+	}
+	if p.metadataDoc, err = p.newMetadataDoc(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newEndpoints computes every endpoint's absolute URL and mux path from the issuer.
+func newEndpoints(cfg Config, iss *url.URL) endpoints {
 	base := strings.TrimSuffix(iss.Path, "/")
-	p.endpoints = endpoints{
+	e := endpoints{
 		authorize:      cfg.Issuer + AuthorizePath,
 		token:          cfg.Issuer + TokenPath,
 		revoke:         cfg.Issuer + RevocationPath,
@@ -119,18 +152,25 @@ func New(cfg Config) (*Provider, error) {
 		deviceAuthorizationPath: base + DeviceAuthorizationPath,
 		devicePath:              base + DevicePath,
 	}
-	p.endpoints.loginCookiePath = p.endpoints.loginPath
+	e.loginCookiePath = e.loginPath
 	if cfg.LoginURL != "" {
-		p.endpoints.loginCookiePath, _ = loginCookiePath(cfg.Issuer, cfg.LoginURL) // validated in withDefaults
+		e.loginCookiePath, _ = loginCookiePath(cfg.Issuer, cfg.LoginURL) // validated in withDefaults
 	}
-	p.endpoints.metadataPaths = []string{
+	e.metadataPaths = []string{
 		"/.well-known/oauth-authorization-server" + base,
 		"/.well-known/openid-configuration" + base,
 	}
 	if base != "" {
-		p.endpoints.metadataPaths = append(p.endpoints.metadataPaths, base+"/.well-known/openid-configuration")
+		e.metadataPaths = append(e.metadataPaths, base+"/.well-known/openid-configuration")
 	}
+	return e
+}
 
+// fositeConfig is the fosite configuration: our lifespans and secrets, PKCE with S256
+// only, exact scope matching, our audience and redirect URI rules, no debug messages to
+// clients.
+func (p *Provider) fositeConfig() *fosite.Config {
+	cfg := p.cfg
 	rotated := make([][]byte, 0, len(cfg.RotatedGlobalSecrets))
 	for _, s := range cfg.RotatedGlobalSecrets {
 		rotated = append(rotated, deriveKey(s, "fosite-mcp hmac"))
@@ -139,7 +179,7 @@ func New(cfg Config) (*Provider, error) {
 	if refreshScopes == nil {
 		refreshScopes = []string{}
 	}
-	p.fcfg = &fosite.Config{
+	return &fosite.Config{
 		AccessTokenLifespan:            cfg.AccessTokenLifespan,
 		RefreshTokenLifespan:           cfg.RefreshTokenLifespan,
 		AuthorizeCodeLifespan:          cfg.AuthorizeCodeLifespan,
@@ -159,43 +199,46 @@ func New(cfg Config) (*Provider, error) {
 		OmitRedirectScopeParam:         true,
 		RedirectSecureChecker:          cfg.RedirectURIRules.secure,
 	}
-	hmacStrategy := compose.NewOAuth2HMACStrategy(p.fcfg)
-	p.strategy = &coreStrategy{
+}
+
+// tokenStrategy is the HMAC strategy for codes and refresh tokens and, unless
+// Config.AccessTokenStrategy replaces it, for access tokens.
+func (p *Provider) tokenStrategy(hmacStrategy *oauth2.HMACSHAStrategy) (*coreStrategy, error) {
+	s := &coreStrategy{
 		AccessTokenStrategy:   hmacStrategy,
 		RefreshTokenStrategy:  hmacStrategy,
 		AuthorizeCodeStrategy: hmacStrategy,
 	}
-	if cfg.AccessTokenStrategy != nil {
-		s := cfg.AccessTokenStrategy(hmacStrategy, p.fcfg)
-		if s == nil {
+	if p.cfg.AccessTokenStrategy != nil {
+		access := p.cfg.AccessTokenStrategy(hmacStrategy, p.fcfg)
+		if access == nil {
 			return nil, errors.New("provider: Config.AccessTokenStrategy returned nil")
 		}
-		p.strategy.AccessTokenStrategy = s
+		s.AccessTokenStrategy = access
 	}
+	return s, nil
+}
 
+// handlerFactories lists fosite's handlers in the order they run: the grants, our RFC
+// 8707 check, PKCE, introspection and revocation.
+func (p *Provider) handlerFactories() []compose.Factory {
 	factories := []compose.Factory{
 		p.codeGrantFactory,
 		p.refreshGrantFactory,
 	}
-	if cfg.EnableClientCredentials {
+	if p.cfg.EnableClientCredentials {
 		factories = append(factories, compose.OAuth2ClientCredentialsGrantFactory)
 	}
-	if cfg.DeviceAuthorization != nil {
-		p.device = &deviceFlow{
-			opts:        *cfg.DeviceAuthorization,
-			store:       cfg.Storage.(DeviceAuthorizationStore), // checked in withDefaults
-			enigma:      hmacStrategy.Enigma,
-			userCodeKey: deriveKey(cfg.GlobalSecret, "fosite-mcp user code"),
-		}
+	if p.device != nil {
 		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} { return &deviceGrant{p: p} })
 	}
-	if cfg.IdentityAssertions != nil {
-		opts := *cfg.IdentityAssertions
+	if p.cfg.IdentityAssertions != nil {
+		opts := *p.cfg.IdentityAssertions
 		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} {
 			return &assertionGrant{p: p, opts: opts}
 		})
 	}
-	factories = append(factories,
+	return append(factories,
 		// Our RFC 8707 check must run after the grant handlers have loaded the grant and
 		// before the PKCE handler deletes its session, so invalid_target stays retryable.
 		func(fosite.Configurator, interface{}, interface{}) interface{} { return &resourceHandler{p: p} },
@@ -203,6 +246,12 @@ func New(cfg Config) (*Provider, error) {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 	)
+}
+
+// compose builds fosite's provider over fositeStore with our client authentication,
+// the handlers of handlerFactories and then Config.TokenEndpointHandlers.
+func (p *Provider) compose() error {
+	cfg := p.cfg
 	fstore := fositeStore{Storage: cfg.Storage, grace: cfg.RefreshTokenGrace, exactLocalhost: cfg.ExactLocalhostRedirects}
 	if cfg.ClientResolver != nil {
 		fstore.resolution = &clientResolution{
@@ -214,23 +263,16 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.fstore = fstore
 	p.fcfg.ClientAuthenticationStrategy = p.authenticateClient
-	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, factories...)
+	p.oauth2 = compose.Compose(p.fcfg, fstore, p.strategy, p.handlerFactories()...)
 	fos, ok := p.oauth2.(*fosite.Fosite)
 	if !ok {
-		return nil, fmt.Errorf("provider: fosite's compose returned %T, not *fosite.Fosite", p.oauth2)
+		return fmt.Errorf("provider: fosite's compose returned %T, not *fosite.Fosite", p.oauth2)
 	}
 	p.secretAuth = fos.DefaultClientAuthenticationStrategy
 	for _, h := range cfg.TokenEndpointHandlers {
 		p.fcfg.TokenEndpointHandlers.Append(h)
 	}
-	p.metadata = p.buildMetadata()
-	if cfg.EditMetadata != nil {
-		cfg.EditMetadata(&p.metadata)
-		if p.metadata.ResponseTypesSupported == nil { // required; never null
-			p.metadata.ResponseTypesSupported = []string{"code"}
-		}
-	}
-	return p, nil
+	return nil
 }
 
 // Issuer returns the issuer identifier.
@@ -311,7 +353,7 @@ func (s fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, e
 		return c, nil
 	}
 	registered := c.GetRedirectURIs()
-	if contains(registered, requested) {
+	if slices.Contains(registered, requested) {
 		return c, nil
 	}
 	// For this request only, fosite sees the registered list plus the requested URI when
@@ -347,7 +389,7 @@ func (c redirectURIsFor) GetRedirectURIs() []string { return c.uris }
 // when it is a configured resource or in the client's own audience list.
 func (p *Provider) audienceStrategy(haystack []string, needle []string) error {
 	for _, n := range needle {
-		if p.resources[n] || contains(haystack, n) {
+		if p.resources[n] || slices.Contains(haystack, n) {
 			continue
 		}
 		return ErrInvalidTarget.WithHintf("The resource %q is not served by this authorization server.", n)

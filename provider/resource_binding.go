@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"slices"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/compose"
@@ -38,7 +39,7 @@ func (p *Provider) canonicalResources(raw []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !contains(out, cr) {
+		if !slices.Contains(out, cr) {
 			out = append(out, cr)
 		}
 	}
@@ -76,9 +77,9 @@ func (h *resourceHandler) CanSkipClientAuth(context.Context, fosite.AccessReques
 
 // HandleTokenEndpointRequest implements fosite.TokenEndpointHandler: it checks and applies the token request's resources.
 func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) error {
-	ar, ok := r.(*fosite.AccessRequest)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("unexpected access request type")
+	ar, err := accessRequest(r)
+	if err != nil {
+		return err
 	}
 	if r.GetGrantTypes().ExactOne("client_credentials") {
 		resources, err := h.clientResources(r)
@@ -127,12 +128,12 @@ func (h *resourceHandler) clientResources(r fosite.AccessRequester) ([]string, e
 		if err != nil {
 			// The client's own audience list extends the registry for this grant.
 			c, cerr := CanonicalResource(raw)
-			if cerr != nil || !contains(r.GetClient().GetAudience(), c) {
+			if cerr != nil || !slices.Contains(r.GetClient().GetAudience(), c) {
 				return nil, err
 			}
 			cr = c
 		}
-		if !contains(out, cr) {
+		if !slices.Contains(out, cr) {
 			out = append(out, cr)
 		}
 	}
@@ -162,15 +163,15 @@ func (p *Provider) narrowAudience(resources []string, bound []string) ([]string,
 		cr, err := p.resolveResource(raw)
 		if err != nil {
 			c, cerr := CanonicalResource(raw)
-			if cerr != nil || !contains(bound, c) { // bound may hold a client audience
+			if cerr != nil || !slices.Contains(bound, c) { // bound may hold a client audience
 				return nil, err
 			}
 			cr = c
 		}
-		if !contains(bound, cr) {
+		if !slices.Contains(bound, cr) {
 			return nil, ErrInvalidTarget.WithHintf("The resource '%s' was not authorized for this grant.", cr)
 		}
-		if !contains(out, cr) {
+		if !slices.Contains(out, cr) {
 			out = append(out, cr)
 		}
 	}
@@ -218,7 +219,7 @@ type grantFilter struct {
 
 // GrantAudience implements fosite.Requester.
 func (a *grantFilter) GrantAudience(audience string) {
-	if contains(a.audience, audience) {
+	if slices.Contains(a.audience, audience) {
 		a.AccessRequester.GrantAudience(audience)
 	}
 }
@@ -226,7 +227,7 @@ func (a *grantFilter) GrantAudience(audience string) {
 // GrantScope implements fosite.Requester.
 func (a *grantFilter) GrantScope(scope string) {
 	a.grant.scopes = append(a.grant.scopes, scope)
-	if !a.limitScopes || contains(a.scopes, scope) {
+	if !a.limitScopes || slices.Contains(a.scopes, scope) {
 		a.AccessRequester.GrantScope(scope)
 	}
 }

@@ -1,6 +1,7 @@
 package cimd
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -160,30 +161,14 @@ func New(opts *Options) (*Resolver, error) {
 		o.MaxCacheEntries < 0, o.MaxConcurrentFetches < 0, o.MaxConcurrentFetchesPerHost < 0:
 		return nil, errors.New("cimd: Options values must not be negative")
 	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MaxDocumentBytes == 0 {
-		o.MaxDocumentBytes = DefaultMaxDocumentBytes
-	}
-	if o.DefaultCacheTTL == 0 {
-		o.DefaultCacheTTL = DefaultCacheTTL
-	}
-	if o.MaxCacheTTL == 0 {
-		o.MaxCacheTTL = DefaultMaxCacheTTL
-	}
-	if o.MaxCacheEntries == 0 {
-		o.MaxCacheEntries = DefaultMaxCacheEntries
-	}
-	if o.MaxConcurrentFetches == 0 {
-		o.MaxConcurrentFetches = DefaultMaxConcurrentFetches
-	}
-	if o.MaxConcurrentFetchesPerHost == 0 {
-		o.MaxConcurrentFetchesPerHost = DefaultMaxConcurrentFetchesPerHost
-	}
-	if o.UserAgent == "" {
-		o.UserAgent = "fosite-mcp-cimd/1"
-	}
+	o.Timeout = cmp.Or(o.Timeout, DefaultTimeout)
+	o.MaxDocumentBytes = cmp.Or(o.MaxDocumentBytes, DefaultMaxDocumentBytes)
+	o.DefaultCacheTTL = cmp.Or(o.DefaultCacheTTL, DefaultCacheTTL)
+	o.MaxCacheTTL = cmp.Or(o.MaxCacheTTL, DefaultMaxCacheTTL)
+	o.MaxCacheEntries = cmp.Or(o.MaxCacheEntries, DefaultMaxCacheEntries)
+	o.MaxConcurrentFetches = cmp.Or(o.MaxConcurrentFetches, DefaultMaxConcurrentFetches)
+	o.MaxConcurrentFetchesPerHost = cmp.Or(o.MaxConcurrentFetchesPerHost, DefaultMaxConcurrentFetchesPerHost)
+	o.UserAgent = cmp.Or(o.UserAgent, "fosite-mcp-cimd/1")
 	for _, g := range o.DefaultGrantTypes {
 		if g != "authorization_code" && g != "refresh_token" {
 			return nil, fmt.Errorf("cimd: Options.DefaultGrantTypes: unsupported grant type %q", g)

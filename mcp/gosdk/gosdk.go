@@ -165,7 +165,9 @@ func RequireBearer(v resourceserver.AccessTokenVerifier, opts resourceserver.Bea
 // it; an interface, so that this package does not import mcp and a resource server in
 // another process links only the resource-server side (see [RequireBearer]).
 type Server interface {
+	// AccessTokenVerifier verifies the tokens behind the MCP sessions (sessions.Guard).
 	resourceserver.AccessTokenVerifier
+	// Bearer returns the server's bearer middleware for opts, with its defaults filled in.
 	Bearer(opts resourceserver.BearerOptions) (*resourceserver.Bearer, error)
 }
 

@@ -57,6 +57,7 @@ type ClientMetadata struct {
 // RFC 7592 §2.2 update request. Members not listed here (internationalised names, mcp-go's
 // "resource", …) are ignored.
 type ClientRegistrationRequest struct {
+	// ClientMetadata is the requested metadata (RFC 7591 §2).
 	ClientMetadata
 	// JWKS is the jwks member as sent (a JWK Set), parsed by provider.ParseJWKS so that a
 	// malformed set is refused as invalid_client_metadata. It shadows

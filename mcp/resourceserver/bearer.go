@@ -142,11 +142,11 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 			// The token may well be valid: a 401 would send the client through a new login.
 			b.log.WarnContext(r.Context(), "resourceserver: access token not verified: storage unavailable", "resource", b.resource, "err", err)
 			w.Header().Set("Retry-After", oauth.RetryAfterStorage)
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the access token cannot be verified at the moment; retry later")
+			writeJSONError(w, http.StatusServiceUnavailable, oauth.ErrorCodeTemporarilyUnavailable, "the access token cannot be verified at the moment; retry later")
 			return
 		case err != nil || tok == nil:
 			b.log.ErrorContext(r.Context(), "resourceserver: access token verification failed", "resource", b.resource, "err", err)
-			writeJSONError(w, http.StatusInternalServerError, "server_error", "the access token could not be verified")
+			writeJSONError(w, http.StatusInternalServerError, oauth.ErrorCodeServerError, "the access token could not be verified")
 			return
 		}
 		if fail := b.checkToken(tok); fail != nil {

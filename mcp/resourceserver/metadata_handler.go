@@ -70,7 +70,7 @@ func NewMetadataHandler(issuer string, reg *Registry, opts *MetadataOptions) (ht
 	if len(h.docs) == 1 {
 		h.root = h.docs[0].body
 	}
-	return jsondoc.Handler(cacheControl, h.find), nil
+	return jsondoc.Handler(cacheControl, h.find, nil), nil
 }
 
 // find returns the document for the request path, or nil.

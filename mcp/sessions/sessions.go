@@ -30,6 +30,7 @@ package sessions
 
 import (
 	"bytes"
+	"cmp"
 	"container/list"
 	"context"
 	"encoding/json"
@@ -128,27 +129,13 @@ func (o *Options) resolved() Options {
 	if o != nil {
 		r = *o
 	}
-	if r.MaxPerSubject == 0 {
-		r.MaxPerSubject = DefaultMaxPerSubject
-	}
-	if r.MaxTotal == 0 {
-		r.MaxTotal = DefaultMaxTotal
-	}
-	if r.IdleTimeout == 0 {
-		r.IdleTimeout = DefaultIdleTimeout
-	}
-	if r.RevalidateInterval == 0 {
-		r.RevalidateInterval = DefaultRevalidateInterval
-	}
-	if r.MaxBodyBytes == 0 {
-		r.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if r.MaxInitializeBytes == 0 {
-		r.MaxInitializeBytes = DefaultMaxInitializeBytes
-	}
-	if r.Logger == nil {
-		r.Logger = slog.Default()
-	}
+	r.MaxPerSubject = cmp.Or(r.MaxPerSubject, DefaultMaxPerSubject)
+	r.MaxTotal = cmp.Or(r.MaxTotal, DefaultMaxTotal)
+	r.IdleTimeout = cmp.Or(r.IdleTimeout, DefaultIdleTimeout)
+	r.RevalidateInterval = cmp.Or(r.RevalidateInterval, DefaultRevalidateInterval)
+	r.MaxBodyBytes = cmp.Or(r.MaxBodyBytes, DefaultMaxBodyBytes)
+	r.MaxInitializeBytes = cmp.Or(r.MaxInitializeBytes, DefaultMaxInitializeBytes)
+	r.Logger = cmp.Or(r.Logger, slog.Default())
 	return r
 }
 

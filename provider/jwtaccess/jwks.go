@@ -19,7 +19,7 @@ import (
 func (m *KeyManager) JWKSHandler() http.Handler {
 	maxAge := min(DefaultJWKSMaxAge, m.cfg.PrePublish/4)
 	cacheControl := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
-	return jsondoc.Handler(cacheControl, func(*http.Request) []byte { return m.current().jwks })
+	return jsondoc.Handler(cacheControl, func(*http.Request) []byte { return m.current().jwks }, nil)
 }
 
 // Register serves JWKSHandler on mux at the issuer's path + JWKSPath (the path of

@@ -1,6 +1,7 @@
 package jwtaccess
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"crypto/x509"
@@ -101,18 +102,10 @@ func NewRemoteKeySets(cfg RemoteKeySetsConfig) (*RemoteKeySets, error) {
 	if cfg.Timeout < 0 || cfg.RefreshInterval < 0 || cfg.MinRefetchInterval < 0 || cfg.MaxBodyBytes < 0 || cfg.MaxSets < 0 {
 		return nil, errors.New("jwtaccess: RemoteKeySetsConfig values must not be negative")
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultClientJWKSTimeout
-	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultClientJWKSMaxBodyBytes
-	}
-	if cfg.MaxSets == 0 {
-		cfg.MaxSets = DefaultMaxRemoteKeySets
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultClientJWKSTimeout)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultClientJWKSMaxBodyBytes)
+	cfg.MaxSets = cmp.Or(cfg.MaxSets, DefaultMaxRemoteKeySets)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	client := cfg.HTTPClient
 	if client == nil {
 		client = netguard.NewClient(netguard.Options{Timeout: cfg.Timeout, AllowAddress: cfg.AllowAddress, RootCAs: cfg.RootCAs})

@@ -166,6 +166,7 @@ func Kinds() []Kind {
 // Event is one observation. Which fields are set depends on Kind (see the kinds). It
 // never carries a token, code, verifier, secret, password or assertion.
 type Event struct {
+	// Kind says what happened, and so which other fields are set.
 	Kind Kind
 	// Endpoint is the route name (the Endpoint… constants), never a request path.
 	Endpoint string

@@ -1,0 +1,52 @@
+package provider
+
+import (
+	"context"
+	"time"
+
+	"github.com/ory/fosite"
+)
+
+// accessRequest returns r as fosite's own *AccessRequest, the only kind fosite's token
+// endpoint builds; our handlers need it to set the requested scopes and audience.
+func accessRequest(r fosite.AccessRequester) (*fosite.AccessRequest, error) {
+	ar, ok := r.(*fosite.AccessRequest)
+	if !ok {
+		return nil, fosite.ErrServerError.WithDebug("unexpected access request type")
+	}
+	return ar, nil
+}
+
+// grantRequest is the preamble of our grant handlers' HandleTokenEndpointRequest: a
+// request of another grant type is fosite.ErrUnknownRequest (fosite then asks the next
+// handler); otherwise it returns the access request and its *Session.
+func grantRequest(r fosite.AccessRequester, grantType string) (*fosite.AccessRequest, *Session, error) {
+	if !r.GetGrantTypes().ExactOne(grantType) {
+		return nil, nil, fosite.ErrUnknownRequest
+	}
+	ar, err := accessRequest(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return nil, nil, fosite.ErrServerError.WithDebug("unexpected session type")
+	}
+	return ar, sess, nil
+}
+
+// setTokenExpiry sets the access token's expiry on sess and, when refresh is true and
+// refresh tokens expire, the refresh token's, from the client's (or the provider's)
+// lifespans for grantType, counted from now.
+func (p *Provider) setTokenExpiry(ctx context.Context, sess *Session, client fosite.Client, grantType string, now time.Time, refresh bool) {
+	gt := fosite.GrantType(grantType)
+	atLifespan := fosite.GetEffectiveLifespan(client, gt, fosite.AccessToken, p.fcfg.GetAccessTokenLifespan(ctx))
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLifespan).Round(time.Second))
+	if !refresh {
+		return
+	}
+	rtLifespan := fosite.GetEffectiveLifespan(client, gt, fosite.RefreshToken, p.fcfg.GetRefreshTokenLifespan(ctx))
+	if rtLifespan > -1 {
+		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLifespan).Round(time.Second))
+	}
+}
