@@ -92,6 +92,14 @@ type IdentityAssertionValidator interface {
 	Validate(ctx context.Context, assertion, clientID string) (*IdentityAssertion, error)
 }
 
+// IdentityAssertionAudience is implemented by validators that accept assertions for one
+// fixed aud (idjag.Validator: Options.Audience). provider.New refuses such a validator
+// when its audience is not Config.Issuer: every assertion would otherwise be refused at
+// the token endpoint (or, were aud some other server's, accepted for the wrong server).
+type IdentityAssertionAudience interface {
+	Audience() string
+}
+
 // IdentityAssertionGrant configures the RFC 7523 JWT bearer grant for ID-JAGs
 // (Enterprise-Managed Authorization): a client presents an assertion its user's
 // enterprise IdP issued and receives an access token without a consent page.
