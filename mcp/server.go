@@ -264,8 +264,8 @@ func (s *Server) registrationOptions(opts *registration.Options, pcfg provider.C
 		regOpts.RedirectURIRules = pcfg.RedirectURIRules
 	}
 	if regOpts.GrantTypes == nil && (pcfg.DeviceAuthorization != nil || pcfg.IdentityAssertions != nil) {
-		// Clients opt in by registering the device grant; it is never a default. The
-		// jwt-bearer grant (ID-JAG) may be listed; the IdP's client_id claim authorizes it.
+		// Clients opt in by registering the device grant or the jwt-bearer grant (ID-JAG);
+		// neither is a default, and the token endpoint refuses a client that did not.
 		regOpts.GrantTypes = []string{"authorization_code", "refresh_token"}
 		if pcfg.DeviceAuthorization != nil {
 			regOpts.GrantTypes = append(regOpts.GrantTypes, provider.GrantTypeDeviceCode)

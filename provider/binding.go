@@ -59,6 +59,23 @@ func (p *Provider) bindBrowser(w http.ResponseWriter, id string) (string, error)
 	return bindingHash(value), nil
 }
 
+// ClearBrowserBinding expires the browser-binding cookie of pending request id (a
+// Set-Cookie with Max-Age=0, same name, path and attributes), so that answered requests
+// leave no cookies behind: the built-in login page calls it once Approve or Deny has
+// answered the request; a consent page of your own (Config.LoginURL) calls it before it
+// sends the browser to the URL Approve, ApproveRemembered or Deny returned.
+func (p *Provider) ClearBrowserBinding(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     p.bindingCookieName(id),
+		Value:    "",
+		Path:     p.endpoints.loginCookiePath,
+		MaxAge:   -1, // sent as Max-Age=0: delete now
+		HttpOnly: true,
+		Secure:   p.secureCookies,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
 // bindingHash is what storage keeps of a binding cookie's value.
 func bindingHash(value string) string {
 	sum := sha256.Sum256([]byte(value))

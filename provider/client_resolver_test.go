@@ -228,7 +228,7 @@ func TestClientResolver_ProviderChecksResolvedClient(t *testing.T) {
 	cases := map[string]func(c *provider.Client){
 		"confidential":        func(c *provider.Client) { c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic },
 		"secret hash":         func(c *provider.Client) { c.SecretHash = []byte("sha256$x") },
-		"client credentials":  func(c *provider.Client) { c.GrantTypes = []string{"authorization_code", "client_credentials"} },
+		"client credentials":  func(c *provider.Client) { c.GrantTypes = []string{"client_credentials"} },
 		"refresh only":        func(c *provider.Client) { c.GrantTypes = []string{"refresh_token"} },
 		"no redirect URIs":    func(c *provider.Client) { c.RedirectURIs = nil },
 		"http redirect":       func(c *provider.Client) { c.RedirectURIs = []string{"http://evil.example.com/cb"} },
@@ -331,4 +331,30 @@ func TestClientResolver_ConsentPageShowsClientIDHost(t *testing.T) {
 			t.Fatalf("consent page:\n%s", body)
 		}
 	}, withResolver(r), withLogin())
+}
+
+// RFC 7591 §2 for client ID metadata documents: a document is published once for every
+// server, and MCP clients list grants some servers do not serve (the device grant, on a
+// server without RFC 8628). Such grant types are ignored, not refused: the client logs in,
+// and its stored grant types are the ones this server serves.
+func TestClientResolver_UnsupportedGrantTypesIgnored(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		r := newDocResolver()
+		c := docClient()
+		c.GrantTypes = []string{"authorization_code", "refresh_token", provider.GrantTypeDeviceCode, "client_credentials"}
+		r.set(c)
+		e := newEnv(t, s, withResolver(r)) // no DeviceAuthorization
+		e.useDocClient()
+		tok := e.tokens(nil)
+		if tok.AccessToken == "" || tok.RefreshToken == "" {
+			t.Fatalf("code flow with the document client: %+v", tok)
+		}
+		stored, err := s.LoadClient(e.ctx(), docClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(stored.GrantTypes, []string{"authorization_code", "refresh_token"}) {
+			t.Errorf("stored grant types %v; want [authorization_code refresh_token]", stored.GrantTypes)
+		}
+	})
 }

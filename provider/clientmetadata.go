@@ -70,6 +70,11 @@ type ClientRules struct {
 	// DefaultGrantTypes are used when the metadata lists none (RFC 7591 §2:
 	// ["authorization_code"]).
 	DefaultGrantTypes []string
+	// IgnoreUnsupportedGrantTypes drops the grant types outside GrantTypes instead of
+	// refusing the metadata, which RFC 7591 §2 allows (client ID metadata documents:
+	// published once for every server, they list grants some servers do not serve, e.g.
+	// the device grant). Metadata left with none of its grant types is still refused.
+	IgnoreUnsupportedGrantTypes bool
 	// RequireAuthorizationCode refuses metadata whose grant types lack
 	// authorization_code (client ID metadata documents: the client logs users in).
 	RequireAuthorizationCode bool
@@ -146,9 +151,9 @@ const MaxMetadataDocumentRedirectURIs = 20
 
 // MetadataDocumentClientRules are the fixed rules of client ID metadata documents
 // (draft-ietf-oauth-client-id-metadata-document-00 §4.1 and this server's choices):
-// client_name required; authorization_code required, refresh_token and the device grant
-// allowed, defaultGrantTypes (nil: ["authorization_code"]) when the document lists none;
-// never client_credentials; token_endpoint_auth_method none (the default) or
+// client_name required; authorization_code required, refresh_token, the device grant and
+// the jwt-bearer grant allowed, others (client_credentials among them) ignored,
+// defaultGrantTypes (nil: ["authorization_code"]) when the document lists none; token_endpoint_auth_method none (the default) or
 // private_key_jwt with jwks, never a shared secret, which a public document cannot hold;
 // at most MaxMetadataDocumentRedirectURIs redirect URIs meeting redirect; https URLs
 // only; any valid scope (the provider keeps those it knows). Package mcp/cimd checks
@@ -159,16 +164,17 @@ func MetadataDocumentClientRules(defaultGrantTypes []string, redirect RedirectUR
 		defaultGrantTypes = []string{"authorization_code"}
 	}
 	return ClientRules{
-		GrantTypes:               []string{"authorization_code", "refresh_token", GrantTypeDeviceCode, GrantTypeJWTBearer},
-		DefaultGrantTypes:        slices.Clone(defaultGrantTypes),
-		RequireAuthorizationCode: true,
-		AuthMethods:              []string{AuthMethodNone, AuthMethodPrivateKeyJWT},
-		DefaultAuthMethod:        AuthMethodNone,
-		RedirectURIRules:         redirect,
-		MaxRedirectURIs:          MaxMetadataDocumentRedirectURIs,
-		RequireName:              true,
-		HTTPSURLsOnly:            true,
-		InferApplicationType:     true,
+		GrantTypes:                  []string{"authorization_code", "refresh_token", GrantTypeDeviceCode, GrantTypeJWTBearer},
+		DefaultGrantTypes:           slices.Clone(defaultGrantTypes),
+		IgnoreUnsupportedGrantTypes: true,
+		RequireAuthorizationCode:    true,
+		AuthMethods:                 []string{AuthMethodNone, AuthMethodPrivateKeyJWT},
+		DefaultAuthMethod:           AuthMethodNone,
+		RedirectURIRules:            redirect,
+		MaxRedirectURIs:             MaxMetadataDocumentRedirectURIs,
+		RequireName:                 true,
+		HTTPSURLsOnly:               true,
+		InferApplicationType:        true,
 	}
 }
 
@@ -230,9 +236,12 @@ func normalizeGrants(c *Client, m ClientMetadata, rules ClientRules) *ClientMeta
 		c.GrantTypes = append(c.GrantTypes, rules.DefaultGrantTypes...)
 	}
 	for _, g := range c.GrantTypes {
-		if !slices.Contains(rules.GrantTypes, g) {
+		if !slices.Contains(rules.GrantTypes, g) && (!rules.IgnoreUnsupportedGrantTypes || !slices.ContainsFunc(c.GrantTypes, func(g string) bool { return slices.Contains(rules.GrantTypes, g) })) {
 			return metadataError("grant type %s is not supported (supported: %s)", quoteShort(g), strings.Join(rules.GrantTypes, ", "))
 		}
+	}
+	if rules.IgnoreUnsupportedGrantTypes {
+		c.GrantTypes = slices.DeleteFunc(c.GrantTypes, func(g string) bool { return !slices.Contains(rules.GrantTypes, g) })
 	}
 	if c.Public && slices.Contains(c.GrantTypes, "client_credentials") {
 		return metadataError("client_credentials needs a confidential client (token_endpoint_auth_method other than none)")

@@ -144,7 +144,12 @@ func TestNormalizeClientMetadata_RFC7591_2(t *testing.T) {
 			want{code: "invalid_client_metadata", desc: "shared secret"}},
 		{"document without authorization_code", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, GrantTypes: []string{"refresh_token"}},
 			want{code: "invalid_client_metadata", desc: "must include authorization_code"}},
-		{"document with client_credentials", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, GrantTypes: []string{"authorization_code", "client_credentials"}},
+		// RFC 7591 §2: a document's grant types this server does not serve are ignored
+		// (documents are published for every server); none supported is a refusal.
+		{"document with unsupported grant types besides the code grant", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{"http://127.0.0.1/cb"},
+			GrantTypes: []string{"authorization_code", "client_credentials", "implicit", "refresh_token"}},
+			want{method: "none", public: true, appType: "native", name: "App", grants: []string{"authorization_code", "refresh_token"}, responses: []string{"code"}, scopes: []string{}}},
+		{"document with only unsupported grant types", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, GrantTypes: []string{"client_credentials", "implicit"}},
 			want{code: "invalid_client_metadata", desc: "grant type"}},
 		{"document with too many redirect URIs", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: slices.Repeat([]string{cb}, provider.MaxMetadataDocumentRedirectURIs+1)},
 			want{code: "invalid_client_metadata", desc: "too many"}},

@@ -451,6 +451,11 @@ func (c *Config) optionalGrantsWithDefaults() error {
 	if c.IdentityAssertions != nil && c.IdentityAssertions.Validator == nil {
 		return errors.New("provider: Config.IdentityAssertions.Validator is required")
 	}
+	if c.IdentityAssertions != nil {
+		if a, ok := c.IdentityAssertions.Validator.(IdentityAssertionAudience); ok && a.Audience() != c.Issuer {
+			return c, fmt.Errorf("provider: Config.IdentityAssertions.Validator accepts assertions for the audience %q, not this provider's issuer %q (set idjag.Options.Audience to Config.Issuer)", a.Audience(), c.Issuer)
+		}
+	}
 	if c.RememberConsent != nil {
 		o, err := c.RememberConsent.withDefaults(c.Storage)
 		if err != nil {

@@ -92,6 +92,14 @@ type IdentityAssertionValidator interface {
 	Validate(ctx context.Context, assertion, clientID string) (*IdentityAssertion, error)
 }
 
+// IdentityAssertionAudience is implemented by validators that accept assertions for one
+// fixed aud (idjag.Validator: Options.Audience). provider.New refuses such a validator
+// when its audience is not Config.Issuer: every assertion would otherwise be refused at
+// the token endpoint (or, were aud some other server's, accepted for the wrong server).
+type IdentityAssertionAudience interface {
+	Audience() string
+}
+
 // IdentityAssertionGrant configures the RFC 7523 JWT bearer grant for ID-JAGs
 // (Enterprise-Managed Authorization): a client presents an assertion its user's
 // enterprise IdP issued and receives an access token without a consent page.
@@ -109,8 +117,8 @@ type IdentityAssertionGrant struct {
 // assertionGrant is the token endpoint handler of GrantTypeJWTBearer with ID-JAGs.
 //
 // The client authenticates as registered (secret, private_key_jwt, or none for public
-// and CIMD clients); the IdP's client_id claim, which must name it, is the
-// authorization, so the client's registered grant_types are not consulted. The access
+// and CIMD clients) and must have GrantTypeJWTBearer in its registered grant_types (else
+// unauthorized_client, RFC 6749 §5.2); the IdP's client_id claim must name it. The access
 // token's audience is the assertion's resource claim (each a configured resource, else
 // invalid_grant), narrowed by the request's `resource` (RFC 8707 §2.2, else
 // invalid_target); without a resource claim it is the requested resource or
@@ -166,6 +174,12 @@ func (g *assertionGrant) HandleTokenEndpointRequest(ctx context.Context, r fosit
 	}
 	client := r.GetClient()
 	a := audit{client: client.GetID()}
+	if !client.GetGrantTypes().Has(GrantTypeJWTBearer) {
+		// RFC 6749 §5.2: the client is not authorized to use this grant type. Checked
+		// before the assertion, so that its jti stays unspent.
+		g.log(ctx, a, "client not registered for the jwt-bearer grant")
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s': register it in grant_types.", GrantTypeJWTBearer)
+	}
 	form := r.GetRequestForm()
 	claims, err := g.opts.Validator.Validate(ctx, form.Get("assertion"), client.GetID())
 	if err != nil {

@@ -168,6 +168,7 @@ func (p *Provider) Login(w http.ResponseWriter, r *http.Request) {
 				p.loginError(w, r, err)
 				return
 			}
+			p.ClearBrowserBinding(w, id)
 			redirect(w, u)
 		case "approve":
 			p.loginAndApprove(w, r, id)
@@ -208,7 +209,8 @@ func (p *Provider) loginAndApprove(w http.ResponseWriter, r *http.Request, id st
 		return
 	}
 	u, err := p.Approve(r, id, subject, req.Scopes)
-	if u != "" {
+	if u != "" { // the request is spent
+		p.ClearBrowserBinding(w, id)
 		redirect(w, u)
 		return
 	}

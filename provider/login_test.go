@@ -134,7 +134,9 @@ func TestBuiltInLoginPage(t *testing.T) {
 			}
 		})
 		t.Run("approve", func(t *testing.T) {
-			loc := location(t, e.postLogin(approve, cookie))
+			resp := e.postLogin(approve, cookie)
+			wantBindingCleared(t, resp, cookie)
+			loc := location(t, resp)
 			if loc.Host != "127.0.0.1:8123" || loc.Query().Get("code") == "" || loc.Query().Get("iss") != e.issuer {
 				t.Fatalf("redirect %s", loc)
 			}
@@ -145,7 +147,9 @@ func TestBuiltInLoginPage(t *testing.T) {
 		})
 		t.Run("deny", func(t *testing.T) {
 			id, _, csrf, cookie := e.loginPage(e.public.ID, redirect)
-			loc := location(t, e.postLogin(url.Values{provider.LoginRequestParam: {id}, "csrf_token": {csrf}, "action": {"deny"}}, cookie))
+			resp := e.postLogin(url.Values{provider.LoginRequestParam: {id}, "csrf_token": {csrf}, "action": {"deny"}}, cookie)
+			wantBindingCleared(t, resp, cookie)
+			loc := location(t, resp)
 			if loc.Query().Get("error") != "access_denied" || loc.Query().Get("state") != "st-123" || loc.Query().Get("iss") != e.issuer {
 				t.Fatalf("redirect %s", loc)
 			}
@@ -158,6 +162,18 @@ func TestBuiltInLoginPage(t *testing.T) {
 			checkPageHeaders(t, resp)
 		})
 	}, withLogin())
+}
+
+// wantBindingCleared fails unless resp, the answer to a pending request, expires its
+// browser-binding cookie (Set-Cookie with the same name and path, Max-Age=0).
+func wantBindingCleared(t *testing.T, resp *http.Response, binding *http.Cookie) {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Name == binding.Name && c.MaxAge < 0 && c.Path == binding.Path && c.Value == "" {
+			return
+		}
+	}
+	t.Errorf("the answer does not expire the binding cookie %s; Set-Cookie: %q", binding.Name, resp.Header.Values("Set-Cookie"))
 }
 
 func cloneForm(v url.Values) url.Values {

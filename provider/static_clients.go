@@ -50,8 +50,8 @@ type ClientSpec struct {
 	TokenEndpointAuthSigningAlg string
 	// GrantTypes default to authorization_code and refresh_token. client_credentials
 	// needs a confidential client and Config.EnableClientCredentials; GrantTypeDeviceCode
-	// needs Config.DeviceAuthorization; GrantTypeJWTBearer (informative: the ID-JAG's
-	// client_id claim authorizes the client) needs Config.IdentityAssertions.
+	// needs Config.DeviceAuthorization; GrantTypeJWTBearer (required to present ID-JAGs,
+	// else unauthorized_client) needs Config.IdentityAssertions.
 	GrantTypes []string
 	// Scopes the client may be granted; default Config.Scopes plus
 	// Config.RefreshTokenScopes.

@@ -59,3 +59,45 @@ func TestIssue14Finding7_ConsentPageRefusesOtherBrowser(t *testing.T) {
 		t.Fatalf("the victim's token: %+v %v; want subject alice", at, err)
 	}
 }
+
+// TestConsentPages_AnswerClearsBindingCookie: once the user approved or denied, the
+// pending request is spent and its browser-binding cookie is useless: the answer expires
+// it (Set-Cookie with Max-Age=0, RFC 6265 §5.2.2), so answered requests leave no cookies
+// in the browser.
+func TestConsentPages_AnswerClearsBindingCookie(t *testing.T) {
+	demo := startDemo(t, demoOptions{})
+	c := demo.register(t, "Notes App", "http://127.0.0.1:9/callback", nil)
+	for _, action := range []string{"deny", "approve"} { // an approval is remembered: deny first
+		t.Run(action, func(t *testing.T) {
+			f := startFlow(t, demo, demo.authorizeURL(c, "st-"+action, ""))
+			binding := func() *http.Cookie {
+				for _, ck := range f.http.Jar.Cookies(mustParseURL(t, demo.url+consentPath)) {
+					if strings.Contains(ck.Name, "fosite_mcp_authz_") {
+						return ck
+					}
+				}
+				return nil
+			}
+			if binding() == nil {
+				t.Fatal("the authorization request set no binding cookie")
+			}
+			f.login("alice", "wonderland")
+			resp := f.post(url.Values{authRequestParam: {f.id}, "csrf_token": {f.csrf()}, "action": {action}})
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s: %d\n%s", action, resp.StatusCode, f.page)
+			}
+			cleared := false
+			for _, h := range resp.Header.Values("Set-Cookie") {
+				if strings.Contains(h, "fosite_mcp_authz_") && strings.Contains(h, "Max-Age=0") && strings.Contains(h, "Path="+consentPath) {
+					cleared = true
+				}
+			}
+			if !cleared {
+				t.Errorf("%s answered without expiring the binding cookie; Set-Cookie: %q", action, resp.Header.Values("Set-Cookie"))
+			}
+			if ck := binding(); ck != nil {
+				t.Errorf("the browser still holds %s after %s", ck.Name, action)
+			}
+		})
+	}
+}

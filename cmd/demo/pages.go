@@ -211,6 +211,7 @@ func (p *pages) show(w http.ResponseWriter, r *http.Request, id, loginError, use
 	if target, ok, err := p.provider.ApproveRemembered(r, id, sess.Subject); ok || err != nil {
 		p.log.InfoContext(r.Context(), "consent", "decision", "remembered", "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
 		if target != "" {
+			p.provider.ClearBrowserBinding(w, id)
 			p.leave(w, target)
 			return
 		}
@@ -305,6 +306,7 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 		}
 		p.log.InfoContext(ctx, "consent", "decision", action, "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
 		if target != "" { // Approve may fail with a redirect carrying the client's error
+			p.provider.ClearBrowserBinding(w, id) // the request is spent
 			p.leave(w, target)
 			return
 		}

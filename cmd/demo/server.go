@@ -269,7 +269,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 		Logger:         log,
 	}
 	if cfg.PostgresDSN != "" {
-		d.store, err = gormstore.OpenPostgres(cfg.PostgresDSN, opts)
+		d.store, err = gormstore.OpenPostgres(ctx, cfg.PostgresDSN, opts)
 	} else {
 		d.store, err = gormstore.OpenSQLite(cfg.DBPath, opts)
 	}

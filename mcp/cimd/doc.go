@@ -38,7 +38,7 @@
 //     jwks_uri is not supported yet) and optionally token_endpoint_auth_signing_alg;
 //     never a shared secret; grant_types authorization_code (required), refresh_token
 //     the device grant (provider.GrantTypeDeviceCode) and the jwt-bearer grant of ID-JAGs
-//     (provider.GrantTypeJWTBearer), defaulting to
+//     (provider.GrantTypeJWTBearer), others ignored (RFC 7591 §2), defaulting to
 //     Options.DefaultGrantTypes; response_types only "code"; at most MaxRedirectURIs
 //     redirect URIs; URL fields (client_uri, logo_uri, policy_uri, tos_uri) https.
 //   - Cache (§4.4): a valid document is kept for its Cache-Control max-age (minus Age),

@@ -168,7 +168,7 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "client_secret_jwt"})
 		}, want: "shared secret"},
 		{name: "implicit grant", doc: func(id string) map[string]any {
-			return with(validDoc(id), map[string]any{"grant_types": []string{"authorization_code", "implicit"}})
+			return with(validDoc(id), map[string]any{"grant_types": []string{"implicit"}})
 		}, want: "grant type"},
 		{name: "client_credentials grant", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"grant_types": []string{"client_credentials"}})

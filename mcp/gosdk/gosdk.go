@@ -12,6 +12,8 @@
 //     [RequireBearerTokenOptions]. Note that go-sdk's middleware answers a missing scope
 //     with a bare 403 and a challenge without error="insufficient_scope", so MCP clients
 //     (go-sdk's own client included) will not step up; use RequireBearer when scopes vary.
+//     It also answers a storage outage with 500 where RequireBearer answers 503 with
+//     Retry-After (a verifier cannot choose go-sdk's status).
 //
 // [RequireBearer] and [Protect] also bound the sessions behind them (package
 // mcp/sessions, [WithSessions]): per user and in total, idle, closed when their grant is

@@ -29,6 +29,10 @@ type guardKey struct{}
 type guard struct {
 	b        *Bearer
 	required []string // scopes the outer middleware already required (and checked)
+	// probe is the observed middleware's probe (nil when not observed): a step-up
+	// refusal deeper in the chain ([RequireScopes]) marks it, so that the check is
+	// reported as insufficient_scope rather than ok.
+	probe *bearerProbe
 }
 
 func contextWithGuard(ctx context.Context, g *guard) context.Context {

@@ -13,7 +13,8 @@ import (
 
 // observed returns b's middleware around next, reporting a BearerChecked event for every
 // request it decides (CORS preflights are no check): the outcome and how long the check
-// took, up to the moment next is called. The middleware itself is unchanged: it runs
+// took, up to the moment next is called. A step-up refusal by [RequireScopes] behind it is
+// the insufficient_scope outcome, not ok: the client got a 403 and must ask for more scopes. The middleware itself is unchanged: it runs
 // with a probe as its ResponseWriter, and next gets the original one.
 func (b *Bearer) observed(next http.Handler) http.Handler {
 	plain := *b
@@ -26,6 +27,9 @@ func (b *Bearer) observed(next http.Handler) http.Handler {
 		}
 		p.passed = time.Since(p.start)
 		p.reached = true
+		if g, ok := guardFromContext(r.Context()); ok {
+			g.probe = p // a step-up refusal behind (RequireScopes) reports through it
+		}
 		next.ServeHTTP(p.ResponseWriter, r)
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +57,7 @@ type bearerProbe struct {
 	start     time.Time
 	passed    time.Duration // the check's duration, when next was reached
 	reached   bool
+	stepUp    bool // RequireScopes behind the middleware refused with insufficient_scope
 	status    int
 	challenge string
 }
@@ -71,6 +76,8 @@ func (p *bearerProbe) Unwrap() http.ResponseWriter { return p.ResponseWriter }
 // outcome classifies the middleware's decision.
 func (p *bearerProbe) outcome() string {
 	switch {
+	case p.stepUp:
+		return observe.BearerInsufficientScope
 	case p.reached:
 		return observe.BearerOK
 	case p.status == http.StatusForbidden:

@@ -54,11 +54,14 @@ func requireScopes(extra []string) func(http.Handler) http.Handler {
 			}
 			required := unionScopes(g.required, extra)
 			if missing := MissingScopes(tok.Scopes, required); len(missing) > 0 {
+				if g.probe != nil {
+					g.probe.stepUp = true
+				}
 				g.b.reject(w, r, &rejection{oauth.ErrorCodeInsufficientScope,
 					"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 				return
 			}
-			ctx := contextWithGuard(r.Context(), &guard{b: g.b, required: required})
+			ctx := contextWithGuard(r.Context(), &guard{b: g.b, required: required, probe: g.probe})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

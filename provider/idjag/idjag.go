@@ -5,7 +5,8 @@
 // a *Validator is a provider.IdentityAssertionValidator: set it as
 // provider.Config.IdentityAssertions.Validator and the token endpoint handles the
 // jwt-bearer grant, with client authentication, resource and scope narrowing, jti single
-// use (Claims.ReplayKey) and the audit log. Options.Audience must be the provider's issuer.
+// use (Claims.ReplayKey) and the audit log. Options.Audience must be the provider's issuer:
+// provider.New refuses a validator with another (Validator.Audience).
 package idjag
 
 import (
@@ -106,6 +107,12 @@ type Validator struct {
 var _ provider.IdentityAssertionValidator = (*Validator)(nil)
 
 var forbiddenAlg = map[string]bool{"none": true, "HS256": true, "HS384": true, "HS512": true}
+
+// Audience returns Options.Audience, the aud the validator requires. provider.New checks
+// it against Config.Issuer (provider.IdentityAssertionAudience).
+func (v *Validator) Audience() string { return v.o.Audience }
+
+var _ provider.IdentityAssertionAudience = (*Validator)(nil)
 
 // New checks the options and fills in the defaults.
 func New(o Options) (*Validator, error) {

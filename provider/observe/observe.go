@@ -42,10 +42,12 @@ const (
 	// TokensIssued (audit): the token endpoint issued tokens (GrantType, ClientID,
 	// Subject, Resources, Scopes).
 	TokensIssued
-	// TokenRefused: a token request failed (GrantType, ErrorCode).
+	// TokenRefused: a token request failed (GrantType, ErrorCode, ClientID once the
+	// client authenticated; Subject only for a detected refresh token reuse).
 	TokenRefused
 	// RefreshReuseDetected (audit): a rotated refresh token was presented again outside
-	// any grace window, and its whole grant was revoked (ClientID, Subject when known).
+	// any grace window, and its whole grant was revoked (GrantType, ClientID, and Subject:
+	// the user of the revoked grant, read from the rotated token's stored row).
 	RefreshReuseDetected
 	// TokenRevoked (audit): a client's RFC 7009 revocation request was accepted
 	// (ClientID; Reason carries the token_type_hint).
@@ -63,7 +65,8 @@ const (
 	// Subject, Scopes, Resources, GrantType; Reason "auto_approve" when Config.AutoApprove
 	// decided).
 	ConsentApproved
-	// ConsentDenied (audit): a pending authorization request was denied (ClientID).
+	// ConsentDenied (audit): a pending authorization request was denied (ClientID,
+	// GrantType, Resources; no Subject: Provider.Deny and DenyDevice are not told who).
 	ConsentDenied
 	// ConsentRemembered (audit): consent was skipped because the user approved the same
 	// client, resource and scopes before (ClientID, Subject, Scopes, Resources).

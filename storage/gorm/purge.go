@@ -29,7 +29,12 @@ var purgeTargets = []struct{ table, key string }{
 // longer remembered) that expired before before, and grant requests without tokens left, in statements of at most 1000
 // rows each (each its own implicit transaction; Purge ignores any transaction in ctx), and
 // returns how many rows it deleted.
-// Rows without an expiry (refresh tokens with an infinite lifespan) are kept. Typically run
+// Rows without an expiry (refresh tokens with an infinite lifespan) are kept. Inactive
+// refresh tokens (rotated, or revoked with their grant) are deleted, whatever their expiry,
+// once their grant has no active refresh token left: until then a rotated token's row
+// stays, so that presenting it again is detected as reuse and revokes the grant (RFC 9700
+// §4.14.2), and serves the grace window (provider.RefreshTokenGrace); afterwards its
+// replay finds nothing to revoke and is refused as unknown (invalid_grant). Typically run
 // periodically with time.Now() or a little earlier (keeping used codes a little past expiry
 // keeps replay detection for codes presented late).
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
@@ -50,6 +55,24 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 			if res.RowsAffected < purgeBatch {
 				break
 			}
+		}
+	}
+	// Inactive refresh tokens (rotated, or revoked with their grant) of grants without an
+	// active one left: reuse detection needs a rotated token's row only while its grant
+	// still has a live token to revoke (RFC 9700 §4.14.2).
+	stmt := fmt.Sprintf("DELETE FROM %[1]s WHERE signature IN (SELECT r.signature FROM %[1]s r WHERE r.active = ? AND NOT EXISTS "+
+		"(SELECT 1 FROM %[1]s a WHERE a.request_id = r.request_id AND a.active = ?) LIMIT %[2]d)", tableRefresh, purgeBatch)
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		res := s.db.WithContext(ctx).Exec(stmt, false, true)
+		if res.Error != nil {
+			return total, fmt.Errorf("gormstore: purge inactive %s: %w", tableRefresh, s.mapErr(res.Error))
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < purgeBatch {
+			break
 		}
 	}
 	for {

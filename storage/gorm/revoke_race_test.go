@@ -47,7 +47,7 @@ func newRevokeRace(t *testing.T, db gormtest.Database) *revokeRace {
 	var err error
 	switch db.Backend {
 	case gormtest.Postgres:
-		r.revoker, err = gormstore.OpenPostgres(withAppName(db.DSN, r.appName), opts)
+		r.revoker, err = gormstore.OpenPostgres(ctx(t), withAppName(db.DSN, r.appName), opts)
 	default:
 		r.revoker, err = gormstore.OpenSQLite(db.Path, opts)
 	}

@@ -68,7 +68,18 @@ func (r *runner) idjag(ctx context.Context) {
 		r.skipAll("no client: the server offers no dynamic client registration and no pre-registered client was configured", idjagChecks[1:]...)
 		return
 	}
+	// RFC 6749 §5.2: only a client registered for the jwt-bearer grant may use it. With
+	// dynamic registration, a client of its own; else the pre-registered one (which the
+	// operator must have registered for it).
 	c := r.main
+	if r.endpoints.registration != "" {
+		if _, rc := r.register(ctx, "idjag", map[string]any{
+			"client_name": "conformance ID-JAG client", "token_endpoint_auth_method": "none",
+			"grant_types": []string{jwtBearerGrant},
+		}); rc != nil && rc.id != "" {
+			c = rc
+		}
+	}
 	scope := strings.Join(r.scopes, " ")
 	claims := func() map[string]any {
 		return idp.Claims(testidp.Grant{Audience: r.issuer, Subject: "conformance-user", ClientID: c.id, Resource: r.mcpURL, Scope: scope})

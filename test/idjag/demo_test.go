@@ -39,7 +39,9 @@ func TestDemo_TrustIdP(t *testing.T) {
 			t.Fatalf("metadata: grant_types_supported %v, authorization_grant_profiles_supported %v",
 				m["grant_types_supported"], m["authorization_grant_profiles_supported"])
 		}
-		clientID := d.RegisterPublicClient(t, "Enterprise agent", "http://127.0.0.1:9/callback")
+		// RFC 6749 §5.2: a client presents ID-JAGs only if it registered the jwt-bearer grant.
+		clientID := d.RegisterClient(t, map[string]any{"client_name": "Enterprise agent",
+			"token_endpoint_auth_method": "none", "grant_types": []string{provider.GrantTypeJWTBearer}})
 
 		// The client asks the IdP for an ID-JAG (RFC 8693 token exchange, draft §4.3).
 		resp, err := http.PostForm(idp.Issuer+testidp.TokenExchangePath, url.Values{

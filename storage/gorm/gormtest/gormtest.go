@@ -165,7 +165,7 @@ func (d Database) OpenUnmigrated(tb testing.TB, opts gormstore.Options) (*gormst
 	case SQLite:
 		s, err = gormstore.OpenSQLite(d.Path, opts)
 	case Postgres:
-		s, err = gormstore.OpenPostgres(d.DSN, opts)
+		s, err = gormstore.OpenPostgres(context.Background(), d.DSN, opts)
 		if err == nil {
 			if sqlDB, e := s.DB().DB(); e == nil {
 				// Bound what one test may hold on a server shared by every package's tests.

@@ -288,13 +288,20 @@ func (d *Demo) CIMDAdvertised(tb testing.TB) bool {
 // with redirectURIs through dynamic client registration and returns its client_id.
 func (d *Demo) RegisterPublicClient(tb testing.TB, name string, redirectURIs ...string) string {
 	tb.Helper()
-	body, _ := json.Marshal(map[string]any{
+	return d.RegisterClient(tb, map[string]any{
 		"client_name":                name,
 		"redirect_uris":              redirectURIs,
 		"token_endpoint_auth_method": "none",
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"response_types":             []string{"code"},
 	})
+}
+
+// RegisterClient registers a client with the RFC 7591 metadata through dynamic client
+// registration and returns its client_id.
+func (d *Demo) RegisterClient(tb testing.TB, metadata map[string]any) string {
+	tb.Helper()
+	body, _ := json.Marshal(metadata)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	m, err := d.ASMetadata(ctx)

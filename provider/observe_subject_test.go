@@ -1,0 +1,77 @@
+package provider_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/observe"
+)
+
+// eventLog records the observer's events of the kinds asked for.
+type eventLog struct {
+	mu     sync.Mutex
+	kinds  []observe.Kind
+	events []observe.Event
+}
+
+func (l *eventLog) option() envOption {
+	return func(_ *env, cfg *provider.Config) {
+		cfg.Observer = observe.Func(func(_ context.Context, e observe.Event) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, k := range l.kinds {
+				if e.Kind == k {
+					l.events = append(l.events, e)
+				}
+			}
+		})
+	}
+}
+
+func (l *eventLog) take() []observe.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.events
+	l.events = nil
+	return out
+}
+
+// TestRefreshReuse_EventNamesSubjectAndClient (RFC 9700 §4.14.2): when a rotated refresh
+// token comes back and its grant is revoked, the refresh_reuse_detected event (the audit
+// trail's audit.refresh_reuse_detected) names the user whose grant it was and the client,
+// so that an operator can tell whom to warn. The refusal beside it names them too.
+func TestRefreshReuse_EventNamesSubjectAndClient(t *testing.T) {
+	log := &eventLog{kinds: []observe.Kind{observe.RefreshReuseDetected, observe.TokenRefused, observe.TokensIssued}}
+	runEnv(t, func(t *testing.T, e *env) {
+		tok := e.tokens(nil)
+		if resp, rotated := e.refresh(tok.RefreshToken, nil); resp.StatusCode != http.StatusOK || rotated.RefreshToken == "" {
+			t.Fatalf("refresh: %d %+v", resp.StatusCode, rotated)
+		}
+		log.take()
+		resp, r := e.refresh(tok.RefreshToken, nil) // the rotated one, again
+		if resp.StatusCode != http.StatusBadRequest || r.Error != "invalid_grant" {
+			t.Fatalf("reuse: %d %+v; want 400 invalid_grant", resp.StatusCode, r)
+		}
+		var reuse, refused *observe.Event
+		for _, ev := range log.take() {
+			switch ev.Kind {
+			case observe.RefreshReuseDetected:
+				reuse = &ev
+			case observe.TokenRefused:
+				refused = &ev
+			}
+		}
+		if reuse == nil {
+			t.Fatal("no refresh_reuse_detected event")
+		}
+		if reuse.Subject != testSubject || reuse.ClientID != e.public.ID || reuse.GrantType != "refresh_token" {
+			t.Errorf("refresh_reuse_detected %+v; want subject %q, client %q", *reuse, testSubject, e.public.ID)
+		}
+		if refused == nil || refused.Subject != testSubject || refused.ClientID != e.public.ID {
+			t.Errorf("token_refused %+v; want subject %q, client %q", refused, testSubject, e.public.ID)
+		}
+	}, log.option())
+}
