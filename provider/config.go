@@ -453,7 +453,7 @@ func (c *Config) optionalGrantsWithDefaults() error {
 	}
 	if c.IdentityAssertions != nil {
 		if a, ok := c.IdentityAssertions.Validator.(IdentityAssertionAudience); ok && a.Audience() != c.Issuer {
-			return c, fmt.Errorf("provider: Config.IdentityAssertions.Validator accepts assertions for the audience %q, not this provider's issuer %q (set idjag.Options.Audience to Config.Issuer)", a.Audience(), c.Issuer)
+			return fmt.Errorf("provider: Config.IdentityAssertions.Validator accepts assertions for the audience %q, not this provider's issuer %q (set idjag.Options.Audience to Config.Issuer)", a.Audience(), c.Issuer)
 		}
 	}
 	if c.RememberConsent != nil {
