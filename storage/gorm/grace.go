@@ -76,7 +76,7 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
 	key := hashKey(signature)
 	now := dbTime(s.now())
-	return s.inConnTx(ctx, func(st *txState) error {
+	rotate := func(st *txState) error {
 		pool := st.conn
 		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
@@ -106,5 +106,9 @@ func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, sign
 		default: // graceActive cannot be (the rotation above found no active row)
 			return fmt.Errorf("%w: refresh token no longer reusable", fosite.ErrSerializationFailure)
 		}
-	})
+	}
+	if s.deferWrite(ctx, true, rotate) {
+		return nil
+	}
+	return s.inConnTx(ctx, rotate)
 }

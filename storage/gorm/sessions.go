@@ -281,7 +281,7 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	key := hashKey(refreshSignature)
 	now := dbTime(s.now())
-	return s.inConnTx(ctx, func(st *txState) error {
+	rotate := func(st *txState) error {
 		pool := st.conn
 		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
@@ -302,7 +302,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 		}
 		_, err = s.exec(ctx, pool, s.hot.deleteAccess, requestID)
 		return s.mapErr(err)
-	})
+	}
+	if s.deferWrite(ctx, true, rotate) {
+		return nil
+	}
+	return s.inConnTx(ctx, rotate)
 }
 
 // ---- PKCE (pkce.PKCERequestStorage) ----
