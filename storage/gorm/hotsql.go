@@ -335,18 +335,17 @@ func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow
 	if table == tableRefresh {
 		args = append(args, accessSignature)
 	}
-	insert := func(pool gorm.ConnPool) error {
-		_, err := s.exec(ctx, pool, s.hot.insertSession[table], args...)
-		return s.insertError(ctx, row.ClientID, err)
-	}
-	if s.deferWrite(ctx, false, func(st *txState) error { return insert(st.conn) }) {
+	if s.group != nil && s.deferWrite(ctx, false, func(st *txState) error {
+		return s.insertOn(ctx, st.conn, table, row.ClientID, args)
+	}) {
 		return nil
 	}
-	return insert(s.pool(ctx))
+	return s.insertOn(ctx, s.pool(ctx), table, row.ClientID, args)
 }
 
-// insertError maps the error of an insert of a row of client clientID.
-func (s *Store) insertError(ctx context.Context, clientID string, err error) error {
+// insertOn runs the insert of a row of client clientID into table on pool.
+func (s *Store) insertOn(ctx context.Context, pool gorm.ConnPool, table, clientID string, args []any) error {
+	_, err := s.exec(ctx, pool, s.hot.insertSession[table], args...)
 	if isForeignKeyViolation(err) {
 		// The client is gone: another replica deleted it while this one had it cached.
 		// Forget it, so that this request is the only one that gets this far.
