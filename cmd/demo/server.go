@@ -115,7 +115,7 @@ type serveFlags struct {
 	pprof                                             string
 	accessTokens                                      string
 	tokenTTL                                          time.Duration
-	cimd, debug, rateLimit, metrics, groupCommit      bool
+	cimd, debug, rateLimit, metrics                   bool
 	trustIdPs                                         []trustedIdP
 }
 
@@ -144,7 +144,6 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	fs.StringVar(&f.accessTokens, "access-tokens", tokensOpaque, "access token `format`: opaque (verified against the database, revocable at once) or jwt (RFC 9068, signed with rotating keys published at jwks_uri, verified without a database query, valid until they expire)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", 0, "access token `lifetime` (default 1h, 10m with -access-tokens jwt)")
 	fs.BoolVar(&f.cimd, "cimd", true, "accept client ID metadata documents (https URLs as client IDs, fetched by the server); -cimd=false leaves dynamic registration as the only way to get a client ID")
-	fs.BoolVar(&f.groupCommit, "group-commit", false, "SQLite: concurrent refresh token rotations share one transaction and one commit (gormstore.Options.GroupCommit)")
 	fs.BoolVar(&f.rateLimit, "rate-limit", true, "limit how often each client address may call the OAuth endpoints and the login page (the library's defaults, HTTP 429 beyond); -rate-limit=false for load tests from one address")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
 	fs.Func("trust-idp", "trust an enterprise identity provider's ID-JAGs (Enterprise-Managed Authorization, the RFC 7523 jwt-bearer grant): `ISSUER=JWKS_URL`, repeatable; e.g. the test IdP of go run ./test/cmd/testidp", func(v string) error {
@@ -213,8 +212,6 @@ type serverConfig struct {
 	// TrustedIdPs are the enterprise IdPs whose ID-JAGs the token endpoint accepts
 	// (provider.Config.IdentityAssertions); none leaves the grant off.
 	TrustedIdPs []trustedIdP
-	// GroupCommit is gormstore.Options.GroupCommit (SQLite only).
-	GroupCommit bool
 
 	// Metrics serves Prometheus metrics at /metrics (provider/metrics, with the live
 	// grants gauge). The audit trail (audit.* lines) goes to Logger either way.
@@ -270,7 +267,6 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 	opts := gormstore.Options{
 		EncryptionKeys: []gormstore.Key{{ID: sec.encryptionKeyID(), Secret: sec.EncryptionKey}},
 		Logger:         log,
-		GroupCommit:    cfg.GroupCommit,
 	}
 	if cfg.PostgresDSN != "" {
 		d.store, err = gormstore.OpenPostgres(cfg.PostgresDSN, opts)
@@ -502,7 +498,6 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		CIMD:            cimdOptions(f.cimd),
 		RateLimits:      rateLimits(f.rateLimit),
 		TrustedIdPs:     f.trustIdPs,
-		GroupCommit:     f.groupCommit,
 		Metrics:         f.metrics,
 		Logger:          log,
 	})

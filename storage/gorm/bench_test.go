@@ -4,13 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/ory/fosite"
-
-	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
 
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
@@ -122,75 +118,6 @@ func walPagesPerOp(b *testing.B, s *gormstore.Store, path string, runs int, op f
 	}
 	const frameHeader = 24 // each WAL frame: a 24-byte header and one page
 	return float64(size()-before) / float64(pageSize+frameHeader) / float64(runs)
-}
-
-// BenchmarkRefreshRotationConcurrent measures fosite's refresh sequence (the token read
-// outside, the rotation and the new tokens in a transaction) from 8 goroutines at once,
-// each rotating a grant of its own, with a transaction per rotation ("own-commit") and with
-// Options.GroupCommit ("group-commit"; PostgreSQL ignores it). On SQLite the one writer is
-// the bound: a group commits the rotations that queued for it together. Reports the CPU
-// time per rotation and, on SQLite, the WAL pages per rotation of 400 more rotations run
-// the same way after the timed loop.
-func BenchmarkRefreshRotationConcurrent(b *testing.B) {
-	for _, backend := range gormtest.Backends(b) {
-		for _, mode := range []string{"own-commit", "group-commit"} {
-			b.Run(backend+"/"+mode, func(b *testing.B) {
-				db := gormtest.NewDatabase(b, backend)
-				opts := gormtest.DefaultOptions(b)
-				opts.GroupCommit = mode == "group-commit"
-				s := db.Open(b, opts)
-				c := context.Background()
-				cl := mustCreateClient(b, s, "client")
-				var grants atomic.Int64
-				// worker returns a function that rotates one grant's newest token.
-				worker := func() func() error {
-					g := grants.Add(1)
-					req := newRequest(cl, fmt.Sprintf("grant-%d", g), "m")
-					if err := s.CreateRefreshTokenSession(c, fmt.Sprintf("rt-%d-0", g), "", req); err != nil {
-						return func() error { return err }
-					}
-					i := 0
-					return func() error {
-						cur, at, next := fmt.Sprintf("rt-%d-%d", g, i), fmt.Sprintf("at-%d-%d", g, i+1), fmt.Sprintf("rt-%d-%d", g, i+1)
-						i++
-						orig, err := s.GetRefreshTokenSession(c, cur, &fosite.DefaultSession{})
-						if err != nil {
-							return err
-						}
-						return rotateAsFosite(s, c, orig, cur, at, next)
-					}
-				}
-				b.ReportAllocs()
-				b.SetParallelism(4) // 8 goroutines on 2 cores
-				cpu := benchcpu.Start(b)
-				b.RunParallel(func(pb *testing.PB) {
-					rotate := worker()
-					for pb.Next() {
-						if err := rotate(); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-				cpu.Report()
-				if backend == gormtest.SQLite {
-					const rotations = 8 * 50
-					b.ReportMetric(walPagesPerOp(b, s, db.Path, 1, func() {
-						var wg sync.WaitGroup
-						for range 8 {
-							rotate := worker()
-							wg.Go(func() {
-								for range 50 {
-									must(b, rotate())
-								}
-							})
-						}
-						wg.Wait()
-					})/rotations, "wal-pages/op")
-				}
-			})
-		}
-	}
 }
 
 // walPagesSpread returns the WAL pages per rotation when the rotated grants' tokens are

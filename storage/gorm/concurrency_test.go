@@ -129,7 +129,7 @@ func TestConcurrency_AuthorizationCodeRedeemedExactlyOnce(t *testing.T) {
 // TestConcurrency_RefreshTokenRotatedExactlyOnce pins strict rotation (OAuth 2.1 §4.3.1) under
 // real concurrency, then reuse detection and family revocation (RFC 6819 §5.2.2.3).
 func TestConcurrency_RefreshTokenRotatedExactlyOnce(t *testing.T) {
-	runCommitModes(t, func(t *testing.T, s *gormstore.Store) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		c := ctx(t)
 		cl := mustCreateClient(t, s, "client")
 		req := newRequest(cl, "grant", "m")

@@ -76,41 +76,35 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
 	key := hashKey(signature)
 	now := dbTime(s.now())
-	if s.group != nil && s.deferWrite(ctx, true, func(st *txState) error { return s.rotateGrace(ctx, st, requestID, key, now, grace) }) {
-		return nil
-	}
-	return s.inConnTx(ctx, func(st *txState) error { return s.rotateGrace(ctx, st, requestID, key, now, grace) })
-}
-
-// rotateGrace is the rotation of RotateRefreshTokenWithGrace in st's transaction.
-func (s *Store) rotateGrace(ctx context.Context, st *txState, requestID, key string, now time.Time, grace provider.RefreshTokenGrace) error {
-	pool := st.conn
-	n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
-	if err != nil {
-		return s.mapErr(err)
-	}
-	if n == 1 {
-		_, err := s.exec(ctx, pool, s.hot.deleteIssued, key)
-		return s.mapErr(err)
-	}
-	db := s.txDB(ctx, st)
-	var row refreshRow
-	if err := db.Table(tableRefresh).Where("signature = ? AND request_id = ?", key, requestID).Take(&row).Error; err != nil {
-		return s.mapErr(err)
-	}
-	switch graceOf(&row, now, grace) {
-	case graceReusable:
-		res := db.Table(tableRefresh).
-			Where("signature = ? AND active = ? AND used_count = ? AND first_used_at IS NOT NULL", key, false, row.UsedCount).
-			Update("used_count", gorm.Expr("used_count + 1"))
-		if res.Error != nil {
-			return s.mapErr(res.Error)
+	return s.inConnTx(ctx, func(st *txState) error {
+		pool := st.conn
+		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
+		if err != nil {
+			return s.mapErr(err)
 		}
-		if res.RowsAffected != 1 {
-			return fmt.Errorf("%w: refresh token reused concurrently", fosite.ErrSerializationFailure)
+		if n == 1 {
+			_, err := s.exec(ctx, pool, s.hot.deleteIssued, key)
+			return s.mapErr(err)
 		}
-		return nil
-	default: // graceActive cannot be (the rotation above found no active row)
-		return fmt.Errorf("%w: refresh token no longer reusable", fosite.ErrSerializationFailure)
-	}
+		db := s.txDB(ctx, st)
+		var row refreshRow
+		if err := db.Table(tableRefresh).Where("signature = ? AND request_id = ?", key, requestID).Take(&row).Error; err != nil {
+			return s.mapErr(err)
+		}
+		switch graceOf(&row, now, grace) {
+		case graceReusable:
+			res := db.Table(tableRefresh).
+				Where("signature = ? AND active = ? AND used_count = ? AND first_used_at IS NOT NULL", key, false, row.UsedCount).
+				Update("used_count", gorm.Expr("used_count + 1"))
+			if res.Error != nil {
+				return s.mapErr(res.Error)
+			}
+			if res.RowsAffected != 1 {
+				return fmt.Errorf("%w: refresh token reused concurrently", fosite.ErrSerializationFailure)
+			}
+			return nil
+		default: // graceActive cannot be (the rotation above found no active row)
+			return fmt.Errorf("%w: refresh token no longer reusable", fosite.ErrSerializationFailure)
+		}
+	})
 }

@@ -23,17 +23,12 @@ type clock struct{ offset atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 func runWithClock(t *testing.T, fn func(t *testing.T, s *gormstore.Store, clk *clock)) {
-	for _, mode := range []string{"own-commit", "group-commit"} {
-		t.Run(mode, func(t *testing.T) {
-			gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
-				clk := &clock{}
-				opts := gormtest.DefaultOptions(t)
-				opts.Now = clk.now
-				opts.GroupCommit = mode == "group-commit"
-				fn(t, db.Open(t, opts), clk)
-			})
-		})
-	}
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		clk := &clock{}
+		opts := gormtest.DefaultOptions(t)
+		opts.Now = clk.now
+		fn(t, db.Open(t, opts), clk)
+	})
 }
 
 // refreshWithGrace does what fosite's refresh handler does through the provider's grace

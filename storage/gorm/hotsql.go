@@ -49,8 +49,6 @@ type hotStatements struct {
 	deleteIssued       string // the access token issued with a refresh token (grace window)
 	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
 	touchGrantNoExpiry string // the same when its tokens never expire
-	// The savepoint each rotation of a group commit runs in (SQLite only; groupcommit.go).
-	savepoint, releaseSavepoint, rollbackToSavepoint string
 }
 
 func newHotStatements(d dialect) *hotStatements {
@@ -74,11 +72,6 @@ func newHotStatements(d dialect) *hotStatements {
 		touchGrantNoExpiry: rebind(d, "UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL "+
 			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
 	}
-	if d == dialectSQLite {
-		h.savepoint = "SAVEPOINT fmcp_group"
-		h.releaseSavepoint = "RELEASE SAVEPOINT fmcp_group"
-		h.rollbackToSavepoint = "ROLLBACK TO SAVEPOINT fmcp_group"
-	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
 		if t == tableRefresh {
@@ -98,9 +91,6 @@ func newHotStatements(d dialect) *hotStatements {
 func (h *hotStatements) all() []string {
 	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued,
 		h.touchGrant, h.touchGrantNoExpiry)
-	if h.savepoint != "" {
-		qs = append(qs, h.savepoint, h.releaseSavepoint, h.rollbackToSavepoint)
-	}
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {
 			qs = append(qs, q)
@@ -145,7 +135,7 @@ func rebind(d dialect, q string) string {
 // pool returns what a hot-path write runs on: ctx's open transaction, or the pool (the
 // writer, for SQLite files).
 func (s *Store) pool(ctx context.Context) gorm.ConnPool {
-	if conn := s.openConn(ctx); conn != nil {
+	if conn := openConn(ctx); conn != nil {
 		return conn
 	}
 	return s.db.Statement.ConnPool
@@ -154,7 +144,7 @@ func (s *Store) pool(ctx context.Context) gorm.ConnPool {
 // readPool returns what a hot-path read runs on: ctx's open transaction, or the readers
 // (SQLite files; the pool otherwise).
 func (s *Store) readPool(ctx context.Context) gorm.ConnPool {
-	if conn := s.openConn(ctx); conn != nil {
+	if conn := openConn(ctx); conn != nil {
 		return conn
 	}
 	return s.read.Statement.ConnPool
@@ -282,9 +272,6 @@ func (s *Store) exec(ctx context.Context, pool gorm.ConnPool, q string, args ...
 // queryRow runs the hot-path query q on pool and scans its one row into dest:
 // fosite.ErrNotFound when there is none, other errors mapped.
 func (s *Store) queryRow(ctx context.Context, pool gorm.ConnPool, q string, args []any, dest ...any) error {
-	if fc, ok := pool.(failedConn); ok {
-		return s.mapErr(fc.err)
-	}
 	st, err := s.stmt(ctx, pool, q)
 	if err != nil {
 		return s.mapErr(err)
@@ -335,21 +322,11 @@ func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow
 	if table == tableRefresh {
 		args = append(args, accessSignature)
 	}
-	if s.group != nil && s.deferWrite(ctx, false, func(st *txState) error {
-		return s.insertOn(ctx, st.conn, table, row.ClientID, args)
-	}) {
-		return nil
-	}
-	return s.insertOn(ctx, s.pool(ctx), table, row.ClientID, args)
-}
-
-// insertOn runs the insert of a row of client clientID into table on pool.
-func (s *Store) insertOn(ctx context.Context, pool gorm.ConnPool, table, clientID string, args []any) error {
-	_, err := s.exec(ctx, pool, s.hot.insertSession[table], args...)
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.insertSession[table], args...)
 	if isForeignKeyViolation(err) {
 		// The client is gone: another replica deleted it while this one had it cached.
 		// Forget it, so that this request is the only one that gets this far.
-		s.forgetClient(ctx, clientID)
+		s.forgetClient(ctx, row.ClientID)
 	}
 	return s.mapErr(err)
 }

@@ -81,9 +81,6 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 
 func (s *Store) revokeGrant(ctx context.Context, requestID string, refresh bool) error {
 	if st := openTx(ctx); st != nil {
-		if err := s.materialize(st); err != nil {
-			return err
-		}
 		return s.revokeInTx(ctx, st, requestID, refresh)
 	}
 	return s.revokeOwnTx(ctx, requestID, refresh)

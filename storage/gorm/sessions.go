@@ -281,34 +281,28 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	key := hashKey(refreshSignature)
 	now := dbTime(s.now())
-	if s.group != nil && s.deferWrite(ctx, true, func(st *txState) error { return s.rotateStrict(ctx, st, requestID, key, now) }) {
-		return nil
-	}
-	return s.inConnTx(ctx, func(st *txState) error { return s.rotateStrict(ctx, st, requestID, key, now) })
-}
-
-// rotateStrict is the rotation of RotateRefreshToken in st's transaction.
-func (s *Store) rotateStrict(ctx context.Context, st *txState, requestID, key string, now time.Time) error {
-	pool := st.conn
-	n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
-	if err != nil {
-		return s.mapErr(err)
-	}
-	if n != 1 {
-		found, err := exists(s.txDB(ctx, st), tableRefresh, "signature", key)
+	return s.inConnTx(ctx, func(st *txState) error {
+		pool := st.conn
+		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
 			return s.mapErr(err)
 		}
-		if !found {
-			return fosite.ErrNotFound
+		if n != 1 {
+			found, err := exists(s.txDB(ctx, st), tableRefresh, "signature", key)
+			if err != nil {
+				return s.mapErr(err)
+			}
+			if !found {
+				return fosite.ErrNotFound
+			}
+			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
 		}
-		return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
-	}
-	if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
+		if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
+			return s.mapErr(err)
+		}
+		_, err = s.exec(ctx, pool, s.hot.deleteAccess, requestID)
 		return s.mapErr(err)
-	}
-	_, err = s.exec(ctx, pool, s.hot.deleteAccess, requestID)
-	return s.mapErr(err)
+	})
 }
 
 // ---- PKCE (pkce.PKCERequestStorage) ----

@@ -73,15 +73,6 @@ type Options struct {
 	ClientCacheTTL time.Duration
 	// ClientCacheSize bounds the number of cached clients. Zero means DefaultClientCacheSize.
 	ClientCacheSize int
-	// GroupCommit (SQLite only; ignored on PostgreSQL) makes concurrent refresh token
-	// rotations share database transactions: the transaction fosite opens for a rotation
-	// defers its writes to Commit, which runs them with the other rotations committing at
-	// that moment, each in a savepoint of its own, under one COMMIT (see groupcommit.go).
-	// Every Commit returns once its rotation is committed, as durable as without it; a
-	// rotation's own errors (a lost race: fosite.ErrSerializationFailure; an unknown token:
-	// fosite.ErrNotFound) come from Commit rather than from RotateRefreshToken. False
-	// (the default) begins every transaction at BeginTX.
-	GroupCommit bool
 }
 
 // Store implements provider.Storage on a *gorm.DB. It is safe for concurrent use.
@@ -98,8 +89,6 @@ type Store struct {
 	// prepared and preparedRead hold the hot statements prepared on db's and read's
 	// *sql.DB (empty when the handle has none, e.g. with GORM's PrepareStmt mode).
 	prepared, preparedRead *preparedStatements
-	// group runs deferred transactions (Options.GroupCommit); nil without.
-	group *groupCommitter
 }
 
 type dialect int
@@ -152,9 +141,6 @@ func newStore(db, read *gorm.DB, opts Options) (*Store, error) {
 		now:     now,
 		clients: newClientCache(opts.ClientCacheTTL, opts.ClientCacheSize),
 		hot:     newHotStatements(d),
-	}
-	if opts.GroupCommit && d == dialectSQLite {
-		s.group = &groupCommitter{s: s}
 	}
 	// Not with GORM's PrepareStmt mode (its ConnPool is no *sql.DB): it prepares itself.
 	sqlDB, _ := db.ConnPool.(*sql.DB)
@@ -349,14 +335,7 @@ type txState struct {
 	// run their statements on conn and never need it.
 	tx *gorm.DB
 	// ctx is the context the transaction began with (tx's).
-	ctx context.Context
-	// lazy: no database transaction has begun yet (Options.GroupCommit, groupcommit.go);
-	// deferring: its writes are deferred to Commit, in deferred.
-	lazy, deferring bool
-	deferred        []deferredWrite
-	// failed is the error of the deferred writes or BEGIN materialize ran, which
-	// Commit returns.
-	failed       error
+	ctx          context.Context
 	done         bool
 	rollbackOnly bool
 	// afterCommit runs, in order, once the transaction has committed (see revokeInTx).
@@ -404,10 +383,6 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 			return context.WithValue(ctx, txKey{}, &txRef{st: ref.st, owner: false}), nil
 		}
 	}
-	if s.group != nil {
-		// Begun by the first statement, or deferred to Commit (groupcommit.go).
-		return context.WithValue(ctx, txKey{}, &txRef{st: &txState{lazy: true, ctx: ctx}, owner: true}), nil
-	}
 	st, err := s.beginTx(ctx, s.txOptions())
 	if err != nil {
 		return ctx, err
@@ -439,9 +414,6 @@ func (s *Store) gormTx(st *txState) *gorm.DB {
 	if st.tx == nil {
 		tx := s.db.Session(&gorm.Session{Context: st.ctx, NewDB: true})
 		tx.Statement.ConnPool = st.conn
-		if st.failed != nil {
-			_ = tx.AddError(st.failed) // GORM runs nothing on a handle with an error
-		}
 		st.tx = tx
 	}
 	return st.tx
@@ -492,32 +464,13 @@ func (s *Store) Commit(ctx context.Context) error {
 	}
 	st.done = true
 	if st.rollbackOnly {
-		if !st.lazy {
-			if err := st.rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-				s.log.WarnContext(ctx, "rollback of rollback-only transaction failed", "error", err)
-			}
+		if err := st.rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+			s.log.WarnContext(ctx, "rollback of rollback-only transaction failed", "error", err)
 		}
 		st.mu.Unlock()
 		return errors.New("gormstore: commit: transaction was marked rollback-only by a nested Rollback")
 	}
-	var err error
-	switch {
-	case st.lazy:
-		writes := st.deferred
-		st.deferred = nil
-		st.mu.Unlock()
-		if len(writes) > 0 {
-			err = s.group.commit(ctx, writes)
-		}
-		st.mu.Lock()
-	case st.failed != nil:
-		if rerr := st.rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			s.log.WarnContext(ctx, "rollback of failed transaction failed", "error", rerr)
-		}
-		err = st.failed
-	default:
-		err = s.mapErr(st.commit())
-	}
+	err := s.mapErr(st.commit())
 	after := st.afterCommit
 	st.afterCommit = nil
 	st.mu.Unlock()
@@ -551,10 +504,6 @@ func (s *Store) Rollback(ctx context.Context) error {
 		return nil
 	}
 	st.done = true
-	if st.lazy {
-		st.deferred = nil
-		return nil
-	}
 	if err := st.rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return s.mapErr(err)
 	}
@@ -564,7 +513,6 @@ func (s *Store) Rollback(ctx context.Context) error {
 // openTx returns GORM's handle on ctx's open transaction, or nil.
 func (s *Store) openTx(ctx context.Context) *gorm.DB {
 	if ref := txFrom(ctx); ref != nil {
-		_ = s.materialize(ref.st) // on failure, the handle carries the error
 		ref.st.mu.Lock()
 		defer ref.st.mu.Unlock()
 		if !ref.st.done {
@@ -576,9 +524,8 @@ func (s *Store) openTx(ctx context.Context) *gorm.DB {
 
 // openConn returns what ctx's open transaction runs statements on, or nil: openTx
 // without GORM's handle, for the hot paths.
-func (s *Store) openConn(ctx context.Context) gorm.ConnPool {
+func openConn(ctx context.Context) gorm.ConnPool {
 	if ref := txFrom(ctx); ref != nil {
-		_ = s.materialize(ref.st) // on failure, the connection fails every statement
 		ref.st.mu.Lock()
 		defer ref.st.mu.Unlock()
 		if !ref.st.done {
@@ -625,9 +572,6 @@ func (s *Store) newTx(ctx context.Context, opts *sql.TxOptions, fn func(db *gorm
 // statements without GORM (s.gormTx(st) gives GORM's handle where a rare branch needs it).
 func (s *Store) inConnTx(ctx context.Context, fn func(st *txState) error) error {
 	if ref := txFrom(ctx); ref != nil {
-		if err := s.materialize(ref.st); err != nil {
-			return err
-		}
 		ref.st.mu.Lock()
 		open := !ref.st.done
 		ref.st.mu.Unlock()

@@ -18,7 +18,7 @@
 # OUTDIR/compare-DB.txt (a table per phase and level with both throughputs, p50/p99,
 # both servers' CPU time per operation (ours with PostgreSQL's), the ratios, both RSS;
 # the CPU split), compare-DB.json and both servers' logs. Extra demo flags in $DEMO_ARGS
-# (e.g. -group-commit).
+# (e.g. -gc-percent=100).
 #
 # soak (issue 14): for each storage a fresh demo (opaque tokens) under `mcp-auth-load
 # soak` for $SOAK_DURATION (default 3m, at most 30m) with $SOAK_C workers (default 4),
