@@ -76,8 +76,8 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
 	key := hashKey(signature)
 	now := dbTime(s.now())
-	return s.inTx(ctx, func(db *gorm.DB) error {
-		pool := db.Statement.ConnPool
+	return s.inConnTx(ctx, func(st *txState) error {
+		pool := st.conn
 		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
 			return s.mapErr(err)
@@ -86,6 +86,7 @@ func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, sign
 			_, err := s.exec(ctx, pool, s.hot.deleteIssued, key)
 			return s.mapErr(err)
 		}
+		db := s.txDB(ctx, st)
 		var row refreshRow
 		if err := db.Table(tableRefresh).Where("signature = ? AND request_id = ?", key, requestID).Take(&row).Error; err != nil {
 			return s.mapErr(err)

@@ -135,8 +135,8 @@ func rebind(d dialect, q string) string {
 // pool returns what a hot-path write runs on: ctx's open transaction, or the pool (the
 // writer, for SQLite files).
 func (s *Store) pool(ctx context.Context) gorm.ConnPool {
-	if tx := s.openTx(ctx); tx != nil {
-		return tx.Statement.ConnPool
+	if conn := openConn(ctx); conn != nil {
+		return conn
 	}
 	return s.db.Statement.ConnPool
 }
@@ -144,8 +144,8 @@ func (s *Store) pool(ctx context.Context) gorm.ConnPool {
 // readPool returns what a hot-path read runs on: ctx's open transaction, or the readers
 // (SQLite files; the pool otherwise).
 func (s *Store) readPool(ctx context.Context) gorm.ConnPool {
-	if tx := s.openTx(ctx); tx != nil {
-		return tx.Statement.ConnPool
+	if conn := openConn(ctx); conn != nil {
+		return conn
 	}
 	return s.read.Statement.ConnPool
 }
@@ -334,6 +334,9 @@ func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow
 // isForeignKeyViolation reports whether err is a foreign key violation (PostgreSQL 23503,
 // SQLite SQLITE_CONSTRAINT_FOREIGNKEY): a row referencing a client that does not exist.
 func isForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "23503"

@@ -102,7 +102,9 @@ func openTx(ctx context.Context) *txState {
 
 // revokeInTx revokes inside the caller's transaction st (see the comment at the top).
 func (s *Store) revokeInTx(ctx context.Context, st *txState, requestID string, refresh bool) error {
-	db := st.tx.WithContext(ctx)
+	st.mu.Lock()
+	db := s.gormTx(st).WithContext(ctx)
+	st.mu.Unlock()
 	if s.dialect != dialectPostgres {
 		_, err := s.revokeRound(db, requestID, refresh)
 		return s.mapErr(err)

@@ -281,14 +281,14 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	key := hashKey(refreshSignature)
 	now := dbTime(s.now())
-	return s.inTx(ctx, func(db *gorm.DB) error {
-		pool := db.Statement.ConnPool
+	return s.inConnTx(ctx, func(st *txState) error {
+		pool := st.conn
 		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
 			return s.mapErr(err)
 		}
 		if n != 1 {
-			found, err := exists(db, tableRefresh, "signature", key)
+			found, err := exists(s.txDB(ctx, st), tableRefresh, "signature", key)
 			if err != nil {
 				return s.mapErr(err)
 			}

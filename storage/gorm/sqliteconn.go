@@ -15,7 +15,8 @@ import (
 // channel, so that it can interrupt the statement when the context ends: two goroutine
 // switches, a channel and often a thread wake-up per call, several per token request,
 // for one-row statements that take microseconds. The connections made here hand the
-// driver the context without its cancellation (context.WithoutCancel), which makes it
+// driver context.Background() instead (it reads nothing from a context but its
+// cancellation; context.WithoutCancel cost an allocation per statement), which makes it
 // run the statement directly. Cancellation still applies where it matters: database/sql
 // stops waiting for a connection (the writer's queue) and rolls back a transaction when
 // the context ends; only a statement already running finishes instead of being
@@ -49,34 +50,34 @@ func (c *sqliteConn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
 }
 
-func (c *sqliteConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	st, err := c.SQLiteConn.PrepareContext(context.WithoutCancel(ctx), query)
+func (c *sqliteConn) PrepareContext(_ context.Context, query string) (driver.Stmt, error) {
+	st, err := c.SQLiteConn.PrepareContext(context.Background(), query)
 	if err != nil {
 		return nil, err
 	}
 	return &sqliteStmt{st.(*sqlite3.SQLiteStmt)}, nil
 }
 
-func (c *sqliteConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.SQLiteConn.ExecContext(context.WithoutCancel(ctx), query, args)
+func (c *sqliteConn) ExecContext(_ context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.SQLiteConn.ExecContext(context.Background(), query, args)
 }
 
-func (c *sqliteConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.SQLiteConn.QueryContext(context.WithoutCancel(ctx), query, args)
+func (c *sqliteConn) QueryContext(_ context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.SQLiteConn.QueryContext(context.Background(), query, args)
 }
 
-func (c *sqliteConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.SQLiteConn.BeginTx(context.WithoutCancel(ctx), opts)
+func (c *sqliteConn) BeginTx(_ context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.SQLiteConn.BeginTx(context.Background(), opts)
 }
 
 // sqliteStmt is a prepared go-sqlite3 statement that ignores context cancellation
 // (sqliteConnector).
 type sqliteStmt struct{ *sqlite3.SQLiteStmt }
 
-func (s *sqliteStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.SQLiteStmt.ExecContext(context.WithoutCancel(ctx), args)
+func (s *sqliteStmt) ExecContext(_ context.Context, args []driver.NamedValue) (driver.Result, error) {
+	return s.SQLiteStmt.ExecContext(context.Background(), args)
 }
 
-func (s *sqliteStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.SQLiteStmt.QueryContext(context.WithoutCancel(ctx), args)
+func (s *sqliteStmt) QueryContext(_ context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.SQLiteStmt.QueryContext(context.Background(), args)
 }

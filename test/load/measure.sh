@@ -17,7 +17,8 @@
 # with the bearer phase's method $BEARER_METHOD (default initialize). Writes
 # OUTDIR/compare-DB.txt (a table per phase and level with both throughputs, p50/p99,
 # both servers' CPU time per operation (ours with PostgreSQL's), the ratios, both RSS;
-# the CPU split), compare-DB.json and both servers' logs.
+# the CPU split), compare-DB.json and both servers' logs. Extra demo flags in $DEMO_ARGS
+# (e.g. -gc-percent=100).
 #
 # soak (issue 14): for each storage a fresh demo (opaque tokens) under `mcp-auth-load
 # soak` for $SOAK_DURATION (default 3m, at most 30m) with $SOAK_C workers (default 4),
@@ -160,7 +161,8 @@ matrix)
 compare)
 	for db in "${dbs[@]}"; do
 		name=compare-$db
-		start_demo "$name" "$db" opaque
+		read -ra extra <<<"${DEMO_ARGS:-}"
+		start_demo "$name" "$db" opaque "${extra[@]}"
 		start_model "$name"
 		echo "measure: $name: ours at $url, model at $model_url (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 		rc=0
