@@ -356,6 +356,16 @@ func (s *Store) txOptions() *sql.TxOptions {
 	return nil
 }
 
+// writeTxOptions are the options of a transaction that reads only rows it locks: READ
+// COMMITTED on PostgreSQL (a row lock waits for a concurrent writer and then sees its
+// commit), BEGIN IMMEDIATE on SQLite.
+func (s *Store) writeTxOptions() *sql.TxOptions {
+	if s.dialect == dialectPostgres {
+		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return s.txOptions()
+}
+
 // BeginTX implements storage.Transactional. It begins a transaction (REPEATABLE READ on
 // PostgreSQL, BEGIN IMMEDIATE on SQLite) and returns a context carrying it; every Store method
 // called with that context runs inside it. When ctx already carries an open transaction, BeginTX
@@ -366,6 +376,21 @@ func (s *Store) txOptions() *sql.TxOptions {
 // On PostgreSQL a failed statement aborts the whole transaction: after an error from a method
 // called inside it, Rollback.
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	return s.beginTX(ctx, s.txOptions())
+}
+
+// BeginWriteTX is BeginTX for a group of writes that reads only rows it locks, such as an
+// authorization's code, PKCE request and grant (the provider stores them in one such
+// transaction: one commit instead of three): READ COMMITTED on PostgreSQL, where a locked
+// row waits for a concurrent writer and then sees its commit instead of failing with a
+// serialization error as under REPEATABLE READ; BEGIN IMMEDIATE on SQLite, like BeginTX.
+// Commit and Rollback end it; a context that already carries a transaction joins it.
+func (s *Store) BeginWriteTX(ctx context.Context) (context.Context, error) {
+	return s.beginTX(ctx, s.writeTxOptions())
+}
+
+// beginTX is BeginTX with opts for a new transaction.
+func (s *Store) beginTX(ctx context.Context, opts *sql.TxOptions) (context.Context, error) {
 	if ref := txFrom(ctx); ref != nil {
 		ref.st.mu.Lock()
 		open := !ref.st.done
@@ -374,7 +399,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 			return context.WithValue(ctx, txKey{}, &txRef{st: ref.st, owner: false}), nil
 		}
 	}
-	tx := s.db.WithContext(ctx).Begin(s.txOptions())
+	tx := s.db.WithContext(ctx).Begin(opts)
 	if tx.Error != nil {
 		return ctx, s.mapErr(tx.Error)
 	}
