@@ -374,7 +374,8 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 // issueCode approves ar for subject with the granted scopes and the requested
 // resources as audience, issues the code, records the grant (remembering the consent
 // when remember is set and Config.RememberConsent is on) and returns the success
-// redirect URL.
+// redirect URL. The code, its PKCE request and the grant are written in one transaction
+// (see inWriteTx).
 func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string, remember bool) (string, error) {
 	for _, s := range granted {
 		ar.GrantScope(s)
@@ -382,14 +383,21 @@ func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, s
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	resp, err := p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject))
+	var resp fosite.AuthorizeResponder
+	err := p.inWriteTx(ctx, func(ctx context.Context) error {
+		var err error
+		if resp, err = p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject)); err != nil {
+			return err
+		}
+		if err := p.recordGrant(ctx, ar, subject, remember); err != nil {
+			// A code whose grant is not recorded could not be revoked through the grants
+			// API: it is never stored (rolled back with the grant) nor handed out.
+			return fosite.ErrServerError.WithWrap(err)
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	if err := p.recordGrant(ctx, ar, subject, remember); err != nil {
-		// A code whose grant is not recorded could not be revoked through the grants
-		// API: it is never handed out.
-		return "", fosite.ErrServerError.WithWrap(err)
 	}
 	params := url.Values{}
 	for k, v := range resp.GetParameters() {

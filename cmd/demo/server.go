@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,7 @@ type serveFlags struct {
 	tokenTTL                                          time.Duration
 	cimd, debug, rateLimit, metrics                   bool
 	trustIdPs                                         []trustedIdP
+	gc                                                gcPolicy
 }
 
 // trustedIdP is one -trust-idp ISSUER=JWKS_URL.
@@ -156,6 +158,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	})
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060, for profiling under load (off by default; never on the demo's port)")
 	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics at /metrics (package provider/metrics); on a public server, keep /metrics from the internet at the proxy")
+	f.gc.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/demo [serve] [flags]\n\n"+
 			"Runs an OAuth 2.1 authorization server with login and consent pages and a protected\n"+
@@ -165,6 +168,11 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	f.gc.noted(fs)
+	if f.gc.limitMiB < 0 {
+		fs.Usage()
+		return f, fmt.Errorf("-memory-limit %d: want a number of MiB, or 0 for none", f.gc.limitMiB)
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
@@ -473,6 +481,8 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	gcPercent, memLimit := f.gc.apply(os.LookupEnv)
+	log.Info("garbage collector", slog.String("gc_percent", gcPercent), slog.String("memory_limit", memLimit))
 	if f.pprof != "" {
 		if err := servePprof(ctx, f.pprof, log); err != nil {
 			return err

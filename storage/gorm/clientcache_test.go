@@ -294,3 +294,41 @@ func TestClientCache_Off(t *testing.T) {
 		}
 	})
 }
+
+// A client created outside a transaction is cached as stored, so that its first
+// authorization request does not read it back (registration, then authorize): it is
+// served with no row behind it, equal to what the database returns after the TTL.
+// Created inside a transaction that rolls back, it is never served.
+func TestClientCache_CreateFillsTheCache(t *testing.T) {
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		c := ctx(t)
+		opts := gormtest.DefaultOptions(t)
+		opts.ClientCacheTTL = time.Minute
+		s := db.Open(t, opts)
+		uncached := db.Open(t, func() gormstore.Options { o := gormtest.DefaultOptions(t); o.ClientCacheTTL = -1; return o }())
+		created := mustCreateClient(t, s, "new")
+		fromDB, err := uncached.LoadClient(c, "new")
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, s.DB().WithContext(c).Exec("DELETE FROM oauth_clients WHERE id = ?", "new").Error)
+		got, err := s.LoadClient(c, "new")
+		if err != nil {
+			t.Fatalf("LoadClient right after CreateClient: %v; want the cached client", err)
+		}
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", fromDB) {
+			t.Errorf("cached client\n%+v\nwant it as read from the database\n%+v", got, fromDB)
+		}
+		if got.Name != created.Name || got.JWKS != nil || !got.CreatedAt.Equal(created.CreatedAt) {
+			t.Errorf("cached client %+v", got)
+		}
+
+		tx, err := s.BeginTX(c)
+		must(t, err)
+		must(t, s.CreateClient(tx, newClient(t, "rolled-back")))
+		must(t, s.Rollback(tx))
+		if _, err := s.LoadClient(c, "rolled-back"); !errors.Is(err, fosite.ErrNotFound) {
+			t.Fatalf("client created in a rolled back transaction: %v; want ErrNotFound", err)
+		}
+	})
+}

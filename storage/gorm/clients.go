@@ -250,7 +250,18 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	if updated.IsZero() {
 		updated = created
 	}
-	n, err := s.exec(ctx, s.pool(ctx), s.hot.insertClient, rowFromClient(c, created, updated).values()...)
+	// Outside a transaction the committed row is cached at once: a new client's first
+	// authorization request follows its registration, and would otherwise read it back.
+	// The generation is taken before the write, so that a deletion racing it wins.
+	cache := s.clientCacheFor(ctx, c.ID)
+	var gen uint64
+	if cache != nil && s.openTx(ctx) == nil {
+		_, gen = cache.get(c.ID)
+	} else {
+		cache = nil
+	}
+	row := rowFromClient(c, created, updated)
+	n, err := s.exec(ctx, s.pool(ctx), s.hot.insertClient, row.values()...)
 	if err != nil {
 		if isConflict(err) {
 			return fmt.Errorf("%w: %w", provider.ErrClientExists, err)
@@ -259,6 +270,11 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	}
 	if n == 0 {
 		return provider.ErrClientExists
+	}
+	if cache != nil {
+		if stored, err := row.toClient(); err == nil { // the client as LoadClient reads it back
+			cache.put(stored, gen)
+		}
 	}
 	return nil
 }

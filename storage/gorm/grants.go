@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ory/fosite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
@@ -113,69 +113,131 @@ func rowExpiry(tokens, consent *time.Time) *time.Time {
 	return tokens
 }
 
-// readCommitted runs fn in a transaction of its own: READ COMMITTED on PostgreSQL (a row
-// lock waits for a concurrent writer and then sees its commit), BEGIN IMMEDIATE on SQLite.
-// fn's error is returned as is (fn maps its own errors); BEGIN's and COMMIT's are mapped.
+// readCommitted runs fn in a transaction of its own with writeTxOptions. fn's error is
+// returned as is (fn maps its own errors); BEGIN's and COMMIT's are mapped.
 func (s *Store) readCommitted(ctx context.Context, fn func(db *gorm.DB) error) error {
-	opts := s.txOptions()
-	if s.dialect == dialectPostgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	return s.newTx(ctx, opts, fn)
+	return s.newTx(ctx, s.writeTxOptions(), fn)
 }
 
-// RecordGrant implements provider.GrantStore.
+// grantStatements are RecordGrant's statements. Every authorization runs them, so they
+// are hot statements, prepared once per connection (see hotsql.go), not GORM builder calls.
+type grantStatements struct {
+	get           string // the grant's mutable columns; FOR UPDATE on PostgreSQL
+	insert        string // a new grant; nothing when a concurrent approval created it first
+	update        string // the grant's mutable columns
+	insertRequest string // the approval's request; nothing when it is recorded already
+}
+
+func newGrantStatements(d dialect) grantStatements {
+	lock := ""
+	if d == dialectPostgres {
+		lock = " FOR UPDATE"
+	}
+	return grantStatements{
+		get: rebind(d, "SELECT scopes, token_expires_at, consent_expires_at, client_fingerprint FROM "+tableGrants+" WHERE id = ?"+lock),
+		insert: rebind(d, "INSERT INTO "+tableGrants+" (id, subject, client_id, resources, scopes, first_granted_at, last_used_at, "+
+			"token_expires_at, consent_expires_at, client_fingerprint, expires_at) VALUES ("+placeholders(11)+") ON CONFLICT (id) DO NOTHING"),
+		update: rebind(d, "UPDATE "+tableGrants+" SET scopes = ?, token_expires_at = ?, consent_expires_at = ?, client_fingerprint = ?, "+
+			"expires_at = ? WHERE id = ?"),
+		// A request recorded again (a device code polled concurrently) stays where it is.
+		insertRequest: rebind(d, "INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?) "+
+			"ON CONFLICT (request_id) DO NOTHING"),
+	}
+}
+
+// all returns every statement of g.
+func (g grantStatements) all() []string { return []string{g.get, g.insert, g.update, g.insertRequest} }
+
+// grantState is what an approval changes on a grant row.
+type grantState struct {
+	scopes      []string
+	tokens      *time.Time // when the newest tokens expire; nil: never
+	consent     *time.Time // until when consent is remembered; nil: not remembered
+	fingerprint string     // the client's fingerprint when consent was remembered
+}
+
+// merge adds the approval rec to g.
+func (g *grantState) merge(rec provider.GrantRecord) {
+	if !rec.RememberUntil.IsZero() && rec.ClientFingerprint != g.fingerprint {
+		g.scopes = nil // consent given to another version of the client is not carried over
+	}
+	for _, sc := range rec.Scopes {
+		if !slices.Contains(g.scopes, sc) {
+			g.scopes = append(g.scopes, sc)
+		}
+	}
+	g.tokens = laterOf(g.tokens, optTime(rec.ExpiresAt))
+	if !rec.RememberUntil.IsZero() {
+		g.consent, g.fingerprint = optTime(rec.RememberUntil), rec.ClientFingerprint
+	}
+}
+
+// RecordGrant implements provider.GrantStore: inside ctx's transaction when it carries one
+// (the provider records the grant in the transaction that stores the code), else in a
+// transaction of its own (READ COMMITTED on PostgreSQL, see readCommitted).
 func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error {
 	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
 		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
 	}
-	id, resources := grantID(rec.Subject, rec.ClientID, rec.Resources)
-	at := dbTime(rec.At)
-	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.mapErr(s.recordGrant(db, rec, id, resources, at)) })
+	if tx := s.openTx(ctx); tx != nil {
+		return s.recordGrant(ctx, tx.Statement.ConnPool, rec)
+	}
+	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.recordGrant(ctx, db.Statement.ConnPool, rec) })
 }
 
-// recordGrant is RecordGrant's transaction on db.
-func (s *Store) recordGrant(db *gorm.DB, rec provider.GrantRecord, id, resources string, at time.Time) error {
-	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Table(tableGrants).Create(&grantRow{
-		ID: id, Subject: rec.Subject, ClientID: rec.ClientID, Resources: resources, Scopes: "[]",
-		FirstGrantedAt: at, LastUsedAt: at, TokenExpiresAt: optTime(rec.ExpiresAt), ExpiresAt: optTime(rec.ExpiresAt),
-	}).Error; err != nil {
-		return err
-	}
-	var row grantRow
-	q := db.Table(tableGrants).Where("id = ?", id)
-	if s.dialect == dialectPostgres {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Take(&row).Error; err != nil {
-		return err
-	}
-	scopes, err := decodeList(row.Scopes)
+// recordGrant is RecordGrant's work on pool, a transaction: the grant is read (locked on
+// PostgreSQL), then inserted or updated, and the request linked to it. Errors are mapped.
+func (s *Store) recordGrant(ctx context.Context, pool gorm.ConnPool, rec provider.GrantRecord) error {
+	id, resources := grantID(rec.Subject, rec.ClientID, rec.Resources)
+	at := dbTime(rec.At)
+	st, found, err := s.grantState(ctx, pool, id)
 	if err != nil {
 		return err
 	}
-	if !rec.RememberUntil.IsZero() && rec.ClientFingerprint != row.ClientFingerprint {
-		scopes = nil // consent given to another version of the client is not carried over
-	}
-	for _, sc := range rec.Scopes {
-		if !slices.Contains(scopes, sc) {
-			scopes = append(scopes, sc)
+	if !found {
+		st = grantState{tokens: optTime(rec.ExpiresAt)}
+		st.merge(rec)
+		n, err := s.exec(ctx, pool, s.hot.grants.insert, id, rec.Subject, rec.ClientID, resources, encodeList(st.scopes), at, at,
+			timeOrNil(st.tokens), timeOrNil(st.consent), st.fingerprint, timeOrNil(rowExpiry(st.tokens, st.consent)))
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n == 0 { // a concurrent approval created it (PostgreSQL): update that row
+			if st, found, err = s.grantState(ctx, pool, id); err != nil {
+				return err
+			}
 		}
 	}
-	tokens := laterOf(row.TokenExpiresAt, optTime(rec.ExpiresAt))
-	consent, fingerprint := row.ConsentExpiresAt, row.ClientFingerprint
-	if !rec.RememberUntil.IsZero() {
-		consent, fingerprint = optTime(rec.RememberUntil), rec.ClientFingerprint
+	if found {
+		st.merge(rec)
+		if _, err := s.exec(ctx, pool, s.hot.grants.update, encodeList(st.scopes), timeOrNil(st.tokens), timeOrNil(st.consent),
+			st.fingerprint, timeOrNil(rowExpiry(st.tokens, st.consent)), id); err != nil {
+			return s.mapErr(err)
+		}
 	}
-	if err := db.Table(tableGrants).Where("id = ?", id).Updates(map[string]any{
-		"scopes": encodeList(scopes), "token_expires_at": tokens, "consent_expires_at": consent,
-		"client_fingerprint": fingerprint, "expires_at": rowExpiry(tokens, consent),
-	}).Error; err != nil {
-		return err
+	_, err = s.exec(ctx, pool, s.hot.grants.insertRequest, rec.RequestID, id, at)
+	return s.mapErr(err)
+}
+
+// grantState reads the mutable columns of grant id on pool (locking the row on
+// PostgreSQL); found is false when there is no such grant.
+func (s *Store) grantState(ctx context.Context, pool gorm.ConnPool, id string) (st grantState, found bool, err error) {
+	var (
+		scopes          string
+		tokens, consent sql.NullTime
+	)
+	err = s.queryRow(ctx, pool, s.hot.grants.get, []any{id}, &scopes, &tokens, &consent, &st.fingerprint)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return grantState{}, false, nil
 	}
-	// A request recorded again (a device code polled concurrently) stays where it is.
-	return db.Exec("INSERT INTO "+tableGrantRequests+" (request_id, grant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
-		rec.RequestID, id, at).Error
+	if err != nil {
+		return grantState{}, false, err
+	}
+	if st.scopes, err = decodeList(scopes); err != nil {
+		return grantState{}, false, err
+	}
+	st.tokens, st.consent = nullTime(tokens), nullTime(consent)
+	return st, true, nil
 }
 
 // TouchGrant implements provider.GrantStore with one UPDATE (a code exchange or refresh

@@ -49,6 +49,7 @@ type hotStatements struct {
 	deleteIssued       string // the access token issued with a refresh token (grace window)
 	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
 	touchGrantNoExpiry string // the same when its tokens never expire
+	grants             grantStatements
 }
 
 func newHotStatements(d dialect) *hotStatements {
@@ -71,6 +72,7 @@ func newHotStatements(d dialect) *hotStatements {
 			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
 		touchGrantNoExpiry: rebind(d, "UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL "+
 			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
+		grants: newGrantStatements(d),
 	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
@@ -91,6 +93,7 @@ func newHotStatements(d dialect) *hotStatements {
 func (h *hotStatements) all() []string {
 	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued,
 		h.touchGrant, h.touchGrantNoExpiry)
+	qs = append(qs, h.grants.all()...)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {
 			qs = append(qs, q)

@@ -375,6 +375,16 @@ func (s *Store) txOptions() *sql.TxOptions {
 	return nil
 }
 
+// writeTxOptions are the options of a transaction that reads only rows it locks: READ
+// COMMITTED on PostgreSQL (a row lock waits for a concurrent writer and then sees its
+// commit), BEGIN IMMEDIATE on SQLite.
+func (s *Store) writeTxOptions() *sql.TxOptions {
+	if s.dialect == dialectPostgres {
+		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return s.txOptions()
+}
+
 // BeginTX implements storage.Transactional. It begins a transaction (REPEATABLE READ on
 // PostgreSQL, BEGIN IMMEDIATE on SQLite) and returns a context carrying it; every Store method
 // called with that context runs inside it. When ctx already carries an open transaction, BeginTX
@@ -385,6 +395,21 @@ func (s *Store) txOptions() *sql.TxOptions {
 // On PostgreSQL a failed statement aborts the whole transaction: after an error from a method
 // called inside it, Rollback.
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	return s.beginTX(ctx, s.txOptions())
+}
+
+// BeginWriteTX is BeginTX for a group of writes that reads only rows it locks, such as an
+// authorization's code, PKCE request and grant (the provider stores them in one such
+// transaction: one commit instead of three): READ COMMITTED on PostgreSQL, where a locked
+// row waits for a concurrent writer and then sees its commit instead of failing with a
+// serialization error as under REPEATABLE READ; BEGIN IMMEDIATE on SQLite, like BeginTX.
+// Commit and Rollback end it; a context that already carries a transaction joins it.
+func (s *Store) BeginWriteTX(ctx context.Context) (context.Context, error) {
+	return s.beginTX(ctx, s.writeTxOptions())
+}
+
+// beginTX is BeginTX with opts for a new transaction.
+func (s *Store) beginTX(ctx context.Context, opts *sql.TxOptions) (context.Context, error) {
 	if ref := txFrom(ctx); ref != nil {
 		ref.st.mu.Lock()
 		open := !ref.st.done
@@ -393,17 +418,17 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 			return context.WithValue(ctx, txKey{}, &txRef{st: ref.st, owner: false}), nil
 		}
 	}
-	st, err := s.beginTx(ctx, s.txOptions())
+	st, err := s.startTx(ctx, opts)
 	if err != nil {
 		return ctx, err
 	}
 	return context.WithValue(ctx, txKey{}, &txRef{st: st, owner: true}), nil
 }
 
-// beginTx begins a transaction with opts. On a plain *sql.DB it begins it there directly
+// startTx begins a transaction with opts. On a plain *sql.DB it begins it there directly
 // and leaves GORM's handle for later (gormTx): GORM's Begin clones its statement twice,
 // which cost about a tenth of a refresh token rotation's allocations. Errors are mapped.
-func (s *Store) beginTx(ctx context.Context, opts *sql.TxOptions) (*txState, error) {
+func (s *Store) startTx(ctx context.Context, opts *sql.TxOptions) (*txState, error) {
 	if sqlDB, ok := s.db.Statement.ConnPool.(*sql.DB); ok {
 		tx, err := sqlDB.BeginTx(ctx, opts)
 		if err != nil {
@@ -595,7 +620,7 @@ func (s *Store) inConnTx(ctx context.Context, fn func(st *txState) error) error 
 // newConnTx runs fn in a new transaction with opts: newTx without GORM's handle unless
 // fn asks for it.
 func (s *Store) newConnTx(ctx context.Context, opts *sql.TxOptions, fn func(st *txState) error) error {
-	st, err := s.beginTx(ctx, opts)
+	st, err := s.startTx(ctx, opts)
 	if err != nil {
 		return err
 	}
