@@ -285,6 +285,21 @@ type Config struct {
 	// (observe.AuditOptions lists them), to its Logger (default Logger). Nil, the
 	// default, writes none.
 	Audit *observe.AuditOptions
+
+	// VerifiedTokenCacheTTL is how long VerifyAccessToken (and so the bearer middleware
+	// of resource servers in this process) answers from memory for an access token it
+	// verified against storage, sparing each MCP request a storage read. The signature
+	// and expiry are still checked on every call. A revocation, refresh rotation, grant
+	// revocation, client update or deletion made through this process's Storage takes
+	// effect at once (the Storage must implement RevocationCounter, as storage/gorm does;
+	// otherwise nothing is cached); one made by another replica is seen after at most
+	// this long. Zero means DefaultVerifiedTokenCacheTTL (2 s); negative turns the cache
+	// off.
+	VerifiedTokenCacheTTL time.Duration
+
+	// VerifiedTokenCacheSize bounds the number of cached verified tokens. Zero means
+	// DefaultVerifiedTokenCacheSize (8,192).
+	VerifiedTokenCacheSize int
 }
 
 // Authenticator checks a user's credentials for the built-in login page.

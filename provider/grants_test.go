@@ -182,7 +182,8 @@ func TestGrants_PerClient(t *testing.T) {
 }
 
 // TestGrants_RevokeOnReplica: a grant revoked through one Provider is refused by another
-// sharing the database (a replica), at once: nothing is cached.
+// sharing the database (a replica): its refresh token at once (nothing of it is cached), its
+// access token within the verified-token cache's TTL.
 func TestGrants_RevokeOnReplica(t *testing.T) {
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
 		opts := gormtest.DefaultOptions(t)
@@ -211,6 +212,7 @@ func TestGrants_RevokeOnReplica(t *testing.T) {
 		if err := replica.RevokeGrant(e.ctx(), testSubject, page.Grants[0].ID); err != nil {
 			t.Fatal(err)
 		}
+		waitRefused(t, e.p, tok.AccessToken, provider.DefaultVerifiedTokenCacheTTL, "the other replica refuses the revoked grant's token")
 		wantRevoked(t, e, e.p, tok)
 		wantRevoked(t, e, replica, tok)
 		resp, err := http.PostForm(srv.URL+"/oauth/token", url.Values{

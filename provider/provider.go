@@ -64,6 +64,7 @@ type Provider struct {
 	endpoints     endpoints
 	device        *deviceFlow      // nil: the device grant is off
 	obs           observe.Observer // nil: observation is off (observe.go)
+	tokens        *tokenCache      // nil: VerifyAccessToken always reads storage
 }
 
 // endpoints holds the absolute URL and the mux pattern path of every endpoint.
@@ -100,6 +101,7 @@ func New(cfg Config) (*Provider, error) {
 		endpoints:     newEndpoints(cfg, iss),
 		secureCookies: iss.Scheme == "https",
 		obs:           observe.New(cfg.Observer, cfg.Audit, cfg.Logger),
+		tokens:        newTokenCache(cfg.Storage, cfg.VerifiedTokenCacheTTL, cfg.VerifiedTokenCacheSize),
 	}
 	for _, r := range cfg.Resources {
 		p.resources[r] = true

@@ -9,9 +9,10 @@ import (
 )
 
 // BenchmarkProtect measures bearer verification through (*mcp.Server).Protect in
-// process: an opaque (HMAC) access token from a real login, verified against each
-// database on every request (signature, one storage read, audience, expiry, scope),
-// serially and from parallel goroutines. Run with -benchtime=2000x.
+// process: an opaque (HMAC) access token from a real login, verified on every request
+// (signature, audience, expiry, scope; the provider reads it from each database once per
+// VerifiedTokenCacheTTL and from its verified-token cache otherwise), serially and from
+// parallel goroutines. Run with -benchtime=2000x.
 func BenchmarkProtect(b *testing.B) {
 	for _, backend := range gormtest.Backends(b) {
 		b.Run(backend, func(b *testing.B) {

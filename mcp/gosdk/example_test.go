@@ -24,7 +24,7 @@ import (
 // challenge, and a tool handler reads the caller's identity from req.Extra.TokenInfo.
 func ExampleRequireBearer() {
 	const resource = "https://mcp.example.com/mcp"
-	as, stop := startAuthorizationServer(resource) // a provider.Provider; see mcptest
+	as, stop := startAuthorizationServer(resource) // a provider.Provider; see teststack
 	defer stop()
 
 	server := sdk.NewServer(&sdk.Implementation{Name: "files", Version: "1.0.0"}, nil)

@@ -164,9 +164,7 @@ func (b *Bearer) Wrap(next http.Handler) http.Handler {
 				"the access token lacks a scope this operation needs: " + strings.Join(missing, " ")}, required, tok.ClientID)
 			return
 		}
-		ctx := ContextWithToken(r.Context(), tok)
-		ctx = contextWithGuard(ctx, &guard{b: b, required: required})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(&bearerContext{Context: r.Context(), tok: tok, guard: guard{b: b, required: required}}))
 	})
 }
 
@@ -196,7 +194,7 @@ type rejection struct {
 
 // bearerToken extracts the token from the Authorization header (RFC 6750 §2.1).
 func bearerToken(r *http.Request) (string, *rejection) {
-	if r.URL.Query().Has("access_token") {
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		return "", &rejection{oauth.ErrorCodeInvalidRequest, "access tokens are accepted only in the Authorization header"}
 	}
 	values := r.Header.Values("Authorization")

@@ -8,27 +8,38 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/internal/benchcpu"
 	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
 // BenchmarkBearer measures the middleware in process with opaque tokens verified by the
-// provider against each database (one storage read per request).
+// provider against each database: as configured by default (the provider's verified-token
+// cache answers), and with that cache off (one storage read per request).
 func BenchmarkBearer(b *testing.B) {
 	const resource = "https://mcp.example.com/mcp"
 	for _, backend := range gormtest.Backends(b) {
-		b.Run(backend, func(b *testing.B) {
-			a, token := opaqueToken(b, backend, resource)
-			h := resourceserver.MustRequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
-				http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-			benchBearer(b, h, resource, token)
-		})
+		for _, variant := range []struct {
+			name string
+			edit func(*provider.Config)
+		}{
+			{backend, nil},
+			{backend + "/uncached", func(c *provider.Config) { c.VerifiedTokenCacheTTL = -1 }},
+		} {
+			b.Run(variant.name, func(b *testing.B) {
+				a, token := opaqueToken(b, backend, resource, variant.edit)
+				h := resourceserver.MustRequireBearer(a.Provider, resourceserver.BearerOptions{Resource: resource, Scopes: []string{"files:read"}})(
+					http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+				benchBearer(b, h, resource, token)
+			})
+		}
 	}
 }
 
-// opaqueToken starts an authorization server on backend and returns it with an opaque
-// access token for resource with the scope files:read; the server closes with b.
-func opaqueToken(b *testing.B, backend, resource string) (*teststack.Stack, string) {
-	a := teststack.Start(b, teststack.Bare(gormtest.Open(b, backend), []string{resource}, nil))
+// opaqueToken starts an authorization server on backend (its Config changed by edit,
+// when not nil) and returns it with an opaque access token for resource with the scope
+// files:read; the server closes with b.
+func opaqueToken(b *testing.B, backend, resource string, edit func(*provider.Config)) (*teststack.Stack, string) {
+	a := teststack.Start(b, teststack.Bare(gormtest.Open(b, backend), []string{resource}, edit))
 	tok, err := a.Tokens(teststack.DefaultSubject, "files:read", resource)
 	if err != nil {
 		b.Fatal(err)

@@ -46,7 +46,7 @@ func BenchmarkBearerMetrics(b *testing.B) {
 	})
 	for _, backend := range gormtest.Backends(b) {
 		b.Run(backend, func(b *testing.B) {
-			a, token := opaqueToken(b, backend, resource)
+			a, token := opaqueToken(b, backend, resource, nil)
 			run(b, a.Provider, token)
 		})
 	}

@@ -300,6 +300,7 @@ func (s *Store) UpdateClientIfRegistrationToken(ctx context.Context, c *provider
 // updateClient replaces the stored client c, only while its registration access token hash
 // equals oldHash when that is not nil.
 func (s *Store) updateClient(ctx context.Context, c *provider.Client, oldHash []byte) error {
+	defer s.tokensChanged(ctx)
 	if c == nil || c.ID == "" {
 		return errors.New("gormstore: client without ID")
 	}
@@ -327,6 +328,7 @@ func (s *Store) updateClient(ctx context.Context, c *provider.Client, oldHash []
 // PKCE sessions and pending authorizations in one transaction (explicitly, not only through the
 // foreign keys' ON DELETE CASCADE). fosite.ErrNotFound when absent.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	defer s.tokensChanged(ctx)
 	defer s.forgetClient(ctx, id) // after the commit of inTx's own transaction
 	return s.inTx(ctx, func(db *gorm.DB) error {
 		s.forgetClient(ctx, id)
@@ -359,6 +361,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 		return fosite.ErrNotFound
 	}
 	defer s.forgetClient(ctx, id) // after the commit of the transaction below
+	defer s.tokensChanged(ctx)
 	del := func(db *gorm.DB) error {
 		s.forgetClient(ctx, id)
 		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND registration_access_token_hash = ?", id, oldHash)

@@ -74,6 +74,7 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 // rotation, then the delete of the access token the row names); only a token that is no
 // longer active is read and classified.
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
+	defer s.tokensChanged(ctx) // the presented token's access token is deleted
 	key := hashKey(signature)
 	now := dbTime(s.now())
 	return s.inConnTx(ctx, func(st *txState) error {

@@ -80,6 +80,7 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 }
 
 func (s *Store) revokeGrant(ctx context.Context, requestID string, refresh bool) error {
+	defer s.tokensChanged(ctx)
 	if st := openTx(ctx); st != nil {
 		return s.revokeInTx(ctx, st, requestID, refresh)
 	}
@@ -137,6 +138,7 @@ func (s *Store) revokeInTx(ctx context.Context, st *txState, requestID string, r
 
 // revokeOwnTx revokes in transactions of its own, retrying one PostgreSQL aborts.
 func (s *Store) revokeOwnTx(ctx context.Context, requestID string, refresh bool) error {
+	defer s.revocations.Add(1) // RevokeGrants and the run after a caller's commit come here directly
 	for attempt := 1; ; attempt++ {
 		err := s.revokeOnce(ctx, requestID, refresh)
 		if err == nil || !isConflict(err) || attempt >= revokeAttempts {

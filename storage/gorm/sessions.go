@@ -235,6 +235,7 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage; deleting an absent token is not an error.
 func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	defer s.tokensChanged(ctx)
 	return s.deleteSession(ctx, tableAccess, signature)
 }
 
@@ -279,6 +280,7 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // token is no longer active (a concurrent rotation won) it returns fosite.ErrSerializationFailure;
 // when it is unknown, fosite.ErrNotFound. The token's first_used_at and used_count are recorded.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
+	defer s.tokensChanged(ctx) // the grant's access tokens are deleted
 	key := hashKey(refreshSignature)
 	now := dbTime(s.now())
 	return s.inConnTx(ctx, func(st *txState) error {

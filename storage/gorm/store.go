@@ -31,6 +31,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -89,6 +90,10 @@ type Store struct {
 	// prepared and preparedRead hold the hot statements prepared on db's and read's
 	// *sql.DB (empty when the handle has none, e.g. with GORM's PrepareStmt mode).
 	prepared, preparedRead *preparedStatements
+
+	// revocations counts the writes that can invalidate a verified access token
+	// (RevocationCount).
+	revocations atomic.Uint64
 }
 
 type dialect int
