@@ -21,6 +21,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -54,6 +55,7 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 	origin := "http://" + srv.Listener.Addr().String()
 	s := &stack{store: store, srv: srv, issuer: origin, resource: origin + "/mcp", docs: docs}
 	var docsCfg *mcp.ClientIDMetadataDocuments
+	var keysCfg *jwtaccess.RemoteKeySetsConfig
 	if opts != nil {
 		o := *opts
 		// Test-only: the documents are on loopback behind a test certificate.
@@ -61,6 +63,11 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 		o.RootCAs = docs.roots()
 		o.Logger = quiet
 		docsCfg = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: o}
+		// Clients' key sets (jwks_uri) are on the same server; an unknown kid refetches
+		// at once (the rate limit has its own test in provider).
+		keysCfg = &jwtaccess.RemoteKeySetsConfig{
+			AllowAddress: o.AllowAddress, RootCAs: o.RootCAs, Logger: quiet, MinRefetchInterval: time.Millisecond,
+		}
 	}
 	var err error
 	s.auth, err = mcp.New(t.Context(), mcp.Config{
@@ -78,6 +85,7 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 		},
 		Resources:                 []resourceserver.Resource{{URL: s.resource, Name: "Tools", Scopes: []string{flowScope}, DefaultScopes: []string{flowScope}}},
 		ClientIDMetadataDocuments: docsCfg,
+		ClientKeySets:             keysCfg,
 		Logger:                    quiet,
 	})
 	if err != nil {
