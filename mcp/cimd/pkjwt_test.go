@@ -20,6 +20,19 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
+// withAssertion adds to form (a token request of form's client_id) a client assertion
+// (RFC 7523 §2.2) for the token endpoint, signed by key under kid, and returns form.
+func (s *stack) withAssertion(t testing.TB, form url.Values, key any, alg jose.SignatureAlgorithm, kid string) url.Values {
+	t.Helper()
+	a, err := mcptest.ClientAssertion(key, alg, kid, form.Get("client_id"), s.issuer+provider.TokenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form.Set("client_assertion_type", provider.ClientAssertionType)
+	form.Set("client_assertion", a)
+	return form
+}
+
 // Issue 11, RFC 7523 §2.2 with a client ID metadata document: a document declaring
 // token_endpoint_auth_method private_key_jwt with its public keys in jwks gives a
 // confidential client without a secret; it authenticates the code exchange and the
@@ -53,13 +66,7 @@ func TestFlow_PrivateKeyJWTDocument_RFC7523(t *testing.T) {
 			t.Fatalf("metadata %+v", meta)
 		}
 		withAssertion := func(form url.Values, key any, alg jose.SignatureAlgorithm) url.Values {
-			a, err := mcptest.ClientAssertion(key, alg, "sig-1", id, aud)
-			if err != nil {
-				t.Fatal(err)
-			}
-			form.Set("client_assertion_type", provider.ClientAssertionType)
-			form.Set("client_assertion", a)
-			return form
+			return s.withAssertion(t, form, key, alg, "sig-1")
 		}
 
 		status, tok := s.token(t, withAssertion(s.code(t, id), ec, jose.ES256))
@@ -181,15 +188,8 @@ func TestFlow_PrivateKeyJWTDocumentJWKSURI_RFC7523(t *testing.T) {
 		}
 		publish(oldKey.Public(), "2026-old")
 		s := newStack(t, store, docs, &cimd.Options{})
-		aud := s.issuer + provider.TokenPath
 		withAssertion := func(form url.Values, key any, alg jose.SignatureAlgorithm, kid string) url.Values {
-			a, err := mcptest.ClientAssertion(key, alg, kid, id, aud)
-			if err != nil {
-				t.Fatal(err)
-			}
-			form.Set("client_assertion_type", provider.ClientAssertionType)
-			form.Set("client_assertion", a)
-			return form
+			return s.withAssertion(t, form, key, alg, kid)
 		}
 		refused := func(t *testing.T, form url.Values) {
 			t.Helper()
