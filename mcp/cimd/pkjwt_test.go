@@ -169,7 +169,8 @@ func TestFlow_PrivateKeyJWTDocumentRefusals(t *testing.T) {
 // and cached; an assertion by another key with the same kid, or naming an unknown kid,
 // is invalid_client. When the client rotates its key at the jwks_uri (a new kid), the
 // first assertion with the new kid makes the set be fetched exactly once more and
-// succeeds; the old key is refused from then on. Run on SQLite and PostgreSQL.
+// succeeds; the old key is refused from then on. When the document names another
+// jwks_uri, the stored client follows it. Run on SQLite and PostgreSQL.
 func TestFlow_PrivateKeyJWTDocumentJWKSURI_RFC7523(t *testing.T) {
 	oldKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -237,5 +238,20 @@ func TestFlow_PrivateKeyJWTDocumentJWKSURI_RFC7523(t *testing.T) {
 			t.Fatalf("a known kid caused a fetch (%d in all since the rotation)", n)
 		}
 		refused(t, withAssertion(s.code(t, id), oldKey, jose.ES256, "2026-old"))
+
+		// The document moves its keys to another jwks_uri: the stored client follows (the
+		// document is no-store), and only the new URL's key works.
+		const movedPath = "/keys/moved.json"
+		moved, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		docs.serve(movedPath, map[string]any{"keys": []jose.JSONWebKey{{Key: moved.Public(), KeyID: "moved"}}}, "")
+		doc["jwks_uri"] = docs.url(movedPath)
+		docs.serve(path, doc, "no-store")
+		if status, tr := s.token(t, withAssertion(s.code(t, id), moved, jose.ES256, "moved")); status != http.StatusOK {
+			t.Fatalf("the key at the document's new jwks_uri: %d %+v", status, tr)
+		}
+		if c, err := store.LoadClient(t.Context(), id); err != nil || c.JWKSURI != docs.url(movedPath) {
+			t.Fatalf("stored client after the move: %+v, %v", c, err)
+		}
+		refused(t, withAssertion(s.code(t, id), newKey, jose.EdDSA, "2026-new"))
 	})
 }
