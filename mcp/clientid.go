@@ -21,7 +21,8 @@ type ClientIDMetadataDocuments struct {
 	// compat.Options.LenientRegistration a document without grant_types gets
 	// authorization_code and refresh_token (DefaultGrantTypes), as a registration
 	// without them does; RedirectURIRules default to Provider.RedirectURIRules and
-	// Logger to Config.Logger.
+	// Logger to Config.Logger; JWKSURI is set (private_key_jwt documents may name a
+	// jwks_uri) since New always supplies Provider.ClientKeys (see ClientKeySets).
 	Options cimd.Options
 }
 
@@ -41,6 +42,11 @@ func (s *Server) enableClientIDMetadataDocuments(pcfg *provider.Config, opts *Cl
 	}
 	if o.RedirectURIRules.DotlessSchemes == nil {
 		o.RedirectURIRules = pcfg.RedirectURIRules
+	}
+	if pcfg.ClientKeys != nil {
+		// private_key_jwt documents may give their keys by reference (jwks_uri), as
+		// registrations may (registrationOptions).
+		o.JWKSURI = true
 	}
 	if o.Logger == nil {
 		o.Logger = s.logger

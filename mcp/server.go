@@ -78,11 +78,12 @@ type Config struct {
 	JWTAccessTokens *JWTAccessTokens
 
 	// ClientKeySets configures how the keys of private_key_jwt clients that publish them
-	// at a jwks_uri (provider.ClientSpec.JWKSURI) are fetched: through the SSRF guard
-	// (https only, public addresses only, no redirects), at most 64 KiB, cached 5
-	// minutes, fetched once more (at most every 30 s) for an unknown kid, at most 1024
-	// URLs kept; see jwtaccess.RemoteKeySetsConfig. Nil means those defaults. Ignored
-	// when Provider.ClientKeys is set.
+	// at a jwks_uri (provider.ClientSpec.JWKSURI, RFC 7591 registrations, client ID
+	// metadata documents) are fetched: through the SSRF guard (https only, public
+	// addresses only, no redirects), at most 64 KiB, cached 5 minutes, fetched once more
+	// (at most every 30 s) for an unknown kid, at most 1024 URLs kept; see
+	// jwtaccess.RemoteKeySetsConfig. Nil means those defaults. Ignored when
+	// Provider.ClientKeys is set.
 	ClientKeySets *jwtaccess.RemoteKeySetsConfig
 
 	// RateLimits limits how often each client IP address may call the authorization

@@ -208,7 +208,7 @@ func sameClientMetadata(a, b *Client) bool {
 		a.LogoURI == b.LogoURI && a.PolicyURI == b.PolicyURI && a.TOSURI == b.TOSURI &&
 		a.SoftwareID == b.SoftwareID && a.SoftwareVersion == b.SoftwareVersion && a.Source == b.Source &&
 		bytesEqual(a.RegistrationAccessTokenHash, b.RegistrationAccessTokenHash) &&
-		a.TokenEndpointAuthSigningAlg == b.TokenEndpointAuthSigningAlg && sameJWKS(a.JWKS, b.JWKS)
+		a.TokenEndpointAuthSigningAlg == b.TokenEndpointAuthSigningAlg && sameJWKS(a.JWKS, b.JWKS) && a.JWKSURI == b.JWKSURI
 }
 
 // listEqual compares lists, nil and empty being equal (storage returns nil for empty).

@@ -221,9 +221,10 @@ func TestClientResolver_FailureAbortsRequest(t *testing.T) {
 	}, withResolver(r))
 }
 
-// What the provider refuses from a resolver whatever it returns: a client that is not
-// public, grants other than authorization_code/refresh_token, no redirect URIs, an
-// invalid redirect URI, another client ID.
+// What the provider refuses from a resolver whatever it returns: a client with a shared
+// secret, grants other than authorization_code/refresh_token, no redirect URIs, an
+// invalid redirect URI, another client ID, and private_key_jwt keys by reference
+// (jwks_uri) when the provider does not fetch client keys (no Config.ClientKeys).
 func TestClientResolver_ProviderChecksResolvedClient(t *testing.T) {
 	cases := map[string]func(c *provider.Client){
 		"confidential":        func(c *provider.Client) { c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic },
@@ -234,6 +235,9 @@ func TestClientResolver_ProviderChecksResolvedClient(t *testing.T) {
 		"http redirect":       func(c *provider.Client) { c.RedirectURIs = []string{"http://evil.example.com/cb"} },
 		"token response type": func(c *provider.Client) { c.ResponseTypes = []string{"token"} },
 		"other client ID":     func(c *provider.Client) { c.ID = "https://other.example.com/doc" },
+		"jwks_uri without Config.ClientKeys": func(c *provider.Client) {
+			c.Public, c.TokenEndpointAuthMethod, c.JWKSURI = false, provider.AuthMethodPrivateKeyJWT, "https://app.example.com/jwks"
+		},
 	}
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		r := newDocResolver()

@@ -102,8 +102,8 @@ type ClientRules struct {
 	HTTPSURLsOnly bool
 	// AllowJWKSURI lets a private_key_jwt client give its keys by reference (jwks_uri,
 	// fetched through Config.ClientKeys) instead of inline; otherwise jwks_uri is refused
-	// for private_key_jwt. Static clients and RFC 7591 registrations (when the provider
-	// fetches keys); client ID metadata documents send jwks.
+	// for private_key_jwt. Set for static clients, and for RFC 7591 registrations and
+	// client ID metadata documents when the provider fetches keys (Config.ClientKeys).
 	AllowJWKSURI bool
 
 	// Scopes are the scopes the source's clients may be granted; nil admits every
@@ -156,9 +156,11 @@ const MaxMetadataDocumentRedirectURIs = 20
 // defaultGrantTypes (nil: ["authorization_code"]) when the document lists none; token_endpoint_auth_method none (the default) or
 // private_key_jwt with jwks, never a shared secret, which a public document cannot hold;
 // at most MaxMetadataDocumentRedirectURIs redirect URIs meeting redirect; https URLs
-// only; any valid scope (the provider keeps those it knows). Package mcp/cimd checks
-// documents with them, and the provider checks resolved clients again with Scopes set
-// to the scopes it knows and the device grant only when it serves it.
+// only (jwks_uri too); any valid scope (the provider keeps those it knows). Keys by
+// reference (jwks_uri) are refused: callers whose provider fetches them (Config.ClientKeys)
+// set AllowJWKSURI. Package mcp/cimd checks documents with them, and the provider checks
+// resolved clients again with Scopes set to the scopes it knows, the device grant only
+// when it serves it, and jwks_uri only when it has Config.ClientKeys.
 func MetadataDocumentClientRules(defaultGrantTypes []string, redirect RedirectURIRules) ClientRules {
 	if len(defaultGrantTypes) == 0 {
 		defaultGrantTypes = []string{"authorization_code"}
@@ -183,10 +185,9 @@ func MetadataDocumentClientRules(defaultGrantTypes []string, redirect RedirectUR
 // are set (ID, Source, secrets and times are the caller's). A refusal is a
 // *ClientMetadataError.
 //
-// Key sets by reference (jwks_uri) are refused for private_key_jwt with "jwks_uri is not
-// supported; send jwks", and ignored (not stored) for other methods.
-// TODO(jwks_uri): accept them once provider fetches remote key sets (the clientjwt.go
-// key source), storing the URI on the Client instead.
+// Key sets by reference (jwks_uri) are stored for private_key_jwt where
+// rules.AllowJWKSURI admits them, refused there otherwise (the server does not fetch
+// client keys), and ignored (not stored) for other methods.
 func NormalizeClientMetadata(m ClientMetadata, rules ClientRules) (*Client, error) {
 	c := &Client{
 		TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
@@ -340,7 +341,7 @@ func normalizeKeys(c *Client, m ClientMetadata, rules ClientRules) *ClientMetada
 		return metadataError("jwks_uri and jwks must not both be present (RFC 7591 §2)")
 	}
 	if m.JWKSURI != "" && c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT && !rules.AllowJWKSURI {
-		return metadataError("jwks_uri is not supported; send jwks")
+		return metadataError("jwks_uri is not supported: this server does not fetch client keys; send jwks")
 	}
 	if c.TokenEndpointAuthMethod != AuthMethodPrivateKeyJWT {
 		// jwks_uri (checked as a URL) and an empty jwks ({"keys":[]}, which some clients

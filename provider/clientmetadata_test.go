@@ -43,6 +43,7 @@ func TestNormalizeClientMetadata_RFC7591_2(t *testing.T) {
 	keys := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1"}}}
 	privateKeys := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: priv, KeyID: "k1"}}}
 	const cb = "https://app.example/cb"
+	documentKeysRules := withRules(documentRules, func(r *provider.ClientRules) { r.AllowJWKSURI = true })
 	rejectUnknown := withRules(registrationRules, func(r *provider.ClientRules) { r.RejectUnknownScopes = true })
 	named := withRules(registrationRules, func(r *provider.ClientRules) { r.NameFromRedirectHost = true })
 	withCC := withRules(registrationRules, func(r *provider.ClientRules) {
@@ -57,6 +58,7 @@ func TestNormalizeClientMetadata_RFC7591_2(t *testing.T) {
 		grants, responses     []string
 		scopes                []string
 		public, hasKeys       bool
+		jwksURI               string
 	}
 	cases := []struct {
 		name  string
@@ -123,7 +125,7 @@ func TestNormalizeClientMetadata_RFC7591_2(t *testing.T) {
 		{"private_key_jwt with HS256", registrationRules, provider.ClientMetadata{RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKS: keys, TokenEndpointAuthSigningAlg: "HS256"},
 			want{code: "invalid_client_metadata", desc: "signing alg"}},
 		{"private_key_jwt with jwks_uri", registrationRules, provider.ClientMetadata{RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://app.example/jwks"},
-			want{code: "invalid_client_metadata", desc: "jwks_uri is not supported; send jwks"}},
+			want{code: "invalid_client_metadata", desc: "jwks_uri is not supported: this server does not fetch client keys; send jwks"}},
 		{"jwks and jwks_uri", registrationRules, provider.ClientMetadata{RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKS: keys, JWKSURI: "https://app.example/jwks"},
 			want{code: "invalid_client_metadata", desc: "must not both be present"}},
 		{"jwks for client_secret_basic", registrationRules, provider.ClientMetadata{RedirectURIs: []string{cb}, JWKS: keys},
@@ -155,6 +157,18 @@ func TestNormalizeClientMetadata_RFC7591_2(t *testing.T) {
 			want{code: "invalid_client_metadata", desc: "too many"}},
 		{"document with a loopback http client_uri", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, URI: "http://127.0.0.1/"},
 			want{code: "invalid_client_metadata", desc: "client_uri must be an https URL"}},
+		// Documents with keys by reference (issue 11): only where the provider fetches them
+		// (AllowJWKSURI), https only, never beside jwks.
+		{"document with jwks_uri", documentRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://app.example/jwks"},
+			want{code: "invalid_client_metadata", desc: "jwks_uri is not supported: this server does not fetch client keys"}},
+		{"document with jwks_uri, keys fetched", documentKeysRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://app.example/jwks", TokenEndpointAuthSigningAlg: "ES256"},
+			want{method: "private_key_jwt", jwksURI: "https://app.example/jwks", appType: "web", name: "App", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}}},
+		{"document with a loopback http jwks_uri", documentKeysRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "http://127.0.0.1/jwks"},
+			want{code: "invalid_client_metadata", desc: "jwks_uri must be an https URL"}},
+		{"document with jwks and jwks_uri", documentKeysRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKS: keys, JWKSURI: "https://app.example/jwks"},
+			want{code: "invalid_client_metadata", desc: "must not both be present"}},
+		{"document with a jwks_uri fragment", documentKeysRules, provider.ClientMetadata{Name: "App", RedirectURIs: []string{cb}, TokenEndpointAuthMethod: "private_key_jwt", JWKSURI: "https://app.example/jwks#k"},
+			want{code: "invalid_client_metadata", desc: "fragment"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,7 +186,7 @@ func TestNormalizeClientMetadata_RFC7591_2(t *testing.T) {
 			w := tc.want
 			if c.TokenEndpointAuthMethod != w.method || c.Public != w.public || c.ApplicationType != w.appType || c.Name != w.name ||
 				!slices.Equal(c.GrantTypes, w.grants) || !slices.Equal(c.ResponseTypes, w.responses) ||
-				!slices.Equal(c.Scopes, w.scopes) || (c.JWKS != nil) != w.hasKeys {
+				!slices.Equal(c.Scopes, w.scopes) || (c.JWKS != nil) != w.hasKeys || c.JWKSURI != w.jwksURI {
 				t.Fatalf("got %+v, want %+v", c, w)
 			}
 			if c.ID != "" || c.Source != "" || c.SecretHash != nil {

@@ -138,9 +138,11 @@ func (p *Provider) staticClientRules(public bool) ClientRules {
 
 // documentClientRules are MetadataDocumentClientRules for resolved clients: the grants
 // this provider serves, the scopes it knows (others dropped; all of them when none is
-// left), the document's grant types kept as resolved.
+// left), the document's grant types kept as resolved, jwks_uri when the provider fetches
+// client keys (Config.ClientKeys).
 func (p *Provider) documentClientRules() ClientRules {
 	rules := MetadataDocumentClientRules(nil, p.cfg.RedirectURIRules)
+	rules.AllowJWKSURI = p.cfg.ClientKeys != nil
 	rules.GrantTypes = slices.DeleteFunc(rules.GrantTypes, func(g string) bool { return !slices.Contains(p.enabledGrantTypes(), g) })
 	rules.Scopes, rules.DefaultScopes = p.knownScopes(), p.knownScopes()
 	return rules

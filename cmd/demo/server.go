@@ -119,6 +119,7 @@ type serveFlags struct {
 	cimd, debug, rateLimit, metrics                   bool
 	trustIdPs                                         []trustedIdP
 	gc                                                gcPolicy
+	pkjwtClients                                      []pkjwtClient
 }
 
 // trustedIdP is one -trust-idp ISSUER=JWKS_URL.
@@ -154,6 +155,14 @@ func parseServeFlags(args []string, stderr io.Writer) (serveFlags, error) {
 			return err
 		}
 		f.trustIdPs = append(f.trustIdPs, idp)
+		return nil
+	})
+	fs.Func("pkjwt-client", "create a machine-to-machine client (private_key_jwt, client_credentials; turns that grant on) from its public keys: `CLIENT_ID=PUBLIC_KEYS_FILE` (a JWK Set, one JWK, or a PEM public key whose kid is its RFC 7638 thumbprint), repeatable; on a restart the file's keys replace the client's. For the conformance suite's PKJWT-* checks: mcp-auth-conformance -pkjwt-client-id CLIENT_ID -pkjwt-key PRIVATE_KEY_FILE", func(v string) error {
+		c, err := parsePKJWTClient(v)
+		if err != nil {
+			return err
+		}
+		f.pkjwtClients = append(f.pkjwtClients, c)
 		return nil
 	})
 	fs.StringVar(&f.pprof, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `host:port`, e.g. 127.0.0.1:6060, for profiling under load (off by default; never on the demo's port)")
@@ -220,6 +229,10 @@ type serverConfig struct {
 	// TrustedIdPs are the enterprise IdPs whose ID-JAGs the token endpoint accepts
 	// (provider.Config.IdentityAssertions); none leaves the grant off.
 	TrustedIdPs []trustedIdP
+	// PKJWTClients are static private_key_jwt clients of the client_credentials grant
+	// (-pkjwt-client), created or given the configured keys at start; any turns the grant
+	// on (provider.Config.EnableClientCredentials).
+	PKJWTClients []pkjwtClient
 
 	// Metrics serves Prometheus metrics at /metrics (provider/metrics, with the live
 	// grants gauge). The audit trail (audit.* lines) goes to Logger either way.
@@ -323,6 +336,9 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		// the login); the Connected apps page lists and revokes these grants.
 		RememberConsent: &provider.RememberConsentOptions{},
 		Audit:           &observe.AuditOptions{}, // audit.* lines in the demo's log
+		// Machine-to-machine clients (-pkjwt-client) use client_credentials; no other
+		// client may (registrations and documents never get it).
+		EnableClientCredentials: len(cfg.PKJWTClients) > 0,
 	}
 	var metricsHandler http.Handler
 	if cfg.Metrics {
@@ -373,6 +389,9 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	}
 	var err error
 	if d.as, err = mcp.New(ctx, mcfg); err != nil {
+		return err
+	}
+	if err := d.ensurePKJWTClients(ctx, cfg.PKJWTClients); err != nil {
 		return err
 	}
 
@@ -508,6 +527,7 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		CIMD:            cimdOptions(f.cimd),
 		RateLimits:      rateLimits(f.rateLimit),
 		TrustedIdPs:     f.trustIdPs,
+		PKJWTClients:    f.pkjwtClients,
 		Metrics:         f.metrics,
 		Logger:          log,
 	})

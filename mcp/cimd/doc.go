@@ -34,13 +34,15 @@
 //     then provider.MetadataDocumentClientRules through provider.NormalizeClientMetadata,
 //     the rules registrations and static clients meet too, with a document's fixed
 //     differences: token_endpoint_auth_method absent or "none" (a public client), or
-//     "private_key_jwt" with inline jwks (public keys, provider.ValidateClientJWKS;
-//     jwks_uri is not supported yet) and optionally token_endpoint_auth_signing_alg;
+//     "private_key_jwt" with inline jwks (public keys, provider.ValidateClientJWKS) or,
+//     with Options.JWKSURI, a jwks_uri (https, provider.ValidateClientJWKSURI; not both),
+//     and optionally token_endpoint_auth_signing_alg;
 //     never a shared secret; grant_types authorization_code (required), refresh_token
 //     the device grant (provider.GrantTypeDeviceCode) and the jwt-bearer grant of ID-JAGs
 //     (provider.GrantTypeJWTBearer), others ignored (RFC 7591 §2), defaulting to
 //     Options.DefaultGrantTypes; response_types only "code"; at most MaxRedirectURIs
-//     redirect URIs; URL fields (client_uri, logo_uri, policy_uri, tos_uri) https.
+//     redirect URIs; URL fields (client_uri, logo_uri, policy_uri, tos_uri, jwks_uri)
+//     https.
 //   - Cache (§4.4): a valid document is kept for its Cache-Control max-age (minus Age),
 //     Options.DefaultCacheTTL (5 minutes) without one, at most Options.MaxCacheTTL (24 h),
 //     not at all with no-store, no-cache or max-age=0; at most Options.MaxCacheEntries

@@ -33,12 +33,14 @@ type Document struct {
 	// ResponseTypes default to ["code"], the only one supported.
 	ResponseTypes []string `json:"response_types,omitempty"`
 	// TokenEndpointAuthMethod is absent or "none" (a public client), or "private_key_jwt"
-	// with JWKS (RFC 7523 §2.2): never a method with a shared secret.
+	// with JWKS or JWKSURI (RFC 7523 §2.2): never a method with a shared secret.
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
 	// JWKS holds the public keys of a private_key_jwt client (a JWK Set, see
 	// provider.ValidateClientJWKS); only with that method.
 	JWKS json.RawMessage `json:"jwks,omitempty"`
-	// JWKSURI is refused for now: keys must be inline in JWKS.
+	// JWKSURI is where a private_key_jwt client publishes its public keys instead of
+	// JWKS (not both): an https URL (provider.ValidateClientJWKSURI), accepted only by a
+	// Resolver with Options.JWKSURI (its provider fetches client keys).
 	JWKSURI string `json:"jwks_uri,omitempty"`
 	// TokenEndpointAuthSigningAlg pins the private_key_jwt assertion algorithm (one of
 	// provider.ClientAssertionAlgs()); only with that method.
@@ -71,32 +73,32 @@ type Document struct {
 // from (see Document.Client); defaultGrantTypes are the grant types of a document
 // without grant_types (nil means ["authorization_code"], RFC 7591 §2).
 func ParseDocument(clientID string, body []byte, defaultGrantTypes []string) (*provider.Client, error) {
-	return parseDocument(clientID, body, defaultGrantTypes, provider.RedirectURIRules{})
+	return parseDocument(clientID, body, provider.MetadataDocumentClientRules(defaultGrantTypes, provider.RedirectURIRules{}))
 }
 
-// parseDocument is ParseDocument with the redirect URI rules to apply.
-func parseDocument(clientID string, body []byte, defaultGrantTypes []string, rules provider.RedirectURIRules) (*provider.Client, error) {
+// parseDocument is ParseDocument with the rules to apply (a Resolver's documentRules).
+func parseDocument(clientID string, body []byte, rules provider.ClientRules) (*provider.Client, error) {
 	var d Document
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, errors.New("the client ID metadata document is not a valid JSON object of client metadata")
 	}
-	return d.client(clientID, defaultGrantTypes, rules)
+	return d.client(clientID, rules)
 }
 
 // Client checks the document against draft-ietf-oauth-client-id-metadata-document-00
 // §4.1 and this server's rules (provider.MetadataDocumentClientRules, see the package
 // documentation) and returns the client it describes: public with token endpoint auth
-// method "none", or private_key_jwt with its keys; Source
+// method "none", or private_key_jwt with its inline keys; Source
 // provider.ClientSourceMetadataDocument. Scopes are those of the scope member (the
 // provider keeps the ones it knows). Redirect URIs must pass
-// provider.ValidateRedirectURI (the specifications' rules); a Resolver applies
-// Options.RedirectURIRules instead.
+// provider.ValidateRedirectURI (the specifications' rules), and jwks_uri is refused; a
+// Resolver applies Options.RedirectURIRules and Options.JWKSURI instead.
 func (d *Document) Client(clientID string, defaultGrantTypes []string) (*provider.Client, error) {
-	return d.client(clientID, defaultGrantTypes, provider.RedirectURIRules{})
+	return d.client(clientID, provider.MetadataDocumentClientRules(defaultGrantTypes, provider.RedirectURIRules{}))
 }
 
-// client is Client with the redirect URI rules to apply.
-func (d *Document) client(clientID string, defaultGrantTypes []string, rules provider.RedirectURIRules) (*provider.Client, error) {
+// client is Client with the rules to apply.
+func (d *Document) client(clientID string, rules provider.ClientRules) (*provider.Client, error) {
 	switch {
 	case d.ClientID == "":
 		return nil, errors.New("the client ID metadata document has no client_id")
@@ -127,7 +129,7 @@ func (d *Document) client(clientID string, defaultGrantTypes []string, rules pro
 		JWKS:                        jwks,
 		JWKSURI:                     d.JWKSURI,
 		TokenEndpointAuthSigningAlg: d.TokenEndpointAuthSigningAlg,
-	}, provider.MetadataDocumentClientRules(defaultGrantTypes, rules))
+	}, rules)
 	if err != nil {
 		return nil, fmt.Errorf("the client ID metadata document is not acceptable: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
@@ -53,6 +54,7 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 	t.Helper()
 	s := &stack{store: store, docs: docs}
 	var docsCfg *mcp.ClientIDMetadataDocuments
+	var keysCfg *jwtaccess.RemoteKeySetsConfig
 	if opts != nil {
 		o := *opts
 		// Test-only: the documents are on loopback behind a test certificate.
@@ -60,6 +62,11 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 		o.RootCAs = docs.roots()
 		o.Logger = quiet
 		docsCfg = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: o}
+		// Clients' key sets (jwks_uri) are on the same server; an unknown kid refetches
+		// at once (the rate limit has its own test in provider).
+		keysCfg = &jwtaccess.RemoteKeySetsConfig{
+			AllowAddress: o.AllowAddress, RootCAs: o.RootCAs, Logger: quiet, MinRefetchInterval: time.Millisecond,
+		}
 	}
 	st := teststack.Start(t, teststack.Options{
 		Store:      store,
@@ -76,6 +83,7 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 			}
 		},
 		ClientIDMetadataDocuments: docsCfg,
+		ClientKeySets:             keysCfg,
 		Logger:                    quiet,
 	})
 	s.auth, s.srv, s.issuer, s.resource = st.Server, st.HTTP, st.Issuer, st.MCPURL

@@ -92,6 +92,14 @@ type Options struct {
 	// against its own copy as well.
 	RedirectURIRules provider.RedirectURIRules
 
+	// JWKSURI lets a private_key_jwt document give its keys by reference (jwks_uri, an
+	// https URL, not beside jwks) rather than inline. Set it only when the provider
+	// fetches client keys (provider.Config.ClientKeys, which fetches them through the
+	// same SSRF guard with a size cap and a cache, again once on an unknown kid); mcp.New
+	// sets it then, as it does registration.Options.JWKSURI. Default false: such a
+	// document is refused ("jwks_uri is not supported").
+	JWKSURI bool
+
 	// AllowAddress, when set, admits addresses the SSRF guard refuses (see
 	// CheckAddress) when it returns true: for tests serving documents on loopback, or a
 	// deployment that must reach a document host on a private network. It is asked at
@@ -119,6 +127,7 @@ type Options struct {
 // provider.ClientResolver. Create it with New; it is safe for concurrent use.
 type Resolver struct {
 	opts   Options
+	rules  provider.ClientRules // documents' rules: MetadataDocumentClientRules with opts
 	client *http.Client
 	sem    chan struct{} // MaxConcurrentFetches slots
 	log    *slog.Logger
@@ -179,8 +188,11 @@ func New(opts *Options) (*Resolver, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	rules := provider.MetadataDocumentClientRules(o.DefaultGrantTypes, o.RedirectURIRules)
+	rules.AllowJWKSURI = o.JWKSURI
 	return &Resolver{
-		opts: o,
+		opts:  o,
+		rules: rules,
 		// §4: redirects are not followed (the client returns them as the response);
 		// §6.5: the SSRF guard checks every connection's resolved address.
 		client:   netguard.NewClient(netguard.Options{Timeout: o.Timeout, AllowAddress: o.AllowAddress, RootCAs: o.RootCAs}),
@@ -388,7 +400,7 @@ func (r *Resolver) fetch(ctx context.Context, clientID string) (*provider.Client
 	if int64(len(body)) > limit {
 		return fail(fmt.Sprintf("the client ID metadata document is larger than %d bytes", limit))
 	}
-	c, err := parseDocument(clientID, body, r.opts.DefaultGrantTypes, r.opts.RedirectURIRules)
+	c, err := parseDocument(clientID, body, r.rules)
 	if err != nil {
 		return fail(err.Error())
 	}

@@ -161,9 +161,9 @@ func TestResolver_DocumentRules_Section4_1(t *testing.T) {
 		{name: "private_key_jwt without jwks", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "private_key_jwt"})
 		}, want: "needs at least one public key"},
-		{name: "private_key_jwt with jwks_uri", doc: func(id string) map[string]any {
+		{name: "private_key_jwt with jwks_uri without Options.JWKSURI", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example.com/jwks"})
-		}, want: "jwks_uri is not supported; send jwks"},
+		}, want: "jwks_uri is not supported: this server does not fetch client keys; send jwks"},
 		{name: "client_secret_jwt", doc: func(id string) map[string]any {
 			return with(validDoc(id), map[string]any{"token_endpoint_auth_method": "client_secret_jwt"})
 		}, want: "shared secret"},

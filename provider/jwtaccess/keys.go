@@ -333,7 +333,7 @@ func (m *KeyManager) create(ctx context.Context, gen int64, createdAt, activeAt 
 	if err != nil {
 		return err
 	}
-	kid, err := thumbprint(priv.Public())
+	kid, err := Thumbprint(priv.Public())
 	if err != nil {
 		return err
 	}
@@ -370,8 +370,11 @@ func generateKey(alg string, check bool) (crypto.Signer, error) {
 	}
 }
 
-// thumbprint is the RFC 7638 SHA-256 JWK thumbprint, base64url: the key ID.
-func thumbprint(pub crypto.PublicKey) (string, error) {
+// Thumbprint returns the RFC 7638 SHA-256 JWK thumbprint of a public key, base64url:
+// the kid a KeyManager gives its signing keys, and the kid the demo's -pkjwt-client and
+// the conformance command's -pkjwt-key give a PEM key, which names none (one convention,
+// so that both ends agree without a flag).
+func Thumbprint(pub crypto.PublicKey) (string, error) {
 	jwk := jose.JSONWebKey{Key: pub}
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {

@@ -2,11 +2,20 @@ package conformance_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
@@ -50,14 +59,8 @@ func demoOutcome() map[string]conformance.Status {
 		"DEVICE-SINGLE-USE": conformance.Skip,
 		"DEVICE-DENIED":     conformance.Skip,
 		"DEVICE-EXPIRED":    conformance.Skip,
-		// The demo has no machine-to-machine client (no client_credentials, no
-		// private_key_jwt key to give the suite); PKJWT-META runs on its metadata. The
-		// stack tests pass the others with a static client (TestPrivateKeyJWT_EndToEnd_JWKSURI).
-		"PKJWT-ACCEPTED":   conformance.Skip,
-		"PKJWT-NO-REFRESH": conformance.Skip,
-		"PKJWT-WRONG-AUD":  conformance.Skip,
-		"PKJWT-EXPIRED":    conformance.Skip,
-		"PKJWT-REPLAY":     conformance.Skip,
+		// The PKJWT-* checks pass: every run starts the demo with a machine client
+		// (-pkjwt-client, machineClient).
 	}
 }
 
@@ -122,19 +125,49 @@ func runAgainstDemo(t *testing.T, d *demoproc.Demo, target conformance.Target) c
 // hundreds of requests from one address within seconds, far beyond the defaults.
 var noRateLimit = []string{"-rate-limit=false"}
 
+// machineClient makes the private_key_jwt machine-to-machine client of issue 11 as a
+// user would with openssl (an Ed25519 key pair, the public half as a PEM file): it
+// returns the demo's flag creating the client from the public key
+// (-pkjwt-client ID=FILE, kid the key's RFC 7638 thumbprint) and the suite's
+// Target.PrivateKeyJWT holding the private key, so that the PKJWT-* checks run.
+func machineClient(t *testing.T) ([]string, *conformance.AssertionClient) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "m2m.pub.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	thumb, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "conformance-m2m"
+	return []string{"-pkjwt-client", id + "=" + file},
+		&conformance.AssertionClient{ID: id, Key: priv, KeyID: base64.RawURLEncoding.EncodeToString(thumb)}
+}
+
 // TestConformance_Demo runs the whole suite against the real demo server (`go run
-// ./cmd/demo -auto-approve alice`, built and started as a subprocess on a loopback
-// port) on SQLite and on PostgreSQL: every check passes except the listed, explained
-// ones (demoOutcome).
+// ./cmd/demo -auto-approve alice -pkjwt-client …`, built and started as a subprocess on
+// a loopback port) on SQLite and on PostgreSQL: every check passes except the listed,
+// explained ones (demoOutcome); the PKJWT-* checks (RFC 7523 §2.2 with
+// client_credentials) pass with the machine client the flag creates.
 func TestConformance_Demo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the demo server (-short)")
 	}
 	bin := demoBinary.Path(t)
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
-		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User, Args: noRateLimit})
+		m2mArgs, m2m := machineClient(t)
+		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User, Args: append(m2mArgs, noRateLimit...)})
 		requireCIMDAdvertised(t, d)
-		rep := runAgainstDemo(t, d, conformance.Target{})
+		rep := runAgainstDemo(t, d, conformance.Target{PrivateKeyJWT: m2m})
 		requireDemoOutcome(t, rep, demoOutcome())
 	})
 }
@@ -148,8 +181,9 @@ func TestConformance_DemoFormLogin(t *testing.T) {
 		t.Skip("builds and runs the demo server (-short)")
 	}
 	bin := demoBinary.Path(t)
-	d := demoproc.Start(t, bin, demoproc.Options{Args: noRateLimit})
-	rep := runAgainstDemo(t, d, conformance.Target{Login: conformance.FormLogin{Username: demoproc.User, Password: demoproc.Password}})
+	m2mArgs, m2m := machineClient(t)
+	d := demoproc.Start(t, bin, demoproc.Options{Args: append(m2mArgs, noRateLimit...)})
+	rep := runAgainstDemo(t, d, conformance.Target{Login: conformance.FormLogin{Username: demoproc.User, Password: demoproc.Password}, PrivateKeyJWT: m2m})
 	want := demoOutcome()
 	// The driver confirms the code, signs in and approves (or denies) on the device page.
 	delete(want, "DEVICE-SINGLE-USE")
@@ -174,9 +208,10 @@ func TestConformance_DemoJWT(t *testing.T) {
 		t.Skip("builds and runs the demo server (-short)")
 	}
 	bin := demoBinary.Path(t)
-	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: []string{"-rate-limit=false", "-access-tokens", "jwt"}})
+	m2mArgs, m2m := machineClient(t)
+	d := demoproc.Start(t, bin, demoproc.Options{AutoApprove: demoproc.User, Args: append(m2mArgs, "-rate-limit=false", "-access-tokens", "jwt")})
 	requireCIMDAdvertised(t, d)
-	rep := runAgainstDemo(t, d, conformance.Target{})
+	rep := runAgainstDemo(t, d, conformance.Target{PrivateKeyJWT: m2m})
 	requireDemoOutcome(t, rep, localJWTOutcome(demoOutcome()))
 }
 

@@ -20,9 +20,10 @@ func TestConformance_DemoIDJAG(t *testing.T) {
 	bin := demoBinary.Path(t)
 	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
 		idp, _ := testidp.Start(t)
+		m2mArgs, m2m := machineClient(t)
 		d := demoproc.Start(t, bin, demoproc.Options{DB: db, AutoApprove: demoproc.User,
-			Args: append([]string{"-trust-idp", idp.Issuer + "=" + idp.Issuer + testidp.JWKSPath}, noRateLimit...)})
-		rep := runAgainstDemo(t, d, conformance.Target{IDJAG: &conformance.IDJAGIssuer{Issuer: idp.Issuer, KeyPEM: idp.PrivateKeyPEM()}})
+			Args: append(append([]string{"-trust-idp", idp.Issuer + "=" + idp.Issuer + testidp.JWKSPath}, m2mArgs...), noRateLimit...)})
+		rep := runAgainstDemo(t, d, conformance.Target{IDJAG: &conformance.IDJAGIssuer{Issuer: idp.Issuer, KeyPEM: idp.PrivateKeyPEM()}, PrivateKeyJWT: m2m})
 		n := 0
 		for _, res := range rep.Results {
 			if strings.HasPrefix(res.ID, "IDJAG-") {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 
+	"github.com/fosite-mcp/fosite-mcp/provider/jwtaccess"
 	"github.com/fosite-mcp/fosite-mcp/test/conformance"
 )
 
@@ -60,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		deviceWait    = fs.Duration("device-expiry-wait", 0, "wait out device codes living at most this long to check expired_token (RFC 8628)")
 		pkjwtID       = fs.String("pkjwt-client-id", "", "a pre-registered private_key_jwt client allowed the client_credentials grant (private_key_jwt checks)")
 		pkjwtKey      = fs.String("pkjwt-key", "", "its private key: a PEM file (PKCS#8, PKCS#1 or SEC 1) or a private JWK JSON file")
-		pkjwtKid      = fs.String("pkjwt-kid", "", "the kid of its public key (default: the JWK's kid)")
+		pkjwtKid      = fs.String("pkjwt-kid", "", "the kid of its public key (default: the JWK's kid; for a PEM key its RFC 7638 thumbprint, the kid the demo's -pkjwt-client gives a PEM public key)")
 		pkjwtAlg      = fs.String("pkjwt-alg", "", "the assertion algorithm: RS256, PS256, ES256 or EdDSA (default by key type)")
 		idjagIssuer   = fs.String("idjag-issuer", "", "Enterprise-Managed Authorization: the issuer of an IdP the server trusts (with -idjag-key; IDJAG-* checks are skipped without)")
 		idjagKey      = fs.String("idjag-key", "", "the P-256 private key PEM `file` of that IdP (go run ./test/cmd/testidp -key-out FILE)")
@@ -164,7 +165,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // assertionClient reads the -pkjwt-* flags: client ID, a private key file (PEM or a
-// private JWK), kid (default the JWK's) and algorithm.
+// private JWK), kid (default the JWK's, else the public key's RFC 7638 SHA-256
+// thumbprint) and algorithm.
 func assertionClient(id, keyFile, kid, alg string) (*conformance.AssertionClient, error) {
 	if id == "" || keyFile == "" {
 		return nil, errors.New("-pkjwt-client-id and -pkjwt-key go together")
@@ -197,7 +199,9 @@ func assertionClient(id, keyFile, kid, alg string) (*conformance.AssertionClient
 		return nil, fmt.Errorf("-pkjwt-key %s: not a private key (%T)", keyFile, key)
 	}
 	if kid == "" {
-		return nil, errors.New("-pkjwt-kid is required (the key file names no kid)")
+		if kid, err = jwtaccess.Thumbprint(signer.Public()); err != nil {
+			return nil, fmt.Errorf("-pkjwt-key %s: %w", keyFile, err)
+		}
 	}
 	return &conformance.AssertionClient{ID: id, Key: signer, KeyID: kid, Algorithm: alg}, nil
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -21,18 +23,22 @@ import (
 )
 
 // The -pkjwt-* flags give the suite a private_key_jwt client: its private key as a
-// PKCS#8 PEM file (kid by flag) or as a private JWK (kid from the JWK), and the
-// private_key_jwt checks pass with it; a flag without the other, or a file that is no
-// private key, is a usage error (exit 2).
+// PKCS#8 PEM file (kid by flag, or by default the key's RFC 7638 thumbprint) or as a
+// private JWK (kid from the JWK), and the private_key_jwt checks pass with it; a flag
+// without the other, or a file that is no private key, is a usage error (exit 2).
 func TestRun_PrivateKeyJWTFlags(t *testing.T) {
 	st := start(t, teststack.ConformanceOptions{})
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	thumb, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, _, err := st.Server.Provider().CreateClient(context.Background(), provider.ClientSpec{
 		GrantTypes: []string{"client_credentials"}, TokenEndpointAuthMethod: provider.AuthMethodPrivateKeyJWT,
-		JWKS: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "cli"}}},
+		JWKS: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "cli"}, {Key: pub, KeyID: base64.RawURLEncoding.EncodeToString(thumb)}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +57,8 @@ func TestRun_PrivateKeyJWTFlags(t *testing.T) {
 	for name, flags := range map[string][]string{
 		"PEM": {"-pkjwt-client-id", c.ID, "-pkjwt-key", pemFile, "-pkjwt-kid", "cli"},
 		"JWK": {"-pkjwt-client-id", c.ID, "-pkjwt-key", jwkFile},
+		// The kid the demo's -pkjwt-client gives a PEM public key.
+		"PEM, kid the thumbprint": {"-pkjwt-client-id", c.ID, "-pkjwt-key", pemFile},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -69,9 +77,8 @@ func TestRun_PrivateKeyJWTFlags(t *testing.T) {
 		})
 	}
 	for name, flags := range map[string][]string{
-		"id without key":  {"-pkjwt-client-id", c.ID},
-		"not a key":       {"-pkjwt-client-id", c.ID, "-pkjwt-key", junk, "-pkjwt-kid", "cli"},
-		"PEM without kid": {"-pkjwt-client-id", c.ID, "-pkjwt-key", pemFile},
+		"id without key": {"-pkjwt-client-id", c.ID},
+		"not a key":      {"-pkjwt-client-id", c.ID, "-pkjwt-key", junk, "-pkjwt-kid", "cli"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(append([]string{"-mcp-url", st.MCPURL}, flags...), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "pkjwt") {
