@@ -18,8 +18,10 @@ import (
 // Event is one request the servers saw. Credentials (codes, tokens, secrets, verifiers)
 // are recorded as present, never by value.
 type Event struct {
+	// Method and Path are the request's method and URL path.
 	Method, Path string
-	Status       int
+	// Status is the response status.
+	Status int
 	// Challenge is the response's WWW-Authenticate header.
 	Challenge string
 	// Params are the query (GET) or form body (POST) parameters.
@@ -120,6 +122,7 @@ func (rec *Recorder) ExpectSequence(t testing.TB, steps ...Step) {
 
 // Step is one step of ExpectSequence: a method, a path suffix and a status.
 type Step struct {
+	// Method is the request method; Suffix is what the request's path ends with.
 	Method, Suffix string
 	// Status is the response status, or AnyRedirect.
 	Status int

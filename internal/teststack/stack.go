@@ -53,7 +53,6 @@ const (
 	OtherOrigin = "{other}"
 )
 
-
 // DefaultSubject is the user tokens of Stack.Tokens are issued to unless another is
 // asked for.
 const DefaultSubject = "alice"

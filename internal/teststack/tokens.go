@@ -41,9 +41,12 @@ func (st *Stack) client(subject string) (string, error) {
 
 // Tokens is a token endpoint response.
 type Tokens struct {
-	AccessToken  string `json:"access_token"`
+	// AccessToken is the issued access token.
+	AccessToken string `json:"access_token"`
+	// RefreshToken is the issued refresh token, empty when none was issued.
 	RefreshToken string `json:"refresh_token"`
-	Scope        string `json:"scope"`
+	// Scope is the granted scope, space-separated.
+	Scope string `json:"scope"`
 }
 
 // Code runs an approved authorization request with PKCE for subject and returns the
