@@ -255,7 +255,7 @@ func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	// The generation is taken before the write, so that a deletion racing it wins.
 	cache := s.clientCacheFor(ctx, c.ID)
 	var gen uint64
-	if cache != nil && s.openTx(ctx) == nil {
+	if cache != nil && s.openGormTx(ctx) == nil {
 		_, gen = cache.get(c.ID)
 	} else {
 		cache = nil

@@ -179,7 +179,7 @@ func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error
 	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
 		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
 	}
-	if tx := s.openTx(ctx); tx != nil {
+	if tx := s.openGormTx(ctx); tx != nil {
 		return s.recordGrant(ctx, tx.Statement.ConnPool, rec)
 	}
 	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.recordGrant(ctx, db.Statement.ConnPool, rec) })

@@ -550,27 +550,22 @@ func (s *Store) Rollback(ctx context.Context) error {
 	return nil
 }
 
-// openTx returns GORM's handle on ctx's open transaction, or nil.
-func (s *Store) openTx(ctx context.Context) *gorm.DB {
-	if ref := txFrom(ctx); ref != nil {
-		ref.st.mu.Lock()
-		defer ref.st.mu.Unlock()
-		if !ref.st.done {
-			return s.gormTx(ref.st)
-		}
+// openGormTx returns GORM's handle on ctx's open transaction (openTx), or nil.
+func (s *Store) openGormTx(ctx context.Context) *gorm.DB {
+	st := openTx(ctx)
+	if st == nil {
+		return nil
 	}
-	return nil
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return s.gormTx(st)
 }
 
-// openConn returns what ctx's open transaction runs statements on, or nil: openTx
-// without GORM's handle, for the hot paths.
+// openConn returns what ctx's open transaction (openTx) runs statements on, or nil: for
+// the hot paths, which need no GORM handle.
 func openConn(ctx context.Context) gorm.ConnPool {
-	if ref := txFrom(ctx); ref != nil {
-		ref.st.mu.Lock()
-		defer ref.st.mu.Unlock()
-		if !ref.st.done {
-			return ref.st.conn
-		}
+	if st := openTx(ctx); st != nil {
+		return st.conn
 	}
 	return nil
 }
@@ -578,7 +573,7 @@ func openConn(ctx context.Context) gorm.ConnPool {
 // conn returns the handle a method that writes uses: the open transaction in ctx, or the
 // pool (for SQLite files, the one writer connection).
 func (s *Store) conn(ctx context.Context) *gorm.DB {
-	if tx := s.openTx(ctx); tx != nil {
+	if tx := s.openGormTx(ctx); tx != nil {
 		return tx.WithContext(ctx)
 	}
 	return s.db.WithContext(ctx)
@@ -588,7 +583,7 @@ func (s *Store) conn(ctx context.Context) *gorm.DB {
 // or the readers (for SQLite files, query-only connections beside the writer; the pool
 // otherwise).
 func (s *Store) reader(ctx context.Context) *gorm.DB {
-	if tx := s.openTx(ctx); tx != nil {
+	if tx := s.openGormTx(ctx); tx != nil {
 		return tx.WithContext(ctx)
 	}
 	return s.read.WithContext(ctx)
@@ -596,7 +591,7 @@ func (s *Store) reader(ctx context.Context) *gorm.DB {
 
 // inTx runs fn atomically: inside ctx's transaction when there is one, else in a new one.
 func (s *Store) inTx(ctx context.Context, fn func(db *gorm.DB) error) error {
-	if tx := s.openTx(ctx); tx != nil {
+	if tx := s.openGormTx(ctx); tx != nil {
 		return fn(tx.WithContext(ctx))
 	}
 	return s.newTx(ctx, s.txOptions(), fn)
