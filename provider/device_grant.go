@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/storage"
 )
 
 // deviceGrant is the token endpoint handler of the device_code grant (RFC 8628 §3.4,
@@ -135,33 +134,22 @@ func (g *deviceGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 		}
 	}
 	store := fositeStore{Storage: p.store}
-	ctx, err = storage.MaybeBeginTx(ctx, p.store)
+	err = p.inWriteTx(ctx, func(ctx context.Context) error {
+		if err := p.device.store.ConsumeDeviceAuthorization(ctx, sig); err != nil {
+			return err
+		}
+		if err := store.CreateAccessTokenSession(ctx, accessSig, r.Sanitize([]string{})); err != nil {
+			return err
+		}
+		if refreshSig == "" {
+			return nil
+		}
+		return store.CreateRefreshTokenSession(ctx, refreshSig, accessSig, r.Sanitize([]string{}))
+	})
+	if errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrSerializationFailure) {
+		return fosite.ErrInvalidGrant.WithHint("The device code was already used.")
+	}
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-	defer func() {
-		if err != nil {
-			_ = storage.MaybeRollbackTx(ctx, p.store)
-		}
-	}()
-	if err = p.device.store.ConsumeDeviceAuthorization(ctx, sig); err != nil {
-		if errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrSerializationFailure) {
-			return fosite.ErrInvalidGrant.WithHint("The device code was already used.")
-		}
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-	if err = store.CreateAccessTokenSession(ctx, accessSig, r.Sanitize([]string{})); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-	if refreshSig != "" {
-		if err = store.CreateRefreshTokenSession(ctx, refreshSig, accessSig, r.Sanitize([]string{})); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
-	}
-	if err = storage.MaybeCommitTx(ctx, p.store); err != nil {
-		if errors.Is(err, fosite.ErrSerializationFailure) {
-			return fosite.ErrInvalidGrant.WithHint("The device code was already used.")
-		}
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	resp.SetAccessToken(access)

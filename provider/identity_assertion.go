@@ -11,7 +11,6 @@ import (
 	"github.com/fosite-mcp/fosite-mcp/internal/lists"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
-	"github.com/ory/fosite/storage"
 )
 
 // GrantTypeJWTBearer is the RFC 7523 §2.1 grant type under which a client presents an
@@ -323,28 +322,19 @@ func (g *assertionGrant) PopulateTokenEndpointResponse(ctx context.Context, r fo
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 	}
-	ctx, err = storage.MaybeBeginTx(ctx, p.store)
+	err = p.inWriteTx(ctx, func(ctx context.Context) error {
+		h := oauth2.HandleHelper{AccessTokenStrategy: p.strategy, AccessTokenStorage: p.fstore, Config: p.fcfg}
+		accessSig, err := h.IssueAccessToken(ctx, p.fcfg.GetAccessTokenLifespan(ctx), r, resp)
+		if err != nil || refreshSig == "" {
+			return err
+		}
+		return p.fstore.CreateRefreshTokenSession(ctx, refreshSig, accessSig, r.Sanitize([]string{}))
+	})
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	defer func() {
-		if err != nil {
-			_ = storage.MaybeRollbackTx(ctx, p.store)
-		}
-	}()
-	h := oauth2.HandleHelper{AccessTokenStrategy: p.strategy, AccessTokenStorage: p.fstore, Config: p.fcfg}
-	accessSig, err := h.IssueAccessToken(ctx, p.fcfg.GetAccessTokenLifespan(ctx), r, resp)
-	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-	if refreshSig != "" {
-		if err = p.fstore.CreateRefreshTokenSession(ctx, refreshSig, accessSig, r.Sanitize([]string{})); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
+	if refresh != "" {
 		resp.SetExtra("refresh_token", refresh)
-	}
-	if err = storage.MaybeCommitTx(ctx, p.store); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	return nil
 }

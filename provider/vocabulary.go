@@ -38,6 +38,7 @@ const (
 	ErrorCodeInvalidClientMetadata  = oauth.ErrorCodeInvalidClientMetadata
 	ErrorCodeServerError            = oauth.ErrorCodeServerError
 	ErrorCodeTemporarilyUnavailable = oauth.ErrorCodeTemporarilyUnavailable
+	ErrorCodeUnauthorized           = oauth.ErrorCodeUnauthorized
 )
 
 // CanonicalResource returns the canonical form of an RFC 8707 resource indicator

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -117,21 +118,10 @@ func defaultTokenFile() string {
 // runClient connects to the MCP server, lists its tools, calls the tools and prints what
 // the token allows.
 func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
-	u, err := url.Parse(o.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("-url %q: want an http(s) URL", o.URL)
+	store, err := prepareClient(&o, stdout)
+	if err != nil {
+		return err
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
-	}
-	store := &tokenStore{path: o.TokenFile}
-	if o.Forget {
-		if err := store.delete(o.URL); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Forgot the stored login for %s.\n", o.URL)
-	}
-
 	ln, err := net.Listen("tcp", o.CallbackAddr)
 	if err != nil {
 		return fmt.Errorf("callback listener: %w", err)
@@ -139,14 +129,56 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 	recv := newCallbackReceiver(ln, stdout, o)
 	defer recv.close()
 
-	var mu sync.Mutex
-	logins := 0
-	save := func(rec storedLogin) {
-		if err := store.put(o.URL, rec); err != nil {
-			fmt.Fprintf(stdout, "warning: could not store the tokens: %v\n", err)
-		}
+	var logins atomic.Int64
+	cfg := oauthConfig(o, recv, store, stdout, &logins)
+	if err := initialLogin(ctx, cfg, store, o, stdout); err != nil {
+		return err
 	}
-	cfg := &auth.AuthorizationCodeHandlerConfig{
+	handler, err := auth.NewAuthorizationCodeHandler(cfg)
+	if err != nil {
+		return err
+	}
+	session, err := connect(ctx, o, handler, stdout)
+	if err != nil {
+		return err
+	}
+	defer session.Close()
+	if err := listTools(ctx, session, stdout); err != nil {
+		return err
+	}
+	if err := callTools(ctx, session, o, stdout); err != nil {
+		return err
+	}
+	printStoredLogin(store, o, stdout, logins.Load() == 0)
+	return nil
+}
+
+// prepareClient checks o.URL, fills in o's defaults and, with o.Forget, deletes the
+// stored login; it returns the token store.
+func prepareClient(o *clientOptions, stdout io.Writer) (*tokenStore, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-url %q: want an http(s) URL", o.URL)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	store := &tokenStore{path: o.TokenFile}
+	if o.Forget {
+		if err := store.delete(o.URL); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "Forgot the stored login for %s.\n", o.URL)
+	}
+	return store, nil
+}
+
+// oauthConfig is the go-sdk authorization code handler's configuration: dynamic client
+// registration with recv's redirect URI, the server's scopes plus o.Scopes, and every
+// login's registration and tokens kept in store (counted in logins).
+func oauthConfig(o clientOptions, recv *callbackReceiver, store *tokenStore, stdout io.Writer, logins *atomic.Int64) *auth.AuthorizationCodeHandlerConfig {
+	save := saveLogin(store, o.URL, stdout)
+	return &auth.AuthorizationCodeHandlerConfig{
 		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
 			Metadata: &oauthex.ClientRegistrationMetadata{
 				ClientName:              "fosite-mcp demo client",
@@ -173,33 +205,47 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 		// After every login: keep the registration and the tokens, and save them again
 		// whenever they are refreshed.
 		NewTokenSource: func(ctx context.Context, c *oauth2.Config, tok *oauth2.Token) (oauth2.TokenSource, error) {
-			mu.Lock()
-			logins++
-			mu.Unlock()
+			logins.Add(1)
 			rec := newStoredLogin(c, tok, "")
 			save(rec)
 			return newPersistingSource(c.TokenSource(ctx, tok), rec, save), nil
 		},
 	}
+}
+
+// saveLogin returns a function that stores a login for the server URL in store, warning on stdout
+// when it cannot.
+func saveLogin(store *tokenStore, server string, stdout io.Writer) func(storedLogin) {
+	return func(rec storedLogin) {
+		if err := store.put(server, rec); err != nil {
+			fmt.Fprintf(stdout, "warning: could not store the tokens: %v\n", err)
+		}
+	}
+}
+
+// initialLogin sets cfg.InitialTokenSource from the stored login when it still works,
+// else, with o.Device, from a device flow login (RFC 8628); otherwise the handler logs
+// in through the browser when the server asks for a token.
+func initialLogin(ctx context.Context, cfg *auth.AuthorizationCodeHandlerConfig, store *tokenStore, o clientOptions, stdout io.Writer) error {
+	save := saveLogin(store, o.URL, stdout)
 	if rec, ok := store.get(o.URL); ok {
 		if ts, ok := reuseLogin(ctx, rec, o, stdout, save); ok {
 			cfg.InitialTokenSource = ts
 		}
 	}
-	if o.Device && cfg.InitialTokenSource == nil {
-		c, tok, err := deviceLogin(ctx, o, stdout)
-		if err != nil {
-			return err
-		}
-		if cfg.InitialTokenSource, err = cfg.NewTokenSource(context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, o.HTTPClient), c, tok); err != nil {
-			return err
-		}
+	if !o.Device || cfg.InitialTokenSource != nil {
+		return nil
 	}
-	handler, err := auth.NewAuthorizationCodeHandler(cfg)
+	c, tok, err := deviceLogin(ctx, o, stdout)
 	if err != nil {
 		return err
 	}
+	cfg.InitialTokenSource, err = cfg.NewTokenSource(context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, o.HTTPClient), c, tok)
+	return err
+}
 
+// connect opens the MCP session with handler answering the server's 401s.
+func connect(ctx context.Context, o clientOptions, handler auth.OAuthHandler, stdout io.Writer) (*sdk.ClientSession, error) {
 	fmt.Fprintf(stdout, "Connecting to %s\n", o.URL)
 	client := sdk.NewClient(&sdk.Implementation{Name: "fosite-mcp-demo-client", Version: "1.0.0"}, nil)
 	session, err := client.Connect(ctx, &sdk.StreamableClientTransport{
@@ -208,13 +254,16 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 		OAuthHandler: handler,
 	}, nil)
 	if err != nil {
-		return fmt.Errorf("connecting: %w", err)
+		return nil, fmt.Errorf("connecting: %w", err)
 	}
-	defer session.Close()
 	if s := session.InitializeResult(); s != nil && s.ServerInfo != nil {
 		fmt.Fprintf(stdout, "Connected to %s %s\n", s.ServerInfo.Name, s.ServerInfo.Version)
 	}
+	return session, nil
+}
 
+// listTools prints the server's tools with the first sentence of each description.
+func listTools(ctx context.Context, session *sdk.ClientSession, stdout io.Writer) error {
 	tools, err := session.ListTools(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("listing tools: %w", err)
@@ -223,7 +272,12 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 	for _, t := range tools.Tools {
 		fmt.Fprintf(stdout, "  %-8s %s\n", t.Name, firstSentence(t.Description))
 	}
+	return nil
+}
 
+// callTools calls o.Tool (unless it is whoami) with o.Args, then whoami, printing both
+// results.
+func callTools(ctx context.Context, session *sdk.ClientSession, o clientOptions, stdout io.Writer) error {
 	if o.Tool != "" && o.Tool != "whoami" {
 		res, err := session.CallTool(ctx, &sdk.CallToolParams{Name: o.Tool, Arguments: o.Args})
 		if err != nil {
@@ -234,7 +288,6 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", o.Tool, err)
 		}
 	}
-
 	res, err := session.CallTool(ctx, &sdk.CallToolParams{Name: "whoami"})
 	if err != nil {
 		return fmt.Errorf("calling whoami: %w", err)
@@ -253,20 +306,23 @@ func runClient(ctx context.Context, o clientOptions, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  scopes     %s\n", strings.Join(who.Scopes, " "))
 	fmt.Fprintf(stdout, "  resource   %s\n", strings.Join(who.Resource, " "))
 	fmt.Fprintf(stdout, "  expires    %s\n", who.ExpiresAt)
-
-	if rec, ok := store.get(o.URL); ok {
-		fmt.Fprintf(stdout, "\nAccess token: expires %s (in %s), scopes %q, refresh token: %s.\n",
-			rec.Expiry.Local().Format(time.RFC3339), time.Until(rec.Expiry).Round(time.Second), rec.Scope, yesNo(rec.RefreshToken != ""))
-		fmt.Fprintf(stdout, "Tokens stored in %s", o.TokenFile)
-		mu.Lock()
-		n := logins
-		mu.Unlock()
-		if n == 0 {
-			fmt.Fprintf(stdout, " (this run reused them: no login needed)")
-		}
-		fmt.Fprintln(stdout, ".")
-	}
 	return nil
+}
+
+// printStoredLogin prints the stored access token's expiry and scopes and where the
+// tokens are, noting when this run needed no login (reused).
+func printStoredLogin(store *tokenStore, o clientOptions, stdout io.Writer, reused bool) {
+	rec, ok := store.get(o.URL)
+	if !ok {
+		return
+	}
+	fmt.Fprintf(stdout, "\nAccess token: expires %s (in %s), scopes %q, refresh token: %s.\n",
+		rec.Expiry.Local().Format(time.RFC3339), time.Until(rec.Expiry).Round(time.Second), rec.Scope, yesNo(rec.RefreshToken != ""))
+	fmt.Fprintf(stdout, "Tokens stored in %s", o.TokenFile)
+	if reused {
+		fmt.Fprintf(stdout, " (this run reused them: no login needed)")
+	}
+	fmt.Fprintln(stdout, ".")
 }
 
 // reuseLogin returns a token source for a stored login, refreshing it now when the

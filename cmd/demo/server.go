@@ -312,8 +312,51 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 	return d, nil
 }
 
+// build creates the authorization server (mcp.New) from cfg and composes the demo's
+// handler: the authorization server's endpoints, the protected MCP endpoint, the HTML
+// pages, health, readiness and (optionally) metrics, behind the request log.
 func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) error {
 	base := strings.TrimSuffix(mustParse(d.issuer).Path, "/")
+	pcfg, metricsHandler, err := d.providerConfig(cfg, sec)
+	if err != nil {
+		return err
+	}
+	resource := resourceserver.Resource{
+		URL:           d.mcpURL,
+		Name:          "fosite-mcp demo MCP server",
+		Scopes:        []string{scopeTools, scopeAdmin},
+		DefaultScopes: []string{scopeTools},
+	}
+	if d.as, err = mcp.New(ctx, d.mcpConfig(cfg, pcfg, resource)); err != nil {
+		return err
+	}
+	if err := d.ensurePKJWTClients(ctx, cfg.PKJWTClients); err != nil {
+		return err
+	}
+	mcpHandler, err := d.protectedMCP()
+	if err != nil {
+		return err
+	}
+	pg, err := d.newPages(sec, base, resource)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	d.as.Register(mux)
+	mux.Handle(base+mcpPath, mcpHandler)
+	pg.register(mux)
+	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
+	mux.Handle("GET "+base+"/readyz", d.as.ReadinessHandler()) // 503 while the database is unavailable
+	if metricsHandler != nil {
+		mux.Handle("GET "+base+"/metrics", metricsHandler)
+	}
+	d.handler = requestLog(d.log, mux)
+	return nil
+}
+
+// providerConfig is the provider's configuration for cfg (setting d.tokenTTL), with the
+// metrics handler when cfg.Metrics is on.
+func (d *demoServer) providerConfig(cfg serverConfig, sec *secrets) (provider.Config, http.Handler, error) {
 	d.tokenTTL = cfg.AccessTokenTTL
 	switch {
 	case d.tokenTTL > 0:
@@ -344,7 +387,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	if cfg.Metrics {
 		m, err := metrics.New(metrics.Options{LiveGrants: d.store})
 		if err != nil {
-			return err
+			return pcfg, nil, err
 		}
 		pcfg.Observer, metricsHandler = m, m.Handler()
 	}
@@ -352,25 +395,32 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		d.log.Warn("auto-approve is on: every authorization request is approved without asking", "subject", cfg.AutoApprove)
 		pcfg.AutoApprove = autoApprover(cfg.AutoApprove, d.log)
 	}
-	if len(cfg.TrustedIdPs) > 0 {
-		idps := make([]idjag.TrustedIdP, 0, len(cfg.TrustedIdPs))
-		for _, t := range cfg.TrustedIdPs {
-			idps = append(idps, idjag.TrustedIdP{Issuer: t.issuer, JWKSURL: t.jwksURL})
-		}
-		// The IdPs' key sets are fetched through the SSRF guard; loopback is admitted,
-		// since the operator named these URLs (the test IdP runs on 127.0.0.1).
-		v, err := idjag.New(idjag.Options{Audience: d.issuer, IdPs: idps, Logger: d.log, AllowAddress: netguard.AllowLoopback})
-		if err != nil {
-			return fmt.Errorf("-trust-idp: %w", err)
-		}
-		pcfg.IdentityAssertions = &provider.IdentityAssertionGrant{Validator: v}
+	var err error
+	pcfg.IdentityAssertions, err = d.identityAssertions(cfg.TrustedIdPs)
+	return pcfg, metricsHandler, err
+}
+
+// identityAssertions is the ID-JAG grant trusting idps (-trust-idp), nil without any.
+func (d *demoServer) identityAssertions(idps []trustedIdP) (*provider.IdentityAssertionGrant, error) {
+	if len(idps) == 0 {
+		return nil, nil
 	}
-	resource := resourceserver.Resource{
-		URL:           d.mcpURL,
-		Name:          "fosite-mcp demo MCP server",
-		Scopes:        []string{scopeTools, scopeAdmin},
-		DefaultScopes: []string{scopeTools},
+	trusted := make([]idjag.TrustedIdP, 0, len(idps))
+	for _, t := range idps {
+		trusted = append(trusted, idjag.TrustedIdP{Issuer: t.issuer, JWKSURL: t.jwksURL})
 	}
+	// The IdPs' key sets are fetched through the SSRF guard; loopback is admitted,
+	// since the operator named these URLs (the test IdP runs on 127.0.0.1).
+	v, err := idjag.New(idjag.Options{Audience: d.issuer, IdPs: trusted, Logger: d.log, AllowAddress: netguard.AllowLoopback})
+	if err != nil {
+		return nil, fmt.Errorf("-trust-idp: %w", err)
+	}
+	return &provider.IdentityAssertionGrant{Validator: v}, nil
+}
+
+// mcpConfig is mcp.New's configuration: pcfg, the one resource, cfg's rate limits and
+// optional CIMD and JWT access tokens.
+func (d *demoServer) mcpConfig(cfg serverConfig, pcfg provider.Config, resource resourceserver.Resource) mcp.Config {
 	mcfg := mcp.Config{
 		Provider:   pcfg,
 		Resources:  []resourceserver.Resource{resource},
@@ -387,17 +437,14 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		// default), the trade-off JWT access tokens make.
 		mcfg.JWTAccessTokens = &mcp.JWTAccessTokens{Enabled: true}
 	}
-	var err error
-	if d.as, err = mcp.New(ctx, mcfg); err != nil {
-		return err
-	}
-	if err := d.ensurePKJWTClients(ctx, cfg.PKJWTClients); err != nil {
-		return err
-	}
+	return mcfg
+}
 
-	started := time.Now()
+// protectedMCP creates the demo's MCP server (d.mcpServer) and returns its streamable
+// HTTP handler behind CORS and the bearer middleware.
+func (d *demoServer) protectedMCP() (http.Handler, error) {
 	var calls atomic.Int64
-	d.mcpServer = newMCPServer(started, &calls)
+	d.mcpServer = newMCPServer(time.Now(), &calls)
 	// Every MCP request needs demo:tools; a tools/call of stats also needs demo:admin
 	// (403 insufficient_scope otherwise, and clients step up). gosdk.Protect also hands
 	// the verified token to the go-sdk, which pins each MCP session to its user, and
@@ -409,7 +456,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		OperationScopes: resourceserver.ToolScopes(toolScopes),
 	}, gosdk.WithSessions(&mcpsessions.Options{IdleTimeout: mcpSessionIdle, Logger: d.log}))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mcpHandler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return d.mcpServer }, &sdk.StreamableHTTPOptions{
 		SessionTimeout: mcpSessionIdle,
@@ -418,10 +465,15 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 		// a Host. Tokens protect the endpoint either way.
 		DisableLocalhostProtection: !d.loopback,
 	})
+	return cors(protect(unboundedStream(d.endStreamsOnShutdown(mcpHandler)))), nil
+}
 
+// newPages builds the demo's HTML pages (home, consent, device, connected apps) under
+// base.
+func (d *demoServer) newPages(sec *secrets, base string, resource resourceserver.Resource) (*pages, error) {
 	tmpl, err := parseTemplates()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	canonMCP, _ := provider.CanonicalResource(d.mcpURL)
 	metadataURL, _ := resourceserver.MetadataURL(d.mcpURL)
@@ -444,18 +496,7 @@ func (d *demoServer) build(ctx context.Context, cfg serverConfig, sec *secrets) 
 	if d.loopback {
 		pg.home.DemoUsers = d.users.users
 	}
-
-	mux := http.NewServeMux()
-	d.as.Register(mux)
-	mux.Handle(base+mcpPath, cors(protect(unboundedStream(d.endStreamsOnShutdown(mcpHandler)))))
-	pg.register(mux)
-	mux.HandleFunc("GET "+base+"/healthz", d.healthz)
-	mux.Handle("GET "+base+"/readyz", d.as.ReadinessHandler()) // 503 while the database is unavailable
-	if metricsHandler != nil {
-		mux.Handle("GET "+base+"/metrics", metricsHandler)
-	}
-	d.handler = requestLog(d.log, mux)
-	return nil
+	return pg, nil
 }
 
 // endStreamsOnShutdown ends GET requests (standalone SSE streams, which stay open for as

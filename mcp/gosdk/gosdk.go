@@ -38,6 +38,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/adapter"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
@@ -127,20 +128,13 @@ func RequireBearerTokenOptions(r resourceserver.Resource, scopes ...string) (*au
 }
 
 // Option configures [RequireBearer] and [Protect].
-type Option func(*options)
+type Option func(*adapter.Options)
 
-type options struct {
-	sessions *sessions.Options
-}
-
-// WithSessions sets the bounds on the MCP sessions behind the middleware (see package
-// mcp/sessions): sessions per user (default 64) and in total (10,000), least recently
-// used evicted; idle timeout (30 minutes); revalidation of the token behind idle
-// sessions, closing those of revoked grants (every minute); request body cap (1 MiB,
-// initialize requests 64 KiB).
-// nil, like no WithSessions, means those defaults.
+// WithSessions sets the bounds on the go-sdk sessions behind the middleware: per user
+// and in total, idle timeout, revalidation of idle sessions' tokens, request body cap
+// ([sessions.Options] documents each and its default; nil means the defaults).
 func WithSessions(o *sessions.Options) Option {
-	return func(opts *options) { opts.sessions = o }
+	return func(opts *adapter.Options) { opts.Sessions = o }
 }
 
 // RequireBearer returns middleware for a go-sdk StreamableHTTPHandler: [resourceserver.Bearer] with
@@ -190,13 +184,7 @@ func Protect(s Server, opts resourceserver.BearerOptions, with ...Option) (func(
 // wrap puts b in front of a sessions.Guard and go-sdk's auth.RequireBearerToken, fed
 // from the token b verified.
 func wrap(b *resourceserver.Bearer, v resourceserver.AccessTokenVerifier, with []Option) (func(http.Handler) http.Handler, error) {
-	var o options
-	for _, f := range with {
-		if f != nil {
-			f(&o)
-		}
-	}
-	g, err := sessions.New(v, o.sessions)
+	_, g, err := adapter.Guard(v, with)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ import (
 // caller's identity from its context.
 func ExampleRequireBearer() {
 	res := resourceserver.Resource{URL: "https://mcp.example.com/mcp", Name: "Files", Scopes: []string{"files:read"}}
-	as, stop := startAuthorizationServer(res.URL) // a provider.Provider; see mcptest
+	as, stop := startAuthorizationServer(res.URL) // an authorization server on loopback (internal/teststack)
 	defer stop()
 
 	s := server.NewMCPServer("files", "1.0.0")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/fosite-mcp/fosite-mcp/mcp/internal/adapter"
 	"github.com/fosite-mcp/fosite-mcp/mcp/resourceserver"
 	"github.com/fosite-mcp/fosite-mcp/mcp/sessions"
 	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
@@ -46,22 +47,13 @@ func ProtectedResourceMetadata(r resourceserver.Resource, issuer string) server.
 }
 
 // Option configures [RequireBearer].
-type Option func(*options)
+type Option func(*adapter.Options)
 
-type options struct {
-	metadata *resourceserver.Resource
-	issuer   string
-	sessions *sessions.Options
-}
-
-// WithSessions sets the bounds on the MCP sessions behind the middleware (see package
-// mcp/sessions): sessions per user (default 64) and in total (10,000), least recently
-// used evicted; idle timeout (30 minutes); revalidation of the token behind idle
-// sessions, closing those of revoked grants (every minute); request body cap (1 MiB,
-// initialize requests 64 KiB).
-// nil, like no WithSessions, means those defaults.
+// WithSessions sets the [sessions.Options] of the mcp-go sessions behind the middleware
+// (sessions per user and in total, idle timeout, token revalidation, body cap); nil,
+// like no WithSessions, means their defaults.
 func WithSessions(o *sessions.Options) Option {
-	return func(opts *options) { opts.sessions = o }
+	return func(opts *adapter.Options) { opts.Sessions = o }
 }
 
 // WithMetadata makes the middleware serve r's RFC 9728 protected resource metadata, naming
@@ -71,9 +63,9 @@ func WithSessions(o *sessions.Options) Option {
 // Use it when the guarded handler is the whole server (http.Server.Handler); with a mux,
 // mounting resourceserver.NewMetadataHandler on it does the same.
 func WithMetadata(r resourceserver.Resource, issuer string) Option {
-	return func(o *options) {
-		o.metadata = &r
-		o.issuer = issuer
+	return func(o *adapter.Options) {
+		o.Metadata = &r
+		o.Issuer = issuer
 	}
 }
 
@@ -94,30 +86,24 @@ func RequireBearer(v resourceserver.AccessTokenVerifier, opts resourceserver.Bea
 	if err != nil {
 		return nil, err
 	}
-	var o options
-	for _, f := range with {
-		if f != nil {
-			f(&o)
-		}
-	}
-	g, err := sessions.New(v, o.sessions)
+	o, g, err := adapter.Guard(v, with)
 	if err != nil {
 		return nil, err
 	}
 	var metaPath string
 	var meta http.Handler
-	if o.metadata != nil {
-		if !resourceserver.SameResource(o.metadata.URL, opts.Resource) {
-			return nil, fmt.Errorf("mcpgo: metadata resource %q is not the guarded resource %q", o.metadata.URL, opts.Resource)
+	if o.Metadata != nil {
+		if !resourceserver.SameResource(o.Metadata.URL, opts.Resource) {
+			return nil, fmt.Errorf("mcpgo: metadata resource %q is not the guarded resource %q", o.Metadata.URL, opts.Resource)
 		}
-		reg, err := resourceserver.NewRegistry(*o.metadata)
+		reg, err := resourceserver.NewRegistry(*o.Metadata)
 		if err != nil {
 			return nil, err
 		}
-		if meta, err = resourceserver.NewMetadataHandler(o.issuer, reg, nil); err != nil {
+		if meta, err = resourceserver.NewMetadataHandler(o.Issuer, reg, nil); err != nil {
 			return nil, err
 		}
-		if metaPath, err = resourceserver.MetadataPath(o.metadata.URL); err != nil {
+		if metaPath, err = resourceserver.MetadataPath(o.Metadata.URL); err != nil {
 			return nil, err
 		}
 	}

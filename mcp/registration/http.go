@@ -86,7 +86,7 @@ func writeError(w http.ResponseWriter, status int, e *Error) {
 // writeUnauthorized answers 401 with a Bearer challenge (RFC 6750 §3): error="invalid_token"
 // when a token was presented, no error code when none was.
 func writeUnauthorized(w http.ResponseWriter, presented bool, description string) {
-	challenge, code := "Bearer", "unauthorized" // RFC 6750 §3.1 wants no error code here; the body still needs one
+	challenge, code := "Bearer", provider.ErrorCodeUnauthorized
 	if presented {
 		code = provider.ErrorCodeInvalidToken
 		challenge = `Bearer error="` + provider.ErrorCodeInvalidToken + `", error_description=` + quote.String(description)

@@ -259,7 +259,7 @@ func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection,
 	}
 	code := fail.code
 	if code == "" {
-		code = "unauthorized" // RFC 6750 §3.1 wants no error code here; the body still needs one
+		code = oauth.ErrorCodeUnauthorized
 	}
 	writeJSONError(w, status, code, fail.description)
 }

@@ -72,5 +72,5 @@ func writeUnguarded(w http.ResponseWriter, r *http.Request) {
 	slog.Default().ErrorContext(r.Context(), "resourceserver: RequireScopes used without Bearer middleware in front; refusing request")
 	w.Header().Set("WWW-Authenticate", Challenge{}.String())
 	w.Header().Add("Access-Control-Expose-Headers", "WWW-Authenticate")
-	writeJSONError(w, http.StatusUnauthorized, "unauthorized", "an access token is required")
+	writeJSONError(w, http.StatusUnauthorized, oauth.ErrorCodeUnauthorized, "an access token is required")
 }

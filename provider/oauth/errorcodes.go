@@ -29,4 +29,8 @@ const (
 	// RFC 6749 registers it for the authorization endpoint only and defines no code for
 	// throttling elsewhere; clients act on the status and Retry-After.
 	ErrorCodeTemporarilyUnavailable = "temporarily_unavailable"
+	// ErrorCodeUnauthorized is not an RFC code: the JSON body's error when a request
+	// carries no access token at all. RFC 6750 §3.1 wants no error code in the
+	// challenge then, but an error body (RFC 6749 §5.2 form) still needs one.
+	ErrorCodeUnauthorized = "unauthorized"
 )

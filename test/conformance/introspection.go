@@ -33,11 +33,17 @@ func (r *runner) introspect(ctx context.Context, token, hint string) *exchange {
 
 // introspectAs posts an introspection request as c.
 func (r *runner) introspectAs(ctx context.Context, c *testClient, token, hint string) *exchange {
+	return r.tokenPost(ctx, r.endpoints.introspection, c, token, hint)
+}
+
+// tokenPost posts token (with token_type_hint when hint is set) to endpoint as c: the
+// request form RFC 7662 §2.1 and RFC 7009 §2.1 share.
+func (r *runner) tokenPost(ctx context.Context, endpoint string, c *testClient, token, hint string) *exchange {
 	f := url.Values{"token": {token}}
 	if hint != "" {
 		f.Set("token_type_hint", hint)
 	}
-	return r.clientPost(ctx, r.endpoints.introspection, c, f)
+	return r.clientPost(ctx, endpoint, c, f)
 }
 
 // introspection checks RFC 7662.

@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 )
 
 // revoke posts a revocation request as c.
 func (r *runner) revoke(ctx context.Context, c *testClient, token, hint string) *exchange {
-	f := url.Values{"token": {token}}
-	if hint != "" {
-		f.Set("token_type_hint", hint)
-	}
-	return r.clientPost(ctx, r.endpoints.revocation, c, f)
+	return r.tokenPost(ctx, r.endpoints.revocation, c, token, hint)
 }
 
 // revocation checks RFC 7009.
