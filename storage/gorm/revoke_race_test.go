@@ -224,3 +224,45 @@ func TestRevocationRacingRefresh_NoTokenOfTheGrantSurvives(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationRacingRefresh_WaitedRoundThatFindsNothing pins the revocation's stopping rule
+// on its own, apart from the rotations this store ships: a transaction that removes the
+// grant's only live refresh token and its access token and inserts a new refresh token (a
+// rotation written as delete and insert, minting no access token) holds the old rows while
+// the grant is revoked. On PostgreSQL (READ COMMITTED) the revocation's UPDATE waits for the
+// old row, finds it gone and changes nothing, and its snapshot predates the new token: a
+// revocation that stopped at the first round changing nothing would leave the new token
+// live. The revocation must look again until no live token of the grant is left (RFC 7009
+// §2.1). On SQLite the revocation waits for the writer and sees the new token at once.
+func TestRevocationRacingRefresh_WaitedRoundThatFindsNothing(t *testing.T) {
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		r := newRevokeRace(t, db)
+		c := ctx(t)
+		must(t, r.store.CreateAccessTokenSession(c, "at-1", r.req))
+		must(t, r.store.CreateRefreshTokenSession(c, "rt-1", "at-1", r.req))
+
+		tx, err := r.store.BeginTX(c)
+		must(t, err)
+		defer func() { _ = r.store.Rollback(tx) }()
+		must(t, r.store.DeleteRefreshTokenSession(tx, "rt-1"))
+		must(t, r.store.DeleteAccessTokenSession(tx, "at-1"))
+
+		done := make(chan error, 1)
+		go func() { done <- r.revoker.RevokeRefreshToken(c, "grant") }()
+		r.waitUntilRevokerBlocked(t, done)
+		must(t, r.store.CreateRefreshTokenSession(tx, "rt-2", "", r.req))
+		must(t, r.store.Commit(tx))
+
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("revocation: %v; want success", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("revocation did not return")
+		}
+		if _, err := r.store.GetRefreshTokenSession(c, "rt-2", nil); !errors.Is(err, fosite.ErrInactiveToken) {
+			t.Errorf("refresh token inserted while the revocation waited: %v; want ErrInactiveToken (the grant was revoked)", err)
+		}
+	})
+}
