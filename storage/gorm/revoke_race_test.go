@@ -85,6 +85,20 @@ func (r *revokeRace) waitUntilRevokerBlocked(t *testing.T, done <-chan error) {
 	}
 }
 
+// waitRevoked fails t unless the revocation reports success on done (within a bound that only
+// catches a hang).
+func waitRevoked(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("revocation: %v; want success", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("revocation did not return")
+	}
+}
+
 // assertGrantDead fails t unless every refresh token of the grant is inactive and every
 // access token of it gone, and the named new tokens in particular.
 func (r *revokeRace) assertGrantDead(t *testing.T, c context.Context, newRT, newAT string) {
@@ -201,14 +215,7 @@ func TestRevocationRacingRefresh_NoTokenOfTheGrantSurvives(t *testing.T) {
 					must(t, r.store.CreateRefreshTokenSession(tx, rot.newRT, newAT, r.req))
 					must(t, r.store.Commit(tx))
 
-					select {
-					case err := <-done:
-						if err != nil {
-							t.Fatalf("revocation: %v; want success", err)
-						}
-					case <-time.After(20 * time.Second):
-						t.Fatal("revocation did not return")
-					}
+					waitRevoked(t, done)
 					if rev.accessOnly {
 						if n := countRows(t, r.store, "oauth_access_tokens", "request_id = ?", "grant"); n != 0 {
 							t.Errorf("%d access tokens of the grant left, among them the one the concurrent rotation minted; want 0", n)
@@ -253,14 +260,7 @@ func TestRevocationRacingRefresh_WaitedRoundThatFindsNothing(t *testing.T) {
 		must(t, r.store.CreateRefreshTokenSession(tx, "rt-2", "", r.req))
 		must(t, r.store.Commit(tx))
 
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("revocation: %v; want success", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("revocation did not return")
-		}
+		waitRevoked(t, done)
 		if _, err := r.store.GetRefreshTokenSession(c, "rt-2", nil); !errors.Is(err, fosite.ErrInactiveToken) {
 			t.Errorf("refresh token inserted while the revocation waited: %v; want ErrInactiveToken (the grant was revoked)", err)
 		}
