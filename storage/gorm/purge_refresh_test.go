@@ -76,7 +76,7 @@ func TestPurge_Migration9InactiveRefreshIndex(t *testing.T) {
 		var n int64
 		q := "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?"
 		if s.Dialect() == "postgres" {
-			q = "SELECT count(*) FROM pg_indexes WHERE indexname = ? AND indexdef LIKE '%WHERE (active = false)%'"
+			q = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ? AND indexdef LIKE '%WHERE (active = false)%'"
 		}
 		must(t, s.DB().Raw(q, idx).Scan(&n).Error)
 		if n != 1 {
