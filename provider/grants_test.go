@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,19 +275,30 @@ func TestGrants_DeviceFlow(t *testing.T) {
 }
 
 // TestGrants_RevokeDuringRefreshes: tokens minted by refreshes running while the grant
-// is revoked do not survive the revocation.
+// is revoked do not survive the revocation, and no refresh begun after RevokeGrant returned
+// succeeds. The revocation starts once the chain is refreshing (not after a fixed pause: on a
+// loaded machine the chain could otherwise run to its end first), and the chain runs until
+// a refresh fails, so that what is pinned is the order of events, not their speed.
 func TestGrants_RevokeDuringRefreshes(t *testing.T) {
+	const maxRefreshes = 5000 // a revocation that never reaches the chain fails the test
 	runEnv(t, func(t *testing.T, e *env) {
 		tok := e.tokens(nil)
 		page, err := e.p.ListGrants(e.ctx(), testSubject, nil)
 		if err != nil || len(page.Grants) != 1 {
 			t.Fatalf("ListGrants: %+v %v", page, err)
 		}
-		issued := make(chan []string, 1)
+		var revoked atomic.Bool // RevokeGrant has returned
+		refreshing := make(chan struct{})
+		type outcome struct {
+			access []string
+			late   int // refreshes begun after RevokeGrant returned that succeeded
+		}
+		issued := make(chan outcome, 1)
 		go func() {
-			var access []string
+			var out outcome
 			rt := tok.RefreshToken
-			for i := 0; i < 200; i++ {
+			for i := 0; i < maxRefreshes; i++ {
+				after := revoked.Load()
 				resp, err := e.http.PostForm(e.issuer+"/token", url.Values{
 					"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {e.public.ID},
 				})
@@ -299,23 +311,34 @@ func TestGrants_RevokeDuringRefreshes(t *testing.T) {
 				if err != nil || resp.StatusCode != http.StatusOK {
 					break
 				}
-				access, rt = append(access, next.AccessToken), next.RefreshToken
+				if after {
+					out.late++
+				}
+				out.access, rt = append(out.access, next.AccessToken), next.RefreshToken
+				if len(out.access) == 3 {
+					close(refreshing)
+				}
 			}
-			issued <- access
+			issued <- out
 		}()
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-refreshing:
+		case out := <-issued:
+			t.Fatalf("the chain stopped after %d refreshes before the revocation", len(out.access))
+		}
 		if err := e.p.RevokeGrant(e.ctx(), testSubject, page.Grants[0].ID); err != nil {
 			t.Fatal(err)
 		}
-		access := <-issued
-		if len(access) == 200 {
-			t.Fatal("the refreshes never failed: the revocation did not reach the rotating chain")
+		revoked.Store(true)
+		out := <-issued
+		if out.late > 0 || len(out.access) == maxRefreshes {
+			t.Fatalf("%d refreshes begun after RevokeGrant returned succeeded (%d in all); want none", out.late, len(out.access))
 		}
-		for _, at := range append(access, tok.AccessToken) {
+		for _, at := range append(out.access, tok.AccessToken) {
 			if _, err := e.p.VerifyAccessToken(e.ctx(), at); !errors.Is(err, provider.ErrInvalidToken) {
 				t.Errorf("an access token minted around the revocation still verifies: %v", err)
 			}
 		}
-		t.Logf("%d refreshes before the revocation stopped the chain", len(access))
+		t.Logf("%d refreshes before the revocation stopped the chain", len(out.access))
 	})
 }

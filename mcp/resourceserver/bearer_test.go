@@ -228,10 +228,11 @@ func TestRequireBearer_RFC6750_3_1_Expired(t *testing.T) {
 	}
 }
 
-// A verifier failure that is not ErrInvalidToken (here: the database is gone) is a server
-// error: 500, no challenge that would make clients discard a good token, nothing leaked,
-// and the cause logged without the token.
-func TestRequireBearer_StorageFailureIs500(t *testing.T) {
+// A closed database (the Store closed under a running server) is a storage outage, not a
+// verdict on the token: 503 temporarily_unavailable with Retry-After, no challenge that
+// would make clients discard a good token, nothing leaked, and the cause logged without the
+// token. (Any other verifier failure is a 500: bearer_observe_test.go, "verifier fails".)
+func TestRequireBearer_ClosedStorageIs503(t *testing.T) {
 	s := gormtest.Open(t, gormtest.SQLite)
 	var verifier resourceserver.AccessTokenVerifier
 	logs := &strings.Builder{}
@@ -262,13 +263,14 @@ func TestRequireBearer_StorageFailureIs500(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError || resp.Header.Get("WWW-Authenticate") != "" ||
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+		resp.Header.Get("WWW-Authenticate") != "" || !strings.Contains(string(body), `"temporarily_unavailable"`) ||
 		strings.Contains(string(body), tok.AccessToken) || strings.Contains(string(body), "sql") {
 		t.Errorf("got %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(logs.String(), "verification failed") || strings.Contains(logs.String(), tok.AccessToken) {
+	if !strings.Contains(logs.String(), "storage unavailable") || strings.Contains(logs.String(), tok.AccessToken) {
 		t.Errorf("log: %s", logs.String())
 	}
 }

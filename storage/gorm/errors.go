@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -95,6 +96,9 @@ func isUnavailable(err error) bool {
 		errors.Is(err, syscall.EPIPE), errors.Is(err, pgconn.ErrConnClosed):
 		return true
 	}
+	if isClosedPool(err) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -115,6 +119,29 @@ func isUnavailable(err error) bool {
 			sqlite3.ErrCantOpen, sqlite3.ErrFull, sqlite3.ErrPerm, sqlite3.ErrProtocol:
 			return true
 		}
+	}
+	return false
+}
+
+// closedPoolErrors are database/sql's messages for a pool or prepared statement used after
+// Close (Store.Close, or its owner closing the *sql.DB under a running server). database/sql
+// does not export these errors, so they are recognised by their text.
+var closedPoolErrors = []string{"sql: database is closed", "sql: statement is closed"}
+
+// isClosedPool reports whether err, or an error it wraps, is database/sql's refusal to use a
+// closed pool or statement: the storage is gone, which says nothing about the request.
+func isClosedPool(err error) bool {
+	if err == nil {
+		return false
+	}
+	if slices.Contains(closedPoolErrors, err.Error()) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return isClosedPool(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(u.Unwrap(), isClosedPool)
 	}
 	return false
 }

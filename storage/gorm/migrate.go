@@ -114,8 +114,9 @@ var migrations = []migration{
 			`ALTER TABLE ` + tableClients + ` ADD COLUMN token_endpoint_auth_signing_alg TEXT NOT NULL DEFAULT ''`,
 		},
 	},
-	clientJWKSURIMigration, // version 7, in clients.go
-	grantsMigration,        // version 8, in grants.go
+	clientJWKSURIMigration,   // version 7, in clients.go
+	grantsMigration,          // version 8, in grants.go
+	inactiveRefreshMigration, // version 9, in purge.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.

@@ -23,10 +23,16 @@ import (
 //   - On its own (fosite's revocation endpoint and code-reuse handling call it without a
 //     transaction), a revocation runs in a transaction of its own at READ COMMITTED on
 //     PostgreSQL, where every statement takes a fresh snapshot and an UPDATE waits for a row
-//     another transaction locked, then re-checks it. It repeats its UPDATE until one finds
-//     no live refresh token of the grant: each round that had to wait for a rotation is
-//     followed by a round that sees what the rotation inserted. The rows it wrote stay locked
-//     until it commits, so no rotation can start from them meanwhile. SQLite takes the write
+//     another transaction locked, then re-checks it. It repeats its UPDATE until one changes
+//     nothing and a fresh read (anyLiveRefresh) then shows no live refresh token of the
+//     grant. A round that waited for a rotation may change nothing — the rotation left no
+//     live row behind, and its new token came after the round's snapshot — so "changed
+//     nothing" alone does not prove the grant dead; the read after it sees the new token
+//     and sends the revocation round again. (This store's rotations keep the rotated row
+//     live, first_used_at set, and mint an access token the round deletes, so after a wait
+//     the round changes something anyway; the read makes the rule hold for any rotation.)
+//     The rows it wrote stay locked until it commits, so no rotation can start from them
+//     meanwhile, and one holding any other live row shows in the read. SQLite takes the write
 //     lock at BEGIN (IMMEDIATE), after any rotation has committed, so the first round sees
 //     everything and the second confirms it.
 //   - In a caller's transaction (fosite's reuse detection; REPEATABLE READ on PostgreSQL) the
@@ -178,8 +184,22 @@ func (s *Store) revokeOnce(ctx context.Context, requestID string, refresh bool) 
 		if err != nil {
 			return err
 		}
-		if n == 0 || !refresh {
+		if !refresh {
 			break
+		}
+		if n == 0 {
+			// A round that waited for a rotation may change nothing (the rotation left
+			// no live row behind) while the rotation's new token, committed after this
+			// round's snapshot, is live. Stop only when a fresh snapshot shows no live
+			// token of the grant: the ones this transaction revoked it holds, so no
+			// rotation can start from them, and any other would show here.
+			live, err := s.anyLiveRefresh(tx, requestID)
+			if err != nil {
+				return err
+			}
+			if !live {
+				break
+			}
 		}
 		if round >= revokeMaxRounds {
 			// Keep what was revoked; the caller is told to try again.
@@ -190,6 +210,18 @@ func (s *Store) revokeOnce(ctx context.Context, requestID string, refresh bool) 
 		}
 	}
 	return tx.Commit().Error
+}
+
+// anyLiveRefresh reports whether db sees a live refresh token of the grant (one revokeRound
+// would deactivate). On SQLite the revocation holds the write lock, so no rotation can have
+// committed since its round: it answers false without a query.
+func (s *Store) anyLiveRefresh(db *gorm.DB, requestID string) (bool, error) {
+	if s.dialect != dialectPostgres {
+		return false, nil
+	}
+	var sigs []string
+	err := db.Table(tableRefresh).Where(liveRefresh, requestID, true).Limit(1).Pluck("signature", &sigs).Error
+	return len(sigs) > 0, err
 }
 
 // revokeRound deactivates the grant's live refresh tokens (refresh) or, on PostgreSQL, waits

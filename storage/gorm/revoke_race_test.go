@@ -85,6 +85,20 @@ func (r *revokeRace) waitUntilRevokerBlocked(t *testing.T, done <-chan error) {
 	}
 }
 
+// waitRevoked fails t unless the revocation reports success on done (within a bound that only
+// catches a hang).
+func waitRevoked(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("revocation: %v; want success", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("revocation did not return")
+	}
+}
+
 // assertGrantDead fails t unless every refresh token of the grant is inactive and every
 // access token of it gone, and the named new tokens in particular.
 func (r *revokeRace) assertGrantDead(t *testing.T, c context.Context, newRT, newAT string) {
@@ -201,14 +215,7 @@ func TestRevocationRacingRefresh_NoTokenOfTheGrantSurvives(t *testing.T) {
 					must(t, r.store.CreateRefreshTokenSession(tx, rot.newRT, newAT, r.req))
 					must(t, r.store.Commit(tx))
 
-					select {
-					case err := <-done:
-						if err != nil {
-							t.Fatalf("revocation: %v; want success", err)
-						}
-					case <-time.After(20 * time.Second):
-						t.Fatal("revocation did not return")
-					}
+					waitRevoked(t, done)
 					if rev.accessOnly {
 						if n := countRows(t, r.store, "oauth_access_tokens", "request_id = ?", "grant"); n != 0 {
 							t.Errorf("%d access tokens of the grant left, among them the one the concurrent rotation minted; want 0", n)
@@ -223,4 +230,39 @@ func TestRevocationRacingRefresh_NoTokenOfTheGrantSurvives(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRevocationRacingRefresh_WaitedRoundThatFindsNothing pins the revocation's stopping rule
+// on its own, apart from the rotations this store ships: a transaction that removes the
+// grant's only live refresh token and its access token and inserts a new refresh token (a
+// rotation written as delete and insert, minting no access token) holds the old rows while
+// the grant is revoked. On PostgreSQL (READ COMMITTED) the revocation's UPDATE waits for the
+// old row, finds it gone and changes nothing, and its snapshot predates the new token: a
+// revocation that stopped at the first round changing nothing would leave the new token
+// live. The revocation must look again until no live token of the grant is left (RFC 7009
+// §2.1). On SQLite the revocation waits for the writer and sees the new token at once.
+func TestRevocationRacingRefresh_WaitedRoundThatFindsNothing(t *testing.T) {
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		r := newRevokeRace(t, db)
+		c := ctx(t)
+		must(t, r.store.CreateAccessTokenSession(c, "at-1", r.req))
+		must(t, r.store.CreateRefreshTokenSession(c, "rt-1", "at-1", r.req))
+
+		tx, err := r.store.BeginTX(c)
+		must(t, err)
+		defer func() { _ = r.store.Rollback(tx) }()
+		must(t, r.store.DeleteRefreshTokenSession(tx, "rt-1"))
+		must(t, r.store.DeleteAccessTokenSession(tx, "at-1"))
+
+		done := make(chan error, 1)
+		go func() { done <- r.revoker.RevokeRefreshToken(c, "grant") }()
+		r.waitUntilRevokerBlocked(t, done)
+		must(t, r.store.CreateRefreshTokenSession(tx, "rt-2", "", r.req))
+		must(t, r.store.Commit(tx))
+
+		waitRevoked(t, done)
+		if _, err := r.store.GetRefreshTokenSession(c, "rt-2", nil); !errors.Is(err, fosite.ErrInactiveToken) {
+			t.Errorf("refresh token inserted while the revocation waited: %v; want ErrInactiveToken (the grant was revoked)", err)
+		}
+	})
 }
