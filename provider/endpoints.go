@@ -71,7 +71,10 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	}
 	p.observeToken(ctx, grantType, ar, nil)
 	p.recordClientUse(ctx, ar.GetClient())
-	p.recordGrantUse(ctx, ar, resp)
+	if grantType != "authorization_code" && grantType != "refresh_token" {
+		// The code and refresh handlers record it in their own transaction.
+		p.recordGrantUse(ctx, ar, resp)
+	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 

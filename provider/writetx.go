@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"log/slog"
+
+	"github.com/ory/fosite"
 )
 
 // writeTransactional is implemented by storages that can group writes in one transaction
@@ -22,7 +24,13 @@ func (p *Provider) inWriteTx(ctx context.Context, fn func(ctx context.Context) e
 	if !ok {
 		return fn(ctx)
 	}
-	txCtx, err := wt.BeginWriteTX(ctx)
+	return p.inTx(ctx, wt.BeginWriteTX, fn)
+}
+
+// inTx runs fn in the transaction begin starts: committed when fn returns nil, rolled
+// back otherwise. A storage failure to begin or commit is noted (watchStorage).
+func (p *Provider) inTx(ctx context.Context, begin func(context.Context) (context.Context, error), fn func(ctx context.Context) error) error {
+	txCtx, err := begin(ctx)
 	if err != nil {
 		return noteStorage(ctx, err)
 	}
@@ -33,4 +41,22 @@ func (p *Provider) inWriteTx(ctx context.Context, fn func(ctx context.Context) e
 		return err
 	}
 	return noteStorage(ctx, p.store.Commit(txCtx))
+}
+
+// issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
+// exchange or refresh token rotation, and records the grant's use (recordGrantUse) in
+// the one transaction fosite's handler would have begun itself (storage.Transactional's
+// BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
+// two. Only when r is a request of grantType; any other goes to populate as it is.
+func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, grantType string, populate func(ctx context.Context) error) error {
+	if !r.GetGrantTypes().ExactOne(grantType) {
+		return populate(ctx)
+	}
+	return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
+		if err := populate(ctx); err != nil {
+			return err
+		}
+		p.recordGrantUse(ctx, r, resp)
+		return nil
+	})
 }
