@@ -16,25 +16,7 @@ import (
 // copy's expiry times or extra claims, however nested, may reach the original.
 func TestSessionCloneIsDeep(t *testing.T) {
 	exp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	orig := provider.NewSession("alice")
-	orig.SetExpiresAt(fosite.AccessToken, exp)
-	orig.Extra = map[string]interface{}{
-		"org":   "acme",
-		"n":     float64(3),
-		"roles": []interface{}{"a", map[string]interface{}{"k": "v"}},
-		"tags":  []string{"x"},
-		"nest":  map[string]interface{}{"deep": []interface{}{"1"}},
-	}
-	want := provider.NewSession("alice")
-	want.SetExpiresAt(fosite.AccessToken, exp)
-	want.Extra = map[string]interface{}{
-		"org":   "acme",
-		"n":     float64(3),
-		"roles": []interface{}{"a", map[string]interface{}{"k": "v"}},
-		"tags":  []string{"x"},
-		"nest":  map[string]interface{}{"deep": []interface{}{"1"}},
-	}
-
+	orig, want := cloneTestSession(exp), cloneTestSession(exp)
 	cp, ok := orig.Clone().(*provider.Session)
 	if !ok || !reflect.DeepEqual(cp, want) {
 		t.Fatalf("Clone = %#v; want %#v", cp, want)
@@ -63,11 +45,23 @@ func TestSessionCloneIsDeep(t *testing.T) {
 	}
 }
 
-// TestClientCloneListsDoNotShare pins Client.Clone's promise that the caller may modify
-// the copy: appending to one of the copy's lists (they share one backing array) must
-// change neither the copy's other lists nor the original's.
-func TestClientCloneListsDoNotShare(t *testing.T) {
-	orig := &provider.Client{
+// cloneTestSession returns a new session with expiry times and nested extra claims.
+func cloneTestSession(exp time.Time) *provider.Session {
+	s := provider.NewSession("alice")
+	s.SetExpiresAt(fosite.AccessToken, exp)
+	s.Extra = map[string]interface{}{
+		"org":   "acme",
+		"n":     float64(3),
+		"roles": []interface{}{"a", map[string]interface{}{"k": "v"}},
+		"tags":  []string{"x"},
+		"nest":  map[string]interface{}{"deep": []interface{}{"1"}},
+	}
+	return s
+}
+
+// cloneTestClient returns a new client with lists, an empty one and a secret hash.
+func cloneTestClient() *provider.Client {
+	return &provider.Client{
 		ID:            "c",
 		RedirectURIs:  []string{"https://a.example/cb"},
 		GrantTypes:    []string{"authorization_code", "refresh_token"},
@@ -75,6 +69,13 @@ func TestClientCloneListsDoNotShare(t *testing.T) {
 		Scopes:        []string{"read"},
 		SecretHash:    []byte{1, 2},
 	}
+}
+
+// TestClientCloneListsDoNotShare pins Client.Clone's promise that the caller may modify
+// the copy: appending to one of the copy's lists (they share one backing array) must
+// change neither the copy's other lists nor the original's.
+func TestClientCloneListsDoNotShare(t *testing.T) {
+	orig := cloneTestClient()
 	cp := orig.Clone()
 	if !reflect.DeepEqual(cp, orig) {
 		t.Fatalf("Clone = %#v; want %#v", cp, orig)
@@ -86,14 +87,7 @@ func TestClientCloneListsDoNotShare(t *testing.T) {
 	if !reflect.DeepEqual(cp.Scopes, []string{"read"}) || cp.GrantTypes[1] != "refresh_token" {
 		t.Errorf("appending to the copy's redirect URIs changed its other lists: %#v", cp)
 	}
-	want := &provider.Client{
-		ID:            "c",
-		RedirectURIs:  []string{"https://a.example/cb"},
-		GrantTypes:    []string{"authorization_code", "refresh_token"},
-		ResponseTypes: []string{},
-		Scopes:        []string{"read"},
-		SecretHash:    []byte{1, 2},
-	}
+	want := cloneTestClient()
 	if !reflect.DeepEqual(orig, want) {
 		t.Errorf("changing the copy changed the original: %#v", orig)
 	}
