@@ -43,11 +43,38 @@ func (p *Provider) inTx(ctx context.Context, begin func(context.Context) (contex
 	return noteStorage(ctx, p.store.Commit(txCtx))
 }
 
+type pkceDeleteKey struct{}
+
+// pkceDelete is the PKCE request a code exchange's PKCE handler deleted
+// (fositeStore.DeletePKCERequestSession): fosite deletes it before verifying
+// code_verifier, in a write of its own; the provider deletes it in the transaction that
+// issues the tokens instead, and after the response when the exchange failed, so that
+// every exchange that reached fosite's delete still removes it.
+type pkceDelete struct {
+	signature string // empty: nothing to delete
+}
+
+// withPKCEDelete returns ctx for a code exchange, whose PKCE delete d collects.
+func withPKCEDelete(ctx context.Context) (context.Context, *pkceDelete) {
+	d := &pkceDelete{}
+	return context.WithValue(ctx, pkceDeleteKey{}, d), d
+}
+
+// deletePKCE deletes the PKCE request d names, if any, with ctx (in its transaction
+// when it carries one).
+func (p *Provider) deletePKCE(ctx context.Context, d *pkceDelete) error {
+	if d == nil || d.signature == "" {
+		return nil
+	}
+	return noteStorage(ctx, p.store.DeletePKCERequestSession(ctx, d.signature))
+}
+
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
 // exchange or refresh token rotation, and records the grant's use (recordGrantUse) in
 // the one transaction fosite's handler would have begun itself (storage.Transactional's
 // BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
-// two. Only when r is a request of grantType; any other goes to populate as it is.
+// two. A code exchange's PKCE request is deleted in it too (pkceDelete). Only when r is a
+// request of grantType; any other goes to populate as it is.
 func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, grantType string, populate func(ctx context.Context) error) error {
 	if !r.GetGrantTypes().ExactOne(grantType) {
 		return populate(ctx)
@@ -55,6 +82,10 @@ func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequest
 	return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
 		if err := populate(ctx); err != nil {
 			return err
+		}
+		d, _ := ctx.Value(pkceDeleteKey{}).(*pkceDelete)
+		if err := p.deletePKCE(ctx, d); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 		p.recordGrantUse(ctx, r, resp)
 		return nil
