@@ -105,7 +105,7 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.
 // grant's use in the same transaction (issueAndRecordUse).
 func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
-		return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+		return fosite.ErrUnknownRequest // as it is: see unknownWithoutStack
 	}
 	ar, err := accessRequest(r)
 	if err != nil {
@@ -131,7 +131,7 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosi
 		ar.GrantedScope = access
 		ctx = withGrantScopes(ctx, &grantScopes{scopes: grant})
 	}
-	return g.p.issueAndRecordUse(ctx, r, resp, "refresh_token", func(ctx context.Context) error {
+	return g.p.issueAndRecordUse(ctx, r, resp, func(ctx context.Context) error {
 		return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 	})
 }

@@ -73,12 +73,8 @@ func (p *Provider) deletePKCE(ctx context.Context, d *pkceDelete) error {
 // exchange or refresh token rotation, and records the grant's use (recordGrantUse) in
 // the one transaction fosite's handler would have begun itself (storage.Transactional's
 // BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
-// two. A code exchange's PKCE request is deleted in it too (pkceDelete). Only when r is a
-// request of grantType; any other goes to populate as it is.
-func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, grantType string, populate func(ctx context.Context) error) error {
-	if !r.GetGrantTypes().ExactOne(grantType) {
-		return populate(ctx)
-	}
+// two. A code exchange's PKCE request is deleted in it too (pkceDelete).
+func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, populate func(ctx context.Context) error) error {
 	return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
 		if err := populate(ctx); err != nil {
 			return err

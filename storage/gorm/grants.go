@@ -271,7 +271,7 @@ func (s *Store) touchGrant(ctx context.Context, pool gorm.ConnPool, requestID st
 	if expiresAt.IsZero() {
 		_, err = s.exec(ctx, pool, s.hot.touchGrantNoExpiry, dbTime(at), requestID)
 	} else {
-		exp := dbTime(expiresAt)
+		var exp any = dbTime(expiresAt) // boxed once for its three uses
 		_, err = s.exec(ctx, pool, s.hot.touchGrant, dbTime(at), exp, exp, exp, requestID)
 	}
 	return s.mapErr(err)
