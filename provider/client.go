@@ -166,13 +166,27 @@ func (c *Client) GetTokenEndpointAuthSigningAlgorithm() string {
 // and hands it out, such as caches.
 func (c *Client) Clone() *Client {
 	cp := *c
+	// The string slices share one new backing array (caches clone on every lookup), each
+	// capped at its own length so that appending to one never writes into the next.
+	lists := []*[]string{&cp.RedirectURIs, &cp.GrantTypes, &cp.ResponseTypes, &cp.Scopes, &cp.Audience, &cp.Contacts}
+	n := 0
+	for _, l := range lists {
+		n += len(*l)
+	}
+	buf := make([]string, 0, n)
+	for _, l := range lists {
+		if *l == nil {
+			continue
+		}
+		if len(*l) == 0 {
+			*l = (*l)[:0:0] // empty and not nil, as in c
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, *l...)
+		*l = buf[start:len(buf):len(buf)]
+	}
 	cp.SecretHash = slices.Clone(c.SecretHash)
-	cp.RedirectURIs = slices.Clone(c.RedirectURIs)
-	cp.GrantTypes = slices.Clone(c.GrantTypes)
-	cp.ResponseTypes = slices.Clone(c.ResponseTypes)
-	cp.Scopes = slices.Clone(c.Scopes)
-	cp.Audience = slices.Clone(c.Audience)
-	cp.Contacts = slices.Clone(c.Contacts)
 	cp.RegistrationAccessTokenHash = slices.Clone(c.RegistrationAccessTokenHash)
 	if c.JWKS != nil {
 		cp.JWKS = &jose.JSONWebKeySet{Keys: slices.Clone(c.JWKS.Keys)}

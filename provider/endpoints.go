@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"strings"
@@ -39,6 +40,10 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	if grantType == "authorization_code" && p.cfg.TokenRedirectURIOptional {
 		p.fillRedirectURI(ctx, r)
 	}
+	var pkceDel *pkceDelete
+	if grantType == "authorization_code" {
+		ctx, pkceDel = withPKCEDelete(ctx)
+	}
 	attempts := 1
 	if grantType == "refresh_token" && p.cfg.RefreshTokenGrace.Period > 0 {
 		ctx = withRefreshGrant(ctx)
@@ -64,6 +69,11 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
+		if derr := p.deletePKCE(ctx, pkceDel); derr != nil {
+			// The exchange failed after fosite's PKCE handler deleted the request (a
+			// successful one deleted it in its transaction).
+			p.log.WarnContext(ctx, "deleting a PKCE request", slog.String("error", derr.Error()))
+		}
 		err = p.tokenError(r, err)
 		p.observeToken(ctx, grantType, ar, err)
 		p.writeJSONError(w, err)
@@ -71,7 +81,10 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	}
 	p.observeToken(ctx, grantType, ar, nil)
 	p.recordClientUse(ctx, ar.GetClient())
-	p.recordGrantUse(ctx, ar, resp)
+	if grantType != "authorization_code" && grantType != "refresh_token" {
+		// The code and refresh handlers record it in their own transaction.
+		p.recordGrantUse(ctx, ar, resp)
+	}
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 

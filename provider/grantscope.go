@@ -101,10 +101,11 @@ func (g *refreshGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.
 }
 
 // PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler: it narrows the
-// access token's scopes (see refreshGrant) and has fosite issue the tokens.
+// access token's scopes (see refreshGrant) and has fosite issue the tokens, recording the
+// grant's use in the same transaction (issueAndRecordUse).
 func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
-		return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+		return fosite.ErrUnknownRequest // as it is: see unknownWithoutStack
 	}
 	ar, err := accessRequest(r)
 	if err != nil {
@@ -130,7 +131,9 @@ func (g *refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosi
 		ar.GrantedScope = access
 		ctx = withGrantScopes(ctx, &grantScopes{scopes: grant})
 	}
-	return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+	return g.p.issueAndRecordUse(ctx, r, resp, func(ctx context.Context) error {
+		return g.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+	})
 }
 
 // keep returns the members of list that are in allowed, in list's order.

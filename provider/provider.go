@@ -229,7 +229,10 @@ func (p *Provider) handlerFactories() []compose.Factory {
 		p.refreshGrantFactory,
 	}
 	if p.cfg.EnableClientCredentials {
-		factories = append(factories, compose.OAuth2ClientCredentialsGrantFactory)
+		factories = append(factories, func(config fosite.Configurator, storage interface{}, strategy interface{}) interface{} {
+			h := compose.OAuth2ClientCredentialsGrantFactory(config, storage, strategy).(fosite.TokenEndpointHandler)
+			return unknownWithoutStack{h}
+		})
 	}
 	if p.device != nil {
 		factories = append(factories, func(fosite.Configurator, interface{}, interface{}) interface{} { return &deviceGrant{p: p} })

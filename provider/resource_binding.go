@@ -192,9 +192,13 @@ func (p *Provider) codeGrantFactory(config fosite.Configurator, storage interfac
 	return &codeGrant{compose.OAuth2AuthorizeExplicitFactory(config, storage, strategy).(*oauth2.AuthorizeExplicitGrantHandler), p}
 }
 
-// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler.
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler; the grant's use
+// is recorded in the transaction that issues the tokens (issueAndRecordUse).
 func (c *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
-	if c.CanHandleTokenEndpointRequest(ctx, r) && len(r.GetRequestForm()["resource"]) > 0 {
+	if !c.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest // as it is: see unknownWithoutStack
+	}
+	if len(r.GetRequestForm()["resource"]) > 0 {
 		allowed, err := c.p.narrowAudience(r.GetRequestForm()["resource"], r.GetRequestedAudience())
 		if err != nil {
 			return err
@@ -204,7 +208,9 @@ func (c *codeGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.
 		r = f
 		ctx = withGrantScopes(ctx, f.grant)
 	}
-	return c.AuthorizeExplicitGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+	return c.p.issueAndRecordUse(ctx, r, resp, func(ctx context.Context) error {
+		return c.AuthorizeExplicitGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
+	})
 }
 
 // grantFilter grants only the allowed audiences and, when limitScopes is set, only the

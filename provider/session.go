@@ -69,12 +69,63 @@ func (s *Session) GetSubject() string {
 // SetSubject sets the subject.
 func (s *Session) SetSubject(subject string) { s.Subject = subject }
 
-// Clone implements fosite.Session.
+// Clone implements fosite.Session: a deep copy. fosite clones the session on every token
+// request (the refresh handler, Sanitize), so the usual case, expiry times and JSON-like
+// extra claims without JWT scratch space, is copied by hand; anything else falls back to
+// reflection (deepcopy), which copies whatever the values are.
 func (s *Session) Clone() fosite.Session {
 	if s == nil {
 		return nil
 	}
-	return deepcopy.Copy(s).(*Session)
+	if s.JWTClaims != nil || s.JWTHeader != nil {
+		return deepcopy.Copy(s).(*Session)
+	}
+	cp := &Session{Subject: s.Subject}
+	if s.ExpiresAt != nil {
+		cp.ExpiresAt = make(map[fosite.TokenType]time.Time, len(s.ExpiresAt))
+		for k, v := range s.ExpiresAt {
+			cp.ExpiresAt[k] = v
+		}
+	}
+	if s.Extra != nil {
+		cp.Extra = copyJSONValue(s.Extra).(map[string]interface{})
+	}
+	return cp
+}
+
+// copyJSONValue returns a deep copy of v: maps and slices of what encoding/json decodes
+// are copied element by element, immutable scalars returned as they are, and any other
+// value copied by reflection (deepcopy).
+func copyJSONValue(v interface{}) interface{} {
+	switch x := v.(type) {
+	case nil, string, bool, float64, float32, int, int64, int32, uint, uint64, uint32:
+		return x
+	case map[string]interface{}:
+		if x == nil {
+			return x
+		}
+		m := make(map[string]interface{}, len(x))
+		for k, e := range x {
+			m[k] = copyJSONValue(e)
+		}
+		return m
+	case []interface{}:
+		if x == nil {
+			return x
+		}
+		l := make([]interface{}, len(x))
+		for i, e := range x {
+			l[i] = copyJSONValue(e)
+		}
+		return l
+	case []string:
+		if x == nil {
+			return x
+		}
+		return append(make([]string, 0, len(x)), x...)
+	default:
+		return deepcopy.Copy(v)
+	}
 }
 
 // GetExtraClaims implements fosite.ExtraClaimsSession.

@@ -187,8 +187,14 @@ func (s fositeStore) CreatePKCERequestSession(ctx context.Context, signature str
 	return noteStorage(ctx, s.Storage.CreatePKCERequestSession(ctx, signature, req))
 }
 
-// DeletePKCERequestSession implements pkce.PKCERequestStorage.
+// DeletePKCERequestSession implements pkce.PKCERequestStorage. In a code exchange
+// (withPKCEDelete) it only notes signature: the delete then runs in the transaction that
+// issues the tokens (issueAndRecordUse), or after a failed exchange (Token).
 func (s fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	if d, ok := ctx.Value(pkceDeleteKey{}).(*pkceDelete); ok {
+		d.signature = signature
+		return nil
+	}
 	return noteStorage(ctx, s.Storage.DeletePKCERequestSession(ctx, signature))
 }
 

@@ -75,16 +75,9 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 // longer active is read and classified.
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
 	defer s.tokensChanged(ctx) // the presented token's access token is deleted
-	key := hashKey(signature)
-	now := dbTime(s.now())
-	return s.inConnTx(ctx, func(st *txState) error {
-		pool := st.conn
-		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
-		if err != nil {
-			return s.mapErr(err)
-		}
+	return s.rotateInTx(ctx, requestID, signature, func(st *txState, key string, now time.Time, n int64) error {
 		if n == 1 {
-			_, err := s.exec(ctx, pool, s.hot.deleteIssued, key)
+			_, err := s.exec(ctx, st.conn, s.hot.deleteIssued, key)
 			return s.mapErr(err)
 		}
 		db := s.txDB(ctx, st)

@@ -242,14 +242,37 @@ func (s *Store) grantState(ctx context.Context, pool gorm.ConnPool, id string) (
 
 // TouchGrant implements provider.GrantStore with one UPDATE (a code exchange or refresh
 // writes anyway; bearer checks never call it), a hot-path statement prepared once per
-// connection.
+// connection. With ctx's open transaction (the provider records the use in the
+// transaction that issued the tokens) it runs inside it on SQLite, whose writers are
+// serialized at BEGIN IMMEDIATE anyway: one commit per token request. On PostgreSQL it
+// runs once that transaction has committed, on its own: inside a REPEATABLE READ
+// transaction, two token requests of one grant (two sessions of one user and client)
+// would conflict on the grant's row. A failure then is logged, as the provider does.
 func (s *Store) TouchGrant(ctx context.Context, requestID string, at, expiresAt time.Time) error {
+	if s.dialect == dialectPostgres {
+		if st := openTx(ctx); st != nil {
+			st.mu.Lock()
+			st.afterCommit = append(st.afterCommit, func(ctx context.Context) error {
+				if err := s.touchGrant(ctx, s.db.Statement.ConnPool, requestID, at, expiresAt); err != nil {
+					s.log.WarnContext(ctx, "recording grant use", "error", err)
+				}
+				return nil
+			})
+			st.mu.Unlock()
+			return nil
+		}
+	}
+	return s.touchGrant(ctx, s.pool(ctx), requestID, at, expiresAt)
+}
+
+// touchGrant is TouchGrant's UPDATE on pool.
+func (s *Store) touchGrant(ctx context.Context, pool gorm.ConnPool, requestID string, at, expiresAt time.Time) error {
 	var err error
 	if expiresAt.IsZero() {
-		_, err = s.exec(ctx, s.pool(ctx), s.hot.touchGrantNoExpiry, dbTime(at), requestID)
+		_, err = s.exec(ctx, pool, s.hot.touchGrantNoExpiry, dbTime(at), requestID)
 	} else {
-		exp := dbTime(expiresAt)
-		_, err = s.exec(ctx, s.pool(ctx), s.hot.touchGrant, dbTime(at), exp, exp, exp, requestID)
+		var exp any = dbTime(expiresAt) // boxed once for its three uses
+		_, err = s.exec(ctx, pool, s.hot.touchGrant, dbTime(at), exp, exp, exp, requestID)
 	}
 	return s.mapErr(err)
 }

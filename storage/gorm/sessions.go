@@ -281,14 +281,8 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // when it is unknown, fosite.ErrNotFound. The token's first_used_at and used_count are recorded.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	defer s.tokensChanged(ctx) // the grant's access tokens are deleted
-	key := hashKey(refreshSignature)
-	now := dbTime(s.now())
-	return s.inConnTx(ctx, func(st *txState) error {
+	return s.rotateInTx(ctx, requestID, refreshSignature, func(st *txState, key string, _ time.Time, n int64) error {
 		pool := st.conn
-		n, err := s.exec(ctx, pool, s.hot.rotate, false, now, key, requestID, true)
-		if err != nil {
-			return s.mapErr(err)
-		}
 		if n != 1 {
 			found, err := exists(s.txDB(ctx, st), tableRefresh, "signature", key)
 			if err != nil {
@@ -302,8 +296,24 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 		if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
 			return s.mapErr(err)
 		}
-		_, err = s.exec(ctx, pool, s.hot.deleteAccess, requestID)
+		_, err := s.exec(ctx, pool, s.hot.deleteAccess, requestID)
 		return s.mapErr(err)
+	})
+}
+
+// rotateInTx deactivates the active refresh token signature of requestID (recording its
+// first use) in ctx's transaction or one of its own, then runs then in the same
+// transaction with the token's hashed key, the time recorded and the number of rows the
+// rotation changed (0: the token is unknown or no longer active).
+func (s *Store) rotateInTx(ctx context.Context, requestID, signature string, then func(st *txState, key string, now time.Time, n int64) error) error {
+	key := hashKey(signature)
+	now := dbTime(s.now())
+	return s.inConnTx(ctx, func(st *txState) error {
+		n, err := s.exec(ctx, st.conn, s.hot.rotate, false, now, key, requestID, true)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		return then(st, key, now, n)
 	})
 }
 
