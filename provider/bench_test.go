@@ -153,8 +153,8 @@ func BenchmarkIntrospection(b *testing.B) {
 	})
 }
 
-// BenchmarkAuthorize measures an auto-approved authorization request (validation, code
-// and PKCE session writes).
+// BenchmarkAuthorize measures an auto-approved authorization request (validation, the
+// code's row, which carries the PKCE challenge, and the grant's rows).
 func BenchmarkAuthorize(b *testing.B) {
 	forBackends(b, func(b *testing.B, be *benchEnv) {
 		b.ReportAllocs()

@@ -69,10 +69,10 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if derr := p.deletePKCE(ctx, pkceDel); derr != nil {
-			// The exchange failed after fosite's PKCE handler deleted the request (a
-			// successful one deleted it in its transaction).
-			p.log.WarnContext(ctx, "deleting a PKCE request", slog.String("error", derr.Error()))
+		if derr := p.burnCode(ctx, pkceDel); derr != nil {
+			// The exchange failed after fosite's PKCE handler reached its delete (a
+			// successful one deleted a PKCE row in its transaction).
+			p.log.WarnContext(ctx, "burning a code after a failed exchange", slog.String("error", derr.Error()))
 		}
 		err = p.tokenError(r, err)
 		p.observeToken(ctx, grantType, ar, err)

@@ -200,6 +200,11 @@ func (p *Provider) fositeConfig() *fosite.Config {
 		SendDebugMessagesToClients:     false,
 		OmitRedirectScopeParam:         true,
 		RedirectSecureChecker:          cfg.RedirectURIRules.secure,
+		// The parameters a stored code keeps beyond fosite's defaults: fosite's own for
+		// codes (code, and redirect_uri for RFC 6749 §4.1.3's check), and the PKCE
+		// challenge and method (RFC 7636 §4.3), so that the code's row serves as the
+		// PKCE session too (fositeStore.CreatePKCERequestSession).
+		SanitationWhiteList: []string{"code", "redirect_uri", "code_challenge", "code_challenge_method"},
 	}
 }
 

@@ -176,20 +176,45 @@ func (s fositeStore) RevokeAccessToken(ctx context.Context, requestID string) er
 	return noteStorage(ctx, s.Storage.RevokeAccessToken(ctx, requestID))
 }
 
-// GetPKCERequestSession implements pkce.PKCERequestStorage.
+// GetPKCERequestSession implements pkce.PKCERequestStorage from the authorization code's
+// own row, which carries code_challenge and code_challenge_method (see
+// CreatePKCERequestSession), under the same signature; a code stored without them (by a
+// version before this one, or by a flow that wrote a PKCE row) is looked up in the PKCE
+// storage as before. An invalidated or unknown code falls back too, and is not found there.
 func (s fositeStore) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	req, err := s.Storage.GetPKCERequestSession(ctx, signature, session)
+	req, err := s.Storage.GetAuthorizeCodeSession(ctx, signature, session)
+	if err == nil && req.GetRequestForm().Get("code_challenge") != "" {
+		if d, ok := ctx.Value(pkceDeleteKey{}).(*pkceDelete); ok {
+			d.fromCode = true
+		}
+		return req, nil
+	}
+	if errors.Is(err, ErrStorageUnavailable) {
+		return nil, noteStorage(ctx, err)
+	}
+	req, err = s.Storage.GetPKCERequestSession(ctx, signature, session)
 	return req, noteStorage(ctx, err)
 }
 
-// CreatePKCERequestSession implements pkce.PKCERequestStorage.
+// CreatePKCERequestSession implements pkce.PKCERequestStorage. fosite's PKCE handler
+// calls it right after the explicit code handler stored the code, in the same
+// transaction, with the same request and signature; since the code's row keeps the PKCE
+// parameters (the sanitation allow-list of fositeConfig), a second row with the same
+// content would only cost a write of its table and four indexes per authorization and a
+// delete of them per code exchange (issue 9). A request without a code_challenge is
+// stored in the PKCE storage as before.
 func (s fositeStore) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	if req.GetRequestForm().Get("code_challenge") != "" {
+		return nil
+	}
 	return noteStorage(ctx, s.Storage.CreatePKCERequestSession(ctx, signature, req))
 }
 
 // DeletePKCERequestSession implements pkce.PKCERequestStorage. In a code exchange
-// (withPKCEDelete) it only notes signature: the delete then runs in the transaction that
-// issues the tokens (issueAndRecordUse), or after a failed exchange (Token).
+// (withPKCEDelete) it only notes signature: a PKCE row of its own (a code stored by a
+// version that wrote one) is then deleted in the transaction that issues the tokens
+// (issueAndRecordUse), and an exchange that fails after this point burns the code
+// (Token, burnCode).
 func (s fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
 	if d, ok := ctx.Value(pkceDeleteKey{}).(*pkceDelete); ok {
 		d.signature = signature

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/ory/fosite"
@@ -46,12 +47,15 @@ func (p *Provider) inTx(ctx context.Context, begin func(context.Context) (contex
 type pkceDeleteKey struct{}
 
 // pkceDelete is the PKCE request a code exchange's PKCE handler deleted
-// (fositeStore.DeletePKCERequestSession): fosite deletes it before verifying
-// code_verifier, in a write of its own; the provider deletes it in the transaction that
-// issues the tokens instead, and after the response when the exchange failed, so that
-// every exchange that reached fosite's delete still removes it.
+// (fositeStore.DeletePKCERequestSession). fosite deletes it before verifying
+// code_verifier, in a write of its own, so that a wrong verifier burns the code (RFC 7636
+// §4.6). The provider keeps the challenge in the code's own row (fromCode), where that
+// delete would remove nothing, and defers the rest: a separate PKCE row is deleted in the
+// transaction that issues the tokens, and an exchange that fails past fosite's delete
+// burns the code (burnCode).
 type pkceDelete struct {
-	signature string // empty: nothing to delete
+	signature string // empty: fosite's PKCE handler did not reach its delete
+	fromCode  bool   // the challenge came from the code's row, not a PKCE row
 }
 
 // withPKCEDelete returns ctx for a code exchange, whose PKCE delete d collects.
@@ -60,13 +64,32 @@ func withPKCEDelete(ctx context.Context) (context.Context, *pkceDelete) {
 	return context.WithValue(ctx, pkceDeleteKey{}, d), d
 }
 
-// deletePKCE deletes the PKCE request d names, if any, with ctx (in its transaction
-// when it carries one).
+// deletePKCE deletes the separate PKCE row d names, if any, with ctx (in its transaction
+// when it carries one). A challenge kept in the code's row needs no delete: the code's
+// invalidation ends both.
 func (p *Provider) deletePKCE(ctx context.Context, d *pkceDelete) error {
-	if d == nil || d.signature == "" {
+	if d == nil || d.signature == "" || d.fromCode {
 		return nil
 	}
 	return noteStorage(ctx, p.store.DeletePKCERequestSession(ctx, d.signature))
+}
+
+// burnCode ends the code of an exchange that failed after fosite's PKCE handler reached
+// its delete (a wrong code_verifier): its PKCE row goes, or, where the code's row keeps
+// the challenge, the code is invalidated, so that the right verifier cannot follow a
+// wrong one.
+func (p *Provider) burnCode(ctx context.Context, d *pkceDelete) error {
+	if d == nil || d.signature == "" {
+		return nil
+	}
+	if !d.fromCode {
+		return p.deletePKCE(ctx, d)
+	}
+	err := p.store.InvalidateAuthorizeCodeSession(ctx, d.signature)
+	if errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) || errors.Is(err, fosite.ErrNotFound) {
+		return nil // already spent, or gone
+	}
+	return noteStorage(ctx, err)
 }
 
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
