@@ -146,7 +146,9 @@ func TestRun_EveryPhaseAgainstTheDemo(t *testing.T) {
 				if runtime.GOOS == "linux" && (res.HarnessCPU <= 0 || res.MachineCPU <= 0) {
 					t.Errorf("%s: CPU harness %s, machine %s: want both measured on Linux", res.Phase, res.HarnessCPU, res.MachineCPU)
 				}
-				if res.Elapsed < time.Second || res.Elapsed > 10*time.Second {
+				// The phase's deadline starts with its workers, its clock a moment later:
+				// a 1 s phase can measure a fraction of a millisecond short.
+				if res.Elapsed < 900*time.Millisecond || res.Elapsed > 10*time.Second {
 					t.Errorf("%s: ran %s, want about 1 s", res.Phase, res.Elapsed)
 				}
 				if res.Phase == load.PhaseLogin {
