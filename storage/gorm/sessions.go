@@ -293,6 +293,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 			}
 			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
 		}
+		if s.hot.revokeRest != "" {
+			_, err := s.exec(ctx, pool, s.hot.revokeRest, false, requestID, true)
+			return s.mapErr(err)
+		}
 		if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
 			return s.mapErr(err)
 		}
