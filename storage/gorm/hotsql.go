@@ -47,6 +47,7 @@ type hotStatements struct {
 	deactivate         string // the grant's other active refresh tokens
 	deleteAccess       string // the grant's access tokens
 	revokeRest         string // PostgreSQL: deactivate and deleteAccess in one statement (empty elsewhere)
+	rotateIssued       string // PostgreSQL: rotate and deleteIssued in one statement, counting rotate's rows (empty elsewhere)
 	deleteIssued       string // the access token issued with a refresh token (grace window)
 	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
 	touchGrantNoExpiry string // the same when its tokens never expire
@@ -81,6 +82,10 @@ func newHotStatements(d dialect) *hotStatements {
 		// did) and takes the same row locks.
 		// h.deactivate's $2 is the request ID.
 		h.revokeRest = "WITH deactivated AS (" + h.deactivate + ") DELETE FROM " + tableAccess + " WHERE request_id = $2"
+		// A grace-window rotation's first use: the conditional rotation and the delete of
+		// the access token its row names, in one round trip; the count is rotate's.
+		h.rotateIssued = "WITH rotated AS (" + h.rotate + " RETURNING access_signature), issued AS (DELETE FROM " +
+			tableAccess + " WHERE signature IN (SELECT access_signature FROM rotated)) SELECT count(*) FROM rotated"
 	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
@@ -102,7 +107,7 @@ func (h *hotStatements) all() []string {
 	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued,
 		h.touchGrant, h.touchGrantNoExpiry)
 	if h.revokeRest != "" {
-		qs = append(qs, h.revokeRest)
+		qs = append(qs, h.revokeRest, h.rotateIssued)
 	}
 	qs = append(qs, h.grants.all()...)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
