@@ -71,11 +71,14 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 // and the retry's read decides). Unknown token: fosite.ErrNotFound.
 //
 // The first use, by far the most common, is two prepared statements (the conditional
-// rotation, then the delete of the access token the row names); only a token that is no
-// longer active is read and classified.
+// rotation, then the delete of the access token the row names), one on PostgreSQL (a
+// data-modifying CTE); only a token that is no longer active is read and classified.
 func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace provider.RefreshTokenGrace) error {
 	defer s.tokensChanged(ctx) // the presented token's access token is deleted
-	return s.rotateInTx(ctx, requestID, signature, func(st *txState, key string, now time.Time, n int64) error {
+	return s.rotateInTx(ctx, requestID, signature, s.hot.rotateIssued, func(st *txState, key string, now time.Time, n int64) error {
+		if n == 1 && s.hot.rotateIssued != "" {
+			return nil // the access token went with the rotation
+		}
 		if n == 1 {
 			_, err := s.exec(ctx, st.conn, s.hot.deleteIssued, key)
 			return s.mapErr(err)

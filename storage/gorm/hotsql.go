@@ -46,6 +46,8 @@ type hotStatements struct {
 	rotate             string // a refresh token's conditional deactivation
 	deactivate         string // the grant's other active refresh tokens
 	deleteAccess       string // the grant's access tokens
+	revokeRest         string // PostgreSQL: deactivate and deleteAccess in one statement (empty elsewhere)
+	rotateIssued       string // PostgreSQL: rotate and deleteIssued in one statement, counting rotate's rows (empty elsewhere)
 	deleteIssued       string // the access token issued with a refresh token (grace window)
 	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
 	touchGrantNoExpiry string // the same when its tokens never expire
@@ -74,6 +76,17 @@ func newHotStatements(d dialect) *hotStatements {
 			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
 		grants: newGrantStatements(d),
 	}
+	if d == dialectPostgres {
+		// A strict rotation's two follow-up writes in one round trip: a data-modifying CTE
+		// runs both on the transaction's snapshot (REPEATABLE READ, as the two statements
+		// did) and takes the same row locks.
+		// h.deactivate's $2 is the request ID.
+		h.revokeRest = "WITH deactivated AS (" + h.deactivate + ") DELETE FROM " + tableAccess + " WHERE request_id = $2"
+		// A grace-window rotation's first use: the conditional rotation and the delete of
+		// the access token its row names, in one round trip; the count is rotate's.
+		h.rotateIssued = "WITH rotated AS (" + h.rotate + " RETURNING access_signature), issued AS (DELETE FROM " +
+			tableAccess + " WHERE signature IN (SELECT access_signature FROM rotated)) SELECT count(*) FROM rotated"
+	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
 		if t == tableRefresh {
@@ -93,6 +106,9 @@ func newHotStatements(d dialect) *hotStatements {
 func (h *hotStatements) all() []string {
 	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued,
 		h.touchGrant, h.touchGrantNoExpiry)
+	if h.revokeRest != "" {
+		qs = append(qs, h.revokeRest, h.rotateIssued)
+	}
 	qs = append(qs, h.grants.all()...)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
 		for _, q := range m {

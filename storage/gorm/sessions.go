@@ -281,7 +281,7 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // when it is unknown, fosite.ErrNotFound. The token's first_used_at and used_count are recorded.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	defer s.tokensChanged(ctx) // the grant's access tokens are deleted
-	return s.rotateInTx(ctx, requestID, refreshSignature, func(st *txState, key string, _ time.Time, n int64) error {
+	return s.rotateInTx(ctx, requestID, refreshSignature, "", func(st *txState, key string, _ time.Time, n int64) error {
 		pool := st.conn
 		if n != 1 {
 			found, err := exists(s.txDB(ctx, st), tableRefresh, "signature", key)
@@ -292,6 +292,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 				return fosite.ErrNotFound
 			}
 			return fmt.Errorf("%w: refresh token already rotated", fosite.ErrSerializationFailure)
+		}
+		if s.hot.revokeRest != "" {
+			_, err := s.exec(ctx, pool, s.hot.revokeRest, false, requestID, true)
+			return s.mapErr(err)
 		}
 		if _, err := s.exec(ctx, pool, s.hot.deactivate, false, requestID, true); err != nil {
 			return s.mapErr(err)
@@ -304,11 +308,20 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 // rotateInTx deactivates the active refresh token signature of requestID (recording its
 // first use) in ctx's transaction or one of its own, then runs then in the same
 // transaction with the token's hashed key, the time recorded and the number of rows the
-// rotation changed (0: the token is unknown or no longer active).
-func (s *Store) rotateInTx(ctx context.Context, requestID, signature string, then func(st *txState, key string, now time.Time, n int64) error) error {
+// rotation changed (0: the token is unknown or no longer active). A non-empty counted is
+// a query that runs the rotation (with its arguments) and more, and returns the number of
+// rows the rotation changed (hotStatements.rotateIssued), instead of the rotation alone.
+func (s *Store) rotateInTx(ctx context.Context, requestID, signature, counted string, then func(st *txState, key string, now time.Time, n int64) error) error {
 	key := hashKey(signature)
 	now := dbTime(s.now())
 	return s.inConnTx(ctx, func(st *txState) error {
+		var n int64
+		if counted != "" {
+			if err := s.queryRow(ctx, st.conn, counted, []any{false, now, key, requestID, true}, &n); err != nil {
+				return err // mapped
+			}
+			return then(st, key, now, n)
+		}
 		n, err := s.exec(ctx, st.conn, s.hot.rotate, false, now, key, requestID, true)
 		if err != nil {
 			return s.mapErr(err)
