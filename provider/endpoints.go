@@ -40,9 +40,9 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 	if grantType == "authorization_code" && p.cfg.TokenRedirectURIOptional {
 		p.fillRedirectURI(ctx, r)
 	}
-	var pkceDel *pkceDelete
+	var exchange *codeExchange
 	if grantType == "authorization_code" {
-		ctx, pkceDel = withPKCEDelete(ctx)
+		ctx, exchange = withCodeExchange(ctx)
 	}
 	attempts := 1
 	if grantType == "refresh_token" && p.cfg.RefreshTokenGrace.Period > 0 {
@@ -69,7 +69,7 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if derr := p.burnCode(ctx, pkceDel); derr != nil {
+		if derr := p.burnCode(ctx, exchange); derr != nil {
 			// The exchange failed after fosite's PKCE handler reached its delete (a
 			// successful one deleted a PKCE row in its transaction).
 			p.log.WarnContext(ctx, "burning a code after a failed exchange", slog.String("error", derr.Error()))

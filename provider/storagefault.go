@@ -137,6 +137,9 @@ func (s fositeStore) CreateAuthorizeCodeSession(ctx context.Context, code string
 // GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
 func (s fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, session fosite.Session) (fosite.Requester, error) {
 	req, err := s.Storage.GetAuthorizeCodeSession(ctx, code, session)
+	if d, ok := ctx.Value(codeExchangeKey{}).(*codeExchange); ok && err == nil {
+		d.code, d.codeSignature = req, code // for GetPKCERequestSession
+	}
 	return req, noteStorage(ctx, err)
 }
 
@@ -181,10 +184,18 @@ func (s fositeStore) RevokeAccessToken(ctx context.Context, requestID string) er
 // CreatePKCERequestSession), under the same signature; a code stored without them (by a
 // version before this one, or by a flow that wrote a PKCE row) is looked up in the PKCE
 // storage as before. An invalidated or unknown code falls back too, and is not found there.
+// In a code exchange the code handler's read of the row serves (codeExchange).
 func (s fositeStore) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	req, err := s.Storage.GetAuthorizeCodeSession(ctx, signature, session)
+	d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
+	var req fosite.Requester
+	var err error
+	if d != nil && d.code != nil && d.codeSignature == signature {
+		req = d.code // the code handler's read of the same row, moments ago
+	} else {
+		req, err = s.Storage.GetAuthorizeCodeSession(ctx, signature, session)
+	}
 	if err == nil && req.GetRequestForm().Get("code_challenge") != "" {
-		if d, ok := ctx.Value(pkceDeleteKey{}).(*pkceDelete); ok {
+		if d != nil {
 			d.fromCode = true
 		}
 		return req, nil
@@ -211,12 +222,12 @@ func (s fositeStore) CreatePKCERequestSession(ctx context.Context, signature str
 }
 
 // DeletePKCERequestSession implements pkce.PKCERequestStorage. In a code exchange
-// (withPKCEDelete) it only notes signature: a PKCE row of its own (a code stored by a
+// (withCodeExchange) it only notes signature: a PKCE row of its own (a code stored by a
 // version that wrote one) is then deleted in the transaction that issues the tokens
 // (issueAndRecordUse), and an exchange that fails after this point burns the code
 // (Token, burnCode).
 func (s fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	if d, ok := ctx.Value(pkceDeleteKey{}).(*pkceDelete); ok {
+	if d, ok := ctx.Value(codeExchangeKey{}).(*codeExchange); ok {
 		d.signature = signature
 		return nil
 	}

@@ -44,30 +44,32 @@ func (p *Provider) inTx(ctx context.Context, begin func(context.Context) (contex
 	return noteStorage(ctx, p.store.Commit(txCtx))
 }
 
-type pkceDeleteKey struct{}
+type codeExchangeKey struct{}
 
-// pkceDelete is the PKCE request a code exchange's PKCE handler deleted
-// (fositeStore.DeletePKCERequestSession). fosite deletes it before verifying
-// code_verifier, in a write of its own, so that a wrong verifier burns the code (RFC 7636
-// §4.6). The provider keeps the challenge in the code's own row (fromCode), where that
-// delete would remove nothing, and defers the rest: a separate PKCE row is deleted in the
-// transaction that issues the tokens, and an exchange that fails past fosite's delete
-// burns the code (burnCode).
-type pkceDelete struct {
-	signature string // empty: fosite's PKCE handler did not reach its delete
-	fromCode  bool   // the challenge came from the code's row, not a PKCE row
+// codeExchange is what one code exchange's fosite handlers leave for the provider. The
+// code handler's read of the code (code, codeSignature) serves the PKCE handler's read of
+// the challenge, which the code's row keeps (fromCode): one read per exchange. fosite's
+// PKCE handler deletes the PKCE request before verifying code_verifier, in a write of its
+// own, so that a wrong verifier burns the code (RFC 7636 §4.6); the provider defers that
+// delete (signature): a separate PKCE row is deleted in the transaction that issues the
+// tokens, and an exchange that fails past fosite's delete burns the code (burnCode).
+type codeExchange struct {
+	code          fosite.Requester // the code's stored request, as the code handler read it
+	codeSignature string           // the signature code was read under
+	signature     string           // empty: fosite's PKCE handler did not reach its delete
+	fromCode      bool             // the challenge came from the code's row, not a PKCE row
 }
 
-// withPKCEDelete returns ctx for a code exchange, whose PKCE delete d collects.
-func withPKCEDelete(ctx context.Context) (context.Context, *pkceDelete) {
-	d := &pkceDelete{}
-	return context.WithValue(ctx, pkceDeleteKey{}, d), d
+// withCodeExchange returns ctx for a code exchange, whose handlers' traces d collects.
+func withCodeExchange(ctx context.Context) (context.Context, *codeExchange) {
+	d := &codeExchange{}
+	return context.WithValue(ctx, codeExchangeKey{}, d), d
 }
 
 // deletePKCE deletes the separate PKCE row d names, if any, with ctx (in its transaction
 // when it carries one). A challenge kept in the code's row needs no delete: the code's
 // invalidation ends both.
-func (p *Provider) deletePKCE(ctx context.Context, d *pkceDelete) error {
+func (p *Provider) deletePKCE(ctx context.Context, d *codeExchange) error {
 	if d == nil || d.signature == "" || d.fromCode {
 		return nil
 	}
@@ -78,7 +80,7 @@ func (p *Provider) deletePKCE(ctx context.Context, d *pkceDelete) error {
 // its delete (a wrong code_verifier): its PKCE row goes, or, where the code's row keeps
 // the challenge, the code is invalidated, so that the right verifier cannot follow a
 // wrong one.
-func (p *Provider) burnCode(ctx context.Context, d *pkceDelete) error {
+func (p *Provider) burnCode(ctx context.Context, d *codeExchange) error {
 	if d == nil || d.signature == "" {
 		return nil
 	}
@@ -96,13 +98,13 @@ func (p *Provider) burnCode(ctx context.Context, d *pkceDelete) error {
 // exchange or refresh token rotation, and records the grant's use (recordGrantUse) in
 // the one transaction fosite's handler would have begun itself (storage.Transactional's
 // BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
-// two. A code exchange's PKCE request is deleted in it too (pkceDelete).
+// two. A code exchange's PKCE request is deleted in it too (codeExchange).
 func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, populate func(ctx context.Context) error) error {
 	return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
 		if err := populate(ctx); err != nil {
 			return err
 		}
-		d, _ := ctx.Value(pkceDeleteKey{}).(*pkceDelete)
+		d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
 		if err := p.deletePKCE(ctx, d); err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
