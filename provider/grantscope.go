@@ -39,7 +39,8 @@ func withGrantScopes(ctx context.Context, g *grantScopes) context.Context {
 
 // CreateRefreshTokenSession implements fosite's RefreshTokenStorage: the refresh token is
 // stored with the grant's whole scope when the access token issued with it was narrowed
-// (see withGrantScopes). A storage failure is noted for the 503 answer (storagefault.go).
+// (see withGrantScopes). A storage failure is noted for the 503 answer (storagefault.go). The
+// access token issued with it, when its insert waits (pendingAccess), is stored in the same call.
 func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
 	if g, ok := ctx.Value(grantScopesKey{}).(*grantScopes); ok && g.scopes != nil {
 		if r, ok := req.(*fosite.Request); ok {
@@ -47,6 +48,9 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 			cp.GrantedScope = append(fosite.Arguments{}, g.scopes...)
 			req = &cp
 		}
+	}
+	if pa, accessReq := pairedAccess(ctx, accessSignature); pa != nil {
+		return noteStorage(ctx, pa.store.CreateTokenSessions(ctx, accessSignature, accessReq, signature, req))
 	}
 	return noteStorage(ctx, s.Storage.CreateRefreshTokenSession(ctx, signature, accessSignature, req))
 }

@@ -148,8 +148,12 @@ func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code st
 	return noteStorage(ctx, s.Storage.InvalidateAuthorizeCodeSession(ctx, code))
 }
 
-// CreateAccessTokenSession implements oauth2.AccessTokenStorage.
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage. In a token response
+// (issueAndRecordUse) the insert waits for the refresh token's (pendingAccess).
 func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	if deferAccess(ctx, signature, req) {
+		return nil // stored with its refresh token, or before the commit (pendingAccess)
+	}
 	return noteStorage(ctx, s.Storage.CreateAccessTokenSession(ctx, signature, req))
 }
 

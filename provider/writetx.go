@@ -94,15 +94,77 @@ func (p *Provider) burnCode(ctx context.Context, d *codeExchange) error {
 	return noteStorage(ctx, err)
 }
 
+// tokenPairStorage is implemented by storages that store a token response's access token
+// and the refresh token issued with it in one call (storage/gorm: one statement on
+// PostgreSQL, one round trip instead of two).
+type tokenPairStorage interface {
+	CreateTokenSessions(ctx context.Context, accessSignature string, accessReq fosite.Requester, refreshSignature string, refreshReq fosite.Requester) error
+}
+
+type pendingAccessKey struct{}
+
+// pendingAccess is the access token a token response's fosite handler asked to store
+// (fositeStore.CreateAccessTokenSession) while issueAndRecordUse runs it with a
+// tokenPairStorage: its insert waits for the refresh token issued with it, which fosite
+// stores right after (CreateRefreshTokenSession), and both go in one call; without a
+// refresh token it is stored before the transaction commits (flush).
+type pendingAccess struct {
+	store     tokenPairStorage
+	signature string // empty: nothing pending
+	req       fosite.Requester
+}
+
+// deferAccess keeps the access token signature for the refresh token that follows, when
+// ctx is a token response's under issueAndRecordUse with nothing pending yet.
+func deferAccess(ctx context.Context, signature string, req fosite.Requester) bool {
+	pa, ok := ctx.Value(pendingAccessKey{}).(*pendingAccess)
+	if !ok || pa.signature != "" {
+		return false
+	}
+	pa.signature, pa.req = signature, req
+	return true
+}
+
+// pairedAccess takes the pending access token issued with a refresh token (accessSignature),
+// if any: the refresh token's insert then stores both (tokenPairStorage).
+func pairedAccess(ctx context.Context, accessSignature string) (*pendingAccess, fosite.Requester) {
+	pa, ok := ctx.Value(pendingAccessKey{}).(*pendingAccess)
+	if !ok || pa.signature == "" || pa.signature != accessSignature {
+		return nil, nil
+	}
+	req := pa.req
+	pa.signature, pa.req = "", nil
+	return pa, req
+}
+
+// flush stores the pending access token, if any, with ctx (its transaction).
+func (pa *pendingAccess) flush(ctx context.Context, store Storage) error {
+	if pa == nil || pa.signature == "" {
+		return nil
+	}
+	sig, req := pa.signature, pa.req
+	pa.signature, pa.req = "", nil
+	return noteStorage(ctx, store.CreateAccessTokenSession(ctx, sig, req))
+}
+
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
 // exchange or refresh token rotation, and records the grant's use (recordGrantUse) in
 // the one transaction fosite's handler would have begun itself (storage.Transactional's
 // BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
-// two. A code exchange's PKCE request is deleted in it too (codeExchange).
+// two. A code exchange's PKCE request is deleted in it too (codeExchange), and the access
+// and refresh tokens are stored in one call where the storage can (pendingAccess).
 func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, populate func(ctx context.Context) error) error {
+	var pa *pendingAccess
+	if ps, ok := p.store.(tokenPairStorage); ok {
+		pa = &pendingAccess{store: ps}
+		ctx = context.WithValue(ctx, pendingAccessKey{}, pa)
+	}
 	return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
 		if err := populate(ctx); err != nil {
 			return err
+		}
+		if err := pa.flush(ctx, p.store); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 		d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
 		if err := p.deletePKCE(ctx, d); err != nil {

@@ -48,6 +48,7 @@ type hotStatements struct {
 	deleteAccess       string // the grant's access tokens
 	revokeRest         string // PostgreSQL: deactivate and deleteAccess in one statement (empty elsewhere)
 	rotateIssued       string // PostgreSQL: rotate and deleteIssued in one statement, counting rotate's rows (empty elsewhere)
+	insertTokenPair    string // PostgreSQL: an access token's and its refresh token's inserts in one statement (empty elsewhere)
 	deleteIssued       string // the access token issued with a refresh token (grace window)
 	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
 	touchGrantNoExpiry string // the same when its tokens never expire
@@ -87,6 +88,13 @@ func newHotStatements(d dialect) *hotStatements {
 		h.rotateIssued = "WITH rotated AS (" + h.rotate + " RETURNING access_signature), issued AS (DELETE FROM " +
 			tableAccess + " WHERE signature IN (SELECT access_signature FROM rotated)) SELECT count(*) FROM rotated"
 	}
+	if d == dialectPostgres {
+		// A token response's two inserts in one round trip; the refresh row's
+		// access_signature is the last argument.
+		h.insertTokenPair = "WITH access AS (INSERT INTO " + tableAccess + " (" + sessionColumns + ") VALUES (" +
+			rebind(d, placeholders(9)) + ")) INSERT INTO " + tableRefresh + " (" + sessionColumns + ", access_signature) VALUES (" +
+			pgPlaceholders(10, 19) + ")"
+	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
 		if t == tableRefresh {
@@ -107,7 +115,7 @@ func (h *hotStatements) all() []string {
 	qs := append(h.reads(), h.insertClient, h.touchClient, h.invalidate, h.rotate, h.deactivate, h.deleteAccess, h.deleteIssued,
 		h.touchGrant, h.touchGrantNoExpiry)
 	if h.revokeRest != "" {
-		qs = append(qs, h.revokeRest, h.rotateIssued)
+		qs = append(qs, h.revokeRest, h.rotateIssued, h.insertTokenPair)
 	}
 	qs = append(qs, h.grants.all()...)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {
@@ -130,6 +138,19 @@ func (h *hotStatements) reads() []string {
 // placeholders returns n comma-separated ? placeholders.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// pgPlaceholders returns PostgreSQL's placeholders $from, …, $to, comma-separated.
+func pgPlaceholders(from, to int) string {
+	var b strings.Builder
+	for i := from; i <= to; i++ {
+		if i > from {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(i))
+	}
+	return b.String()
 }
 
 // rebind turns the ? placeholders of q into PostgreSQL's $1, $2, … for dialectPostgres.
@@ -333,11 +354,7 @@ func (s *Store) selectSession(ctx context.Context, table, key string) (*refreshR
 
 // insertSession writes row into table; accessSignature is the refresh table's extra column.
 func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow, accessSignature string) error {
-	var expires any
-	if row.ExpiresAt != nil {
-		expires = *row.ExpiresAt
-	}
-	args := []any{row.Signature, row.RequestID, row.ClientID, row.Subject, row.RequestedAt, expires, row.Active, row.KeyID, row.Data}
+	args := row.values()
 	if table == tableRefresh {
 		args = append(args, accessSignature)
 	}
@@ -348,6 +365,12 @@ func (s *Store) insertSession(ctx context.Context, table string, row *sessionRow
 		s.forgetClient(ctx, row.ClientID)
 	}
 	return s.mapErr(err)
+}
+
+// values returns row's columns in the order of sessionColumns, as statement arguments.
+func (row *sessionRow) values() []any {
+	return []any{row.Signature, row.RequestID, row.ClientID, row.Subject, row.RequestedAt, timeOrNil(row.ExpiresAt),
+		row.Active, row.KeyID, row.Data}
 }
 
 // isForeignKeyViolation reports whether err is a foreign key violation (PostgreSQL 23503,

@@ -297,3 +297,60 @@ func TestRevocation_ByRequestIDCoversTheWholeFamily(t *testing.T) {
 		must(t, s.RevokeAccessToken(c, "no-such-grant"))
 	})
 }
+
+// TestCreateTokenSessions_StoresBothTokensLinked: a token response's access and refresh
+// tokens stored in one call (one statement on PostgreSQL) read back as stored separately
+// would, in the caller's transaction (a rollback leaves neither), and the refresh row names
+// its access token: the grace window's first rotation deletes exactly that access token.
+func TestCreateTokenSessions_StoresBothTokensLinked(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		client := mustCreateClient(t, s, "pair-client")
+		at, rt := newRequest(client, "pair-grant", "access"), newRequest(client, "pair-grant", "refresh")
+		rt.GrantedScope = fosite.Arguments{"read", "offline_access"}
+
+		tx, err := s.BeginTX(c)
+		must(t, err)
+		must(t, s.CreateTokenSessions(tx, "rolled-back-at", at, "rolled-back-rt", rt))
+		must(t, s.Rollback(tx))
+		if _, err := s.GetAccessTokenSession(c, "rolled-back-at", nil); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("access token after rollback: %v; want fosite.ErrNotFound", err)
+		}
+		if _, err := s.GetRefreshTokenSession(c, "rolled-back-rt", nil); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("refresh token after rollback: %v; want fosite.ErrNotFound", err)
+		}
+
+		tx, err = s.BeginTX(c)
+		must(t, err)
+		must(t, s.CreateTokenSessions(tx, "at-1", at, "rt-1", rt))
+		must(t, s.Commit(tx))
+		sess := new(fosite.DefaultSession)
+		got, err := s.GetAccessTokenSession(c, "at-1", sess)
+		must(t, err)
+		checkRoundTrip(t, at, got, sess)
+		sess = new(fosite.DefaultSession)
+		got, err = s.GetRefreshTokenSession(c, "rt-1", sess)
+		must(t, err)
+		checkRoundTrip(t, rt, got, sess)
+
+		// Another access token of the grant, not issued with rt-1, stays.
+		must(t, s.CreateAccessTokenSession(c, "at-other", at))
+		must(t, s.RotateRefreshTokenWithGrace(c, "pair-grant", "rt-1", testGrace))
+		if _, err := s.GetAccessTokenSession(c, "at-1", nil); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("access token issued with the rotated refresh token: %v; want fosite.ErrNotFound", err)
+		}
+		if _, err := s.GetAccessTokenSession(c, "at-other", nil); err != nil {
+			t.Errorf("the grant's other access token after the rotation: %v", err)
+		}
+
+		// A token of a client that is gone stores neither row.
+		gone := newClient(t, "gone-client")
+		err = s.CreateTokenSessions(c, "at-gone", newRequest(gone, "gone-grant", "a"), "rt-gone", newRequest(gone, "gone-grant", "r"))
+		if err == nil {
+			t.Fatal("CreateTokenSessions for an unknown client succeeded")
+		}
+		if _, err := s.GetAccessTokenSession(c, "at-gone", nil); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("access token of the unknown client: %v; want fosite.ErrNotFound", err)
+		}
+	})
+}
