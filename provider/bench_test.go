@@ -3,12 +3,14 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,26 +84,44 @@ func (be *benchEnv) post(path string, form url.Values, user, pass string) *httpt
 
 // code runs an auto-approved authorization request in process.
 func (be *benchEnv) code() (code, verifier string) {
+	code, verifier, err := be.codeFor("public-app")
+	if err != nil {
+		be.b.Fatal(err)
+	}
+	return code, verifier
+}
+
+// codeFor runs an auto-approved authorization request of public client clientID.
+func (be *benchEnv) codeFor(clientID string) (code, verifier string, err error) {
 	verifier = oauth2.GenerateVerifier()
-	q := url.Values{"response_type": {"code"}, "client_id": {"public-app"}, "redirect_uri": {"http://localhost:5000/callback"},
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://localhost:5000/callback"},
 		"scope": {"read"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 		"resource": {be.resource}}
 	rec := be.serve(httptest.NewRequest(http.MethodGet, be.issuer+"/authorize?"+q.Encode(), nil))
 	loc, _ := url.Parse(rec.Header().Get("Location"))
 	if code = loc.Query().Get("code"); code == "" {
-		be.b.Fatalf("authorize: %d %s", rec.Code, rec.Header().Get("Location"))
+		return "", "", fmt.Errorf("authorize: %d %s", rec.Code, rec.Header().Get("Location"))
 	}
-	return code, verifier
+	return code, verifier, nil
 }
 
 func (be *benchEnv) exchange(code, verifier string) tokenResponse {
-	rec := be.post("/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
-		"redirect_uri": {"http://localhost:5000/callback"}, "client_id": {"public-app"}}, "", "")
-	var tr tokenResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != http.StatusOK {
-		be.b.Fatalf("token: %d %s", rec.Code, rec.Body)
+	tr, err := be.exchangeFor("public-app", code, verifier)
+	if err != nil {
+		be.b.Fatal(err)
 	}
 	return tr
+}
+
+// exchangeFor redeems code for public client clientID.
+func (be *benchEnv) exchangeFor(clientID, code, verifier string) (tokenResponse, error) {
+	rec := be.post("/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+		"redirect_uri": {"http://localhost:5000/callback"}, "client_id": {clientID}}, "", "")
+	var tr tokenResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != http.StatusOK {
+		return tr, fmt.Errorf("token: %d %s", rec.Code, rec.Body)
+	}
+	return tr, nil
 }
 
 func forBackends(b *testing.B, fn func(b *testing.B, be *benchEnv)) {
@@ -181,6 +201,53 @@ func BenchmarkCodeExchange(b *testing.B) {
 			be.exchange(code, verifier)
 		}
 		cpu.Report()
+	})
+}
+
+// BenchmarkLogin measures a new MCP client's first login in process: the client's
+// creation (as dynamic registration stores it), an auto-approved authorization request
+// and the code exchange, a new client every time (its first token also records the
+// client's first use). serial runs one login at a time; parallel runs 4 per core at once,
+// where the logins' writes queue for SQLite's one writer connection (wall ns/op is then
+// the writer's time per login).
+func BenchmarkLogin(b *testing.B) {
+	forBackends(b, func(b *testing.B, be *benchEnv) {
+		var n atomic.Int64
+		login := func() error {
+			id := fmt.Sprintf("login-%d", n.Add(1))
+			if _, _, err := be.p.CreateClient(context.Background(), provider.ClientSpec{ID: id, Public: true, RedirectURIs: []string{loopbackCB}}); err != nil {
+				return err
+			}
+			code, verifier, err := be.codeFor(id)
+			if err == nil {
+				_, err = be.exchangeFor(id, code, verifier)
+			}
+			return err
+		}
+		b.Run("serial", func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchcpu.Start(b)
+			for i := 0; i < b.N; i++ {
+				if err := login(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu.Report()
+		})
+		b.Run("parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			cpu := benchcpu.Start(b)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := login(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			cpu.Report()
+		})
 	})
 }
 

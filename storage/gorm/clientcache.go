@@ -25,20 +25,32 @@ const (
 // Correctness rests on three rules. The Store's own writes (update, delete, last-use
 // touch) invalidate the entry at once and again after their transaction commits, so a
 // reader that refilled the entry from the not yet committed row is corrected. A fill that
-// started before an invalidation is dropped (the generation check), so a slow read cannot
-// put back what a write has just removed. Writes made by another process (another replica
-// on the same PostgreSQL) are seen when the entry expires, after at most the TTL.
+// started before an invalidation of the same client is dropped (the generation check), so
+// a slow read cannot put back what a write has just removed. Writes made by another
+// process (another replica on the same PostgreSQL) are seen when the entry expires, after
+// at most the TTL.
+//
+// The generation check is per client: an invalidation leaves a tombstone carrying its
+// generation for a TTL, and only a fill of that client that started before it is dropped.
+// (A single generation for the whole cache dropped every fill that overlapped any write:
+// under concurrent logins every token's last-use touch voided the fill of the next new
+// client, and at 32 concurrent logins nearly every authorization read its client from the
+// database.) Once a tombstone is gone, fills that started before its generation are all
+// dropped (floor): slower than a TTL, they may be stale.
 type clientCache struct {
 	ttl  time.Duration
 	size int
 
 	mu      sync.Mutex
 	gen     uint64 // incremented by every invalidation
+	floor   uint64 // fills that started before this generation are dropped
 	entries map[string]clientCacheEntry
 }
 
+// clientCacheEntry is a cached client, or a tombstone (client nil) left by an invalidation.
 type clientCacheEntry struct {
-	client  *provider.Client // never handed out: get returns a copy
+	client  *provider.Client // never handed out: get returns a copy; nil for a tombstone
+	gen     uint64           // the generation of the client's last invalidation seen, 0 if none
 	expires time.Time
 }
 
@@ -63,48 +75,72 @@ func (c *clientCache) get(id string) (*provider.Client, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[id]
-	if !ok {
+	if !ok || e.client == nil {
 		return nil, c.gen
 	}
 	if !time.Now().Before(e.expires) {
-		delete(c.entries, id)
+		c.drop(id, e)
 		return nil, c.gen
 	}
 	return e.client.Clone(), c.gen
 }
 
-// put stores a copy of cl, loaded after get returned gen, unless an invalidation happened
-// since. When the cache is full it first drops expired entries, then arbitrary ones.
+// put stores a copy of cl, loaded after get returned gen, unless an invalidation of cl
+// happened since. When the cache is full it first drops expired entries, then arbitrary
+// ones.
 func (c *clientCache) put(cl *provider.Client, gen uint64) {
 	cp := cl.Clone()
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if gen < c.floor {
 		return
 	}
-	if _, ok := c.entries[cp.ID]; !ok && len(c.entries) >= c.size {
-		for k, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, k)
-			}
-		}
-		for k := range c.entries {
-			if len(c.entries) < c.size {
-				break
-			}
-			delete(c.entries, k)
-		}
+	e, ok := c.entries[cp.ID]
+	if ok && gen < e.gen {
+		return
 	}
-	c.entries[cp.ID] = clientCacheEntry{client: cp, expires: now.Add(c.ttl)}
+	if !ok && len(c.entries) >= c.size {
+		c.evict(now)
+	}
+	c.entries[cp.ID] = clientCacheEntry{client: cp, gen: e.gen, expires: now.Add(c.ttl)}
 }
 
-// invalidate forgets id and makes fills that started before it void.
+// invalidate forgets id and makes fills of id that started before it void.
 func (c *clientCache) invalidate(id string) {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
+	if _, ok := c.entries[id]; !ok && len(c.entries) >= c.size {
+		c.evict(now)
+	}
+	c.entries[id] = clientCacheEntry{gen: c.gen, expires: now.Add(c.ttl)}
+}
+
+// evict makes room for one entry: expired entries go, then arbitrary ones. The caller
+// holds c.mu.
+func (c *clientCache) evict(now time.Time) {
+	for k, e := range c.entries {
+		if !now.Before(e.expires) {
+			c.drop(k, e)
+		}
+	}
+	for k, e := range c.entries {
+		if len(c.entries) < c.size {
+			break
+		}
+		c.drop(k, e)
+	}
+}
+
+// drop removes entry e of id; fills older than the invalidation it remembered are then
+// dropped wholesale (floor). The caller holds c.mu.
+func (c *clientCache) drop(id string, e clientCacheEntry) {
 	delete(c.entries, id)
+	if e.gen > c.floor {
+		c.floor = e.gen
+	}
 }
 
 // forgetClient invalidates the cached client id now and, when ctx carries a transaction,
