@@ -224,6 +224,8 @@ func (s *Store) stmt(ctx context.Context, pool gorm.ConnPool, q string) (*sql.St
 		}
 	case *sql.Tx:
 		tx, ps = p, s.prepared
+	case *member:
+		tx, ps = p.b.tx, s.prepared
 	}
 	if ps == nil || ps.db == nil {
 		return nil, nil
@@ -290,9 +292,31 @@ func (ps *preparedStatements) close() {
 	}
 }
 
+// statementContext is the context a hot-path statement on pool runs with. On an SQLite
+// writer member (groupCommitter) and on OpenSQLite's reader pool it is context.Background()
+// once ctx is checked: the connections ignore cancellation (sqliteConnector), a reader is
+// rarely waited for, and database/sql starts a goroutine per query for a context that can
+// end. Elsewhere (PostgreSQL, the writer pool outside transactions) it is ctx.
+func (s *Store) statementContext(ctx context.Context, pool gorm.ConnPool) (context.Context, error) {
+	if s.group == nil {
+		return ctx, nil
+	}
+	if _, ok := pool.(*member); !ok && (s.read == s.db || pool != s.read.Statement.ConnPool) {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return ctx, err
+	}
+	return context.Background(), nil
+}
+
 // exec runs the hot-path write q on pool and returns the number of rows it affected.
 // Errors are the driver's (unmapped: callers classify conflicts themselves).
 func (s *Store) exec(ctx context.Context, pool gorm.ConnPool, q string, args ...any) (int64, error) {
+	ctx, err := s.statementContext(ctx, pool)
+	if err != nil {
+		return 0, err
+	}
 	st, err := s.stmt(ctx, pool, q)
 	if err != nil {
 		return 0, err
@@ -312,6 +336,10 @@ func (s *Store) exec(ctx context.Context, pool gorm.ConnPool, q string, args ...
 // queryRow runs the hot-path query q on pool and scans its one row into dest:
 // fosite.ErrNotFound when there is none, other errors mapped.
 func (s *Store) queryRow(ctx context.Context, pool gorm.ConnPool, q string, args []any, dest ...any) error {
+	ctx, err := s.statementContext(ctx, pool)
+	if err != nil {
+		return s.mapErr(err)
+	}
 	st, err := s.stmt(ctx, pool, q)
 	if err != nil {
 		return s.mapErr(err)

@@ -96,6 +96,9 @@ type Store struct {
 	// prepared and preparedRead hold the hot statements prepared on db's and read's
 	// *sql.DB (empty when the handle has none, e.g. with GORM's PrepareStmt mode).
 	prepared, preparedRead *preparedStatements
+	// group runs the write transactions of OpenSQLite's stores as members of shared SQLite
+	// transactions (groupCommitter); nil: each transaction is its own (New, PostgreSQL).
+	group *groupCommitter
 
 	// revocations counts the writes that can invalidate a verified access token
 	// (RevocationCount).
@@ -217,6 +220,9 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.closeDB = true
+	if sqlDB, ok := db.ConnPool.(*sql.DB); ok {
+		s.group = newGroupCommitter(sqlDB)
+	}
 	return s, nil
 }
 
@@ -476,6 +482,13 @@ func (s *Store) beginTX(ctx context.Context, opts *sql.TxOptions) (context.Conte
 // and leaves GORM's handle for later (gormTx): GORM's Begin clones its statement twice,
 // which cost about a tenth of a refresh token rotation's allocations. Errors are mapped.
 func (s *Store) startTx(ctx context.Context, opts *sql.TxOptions) (*txState, error) {
+	if s.group != nil {
+		m, err := s.group.begin(ctx)
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		return &txState{conn: m, ctx: ctx}, nil
+	}
 	if sqlDB, ok := s.db.Statement.ConnPool.(*sql.DB); ok {
 		tx, err := sqlDB.BeginTx(ctx, opts)
 		if err != nil {
