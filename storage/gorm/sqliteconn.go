@@ -17,10 +17,10 @@ import (
 // for one-row statements that take microseconds. The connections made here hand the
 // driver context.Background() instead (it reads nothing from a context but its
 // cancellation; context.WithoutCancel cost an allocation per statement), which makes it
-// run the statement directly. Cancellation still applies where it matters: database/sql
-// stops waiting for a connection (the writer's queue) and rolls back a transaction when
-// the context ends; only a statement already running finishes instead of being
-// interrupted (the bulk deletes of Purge and Prune run in bounded batches).
+// run the statement directly. Cancellation still applies where it matters: a context's end
+// stops the wait for the writer (groupCommitter) or a connection; a statement already
+// running finishes instead of being interrupted (the bulk deletes of Purge and Prune run in
+// bounded batches), and a transaction ends when its owner commits or rolls it back.
 type sqliteConnector struct {
 	dsn    string
 	driver *sqlite3.SQLiteDriver

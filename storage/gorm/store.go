@@ -192,10 +192,13 @@ func SQLiteDSN(path string) string {
 // writers then queue in the connection pool, in order, instead of sleeping and retrying in
 // SQLite's busy handler, which made the latency tail under concurrent writes); reads outside
 // transactions go through a pool of SQLiteReaders query-only connections beside it, which
-// WAL lets run while the writer writes. Statements run on the calling goroutine: a
-// context's end stops the wait for a connection and rolls back its transaction, but does not
-// interrupt a statement already running (sqliteConnector). The path ":memory:" (or "")
-// gives a private in-memory database on a single connection. Call Migrate before use.
+// WAL lets run while the writer writes. Concurrent write transactions share commits: each
+// runs alone on the writer inside a savepoint of a shared SQLite transaction, and its
+// Commit returns once that transaction's COMMIT has succeeded (group commit,
+// docs/design-group-commit.md). Statements run on the calling goroutine: a context's end
+// stops the wait for the writer or a connection, but does not interrupt a statement already
+// running (sqliteConnector). The path ":memory:" (or "") gives a private in-memory database
+// on a single connection. Call Migrate before use.
 func OpenSQLite(path string, opts Options) (*Store, error) {
 	memory := path == "" || path == ":memory:"
 	dsn := SQLiteDSN(path)
@@ -439,7 +442,8 @@ func (s *Store) writeTxOptions() *sql.TxOptions {
 }
 
 // BeginTX implements storage.Transactional. It begins a transaction (REPEATABLE READ on
-// PostgreSQL, BEGIN IMMEDIATE on SQLite) and returns a context carrying it; every Store method
+// PostgreSQL, BEGIN IMMEDIATE on SQLite; with OpenSQLite a member of a shared transaction,
+// see docs/design-group-commit.md) and returns a context carrying it; every Store method
 // called with that context runs inside it. When ctx already carries an open transaction, BeginTX
 // joins it: the returned context's Commit does nothing and its Rollback marks the transaction
 // rollback-only, so that only the outermost owner commits or rolls back. Once the transaction
