@@ -198,6 +198,30 @@ func (g *groupCommitter) close(b *batch) {
 	<-g.turn
 }
 
+// exec runs a hot-path write on the batch's connection without database/sql's per-use
+// wrappers (sqliteConn.execRaw) and returns the number of rows it affected.
+func (m *member) exec(query string, args []any) (n int64, err error) {
+	raw := false
+	rerr := m.b.conn.Raw(func(dc any) error {
+		if c, ok := dc.(*sqliteConn); ok {
+			raw = true
+			n, err = c.execRaw(query, args)
+		}
+		return nil
+	})
+	if rerr != nil {
+		return 0, rerr
+	}
+	if raw {
+		return n, err // the driver's error as is: callers classify constraint violations
+	}
+	res, err := m.b.tx.ExecContext(context.Background(), query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // ExecContext implements gorm.ConnPool on the batch's transaction.
 func (m *member) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
 	return m.b.tx.ExecContext(context.Background(), query, args...)

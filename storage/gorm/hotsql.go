@@ -313,6 +313,9 @@ func (s *Store) statementContext(ctx context.Context, pool gorm.ConnPool) (conte
 // exec runs the hot-path write q on pool and returns the number of rows it affected.
 // Errors are the driver's (unmapped: callers classify conflicts themselves).
 func (s *Store) exec(ctx context.Context, pool gorm.ConnPool, q string, args ...any) (int64, error) {
+	if m, ok := pool.(*member); ok {
+		return m.exec(q, args)
+	}
 	ctx, err := s.statementContext(ctx, pool)
 	if err != nil {
 		return 0, err
