@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync/atomic"
 )
 
@@ -27,7 +28,6 @@ type groupCommitter struct {
 	turn    chan struct{}
 	waiting atomic.Int32 // begin calls waiting for turn
 	cur     *batch       // the open batch, or nil
-	max     int          // members per batch at most
 
 	// commits and members count the batches committed and the members they held (tests).
 	commits, members atomic.Int64
@@ -47,7 +47,7 @@ type batch struct {
 }
 
 func newGroupCommitter(db *sql.DB) *groupCommitter {
-	return &groupCommitter{db: db, turn: make(chan struct{}, 1), max: groupCommitMaxMembers}
+	return &groupCommitter{db: db, turn: make(chan struct{}, 1)}
 }
 
 // member is one write transaction inside a batch. It is the transaction's gorm.ConnPool
@@ -151,7 +151,7 @@ func (m *member) Rollback() error {
 // handOn is called by the holder of turn whose member has ended: it leaves batch b open for
 // the next waiting member, or ends it now.
 func (g *groupCommitter) handOn(b *batch) {
-	if g.waiting.Load() > 0 && b.n < g.max {
+	if g.waiting.Load() > 0 && b.n < groupCommitMaxMembers {
 		<-g.turn
 		return
 	}
@@ -201,25 +201,18 @@ func (g *groupCommitter) close(b *batch) {
 // exec runs a hot-path write on the batch's connection without database/sql's per-use
 // wrappers (sqliteConn.execRaw) and returns the number of rows it affected.
 func (m *member) exec(query string, args []any) (n int64, err error) {
-	raw := false
 	rerr := m.b.conn.Raw(func(dc any) error {
-		if c, ok := dc.(*sqliteConn); ok {
-			raw = true
-			n, err = c.execRaw(query, args)
+		c, ok := dc.(*sqliteConn) // OpenSQLite's connector makes every connection
+		if !ok {
+			return fmt.Errorf("gormstore: group commit on a %T connection", dc)
 		}
+		n, err = c.execRaw(query, args)
 		return nil
 	})
 	if rerr != nil {
 		return 0, rerr
 	}
-	if raw {
-		return n, err // the driver's error as is: callers classify constraint violations
-	}
-	res, err := m.b.tx.ExecContext(context.Background(), query, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return n, err // the driver's error as is: callers classify constraint violations
 }
 
 // ExecContext implements gorm.ConnPool on the batch's transaction.

@@ -87,13 +87,10 @@ func newHotStatements(d dialect) *hotStatements {
 		// the access token its row names, in one round trip; the count is rotate's.
 		h.rotateIssued = "WITH rotated AS (" + h.rotate + " RETURNING access_signature), issued AS (DELETE FROM " +
 			tableAccess + " WHERE signature IN (SELECT access_signature FROM rotated)) SELECT count(*) FROM rotated"
-	}
-	if d == dialectPostgres {
 		// A token response's two inserts in one round trip; the refresh row's
 		// access_signature is the last argument.
-		h.insertTokenPair = "WITH access AS (INSERT INTO " + tableAccess + " (" + sessionColumns + ") VALUES (" +
-			rebind(d, placeholders(9)) + ")) INSERT INTO " + tableRefresh + " (" + sessionColumns + ", access_signature) VALUES (" +
-			pgPlaceholders(10, 19) + ")"
+		h.insertTokenPair = rebind(d, "WITH access AS (INSERT INTO "+tableAccess+" ("+sessionColumns+") VALUES ("+
+			placeholders(9)+")) INSERT INTO "+tableRefresh+" ("+sessionColumns+", access_signature) VALUES ("+placeholders(10)+")")
 	}
 	for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE} {
 		cols, n := sessionColumns, 9
@@ -138,19 +135,6 @@ func (h *hotStatements) reads() []string {
 // placeholders returns n comma-separated ? placeholders.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// pgPlaceholders returns PostgreSQL's placeholders $from, …, $to, comma-separated.
-func pgPlaceholders(from, to int) string {
-	var b strings.Builder
-	for i := from; i <= to; i++ {
-		if i > from {
-			b.WriteString(", ")
-		}
-		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(i))
-	}
-	return b.String()
 }
 
 // rebind turns the ? placeholders of q into PostgreSQL's $1, $2, … for dialectPostgres.
