@@ -31,6 +31,9 @@ type groupCommitter struct {
 
 	// commits and members count the batches committed and the members they held (tests).
 	commits, members atomic.Int64
+
+	// committed, when set (checkpointer), gets a value, without blocking, after each COMMIT.
+	committed chan struct{}
 }
 
 // groupCommitMaxMembers bounds a batch: the first member of a full batch waits for the work
@@ -169,16 +172,28 @@ func (g *groupCommitter) settle() {
 }
 
 // end commits batch b (rolls it back when no member is waiting for it), releases the
-// writer connection, wakes b's members and gives up turn. The caller holds turn.
+// writer connection, gives up turn and wakes b's members. The caller holds turn.
 func (g *groupCommitter) end(b *batch) {
+	g.conclude(b)
+	g.close(b)
+}
+
+// conclude commits batch b, or rolls it back when no member is waiting for it; b.err is
+// the result. The caller holds turn.
+func (g *groupCommitter) conclude(b *batch) {
 	if b.n > 0 {
 		b.err = b.tx.Commit()
 		g.commits.Add(1)
 		g.members.Add(int64(b.n))
+		if g.committed != nil {
+			select {
+			case g.committed <- struct{}{}:
+			default:
+			}
+		}
 	} else if err := b.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		b.err = err
 	}
-	g.close(b)
 }
 
 // abandon rolls batch b back after a savepoint statement failed (SQLite may have rolled the
@@ -190,12 +205,34 @@ func (g *groupCommitter) abandon(b *batch, err error) {
 	g.close(b)
 }
 
-// close releases b's writer connection, wakes its members and gives up turn.
+// close releases b's writer connection, gives up turn and wakes b's members. Turn goes
+// first: waking a batch's members readies up to 16 goroutines, which the scheduler may
+// run before this one, and the writer must not wait for them.
 func (g *groupCommitter) close(b *batch) {
 	_ = b.conn.Close()
 	g.cur = nil
-	close(b.done)
 	<-g.turn
+	close(b.done)
+}
+
+// exclusive runs fn while no write transaction is open on the writer (the checkpointer's
+// WAL restart): it waits for turn (honouring ctx) like a member, commits the batch it
+// finds open (waking its members), runs fn and gives turn back. Members wait meanwhile.
+func (g *groupCommitter) exclusive(ctx context.Context, fn func() error) error {
+	select {
+	case g.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if b := g.cur; b != nil {
+		g.conclude(b)
+		_ = b.conn.Close()
+		g.cur = nil
+		close(b.done)
+	}
+	err := fn()
+	<-g.turn
+	return err
 }
 
 // exec runs a hot-path write on the batch's connection without database/sql's per-use

@@ -24,10 +24,11 @@ import (
 type sqliteConnector struct {
 	dsn    string
 	driver *sqlite3.SQLiteDriver
+	setup  []string // statements run on every new connection (PRAGMAs the DSN cannot set)
 }
 
-func newSQLiteConnector(dsn string) *sqliteConnector {
-	return &sqliteConnector{dsn: dsn, driver: &sqlite3.SQLiteDriver{}}
+func newSQLiteConnector(dsn string, setup ...string) *sqliteConnector {
+	return &sqliteConnector{dsn: dsn, driver: &sqlite3.SQLiteDriver{}, setup: setup}
 }
 
 // Connect implements driver.Connector.
@@ -36,7 +37,14 @@ func (c *sqliteConnector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sqliteConn{SQLiteConn: conn.(*sqlite3.SQLiteConn)}, nil
+	sc := conn.(*sqlite3.SQLiteConn)
+	for _, q := range c.setup {
+		if _, err := sc.Exec(q, nil); err != nil {
+			_ = sc.Close()
+			return nil, err
+		}
+	}
+	return &sqliteConn{SQLiteConn: sc}, nil
 }
 
 // Driver implements driver.Connector.

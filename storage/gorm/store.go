@@ -99,6 +99,9 @@ type Store struct {
 	// group runs the write transactions of OpenSQLite's stores as members of shared SQLite
 	// transactions (groupCommitter); nil: each transaction is its own (New, PostgreSQL).
 	group *groupCommitter
+	// checkpoints checkpoints the WAL of OpenSQLite's file stores off the writer's turn;
+	// nil elsewhere.
+	checkpoints *checkpointer
 
 	// revocations counts the writes that can invalidate a verified access token
 	// (RevocationCount).
@@ -205,7 +208,11 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	if memory {
 		dsn = strings.Replace(SQLiteDSN(":memory:"), "_journal_mode=WAL", "_journal_mode=MEMORY", 1)
 	}
-	db, err := openSQLite(dsn, 1)
+	var setup []string
+	if !memory { // the checkpointer below checkpoints; the writer's own is a safety valve
+		setup = append(setup, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", sqliteWriterAutoCheckpoint))
+	}
+	db, err := openSQLite(dsn, 1, setup...)
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +232,12 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	s.closeDB = true
 	if sqlDB, ok := db.ConnPool.(*sql.DB); ok {
 		s.group = newGroupCommitter(sqlDB)
+		if !memory {
+			if s.checkpoints, err = startCheckpointer(s.group, dsn, s.log, checkpointInterval, checkpointRestartFrames); err != nil {
+				_ = s.Close()
+				return nil, err
+			}
+		}
 	}
 	return s, nil
 }
@@ -233,10 +246,11 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 // one writer connection.
 const SQLiteReaders = 8
 
-// openSQLite opens a pool of at most conns connections to dsn, kept open, and pings it.
+// openSQLite opens a pool of at most conns connections to dsn, kept open, and pings it;
+// setup runs on each new connection.
 // Its connections run statements without goroutines of their own (sqliteConnector).
-func openSQLite(dsn string, conns int) (*gorm.DB, error) {
-	sqlDB := sql.OpenDB(newSQLiteConnector(dsn))
+func openSQLite(dsn string, conns int, setup ...string) (*gorm.DB, error) {
+	sqlDB := sql.OpenDB(newSQLiteConnector(dsn, setup...))
 	db, err := gorm.Open(sqlite.New(sqlite.Config{Conn: sqlDB}), gormConfig())
 	if err != nil {
 		_ = sqlDB.Close()
@@ -361,12 +375,15 @@ func (s *Store) Dialect() string {
 // Close closes the database when the Store opened it (OpenSQLite, OpenPostgres); for a Store
 // made with New it does nothing.
 func (s *Store) Close() error {
+	var errs []error
+	if s.checkpoints != nil {
+		errs = append(errs, s.checkpoints.Close())
+	}
 	s.prepared.close()
 	s.preparedRead.close()
 	if !s.closeDB {
-		return nil
+		return errors.Join(errs...)
 	}
-	var errs []error
 	if s.read != s.db {
 		if sqlDB, err := s.read.DB(); err == nil {
 			errs = append(errs, sqlDB.Close())

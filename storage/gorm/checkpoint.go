@@ -1,0 +1,142 @@
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// checkpointer copies an SQLite Store's WAL into the database file on a connection of its
+// own, off the writer's turn (docs/design-group-commit.md, "Checkpoints").
+//
+// SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold (1,000
+// frames): under load, every few batches one COMMIT also read and wrote a thousand pages
+// and synced both files while every token request waited for the writer. The writer's
+// automatic checkpoint is therefore raised to a safety valve (sqliteWriterAutoCheckpoint)
+// and the checkpointer, woken by commits, runs a PASSIVE checkpoint at most every interval,
+// beside the writer and the readers. A checkpoint that runs beside writes can copy the log
+// but not restart it (SQLite restarts the log at a write transaction's first write once the
+// previous checkpoint copied everything): when the log has reached restartFrames, the
+// checkpointer copies the rest inside the writer's turn (groupCommitter.exclusive), so that
+// the next batch writes the log from its start again. That turn is short: the frames
+// written since the PASSIVE pass a moment before.
+type checkpointer struct {
+	g             *groupCommitter
+	db            *sql.DB // one connection of its own to the database file
+	log           *slog.Logger
+	interval      time.Duration // the least time between two passes
+	restartFrames int64         // the log size (frames) at which a pass restarts the log
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Checkpoint defaults (checkpointer): a pass at most every 100 ms, and a log restart once it
+// holds 4,096 frames (16 MiB of 4 KiB pages). The writer's own automatic checkpoint stays
+// on, at four times that, should the checkpointer fall behind.
+const (
+	checkpointInterval         = 100 * time.Millisecond
+	checkpointRestartFrames    = 4096
+	sqliteWriterAutoCheckpoint = 4 * checkpointRestartFrames
+	// restartRemainder is how many frames a log restart may leave to copy inside the
+	// writer's turn before the checkpointer first tries to copy them beside it.
+	restartRemainder = 256
+)
+
+// startCheckpointer opens the checkpointer's connection to dsn and starts it on g's commits:
+// a pass at most every interval, a log restart from restartFrames frames.
+func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval time.Duration, restartFrames int64) (*checkpointer, error) {
+	db := sql.OpenDB(newSQLiteConnector(dsn))
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.Ping(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("gormstore: open sqlite checkpointer: %w", err)
+	}
+	c := &checkpointer{
+		g: g, db: db, log: log,
+		interval: interval, restartFrames: restartFrames,
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	g.committed = make(chan struct{}, 1)
+	go c.run()
+	return c, nil
+}
+
+// run waits for commits and checkpoints, at most once per interval, until Close.
+func (c *checkpointer) run() {
+	defer close(c.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.stop
+		cancel()
+	}()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.g.committed:
+		}
+		if err := c.pass(ctx); err != nil && ctx.Err() == nil {
+			c.log.WarnContext(ctx, "sqlite checkpoint failed; the writer's own checkpoint remains", "error", err)
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(c.interval):
+		}
+	}
+}
+
+// pass copies the log into the database file beside the writer and, when the log has
+// reached restartFrames, copies the rest inside the writer's turn so that the next batch
+// restarts it. Before taking the turn it copies again beside the writer, up to three times,
+// while more than restartRemainder frames arrived during the copy before: the turn then
+// waits for a short copy only.
+func (c *checkpointer) pass(ctx context.Context) error {
+	frames, err := c.checkpoint(ctx)
+	if err != nil || frames < c.restartFrames {
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		next, err := c.checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		arrived := next - frames
+		if frames = next; arrived <= restartRemainder {
+			break
+		}
+	}
+	return c.g.exclusive(ctx, func() error {
+		_, err := c.checkpoint(ctx)
+		return err
+	})
+}
+
+// checkpoint runs a PASSIVE checkpoint and returns the number of frames in the log when it
+// began.
+func (c *checkpointer) checkpoint(ctx context.Context) (frames int64, err error) {
+	var busy, copied int64
+	err = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	return frames, err
+}
+
+// Close stops the checkpointer and closes its connection (once; later calls return the
+// first's result).
+func (c *checkpointer) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.closeErr = c.db.Close()
+	})
+	return c.closeErr
+}
