@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,11 @@ type checkpointer struct {
 	log           *slog.Logger
 	interval      time.Duration // the least time between two passes
 	restartFrames int64         // the log size (frames) at which a pass restarts the log
+
+	// lastFrames is the log size the last checkpoint began with; restarts counts the
+	// times a checkpoint found the log smaller than that: restarted (tests).
+	lastFrames int64
+	restarts   atomic.Int64
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -127,6 +133,12 @@ func (c *checkpointer) pass(ctx context.Context) error {
 func (c *checkpointer) checkpoint(ctx context.Context) (frames int64, err error) {
 	var busy, copied int64
 	err = c.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err == nil {
+		if frames < c.lastFrames {
+			c.restarts.Add(1)
+		}
+		c.lastFrames = frames
+	}
 	return frames, err
 }
 
