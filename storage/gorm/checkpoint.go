@@ -17,8 +17,9 @@ import (
 // frames): under load, every few batches one COMMIT also read and wrote a thousand pages
 // and synced both files while every token request waited for the writer. The writer's
 // automatic checkpoint is therefore raised to a safety valve (sqliteWriterAutoCheckpoint)
-// and the checkpointer, woken by commits, runs a PASSIVE checkpoint at most every interval,
-// beside the writer and the readers. A checkpoint that runs beside writes can copy the log
+// and the checkpointer, woken by commits, runs a PASSIVE checkpoint beside the writer and
+// the readers once every commits batches have committed since its last one (about SQLite's
+// 1,000 frames: a quiet server checkpoints as rarely as before), at most every interval. A checkpoint that runs beside writes can copy the log
 // but not restart it (SQLite restarts the log at a write transaction's first write once the
 // previous checkpoint copied everything): when the log has reached restartFrames, the
 // checkpointer copies the rest inside the writer's turn (groupCommitter.exclusive), so that
@@ -29,12 +30,14 @@ type checkpointer struct {
 	db            *sql.DB // one connection of its own to the database file
 	log           *slog.Logger
 	interval      time.Duration // the least time between two passes
+	commits       int64         // the batches committed since the last pass that call for one
 	restartFrames int64         // the log size (frames) at which a pass restarts the log
 
 	// lastFrames is the log size the last checkpoint began with; restarts counts the
 	// times a checkpoint found the log smaller than that: restarted (tests).
 	lastFrames int64
 	restarts   atomic.Int64
+	passes     atomic.Int64 // passes begun (tests)
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -42,11 +45,13 @@ type checkpointer struct {
 	closeErr  error
 }
 
-// Checkpoint defaults (checkpointer): a pass at most every 100 ms, and a log restart once it
+// Checkpoint defaults (checkpointer): a pass once 64 batches have committed since the last
+// (a token transaction writes 10–20 frames), at most every 100 ms, and a log restart once it
 // holds 4,096 frames (16 MiB of 4 KiB pages). The writer's own automatic checkpoint stays
 // on, at four times that, should the checkpointer fall behind.
 const (
 	checkpointInterval         = 100 * time.Millisecond
+	checkpointCommits          = 64
 	checkpointRestartFrames    = 4096
 	sqliteWriterAutoCheckpoint = 4 * checkpointRestartFrames
 	// restartRemainder is how many frames a log restart may leave to copy inside the
@@ -55,8 +60,9 @@ const (
 )
 
 // startCheckpointer opens the checkpointer's connection to dsn and starts it on g's commits:
-// a pass at most every interval, a log restart from restartFrames frames.
-func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval time.Duration, restartFrames int64) (*checkpointer, error) {
+// a pass once commits batches have committed since the last, at most every interval, and a
+// log restart from restartFrames frames.
+func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval time.Duration, commits, restartFrames int64) (*checkpointer, error) {
 	db := sql.OpenDB(newSQLiteConnector(dsn))
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
@@ -68,7 +74,7 @@ func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval
 	}
 	c := &checkpointer{
 		g: g, db: db, log: log,
-		interval: interval, restartFrames: restartFrames,
+		interval: interval, commits: commits, restartFrames: restartFrames,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	g.committed = make(chan struct{}, 1)
@@ -85,12 +91,19 @@ func (c *checkpointer) run() {
 		<-c.stop
 		cancel()
 	}()
+	last := c.g.commits.Load()
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.g.committed:
 		}
+		n := c.g.commits.Load()
+		if n-last < c.commits {
+			continue
+		}
+		last = n
+		c.passes.Add(1)
 		if err := c.pass(ctx); err != nil && ctx.Err() == nil {
 			c.log.WarnContext(ctx, "sqlite checkpoint failed; the writer's own checkpoint remains", "error", err)
 		}

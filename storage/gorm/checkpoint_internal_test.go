@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,7 @@ func TestCheckpointer_RestartsTheLogUnderContinuousWrites(t *testing.T) {
 		}
 	}
 	var err error
-	if s.checkpoints, err = startCheckpointer(s.group, SQLiteDSN(path), s.log, time.Millisecond, 64); err != nil {
+	if s.checkpoints, err = startCheckpointer(s.group, SQLiteDSN(path), s.log, time.Millisecond, 1, 64); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,5 +104,38 @@ func TestOpenSQLite_WriterCheckpointIsASafetyValve(t *testing.T) {
 	}
 	if err := s.checkpoints.Close(); err != nil { // a second Close of the checkpointer
 		t.Fatal(err)
+	}
+}
+
+// TestCheckpointer_QuietServerChecksRarely pins that the checkpointer does not sync the
+// files after every commit of a quiet server: it checkpoints once checkpointCommits batches
+// have committed since its last pass, as rarely as SQLite's own 1,000-frame checkpoint.
+func TestCheckpointer_QuietServerChecksRarely(t *testing.T) {
+	s := openGroupStore(t)
+	commit := func(id string) {
+		t.Helper()
+		m, err := s.group.begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		insertParent(t, m, id)
+		if err := m.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < checkpointCommits-1; i++ {
+		commit(fmt.Sprintf("quiet-%d", i))
+	}
+	time.Sleep(3 * checkpointInterval) // time enough for a pass, were one due
+	if n := s.checkpoints.passes.Load(); n != 0 {
+		t.Fatalf("%d checkpoint passes after %d commits, want none before %d", n, checkpointCommits-1, checkpointCommits)
+	}
+	commit("quiet-last")
+	deadline := time.Now().Add(5 * time.Second)
+	for s.checkpoints.passes.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint pass after %d commits", checkpointCommits)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -233,7 +233,7 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	if sqlDB, ok := db.ConnPool.(*sql.DB); ok {
 		s.group = newGroupCommitter(sqlDB)
 		if !memory {
-			if s.checkpoints, err = startCheckpointer(s.group, dsn, s.log, checkpointInterval, checkpointRestartFrames); err != nil {
+			if s.checkpoints, err = startCheckpointer(s.group, dsn, s.log, checkpointInterval, checkpointCommits, checkpointRestartFrames); err != nil {
 				_ = s.Close()
 				return nil, err
 			}
