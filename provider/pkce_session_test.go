@@ -1,14 +1,17 @@
 package provider_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ory/fosite"
 
 	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
 )
 
 // wrongVerifier is a well-formed code_verifier (RFC 7636 §4.1) no test code was made for.
@@ -107,5 +110,43 @@ func TestRFC7636_4_6_CodeWithASeparatePKCERow(t *testing.T) {
 		if err := pkceRow(code); !errors.Is(err, fosite.ErrNotFound) {
 			t.Errorf("PKCE row after the exchange: %v, want fosite.ErrNotFound", err)
 		}
+	})
+}
+
+// codeReads is a Store that counts its reads of authorization codes.
+type codeReads struct {
+	*gormstore.Store
+	n atomic.Int64
+}
+
+func (s *codeReads) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	s.n.Add(1)
+	return s.Store.GetAuthorizeCodeSession(ctx, signature, session)
+}
+
+// TestCodeExchange_ReadsTheCodeOnce: fosite's code handler reads the code when it checks
+// the request and again when it issues the tokens, inside the token transaction; the
+// provider serves the second read from the first (single use rests on the code's
+// conditional invalidation, which the concurrency tests pin). The exchange still issues
+// tokens, and the code cannot be used again.
+func TestCodeExchange_ReadsTheCodeOnce(t *testing.T) {
+	reads := &codeReads{}
+	runEnv(t, func(t *testing.T, e *env) {
+		reads.n.Store(0)
+		redirect := "http://localhost:50999/callback"
+		code, verifier := e.code(redirect, nil)
+		before := reads.n.Load()
+		if resp, tok := e.exchange(code, verifier, redirect, nil); resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+			t.Fatalf("exchange: %d %q %q, want 200 with tokens", resp.StatusCode, tok.Error, tok.Description)
+		}
+		if n := reads.n.Load() - before; n != 1 {
+			t.Errorf("the code was read %d times by its exchange, want 1", n)
+		}
+		if resp, tok := e.exchange(code, verifier, redirect, nil); resp.StatusCode != http.StatusBadRequest || tok.Error != "invalid_grant" {
+			t.Errorf("the code a second time: %d %q, want 400 invalid_grant", resp.StatusCode, tok.Error)
+		}
+	}, func(e *env, cfg *provider.Config) {
+		reads.Store = e.store
+		cfg.Storage = reads
 	})
 }

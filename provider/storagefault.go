@@ -134,13 +134,31 @@ func (s fositeStore) CreateAuthorizeCodeSession(ctx context.Context, code string
 	return noteStorage(ctx, s.Storage.CreateAuthorizeCodeSession(ctx, code, req))
 }
 
-// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. In a code exchange
+// (withCodeExchange) the code handler reads the code twice: when it checks the request,
+// and again when it issues the tokens, inside the token transaction (a statement in
+// SQLite's writer turn, a round trip on PostgreSQL). The second read is served from the
+// first, moments ago, into the same session: that the code is used once rests on
+// InvalidateAuthorizeCodeSession's conditional write in the same transaction, not on the
+// read.
 func (s fositeStore) GetAuthorizeCodeSession(ctx context.Context, code string, session fosite.Session) (fosite.Requester, error) {
+	d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
+	if d != nil && d.code != nil && d.codeSignature == code && sameSession(d.code.GetSession(), session) {
+		return d.code, nil
+	}
 	req, err := s.Storage.GetAuthorizeCodeSession(ctx, code, session)
-	if d, ok := ctx.Value(codeExchangeKey{}).(*codeExchange); ok && err == nil {
-		d.code, d.codeSignature = req, code // for GetPKCERequestSession
+	if d != nil && err == nil {
+		d.code, d.codeSignature = req, code // for GetPKCERequestSession and the second read
 	}
 	return req, noteStorage(ctx, err)
+}
+
+// sameSession reports whether a and b are the same *Session (the provider's sessions are;
+// comparing other session types, which need not be comparable, is not attempted).
+func sameSession(a, b fosite.Session) bool {
+	pa, ok := a.(*Session)
+	pb, ok2 := b.(*Session)
+	return ok && ok2 && pa == pb
 }
 
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
