@@ -78,12 +78,13 @@ func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	g.committed = make(chan struct{}, 1)
-	go c.run()
+	go c.run(g.commits.Load()) // counted from now, not from when the goroutine first runs
 	return c, nil
 }
 
-// run waits for commits and checkpoints, at most once per interval, until Close.
-func (c *checkpointer) run() {
+// run waits for commits and checkpoints, at most once per interval, until Close; last is
+// the number of batches committed when it was started.
+func (c *checkpointer) run(last int64) {
 	defer close(c.done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -91,7 +92,6 @@ func (c *checkpointer) run() {
 		<-c.stop
 		cancel()
 	}()
-	last := c.g.commits.Load()
 	for {
 		select {
 		case <-c.stop:

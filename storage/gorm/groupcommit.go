@@ -87,7 +87,7 @@ func (g *groupCommitter) begin(ctx context.Context) (*member, error) {
 	// The first member's work is the whole transaction so far: its Rollback rolls the
 	// transaction back, without a savepoint (the serial case pays nothing extra).
 	if m.savepoint = g.cur.n > 0; m.savepoint {
-		if _, err := g.cur.tx.ExecContext(context.Background(), "SAVEPOINT member"); err != nil {
+		if _, err := m.exec("SAVEPOINT member", nil); err != nil {
 			g.abandon(g.cur, err)
 			return nil, err
 		}
@@ -117,7 +117,7 @@ func (m *member) Commit() error {
 	m.done = true
 	g, b := m.g, m.b
 	if m.savepoint {
-		if _, err := b.tx.ExecContext(context.Background(), "RELEASE member"); err != nil {
+		if _, err := m.exec("RELEASE member", nil); err != nil {
 			g.abandon(b, err)
 			return err
 		}
@@ -139,9 +139,9 @@ func (m *member) Rollback() error {
 		g.end(b)
 		return b.err
 	}
-	_, err := b.tx.ExecContext(context.Background(), "ROLLBACK TO member")
+	_, err := m.exec("ROLLBACK TO member", nil)
 	if err == nil {
-		_, err = b.tx.ExecContext(context.Background(), "RELEASE member")
+		_, err = m.exec("RELEASE member", nil)
 	}
 	if err != nil {
 		g.abandon(b, err)
