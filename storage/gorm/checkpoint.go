@@ -3,7 +3,6 @@ package gormstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -11,26 +10,28 @@ import (
 )
 
 // checkpointer copies an SQLite Store's WAL into the database file on a connection of its
-// own, off the writer's turn (docs/design-group-commit.md, "Checkpoints").
+// own, off the writer's turn (docs/design-group-commit.md, "Checkpoints, off the writer's
+// turn").
 //
 // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold (1,000
 // frames): under load, every few batches one COMMIT also read and wrote a thousand pages
 // and synced both files while every token request waited for the writer. The writer's
 // automatic checkpoint is therefore raised to a safety valve (sqliteWriterAutoCheckpoint)
 // and the checkpointer, woken by commits, runs a PASSIVE checkpoint beside the writer and
-// the readers once every commits batches have committed since its last one (about SQLite's
-// 1,000 frames: a quiet server checkpoints as rarely as before), at most every interval. A checkpoint that runs beside writes can copy the log
-// but not restart it (SQLite restarts the log at a write transaction's first write once the
-// previous checkpoint copied everything): when the log has reached restartFrames, the
-// checkpointer copies the rest inside the writer's turn (groupCommitter.exclusive), so that
-// the next batch writes the log from its start again. That turn is short: the frames
-// written since the PASSIVE pass a moment before.
+// the readers once everyCommits batches have committed since its last one (about SQLite's
+// 1,000 frames: a quiet server checkpoints as rarely as before), at most every interval.
+// A checkpoint that runs beside writes can copy the log but not restart it (SQLite
+// restarts the log at a write transaction's first write once the previous checkpoint
+// copied everything): when the log has reached restartFrames, the checkpointer copies the
+// rest inside the writer's turn (groupCommitter.exclusive), so that the next batch writes
+// the log from its start again. That turn is short: the frames written since the PASSIVE
+// pass a moment before.
 type checkpointer struct {
 	g             *groupCommitter
 	db            *sql.DB // one connection of its own to the database file
 	log           *slog.Logger
 	interval      time.Duration // the least time between two passes
-	commits       int64         // the batches committed since the last pass that call for one
+	everyCommits  int64         // the batches committed since the last pass that call for one
 	restartFrames int64         // the log size (frames) at which a pass restarts the log
 
 	// lastFrames is the log size the last checkpoint began with; restarts counts the
@@ -39,8 +40,8 @@ type checkpointer struct {
 	restarts   atomic.Int64
 	passes     atomic.Int64 // passes begun (tests)
 
-	stop      chan struct{}
-	done      chan struct{}
+	stop      context.CancelFunc // ends run: Close
+	done      chan struct{}      // closed when run has returned
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -62,44 +63,34 @@ const (
 // startCheckpointer opens the checkpointer's connection to dsn and starts it on g's commits:
 // a pass once commits batches have committed since the last, at most every interval, and a
 // log restart from restartFrames frames.
-func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval time.Duration, commits, restartFrames int64) (*checkpointer, error) {
-	db := sql.OpenDB(newSQLiteConnector(dsn))
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	if err := db.Ping(); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("gormstore: open sqlite checkpointer: %w", err)
+func startCheckpointer(g *groupCommitter, dsn string, log *slog.Logger, interval time.Duration, everyCommits, restartFrames int64) (*checkpointer, error) {
+	db, err := openSQLitePool(dsn, 1)
+	if err != nil {
+		return nil, err
 	}
+	ctx, stop := context.WithCancel(context.Background())
 	c := &checkpointer{
 		g: g, db: db, log: log,
-		interval: interval, commits: commits, restartFrames: restartFrames,
-		stop: make(chan struct{}), done: make(chan struct{}),
+		interval: interval, everyCommits: everyCommits, restartFrames: restartFrames,
+		stop: stop, done: make(chan struct{}),
 	}
 	g.committed = make(chan struct{}, 1)
-	go c.run(g.commits.Load()) // counted from now, not from when the goroutine first runs
+	go c.run(ctx, g.commits.Load()) // counted from now, not from when the goroutine first runs
 	return c, nil
 }
 
-// run waits for commits and checkpoints, at most once per interval, until Close; last is
-// the number of batches committed when it was started.
-func (c *checkpointer) run(last int64) {
+// run waits for commits and checkpoints, at most once per interval, until ctx ends
+// (Close); last is the number of batches committed when it was started.
+func (c *checkpointer) run(ctx context.Context, last int64) {
 	defer close(c.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-c.stop
-		cancel()
-	}()
 	for {
 		select {
-		case <-c.stop:
+		case <-ctx.Done():
 			return
 		case <-c.g.committed:
 		}
 		n := c.g.commits.Load()
-		if n-last < c.commits {
+		if n-last < c.everyCommits {
 			continue
 		}
 		last = n
@@ -108,7 +99,7 @@ func (c *checkpointer) run(last int64) {
 			c.log.WarnContext(ctx, "sqlite checkpoint failed; the writer's own checkpoint remains", "error", err)
 		}
 		select {
-		case <-c.stop:
+		case <-ctx.Done():
 			return
 		case <-time.After(c.interval):
 		}
@@ -159,7 +150,7 @@ func (c *checkpointer) checkpoint(ctx context.Context) (frames int64, err error)
 // first's result).
 func (c *checkpointer) Close() error {
 	c.closeOnce.Do(func() {
-		close(c.stop)
+		c.stop()
 		<-c.done
 		c.closeErr = c.db.Close()
 	})

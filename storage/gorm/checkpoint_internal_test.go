@@ -107,10 +107,10 @@ func TestOpenSQLite_WriterCheckpointIsASafetyValve(t *testing.T) {
 	}
 }
 
-// TestCheckpointer_QuietServerChecksRarely pins that the checkpointer does not sync the
+// TestCheckpointer_QuietServerCheckpointsRarely pins that the checkpointer does not sync the
 // files after every commit of a quiet server: it checkpoints once checkpointCommits batches
 // have committed since its last pass, as rarely as SQLite's own 1,000-frame checkpoint.
-func TestCheckpointer_QuietServerChecksRarely(t *testing.T) {
+func TestCheckpointer_QuietServerCheckpointsRarely(t *testing.T) {
 	s := openGroupStore(t)
 	commit := func(id string) {
 		t.Helper()

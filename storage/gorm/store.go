@@ -246,16 +246,25 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 // one writer connection.
 const SQLiteReaders = 8
 
-// openSQLite opens a pool of at most conns connections to dsn, kept open, and pings it;
-// setup runs on each new connection.
-// Its connections run statements without goroutines of their own (sqliteConnector).
+// openSQLite opens GORM on a pool of at most conns connections to dsn (openSQLitePool).
 func openSQLite(dsn string, conns int, setup ...string) (*gorm.DB, error) {
-	sqlDB := sql.OpenDB(newSQLiteConnector(dsn, setup...))
+	sqlDB, err := openSQLitePool(dsn, conns, setup...)
+	if err != nil {
+		return nil, err
+	}
 	db, err := gorm.Open(sqlite.New(sqlite.Config{Conn: sqlDB}), gormConfig())
 	if err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
 	}
+	return db, nil
+}
+
+// openSQLitePool opens a pool of at most conns connections to dsn, kept open, and pings
+// it; setup runs on each new connection. Its connections run statements without
+// goroutines of their own (sqliteConnector).
+func openSQLitePool(dsn string, conns int, setup ...string) (*sql.DB, error) {
+	sqlDB := sql.OpenDB(newSQLiteConnector(dsn, setup...))
 	sqlDB.SetMaxOpenConns(conns)
 	sqlDB.SetMaxIdleConns(conns)
 	sqlDB.SetConnMaxLifetime(0)
@@ -264,7 +273,7 @@ func openSQLite(dsn string, conns int, setup ...string) (*gorm.DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("gormstore: open sqlite: %w", err)
 	}
-	return db, nil
+	return sqlDB, nil
 }
 
 // closeGorm closes db's pool; nil does nothing.
