@@ -105,9 +105,18 @@ func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature strin
 }
 
 // RotateRefreshToken implements fosite's TokenRevocationStorage, with the grace window
-// for refresh token grant requests when configured.
+// for refresh token grant requests when configured. In a token response that collects its
+// writes (tokenIssue) the token is rotated with them.
 func (s fositeStore) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
-	if s.grace.Period > 0 && inRefreshGrant(ctx) {
+	graced := s.grace.Period > 0 && inRefreshGrant(ctx)
+	rot := &Rotation{RequestID: requestID, Signature: refreshSignature}
+	if graced {
+		rot.Grace = s.grace
+	}
+	if consume(ctx, "", rot) {
+		return nil
+	}
+	if graced {
 		return noteStorage(ctx, s.Storage.(RefreshTokenGraceStorage).RotateRefreshTokenWithGrace(ctx, requestID, refreshSignature, s.grace))
 	}
 	return noteStorage(ctx, s.Storage.RotateRefreshToken(ctx, requestID, refreshSignature))

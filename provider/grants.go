@@ -282,19 +282,28 @@ func (p *Provider) recordApproval(ctx context.Context, requestID, clientID, subj
 	return gs.RecordGrant(ctx, rec)
 }
 
-// recordGrantUse records a code exchange or refresh of ar's grant: last used now, and the
-// expiry of the tokens just issued. A failure is logged, never the client's problem.
+// recordGrantUse records a token response's use of ar's grant (grantUse). A failure is
+// logged, never the client's problem.
 func (p *Provider) recordGrantUse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) {
-	gs, ok := p.store.(GrantStore)
-	if !ok || ar.GetSession() == nil || ar.GetSession().GetSubject() == "" {
+	use := p.grantUse(ar, resp)
+	if use == nil {
 		return
+	}
+	if err := p.store.(GrantStore).TouchGrant(ctx, use.RequestID, use.At, use.ExpiresAt); err != nil {
+		p.log.WarnContext(ctx, "recording grant use", slog.String("error", err.Error()))
+	}
+}
+
+// grantUse is a token response's use of ar's grant: last used now, and the expiry of the
+// tokens just issued; nil when the storage keeps no grants or the grant has no subject.
+func (p *Provider) grantUse(ar fosite.AccessRequester, resp fosite.AccessResponder) *GrantUse {
+	if _, ok := p.store.(GrantStore); !ok || ar.GetSession() == nil || ar.GetSession().GetSubject() == "" {
+		return nil
 	}
 	exp := ar.GetSession().GetExpiresAt(fosite.AccessToken)
 	if resp.GetExtra("refresh_token") != nil {
 		// Zero when refresh tokens never expire (Config.RefreshTokenLifespan < 0).
 		exp = ar.GetSession().GetExpiresAt(fosite.RefreshToken)
 	}
-	if err := gs.TouchGrant(ctx, ar.GetID(), time.Now().UTC(), exp); err != nil {
-		p.log.WarnContext(ctx, "recording grant use", slog.String("error", err.Error()))
-	}
+	return &GrantUse{RequestID: ar.GetID(), At: time.Now().UTC(), ExpiresAt: exp}
 }

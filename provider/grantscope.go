@@ -39,8 +39,8 @@ func withGrantScopes(ctx context.Context, g *grantScopes) context.Context {
 
 // CreateRefreshTokenSession implements fosite's RefreshTokenStorage: the refresh token is
 // stored with the grant's whole scope when the access token issued with it was narrowed
-// (see withGrantScopes). A storage failure is noted for the 503 answer (storagefault.go). The
-// access token issued with it, when its insert waits (pendingAccess), is stored in the same call.
+// (see withGrantScopes). A storage failure is noted for the 503 answer (storagefault.go). In
+// a token response that collects its writes (tokenIssue) the token is stored with them.
 func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
 	if g, ok := ctx.Value(grantScopesKey{}).(*grantScopes); ok && g.scopes != nil {
 		if r, ok := req.(*fosite.Request); ok {
@@ -49,8 +49,8 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 			req = &cp
 		}
 	}
-	if pa, accessReq := pairedAccess(ctx, accessSignature); pa != nil {
-		return noteStorage(ctx, pa.store.CreateTokenSessions(ctx, accessSignature, accessReq, signature, req))
+	if issueRefresh(ctx, signature, accessSignature, req) {
+		return nil
 	}
 	return noteStorage(ctx, s.Storage.CreateRefreshTokenSession(ctx, signature, accessSignature, req))
 }

@@ -161,16 +161,20 @@ func sameSession(a, b fosite.Session) bool {
 	return ok && ok2 && pa == pb
 }
 
-// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; in a token
+// response that collects its writes (tokenIssue) the code is consumed with them.
 func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	if consume(ctx, code, nil) {
+		return nil
+	}
 	return noteStorage(ctx, s.Storage.InvalidateAuthorizeCodeSession(ctx, code))
 }
 
-// CreateAccessTokenSession implements oauth2.AccessTokenStorage. In a token response
-// (issueAndRecordUse) the insert waits for the refresh token's (pendingAccess).
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage; in a token response
+// that collects its writes (tokenIssue) the token is stored with them.
 func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
-	if deferAccess(ctx, signature, req) {
-		return nil // stored with its refresh token, or before the commit (pendingAccess)
+	if issueAccess(ctx, signature, req) {
+		return nil
 	}
 	return noteStorage(ctx, s.Storage.CreateAccessTokenSession(ctx, signature, req))
 }
@@ -256,18 +260,29 @@ func (s fositeStore) DeletePKCERequestSession(ctx context.Context, signature str
 	return noteStorage(ctx, s.Storage.DeletePKCERequestSession(ctx, signature))
 }
 
-// BeginTX implements storage.Transactional.
+// BeginTX implements storage.Transactional; Commit and Rollback end the transaction. In
+// a token response that collects its writes (tokenIssue) the three do nothing: the writes
+// are made at once, atomically, after fosite's handler.
 func (s fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	if collecting(ctx) != nil {
+		return ctx, nil
+	}
 	txCtx, err := s.Storage.BeginTX(ctx)
 	return txCtx, noteStorage(ctx, err)
 }
 
-// Commit implements storage.Transactional.
+// Commit implements storage.Transactional (see BeginTX).
 func (s fositeStore) Commit(ctx context.Context) error {
+	if collecting(ctx) != nil {
+		return nil
+	}
 	return noteStorage(ctx, s.Storage.Commit(ctx))
 }
 
-// Rollback implements storage.Transactional.
+// Rollback implements storage.Transactional (see BeginTX).
 func (s fositeStore) Rollback(ctx context.Context) error {
+	if collecting(ctx) != nil {
+		return nil
+	}
 	return noteStorage(ctx, s.Storage.Rollback(ctx))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/ory/fosite"
 )
@@ -94,83 +95,166 @@ func (p *Provider) burnCode(ctx context.Context, d *codeExchange) error {
 	return noteStorage(ctx, err)
 }
 
-// tokenPairStorage is implemented by storages that store a token response's access token
-// and the refresh token issued with it in one call (storage/gorm: one statement on
-// PostgreSQL, one round trip instead of two).
-type tokenPairStorage interface {
-	CreateTokenSessions(ctx context.Context, accessSignature string, accessReq fosite.Requester, refreshSignature string, refreshReq fosite.Requester) error
+// TokenIssue is what one token response of the code or refresh token grant writes,
+// collected from fosite's handler (issueAndRecordUse) so that a TokenIssueStorage writes
+// it in one call: the code consumed or the refresh token rotated, the tokens issued, and
+// the grant's use.
+type TokenIssue struct {
+	// Code is the signature of the authorization code a code exchange consumes
+	// (InvalidateAuthorizeCodeSession); empty for a refresh.
+	Code string
+	// PKCE is the signature of a code's separate PKCE request, deleted with it (a code
+	// stored by a version that wrote one); usually empty.
+	PKCE string
+	// Rotation is the refresh token a refresh rotates; nil for a code exchange.
+	Rotation *Rotation
+	// AccessSignature and AccessRequest are the access token issued
+	// (CreateAccessTokenSession).
+	AccessSignature string
+	AccessRequest   fosite.Requester
+	// RefreshSignature and RefreshRequest are the refresh token issued with it
+	// (CreateRefreshTokenSession); empty when none is.
+	RefreshSignature string
+	RefreshRequest   fosite.Requester
+	// GrantUse, when not nil, records the grant's use (GrantStore.TouchGrant).
+	GrantUse *GrantUse
 }
 
-type pendingAccessKey struct{}
-
-// pendingAccess is the access token a token response's fosite handler asked to store
-// (fositeStore.CreateAccessTokenSession) while issueAndRecordUse runs it with a
-// tokenPairStorage: its insert waits for the refresh token issued with it, which fosite
-// stores right after (CreateRefreshTokenSession), and both go in one call; without a
-// refresh token it is stored before the transaction commits (flush).
-type pendingAccess struct {
-	store     tokenPairStorage
-	signature string // empty: nothing pending
-	req       fosite.Requester
+// Rotation names the refresh token a refresh rotates (RotateRefreshToken), and the grace
+// window it rotates under (RotateRefreshTokenWithGrace); a zero Grace is strict rotation.
+type Rotation struct {
+	// RequestID is the grant's request ID (fosite's Requester ID).
+	RequestID string
+	// Signature is the presented refresh token's signature.
+	Signature string
+	// Grace is the grace window (Config.RefreshTokenGrace); zero for strict rotation.
+	Grace RefreshTokenGrace
 }
 
-// deferAccess keeps the access token signature for the refresh token that follows, when
-// ctx is a token response's under issueAndRecordUse with nothing pending yet.
-func deferAccess(ctx context.Context, signature string, req fosite.Requester) bool {
-	pa, ok := ctx.Value(pendingAccessKey{}).(*pendingAccess)
-	if !ok || pa.signature != "" {
+// GrantUse is a grant's use by a token response (GrantStore.TouchGrant's arguments).
+type GrantUse struct {
+	// RequestID is the request ID the grant was recorded with.
+	RequestID string
+	// At is when it was used.
+	At time.Time
+	// ExpiresAt is the expiry of the tokens issued; zero when they never expire.
+	ExpiresAt time.Time
+}
+
+// TokenIssueStorage is implemented by storages that write a token response at once
+// (storage/gorm: one statement on PostgreSQL, one round trip instead of six). The
+// provider then collects the writes fosite's code and refresh token handlers make in
+// their transaction, and the grant's use, and calls IssueTokens instead.
+type TokenIssueStorage interface {
+	// IssueTokens writes iss atomically, with the outcomes of the methods it stands for:
+	// a code already used is fosite.ErrInvalidatedAuthorizeCode, a refresh token rotated
+	// by a concurrent request fosite.ErrSerializationFailure, an unknown one
+	// fosite.ErrNotFound, and then nothing is written.
+	IssueTokens(ctx context.Context, iss TokenIssue) error
+}
+
+type tokenIssueKey struct{}
+
+// tokenIssue collects a token response's writes while fosite's handler runs
+// (issueAndRecordUse with a TokenIssueStorage). fosite's code and refresh token handlers
+// (v0.49.0) write nothing else in PopulateTokenEndpointResponse: their BeginTX, Commit
+// and Rollback do nothing while it collects.
+type tokenIssue struct {
+	iss        TokenIssue
+	collecting bool
+}
+
+// collecting returns the token response ctx collects writes for, or nil.
+func collecting(ctx context.Context) *tokenIssue {
+	ti, _ := ctx.Value(tokenIssueKey{}).(*tokenIssue)
+	if ti == nil || !ti.collecting {
+		return nil
+	}
+	return ti
+}
+
+// consume records the code or refresh token ctx's token response consumes; false when
+// ctx collects nothing, or already consumes one.
+func consume(ctx context.Context, code string, rot *Rotation) bool {
+	ti := collecting(ctx)
+	if ti == nil || ti.iss.Code != "" || ti.iss.Rotation != nil {
 		return false
 	}
-	pa.signature, pa.req = signature, req
+	ti.iss.Code, ti.iss.Rotation = code, rot
 	return true
 }
 
-// pairedAccess takes the pending access token issued with a refresh token (accessSignature),
-// if any: the refresh token's insert then stores both (tokenPairStorage).
-func pairedAccess(ctx context.Context, accessSignature string) (*pendingAccess, fosite.Requester) {
-	pa, ok := ctx.Value(pendingAccessKey{}).(*pendingAccess)
-	if !ok || pa.signature == "" || pa.signature != accessSignature {
-		return nil, nil
+// issueAccess records the access token ctx's token response issues.
+func issueAccess(ctx context.Context, signature string, req fosite.Requester) bool {
+	ti := collecting(ctx)
+	if ti == nil || ti.iss.AccessSignature != "" {
+		return false
 	}
-	req := pa.req
-	pa.signature, pa.req = "", nil
-	return pa, req
+	ti.iss.AccessSignature, ti.iss.AccessRequest = signature, req
+	return true
 }
 
-// flush stores the pending access token, if any, with ctx (its transaction).
-func (pa *pendingAccess) flush(ctx context.Context, store Storage) error {
-	if pa == nil || pa.signature == "" {
-		return nil
+// issueRefresh records the refresh token ctx's token response issues with its access
+// token (accessSignature).
+func issueRefresh(ctx context.Context, signature, accessSignature string, req fosite.Requester) bool {
+	ti := collecting(ctx)
+	if ti == nil || ti.iss.RefreshSignature != "" || ti.iss.AccessSignature != accessSignature {
+		return false
 	}
-	sig, req := pa.signature, pa.req
-	pa.signature, pa.req = "", nil
-	return noteStorage(ctx, store.CreateAccessTokenSession(ctx, sig, req))
+	ti.iss.RefreshSignature, ti.iss.RefreshRequest = signature, req
+	return true
 }
 
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
-// exchange or refresh token rotation, and records the grant's use (recordGrantUse) in
-// the one transaction fosite's handler would have begun itself (storage.Transactional's
-// BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
-// two. A code exchange's PKCE request is deleted in it too (codeExchange), and the access
-// and refresh tokens are stored in one call where the storage can (pendingAccess).
+// exchange or refresh token rotation, and records the grant's use (grantUse) with the
+// tokens. With a TokenIssueStorage the handler's writes are collected (tokenIssue) and
+// written in one IssueTokens call; otherwise they run in the one transaction fosite's
+// handler would have begun itself (storage.Transactional's BeginTX, which fosite's
+// nested BeginTX joins): one commit per token request instead of two. A code exchange's
+// PKCE request is deleted with them (codeExchange).
 func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, populate func(ctx context.Context) error) error {
-	var pa *pendingAccess
-	if ps, ok := p.store.(tokenPairStorage); ok {
-		pa = &pendingAccess{store: ps}
-		ctx = context.WithValue(ctx, pendingAccessKey{}, pa)
+	d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
+	is, ok := p.store.(TokenIssueStorage)
+	if !ok {
+		return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
+			if err := populate(ctx); err != nil {
+				return err
+			}
+			if err := p.deletePKCE(ctx, d); err != nil {
+				return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+			p.recordGrantUse(ctx, r, resp)
+			return nil
+		})
 	}
-	return p.inTx(ctx, p.store.BeginTX, func(ctx context.Context) error {
-		if err := populate(ctx); err != nil {
-			return err
-		}
-		if err := pa.flush(ctx, p.store); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
-		d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
-		if err := p.deletePKCE(ctx, d); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
-		p.recordGrantUse(ctx, r, resp)
+	ti := &tokenIssue{collecting: true}
+	err := populate(context.WithValue(ctx, tokenIssueKey{}, ti))
+	ti.collecting = false
+	if err != nil {
+		return err
+	}
+	iss := ti.iss
+	if iss.AccessSignature == "" || (iss.Code == "" && iss.Rotation == nil) {
+		return fosite.ErrServerError.WithDebug("the grant handler issued no token")
+	}
+	if d != nil && d.signature != "" && !d.fromCode {
+		iss.PKCE = d.signature
+	}
+	iss.GrantUse = p.grantUse(r, resp)
+	err = noteStorage(ctx, is.IssueTokens(ctx, iss))
+	switch {
+	case err == nil:
 		return nil
-	})
+	case iss.Rotation == nil:
+		// As fosite's code handler answers a failed write.
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	case errors.Is(err, fosite.ErrSerializationFailure):
+		// As fosite's refresh handler answers a failed write (handleRefreshTokenEndpointStorageError).
+		return fosite.ErrInvalidRequest.WithWrap(err).WithDebug(err.Error()).
+			WithHint("Failed to refresh token because of multiple concurrent requests using the same token. Please retry the request.")
+	case errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInactiveToken):
+		return fosite.ErrInvalidRequest.WithWrap(err).WithDebug(err.Error()).WithHint("Failed to refresh token. Please retry the request.")
+	default:
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
 }

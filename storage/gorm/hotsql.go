@@ -34,24 +34,39 @@ const clientColumns = "id, secret_hash, secret_expires_at, public, token_endpoin
 	"tos_uri, software_id, software_version, source, registration_access_token_hash, created_at, updated_at, last_used_at, " +
 	"jwks, token_endpoint_auth_signing_alg, jwks_uri"
 
+// rotateSQL is a refresh token's conditional deactivation, recording its first use.
+const rotateSQL = "UPDATE " + tableRefresh + " SET active = ?, first_used_at = COALESCE(first_used_at, ?), " +
+	"used_count = used_count + 1 WHERE signature = ? AND request_id = ? AND active = ?"
+
+// touchGrantSQL records a grant's use and its tokens' expiry (TouchGrant); the grant
+// expires with its tokens unless its remembered consent outlives them.
+const touchGrantSQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_expires_at = ?, " +
+	"expires_at = CASE WHEN consent_expires_at IS NOT NULL AND consent_expires_at > ? THEN consent_expires_at ELSE ? END " +
+	"WHERE id = (SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
+
+// touchGrantNoExpirySQL is touchGrantSQL for tokens that never expire.
+const touchGrantNoExpirySQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL " +
+	"WHERE id = (SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
+
 // hotStatements holds the hot-path SQL, rendered once for the Store's dialect.
 type hotStatements struct {
 	getSession         map[string]string // by table; the refresh table's includes refreshExtraColumns
 	insertSession      map[string]string // by table; the refresh table's includes access_signature
 	deleteSession      map[string]string // by table
 	getClient          string
-	insertClient       string // a new client; nothing when the ID is taken
-	touchClient        string // a client's last use, at most once a minute
-	invalidate         string // a code's conditional deactivation
-	rotate             string // a refresh token's conditional deactivation
-	deactivate         string // the grant's other active refresh tokens
-	deleteAccess       string // the grant's access tokens
-	revokeRest         string // PostgreSQL: deactivate and deleteAccess in one statement (empty elsewhere)
-	rotateIssued       string // PostgreSQL: rotate and deleteIssued in one statement, counting rotate's rows (empty elsewhere)
-	insertTokenPair    string // PostgreSQL: an access token's and its refresh token's inserts in one statement (empty elsewhere)
-	deleteIssued       string // the access token issued with a refresh token (grace window)
-	touchGrant         string // a grant's last use and token expiry, on every code exchange and refresh
-	touchGrantNoExpiry string // the same when its tokens never expire
+	insertClient       string                // a new client; nothing when the ID is taken
+	touchClient        string                // a client's last use, at most once a minute
+	invalidate         string                // a code's conditional deactivation
+	rotate             string                // a refresh token's conditional deactivation
+	deactivate         string                // the grant's other active refresh tokens
+	deleteAccess       string                // the grant's access tokens
+	revokeRest         string                // PostgreSQL: deactivate and deleteAccess in one statement (empty elsewhere)
+	rotateIssued       string                // PostgreSQL: rotate and deleteIssued in one statement, counting rotate's rows (empty elsewhere)
+	insertTokenPair    string                // PostgreSQL: an access token's and its refresh token's inserts in one statement (empty elsewhere)
+	deleteIssued       string                // the access token issued with a refresh token (grace window)
+	touchGrant         string                // a grant's last use and token expiry, on every code exchange and refresh
+	touchGrantNoExpiry string                // the same when its tokens never expire
+	issue              map[issueShape]string // PostgreSQL: a token response in one statement (IssueTokens; nil elsewhere)
 	grants             grantStatements
 }
 
@@ -63,19 +78,15 @@ func newHotStatements(d dialect) *hotStatements {
 		getClient:     rebind(d, "SELECT "+clientColumns+" FROM "+tableClients+" WHERE id = ?"),
 		insertClient: rebind(d, "INSERT INTO "+tableClients+" ("+clientColumns+") VALUES ("+
 			placeholders(strings.Count(clientColumns, ",")+1)+") ON CONFLICT (id) DO NOTHING"),
-		touchClient: rebind(d, "UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"),
-		invalidate:  rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
-		rotate: rebind(d, "UPDATE "+tableRefresh+" SET active = ?, first_used_at = COALESCE(first_used_at, ?), "+
-			"used_count = used_count + 1 WHERE signature = ? AND request_id = ? AND active = ?"),
-		deactivate:   rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
-		deleteAccess: rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
-		deleteIssued: rebind(d, "DELETE FROM "+tableAccess+" WHERE signature = (SELECT access_signature FROM "+tableRefresh+" WHERE signature = ?)"),
-		touchGrant: rebind(d, "UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = ?, "+
-			"expires_at = CASE WHEN consent_expires_at IS NOT NULL AND consent_expires_at > ? THEN consent_expires_at ELSE ? END "+
-			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
-		touchGrantNoExpiry: rebind(d, "UPDATE "+tableGrants+" SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL "+
-			"WHERE id = (SELECT grant_id FROM "+tableGrantRequests+" WHERE request_id = ?)"),
-		grants: newGrantStatements(d),
+		touchClient:        rebind(d, "UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"),
+		invalidate:         rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
+		rotate:             rebind(d, rotateSQL),
+		deactivate:         rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
+		deleteAccess:       rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
+		deleteIssued:       rebind(d, "DELETE FROM "+tableAccess+" WHERE signature = (SELECT access_signature FROM "+tableRefresh+" WHERE signature = ?)"),
+		touchGrant:         rebind(d, touchGrantSQL),
+		touchGrantNoExpiry: rebind(d, touchGrantNoExpirySQL),
+		grants:             newGrantStatements(d),
 	}
 	if d == dialectPostgres {
 		// A strict rotation's two follow-up writes in one round trip: a data-modifying CTE
@@ -89,6 +100,7 @@ func newHotStatements(d dialect) *hotStatements {
 			tableAccess + " WHERE signature IN (SELECT access_signature FROM rotated)) SELECT count(*) FROM rotated"
 		// A token response's two inserts in one round trip; the refresh row's
 		// access_signature is the last argument.
+		h.issue = issueStatements()
 		h.insertTokenPair = rebind(d, "WITH access AS (INSERT INTO "+tableAccess+" ("+sessionColumns+") VALUES ("+
 			placeholders(9)+")) INSERT INTO "+tableRefresh+" ("+sessionColumns+", access_signature) VALUES ("+placeholders(10)+")")
 	}
@@ -113,6 +125,9 @@ func (h *hotStatements) all() []string {
 		h.touchGrant, h.touchGrantNoExpiry)
 	if h.revokeRest != "" {
 		qs = append(qs, h.revokeRest, h.rotateIssued, h.insertTokenPair)
+	}
+	for _, q := range h.issue {
+		qs = append(qs, q)
 	}
 	qs = append(qs, h.grants.all()...)
 	for _, m := range []map[string]string{h.insertSession, h.deleteSession} {

@@ -1,0 +1,220 @@
+package gormstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+)
+
+// IssueTokens implements provider.TokenIssueStorage: a token response's writes (the code
+// consumed or the refresh token rotated, the tokens issued, the grant's use) at once and
+// atomically, in ctx's transaction when it carries one, with the outcomes of the methods
+// they stand for (InvalidateAuthorizeCodeSession, RotateRefreshToken or
+// RotateRefreshTokenWithGrace, CreateTokenSessions, DeletePKCERequestSession, TouchGrant).
+//
+// On PostgreSQL, outside a transaction, they are one statement (issueStatement): one
+// round trip where BEGIN, the consumption, the inserts, the grant's update and COMMIT took
+// five. When the code or token is not consumable as it stands (used, rotated, unknown, or
+// a reuse within the grace window) that statement changes nothing, and the methods run one
+// by one in a transaction, which classifies it.
+func (s *Store) IssueTokens(ctx context.Context, iss provider.TokenIssue) error {
+	if iss.AccessSignature == "" || (iss.Code == "") == (iss.Rotation == nil) {
+		return errors.New("gormstore: issue tokens: want an access token and one code or refresh token consumed")
+	}
+	if iss.Rotation != nil {
+		defer s.tokensChanged(ctx) // access tokens of the grant are deleted
+	}
+	if iss.PKCE == "" && openTx(ctx) == nil {
+		done, err := s.issueInOneStatement(ctx, iss)
+		if done || err != nil {
+			return err
+		}
+	}
+	return s.issueOneByOne(ctx, iss)
+}
+
+// issueOneByOne is IssueTokens as the methods it stands for, in one transaction.
+func (s *Store) issueOneByOne(ctx context.Context, iss provider.TokenIssue) (err error) {
+	ctx, err = s.BeginTX(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			if rerr := s.Rollback(ctx); rerr != nil {
+				s.log.WarnContext(ctx, "rollback failed", "error", rerr)
+			}
+		}
+	}()
+	switch rot := iss.Rotation; {
+	case rot == nil:
+		err = s.InvalidateAuthorizeCodeSession(ctx, iss.Code)
+	case rot.Grace.Period > 0:
+		err = s.RotateRefreshTokenWithGrace(ctx, rot.RequestID, rot.Signature, rot.Grace)
+	default:
+		err = s.RotateRefreshToken(ctx, rot.RequestID, rot.Signature)
+	}
+	if err != nil {
+		return err
+	}
+	if iss.RefreshSignature != "" {
+		err = s.CreateTokenSessions(ctx, iss.AccessSignature, iss.AccessRequest, iss.RefreshSignature, iss.RefreshRequest)
+	} else {
+		err = s.CreateAccessTokenSession(ctx, iss.AccessSignature, iss.AccessRequest)
+	}
+	if err != nil {
+		return err
+	}
+	if iss.PKCE != "" {
+		if err = s.DeletePKCERequestSession(ctx, iss.PKCE); err != nil {
+			return err
+		}
+	}
+	if use := iss.GrantUse; use != nil {
+		if err = s.TouchGrant(ctx, use.RequestID, use.At, use.ExpiresAt); err != nil {
+			return err
+		}
+	}
+	return s.Commit(ctx)
+}
+
+// issueInOneStatement runs IssueTokens' writes as one PostgreSQL statement, done when the
+// code or refresh token was consumed (everything is then written); when it was not,
+// nothing is. Elsewhere it does nothing and is not done.
+func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue) (done bool, err error) {
+	shape := issueShape{consume: consumeCode, refresh: iss.RefreshSignature != ""}
+	if rot := iss.Rotation; rot != nil {
+		shape.consume = consumeStrict
+		if rot.Grace.Period > 0 {
+			shape.consume = consumeGrace
+		}
+	}
+	if use := iss.GrantUse; use != nil {
+		shape.touch = touchExpiry
+		if use.ExpiresAt.IsZero() {
+			shape.touch = touchNoExpiry
+		}
+	}
+	q, ok := s.hot.issue[shape]
+	if !ok {
+		return false, nil // not PostgreSQL
+	}
+	// The arguments, in the order of issueStatements' placeholders.
+	now := dbTime(s.now())
+	var args []any
+	switch rot := iss.Rotation; shape.consume {
+	case consumeCode:
+		args = append(args, false, hashKey(iss.Code), true)
+	case consumeGrace:
+		args = append(args, false, now, hashKey(rot.Signature), rot.RequestID, true)
+	case consumeStrict:
+		key := hashKey(rot.Signature)
+		args = append(args, false, now, key, rot.RequestID, true, false, rot.RequestID, true, key, rot.RequestID)
+	}
+	access, err := s.newSessionRow(tableAccess, iss.AccessSignature, iss.AccessRequest, fosite.AccessToken)
+	if err != nil {
+		return false, err
+	}
+	args = append(args, access.values()...)
+	if shape.refresh {
+		refresh, err := s.newSessionRow(tableRefresh, iss.RefreshSignature, iss.RefreshRequest, fosite.RefreshToken)
+		if err != nil {
+			return false, err
+		}
+		args = append(append(args, refresh.values()...), access.Signature)
+	}
+	switch use := iss.GrantUse; shape.touch {
+	case touchNoExpiry:
+		args = append(args, dbTime(use.At), use.RequestID)
+	case touchExpiry:
+		var exp any = dbTime(use.ExpiresAt) // boxed once for its three uses
+		args = append(args, dbTime(use.At), exp, exp, exp, use.RequestID)
+	}
+	var n int64
+	err = s.queryRow(ctx, s.db.Statement.ConnPool, q, args, &n)
+	if isForeignKeyViolation(err) {
+		s.forgetClient(ctx, access.ClientID) // the client is gone (see insertSession)
+	}
+	if err != nil {
+		return false, err // mapped
+	}
+	return n == 1, nil
+}
+
+// issueShape selects one of PostgreSQL's one-statement token responses (hotStatements.issue).
+type issueShape struct {
+	consume issueConsume
+	refresh bool // a refresh token is issued with the access token
+	touch   grantTouch
+}
+
+// issueConsume is what a token response consumes.
+type issueConsume int
+
+const (
+	consumeCode   issueConsume = iota // an authorization code
+	consumeStrict                     // a refresh token, strict rotation (RotateRefreshToken)
+	consumeGrace                      // a refresh token, first use under the grace window
+)
+
+// grantTouch is how a token response records its grant's use.
+type grantTouch int
+
+const (
+	touchNone     grantTouch = iota
+	touchExpiry              // TouchGrant with an expiry
+	touchNoExpiry            // TouchGrant of tokens that never expire
+)
+
+// issueStatements renders PostgreSQL's one-statement token responses, one per shape: a
+// data-modifying CTE whose first part consumes the code or refresh token (the
+// conditional write of InvalidateAuthorizeCodeSession or rotate) and whose other parts
+// run only when it did (EXISTS (SELECT 1 FROM consumed)): the deletes that go with a
+// rotation, the inserts of CreateTokenSessions and the grant's update of TouchGrant. It
+// returns the number of rows consumed. Every part sees the statement's snapshot, so the
+// deletes never see the rows it inserts; run outside a transaction, the statement is one
+// under READ COMMITTED, where a concurrent consumer of the same row waits for this one
+// and then finds it consumed (0 rows) instead of failing to serialize.
+func issueStatements() map[issueShape]string {
+	const ifConsumed = " WHERE EXISTS (SELECT 1 FROM consumed)"
+	out := map[issueShape]string{}
+	for _, consume := range []issueConsume{consumeCode, consumeStrict, consumeGrace} {
+		for _, refresh := range []bool{false, true} {
+			for _, touch := range []grantTouch{touchNone, touchExpiry, touchNoExpiry} {
+				q := "WITH "
+				switch consume {
+				case consumeCode:
+					q += "consumed AS (UPDATE " + tableCodes + " SET active = ? WHERE signature = ? AND active = ? RETURNING 1)"
+				case consumeStrict:
+					// The grant's other active refresh tokens and its access tokens, as
+					// RotateRefreshToken; the presented row is updated by consumed only (a
+					// row updated twice in one statement is an error).
+					q += "consumed AS (" + rotateSQL + " RETURNING 1), " +
+						"others AS (UPDATE " + tableRefresh + " SET active = ? WHERE request_id = ? AND active = ? AND signature <> ? " +
+						"AND EXISTS (SELECT 1 FROM consumed)), " +
+						"revoked AS (DELETE FROM " + tableAccess + " WHERE request_id = ? AND EXISTS (SELECT 1 FROM consumed))"
+				case consumeGrace:
+					q += "consumed AS (" + rotateSQL + " RETURNING access_signature), " +
+						"issued AS (DELETE FROM " + tableAccess + " WHERE signature IN (SELECT access_signature FROM consumed))"
+				}
+				q += ", access AS (INSERT INTO " + tableAccess + " (" + sessionColumns + ") SELECT " + placeholders(9) + ifConsumed + ")"
+				if refresh {
+					q += ", refresh AS (INSERT INTO " + tableRefresh + " (" + sessionColumns + ", access_signature) SELECT " +
+						placeholders(10) + ifConsumed + ")"
+				}
+				switch touch {
+				case touchExpiry:
+					q += ", touched AS (" + touchGrantSQL + " AND EXISTS (SELECT 1 FROM consumed))"
+				case touchNoExpiry:
+					q += ", touched AS (" + touchGrantNoExpirySQL + " AND EXISTS (SELECT 1 FROM consumed))"
+				}
+				q += " SELECT count(*) FROM consumed"
+				out[issueShape{consume: consume, refresh: refresh, touch: touch}] = rebind(dialectPostgres, q)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,303 @@
+package gormstore_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-mcp/fosite-mcp/provider"
+	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
+	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
+)
+
+// issueFixture is a client with a recorded grant (request ID "grant") whose use
+// IssueTokens records.
+type issueFixture struct {
+	s      *gormstore.Store
+	client *provider.Client
+	at     time.Time // when the grant was recorded
+}
+
+func newIssueFixture(t *testing.T, s *gormstore.Store) *issueFixture {
+	t.Helper()
+	f := &issueFixture{s: s, client: mustCreateClient(t, s, randomString(t, "client-")), at: time.Now().UTC().Add(-time.Hour).Truncate(time.Second)}
+	must(t, s.RecordGrant(ctx(t), provider.GrantRecord{
+		RequestID: "grant", Subject: "alice", ClientID: f.client.ID, Resources: []string{"https://mcp.example/"},
+		Scopes: []string{"read"}, At: f.at, ExpiresAt: f.at.Add(time.Hour),
+	}))
+	return f
+}
+
+// issue is a token response of the fixture's grant issuing access token at and refresh
+// token rt (none when empty), recording the grant's use.
+func (f *issueFixture) issue(at, rt string) provider.TokenIssue {
+	iss := provider.TokenIssue{
+		AccessSignature: at, AccessRequest: newRequest(f.client, "grant", at),
+		GrantUse: &provider.GrantUse{RequestID: "grant", At: time.Now().UTC(), ExpiresAt: time.Now().UTC().Add(24 * time.Hour)},
+	}
+	if rt != "" {
+		iss.RefreshSignature, iss.RefreshRequest = rt, newRequest(f.client, "grant", rt)
+	}
+	return iss
+}
+
+// active reports whether the access or refresh token under sig is stored and active.
+func (f *issueFixture) active(t *testing.T, refresh bool, sig string) bool {
+	t.Helper()
+	var err error
+	if refresh {
+		_, err = f.s.GetRefreshTokenSession(ctx(t), sig, nil)
+	} else {
+		_, err = f.s.GetAccessTokenSession(ctx(t), sig, nil)
+	}
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, fosite.ErrNotFound), errors.Is(err, fosite.ErrInactiveToken):
+		return false
+	default:
+		t.Fatalf("reading %s: %v", sig, err)
+		return false
+	}
+}
+
+// lastUsed returns the grant's LastUsedAt.
+func (f *issueFixture) lastUsed(t *testing.T) time.Time {
+	t.Helper()
+	g, err := f.s.GetGrant(ctx(t), "alice", f.client.ID, []string{"https://mcp.example/"})
+	must(t, err)
+	return g.LastUsedAt
+}
+
+// TestIssueTokens_CodeExchange (RFC 6749 §4.1.2, single use): a code exchange's writes
+// consume the code, store both tokens and record the grant's use; the code again is
+// fosite.ErrInvalidatedAuthorizeCode and an unknown code fosite.ErrNotFound, and neither
+// writes anything.
+func TestIssueTokens_CodeExchange(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c, f := ctx(t), newIssueFixture(t, s)
+		must(t, s.CreateAuthorizeCodeSession(c, "code-1", newRequest(f.client, "grant", "code")))
+		iss := f.issue("at-1", "rt-1")
+		iss.Code = "code-1"
+		must(t, s.IssueTokens(c, iss))
+		if !f.active(t, false, "at-1") || !f.active(t, true, "rt-1") {
+			t.Error("the tokens of the exchange are not stored")
+		}
+		if _, err := s.GetAuthorizeCodeSession(c, "code-1", nil); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			t.Errorf("the code after the exchange: %v; want ErrInvalidatedAuthorizeCode", err)
+		}
+		if !f.lastUsed(t).After(f.at) {
+			t.Errorf("the grant's use was not recorded: last used %v", f.lastUsed(t))
+		}
+
+		again := f.issue("at-2", "rt-2")
+		again.Code = "code-1"
+		if err := s.IssueTokens(c, again); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
+			t.Errorf("the code again: %v; want ErrInvalidatedAuthorizeCode", err)
+		}
+		unknown := f.issue("at-3", "")
+		unknown.Code = "no-such-code"
+		if err := s.IssueTokens(c, unknown); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("an unknown code: %v; want ErrNotFound", err)
+		}
+		for _, sig := range []string{"at-2", "at-3"} {
+			if f.active(t, false, sig) {
+				t.Errorf("access token %s stored by a failed exchange", sig)
+			}
+		}
+		if f.active(t, true, "rt-2") {
+			t.Error("refresh token stored by a failed exchange")
+		}
+	})
+}
+
+// TestIssueTokens_StrictRotation (OAuth 2.1 §4.3.1): a refresh's writes deactivate the
+// presented token and the grant's other active refresh tokens, delete the grant's access
+// tokens and store the new pair; the rotated token again is
+// fosite.ErrSerializationFailure, an unknown one fosite.ErrNotFound, and neither writes.
+func TestIssueTokens_StrictRotation(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c, f := ctx(t), newIssueFixture(t, s)
+		must(t, s.CreateTokenSessions(c, "at-1", newRequest(f.client, "grant", "a"), "rt-1", newRequest(f.client, "grant", "r")))
+		must(t, s.CreateTokenSessions(c, "at-x", newRequest(f.client, "grant", "a"), "rt-x", newRequest(f.client, "grant", "r")))
+		must(t, s.CreateTokenSessions(c, "at-other", newRequest(f.client, "other", "a"), "rt-other", newRequest(f.client, "other", "r")))
+		iss := f.issue("at-2", "rt-2")
+		iss.Rotation = &provider.Rotation{RequestID: "grant", Signature: "rt-1"}
+		must(t, s.IssueTokens(c, iss))
+		for sig, want := range map[string]bool{"rt-1": false, "rt-x": false, "rt-2": true, "rt-other": true} {
+			if got := f.active(t, true, sig); got != want {
+				t.Errorf("refresh token %s active = %v; want %v", sig, got, want)
+			}
+		}
+		for sig, want := range map[string]bool{"at-1": false, "at-x": false, "at-2": true, "at-other": true} {
+			if got := f.active(t, false, sig); got != want {
+				t.Errorf("access token %s active = %v; want %v", sig, got, want)
+			}
+		}
+		if !f.lastUsed(t).After(f.at) {
+			t.Errorf("the grant's use was not recorded: last used %v", f.lastUsed(t))
+		}
+
+		again := f.issue("at-3", "rt-3")
+		again.Rotation = &provider.Rotation{RequestID: "grant", Signature: "rt-1"}
+		if err := s.IssueTokens(c, again); !errors.Is(err, fosite.ErrSerializationFailure) {
+			t.Errorf("the rotated token again: %v; want ErrSerializationFailure", err)
+		}
+		unknown := f.issue("at-4", "rt-4")
+		unknown.Rotation = &provider.Rotation{RequestID: "grant", Signature: "no-such-token"}
+		if err := s.IssueTokens(c, unknown); !errors.Is(err, fosite.ErrNotFound) {
+			t.Errorf("an unknown token: %v; want ErrNotFound", err)
+		}
+		for _, sig := range []string{"rt-3", "rt-4"} {
+			if f.active(t, true, sig) {
+				t.Errorf("refresh token %s stored by a failed refresh", sig)
+			}
+		}
+		if !f.active(t, false, "at-2") {
+			t.Error("a failed refresh deleted the grant's access token")
+		}
+	})
+}
+
+// TestIssueTokens_GraceRotation: under the grace window a first use deletes only the
+// access token issued with the presented token; a reuse within the window (the
+// one-statement path cannot consume it) issues tokens of its own, and past
+// MaxReuses it is fosite.ErrSerializationFailure.
+func TestIssueTokens_GraceRotation(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c, f := ctx(t), newIssueFixture(t, s)
+		must(t, s.CreateTokenSessions(c, "at-1", newRequest(f.client, "grant", "a"), "rt-1", newRequest(f.client, "grant", "r")))
+		must(t, s.CreateAccessTokenSession(c, "at-chain", newRequest(f.client, "grant", "a")))
+		rotation := &provider.Rotation{RequestID: "grant", Signature: "rt-1", Grace: testGrace}
+		for i := range testGrace.MaxReuses + 1 {
+			iss := f.issue(fmt.Sprint("at-new-", i), fmt.Sprint("rt-new-", i))
+			iss.Rotation = rotation
+			must(t, s.IssueTokens(c, iss))
+			if !f.active(t, false, iss.AccessSignature) || !f.active(t, true, iss.RefreshSignature) {
+				t.Errorf("use %d: the new tokens are not stored", i)
+			}
+		}
+		if f.active(t, false, "at-1") || !f.active(t, false, "at-chain") {
+			t.Error("want the access token issued with rt-1 deleted and the other chain's kept")
+		}
+		iss := f.issue("at-late", "rt-late")
+		iss.Rotation = rotation
+		if err := s.IssueTokens(c, iss); !errors.Is(err, fosite.ErrSerializationFailure) {
+			t.Errorf("a use past MaxReuses: %v; want ErrSerializationFailure", err)
+		}
+		if f.active(t, false, "at-late") {
+			t.Error("a use past MaxReuses stored tokens")
+		}
+	})
+}
+
+// TestIssueTokens_ConcurrentUsesOneWinner: of concurrent token responses consuming one
+// code, or one refresh token under strict rotation, exactly one succeeds and stores its
+// tokens; the others fail and store nothing (real concurrency on both databases).
+func TestIssueTokens_ConcurrentUsesOneWinner(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c, f := ctx(t), newIssueFixture(t, s)
+		must(t, s.CreateAuthorizeCodeSession(c, "code-race", newRequest(f.client, "grant", "code")))
+		must(t, s.CreateTokenSessions(c, "at-0", newRequest(f.client, "grant", "a"), "rt-race", newRequest(f.client, "grant", "r")))
+		for _, consume := range []string{"code", "refresh"} {
+			const n = 12
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					iss := f.issue(fmt.Sprintf("at-%s-%d", consume, i), fmt.Sprintf("rt-%s-%d", consume, i))
+					if consume == "code" {
+						iss.Code = "code-race"
+					} else {
+						iss.Rotation = &provider.Rotation{RequestID: "grant", Signature: "rt-race"}
+					}
+					errs[i] = s.IssueTokens(c, iss)
+				})
+			}
+			wg.Wait()
+			wins := 0
+			for i, err := range errs {
+				stored := f.active(t, false, fmt.Sprintf("at-%s-%d", consume, i))
+				switch {
+				case err == nil:
+					wins++
+				case consume == "code" && !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode),
+					consume == "refresh" && !errors.Is(err, fosite.ErrSerializationFailure):
+					t.Errorf("%s %d: %v", consume, i, err)
+				}
+				if stored != (err == nil) {
+					t.Errorf("%s %d: error %v, access token stored %v", consume, i, err, stored)
+				}
+			}
+			if wins != 1 {
+				t.Errorf("%d concurrent uses of one %s: %d succeeded; want 1", n, consume, wins)
+			}
+		}
+	})
+}
+
+// TestIssueTokens_OneStatementOnPostgreSQL: on PostgreSQL every shape of token response
+// the provider writes (a code or a refresh token consumed, with or without a refresh
+// token, with a grant use with or without expiry, or none) is consumed by the one
+// statement, which writes nothing when the code is already used; on SQLite there is no
+// such statement (the group commit already writes a response in one turn).
+func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c, f := ctx(t), newIssueFixture(t, s)
+		postgres := s.Dialect() == "postgres"
+		n := 0
+		for _, consume := range []string{"code", "strict", "grace"} {
+			for _, refresh := range []bool{false, true} {
+				for _, use := range []string{"none", "expiry", "never"} {
+					n++
+					at, rt := fmt.Sprint("at-", n), ""
+					if refresh {
+						rt = fmt.Sprint("rt-", n)
+					}
+					iss := f.issue(at, rt)
+					switch use {
+					case "none":
+						iss.GrantUse = nil
+					case "never":
+						iss.GrantUse.ExpiresAt = time.Time{}
+					}
+					sig := fmt.Sprint("consumed-", n)
+					switch consume {
+					case "code":
+						must(t, s.CreateAuthorizeCodeSession(c, sig, newRequest(f.client, "grant", "code")))
+						iss.Code = sig
+					default:
+						must(t, s.CreateRefreshTokenSession(c, sig, "", newRequest(f.client, "grant", "r")))
+						iss.Rotation = &provider.Rotation{RequestID: "grant", Signature: sig}
+						if consume == "grace" {
+							iss.Rotation.Grace = testGrace
+						}
+					}
+					done, err := gormstore.IssueInOneStatement(s, c, iss)
+					must(t, err)
+					name := fmt.Sprintf("%s, refresh token %v, grant use %s", consume, refresh, use)
+					if done != postgres || f.active(t, false, at) != postgres {
+						t.Errorf("%s: done %v, access token stored %v; want %v", name, done, f.active(t, false, at), postgres)
+					}
+					if refresh && f.active(t, true, rt) != postgres {
+						t.Errorf("%s: refresh token stored %v; want %v", name, !postgres, postgres)
+					}
+				}
+			}
+		}
+		if !postgres {
+			return
+		}
+		used := f.issue("at-used", "rt-used")
+		used.Code = "consumed-1"
+		before := f.lastUsed(t)
+		done, err := gormstore.IssueInOneStatement(s, c, used)
+		if err != nil || done || f.active(t, false, "at-used") || f.active(t, true, "rt-used") || !f.lastUsed(t).Equal(before) {
+			t.Errorf("a used code: done %v, error %v; want nothing written", done, err)
+		}
+	})
+}
