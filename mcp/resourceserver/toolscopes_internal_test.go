@@ -41,6 +41,28 @@ func TestToolCallNames(t *testing.T) {
 	}
 }
 
+// TestMayCallTool: only a body with "tools/call" in some case, or with an escape that may
+// spell it, is parsed for tool names.
+func TestMayCallTool(t *testing.T) {
+	for body, want := range map[string]bool{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}`: false,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`:                                   false,
+		`{"method":"tools/list"}`:                     false,
+		`{"method":"tools/call"}`:                     true,
+		`{"method":"TOOLS/Call"}`:                     true,
+		`[{"method":"ping"},{"method":"tools/cAll"}]`: true,
+		`{"method":"tools\/call"}`:                    true,
+		`{"method":"\u0074ools/call"}`:                true,
+		`{"method":"tools/cal"}`:                      false,
+		`tools/call`:                                  true,
+		``:                                            false,
+	} {
+		if got := mayCallTool([]byte(body)); got != want {
+			t.Errorf("mayCallTool(%s) = %v; want %v", body, got, want)
+		}
+	}
+}
+
 // FuzzToolCallNames: never panics, and never misses a tool that encoding/json (what
 // mcp-go decodes with: case-insensitive, last duplicate wins) would call.
 func FuzzToolCallNames(f *testing.F) {
@@ -48,7 +70,12 @@ func FuzzToolCallNames(f *testing.F) {
 	f.Add([]byte(`[{"method":"tools/call","params":{"name":"a"}}]`))
 	f.Add([]byte(`{"Method":"tools/call","PARAMS":{"Name":"x","name":"y"}}`))
 	f.Add([]byte(`{"method":"tools/call","params":{"name":"\u0064elete"}}`))
+	f.Add([]byte(`{"method":"tools\/call","params":{"name":"delete"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		var any struct{ Method string }
+		if !mayCallTool(body) && json.Unmarshal(body, &any) == nil && strings.EqualFold(any.Method, "tools/call") {
+			t.Fatalf("mayCallTool skips %s, which encoding/json reads as a tools/call", body)
+		}
 		names, err := toolCallNames(body)
 		if err != nil {
 			return // ToolScopes then requires every tool's scopes
