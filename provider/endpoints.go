@@ -80,7 +80,9 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.observeToken(ctx, grantType, ar, nil)
-	p.recordClientUse(ctx, ar.GetClient())
+	if !p.issuesAtOnce(grantType) {
+		p.recordClientUse(ctx, ar.GetClient()) // else recorded with the tokens
+	}
 	if grantType != "authorization_code" && grantType != "refresh_token" {
 		// The code and refresh handlers record it in their own transaction.
 		p.recordGrantUse(ctx, ar, resp)
@@ -133,17 +135,27 @@ type ClientUsageRecorder interface {
 	TouchClient(ctx context.Context, clientID string, at time.Time) error
 }
 
+// recordClientUse records that c obtained a token (clientUse); a failure is logged.
 func (p *Provider) recordClientUse(ctx context.Context, c fosite.Client) {
-	rec, ok := p.store.(ClientUsageRecorder)
-	if !ok {
+	use := p.clientUse(c)
+	if use == nil {
 		return
 	}
-	if pc, ok := c.(*Client); ok && time.Since(pc.LastUsedAt) < time.Minute {
-		return
-	}
-	if err := rec.TouchClient(ctx, c.GetID(), time.Now()); err != nil {
+	if err := p.store.(ClientUsageRecorder).TouchClient(ctx, use.ClientID, use.At); err != nil {
 		p.errorf(ctx, "recording client use", err)
 	}
+}
+
+// clientUse is c's use by a token response, nil when the storage does not record it or
+// c's last recorded use (as read with c) is less than a minute old.
+func (p *Provider) clientUse(c fosite.Client) *ClientUse {
+	if _, ok := p.store.(ClientUsageRecorder); !ok || c == nil {
+		return nil
+	}
+	if pc, ok := c.(*Client); ok && time.Since(pc.LastUsedAt) < time.Minute {
+		return nil
+	}
+	return &ClientUse{ClientID: c.GetID(), At: time.Now()}
 }
 
 // grantTypeSupported reports whether some token endpoint handler handles grantType.

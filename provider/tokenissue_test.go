@@ -62,12 +62,19 @@ func (s *tokenWriteCountingStore) TouchGrant(ctx context.Context, requestID stri
 	return s.Store.TouchGrant(ctx, requestID, at, exp)
 }
 
+// TouchClient counts the write and delegates to the Store.
+func (s *tokenWriteCountingStore) TouchClient(ctx context.Context, id string, at time.Time) error {
+	s.writes.Add(1)
+	return s.Store.TouchClient(ctx, id, at)
+}
+
 // TestTokenEndpoint_WritesEachTokenResponseInOneCall: a code exchange and a refresh
 // (strict rotation and under the grace window) each write their token response in one
 // storage call (IssueTokens: one statement on PostgreSQL instead of a transaction of five
 // round trips), and the tokens work as before: the access token is active, the refresh
-// token rotates, the grant records its use, and a client credentials grant (no code or
-// refresh token consumed) still stores its access token on its own.
+// token rotates, the grant and the client record their use, and a client credentials
+// grant (no code or refresh token consumed) still stores its access token and records
+// its client's use on its own.
 func TestTokenEndpoint_WritesEachTokenResponseInOneCall(t *testing.T) {
 	for _, grace := range []time.Duration{0, time.Minute} {
 		var cs *tokenWriteCountingStore
@@ -93,6 +100,9 @@ func TestTokenEndpoint_WritesEachTokenResponseInOneCall(t *testing.T) {
 				if resp, tok3 := e.refresh(tok2.RefreshToken, nil); resp.StatusCode != http.StatusOK || tok3.AccessToken == "" {
 					t.Errorf("the rotated refresh token's successor: %d %+v", resp.StatusCode, tok3)
 				}
+				if c, err := e.store.GetClient(t.Context(), e.public.ID); err != nil || c.(*provider.Client).LastUsedAt.IsZero() {
+					t.Errorf("the client's use was not recorded: %v", err)
+				}
 				grants, _, err := e.store.ListGrants(t.Context(), provider.GrantFilter{Subject: testSubject}, "", 10)
 				if err != nil || len(grants) != 1 || !grants[0].LastUsedAt.After(grants[0].FirstGrantedAt) {
 					t.Errorf("grants after the token responses: %+v, %v; want one, used", grants, err)
@@ -106,8 +116,8 @@ func TestTokenEndpoint_WritesEachTokenResponseInOneCall(t *testing.T) {
 				if in := e.introspect(cc.AccessToken); !in.Active {
 					t.Errorf("the client credentials access token is not active: %+v", in)
 				}
-				if i, w := cs.issues.Load(), cs.writes.Load(); i != 3 || w != 1 {
-					t.Errorf("after a client credentials grant: %d IssueTokens calls and %d other writes; want 3, 1", i, w)
+				if i, w := cs.issues.Load(), cs.writes.Load(); i != 3 || w != 2 {
+					t.Errorf("after a client credentials grant: %d IssueTokens calls and %d other writes; want 3, 2 (its token and its client's use)", i, w)
 				}
 			}, func(e *env, cfg *provider.Config) {
 				cs = &tokenWriteCountingStore{Store: e.store}

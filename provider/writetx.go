@@ -118,6 +118,18 @@ type TokenIssue struct {
 	RefreshRequest   fosite.Requester
 	// GrantUse, when not nil, records the grant's use (GrantStore.TouchGrant).
 	GrantUse *GrantUse
+	// ClientUse, when not nil, records the client's use (ClientUsageRecorder.TouchClient);
+	// the provider asks at most about once a minute per client.
+	ClientUse *ClientUse
+}
+
+// ClientUse is a token response's use of its client (ClientUsageRecorder.TouchClient's
+// arguments).
+type ClientUse struct {
+	// ClientID is the client that obtained the tokens.
+	ClientID string
+	// At is when it obtained them.
+	At time.Time
 }
 
 // Rotation names the refresh token a refresh rotates (RotateRefreshToken), and the grace
@@ -205,10 +217,17 @@ func issueRefresh(ctx context.Context, signature, accessSignature string, req fo
 	return true
 }
 
+// issuesAtOnce reports whether the token responses of grantType are written in one
+// IssueTokens call (issueAndRecordUse), which also records the client's use.
+func (p *Provider) issuesAtOnce(grantType string) bool {
+	_, ok := p.store.(TokenIssueStorage)
+	return ok && (grantType == "authorization_code" || grantType == "refresh_token")
+}
+
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
 // exchange or refresh token rotation, and records the grant's use (grantUse) with the
 // tokens. With a TokenIssueStorage the handler's writes are collected (tokenIssue) and
-// written in one IssueTokens call; otherwise they run in the one transaction fosite's
+// written in one IssueTokens call, with the client's use (clientUse); otherwise they run in the one transaction fosite's
 // handler would have begun itself (storage.Transactional's BeginTX, which fosite's
 // nested BeginTX joins): one commit per token request instead of two. A code exchange's
 // PKCE request is deleted with them (codeExchange).
@@ -241,6 +260,7 @@ func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequest
 		iss.PKCE = d.signature
 	}
 	iss.GrantUse = p.grantUse(r, resp)
+	iss.ClientUse = p.clientUse(r.GetClient())
 	err = noteStorage(ctx, is.IssueTokens(ctx, iss))
 	switch {
 	case err == nil:

@@ -48,6 +48,9 @@ const touchGrantSQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_ex
 const touchGrantNoExpirySQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL " +
 	"WHERE id = (SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
 
+// touchClientSQL records a client's use, at most once a minute (TouchClient).
+const touchClientSQL = "UPDATE " + tableClients + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
+
 // hotStatements holds the hot-path SQL, rendered once for the Store's dialect.
 type hotStatements struct {
 	getSession         map[string]string // by table; the refresh table's includes refreshExtraColumns
@@ -78,7 +81,7 @@ func newHotStatements(d dialect) *hotStatements {
 		getClient:     rebind(d, "SELECT "+clientColumns+" FROM "+tableClients+" WHERE id = ?"),
 		insertClient: rebind(d, "INSERT INTO "+tableClients+" ("+clientColumns+") VALUES ("+
 			placeholders(strings.Count(clientColumns, ",")+1)+") ON CONFLICT (id) DO NOTHING"),
-		touchClient:        rebind(d, "UPDATE "+tableClients+" SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"),
+		touchClient:        rebind(d, touchClientSQL),
 		invalidate:         rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
 		rotate:             rebind(d, rotateSQL),
 		deactivate:         rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),

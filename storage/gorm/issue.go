@@ -3,6 +3,7 @@ package gormstore
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -13,11 +14,12 @@ import (
 // consumed or the refresh token rotated, the tokens issued, the grant's use) at once and
 // atomically, in ctx's transaction when it carries one, with the outcomes of the methods
 // they stand for (InvalidateAuthorizeCodeSession, RotateRefreshToken or
-// RotateRefreshTokenWithGrace, CreateTokenSessions, DeletePKCERequestSession, TouchGrant).
+// RotateRefreshTokenWithGrace, CreateTokenSessions, DeletePKCERequestSession, TouchGrant,
+// TouchClient).
 //
 // On PostgreSQL, outside a transaction, they are one statement (issueStatement): one
 // round trip where BEGIN, the consumption, the inserts, the grant's update and COMMIT took
-// five. When the code or token is not consumable as it stands (used, rotated, unknown, or
+// five, and the client's update one more. When the code or token is not consumable as it stands (used, rotated, unknown, or
 // a reuse within the grace window) that statement changes nothing, and the methods run one
 // by one in a transaction, which classifies it.
 func (s *Store) IssueTokens(ctx context.Context, iss provider.TokenIssue) error {
@@ -78,6 +80,11 @@ func (s *Store) issueOneByOne(ctx context.Context, iss provider.TokenIssue) (err
 			return err
 		}
 	}
+	if use := iss.ClientUse; use != nil {
+		if err = s.TouchClient(ctx, use.ClientID, use.At); err != nil {
+			return err
+		}
+	}
 	return s.Commit(ctx)
 }
 
@@ -85,7 +92,7 @@ func (s *Store) issueOneByOne(ctx context.Context, iss provider.TokenIssue) (err
 // code or refresh token was consumed (everything is then written); when it was not,
 // nothing is. Elsewhere it does nothing and is not done.
 func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue) (done bool, err error) {
-	shape := issueShape{consume: consumeCode, refresh: iss.RefreshSignature != ""}
+	shape := issueShape{consume: consumeCode, refresh: iss.RefreshSignature != "", client: iss.ClientUse != nil}
 	if rot := iss.Rotation; rot != nil {
 		shape.consume = consumeStrict
 		if rot.Grace.Period > 0 {
@@ -133,10 +140,17 @@ func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue
 		var exp any = dbTime(use.ExpiresAt) // boxed once for its three uses
 		args = append(args, dbTime(use.At), exp, exp, exp, use.RequestID)
 	}
+	if use := iss.ClientUse; use != nil {
+		at := dbTime(use.At)
+		args = append(args, at, use.ClientID, at.Add(-time.Minute))
+	}
 	var n int64
 	err = s.queryRow(ctx, s.db.Statement.ConnPool, q, args, &n)
 	if isForeignKeyViolation(err) {
 		s.forgetClient(ctx, access.ClientID) // the client is gone (see insertSession)
+	}
+	if use := iss.ClientUse; use != nil && err == nil && n == 1 {
+		s.forgetClient(ctx, use.ClientID) // as TouchClient
 	}
 	if err != nil {
 		return false, err // mapped
@@ -149,6 +163,7 @@ type issueShape struct {
 	consume issueConsume
 	refresh bool // a refresh token is issued with the access token
 	touch   grantTouch
+	client  bool // the client's use is recorded (TouchClient)
 }
 
 // issueConsume is what a token response consumes.
@@ -169,52 +184,61 @@ const (
 	touchNoExpiry            // TouchGrant of tokens that never expire
 )
 
-// issueStatements renders PostgreSQL's one-statement token responses, one per shape: a
-// data-modifying CTE whose first part consumes the code or refresh token (the
+// issueStatements renders PostgreSQL's one-statement token responses, one per shape (36):
+// a data-modifying CTE whose first part consumes the code or refresh token (the
 // conditional write of InvalidateAuthorizeCodeSession or rotate) and whose other parts
 // run only when it did (EXISTS (SELECT 1 FROM consumed)): the deletes that go with a
-// rotation, the inserts of CreateTokenSessions and the grant's update of TouchGrant. It
-// returns the number of rows consumed. Every part sees the statement's snapshot, so the
-// deletes never see the rows it inserts; run outside a transaction, the statement is one
-// under READ COMMITTED, where a concurrent consumer of the same row waits for this one
-// and then finds it consumed (0 rows) instead of failing to serialize.
+// rotation, the inserts of CreateTokenSessions, and the updates of TouchGrant and
+// TouchClient. It returns the number of rows consumed. Every part sees the statement's
+// snapshot, so the deletes never see the rows it inserts; run outside a transaction, the
+// statement is one under READ COMMITTED, where a concurrent consumer of the same row
+// waits for this one and then finds it consumed (0 rows) instead of failing to serialize.
 func issueStatements() map[issueShape]string {
-	const ifConsumed = " WHERE EXISTS (SELECT 1 FROM consumed)"
 	out := map[issueShape]string{}
 	for _, consume := range []issueConsume{consumeCode, consumeStrict, consumeGrace} {
-		for _, refresh := range []bool{false, true} {
-			for _, touch := range []grantTouch{touchNone, touchExpiry, touchNoExpiry} {
-				q := "WITH "
-				switch consume {
-				case consumeCode:
-					q += "consumed AS (UPDATE " + tableCodes + " SET active = ? WHERE signature = ? AND active = ? RETURNING 1)"
-				case consumeStrict:
-					// The grant's other active refresh tokens and its access tokens, as
-					// RotateRefreshToken; the presented row is updated by consumed only (a
-					// row updated twice in one statement is an error).
-					q += "consumed AS (" + rotateSQL + " RETURNING 1), " +
-						"others AS (UPDATE " + tableRefresh + " SET active = ? WHERE request_id = ? AND active = ? AND signature <> ? " +
-						"AND EXISTS (SELECT 1 FROM consumed)), " +
-						"revoked AS (DELETE FROM " + tableAccess + " WHERE request_id = ? AND EXISTS (SELECT 1 FROM consumed))"
-				case consumeGrace:
-					q += "consumed AS (" + rotateSQL + " RETURNING access_signature), " +
-						"issued AS (DELETE FROM " + tableAccess + " WHERE signature IN (SELECT access_signature FROM consumed))"
+		for _, touch := range []grantTouch{touchNone, touchExpiry, touchNoExpiry} {
+			for _, refresh := range []bool{false, true} {
+				for _, client := range []bool{false, true} {
+					sh := issueShape{consume: consume, refresh: refresh, touch: touch, client: client}
+					out[sh] = rebind(dialectPostgres, issueStatement(sh))
 				}
-				q += ", access AS (INSERT INTO " + tableAccess + " (" + sessionColumns + ") SELECT " + placeholders(9) + ifConsumed + ")"
-				if refresh {
-					q += ", refresh AS (INSERT INTO " + tableRefresh + " (" + sessionColumns + ", access_signature) SELECT " +
-						placeholders(10) + ifConsumed + ")"
-				}
-				switch touch {
-				case touchExpiry:
-					q += ", touched AS (" + touchGrantSQL + " AND EXISTS (SELECT 1 FROM consumed))"
-				case touchNoExpiry:
-					q += ", touched AS (" + touchGrantNoExpirySQL + " AND EXISTS (SELECT 1 FROM consumed))"
-				}
-				q += " SELECT count(*) FROM consumed"
-				out[issueShape{consume: consume, refresh: refresh, touch: touch}] = rebind(dialectPostgres, q)
 			}
 		}
 	}
 	return out
+}
+
+// issueStatement is issueStatements' statement for sh, with ? placeholders.
+func issueStatement(sh issueShape) string {
+	const ifConsumed = " EXISTS (SELECT 1 FROM consumed)"
+	q := "WITH "
+	switch sh.consume {
+	case consumeCode:
+		q += "consumed AS (UPDATE " + tableCodes + " SET active = ? WHERE signature = ? AND active = ? RETURNING 1)"
+	case consumeStrict:
+		// The grant's other active refresh tokens and its access tokens, as
+		// RotateRefreshToken; the presented row is updated by consumed only (a row updated
+		// twice in one statement is an error).
+		q += "consumed AS (" + rotateSQL + " RETURNING 1), " +
+			"others AS (UPDATE " + tableRefresh + " SET active = ? WHERE request_id = ? AND active = ? AND signature <> ? AND" + ifConsumed + "), " +
+			"revoked AS (DELETE FROM " + tableAccess + " WHERE request_id = ? AND" + ifConsumed + ")"
+	case consumeGrace:
+		q += "consumed AS (" + rotateSQL + " RETURNING access_signature), " +
+			"issued AS (DELETE FROM " + tableAccess + " WHERE signature IN (SELECT access_signature FROM consumed))"
+	}
+	q += ", access AS (INSERT INTO " + tableAccess + " (" + sessionColumns + ") SELECT " + placeholders(9) + " WHERE" + ifConsumed + ")"
+	if sh.refresh {
+		q += ", refresh AS (INSERT INTO " + tableRefresh + " (" + sessionColumns + ", access_signature) SELECT " +
+			placeholders(10) + " WHERE" + ifConsumed + ")"
+	}
+	switch sh.touch {
+	case touchExpiry:
+		q += ", grant_used AS (" + touchGrantSQL + " AND" + ifConsumed + ")"
+	case touchNoExpiry:
+		q += ", grant_used AS (" + touchGrantNoExpirySQL + " AND" + ifConsumed + ")"
+	}
+	if sh.client {
+		q += ", client_used AS (" + touchClientSQL + " AND" + ifConsumed + ")"
+	}
+	return q + " SELECT count(*) FROM consumed"
 }

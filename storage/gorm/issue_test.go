@@ -65,6 +65,14 @@ func (f *issueFixture) active(t *testing.T, refresh bool, sig string) bool {
 	}
 }
 
+// clientUsed returns the client's LastUsedAt, as stored.
+func (f *issueFixture) clientUsed(t *testing.T) time.Time {
+	t.Helper()
+	c, err := f.s.GetClient(ctx(t), f.client.ID)
+	must(t, err)
+	return c.(*provider.Client).LastUsedAt
+}
+
 // lastUsed returns the grant's LastUsedAt.
 func (f *issueFixture) lastUsed(t *testing.T) time.Time {
 	t.Helper()
@@ -74,7 +82,7 @@ func (f *issueFixture) lastUsed(t *testing.T) time.Time {
 }
 
 // TestIssueTokens_CodeExchange (RFC 6749 §4.1.2, single use): a code exchange's writes
-// consume the code, store both tokens and record the grant's use; the code again is
+// consume the code, store both tokens and record the grant's and the client's use; the code again is
 // fosite.ErrInvalidatedAuthorizeCode and an unknown code fosite.ErrNotFound, and neither
 // writes anything.
 func TestIssueTokens_CodeExchange(t *testing.T) {
@@ -83,7 +91,11 @@ func TestIssueTokens_CodeExchange(t *testing.T) {
 		must(t, s.CreateAuthorizeCodeSession(c, "code-1", newRequest(f.client, "grant", "code")))
 		iss := f.issue("at-1", "rt-1")
 		iss.Code = "code-1"
+		iss.ClientUse = &provider.ClientUse{ClientID: f.client.ID, At: time.Now().UTC().Truncate(time.Millisecond)}
 		must(t, s.IssueTokens(c, iss))
+		if got := f.clientUsed(t); !got.Equal(iss.ClientUse.At) {
+			t.Errorf("the client's last use %v; want %v", got, iss.ClientUse.At)
+		}
 		if !f.active(t, false, "at-1") || !f.active(t, true, "rt-1") {
 			t.Error("the tokens of the exchange are not stored")
 		}
@@ -242,7 +254,7 @@ func TestIssueTokens_ConcurrentUsesOneWinner(t *testing.T) {
 
 // TestIssueTokens_OneStatementOnPostgreSQL: on PostgreSQL every shape of token response
 // the provider writes (a code or a refresh token consumed, with or without a refresh
-// token, with a grant use with or without expiry, or none) is consumed by the one
+// token, with a grant use with or without expiry, or none, with the client's use) is consumed by the one
 // statement, which writes nothing when the code is already used; on SQLite there is no
 // such statement (the group commit already writes a response in one turn).
 func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
@@ -252,18 +264,21 @@ func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
 		n := 0
 		for _, consume := range []string{"code", "strict", "grace"} {
 			for _, refresh := range []bool{false, true} {
-				for _, use := range []string{"none", "expiry", "never"} {
+				for _, use := range []string{"none", "expiry", "never", "client"} {
 					n++
 					at, rt := fmt.Sprint("at-", n), ""
 					if refresh {
 						rt = fmt.Sprint("rt-", n)
 					}
 					iss := f.issue(at, rt)
+					clientAt := f.at.Add(time.Duration(n) * 2 * time.Minute).Truncate(time.Millisecond)
 					switch use {
 					case "none":
 						iss.GrantUse = nil
 					case "never":
 						iss.GrantUse.ExpiresAt = time.Time{}
+					case "client":
+						iss.ClientUse = &provider.ClientUse{ClientID: f.client.ID, At: clientAt}
 					}
 					sig := fmt.Sprint("consumed-", n)
 					switch consume {
@@ -285,6 +300,11 @@ func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
 					}
 					if refresh && f.active(t, true, rt) != postgres {
 						t.Errorf("%s: refresh token stored %v; want %v", name, !postgres, postgres)
+					}
+					if use == "client" && postgres {
+						if got := f.clientUsed(t); !got.Equal(clientAt) {
+							t.Errorf("%s: the client's last use %v; want %v", name, got, clientAt)
+						}
 					}
 				}
 			}
