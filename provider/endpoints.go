@@ -69,10 +69,14 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if derr := p.burnCode(ctx, exchange); derr != nil {
-			// The exchange failed after fosite's PKCE handler reached its delete (a
-			// successful one deleted a PKCE row in its transaction).
-			p.log.WarnContext(ctx, "burning a code after a failed exchange", slog.String("error", derr.Error()))
+		// An exchange that failed after fosite's PKCE handler reached its delete burns its
+		// code (a wrong code_verifier), unless the storage failed: storage fails the
+		// request where it fails, so a failure past that point came after a right
+		// verifier, and the code stays for the retry the 503's Retry-After invites.
+		if !storageFailed(ctx, err) {
+			if derr := p.burnCode(ctx, exchange); derr != nil {
+				p.log.WarnContext(ctx, "burning a code after a failed exchange", slog.String("error", derr.Error()))
+			}
 		}
 		err = p.tokenError(r, err)
 		p.observeToken(ctx, grantType, ar, err)

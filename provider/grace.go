@@ -113,8 +113,8 @@ func (s fositeStore) RotateRefreshToken(ctx context.Context, requestID string, r
 	if graced {
 		rot.Grace = s.grace
 	}
-	if consume(ctx, "", rot) {
-		return nil
+	if collected, err := consume(ctx, "", rot); collected {
+		return err
 	}
 	if graced {
 		return noteStorage(ctx, s.Storage.(RefreshTokenGraceStorage).RotateRefreshTokenWithGrace(ctx, requestID, refreshSignature, s.grace))

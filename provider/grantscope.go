@@ -49,8 +49,8 @@ func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, a
 			req = &cp
 		}
 	}
-	if issueRefresh(ctx, signature, accessSignature, req) {
-		return nil
+	if collected, err := issueRefresh(ctx, signature, accessSignature, req); collected {
+		return err
 	}
 	return noteStorage(ctx, s.Storage.CreateRefreshTokenSession(ctx, signature, accessSignature, req))
 }

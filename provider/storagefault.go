@@ -164,8 +164,8 @@ func sameSession(a, b fosite.Session) bool {
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; in a token
 // response that collects its writes (tokenIssue) the code is consumed with them.
 func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
-	if consume(ctx, code, nil) {
-		return nil
+	if collected, err := consume(ctx, code, nil); collected {
+		return err
 	}
 	return noteStorage(ctx, s.Storage.InvalidateAuthorizeCodeSession(ctx, code))
 }
@@ -173,8 +173,8 @@ func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code st
 // CreateAccessTokenSession implements oauth2.AccessTokenStorage; in a token response
 // that collects its writes (tokenIssue) the token is stored with them.
 func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
-	if issueAccess(ctx, signature, req) {
-		return nil
+	if collected, err := issueAccess(ctx, signature, req); collected {
+		return err
 	}
 	return noteStorage(ctx, s.Storage.CreateAccessTokenSession(ctx, signature, req))
 }
@@ -187,21 +187,33 @@ func (s fositeStore) GetAccessTokenSession(ctx context.Context, signature string
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
 func (s fositeStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	if collecting(ctx) != nil {
+		return errUncollected // see tokenIssue
+	}
 	return noteStorage(ctx, s.Storage.DeleteAccessTokenSession(ctx, signature))
 }
 
 // DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
 func (s fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	if collecting(ctx) != nil {
+		return errUncollected // see tokenIssue
+	}
 	return noteStorage(ctx, s.Storage.DeleteRefreshTokenSession(ctx, signature))
 }
 
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage.
 func (s fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if collecting(ctx) != nil {
+		return errUncollected // see tokenIssue
+	}
 	return noteStorage(ctx, s.Storage.RevokeRefreshToken(ctx, requestID))
 }
 
 // RevokeAccessToken implements oauth2.TokenRevocationStorage.
 func (s fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	if collecting(ctx) != nil {
+		return errUncollected // see tokenIssue
+	}
 	return noteStorage(ctx, s.Storage.RevokeAccessToken(ctx, requestID))
 }
 

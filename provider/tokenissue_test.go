@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -157,5 +158,53 @@ func TestTokenEndpoint_StorageWithoutIssueTokens(t *testing.T) {
 		}
 	}, func(e *env, cfg *provider.Config) {
 		cfg.Storage = plainStorage{Storage: e.store, GrantStore: e.store}
+	})
+}
+
+// unavailableIssueStore is a real Store whose IssueTokens fails as a storage outage does
+// once down is set.
+type unavailableIssueStore struct {
+	*gormstore.Store
+	down atomic.Bool
+}
+
+// IssueTokens fails with provider.ErrStorageUnavailable once down is set.
+func (s *unavailableIssueStore) IssueTokens(ctx context.Context, iss provider.TokenIssue) error {
+	if s.down.Load() {
+		return fmt.Errorf("test outage: %w", provider.ErrStorageUnavailable)
+	}
+	return s.Store.IssueTokens(ctx, iss)
+}
+
+// TestTokenEndpoint_IssueTokensUnavailable: when the storage cannot write a token
+// response, the code exchange and the refresh answer 503 temporarily_unavailable with
+// Retry-After (never invalid_grant), and the code and refresh token still work once it
+// is back: a code whose exchange failed in storage, past a right code_verifier, is not
+// burned as a wrong verifier's is.
+func TestTokenEndpoint_IssueTokensUnavailable(t *testing.T) {
+	var us *unavailableIssueStore
+	runEnv(t, func(t *testing.T, e *env) {
+		tok := e.tokens(nil)
+		redirect := "http://localhost:50123/callback"
+		code, verifier := e.code(redirect, nil)
+		us.down.Store(true)
+		for name, resp := range map[string]*http.Response{
+			"exchange": func() *http.Response { r, _ := e.exchange(code, verifier, redirect, nil); return r }(),
+			"refresh":  func() *http.Response { r, _ := e.refresh(tok.RefreshToken, nil); return r }(),
+		} {
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("%s during the outage: %d, Retry-After %q; want 503 with Retry-After", name, resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}
+		us.down.Store(false)
+		if resp, got := e.exchange(code, verifier, redirect, nil); resp.StatusCode != http.StatusOK || got.AccessToken == "" {
+			t.Errorf("the code after the outage: %d %+v", resp.StatusCode, got)
+		}
+		if resp, got := e.refresh(tok.RefreshToken, nil); resp.StatusCode != http.StatusOK || got.AccessToken == "" {
+			t.Errorf("the refresh token after the outage: %d %+v", resp.StatusCode, got)
+		}
+	}, func(e *env, cfg *provider.Config) {
+		us = &unavailableIssueStore{Store: e.store}
+		cfg.Storage = us
 	})
 }

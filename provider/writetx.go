@@ -116,10 +116,12 @@ type TokenIssue struct {
 	// (CreateRefreshTokenSession); empty when none is.
 	RefreshSignature string
 	RefreshRequest   fosite.Requester
-	// GrantUse, when not nil, records the grant's use (GrantStore.TouchGrant).
+	// GrantUse, when not nil, records the grant's use (GrantStore.TouchGrant). It is
+	// written with the tokens: a storage failure writing it fails the response (503), where
+	// a separate TouchGrant's is only logged.
 	GrantUse *GrantUse
-	// ClientUse, when not nil, records the client's use (ClientUsageRecorder.TouchClient);
-	// the provider asks at most about once a minute per client.
+	// ClientUse, when not nil, records the client's use (ClientUsageRecorder.TouchClient),
+	// like GrantUse; the provider asks at most about once a minute per client.
 	ClientUse *ClientUse
 }
 
@@ -168,9 +170,11 @@ type TokenIssueStorage interface {
 type tokenIssueKey struct{}
 
 // tokenIssue collects a token response's writes while fosite's handler runs
-// (issueAndRecordUse with a TokenIssueStorage). fosite's code and refresh token handlers
-// (v0.49.0) write nothing else in PopulateTokenEndpointResponse: their BeginTX, Commit
-// and Rollback do nothing while it collects.
+// (issueAndRecordUse with a TokenIssueStorage); the handler's BeginTX, Commit and
+// Rollback do nothing meanwhile. fosite's code and refresh token handlers (v0.49.0) write
+// nothing else in PopulateTokenEndpointResponse; a write it cannot take (a second one of
+// a kind, a deletion or a revocation) fails the response with errUncollected rather than
+// run outside the response's atomic write.
 type tokenIssue struct {
 	iss        TokenIssue
 	collecting bool
@@ -185,36 +189,49 @@ func collecting(ctx context.Context) *tokenIssue {
 	return ti
 }
 
-// consume records the code or refresh token ctx's token response consumes; false when
-// ctx collects nothing, or already consumes one.
-func consume(ctx context.Context, code string, rot *Rotation) bool {
+// errUncollected is what a write gets that a collecting token response cannot take
+// (see tokenIssue).
+var errUncollected = fosite.ErrServerError.WithDebug("the grant handler wrote what the token response had collected already")
+
+// consume records the code or refresh token ctx's token response consumes: false when
+// ctx collects nothing (the caller writes it), else the error of a second one.
+func consume(ctx context.Context, code string, rot *Rotation) (bool, error) {
 	ti := collecting(ctx)
-	if ti == nil || ti.iss.Code != "" || ti.iss.Rotation != nil {
-		return false
+	switch {
+	case ti == nil:
+		return false, nil
+	case ti.iss.Code != "" || ti.iss.Rotation != nil:
+		return true, errUncollected
 	}
 	ti.iss.Code, ti.iss.Rotation = code, rot
-	return true
+	return true, nil
 }
 
-// issueAccess records the access token ctx's token response issues.
-func issueAccess(ctx context.Context, signature string, req fosite.Requester) bool {
+// issueAccess records the access token ctx's token response issues, as consume does.
+func issueAccess(ctx context.Context, signature string, req fosite.Requester) (bool, error) {
 	ti := collecting(ctx)
-	if ti == nil || ti.iss.AccessSignature != "" {
-		return false
+	switch {
+	case ti == nil:
+		return false, nil
+	case ti.iss.AccessSignature != "":
+		return true, errUncollected
 	}
 	ti.iss.AccessSignature, ti.iss.AccessRequest = signature, req
-	return true
+	return true, nil
 }
 
 // issueRefresh records the refresh token ctx's token response issues with its access
-// token (accessSignature).
-func issueRefresh(ctx context.Context, signature, accessSignature string, req fosite.Requester) bool {
+// token (accessSignature), as consume does.
+func issueRefresh(ctx context.Context, signature, accessSignature string, req fosite.Requester) (bool, error) {
 	ti := collecting(ctx)
-	if ti == nil || ti.iss.RefreshSignature != "" || ti.iss.AccessSignature != accessSignature {
-		return false
+	switch {
+	case ti == nil:
+		return false, nil
+	case ti.iss.RefreshSignature != "" || ti.iss.AccessSignature != accessSignature:
+		return true, errUncollected
 	}
 	ti.iss.RefreshSignature, ti.iss.RefreshRequest = signature, req
-	return true
+	return true, nil
 }
 
 // issuesAtOnce reports whether the token responses of grantType are written in one

@@ -48,6 +48,12 @@ const touchGrantSQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_ex
 const touchGrantNoExpirySQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL " +
 	"WHERE id = (SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
 
+// deactivateSQL deactivates a grant's active refresh tokens.
+const deactivateSQL = "UPDATE " + tableRefresh + " SET active = ? WHERE request_id = ? AND active = ?"
+
+// deleteAccessSQL deletes a grant's access tokens.
+const deleteAccessSQL = "DELETE FROM " + tableAccess + " WHERE request_id = ?"
+
 // touchClientSQL records a client's use, at most once a minute (TouchClient).
 const touchClientSQL = "UPDATE " + tableClients + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
 
@@ -84,8 +90,8 @@ func newHotStatements(d dialect) *hotStatements {
 		touchClient:        rebind(d, touchClientSQL),
 		invalidate:         rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
 		rotate:             rebind(d, rotateSQL),
-		deactivate:         rebind(d, "UPDATE "+tableRefresh+" SET active = ? WHERE request_id = ? AND active = ?"),
-		deleteAccess:       rebind(d, "DELETE FROM "+tableAccess+" WHERE request_id = ?"),
+		deactivate:         rebind(d, deactivateSQL),
+		deleteAccess:       rebind(d, deleteAccessSQL),
 		deleteIssued:       rebind(d, "DELETE FROM "+tableAccess+" WHERE signature = (SELECT access_signature FROM "+tableRefresh+" WHERE signature = ?)"),
 		touchGrant:         rebind(d, touchGrantSQL),
 		touchGrantNoExpiry: rebind(d, touchGrantNoExpirySQL),

@@ -109,7 +109,8 @@ func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue
 	if !ok {
 		return false, nil // not PostgreSQL
 	}
-	// The arguments, in the order of issueStatements' placeholders.
+	// The arguments, in the order of issueStatement's placeholders (every shape and its
+	// values are tested: TestIssueTokens_OneStatementOnPostgreSQL).
 	now := dbTime(s.now())
 	var args []any
 	switch rot := iss.Rotation; shape.consume {
@@ -146,14 +147,23 @@ func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue
 	}
 	var n int64
 	err = s.queryRow(ctx, s.db.Statement.ConnPool, q, args, &n)
-	if isForeignKeyViolation(err) {
-		s.forgetClient(ctx, access.ClientID) // the client is gone (see insertSession)
-	}
-	if use := iss.ClientUse; use != nil && err == nil && n == 1 {
-		s.forgetClient(ctx, use.ClientID) // as TouchClient
-	}
-	if err != nil {
+	switch {
+	case isForeignKeyViolation(err):
+		// The client is gone (see insertSession).
+		s.forgetClient(ctx, iss.AccessRequest.GetClient().GetID())
+		if shape.refresh {
+			s.forgetClient(ctx, iss.RefreshRequest.GetClient().GetID())
+		}
 		return false, err // mapped
+	case errors.Is(err, fosite.ErrSerializationFailure):
+		// A conflict (a deadlock, a duplicate key) wrote nothing, and says nothing about
+		// the code or token: the methods one by one classify it.
+		return false, nil
+	case err != nil:
+		return false, err // mapped
+	}
+	if use := iss.ClientUse; use != nil && n == 1 {
+		s.forgetClient(ctx, use.ClientID) // as TouchClient
 	}
 	return n == 1, nil
 }
@@ -217,11 +227,11 @@ func issueStatement(sh issueShape) string {
 		q += "consumed AS (UPDATE " + tableCodes + " SET active = ? WHERE signature = ? AND active = ? RETURNING 1)"
 	case consumeStrict:
 		// The grant's other active refresh tokens and its access tokens, as
-		// RotateRefreshToken; the presented row is updated by consumed only (a row updated
-		// twice in one statement is an error).
+		// RotateRefreshToken. The presented row must be left to consumed: of two updates
+		// of one row in one statement PostgreSQL silently applies only one.
 		q += "consumed AS (" + rotateSQL + " RETURNING 1), " +
-			"others AS (UPDATE " + tableRefresh + " SET active = ? WHERE request_id = ? AND active = ? AND signature <> ? AND" + ifConsumed + "), " +
-			"revoked AS (DELETE FROM " + tableAccess + " WHERE request_id = ? AND" + ifConsumed + ")"
+			"others AS (" + deactivateSQL + " AND signature <> ? AND" + ifConsumed + "), " +
+			"revoked AS (" + deleteAccessSQL + " AND" + ifConsumed + ")"
 	case consumeGrace:
 		q += "consumed AS (" + rotateSQL + " RETURNING access_signature), " +
 			"issued AS (DELETE FROM " + tableAccess + " WHERE signature IN (SELECT access_signature FROM consumed))"

@@ -35,9 +35,10 @@ func newIssueFixture(t *testing.T, s *gormstore.Store) *issueFixture {
 // issue is a token response of the fixture's grant issuing access token at and refresh
 // token rt (none when empty), recording the grant's use.
 func (f *issueFixture) issue(at, rt string) provider.TokenIssue {
+	now := time.Now().UTC().Truncate(time.Millisecond)
 	iss := provider.TokenIssue{
 		AccessSignature: at, AccessRequest: newRequest(f.client, "grant", at),
-		GrantUse: &provider.GrantUse{RequestID: "grant", At: time.Now().UTC(), ExpiresAt: time.Now().UTC().Add(24 * time.Hour)},
+		GrantUse: &provider.GrantUse{RequestID: "grant", At: now, ExpiresAt: now.Add(24 * time.Hour)},
 	}
 	if rt != "" {
 		iss.RefreshSignature, iss.RefreshRequest = rt, newRequest(f.client, "grant", rt)
@@ -73,6 +74,14 @@ func (f *issueFixture) clientUsed(t *testing.T) time.Time {
 	return c.(*provider.Client).LastUsedAt
 }
 
+// grantUsed returns the grant's LastUsedAt and ExpiresAt (its tokens' expiry).
+func (f *issueFixture) grantUsed(t *testing.T) (last, expires time.Time) {
+	t.Helper()
+	g, err := f.s.GetGrant(ctx(t), "alice", f.client.ID, []string{"https://mcp.example/"})
+	must(t, err)
+	return g.LastUsedAt, g.ExpiresAt
+}
+
 // lastUsed returns the grant's LastUsedAt.
 func (f *issueFixture) lastUsed(t *testing.T) time.Time {
 	t.Helper()
@@ -102,8 +111,8 @@ func TestIssueTokens_CodeExchange(t *testing.T) {
 		if _, err := s.GetAuthorizeCodeSession(c, "code-1", nil); !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 			t.Errorf("the code after the exchange: %v; want ErrInvalidatedAuthorizeCode", err)
 		}
-		if !f.lastUsed(t).After(f.at) {
-			t.Errorf("the grant's use was not recorded: last used %v", f.lastUsed(t))
+		if last, exp := f.grantUsed(t); !last.Equal(iss.GrantUse.At) || !exp.Equal(iss.GrantUse.ExpiresAt) {
+			t.Errorf("the grant's use: last %v, tokens expire %v; want %v, %v", last, exp, iss.GrantUse.At, iss.GrantUse.ExpiresAt)
 		}
 
 		again := f.issue("at-2", "rt-2")
@@ -164,9 +173,9 @@ func TestIssueTokens_StrictRotation(t *testing.T) {
 		if err := s.IssueTokens(c, unknown); !errors.Is(err, fosite.ErrNotFound) {
 			t.Errorf("an unknown token: %v; want ErrNotFound", err)
 		}
-		for _, sig := range []string{"rt-3", "rt-4"} {
-			if f.active(t, true, sig) {
-				t.Errorf("refresh token %s stored by a failed refresh", sig)
+		for _, sig := range []string{"3", "4"} {
+			if f.active(t, true, "rt-"+sig) || f.active(t, false, "at-"+sig) {
+				t.Errorf("tokens %s stored by a failed refresh", sig)
 			}
 		}
 		if !f.active(t, false, "at-2") {
@@ -207,46 +216,74 @@ func TestIssueTokens_GraceRotation(t *testing.T) {
 	})
 }
 
-// TestIssueTokens_ConcurrentUsesOneWinner: of concurrent token responses consuming one
-// code, or one refresh token under strict rotation, exactly one succeeds and stores its
-// tokens; the others fail and store nothing (real concurrency on both databases).
-func TestIssueTokens_ConcurrentUsesOneWinner(t *testing.T) {
+// TestIssueTokens_ConcurrentUses: of concurrent token responses consuming one code, or
+// one refresh token under strict rotation, exactly one succeeds and stores its tokens;
+// under the grace window 1 + MaxReuses do (conflicts retried, as the provider retries
+// them). The others fail as their methods would and store nothing (real concurrency on
+// both databases). On PostgreSQL every access token
+// insert sleeps 50 ms, so that the losers of the one statement wait on the winner's row
+// lock and find the row consumed when it commits.
+func TestIssueTokens_ConcurrentUses(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		c, f := ctx(t), newIssueFixture(t, s)
 		must(t, s.CreateAuthorizeCodeSession(c, "code-race", newRequest(f.client, "grant", "code")))
-		must(t, s.CreateTokenSessions(c, "at-0", newRequest(f.client, "grant", "a"), "rt-race", newRequest(f.client, "grant", "r")))
-		for _, consume := range []string{"code", "refresh"} {
-			const n = 12
+		must(t, s.CreateTokenSessions(c, "at-0", newRequest(f.client, "grant", "a"), "rt-strict", newRequest(f.client, "grant", "r")))
+		must(t, s.CreateTokenSessions(c, "at-1", newRequest(f.client, "grant", "a"), "rt-grace", newRequest(f.client, "grant", "r")))
+		if s.Dialect() == "postgres" {
+			for _, q := range []string{
+				`CREATE FUNCTION slow_token_insert() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.05); RETURN NEW; END $$ LANGUAGE plpgsql`,
+				`CREATE TRIGGER slow_token_insert BEFORE INSERT ON oauth_access_tokens FOR EACH ROW EXECUTE FUNCTION slow_token_insert()`,
+			} {
+				must(t, s.DB().Exec(q).Error)
+			}
+		}
+		for _, tc := range []struct {
+			consume string
+			wins    int
+			lost    error
+		}{
+			{"code", 1, fosite.ErrInvalidatedAuthorizeCode},
+			{"grace", 1 + testGrace.MaxReuses, fosite.ErrSerializationFailure},
+			// Last: a strict rotation deactivates the grant's other refresh tokens.
+			{"strict", 1, fosite.ErrSerializationFailure},
+		} {
+			const n = 10
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					iss := f.issue(fmt.Sprintf("at-%s-%d", consume, i), fmt.Sprintf("rt-%s-%d", consume, i))
-					if consume == "code" {
+					iss := f.issue(fmt.Sprintf("at-%s-%d", tc.consume, i), fmt.Sprintf("rt-%s-%d", tc.consume, i))
+					switch tc.consume {
+					case "code":
 						iss.Code = "code-race"
-					} else {
-						iss.Rotation = &provider.Rotation{RequestID: "grant", Signature: "rt-race"}
+					case "strict":
+						iss.Rotation = &provider.Rotation{RequestID: "grant", Signature: "rt-strict"}
+					case "grace":
+						iss.Rotation = &provider.Rotation{RequestID: "grant", Signature: "rt-grace", Grace: testGrace}
 					}
-					errs[i] = s.IssueTokens(c, iss)
+					// Retried on conflicts as the provider retries them (endpoints.go).
+					for attempt := 1; ; attempt++ {
+						errs[i] = s.IssueTokens(c, iss)
+						if !errors.Is(errs[i], fosite.ErrSerializationFailure) || attempt == 2*testGrace.MaxReuses+3 {
+							break
+						}
+					}
 				})
 			}
 			wg.Wait()
 			wins := 0
 			for i, err := range errs {
-				stored := f.active(t, false, fmt.Sprintf("at-%s-%d", consume, i))
-				switch {
-				case err == nil:
+				if err == nil {
 					wins++
-				case consume == "code" && !errors.Is(err, fosite.ErrInvalidatedAuthorizeCode),
-					consume == "refresh" && !errors.Is(err, fosite.ErrSerializationFailure):
-					t.Errorf("%s %d: %v", consume, i, err)
+				} else if !errors.Is(err, tc.lost) {
+					t.Errorf("%s %d: %v; want success or %v", tc.consume, i, err, tc.lost)
 				}
-				if stored != (err == nil) {
-					t.Errorf("%s %d: error %v, access token stored %v", consume, i, err, stored)
+				if stored := f.active(t, false, fmt.Sprintf("at-%s-%d", tc.consume, i)); stored != (err == nil) {
+					t.Errorf("%s %d: error %v, access token stored %v", tc.consume, i, err, stored)
 				}
 			}
-			if wins != 1 {
-				t.Errorf("%d concurrent uses of one %s: %d succeeded; want 1", n, consume, wins)
+			if wins != tc.wins {
+				t.Errorf("%d concurrent uses, %s: %d succeeded; want %d", n, tc.consume, wins, tc.wins)
 			}
 		}
 	})
@@ -272,6 +309,7 @@ func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
 					}
 					iss := f.issue(at, rt)
 					clientAt := f.at.Add(time.Duration(n) * 2 * time.Minute).Truncate(time.Millisecond)
+					iss.GrantUse.At, iss.GrantUse.ExpiresAt = clientAt.Add(time.Second), clientAt.Add(24*time.Hour+time.Duration(n)*time.Second)
 					switch use {
 					case "none":
 						iss.GrantUse = nil
@@ -304,6 +342,12 @@ func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
 					if use == "client" && postgres {
 						if got := f.clientUsed(t); !got.Equal(clientAt) {
 							t.Errorf("%s: the client's last use %v; want %v", name, got, clientAt)
+						}
+					}
+					if use != "none" && postgres {
+						want := iss.GrantUse.ExpiresAt // zero: tokens that never expire
+						if last, exp := f.grantUsed(t); !last.Equal(iss.GrantUse.At) || !exp.Equal(want) {
+							t.Errorf("%s: the grant's use: last %v, tokens expire %v; want %v, %v", name, last, exp, iss.GrantUse.At, want)
 						}
 					}
 				}

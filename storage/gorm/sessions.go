@@ -223,8 +223,8 @@ func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, 
 // CreateTokenSessions stores a token response's access token and the refresh token issued
 // with it (CreateAccessTokenSession then CreateRefreshTokenSession, whose accessSignature is
 // accessSignature), in ctx's transaction when it carries one. On PostgreSQL both rows go in
-// one statement (a data-modifying CTE): one round trip instead of two. The provider calls it
-// for the token endpoint's code exchanges and refreshes.
+// one statement (a data-modifying CTE): one round trip instead of two. IssueTokens calls it
+// when a token response's writes run one by one.
 func (s *Store) CreateTokenSessions(ctx context.Context, accessSignature string, accessReq fosite.Requester, refreshSignature string, refreshReq fosite.Requester) error {
 	if s.hot.insertTokenPair == "" {
 		if err := s.CreateAccessTokenSession(ctx, accessSignature, accessReq); err != nil {
