@@ -156,7 +156,7 @@ type GrantUse struct {
 }
 
 // TokenIssueStorage is implemented by storages that write a token response at once
-// (storage/gorm: one statement on PostgreSQL, one round trip instead of six). The
+// (storage/gorm: one statement on PostgreSQL, one round trip instead of five). The
 // provider then collects the writes fosite's code and refresh token handlers make in
 // their transaction, and the grant's use, and calls IssueTokens instead.
 type TokenIssueStorage interface {
@@ -244,10 +244,10 @@ func (p *Provider) issuesAtOnce(grantType string) bool {
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
 // exchange or refresh token rotation, and records the grant's use (grantUse) with the
 // tokens. With a TokenIssueStorage the handler's writes are collected (tokenIssue) and
-// written in one IssueTokens call, with the client's use (clientUse); otherwise they run in the one transaction fosite's
-// handler would have begun itself (storage.Transactional's BeginTX, which fosite's
-// nested BeginTX joins): one commit per token request instead of two. A code exchange's
-// PKCE request is deleted with them (codeExchange).
+// written in one IssueTokens call, with the client's use (clientUse); otherwise they run
+// in the one transaction fosite's handler would have begun itself (storage.Transactional's
+// BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
+// two. A code exchange's PKCE request is deleted with them (codeExchange).
 func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder, populate func(ctx context.Context) error) error {
 	d, _ := ctx.Value(codeExchangeKey{}).(*codeExchange)
 	is, ok := p.store.(TokenIssueStorage)

@@ -391,8 +391,7 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 // The cached client is forgotten, so that the next read sees the new LastUsedAt and the
 // provider does not touch again for a minute.
 func (s *Store) TouchClient(ctx context.Context, id string, at time.Time) error {
-	at = dbTime(at)
-	_, err := s.exec(ctx, s.pool(ctx), s.hot.touchClient, at, id, at.Add(-time.Minute))
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.touchClient, touchClientArgs(id, at)...)
 	s.forgetClient(ctx, id)
 	return s.mapErr(err)
 }

@@ -301,13 +301,11 @@ func (s *Store) TouchGrant(ctx context.Context, requestID string, at, expiresAt 
 
 // touchGrant is TouchGrant's UPDATE on pool.
 func (s *Store) touchGrant(ctx context.Context, pool gorm.ConnPool, requestID string, at, expiresAt time.Time) error {
-	var err error
+	q := s.hot.touchGrant
 	if expiresAt.IsZero() {
-		_, err = s.exec(ctx, pool, s.hot.touchGrantNoExpiry, dbTime(at), requestID)
-	} else {
-		var exp any = dbTime(expiresAt) // boxed once for its three uses
-		_, err = s.exec(ctx, pool, s.hot.touchGrant, dbTime(at), exp, exp, exp, requestID)
+		q = s.hot.touchGrantNoExpiry
 	}
+	_, err := s.exec(ctx, pool, q, touchGrantArgs(requestID, at, expiresAt)...)
 	return s.mapErr(err)
 }
 

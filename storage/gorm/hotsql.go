@@ -34,9 +34,18 @@ const clientColumns = "id, secret_hash, secret_expires_at, public, token_endpoin
 	"tos_uri, software_id, software_version, source, registration_access_token_hash, created_at, updated_at, last_used_at, " +
 	"jwks, token_endpoint_auth_signing_alg, jwks_uri"
 
+// invalidateSQL is a code's conditional deactivation (its single use).
+const invalidateSQL = "UPDATE " + tableCodes + " SET active = ? WHERE signature = ? AND active = ?"
+
 // rotateSQL is a refresh token's conditional deactivation, recording its first use.
 const rotateSQL = "UPDATE " + tableRefresh + " SET active = ?, first_used_at = COALESCE(first_used_at, ?), " +
 	"used_count = used_count + 1 WHERE signature = ? AND request_id = ? AND active = ?"
+
+// rotateArgs are rotateSQL's arguments: the refresh token under key of grant requestID,
+// first used now.
+func rotateArgs(now time.Time, key, requestID string) []any {
+	return []any{false, now, key, requestID, true}
+}
 
 // touchGrantSQL records a grant's use and its tokens' expiry (TouchGrant); the grant
 // expires with its tokens unless its remembered consent outlives them.
@@ -48,6 +57,16 @@ const touchGrantSQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_ex
 const touchGrantNoExpirySQL = "UPDATE " + tableGrants + " SET last_used_at = ?, token_expires_at = NULL, expires_at = NULL " +
 	"WHERE id = (SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
 
+// touchGrantArgs are the arguments of touchGrantSQL, or of touchGrantNoExpirySQL when
+// expiresAt is zero (tokens that never expire).
+func touchGrantArgs(requestID string, at, expiresAt time.Time) []any {
+	if expiresAt.IsZero() {
+		return []any{dbTime(at), requestID}
+	}
+	var exp any = dbTime(expiresAt) // boxed once for its three uses
+	return []any{dbTime(at), exp, exp, exp, requestID}
+}
+
 // deactivateSQL deactivates a grant's active refresh tokens.
 const deactivateSQL = "UPDATE " + tableRefresh + " SET active = ? WHERE request_id = ? AND active = ?"
 
@@ -56,6 +75,12 @@ const deleteAccessSQL = "DELETE FROM " + tableAccess + " WHERE request_id = ?"
 
 // touchClientSQL records a client's use, at most once a minute (TouchClient).
 const touchClientSQL = "UPDATE " + tableClients + " SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)"
+
+// touchClientArgs are touchClientSQL's arguments.
+func touchClientArgs(id string, at time.Time) []any {
+	at = dbTime(at)
+	return []any{at, id, at.Add(-time.Minute)}
+}
 
 // hotStatements holds the hot-path SQL, rendered once for the Store's dialect.
 type hotStatements struct {
@@ -88,7 +113,7 @@ func newHotStatements(d dialect) *hotStatements {
 		insertClient: rebind(d, "INSERT INTO "+tableClients+" ("+clientColumns+") VALUES ("+
 			placeholders(strings.Count(clientColumns, ",")+1)+") ON CONFLICT (id) DO NOTHING"),
 		touchClient:        rebind(d, touchClientSQL),
-		invalidate:         rebind(d, "UPDATE "+tableCodes+" SET active = ? WHERE signature = ? AND active = ?"),
+		invalidate:         rebind(d, invalidateSQL),
 		rotate:             rebind(d, rotateSQL),
 		deactivate:         rebind(d, deactivateSQL),
 		deleteAccess:       rebind(d, deleteAccessSQL),

@@ -3,7 +3,6 @@ package gormstore
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/ory/fosite"
 
@@ -18,10 +17,10 @@ import (
 // TouchClient).
 //
 // On PostgreSQL, outside a transaction, they are one statement (issueStatement): one
-// round trip where BEGIN, the consumption, the inserts, the grant's update and COMMIT took
-// five, and the client's update one more. When the code or token is not consumable as it stands (used, rotated, unknown, or
-// a reuse within the grace window) that statement changes nothing, and the methods run one
-// by one in a transaction, which classifies it.
+// round trip where BEGIN, the consumption, the inserts, COMMIT and the grant's update took
+// five, and the client's update one more. When the code or token is not consumable as it
+// stands (used, rotated, unknown, or a reuse within the grace window) that statement
+// changes nothing, and the methods run one by one in a transaction, which classifies it.
 func (s *Store) IssueTokens(ctx context.Context, iss provider.TokenIssue) error {
 	if iss.AccessSignature == "" || (iss.Code == "") == (iss.Rotation == nil) {
 		return errors.New("gormstore: issue tokens: want an access token and one code or refresh token consumed")
@@ -111,16 +110,15 @@ func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue
 	}
 	// The arguments, in the order of issueStatement's placeholders (every shape and its
 	// values are tested: TestIssueTokens_OneStatementOnPostgreSQL).
-	now := dbTime(s.now())
 	var args []any
 	switch rot := iss.Rotation; shape.consume {
 	case consumeCode:
 		args = append(args, false, hashKey(iss.Code), true)
 	case consumeGrace:
-		args = append(args, false, now, hashKey(rot.Signature), rot.RequestID, true)
+		args = rotateArgs(dbTime(s.now()), hashKey(rot.Signature), rot.RequestID)
 	case consumeStrict:
 		key := hashKey(rot.Signature)
-		args = append(args, false, now, key, rot.RequestID, true, false, rot.RequestID, true, key, rot.RequestID)
+		args = append(rotateArgs(dbTime(s.now()), key, rot.RequestID), false, rot.RequestID, true, key, rot.RequestID)
 	}
 	access, err := s.newSessionRow(tableAccess, iss.AccessSignature, iss.AccessRequest, fosite.AccessToken)
 	if err != nil {
@@ -134,16 +132,11 @@ func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue
 		}
 		args = append(append(args, refresh.values()...), access.Signature)
 	}
-	switch use := iss.GrantUse; shape.touch {
-	case touchNoExpiry:
-		args = append(args, dbTime(use.At), use.RequestID)
-	case touchExpiry:
-		var exp any = dbTime(use.ExpiresAt) // boxed once for its three uses
-		args = append(args, dbTime(use.At), exp, exp, exp, use.RequestID)
+	if use := iss.GrantUse; use != nil {
+		args = append(args, touchGrantArgs(use.RequestID, use.At, use.ExpiresAt)...)
 	}
 	if use := iss.ClientUse; use != nil {
-		at := dbTime(use.At)
-		args = append(args, at, use.ClientID, at.Add(-time.Minute))
+		args = append(args, touchClientArgs(use.ClientID, use.At)...)
 	}
 	var n int64
 	err = s.queryRow(ctx, s.db.Statement.ConnPool, q, args, &n)
@@ -224,7 +217,7 @@ func issueStatement(sh issueShape) string {
 	q := "WITH "
 	switch sh.consume {
 	case consumeCode:
-		q += "consumed AS (UPDATE " + tableCodes + " SET active = ? WHERE signature = ? AND active = ? RETURNING 1)"
+		q += "consumed AS (" + invalidateSQL + " RETURNING 1)"
 	case consumeStrict:
 		// The grant's other active refresh tokens and its access tokens, as
 		// RotateRefreshToken. The presented row must be left to consumed: of two updates

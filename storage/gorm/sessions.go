@@ -349,12 +349,12 @@ func (s *Store) rotateInTx(ctx context.Context, requestID, signature, counted st
 	return s.inConnTx(ctx, func(st *txState) error {
 		var n int64
 		if counted != "" {
-			if err := s.queryRow(ctx, st.conn, counted, []any{false, now, key, requestID, true}, &n); err != nil {
+			if err := s.queryRow(ctx, st.conn, counted, rotateArgs(now, key, requestID), &n); err != nil {
 				return err // mapped
 			}
 			return then(st, key, now, n)
 		}
-		n, err := s.exec(ctx, st.conn, s.hot.rotate, false, now, key, requestID, true)
+		n, err := s.exec(ctx, st.conn, s.hot.rotate, rotateArgs(now, key, requestID)...)
 		if err != nil {
 			return s.mapErr(err)
 		}
