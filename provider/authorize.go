@@ -383,19 +383,7 @@ func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, s
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	var resp fosite.AuthorizeResponder
-	err := p.inWriteTx(ctx, func(ctx context.Context) error {
-		var err error
-		if resp, err = p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject)); err != nil {
-			return err
-		}
-		if err := p.recordGrant(ctx, ar, subject, remember); err != nil {
-			// A code whose grant is not recorded could not be revoked through the grants
-			// API: it is never stored (rolled back with the grant) nor handed out.
-			return fosite.ErrServerError.WithWrap(err)
-		}
-		return nil
-	})
+	resp, err := p.issueCodeWithGrant(ctx, ar, subject, remember)
 	if err != nil {
 		return "", err
 	}
@@ -408,6 +396,47 @@ func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, s
 	}
 	params.Set("iss", p.cfg.Issuer)
 	return withParams(ar.GetRedirectURI(), params), nil
+}
+
+// issueCodeWithGrant issues ar's code for subject and records its grant, both or neither: a code
+// whose grant is not recorded could not be revoked through the grants API, so it is never
+// stored nor handed out. With a CodeIssueStorage fosite's writes are collected (collector)
+// and written with the grant in one IssueCode call; otherwise they run in one write
+// transaction (inWriteTx).
+func (p *Provider) issueCodeWithGrant(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, remember bool) (fosite.AuthorizeResponder, error) {
+	is, ok := p.store.(CodeIssueStorage)
+	if !ok {
+		var resp fosite.AuthorizeResponder
+		err := p.inWriteTx(ctx, func(ctx context.Context) error {
+			var err error
+			if resp, err = p.oauth2.NewAuthorizeResponse(ctx, ar, NewSession(subject)); err != nil {
+				return err
+			}
+			if err := p.recordGrant(ctx, ar, subject, remember); err != nil {
+				return fosite.ErrServerError.WithWrap(err)
+			}
+			return nil
+		})
+		return resp, err
+	}
+	c := &collector{code: &CodeIssue{}}
+	resp, err := p.oauth2.NewAuthorizeResponse(collect(ctx, c), ar, NewSession(subject))
+	c.collecting = false
+	if err != nil {
+		return nil, err
+	}
+	iss := *c.code
+	if iss.Signature == "" {
+		return nil, fosite.ErrServerError.WithDebug("the authorize handlers issued no code")
+	}
+	if iss.Grant, err = p.grantRecord(ctx, ar, subject, remember); err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err)
+	}
+	if err := noteStorage(ctx, is.IssueCode(ctx, iss)); err != nil {
+		// As fosite's code handler answers a failed write.
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return resp, nil
 }
 
 // errorRedirect returns the redirect URL carrying err (RFC 6749 §4.1.2.1) with state

@@ -106,7 +106,7 @@ func (s fositeStore) GetRefreshTokenSession(ctx context.Context, signature strin
 
 // RotateRefreshToken implements fosite's TokenRevocationStorage, with the grace window
 // for refresh token grant requests when configured. In a token response that collects its
-// writes (tokenIssue) the token is rotated with them.
+// writes (collector) the token is rotated with them.
 func (s fositeStore) RotateRefreshToken(ctx context.Context, requestID string, refreshSignature string) error {
 	graced := s.grace.Period > 0 && inRefreshGrant(ctx)
 	rot := &Rotation{RequestID: requestID, Signature: refreshSignature}

@@ -244,17 +244,35 @@ func (p *Provider) revokeGrants(ctx context.Context, f GrantFilter, by string) (
 // recordGrant records the approval of ar (whose code was just issued) for subject.
 // remember asks for the consent to be remembered (Config.RememberConsent).
 func (p *Provider) recordGrant(ctx context.Context, ar fosite.Requester, subject string, remember bool) error {
-	return p.recordApproval(ctx, ar.GetID(), ar.GetClient().GetID(), subject, ar.GetGrantedScopes(), ar.GetGrantedAudience(),
+	rec, err := p.grantRecord(ctx, ar, subject, remember)
+	if rec == nil || err != nil {
+		return err
+	}
+	return p.store.(GrantStore).RecordGrant(ctx, *rec)
+}
+
+// grantRecord is recordGrant's record (approvalRecord); nil when none is kept.
+func (p *Provider) grantRecord(ctx context.Context, ar fosite.Requester, subject string, remember bool) (*GrantRecord, error) {
+	return p.approvalRecord(ctx, ar.GetID(), ar.GetClient().GetID(), subject, ar.GetGrantedScopes(), ar.GetGrantedAudience(),
 		ar.GetSession().GetExpiresAt(fosite.AuthorizeCode), remember)
 }
 
-// recordApproval records subject's approval of clientID for scopes and resources under
-// fosite's request ID requestID, whose first credential (a code) expires at expires (zero:
-// AuthorizeCodeLifespan from now). Nothing without a GrantStore or a subject.
+// recordApproval records subject's approval of clientID (approvalRecord).
 func (p *Provider) recordApproval(ctx context.Context, requestID, clientID, subject string, scopes, resources []string, expires time.Time, remember bool) error {
-	gs, ok := p.store.(GrantStore)
-	if !ok || subject == "" {
-		return nil
+	rec, err := p.approvalRecord(ctx, requestID, clientID, subject, scopes, resources, expires, remember)
+	if rec == nil || err != nil {
+		return err
+	}
+	return p.store.(GrantStore).RecordGrant(ctx, *rec)
+}
+
+// approvalRecord is the GrantRecord of subject's approval of clientID for scopes and
+// resources under fosite's request ID requestID, whose first credential (a code) expires
+// at expires (zero: AuthorizeCodeLifespan from now); nil without a GrantStore or a
+// subject, where no grant is kept.
+func (p *Provider) approvalRecord(ctx context.Context, requestID, clientID, subject string, scopes, resources []string, expires time.Time, remember bool) (*GrantRecord, error) {
+	if _, ok := p.store.(GrantStore); !ok || subject == "" {
+		return nil, nil
 	}
 	now := time.Now().UTC()
 	rec := GrantRecord{
@@ -274,12 +292,12 @@ func (p *Provider) recordApproval(ctx context.Context, requestID, clientID, subj
 		// loopback port added, see fositeStore.GetClient).
 		client, err := p.store.GetClient(ctx, clientID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rec.RememberUntil = now.Add(p.cfg.RememberConsent.Lifetime)
 		rec.ClientFingerprint = ClientFingerprint(client)
 	}
-	return gs.RecordGrant(ctx, rec)
+	return &rec, nil
 }
 
 // recordGrantUse records a token response's use of ar's grant (grantUse). A failure is

@@ -40,7 +40,7 @@ func withGrantScopes(ctx context.Context, g *grantScopes) context.Context {
 // CreateRefreshTokenSession implements fosite's RefreshTokenStorage: the refresh token is
 // stored with the grant's whole scope when the access token issued with it was narrowed
 // (see withGrantScopes). A storage failure is noted for the 503 answer (storagefault.go). In
-// a token response that collects its writes (tokenIssue) the token is stored with them.
+// a token response that collects its writes (collector) the token is stored with them.
 func (s fositeStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
 	if g, ok := ctx.Value(grantScopesKey{}).(*grantScopes); ok && g.scopes != nil {
 		if r, ok := req.(*fosite.Request); ok {

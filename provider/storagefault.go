@@ -129,8 +129,12 @@ func (s fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp 
 	return noteStorage(ctx, s.Storage.SetClientAssertionJWT(ctx, jti, exp))
 }
 
-// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; in an approval that
+// collects its writes (collector) the code is stored with them.
 func (s fositeStore) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
+	if collected, err := issueCodeSession(ctx, code, req); collected {
+		return err
+	}
 	return noteStorage(ctx, s.Storage.CreateAuthorizeCodeSession(ctx, code, req))
 }
 
@@ -162,7 +166,7 @@ func sameSession(a, b fosite.Session) bool {
 }
 
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage; in a token
-// response that collects its writes (tokenIssue) the code is consumed with them.
+// response that collects its writes (collector) the code is consumed with them.
 func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	if collected, err := consume(ctx, code, nil); collected {
 		return err
@@ -171,7 +175,7 @@ func (s fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, code st
 }
 
 // CreateAccessTokenSession implements oauth2.AccessTokenStorage; in a token response
-// that collects its writes (tokenIssue) the token is stored with them.
+// that collects its writes (collector) the token is stored with them.
 func (s fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
 	if collected, err := issueAccess(ctx, signature, req); collected {
 		return err
@@ -188,7 +192,7 @@ func (s fositeStore) GetAccessTokenSession(ctx context.Context, signature string
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
 func (s fositeStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
 	if collecting(ctx) != nil {
-		return errUncollected // see tokenIssue
+		return errUncollected // see collector
 	}
 	return noteStorage(ctx, s.Storage.DeleteAccessTokenSession(ctx, signature))
 }
@@ -196,7 +200,7 @@ func (s fositeStore) DeleteAccessTokenSession(ctx context.Context, signature str
 // DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
 func (s fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
 	if collecting(ctx) != nil {
-		return errUncollected // see tokenIssue
+		return errUncollected // see collector
 	}
 	return noteStorage(ctx, s.Storage.DeleteRefreshTokenSession(ctx, signature))
 }
@@ -204,7 +208,7 @@ func (s fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature st
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage.
 func (s fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
 	if collecting(ctx) != nil {
-		return errUncollected // see tokenIssue
+		return errUncollected // see collector
 	}
 	return noteStorage(ctx, s.Storage.RevokeRefreshToken(ctx, requestID))
 }
@@ -212,7 +216,7 @@ func (s fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) e
 // RevokeAccessToken implements oauth2.TokenRevocationStorage.
 func (s fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
 	if collecting(ctx) != nil {
-		return errUncollected // see tokenIssue
+		return errUncollected // see collector
 	}
 	return noteStorage(ctx, s.Storage.RevokeAccessToken(ctx, requestID))
 }
@@ -251,10 +255,14 @@ func (s fositeStore) GetPKCERequestSession(ctx context.Context, signature string
 // parameters (the sanitation allow-list of fositeConfig), a second row with the same
 // content would only cost a write of its table and four indexes per authorization and a
 // delete of them per code exchange (issue 9). A request without a code_challenge is
-// stored in the PKCE storage as before.
+// stored in the PKCE storage as before (in an approval that collects its writes, with
+// them).
 func (s fositeStore) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
 	if req.GetRequestForm().Get("code_challenge") != "" {
 		return nil
+	}
+	if collected, err := issuePKCESession(ctx, signature, req); collected {
+		return err
 	}
 	return noteStorage(ctx, s.Storage.CreatePKCERequestSession(ctx, signature, req))
 }
@@ -273,7 +281,7 @@ func (s fositeStore) DeletePKCERequestSession(ctx context.Context, signature str
 }
 
 // BeginTX implements storage.Transactional; Commit and Rollback end the transaction. In
-// a token response that collects its writes (tokenIssue) the three do nothing: the writes
+// a response that collects its writes (collector) the three do nothing: the writes
 // are made at once, atomically, after fosite's handler.
 func (s fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
 	if collecting(ctx) != nil {

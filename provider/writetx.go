@@ -167,70 +167,131 @@ type TokenIssueStorage interface {
 	IssueTokens(ctx context.Context, iss TokenIssue) error
 }
 
-type tokenIssueKey struct{}
+// CodeIssue is what one approval writes at the authorization endpoint, collected from
+// fosite's authorize handlers (issueCode) so that a CodeIssueStorage writes it in one call:
+// the code, a PKCE request of its own when there is one, and the grant.
+type CodeIssue struct {
+	// Signature and Request are the code issued (CreateAuthorizeCodeSession).
+	Signature string
+	Request   fosite.Requester
+	// PKCESignature and PKCERequest are a PKCE request stored apart from the code
+	// (CreatePKCERequestSession); empty when the code's row keeps the challenge, as it
+	// does for every request that has one.
+	PKCESignature string
+	PKCERequest   fosite.Requester
+	// Grant, when not nil, is the approval recorded with the code (GrantStore.RecordGrant).
+	Grant *GrantRecord
+}
 
-// tokenIssue collects a token response's writes while fosite's handler runs
-// (issueAndRecordUse with a TokenIssueStorage); the handler's BeginTX, Commit and
-// Rollback do nothing meanwhile. fosite's code and refresh token handlers (v0.49.0) write
-// nothing else in PopulateTokenEndpointResponse; a write it cannot take (a second one of
-// a kind, a deletion or a revocation) fails the response with errUncollected rather than
-// run outside the response's atomic write.
-type tokenIssue struct {
-	iss        TokenIssue
+// CodeIssueStorage is implemented by storages that write an approval at once
+// (storage/gorm: one statement on PostgreSQL, one round trip instead of five). The
+// provider then collects the writes fosite's authorize handlers make, and the grant, and
+// calls IssueCode instead of running them in a write transaction.
+type CodeIssueStorage interface {
+	// IssueCode writes iss atomically: all of it or, with an error, nothing.
+	IssueCode(ctx context.Context, iss CodeIssue) error
+}
+
+type collectorKey struct{}
+
+// collector collects a response's writes while fosite's handlers run, so that the storage
+// writes them at once (a token response's with IssueTokens, an approval's with IssueCode);
+// the handlers' BeginTX, Commit and Rollback do nothing meanwhile. fosite's code and
+// refresh token handlers (v0.49.0) write nothing else in PopulateTokenEndpointResponse,
+// nor its code and PKCE handlers in HandleAuthorizeEndpointRequest; a write the collector
+// cannot take (one of the other kind of response, a second one of a kind, a deletion or a
+// revocation) fails the response with errUncollected rather than run outside its atomic
+// write.
+type collector struct {
+	token      *TokenIssue // a token response's writes; nil in an approval
+	code       *CodeIssue  // an approval's writes; nil in a token response
 	collecting bool
 }
 
-// collecting returns the token response ctx collects writes for, or nil.
-func collecting(ctx context.Context) *tokenIssue {
-	ti, _ := ctx.Value(tokenIssueKey{}).(*tokenIssue)
-	if ti == nil || !ti.collecting {
+// collecting returns the collector ctx's response collects writes with, or nil.
+func collecting(ctx context.Context) *collector {
+	c, _ := ctx.Value(collectorKey{}).(*collector)
+	if c == nil || !c.collecting {
 		return nil
 	}
-	return ti
+	return c
 }
 
-// errUncollected is what a write gets that a collecting token response cannot take
-// (see tokenIssue).
-var errUncollected = fosite.ErrServerError.WithDebug("the grant handler wrote what the token response had collected already")
+// collect returns ctx with c collecting the writes made with it.
+func collect(ctx context.Context, c *collector) context.Context {
+	c.collecting = true
+	return context.WithValue(ctx, collectorKey{}, c)
+}
+
+// errUncollected is what a write gets that a collecting response cannot take (see
+// collector).
+var errUncollected = fosite.ErrServerError.WithDebug("a handler wrote what its response cannot collect")
 
 // consume records the code or refresh token ctx's token response consumes: false when
-// ctx collects nothing (the caller writes it), else the error of a second one.
+// ctx collects nothing (the caller writes it), else the error of a write it cannot take.
 func consume(ctx context.Context, code string, rot *Rotation) (bool, error) {
-	ti := collecting(ctx)
+	c := collecting(ctx)
 	switch {
-	case ti == nil:
+	case c == nil:
 		return false, nil
-	case ti.iss.Code != "" || ti.iss.Rotation != nil:
+	case c.token == nil || c.token.Code != "" || c.token.Rotation != nil:
 		return true, errUncollected
 	}
-	ti.iss.Code, ti.iss.Rotation = code, rot
+	c.token.Code, c.token.Rotation = code, rot
 	return true, nil
 }
 
 // issueAccess records the access token ctx's token response issues, as consume does.
 func issueAccess(ctx context.Context, signature string, req fosite.Requester) (bool, error) {
-	ti := collecting(ctx)
+	c := collecting(ctx)
 	switch {
-	case ti == nil:
+	case c == nil:
 		return false, nil
-	case ti.iss.AccessSignature != "":
+	case c.token == nil || c.token.AccessSignature != "":
 		return true, errUncollected
 	}
-	ti.iss.AccessSignature, ti.iss.AccessRequest = signature, req
+	c.token.AccessSignature, c.token.AccessRequest = signature, req
 	return true, nil
 }
 
 // issueRefresh records the refresh token ctx's token response issues with its access
 // token (accessSignature), as consume does.
 func issueRefresh(ctx context.Context, signature, accessSignature string, req fosite.Requester) (bool, error) {
-	ti := collecting(ctx)
+	c := collecting(ctx)
 	switch {
-	case ti == nil:
+	case c == nil:
 		return false, nil
-	case ti.iss.RefreshSignature != "" || ti.iss.AccessSignature != accessSignature:
+	case c.token == nil || c.token.RefreshSignature != "" || c.token.AccessSignature != accessSignature:
 		return true, errUncollected
 	}
-	ti.iss.RefreshSignature, ti.iss.RefreshRequest = signature, req
+	c.token.RefreshSignature, c.token.RefreshRequest = signature, req
+	return true, nil
+}
+
+// issueCodeSession records the code ctx's approval issues, as consume does.
+func issueCodeSession(ctx context.Context, signature string, req fosite.Requester) (bool, error) {
+	c := collecting(ctx)
+	switch {
+	case c == nil:
+		return false, nil
+	case c.code == nil || c.code.Signature != "":
+		return true, errUncollected
+	}
+	c.code.Signature, c.code.Request = signature, req
+	return true, nil
+}
+
+// issuePKCESession records the PKCE request ctx's approval stores apart from its code, as
+// consume does.
+func issuePKCESession(ctx context.Context, signature string, req fosite.Requester) (bool, error) {
+	c := collecting(ctx)
+	switch {
+	case c == nil:
+		return false, nil
+	case c.code == nil || c.code.PKCESignature != "":
+		return true, errUncollected
+	}
+	c.code.PKCESignature, c.code.PKCERequest = signature, req
 	return true, nil
 }
 
@@ -243,7 +304,7 @@ func (p *Provider) issuesAtOnce(grantType string) bool {
 
 // issueAndRecordUse runs populate, fosite's PopulateTokenEndpointResponse of a code
 // exchange or refresh token rotation, and records the grant's use (grantUse) with the
-// tokens. With a TokenIssueStorage the handler's writes are collected (tokenIssue) and
+// tokens. With a TokenIssueStorage the handler's writes are collected (collector) and
 // written in one IssueTokens call, with the client's use (clientUse); otherwise they run
 // in the one transaction fosite's handler would have begun itself (storage.Transactional's
 // BeginTX, which fosite's nested BeginTX joins): one commit per token request instead of
@@ -263,13 +324,13 @@ func (p *Provider) issueAndRecordUse(ctx context.Context, r fosite.AccessRequest
 			return nil
 		})
 	}
-	ti := &tokenIssue{collecting: true}
-	err := populate(context.WithValue(ctx, tokenIssueKey{}, ti))
-	ti.collecting = false
+	c := &collector{token: &TokenIssue{}}
+	err := populate(collect(ctx, c))
+	c.collecting = false
 	if err != nil {
 		return err
 	}
-	iss := ti.iss
+	iss := *c.token
 	if iss.AccessSignature == "" || (iss.Code == "" && iss.Rotation == nil) {
 		return fosite.ErrServerError.WithDebug("the grant handler issued no token")
 	}

@@ -122,24 +122,21 @@ func (s *Store) readCommitted(ctx context.Context, fn func(db *gorm.DB) error) e
 // grantStatements are RecordGrant's statements. Every authorization runs them, so they
 // are hot statements, prepared once per connection (see hotsql.go), not GORM builder calls.
 type grantStatements struct {
-	get           string // the grant's mutable columns; FOR UPDATE on PostgreSQL
+	get           string // the grant's mutable columns
 	insert        string // a new grant; nothing when a concurrent approval created it first
 	update        string // the grant's mutable columns
 	insertRequest string // the approval's request; nothing when it is recorded already
-	// PostgreSQL (empty elsewhere): insert and update, each with insertRequest in one
-	// statement (data-modifying CTEs); insertLinked counts the grant rows it inserted.
-	insertLinked, updateLinked string
+	// PostgreSQL (empty elsewhere): the approval in one statement, the grant's upsert
+	// (grantUpsertSQL) and its request's insert, with newGrantArgs then the request's ID
+	// and time as arguments; issueCode is the same after a code's insert (sessionColumns'
+	// arguments first, see IssueCode).
+	upsert, issueCode string
 }
 
 func newGrantStatements(d dialect) grantStatements {
-	lock := ""
-	if d == dialectPostgres {
-		lock = " FOR UPDATE"
-	}
 	g := grantStatements{
-		get: rebind(d, "SELECT scopes, token_expires_at, consent_expires_at, client_fingerprint FROM "+tableGrants+" WHERE id = ?"+lock),
-		insert: rebind(d, "INSERT INTO "+tableGrants+" (id, subject, client_id, resources, scopes, first_granted_at, last_used_at, "+
-			"token_expires_at, consent_expires_at, client_fingerprint, expires_at) VALUES ("+placeholders(11)+") ON CONFLICT (id) DO NOTHING"),
+		get: rebind(d, "SELECT scopes, token_expires_at, consent_expires_at, client_fingerprint FROM "+tableGrants+" WHERE id = ?"),
+		insert: rebind(d, "INSERT INTO "+tableGrants+" ("+grantColumns+") VALUES ("+placeholders(11)+") ON CONFLICT (id) DO NOTHING"),
 		update: rebind(d, "UPDATE "+tableGrants+" SET scopes = ?, token_expires_at = ?, consent_expires_at = ?, client_fingerprint = ?, "+
 			"expires_at = ? WHERE id = ?"),
 		// A request recorded again (a device code polled concurrently) stays where it is.
@@ -147,21 +144,55 @@ func newGrantStatements(d dialect) grantStatements {
 			"ON CONFLICT (request_id) DO NOTHING"),
 	}
 	if d == dialectPostgres {
-		// An approval's writes in one round trip instead of two. insert's $1 is the grant's
-		// ID, update's $6; the request's ID and time follow the grant's arguments.
-		g.insertLinked = "WITH g AS (" + g.insert + " RETURNING id), r AS (INSERT INTO " + tableGrantRequests +
-			" (request_id, grant_id, created_at) SELECT $12::text, id, $13::timestamptz FROM g ON CONFLICT (request_id) DO NOTHING) SELECT count(*) FROM g"
-		g.updateLinked = "WITH g AS (" + g.update + ") INSERT INTO " + tableGrantRequests +
-			" (request_id, grant_id, created_at) VALUES ($7, $6, $8) ON CONFLICT (request_id) DO NOTHING"
+		linked := "g AS (" + grantUpsertSQL + " RETURNING g.id) INSERT INTO " + tableGrantRequests +
+			" (request_id, grant_id, created_at) SELECT ?, id, ? FROM g ON CONFLICT (request_id) DO NOTHING"
+		g.upsert = rebind(d, "WITH "+linked)
+		g.issueCode = rebind(d, "WITH code AS (INSERT INTO "+tableCodes+" ("+sessionColumns+") VALUES ("+placeholders(9)+")), "+linked)
 	}
 	return g
 }
 
+// grantColumns are the columns newGrantArgs gives, in its order.
+const grantColumns = "id, subject, client_id, resources, scopes, first_granted_at, last_used_at, " +
+	"token_expires_at, consent_expires_at, client_fingerprint, expires_at"
+
+// grantUpsertSQL is grantState.merge as one PostgreSQL statement: the grant as a first
+// approval creates it (newGrantArgs), or, when it exists, the approval merged into it
+// under its row lock (no read before, so no round trip for it, and under READ COMMITTED a
+// concurrent approval waits for this one and merges into its result). EXCLUDED is the
+// approval; it remembers consent when EXCLUDED.consent_expires_at is set. Its scopes are
+// appended to the grant's (those of another client fingerprint dropped when it remembers),
+// each once, in order; the later of two token expiries wins (NULL: never); the grant row
+// expires at the later of its tokens' and its consent's expiry (grantState, rowExpiry).
+// Its tests are the grant merge tests run on PostgreSQL (TestRecordGrant_Merge).
+const grantUpsertSQL = "INSERT INTO " + tableGrants + " AS g (" + grantColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " +
+	"ON CONFLICT (id) DO UPDATE SET " +
+	"scopes = COALESCE((SELECT '[' || string_agg(to_json(m.s)::text, ',' ORDER BY m.part, m.k) || ']' FROM (" +
+	"SELECT DISTINCT ON (u.s) u.s, u.part, u.k FROM (" +
+	"SELECT o.s, 0 AS part, o.k FROM json_array_elements_text((CASE WHEN " + upsertRemembers +
+	" AND EXCLUDED.client_fingerprint <> g.client_fingerprint THEN '[]' ELSE g.scopes END)::json) WITH ORDINALITY AS o(s, k) " +
+	"UNION ALL SELECT n.s, 1, n.k FROM json_array_elements_text(EXCLUDED.scopes::json) WITH ORDINALITY AS n(s, k)" +
+	") AS u ORDER BY u.s, u.part, u.k) AS m), '[]'), " +
+	"token_expires_at = " + upsertTokens + ", " +
+	"consent_expires_at = " + upsertConsent + ", " +
+	"client_fingerprint = CASE WHEN " + upsertRemembers + " THEN EXCLUDED.client_fingerprint ELSE g.client_fingerprint END, " +
+	"expires_at = CASE WHEN " + upsertConsent + " IS NULL THEN " + upsertTokens + " WHEN " + upsertTokens + " IS NULL THEN NULL " +
+	"ELSE GREATEST(" + upsertTokens + ", " + upsertConsent + ") END"
+
+// grantUpsertSQL's parts: whether the approval remembers consent, the merged token
+// expiry (laterOf) and the merged consent.
+const (
+	upsertRemembers = "EXCLUDED.consent_expires_at IS NOT NULL"
+	upsertTokens    = "(CASE WHEN g.token_expires_at IS NULL OR EXCLUDED.token_expires_at IS NULL THEN NULL " +
+		"ELSE GREATEST(g.token_expires_at, EXCLUDED.token_expires_at) END)"
+	upsertConsent = "COALESCE(EXCLUDED.consent_expires_at, g.consent_expires_at)"
+)
+
 // all returns every statement of g.
 func (g grantStatements) all() []string {
 	qs := []string{g.get, g.insert, g.update, g.insertRequest}
-	if g.insertLinked != "" {
-		qs = append(qs, g.insertLinked, g.updateLinked)
+	if g.upsert != "" {
+		qs = append(qs, g.upsert, g.issueCode)
 	}
 	return qs
 }
@@ -194,44 +225,58 @@ func (g *grantState) merge(rec provider.GrantRecord) {
 // (the provider records the grant in the transaction that stores the code), else in a
 // transaction of its own (READ COMMITTED on PostgreSQL, see readCommitted).
 func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error {
-	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
-		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
+	if err := checkGrantRecord(rec); err != nil {
+		return err
 	}
 	if tx := s.openGormTx(ctx); tx != nil {
 		return s.recordGrant(ctx, tx.Statement.ConnPool, rec)
 	}
+	if s.hot.grants.upsert != "" {
+		return s.recordGrant(ctx, s.db.Statement.ConnPool, rec) // one statement needs no transaction
+	}
 	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.recordGrant(ctx, db.Statement.ConnPool, rec) })
 }
 
-// recordGrant is RecordGrant's work on pool, a transaction: the grant is read (locked on
-// PostgreSQL), then inserted or updated, and the request linked to it (on PostgreSQL in
-// the insert's or update's statement: 3 round trips instead of 4). Errors are mapped.
-func (s *Store) recordGrant(ctx context.Context, pool gorm.ConnPool, rec provider.GrantRecord) error {
+// checkGrantRecord refuses a GrantRecord that names no grant.
+func checkGrantRecord(rec provider.GrantRecord) error {
+	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
+		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
+	}
+	return nil
+}
+
+// newGrantArgs returns the ID of rec's grant and the values of grantColumns for it as rec
+// creates it: rec merged into an empty grant.
+func newGrantArgs(rec provider.GrantRecord) (string, []any) {
 	id, resources := grantID(rec.Subject, rec.ClientID, rec.Resources)
 	at := dbTime(rec.At)
+	st := grantState{tokens: optTime(rec.ExpiresAt)}
+	st.merge(rec)
+	return id, []any{id, rec.Subject, rec.ClientID, resources, encodeList(st.scopes), at, at,
+		timeOrNil(st.tokens), timeOrNil(st.consent), st.fingerprint, timeOrNil(rowExpiry(st.tokens, st.consent))}
+}
+
+// recordGrant is RecordGrant's work on pool, a transaction (or, on PostgreSQL, where it
+// is one statement, the pool): the grant is read, then inserted or updated, and the
+// request linked to it; on PostgreSQL all of it is grantUpsertSQL's statement. Errors are
+// mapped.
+func (s *Store) recordGrant(ctx context.Context, pool gorm.ConnPool, rec provider.GrantRecord) error {
+	id, args := newGrantArgs(rec)
+	at := dbTime(rec.At)
+	if q := s.hot.grants.upsert; q != "" {
+		_, err := s.exec(ctx, pool, q, append(args, rec.RequestID, at)...)
+		return s.mapErr(err)
+	}
 	st, found, err := s.grantState(ctx, pool, id)
 	if err != nil {
 		return err
 	}
-	linked := s.hot.grants.insertLinked != "" // PostgreSQL: the request goes with the grant's write
 	if !found {
-		st = grantState{tokens: optTime(rec.ExpiresAt)}
-		st.merge(rec)
-		args := []any{id, rec.Subject, rec.ClientID, resources, encodeList(st.scopes), at, at,
-			timeOrNil(st.tokens), timeOrNil(st.consent), st.fingerprint, timeOrNil(rowExpiry(st.tokens, st.consent))}
-		var n int64
-		if linked {
-			err = s.queryRow(ctx, pool, s.hot.grants.insertLinked, append(args, rec.RequestID, at), &n) // mapped
-		} else if n, err = s.exec(ctx, pool, s.hot.grants.insert, args...); err != nil {
-			err = s.mapErr(err)
-		}
+		n, err := s.exec(ctx, pool, s.hot.grants.insert, args...)
 		if err != nil {
-			return err
+			return s.mapErr(err)
 		}
-		if n == 1 && linked {
-			return nil // the request was linked in the same statement
-		}
-		if n == 0 { // a concurrent approval created it (PostgreSQL): update that row
+		if n == 0 { // a concurrent approval created it: update that row
 			if st, found, err = s.grantState(ctx, pool, id); err != nil {
 				return err
 			}
@@ -239,13 +284,8 @@ func (s *Store) recordGrant(ctx context.Context, pool gorm.ConnPool, rec provide
 	}
 	if found {
 		st.merge(rec)
-		args := []any{encodeList(st.scopes), timeOrNil(st.tokens), timeOrNil(st.consent),
-			st.fingerprint, timeOrNil(rowExpiry(st.tokens, st.consent)), id}
-		if linked {
-			_, err := s.exec(ctx, pool, s.hot.grants.updateLinked, append(args, rec.RequestID, at)...)
-			return s.mapErr(err)
-		}
-		if _, err := s.exec(ctx, pool, s.hot.grants.update, args...); err != nil {
+		if _, err := s.exec(ctx, pool, s.hot.grants.update, encodeList(st.scopes), timeOrNil(st.tokens), timeOrNil(st.consent),
+			st.fingerprint, timeOrNil(rowExpiry(st.tokens, st.consent)), id); err != nil {
 			return s.mapErr(err)
 		}
 	}
@@ -253,8 +293,8 @@ func (s *Store) recordGrant(ctx context.Context, pool gorm.ConnPool, rec provide
 	return s.mapErr(err)
 }
 
-// grantState reads the mutable columns of grant id on pool (locking the row on
-// PostgreSQL); found is false when there is no such grant.
+// grantState reads the mutable columns of grant id on pool; found is false when there is
+// no such grant.
 func (s *Store) grantState(ctx context.Context, pool gorm.ConnPool, id string) (st grantState, found bool, err error) {
 	var (
 		scopes          string

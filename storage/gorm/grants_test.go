@@ -1,6 +1,7 @@
 package gormstore_test
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -103,6 +104,93 @@ func TestRecordGrant_InCallersTransaction(t *testing.T) {
 		g, err := s.GetGrant(c, "bob", client.ID, nil)
 		if err != nil || !slices.Equal(g.Scopes, []string{"read"}) {
 			t.Fatalf("GetGrant after commit = %+v, %v; want the grant with scope read", g, err)
+		}
+	})
+}
+
+// An approval merges into its grant (provider.GrantRecord): its scopes are added, each
+// once, after the grant's; the later token expiry wins (zero: never); remembering consent
+// sets the consent's expiry and fingerprint, and drops the scopes given to another
+// fingerprint; the grant row is purged when both its tokens and its consent have expired.
+// PostgreSQL merges in SQL (one statement), SQLite in Go: both are held to the same steps.
+func TestRecordGrant_Merge(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		client := mustCreateClient(t, s, randomString(t, "client-"))
+		base := time.Now().UTC().Truncate(time.Second).Add(time.Hour)
+		at := func(h int) time.Time { return base.Add(time.Duration(h) * time.Hour) }
+		type want struct {
+			scopes         []string
+			tokens         time.Time // zero: never
+			consent        time.Time // zero: not remembered
+			fingerprint    string
+			rowExpiry      time.Time // zero: never
+			rowExpiryNever bool
+		}
+		steps := []struct {
+			name string
+			rec  provider.GrantRecord
+			want want
+		}{
+			{"first approval", provider.GrantRecord{Scopes: []string{"b", "a", "b"}, ExpiresAt: at(2)},
+				want{scopes: []string{"b", "a"}, tokens: at(2), rowExpiry: at(2)}},
+			{"earlier tokens, new and known scopes", provider.GrantRecord{Scopes: []string{"c", "a", "c"}, ExpiresAt: at(1)},
+				want{scopes: []string{"b", "a", "c"}, tokens: at(2), rowExpiry: at(2)}},
+			{"remembered for a new fingerprint", provider.GrantRecord{Scopes: []string{"d"}, ExpiresAt: at(1),
+				RememberUntil: at(5), ClientFingerprint: "F1"},
+				want{scopes: []string{"d"}, tokens: at(2), consent: at(5), fingerprint: "F1", rowExpiry: at(5)}},
+			{"not remembered: consent kept, tokens later", provider.GrantRecord{Scopes: []string{"e"}, ExpiresAt: at(7)},
+				want{scopes: []string{"d", "e"}, tokens: at(7), consent: at(5), fingerprint: "F1", rowExpiry: at(7)}},
+			{"remembered again, same fingerprint", provider.GrantRecord{Scopes: []string{"a", "d"}, ExpiresAt: at(3),
+				RememberUntil: at(9), ClientFingerprint: "F1"},
+				want{scopes: []string{"d", "e", "a"}, tokens: at(7), consent: at(9), fingerprint: "F1", rowExpiry: at(9)}},
+			{"remembered for a changed client", provider.GrantRecord{Scopes: []string{"f", "f"}, ExpiresAt: at(3),
+				RememberUntil: at(8), ClientFingerprint: "F2"},
+				want{scopes: []string{"f"}, tokens: at(7), consent: at(8), fingerprint: "F2", rowExpiry: at(8)}},
+			{"tokens that never expire", provider.GrantRecord{Scopes: nil},
+				want{scopes: []string{"f"}, consent: at(8), fingerprint: "F2", rowExpiryNever: true}},
+			{"never stays never", provider.GrantRecord{Scopes: []string{"g"}, ExpiresAt: at(20)},
+				want{scopes: []string{"f", "g"}, consent: at(8), fingerprint: "F2", rowExpiryNever: true}},
+		}
+		for i, st := range steps {
+			rec := st.rec
+			rec.RequestID, rec.Subject, rec.ClientID = fmt.Sprintf("req-%d", i), "carol", client.ID
+			rec.Resources, rec.At = []string{"https://mcp.example/b", "https://mcp.example/a"}, base
+			if err := s.RecordGrant(c, rec); err != nil {
+				t.Fatalf("%s: RecordGrant: %v", st.name, err)
+			}
+			g, err := s.GetGrant(c, "carol", client.ID, []string{"https://mcp.example/a", "https://mcp.example/b"})
+			if err != nil {
+				t.Fatalf("%s: GetGrant: %v", st.name, err)
+			}
+			w := st.want
+			if !slices.Equal(g.Scopes, w.scopes) || !g.ExpiresAt.Equal(w.tokens) || !g.ConsentRememberedUntil.Equal(w.consent) ||
+				g.ClientFingerprint != w.fingerprint {
+				t.Fatalf("%s: scopes %q, tokens %v, consent %v, fingerprint %q; want %q, %v, %v, %q", st.name,
+					g.Scopes, g.ExpiresAt, g.ConsentRememberedUntil, g.ClientFingerprint, w.scopes, w.tokens, w.consent, w.fingerprint)
+			}
+			if !g.FirstGrantedAt.Equal(base) || !slices.Equal(g.Resources, []string{"https://mcp.example/a", "https://mcp.example/b"}) {
+				t.Fatalf("%s: first granted %v, resources %q", st.name, g.FirstGrantedAt, g.Resources)
+			}
+			var expiry []sql.NullTime
+			if err := s.DB().WithContext(c).Raw("SELECT expires_at FROM oauth_grants WHERE id = ?", g.ID).Scan(&expiry).Error; err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case len(expiry) != 1:
+				t.Fatalf("%s: %d grant rows", st.name, len(expiry))
+			case w.rowExpiryNever && expiry[0].Valid:
+				t.Fatalf("%s: row expires %v; want never", st.name, expiry[0].Time)
+			case !w.rowExpiryNever && (!expiry[0].Valid || !expiry[0].Time.Equal(w.rowExpiry)):
+				t.Fatalf("%s: row expires %v; want %v", st.name, expiry[0], w.rowExpiry)
+			}
+			var linked int64
+			if err := s.DB().WithContext(c).Raw("SELECT count(*) FROM oauth_grant_requests WHERE grant_id = ?", g.ID).Scan(&linked).Error; err != nil {
+				t.Fatal(err)
+			}
+			if linked != int64(i+1) {
+				t.Fatalf("%s: %d requests linked; want %d", st.name, linked, i+1)
+			}
 		}
 	})
 }
