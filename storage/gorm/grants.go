@@ -222,8 +222,8 @@ func (g *grantState) merge(rec provider.GrantRecord) {
 }
 
 // RecordGrant implements provider.GrantStore: inside ctx's transaction when it carries one
-// (the provider records the grant in the transaction that stores the code), else in a
-// transaction of its own (READ COMMITTED on PostgreSQL, see readCommitted).
+// (IssueCode's, when its approval cannot be one statement), else on its own: on
+// PostgreSQL one statement (grantUpsertSQL), on SQLite a transaction.
 func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error {
 	if err := checkGrantRecord(rec); err != nil {
 		return err
