@@ -14,26 +14,20 @@ import (
 func TestCollector_RefusesWhatItCannotCollect(t *testing.T) {
 	ti := &collector{token: &TokenIssue{}}
 	ctx := collect(context.Background(), ti)
-	check := func(what string, collected bool, err error, wantErr bool) {
-		t.Helper()
-		if !collected || (err != nil) != wantErr || (err != nil && !errors.Is(err, errUncollected)) {
-			t.Errorf("%s: collected %v, error %v; want collected, error %v", what, collected, err, wantErr)
-		}
-	}
 	ok, err := consume(ctx, "code", nil)
-	check("the code", ok, err, false)
+	checkCollected(t, "the code", ok, err, false)
 	ok, err = consume(ctx, "", &Rotation{RequestID: "r", Signature: "s"})
-	check("a rotation after the code", ok, err, true)
+	checkCollected(t, "a rotation after the code", ok, err, true)
 	ok, err = issueAccess(ctx, "at", nil)
-	check("the access token", ok, err, false)
+	checkCollected(t, "the access token", ok, err, false)
 	ok, err = issueAccess(ctx, "at-2", nil)
-	check("a second access token", ok, err, true)
+	checkCollected(t, "a second access token", ok, err, true)
 	ok, err = issueRefresh(ctx, "rt", "at-2", nil)
-	check("a refresh token of another access token", ok, err, true)
+	checkCollected(t, "a refresh token of another access token", ok, err, true)
 	ok, err = issueRefresh(ctx, "rt", "at", nil)
-	check("the refresh token", ok, err, false)
+	checkCollected(t, "the refresh token", ok, err, false)
 	ok, err = issueCodeSession(ctx, "ac", nil)
-	check("a code in a token response", ok, err, true)
+	checkCollected(t, "a code in a token response", ok, err, true)
 	if ti.token.Code != "code" || ti.token.Rotation != nil || ti.token.AccessSignature != "at" || ti.token.RefreshSignature != "rt" {
 		t.Errorf("collected %+v", ti.token)
 	}
@@ -64,24 +58,18 @@ func TestCollector_RefusesWhatItCannotCollect(t *testing.T) {
 func TestCollector_Approval(t *testing.T) {
 	c := &collector{code: &CodeIssue{}}
 	ctx := collect(context.Background(), c)
-	check := func(what string, collected bool, err error, wantErr bool) {
-		t.Helper()
-		if !collected || (err != nil) != wantErr || (err != nil && !errors.Is(err, errUncollected)) {
-			t.Errorf("%s: collected %v, error %v; want collected, error %v", what, collected, err, wantErr)
-		}
-	}
 	ok, err := issueCodeSession(ctx, "ac", nil)
-	check("the code", ok, err, false)
+	checkCollected(t, "the code", ok, err, false)
 	ok, err = issueCodeSession(ctx, "ac-2", nil)
-	check("a second code", ok, err, true)
+	checkCollected(t, "a second code", ok, err, true)
 	ok, err = issuePKCESession(ctx, "ac", nil)
-	check("the PKCE request", ok, err, false)
+	checkCollected(t, "the PKCE request", ok, err, false)
 	ok, err = issuePKCESession(ctx, "ac-2", nil)
-	check("a second PKCE request", ok, err, true)
+	checkCollected(t, "a second PKCE request", ok, err, true)
 	ok, err = issueAccess(ctx, "at", nil)
-	check("an access token in an approval", ok, err, true)
+	checkCollected(t, "an access token in an approval", ok, err, true)
 	ok, err = consume(ctx, "ac", nil)
-	check("a code consumed in an approval", ok, err, true)
+	checkCollected(t, "a code consumed in an approval", ok, err, true)
 	if c.code.Signature != "ac" || c.code.PKCESignature != "ac" {
 		t.Errorf("collected %+v", c.code)
 	}
@@ -91,5 +79,13 @@ func TestCollector_Approval(t *testing.T) {
 	c.collecting = false
 	if ok, err := issueCodeSession(ctx, "ac-3", nil); ok || err != nil {
 		t.Errorf("issueCodeSession after collecting: %v, %v; want not collected", ok, err)
+	}
+}
+
+// checkCollected fails t unless a write was collected, with errUncollected when wantErr.
+func checkCollected(t *testing.T, what string, collected bool, err error, wantErr bool) {
+	t.Helper()
+	if !collected || (err != nil) != wantErr || (err != nil && !errors.Is(err, errUncollected)) {
+		t.Errorf("%s: collected %v, error %v; want collected, error %v", what, collected, err, wantErr)
 	}
 }

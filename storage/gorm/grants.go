@@ -135,7 +135,7 @@ type grantStatements struct {
 
 func newGrantStatements(d dialect) grantStatements {
 	g := grantStatements{
-		get: rebind(d, "SELECT scopes, token_expires_at, consent_expires_at, client_fingerprint FROM "+tableGrants+" WHERE id = ?"),
+		get:    rebind(d, "SELECT scopes, token_expires_at, consent_expires_at, client_fingerprint FROM "+tableGrants+" WHERE id = ?"),
 		insert: rebind(d, "INSERT INTO "+tableGrants+" ("+grantColumns+") VALUES ("+placeholders(11)+") ON CONFLICT (id) DO NOTHING"),
 		update: rebind(d, "UPDATE "+tableGrants+" SET scopes = ?, token_expires_at = ?, consent_expires_at = ?, client_fingerprint = ?, "+
 			"expires_at = ? WHERE id = ?"),

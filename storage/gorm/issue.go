@@ -37,19 +37,29 @@ func (s *Store) IssueTokens(ctx context.Context, iss provider.TokenIssue) error 
 	return s.issueOneByOne(ctx, iss)
 }
 
-// issueOneByOne is IssueTokens as the methods it stands for, in one transaction.
-func (s *Store) issueOneByOne(ctx context.Context, iss provider.TokenIssue) (err error) {
-	ctx, err = s.BeginTX(ctx)
+// inOwnTx runs fn in the transaction begin starts (or joins): committed when fn returns
+// nil, rolled back otherwise.
+func (s *Store) inOwnTx(ctx context.Context, begin func(context.Context) (context.Context, error), fn func(ctx context.Context) error) error {
+	ctx, err := begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			if rerr := s.Rollback(ctx); rerr != nil {
-				s.log.WarnContext(ctx, "rollback failed", "error", rerr)
-			}
+	if err := fn(ctx); err != nil {
+		if rerr := s.Rollback(ctx); rerr != nil {
+			s.log.WarnContext(ctx, "rollback failed", "error", rerr)
 		}
-	}()
+		return err
+	}
+	return s.Commit(ctx)
+}
+
+// issueOneByOne is IssueTokens as the methods it stands for, in one transaction.
+func (s *Store) issueOneByOne(ctx context.Context, iss provider.TokenIssue) error {
+	return s.inOwnTx(ctx, s.BeginTX, func(ctx context.Context) error { return s.issueWrites(ctx, iss) })
+}
+
+// issueWrites are issueOneByOne's writes, in ctx's transaction.
+func (s *Store) issueWrites(ctx context.Context, iss provider.TokenIssue) (err error) {
 	switch rot := iss.Rotation; {
 	case rot == nil:
 		err = s.InvalidateAuthorizeCodeSession(ctx, iss.Code)
@@ -80,11 +90,9 @@ func (s *Store) issueOneByOne(ctx context.Context, iss provider.TokenIssue) (err
 		}
 	}
 	if use := iss.ClientUse; use != nil {
-		if err = s.TouchClient(ctx, use.ClientID, use.At); err != nil {
-			return err
-		}
+		return s.TouchClient(ctx, use.ClientID, use.At)
 	}
-	return s.Commit(ctx)
+	return nil
 }
 
 // issueInOneStatement runs IssueTokens' writes as one PostgreSQL statement, done when the
@@ -284,32 +292,21 @@ func (s *Store) IssueCode(ctx context.Context, iss provider.CodeIssue) error {
 }
 
 // issueCodeOneByOne is IssueCode as the methods it stands for, in one write transaction.
-func (s *Store) issueCodeOneByOne(ctx context.Context, iss provider.CodeIssue) (err error) {
-	ctx, err = s.BeginWriteTX(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			if rerr := s.Rollback(ctx); rerr != nil {
-				s.log.WarnContext(ctx, "rollback failed", "error", rerr)
+func (s *Store) issueCodeOneByOne(ctx context.Context, iss provider.CodeIssue) error {
+	return s.inOwnTx(ctx, s.BeginWriteTX, func(ctx context.Context) error {
+		if err := s.CreateAuthorizeCodeSession(ctx, iss.Signature, iss.Request); err != nil {
+			return err
+		}
+		if iss.PKCESignature != "" {
+			if err := s.CreatePKCERequestSession(ctx, iss.PKCESignature, iss.PKCERequest); err != nil {
+				return err
 			}
 		}
-	}()
-	if err = s.CreateAuthorizeCodeSession(ctx, iss.Signature, iss.Request); err != nil {
-		return err
-	}
-	if iss.PKCESignature != "" {
-		if err = s.CreatePKCERequestSession(ctx, iss.PKCESignature, iss.PKCERequest); err != nil {
-			return err
+		if iss.Grant != nil {
+			return s.RecordGrant(ctx, *iss.Grant)
 		}
-	}
-	if iss.Grant != nil {
-		if err = s.RecordGrant(ctx, *iss.Grant); err != nil {
-			return err
-		}
-	}
-	return s.Commit(ctx)
+		return nil
+	})
 }
 
 var (
