@@ -380,13 +380,14 @@ func TestRFC8628_3_3_VerificationPage(t *testing.T) {
 	}, withLogin())
 }
 
-// User codes are drawn without modulo bias: over 20 000 codes (160 000 characters) every
-// letter of the alphabet appears 8 000 ± 4 % times (a modulo of random bytes would give
-// the first 16 letters 8.3 % more than the last 4; the bound is ~3.6 standard
-// deviations).
+// User codes are drawn without modulo bias: over 80 000 codes (640 000 characters) every
+// letter of the alphabet appears 32 000 ± 4 % times (a modulo of random bytes would give
+// the first 16 letters 8.3 % more than the last 4; the bound is ~7 standard deviations,
+// so a fair draw fails it about never, where 20 000 codes' ~3.6 failed one run in a few
+// hundred).
 func TestRFC8628_6_1_UserCodeUniformAlphabet(t *testing.T) {
 	counts := map[rune]int{}
-	const codes = 20000
+	const codes = 80000
 	for range codes {
 		c, err := provider.NewUserCode()
 		if err != nil {
