@@ -208,7 +208,13 @@ func OpenSQLite(path string, opts Options) (*Store, error) {
 	if memory {
 		dsn = strings.Replace(SQLiteDSN(":memory:"), "_journal_mode=WAL", "_journal_mode=MEMORY", 1)
 	}
-	var setup []string
+	// Group commit runs each transaction in a savepoint, and SQLite keeps the original of
+	// every page a savepoint changes in a sub-journal, a temporary file once it passes
+	// 64 KiB: two more write system calls per page, more than the log's own (a refresh
+	// under load made ~59 write calls, 32 of them the sub-journal's). In memory it costs
+	// at most a copy of the pages one transaction changes, and it never needs to survive
+	// a crash (the log is what recovery reads).
+	setup := []string{"PRAGMA temp_store = MEMORY"}
 	if !memory { // the checkpointer below checkpoints; the writer's own is a safety valve
 		setup = append(setup, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", sqliteWriterAutoCheckpoint))
 	}
