@@ -17,9 +17,10 @@ import (
 )
 
 // Concurrent approvals of one grant (one user approving the same client for the same
-// resources in several tabs, or on several replicas): every one is recorded, the grant's
-// scopes are their union, and revoking the grant reaches every request. On PostgreSQL
-// all but one approval lose the race to insert the grant row and update it instead.
+// resources in several tabs, or on several replicas), half of them with their code
+// (IssueCode): every one is recorded, the grant's scopes are their union, and revoking the
+// grant reaches every request. On PostgreSQL all but one approval find the row inserted
+// and merge into it under its row lock (grantUpsertSQL).
 func TestRecordGrant_ConcurrentApprovalsOfOneGrant(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		c := ctx(t)
@@ -30,11 +31,17 @@ func TestRecordGrant_ConcurrentApprovalsOfOneGrant(t *testing.T) {
 		errs := make([]error, n)
 		for i := range n {
 			wg.Go(func() {
-				errs[i] = s.RecordGrant(c, provider.GrantRecord{
+				rec := provider.GrantRecord{
 					RequestID: fmt.Sprintf("req-%d", i), Subject: "alice", ClientID: client.ID,
 					Resources: []string{"https://mcp.example/"}, Scopes: []string{"read", fmt.Sprintf("s%d", i)},
 					At: at, ExpiresAt: at.Add(time.Duration(i+1) * time.Minute),
-				})
+				}
+				if i%2 == 0 { // the provider's way: with the approval's code
+					errs[i] = s.IssueCode(c, provider.CodeIssue{Signature: "code-" + rec.RequestID,
+						Request: newRequest(client, rec.RequestID, "code"), Grant: &rec})
+					return
+				}
+				errs[i] = s.RecordGrant(c, rec)
 			})
 		}
 		wg.Wait()
