@@ -49,8 +49,9 @@ type RefreshTokenGraceStorage interface {
 	// revokes the access token issued with it, but leaves the grant's other tokens alone
 	// (other chains stay valid). On a use within the window it counts the reuse, with a
 	// conditional write so that of concurrent reuses at most grace.MaxReuses succeed in
-	// total; the others get fosite.ErrSerializationFailure (the provider retries them, and
-	// the retry sees the limit). An unknown token is fosite.ErrNotFound.
+	// total; the others get an error wrapping ErrRefreshTokenReuseLimit when the limit is
+	// reached, or fosite.ErrSerializationFailure when they lost a race (the provider
+	// retries them, and the retry sees the limit). An unknown token is fosite.ErrNotFound.
 	RotateRefreshTokenWithGrace(ctx context.Context, requestID, signature string, grace RefreshTokenGrace) error
 }
 

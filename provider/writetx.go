@@ -162,7 +162,8 @@ type GrantUse struct {
 type TokenIssueStorage interface {
 	// IssueTokens writes iss atomically, with the outcomes of the methods it stands for:
 	// a code already used is fosite.ErrInvalidatedAuthorizeCode, a refresh token rotated
-	// by a concurrent request fosite.ErrSerializationFailure, an unknown one
+	// by a concurrent request fosite.ErrSerializationFailure, one whose grace window's
+	// reuses are used up an error wrapping ErrRefreshTokenReuseLimit, an unknown one
 	// fosite.ErrNotFound, and then nothing is written.
 	IssueTokens(ctx context.Context, iss TokenIssue) error
 }

@@ -66,9 +66,10 @@ func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature s
 // deactivates the token (recording first_used_at and used_count 1) and deletes only the
 // access token issued with it: the grant's other token chains, born of earlier reuses,
 // stay valid. A reuse within the window increments used_count with a write conditional on
-// the count it read, so that concurrent reuses never exceed grace.MaxReuses; a lost race,
-// or a token no longer reusable, is fosite.ErrSerializationFailure (the provider retries,
-// and the retry's read decides). Unknown token: fosite.ErrNotFound.
+// the count it read, so that concurrent reuses never exceed grace.MaxReuses; a reuse that
+// finds them used up wraps provider.ErrRefreshTokenReuseLimit; a lost race, or a window
+// that has closed, is fosite.ErrSerializationFailure (the provider retries, and the
+// retry's read decides). Unknown token: fosite.ErrNotFound.
 //
 // The first use, by far the most common, is two prepared statements (the conditional
 // rotation, then the delete of the access token the row names), one on PostgreSQL (a
@@ -100,6 +101,11 @@ func (s *Store) RotateRefreshTokenWithGrace(ctx context.Context, requestID, sign
 				return fmt.Errorf("%w: refresh token reused concurrently", fosite.ErrSerializationFailure)
 			}
 			return nil
+		case graceExhausted:
+			// Read in the write transaction: what the reuses already written say, which a
+			// read outside it (the caller's, on SQLite a reader connection that does not
+			// see a group commit batch before its COMMIT) may not have seen yet.
+			return fmt.Errorf("gormstore: %w", provider.ErrRefreshTokenReuseLimit)
 		default: // graceActive cannot be (the rotation above found no active row)
 			return fmt.Errorf("%w: refresh token no longer reusable", fosite.ErrSerializationFailure)
 		}

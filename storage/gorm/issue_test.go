@@ -179,7 +179,7 @@ func TestIssueTokens_StrictRotation(t *testing.T) {
 // TestIssueTokens_GraceRotation: under the grace window a first use deletes only the
 // access token issued with the presented token; a reuse within the window (the
 // one-statement path cannot consume it) issues tokens of its own, and past
-// MaxReuses it is fosite.ErrSerializationFailure.
+// MaxReuses it wraps provider.ErrRefreshTokenReuseLimit.
 func TestIssueTokens_GraceRotation(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		c, f := ctx(t), newIssueFixture(t, s)
@@ -199,8 +199,8 @@ func TestIssueTokens_GraceRotation(t *testing.T) {
 		}
 		iss := f.issue("at-late", "rt-late")
 		iss.Rotation = rotation
-		if err := s.IssueTokens(c, iss); !errors.Is(err, fosite.ErrSerializationFailure) {
-			t.Errorf("a use past MaxReuses: %v; want ErrSerializationFailure", err)
+		if err := s.IssueTokens(c, iss); !errors.Is(err, provider.ErrRefreshTokenReuseLimit) {
+			t.Errorf("a use past MaxReuses: %v; want ErrRefreshTokenReuseLimit", err)
 		}
 		if f.active(t, false, "at-late") {
 			t.Error("a use past MaxReuses stored tokens")
@@ -232,10 +232,10 @@ func TestIssueTokens_ConcurrentUses(t *testing.T) {
 		for _, tc := range []struct {
 			consume string
 			wins    int
-			lost    error
+			lost    error // what the others end with
 		}{
 			{"code", 1, fosite.ErrInvalidatedAuthorizeCode},
-			{"grace", 1 + testGrace.MaxReuses, fosite.ErrSerializationFailure},
+			{"grace", 1 + testGrace.MaxReuses, provider.ErrRefreshTokenReuseLimit},
 			// Last: a strict rotation deactivates the grant's other refresh tokens.
 			{"strict", 1, fosite.ErrSerializationFailure},
 		} {
