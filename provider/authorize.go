@@ -374,8 +374,8 @@ func newView(client fosite.Client, redirectURI string, scopes, resources []strin
 // issueCode approves ar for subject with the granted scopes and the requested
 // resources as audience, issues the code, records the grant (remembering the consent
 // when remember is set and Config.RememberConsent is on) and returns the success
-// redirect URL. The code, its PKCE request and the grant are written in one transaction
-// (see inWriteTx).
+// redirect URL. The code and the grant are written at once: in one IssueCode call with a
+// CodeIssueStorage, else in one write transaction (issueCodeWithGrant).
 func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, subject string, granted []string, remember bool) (string, error) {
 	for _, s := range granted {
 		ar.GrantScope(s)

@@ -11,9 +11,10 @@ import (
 
 // writeTransactional is implemented by storages that can group writes in one transaction
 // that reads only rows it locks (storage/gorm's BeginWriteTX: READ COMMITTED on
-// PostgreSQL, BEGIN IMMEDIATE on SQLite). The authorization endpoint stores the code, the
-// PKCE request and the grant in one: one commit instead of three, and no code is stored
-// without its grant. Commit and Rollback (fosite's storage.Transactional) end it.
+// PostgreSQL, BEGIN IMMEDIATE on SQLite). The authorization endpoint of a storage without
+// CodeIssueStorage stores the code, the PKCE request and the grant in one: one commit
+// instead of three, and no code is stored without its grant. Commit and Rollback (fosite's
+// storage.Transactional) end it.
 type writeTransactional interface {
 	BeginWriteTX(ctx context.Context) (context.Context, error)
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
@@ -119,8 +121,9 @@ func (s *Store) readCommitted(ctx context.Context, fn func(db *gorm.DB) error) e
 	return s.newTx(ctx, s.writeTxOptions(), fn)
 }
 
-// grantStatements are RecordGrant's statements. Every authorization runs them, so they
-// are hot statements, prepared once per connection (see hotsql.go), not GORM builder calls.
+// grantStatements are RecordGrant's and IssueCode's statements. Every authorization runs
+// some of them (on PostgreSQL issueCode alone), so they are hot statements, prepared once
+// per connection (see hotsql.go), not GORM builder calls.
 type grantStatements struct {
 	get           string // the grant's mutable columns
 	insert        string // a new grant; nothing when a concurrent approval created it first
@@ -237,10 +240,19 @@ func (s *Store) RecordGrant(ctx context.Context, rec provider.GrantRecord) error
 	return s.readCommitted(ctx, func(db *gorm.DB) error { return s.recordGrant(ctx, db.Statement.ConnPool, rec) })
 }
 
-// checkGrantRecord refuses a GrantRecord that names no grant.
+// checkGrantRecord refuses a GrantRecord that names no grant, or a scope that the two
+// merges could not store alike: invalid UTF-8 (Go's JSON writes U+FFFD, so the merge in Go
+// would add it again at every approval) or NUL (PostgreSQL's JSON functions refuse it,
+// which would fail every later approval of the grant). The endpoints send only RFC 6749
+// scope tokens.
 func checkGrantRecord(rec provider.GrantRecord) error {
 	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
 		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
+	}
+	for _, sc := range rec.Scopes {
+		if !utf8.ValidString(sc) || strings.ContainsRune(sc, 0) {
+			return fmt.Errorf("gormstore: RecordGrant: scope %q is not valid UTF-8 without NUL", sc)
+		}
 	}
 	return nil
 }
@@ -450,6 +462,17 @@ func (s *Store) RevokeGrants(ctx context.Context, f provider.GrantFilter) (int, 
 		}
 	}
 	err := s.readCommitted(ctx, func(db *gorm.DB) error {
+		if s.dialect == dialectPostgres {
+			// Wait here for approvals in flight (they hold the grant's row lock), so that
+			// the statements below, each with a snapshot of its own, see the requests they
+			// linked: a DELETE that waited for the lock itself would recheck its row with
+			// its older snapshot, find no request, delete the grant and cascade away the
+			// new request's link, leaving an active code that no grant knows.
+			var locked []string
+			if err := db.Raw("SELECT id FROM "+tableGrants+" WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&locked).Error; err != nil {
+				return s.mapErr(err)
+			}
+		}
 		for chunk := range slices.Chunk(requests, 500) {
 			if err := db.Exec("DELETE FROM "+tableGrantRequests+" WHERE request_id IN ?", chunk).Error; err != nil {
 				return s.mapErr(err)

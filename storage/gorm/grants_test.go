@@ -201,3 +201,75 @@ func TestRecordGrant_Merge(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokeGrants_RacesAnApproval: an approval (IssueCode) concurrent with the revocation
+// of its grant leaves its code either revoked or linked to a grant, never an active code
+// whose request no grant knows (the grants API could not revoke it). On PostgreSQL the
+// revocation's DELETE once waited for the approval's row lock and then rechecked the row
+// with its older snapshot: it deleted the grant and the new request's link with it.
+func TestRevokeGrants_RacesAnApproval(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		client := mustCreateClient(t, s, randomString(t, "client-"))
+		at := time.Now().UTC().Truncate(time.Second)
+		approve := func(subject, requestID string) error {
+			rec := provider.GrantRecord{RequestID: requestID, Subject: subject, ClientID: client.ID,
+				Resources: []string{"https://mcp.example/"}, Scopes: []string{"read"}, At: at, ExpiresAt: at.Add(time.Hour)}
+			return s.IssueCode(c, provider.CodeIssue{Signature: "code-" + requestID, Request: newRequest(client, requestID, "c"), Grant: &rec})
+		}
+		orphans := 0
+		for i := range 150 {
+			subject := fmt.Sprintf("user-%d", i)
+			must(t, approve(subject, fmt.Sprintf("first-%d", i)))
+			second := fmt.Sprintf("second-%d", i)
+			var errApprove, errRevoke error
+			var wg sync.WaitGroup
+			wg.Go(func() { _, errRevoke = s.RevokeGrants(c, provider.GrantFilter{Subject: subject}) })
+			wg.Go(func() { errApprove = approve(subject, second) })
+			wg.Wait()
+			must(t, errRevoke)
+			must(t, errApprove)
+			var active, linked int64
+			must(t, s.DB().WithContext(c).Raw("SELECT count(*) FROM oauth_authorization_codes WHERE request_id = ? AND active = ?", second, true).Scan(&active).Error)
+			must(t, s.DB().WithContext(c).Raw("SELECT count(*) FROM oauth_grant_requests WHERE request_id = ?", second).Scan(&linked).Error)
+			if active > 0 && linked == 0 {
+				orphans++
+			}
+		}
+		if orphans > 0 {
+			t.Errorf("%d of 150 approvals left an active code whose request no grant knows", orphans)
+		}
+	})
+}
+
+// TestRecordGrant_RefusesScopesTheMergesCannotStoreAlike: a scope with NUL (PostgreSQL's
+// JSON functions refuse it: every later approval of the grant would fail) or invalid UTF-8
+// (stored as U+FFFD, it never matched itself in SQLite's merge and was added again) is
+// refused, by RecordGrant and IssueCode, and the grant takes the next approval.
+func TestRecordGrant_RefusesScopesTheMergesCannotStoreAlike(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		client := mustCreateClient(t, s, randomString(t, "client-"))
+		at := time.Now().UTC().Truncate(time.Second)
+		rec := func(requestID string, scopes ...string) provider.GrantRecord {
+			return provider.GrantRecord{RequestID: requestID, Subject: "dave", ClientID: client.ID,
+				Resources: []string{"https://mcp.example/"}, Scopes: scopes, At: at, ExpiresAt: at.Add(time.Hour)}
+		}
+		must(t, s.RecordGrant(c, rec("req-ok", "read")))
+		for i, bad := range []string{"nul\x00", "bad\xffutf8"} {
+			if err := s.RecordGrant(c, rec(fmt.Sprint("req-bad-", i), bad)); err == nil {
+				t.Errorf("RecordGrant with scope %q: no error", bad)
+			}
+			r := rec(fmt.Sprint("req-bad-code-", i), "read", bad)
+			if err := s.IssueCode(c, provider.CodeIssue{Signature: "code-" + r.RequestID, Request: newRequest(client, r.RequestID, "c"), Grant: &r}); err == nil {
+				t.Errorf("IssueCode with scope %q: no error", bad)
+			}
+		}
+		must(t, s.RecordGrant(c, rec("req-ok-2", "write")))
+		g, err := s.GetGrant(c, "dave", client.ID, []string{"https://mcp.example/"})
+		must(t, err)
+		if !slices.Equal(g.Scopes, []string{"read", "write"}) {
+			t.Errorf("scopes %q; want [read write]", g.Scopes)
+		}
+	})
+}

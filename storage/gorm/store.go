@@ -488,8 +488,8 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 }
 
 // BeginWriteTX is BeginTX for a group of writes that reads only rows it locks, such as an
-// authorization's code, PKCE request and grant (the provider stores them in one such
-// transaction: one commit instead of three): READ COMMITTED on PostgreSQL, where a locked
+// authorization's code, PKCE request and grant (IssueCode writes them in one such
+// transaction where they are not one statement): READ COMMITTED on PostgreSQL, where a locked
 // row waits for a concurrent writer and then sees its commit instead of failing with a
 // serialization error as under REPEATABLE READ; BEGIN IMMEDIATE on SQLite, like BeginTX.
 // Commit and Rollback end it; a context that already carries a transaction joins it.
