@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -58,13 +59,18 @@ var clientJWKSURIMigration = migration{
 	},
 }
 
-// encodeList stores a string list as a JSON array ("[]" for nil).
+// encodeList stores a string list as a JSON array ("[]" for nil). It leaves <, > and &
+// unescaped, as PostgreSQL's to_json does, so that a grant's scopes merged in SQL there
+// (grantUpsertSQL) and in Go on SQLite are stored as the same text.
 func encodeList(l []string) string {
 	if l == nil {
 		return "[]"
 	}
-	b, _ := json.Marshal(l) // a []string always marshals
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(l) // a []string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // decodeList reads a JSON array column; "[]" gives nil, like a client that never had the list.

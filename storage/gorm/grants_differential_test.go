@@ -16,6 +16,7 @@ import (
 // grantRowState is what an approval may change on a grant row, as read back.
 type grantRowState struct {
 	Scopes      []string
+	ScopesText  string // the column as stored
 	Tokens      time.Time // zero: never
 	Consent     time.Time // zero: not remembered
 	Fingerprint string
@@ -28,7 +29,8 @@ type grantRowState struct {
 // same approvals: random sequences of scopes (repeated, reordered, with characters JSON
 // escapes, empty), token expiries (earlier, later, never), remembered consent (for the
 // same or another client fingerprint, earlier or later than before), recorded through
-// RecordGrant and through IssueCode. The row is compared after every approval.
+// RecordGrant and through IssueCode. The row is compared after every approval, the scopes
+// both decoded and as the stored JSON text.
 func TestRecordGrant_SQLMergeMatchesGoMerge(t *testing.T) {
 	backends := gormtest.Backends(t)
 	if len(backends) < 2 {
@@ -108,6 +110,9 @@ func readGrantRow(t *testing.T, s *gormstore.Store, subject, clientID string) gr
 		t.Fatalf("grant row's expiry: %v (%d rows)", err, len(expiry))
 	}
 	st.RowExpiry = expiry[0]
+	if err := db.Raw("SELECT scopes FROM oauth_grants WHERE id = ?", g.ID).Scan(&st.ScopesText).Error; err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Raw("SELECT count(*) FROM oauth_grant_requests WHERE grant_id = ?", g.ID).Scan(&st.Requests).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +120,7 @@ func readGrantRow(t *testing.T, s *gormstore.Store, subject, clientID string) gr
 }
 
 func grantRowsEqual(a, b grantRowState) bool {
-	return slices.Equal(a.Scopes, b.Scopes) && a.Tokens.Equal(b.Tokens) && a.Consent.Equal(b.Consent) &&
+	return slices.Equal(a.Scopes, b.Scopes) && a.ScopesText == b.ScopesText && a.Tokens.Equal(b.Tokens) && a.Consent.Equal(b.Consent) &&
 		a.Fingerprint == b.Fingerprint && a.RowExpiry.Valid == b.RowExpiry.Valid &&
 		a.RowExpiry.Time.Equal(b.RowExpiry.Time) && a.Requests == b.Requests
 }
