@@ -16,7 +16,7 @@ import (
 // grantRowState is what an approval may change on a grant row, as read back.
 type grantRowState struct {
 	Scopes      []string
-	ScopesText  string // the column as stored
+	ScopesText  string    // the column as stored
 	Tokens      time.Time // zero: never
 	Consent     time.Time // zero: not remembered
 	Fingerprint string
