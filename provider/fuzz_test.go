@@ -167,6 +167,9 @@ func FuzzEndpoints(f *testing.F) {
 		{1, "POST", "", "grant_type=authorization_code&code=ory_ac_x.y&code_verifier=abc&client_id=pub&redirect_uri=x", ""},
 		{1, "POST", "", "grant_type=client_credentials&resource=%zz", basic("conf", confSecret)},
 		{1, "POST", "", "grant_type=refresh_token&refresh_token=ory_rt_a.b&client_id=pub", ""},
+		// A key of an issue time and 32 bytes (orderedHMAC's), a forged HMAC.
+		{1, "POST", "", "grant_type=refresh_token&refresh_token=ory_rt_AZOhssPUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.b&client_id=pub", ""},
+		{2, "POST", "", "token=ory_at_AZOhssPUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.b.c", basic("conf", confSecret)},
 		{1, "POST", "", "grant_type=client_credentials", "Basic Y29uZjpjb25mLXNlY3JldA=="},
 		{2, "POST", "", "token=x&token_type_hint=refresh_token", basic("conf", confSecret)},
 		{3, "POST", "", "token=ory_at_x.y", "Basic !!"},

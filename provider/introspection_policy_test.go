@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +15,7 @@ import (
 // to (and public clients cannot introspect).
 func (e *env) refreshActive(rt string) bool {
 	e.t.Helper()
-	sig := rt[strings.LastIndexByte(rt, '.')+1:]
-	_, err := e.store.GetRefreshTokenSession(context.Background(), sig, nil)
+	_, err := e.store.GetRefreshTokenSession(context.Background(), provider.StorageSignature(e.p, rt), nil)
 	return err == nil
 }
 

@@ -17,9 +17,6 @@ import (
 // wrongVerifier is a well-formed code_verifier (RFC 7636 §4.1) no test code was made for.
 var wrongVerifier = strings.Repeat("a", 43)
 
-// codeSignature is the storage key of an authorization code.
-func codeSignature(code string) string { return code[strings.LastIndex(code, ".")+1:] }
-
 // pkceRows counts the rows of the PKCE table.
 func pkceRows(t *testing.T, e *env) int64 {
 	t.Helper()
@@ -35,7 +32,7 @@ func pkceRows(t *testing.T, e *env) int64 {
 func legacyCode(t *testing.T, e *env, redirect string) (code, verifier string) {
 	t.Helper()
 	code, verifier = e.code(redirect, nil)
-	sig := codeSignature(code)
+	sig := provider.StorageSignature(e.p, code)
 	req, err := e.store.GetAuthorizeCodeSession(e.ctx(), sig, provider.NewSession(""))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +85,7 @@ func TestRFC7636_4_6_CodeWithASeparatePKCERow(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		redirect := "http://localhost:50999/callback"
 		pkceRow := func(code string) error {
-			_, err := e.store.GetPKCERequestSession(e.ctx(), codeSignature(code), provider.NewSession(""))
+			_, err := e.store.GetPKCERequestSession(e.ctx(), provider.StorageSignature(e.p, code), provider.NewSession(""))
 			return err
 		}
 

@@ -208,16 +208,18 @@ func (p *Provider) fositeConfig() *fosite.Config {
 	}
 }
 
-// tokenStrategy is the HMAC strategy for codes and refresh tokens and, unless
-// Config.AccessTokenStrategy replaces it, for access tokens.
+// tokenStrategy is the HMAC strategy (fosite's, with keys in issue order: orderedHMAC)
+// for codes and refresh tokens and, unless Config.AccessTokenStrategy replaces it, for
+// access tokens.
 func (p *Provider) tokenStrategy(hmacStrategy *oauth2.HMACSHAStrategy) (*coreStrategy, error) {
+	ordered := &orderedHMAC{HMACSHAStrategy: hmacStrategy, config: p.fcfg}
 	s := &coreStrategy{
-		AccessTokenStrategy:   hmacStrategy,
-		RefreshTokenStrategy:  hmacStrategy,
-		AuthorizeCodeStrategy: hmacStrategy,
+		AccessTokenStrategy:   ordered,
+		RefreshTokenStrategy:  ordered,
+		AuthorizeCodeStrategy: ordered,
 	}
 	if p.cfg.AccessTokenStrategy != nil {
-		access := p.cfg.AccessTokenStrategy(hmacStrategy, p.fcfg)
+		access := p.cfg.AccessTokenStrategy(ordered, p.fcfg)
 		if access == nil {
 			return nil, errors.New("provider: Config.AccessTokenStrategy returned nil")
 		}

@@ -17,6 +17,9 @@ import (
 // not found → fosite.ErrNotFound; a used code → the Requester and
 // fosite.ErrInvalidatedAuthorizeCode; a rotated refresh token → the Requester and
 // fosite.ErrInactiveToken; conflicting concurrent writes → fosite.ErrSerializationFailure.
+// The signatures of the codes and opaque tokens the provider issues start with their issue
+// time; a store that keeps a hash of them should keep that prefix in clear before it
+// (SignatureIssueOrder).
 type Storage interface {
 	fosite.ClientManager
 	oauth2.AuthorizeCodeStorage

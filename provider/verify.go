@@ -8,11 +8,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/oauth2"
 )
-
-// opaqueAccessTokenPrefix is the prefix fosite's HMAC strategy gives access tokens.
-const opaqueAccessTokenPrefix = "ory_at_"
 
 // VerifyAccessToken checks an access token presented to a resource server in this
 // process: it must be well-formed, signed by this server, stored, unrevoked and
@@ -63,7 +59,7 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (*Access
 // storage signature. Opaque tokens are checked with fosite's HMAC directly, without the
 // request fosite's strategy interface needs only to check an expiry that lives in storage.
 func (p *Provider) checkAccessTokenSignature(ctx context.Context, token string) (string, error) {
-	if h, ok := p.strategy.AccessTokenStrategy.(*oauth2.HMACSHAStrategy); ok {
+	if h, ok := p.strategy.AccessTokenStrategy.(*orderedHMAC); ok {
 		if h.Enigma.Validate(ctx, strings.TrimPrefix(token, opaqueAccessTokenPrefix)) != nil {
 			return "", fmt.Errorf("%w: malformed or not signed by this server", ErrInvalidToken)
 		}

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +239,51 @@ func TestEncryptionAtRest_KeyRotation(t *testing.T) {
 		if _, err := storeBA.GetAccessTokenSession(c, "at-a", nil); !errors.Is(err, gormstore.ErrUndecryptable) {
 			t.Errorf("ciphertext moved to another row: %v; want ErrUndecryptable", err)
 		}
+	})
+}
+
+// TestSignatureKeys_IssueOrderInClear: a code's or token's signature with an issue order
+// (provider.SignatureIssueOrder) is stored as that order in clear followed by the SHA-256
+// of the whole signature, so the tables' key indexes hold tokens in issue order; a
+// signature without one is stored as its SHA-256 alone. Neither the signature nor its
+// HMAC is stored, and each token is found under its signature.
+func TestSignatureKeys_IssueOrderInClear(t *testing.T) {
+	gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+		s := db.Open(t, gormtest.DefaultOptions(t))
+		c := ctx(t)
+		cl := mustCreateClient(t, s, "client")
+		req := newRequest(cl, "grant", "marker")
+		// Issued in this order; their HMACs sort the other way round.
+		sigs := []string{
+			"0193a1b2c3d4." + randomString(t, "z"),
+			"0193a1b2c3d5." + randomString(t, "m"),
+			"0193a1b2c3e0." + randomString(t, "a"),
+		}
+		plain := randomString(t, "plain")
+		for _, sig := range append(sigs, plain) {
+			must(t, s.CreateRefreshTokenSession(c, sig, "", req))
+		}
+		var stored []string
+		must(t, s.DB().Raw("SELECT signature FROM oauth_refresh_tokens ORDER BY signature").Scan(&stored).Error)
+		var want []string
+		for _, sig := range sigs {
+			want = append(want, sig[:13]+sha256Hex(sig))
+		}
+		if i := slices.Index(stored, sha256Hex(plain)); i < 0 {
+			t.Errorf("stored signatures %q lack the plain signature's SHA-256", stored)
+		} else if stored = slices.Delete(stored, i, i+1); !slices.Equal(stored, want) {
+			t.Errorf("stored signatures %q, want %q (in issue order)", stored, want)
+		}
+		for _, sig := range append(sigs, plain) {
+			if _, err := s.GetRefreshTokenSession(c, sig, &fosite.DefaultSession{}); err != nil {
+				t.Errorf("GetRefreshTokenSession(%q): %v", sig, err)
+			}
+		}
+		needles := map[string]string{}
+		for i, sig := range sigs {
+			needles[fmt.Sprintf("signature %d", i)] = sig
+			needles[fmt.Sprintf("HMAC %d", i)] = sig[13:]
+		}
+		assertAbsent(t, dumpDatabase(t, db, s), needles)
 	})
 }

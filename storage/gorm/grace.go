@@ -44,7 +44,7 @@ func graceOf(row *refreshRow, now time.Time, g provider.RefreshTokenGrace) grace
 // window without reuses left, with an error wrapping provider.ErrRefreshTokenReuseLimit;
 // otherwise as GetRefreshTokenSession.
 func (s *Store) GetRefreshTokenSessionWithGrace(ctx context.Context, signature string, session fosite.Session, grace provider.RefreshTokenGrace) (fosite.Requester, error) {
-	row, err := s.selectSession(ctx, tableRefresh, hashKey(signature))
+	row, err := s.selectSession(ctx, tableRefresh, signatureKey(signature))
 	if err != nil {
 		return nil, err
 	}

@@ -121,11 +121,11 @@ func (s *Store) issueInOneStatement(ctx context.Context, iss provider.TokenIssue
 	var args []any
 	switch rot := iss.Rotation; shape.consume {
 	case consumeCode:
-		args = append(args, false, hashKey(iss.Code), true)
+		args = append(args, false, signatureKey(iss.Code), true)
 	case consumeGrace:
-		args = rotateArgs(dbTime(s.now()), hashKey(rot.Signature), rot.RequestID)
+		args = rotateArgs(dbTime(s.now()), signatureKey(rot.Signature), rot.RequestID)
 	case consumeStrict:
-		key := hashKey(rot.Signature)
+		key := signatureKey(rot.Signature)
 		args = append(rotateArgs(dbTime(s.now()), key, rot.RequestID), false, rot.RequestID, true, key, rot.RequestID)
 	}
 	access, err := s.newSessionRow(tableAccess, iss.AccessSignature, iss.AccessRequest, fosite.AccessToken)

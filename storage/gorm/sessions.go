@@ -68,7 +68,7 @@ func (s *Store) newSessionRow(table, signature string, req fosite.Requester, exp
 	if err != nil {
 		return nil, err
 	}
-	key := hashKey(signature)
+	key := signatureKey(signature)
 	keyID, data, err := s.keys.seal(plain, rowAD(table, key))
 	if err != nil {
 		return nil, err
@@ -101,7 +101,7 @@ func (s *Store) createSession(ctx context.Context, table, signature string, req 
 // getSession loads the row under signature and rebuilds the request, decoding the stored session
 // into session when it is not nil, and re-loading the client.
 func (s *Store) getSession(ctx context.Context, table, signature string, session fosite.Session) (*fosite.Request, *sessionRow, error) {
-	row, err := s.selectSession(ctx, table, hashKey(signature))
+	row, err := s.selectSession(ctx, table, signatureKey(signature))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,7 +152,7 @@ func nonNil(a []string) fosite.Arguments {
 // deleteSession removes the row under signature. Deleting what is absent is not an error:
 // fosite deletes PKCE sessions and reused refresh tokens from concurrent requests.
 func (s *Store) deleteSession(ctx context.Context, table, signature string) error {
-	_, err := s.exec(ctx, s.pool(ctx), s.hot.deleteSession[table], hashKey(signature))
+	_, err := s.exec(ctx, s.pool(ctx), s.hot.deleteSession[table], signatureKey(signature))
 	return s.mapErr(err)
 }
 
@@ -192,7 +192,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // error matching both fosite.ErrInvalidatedAuthorizeCode and fosite.ErrSerializationFailure).
 // An unknown code yields fosite.ErrNotFound.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	key := hashKey(signature)
+	key := signatureKey(signature)
 	n, err := s.exec(ctx, s.pool(ctx), s.hot.invalidate, false, key, true)
 	if err != nil {
 		if isConflict(err) {
@@ -282,7 +282,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature string,
 	}
 	var access string
 	if accessSignature != "" {
-		access = hashKey(accessSignature)
+		access = signatureKey(accessSignature)
 	}
 	return s.insertSession(ctx, tableRefresh, row, access)
 }
@@ -344,7 +344,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, refres
 // a query that runs the rotation (with its arguments) and more, and returns the number of
 // rows the rotation changed (hotStatements.rotateIssued), instead of the rotation alone.
 func (s *Store) rotateInTx(ctx context.Context, requestID, signature, counted string, then func(st *txState, key string, now time.Time, n int64) error) error {
-	key := hashKey(signature)
+	key := signatureKey(signature)
 	now := dbTime(s.now())
 	return s.inConnTx(ctx, func(st *txState) error {
 		var n int64

@@ -3,7 +3,8 @@
 //
 // What reaches the database is not usable by someone who reads it:
 //   - codes and tokens are stored under the SHA-256 of fosite's signature (the signature is itself
-//     an HMAC of the token, so neither the token nor the signature is stored);
+//     an HMAC of the token, so neither the token nor the signature is stored), after the
+//     signature's issue time in clear when it has one (provider.SignatureIssueOrder);
 //   - the serialized request (scopes, audiences, form and session) is encrypted with AES-256-GCM,
 //     bound to its table and row key, with the key ID stored per row so that keys can rotate;
 //   - client secrets are stored as the hash the provider gives;
@@ -411,7 +412,15 @@ func (s *Store) Close() error {
 	return errors.Join(append(errs, sqlDB.Close())...)
 }
 
-// hashKey is the stored form of a signature or opaque ID: hex SHA-256.
+// signatureKey is the stored form of a code's or token's signature: its hex SHA-256,
+// after the signature's issue time in clear when it has one (provider.SignatureIssueOrder),
+// so that the rows of tokens issued together are neighbours in the tables' key indexes.
+func signatureKey(signature string) string {
+	return provider.SignatureIssueOrder(signature) + hashKey(signature)
+}
+
+// hashKey is the stored form of an opaque ID or of a signature without an issue time: hex
+// SHA-256.
 func hashKey(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	var buf [2 * sha256.Size]byte
