@@ -383,6 +383,14 @@ func (p *Provider) issueCode(ctx context.Context, ar *fosite.AuthorizeRequest, s
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
+	// The grant's request ID (its codes', tokens' and grant request's key) sorts by
+	// time, where fosite's is a random UUID: a login's rows then go next to those of the
+	// logins just before it in the indexes by request ID.
+	id, err := randid.Ordered(randid.Unique)
+	if err != nil {
+		return "", err
+	}
+	ar.SetID(id)
 	resp, err := p.issueCodeWithGrant(ctx, ar, subject, remember)
 	if err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"crypto/sha512"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -172,4 +173,44 @@ func TestSignatureIssueOrder(t *testing.T) {
 			t.Errorf("SignatureIssueOrder(%q) = %q, want %q", sig, got, want)
 		}
 	}
+}
+
+// TestGrantRequestIDs_InIssueOrder: the request ID a login's code and tokens share
+// (AccessToken.GrantID) is the code's issue time and 128 random bits in base32hex, so a
+// later login's sorts after an earlier one's; a refresh keeps it.
+func TestGrantRequestIDs_InIssueOrder(t *testing.T) {
+	runEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var ids []string
+		var tok tokenResponse
+		for range 2 {
+			before := time.Now().Truncate(time.Millisecond)
+			tok = e.tokens(nil)
+			at, err := e.p.VerifyAccessToken(ctx, tok.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := base32.HexEncoding.WithPadding(base32.NoPadding).DecodeString(at.GrantID)
+			if err != nil || len(raw) != 22 {
+				t.Fatalf("request ID %q is not 22 bytes of base32hex: %v", at.GrantID, err)
+			}
+			var ms [8]byte
+			copy(ms[2:], raw[:6])
+			if made := time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:]))); made.Before(before) || made.After(time.Now()) {
+				t.Errorf("request ID %q made at %v, outside the login", at.GrantID, made)
+			}
+			ids = append(ids, at.GrantID)
+			time.Sleep(2 * time.Millisecond)
+		}
+		if ids[1] <= ids[0] {
+			t.Errorf("request IDs %q: the later login's sorts first", ids)
+		}
+		resp, next := e.refresh(tok.RefreshToken, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("refresh: %d %+v", resp.StatusCode, next)
+		}
+		if at, err := e.p.VerifyAccessToken(ctx, next.AccessToken); err != nil || at.GrantID != ids[1] {
+			t.Errorf("refreshed access token: %+v, %v; want request ID %q", at, err, ids[1])
+		}
+	})
 }

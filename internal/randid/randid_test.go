@@ -1,8 +1,11 @@
 package randid_test
 
 import (
+	"encoding/base32"
 	"encoding/base64"
+	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 )
@@ -37,5 +40,35 @@ func TestNew(t *testing.T) {
 				t.Fatalf("two calls returned %q", a)
 			}
 		})
+	}
+}
+
+// TestOrdered: an ordered ID is the creation time in milliseconds (6 bytes) and the random
+// bytes, base32hex; IDs made later sort after IDs made earlier, and two made in the same
+// millisecond differ.
+func TestOrdered(t *testing.T) {
+	before := time.Now().UnixMilli()
+	a, err := randid.Ordered(randid.Unique)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := randid.Ordered(randid.Unique)
+	after := time.Now().UnixMilli()
+	raw, err := base32.HexEncoding.WithPadding(base32.NoPadding).DecodeString(a)
+	if err != nil || len(raw) != 6+randid.Unique || len(a) != 36 {
+		t.Fatalf("%q (%d characters) is not 22 bytes of base32hex: %v", a, len(a), err)
+	}
+	var ms [8]byte
+	copy(ms[2:], raw[:6])
+	if at := int64(binary.BigEndian.Uint64(ms[:])); at < before || at > after {
+		t.Errorf("%q says %d, made within [%d, %d]", a, at, before, after)
+	}
+	if a == b {
+		t.Fatalf("two calls returned %q", a)
+	}
+	time.Sleep(2 * time.Millisecond)
+	c, _ := randid.Ordered(randid.Unique)
+	if c <= a || c <= b {
+		t.Errorf("%q made later sorts before %q or %q", c, a, b)
 	}
 }

@@ -2,6 +2,7 @@ package registration_test
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -397,6 +398,31 @@ func TestRegister_Concurrent(t *testing.T) {
 			if _, err := s.LoadClient(context.Background(), id); err != nil {
 				t.Errorf("client %q: %v", id, err)
 			}
+		}
+	})
+}
+
+// TestRegister_ClientIDsInRegistrationOrder: a registered client's ID is 36 characters of
+// base32hex (the registration time in milliseconds and 128 random bits), so a client
+// registered later has an ID that sorts after an earlier one's.
+func TestRegister_ClientIDsInRegistrationOrder(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newEnv(t, s, registration.Options{})
+		var ids []string
+		for range 3 {
+			r := e.register(`{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`)
+			if r.status != http.StatusCreated {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+			id := r.info.ClientID
+			if raw, err := base32.HexEncoding.WithPadding(base32.NoPadding).DecodeString(id); err != nil || len(raw) != 22 {
+				t.Fatalf("client ID %q is not 22 bytes of base32hex: %v", id, err)
+			}
+			ids = append(ids, id)
+			time.Sleep(2 * time.Millisecond)
+		}
+		if !slices.IsSorted(ids) {
+			t.Errorf("client IDs %q, registered in this order, do not sort in it", ids)
 		}
 	})
 }
