@@ -164,6 +164,11 @@ func TestHTTPServer_MCPStreamOutlivesTimeouts(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || sid == "" {
 		t.Fatalf("initialize: %d %q", resp.StatusCode, sid)
 	}
+	// POSTs are answered with a JSON body, not an SSE stream; the GET stream below is
+	// still how the server sends what it starts.
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("initialize answered as %q, want application/json", ct)
+	}
 	resp, err = http.DefaultClient.Do(mcpRequest(t.Context(), http.MethodPost, base, tok, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`))
 	if err != nil {
 		t.Fatal(err)

@@ -460,6 +460,12 @@ func (d *demoServer) protectedMCP() (http.Handler, error) {
 	}
 	mcpHandler := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return d.mcpServer }, &sdk.StreamableHTTPOptions{
 		SessionTimeout: mcpSessionIdle,
+		// A POST is answered with one JSON body instead of an SSE stream (every MCP
+		// client accepts both): the demo's tools answer at once and send nothing before
+		// their result, and the stream cost a quarter of an initialize's CPU (flushes,
+		// event framing). Server-initiated messages still go through a session's GET
+		// stream.
+		JSONResponse: true,
 		// go-sdk refuses requests that reach a loopback listener with another Host
 		// (DNS rebinding); behind a proxy on the same machine, a public base URL is such
 		// a Host. Tokens protect the endpoint either way.
