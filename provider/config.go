@@ -243,9 +243,13 @@ type Config struct {
 
 	// AccessTokenStrategy, when set, builds the strategy that issues and validates access
 	// tokens (for example an RFC 9068 JWT strategy). It receives the default HMAC
-	// strategy (for reuse or delegation) and the fosite configuration New composed. Nil
-	// means opaque HMAC access tokens prefixed "ory_at_"; refresh tokens and codes are
-	// always HMAC ("ory_rt_", "ory_ac_").
+	// strategy (for reuse or delegation through its interface methods only: it is not
+	// fosite's *oauth2.HMACSHAStrategy, its keys start with their issue time) and the
+	// fosite configuration New composed. The signatures the returned strategy gives should
+	// not start with 12 lowercase hex digits and a dot unless that is their issue time
+	// (SignatureIssueOrder: the storage keeps it in clear). Nil means opaque HMAC access
+	// tokens prefixed "ory_at_"; refresh tokens and codes are always HMAC ("ory_rt_",
+	// "ory_ac_").
 	AccessTokenStrategy func(hmac oauth2.CoreStrategy, config *fosite.Config) oauth2.AccessTokenStrategy
 
 	// ClientResolver, when set, resolves the client IDs it claims instead of looking them

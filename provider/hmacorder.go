@@ -81,7 +81,7 @@ func (o *orderedHMAC) generate(ctx context.Context, prefix string) (token, signa
 		hex.EncodeToString(key[:orderTimeLen]) + "." + sig, nil
 }
 
-// signature is the storage signature of token (its prefix trimmed): the hex issue time
+// orderedSignature is the storage signature of token (its prefix trimmed): the hex issue time
 // and the HMAC for an ordered token, the HMAC alone for one of fosite's, "" when token
 // is not KEY.HMAC. As fosite's, it checks the form only; the HMAC is checked by Validate.
 func orderedSignature(token, prefix string) string {

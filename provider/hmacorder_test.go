@@ -82,6 +82,10 @@ func TestTokens_KeysInIssueOrder(t *testing.T) {
 			}
 			last = order
 		}
+		// A token with more than KEY.HMAC has no storage signature, as with fosite's.
+		if sig := provider.StorageSignature(e.p, next.RefreshToken+".x"); sig != "" {
+			t.Errorf("signature of KEY.HMAC.x: %q, want none", sig)
+		}
 		// The storage signature is the one documented above: the store finds the live
 		// tokens under it, and the consumed code as inactive.
 		_, sig := issueTime(t, next.RefreshToken, "ory_rt_")

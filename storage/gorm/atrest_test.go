@@ -253,7 +253,7 @@ func TestSignatureKeys_IssueOrderInClear(t *testing.T) {
 		c := ctx(t)
 		cl := mustCreateClient(t, s, "client")
 		req := newRequest(cl, "grant", "marker")
-		// Issued in this order; their HMACs sort the other way round.
+		// Issued in this order.
 		sigs := []string{
 			"0193a1b2c3d4." + randomString(t, "z"),
 			"0193a1b2c3d5." + randomString(t, "m"),

@@ -2,9 +2,10 @@
 // and PostgreSQL (github.com/jackc/pgx), with one schema.
 //
 // What reaches the database is not usable by someone who reads it:
-//   - codes and tokens are stored under the SHA-256 of fosite's signature (the signature is itself
-//     an HMAC of the token, so neither the token nor the signature is stored), after the
-//     signature's issue time in clear when it has one (provider.SignatureIssueOrder);
+//   - codes and tokens are stored under the SHA-256 of their storage signature (fosite's HMAC of
+//     the token, after its issue time for the provider's own, so neither the token nor the
+//     signature is stored), after the signature's issue time in clear when it has one
+//     (provider.SignatureIssueOrder);
 //   - the serialized request (scopes, audiences, form and session) is encrypted with AES-256-GCM,
 //     bound to its table and row key, with the key ID stored per row so that keys can rotate;
 //   - client secrets are stored as the hash the provider gives;
