@@ -121,7 +121,10 @@ const (
 // (gorm.io/driver/postgres) dialector. The caller keeps ownership of db: Close does not close it.
 // For SQLite, db must have been opened with the DSN parameters OpenSQLite uses (or equivalent):
 // immediate transactions, a busy timeout, WAL and foreign keys. New does not touch the schema:
-// call Migrate.
+// call Migrate. A Store from New runs each write transaction on its own and leaves WAL
+// checkpoints to SQLite: OpenSQLite's group commit and checkpointer, which need the writer
+// connection to themselves, are not there (under concurrent token requests OpenSQLite's
+// store is the faster one; test/load/README.md).
 func New(db *gorm.DB, opts Options) (*Store, error) {
 	return newStore(db, nil, opts)
 }
