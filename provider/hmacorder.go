@@ -3,17 +3,16 @@ package provider
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-mcp/fosite-mcp/internal/randid"
 )
 
 // orderedHMAC is fosite's HMAC strategy for codes and tokens with one change: a new
@@ -45,7 +44,7 @@ const (
 // fosite's keys are exactly that, so the lengths tell the two kinds apart). Its signature
 // starts with orderPrefixLen characters: the time in hex and a dot.
 const (
-	orderTimeLen   = 6
+	orderTimeLen   = randid.TimeLen
 	orderedKeyLen  = orderTimeLen + 32
 	orderPrefixLen = 2*orderTimeLen + 1 // the hex time and its dot
 )
@@ -63,11 +62,8 @@ func (o *orderedHMAC) generate(ctx context.Context, prefix string) (token, signa
 	if len(secret) < 32 {
 		return "", "", fmt.Errorf("provider: the HMAC secret has %d bytes, want 32", len(secret))
 	}
-	var key [orderedKeyLen]byte
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
-	copy(key[:orderTimeLen], ms[8-orderTimeLen:])
-	if _, err := rand.Read(key[orderTimeLen:]); err != nil {
+	key, err := randid.OrderedBytes(orderedKeyLen - orderTimeLen)
+	if err != nil {
 		return "", "", err
 	}
 	hasher := o.config.GetHMACHasher(ctx)
@@ -75,9 +71,9 @@ func (o *orderedHMAC) generate(ctx context.Context, prefix string) (token, signa
 		hasher = sha512.New512_256 // as fosite's Enigma
 	}
 	mac := hmac.New(hasher, secret[:32]) // fosite's Enigma signs with the secret's first 32 bytes
-	mac.Write(key[:])
+	mac.Write(key)
 	sig := hmacB64.EncodeToString(mac.Sum(nil))
-	return prefix + hmacB64.EncodeToString(key[:]) + "." + sig,
+	return prefix + hmacB64.EncodeToString(key) + "." + sig,
 		hex.EncodeToString(key[:orderTimeLen]) + "." + sig, nil
 }
 

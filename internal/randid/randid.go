@@ -35,17 +35,31 @@ func New(n int) (string, error) {
 // encoded text sorts as the bytes do.
 var orderedEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 
-// Ordered returns an identifier that sorts by creation time: the current time in
-// milliseconds since the Unix epoch (6 bytes, big-endian) followed by n random bytes,
+// TimeLen is the length of the creation time at the start of OrderedBytes: milliseconds
+// since the Unix epoch, big-endian (enough until the year 10889).
+const TimeLen = 6
+
+// OrderedBytes returns the current time (TimeLen bytes) followed by n random bytes: the
+// raw form of Ordered, for identifiers with an encoding of their own (the provider's
+// token keys). It fails only when the system's random source does.
+func OrderedBytes(n int) ([]byte, error) {
+	b := make([]byte, 8+n)
+	binary.BigEndian.PutUint64(b, uint64(time.Now().UnixMilli()))
+	if _, err := rand.Read(b[8:]); err != nil {
+		return nil, fmt.Errorf("randid: %w", err)
+	}
+	return b[8-TimeLen:], nil
+}
+
+// Ordered returns an identifier that sorts by creation time: OrderedBytes(n),
 // base32hex-encoded without padding (digits and capitals "0"–"V"). Database rows keyed by
 // such IDs are inserted next to each other in their indexes, where random IDs would each
 // change a different index page. It says when it was made; use it only where that is
 // public anyway. It fails only when the system's random source does.
 func Ordered(n int) (string, error) {
-	b := make([]byte, 8+n)
-	binary.BigEndian.PutUint64(b, uint64(time.Now().UnixMilli()))
-	if _, err := rand.Read(b[8:]); err != nil {
-		return "", fmt.Errorf("randid: %w", err)
+	b, err := OrderedBytes(n)
+	if err != nil {
+		return "", err
 	}
-	return orderedEncoding.EncodeToString(b[2:]), nil
+	return orderedEncoding.EncodeToString(b), nil
 }
