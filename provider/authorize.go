@@ -126,7 +126,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 				p.authorizeFailure(w, r, ar, err)
 				return
 			}
-			p.observeConsent(ctx, ar, subject, view.Scopes, "auto_approve")
+			p.observeConsent(ctx, ar, true, subject, view.Scopes, "auto_approve")
 			redirect(w, u)
 			return
 		}
@@ -607,16 +607,23 @@ func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []
 		p.errorf(ctx, "issuing authorization code", err)
 		return p.errorRedirect(ar, err), err
 	}
-	p.observeConsent(ctx, ar, subject, grantedScopes, "")
+	p.observeConsent(ctx, ar, true, subject, grantedScopes, "")
 	return u, nil
 }
 
-// Deny refuses the pending authorization request id. It consumes the request and
-// returns the URL to send the browser to: the client's redirect URI with
-// error=access_denied, state and iss. Like Approve, it returns ErrOtherBrowser when r
-// does not come from the browser that sent the authorization request, and an error
-// wrapping ErrStorageUnavailable when the storage failed.
+// Deny refuses the pending authorization request id for a user the caller does not
+// know (one who refused before logging in): DenyBy with no subject.
 func (p *Provider) Deny(r *http.Request, id string) (redirectURL string, err error) {
+	return p.DenyBy(r, id, "")
+}
+
+// DenyBy refuses the pending authorization request id on behalf of subject, the user
+// who refused (the audit trail's consent_denied names them; "" when unknown). It
+// consumes the request and returns the URL to send the browser to: the client's
+// redirect URI with error=access_denied, state and iss. Like Approve, it returns
+// ErrOtherBrowser when r does not come from the browser that sent the authorization
+// request, and an error wrapping ErrStorageUnavailable when the storage failed.
+func (p *Provider) DenyBy(r *http.Request, id, subject string) (redirectURL string, err error) {
 	if r == nil {
 		return "", ErrOtherBrowser
 	}
@@ -633,7 +640,7 @@ func (p *Provider) Deny(r *http.Request, id string) (redirectURL string, err err
 		}
 		return "", err
 	}
-	p.observeConsent(ctx, ar, "", nil, "")
+	p.observeConsent(ctx, ar, false, subject, nil, "")
 	return p.errorRedirect(ar, fosite.ErrAccessDenied.WithHint("The user denied the request.")), nil
 }
 

@@ -493,13 +493,20 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, lists.Dedupe(grantedScopes))); err != nil {
 		return err
 	}
-	p.observeDeviceConsent(ctx, req, subject, grantedScopes)
+	p.observeDeviceConsent(ctx, req, true, subject, grantedScopes)
 	return nil
 }
 
-// DenyDevice denies the pending device authorization for userCode: the client's next
-// poll gets access_denied.
+// DenyDevice denies the pending device authorization for userCode for a user the caller
+// does not know: DenyDeviceBy with no subject.
 func (p *Provider) DenyDevice(ctx context.Context, userCode string) error {
+	return p.DenyDeviceBy(ctx, userCode, "")
+}
+
+// DenyDeviceBy denies the pending device authorization for userCode on behalf of
+// subject, the user who refused (the audit trail's consent_denied names them; "" when
+// unknown): the client's next poll gets access_denied.
+func (p *Provider) DenyDeviceBy(ctx context.Context, userCode, subject string) error {
 	if p.device == nil {
 		return ErrDeviceRequestNotFound
 	}
@@ -511,7 +518,7 @@ func (p *Provider) DenyDevice(ctx context.Context, userCode string) error {
 	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), false, "", nil)); err != nil {
 		return err
 	}
-	p.observeDeviceConsent(ctx, req, "", nil)
+	p.observeDeviceConsent(ctx, req, false, subject, nil)
 	return nil
 }
 

@@ -101,29 +101,30 @@ func (p *Provider) observeLogin(ctx context.Context, clientID, subject string, e
 	}
 }
 
-// observeConsent reports an approved (subject non-empty) or denied authorization
-// request; reason is "auto_approve" when Config.AutoApprove decided.
-func (p *Provider) observeConsent(ctx context.Context, ar fosite.Requester, subject string, scopes []string, reason string) {
+// observeConsent reports an approved or denied authorization request, decided by
+// subject ("" when a denial's caller did not say who); reason is "auto_approve" when
+// Config.AutoApprove decided.
+func (p *Provider) observeConsent(ctx context.Context, ar fosite.Requester, approved bool, subject string, scopes []string, reason string) {
 	if p.obs == nil || ar == nil || ar.GetClient() == nil {
 		return
 	}
 	e := observe.Event{Kind: observe.ConsentDenied, ClientID: ar.GetClient().GetID(), GrantType: "authorization_code",
-		Resources: ar.GetRequestedAudience(), Reason: reason}
-	if subject != "" {
-		e.Kind, e.Subject, e.Scopes = observe.ConsentApproved, subject, scopes
+		Resources: ar.GetRequestedAudience(), Subject: subject, Reason: reason}
+	if approved {
+		e.Kind, e.Scopes = observe.ConsentApproved, scopes
 	}
 	p.obs.Observe(ctx, e)
 }
 
-// observeDeviceConsent reports an approved (subject non-empty) or denied device
-// authorization (RFC 8628).
-func (p *Provider) observeDeviceConsent(ctx context.Context, req *DeviceRequest, subject string, scopes []string) {
+// observeDeviceConsent reports an approved or denied device authorization (RFC 8628),
+// decided by subject ("" when a denial's caller did not say who).
+func (p *Provider) observeDeviceConsent(ctx context.Context, req *DeviceRequest, approved bool, subject string, scopes []string) {
 	if p.obs == nil || req == nil {
 		return
 	}
-	e := observe.Event{Kind: observe.ConsentDenied, ClientID: req.ClientID, GrantType: GrantTypeDeviceCode, Resources: req.Resources}
-	if subject != "" {
-		e.Kind, e.Subject, e.Scopes = observe.ConsentApproved, subject, scopes
+	e := observe.Event{Kind: observe.ConsentDenied, ClientID: req.ClientID, GrantType: GrantTypeDeviceCode, Resources: req.Resources, Subject: subject}
+	if approved {
+		e.Kind, e.Scopes = observe.ConsentApproved, scopes
 	}
 	p.obs.Observe(ctx, e)
 }

@@ -75,3 +75,40 @@ func TestRefreshReuse_EventNamesSubjectAndClient(t *testing.T) {
 		}
 	}, log.option())
 }
+
+// TestConsentDenied_EventNamesSubject: a denial through DenyBy or DenyDeviceBy names the
+// user who refused in the consent_denied event (the audit trail's audit.consent_denied);
+// one through Deny or DenyDevice, whose caller does not know the user, names nobody.
+func TestConsentDenied_EventNamesSubject(t *testing.T) {
+	log := &eventLog{kinds: []observe.Kind{observe.ConsentDenied}}
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		check := func(what, grantType, subject string) {
+			t.Helper()
+			events := log.take()
+			if len(events) != 1 || events[0].Subject != subject || events[0].GrantType != grantType || events[0].ClientID == "" {
+				t.Errorf("%s: consent_denied events %+v, want one of %s naming %q", what, events, grantType, subject)
+			}
+		}
+		q, _ := e.authorizeParams("http://localhost:50123/callback", nil)
+		id, browser := e.pending(q)
+		if _, err := e.p.DenyBy(browser, id, testSubject); err != nil {
+			t.Fatal(err)
+		}
+		check("DenyBy", "authorization_code", testSubject)
+		id, browser = e.pending(q)
+		if _, err := e.p.Deny(browser, id); err != nil {
+			t.Fatal(err)
+		}
+		check("Deny", "authorization_code", "")
+
+		if err := e.p.DenyDeviceBy(ctx, e.startDevice(deviceClient, nil).UserCode, testSubject); err != nil {
+			t.Fatal(err)
+		}
+		check("DenyDeviceBy", provider.GrantTypeDeviceCode, testSubject)
+		if err := e.p.DenyDevice(ctx, e.startDevice(deviceClient, nil).UserCode); err != nil {
+			t.Fatal(err)
+		}
+		check("DenyDevice", provider.GrantTypeDeviceCode, "")
+	}, withLogin(), log.option())
+}

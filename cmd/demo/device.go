@@ -111,7 +111,7 @@ func (p *pages) devicePost(w http.ResponseWriter, r *http.Request) {
 		if action == "approve" {
 			err = p.provider.ApproveDevice(ctx, req.UserCode, sess.Subject, req.Scopes)
 		} else {
-			err = p.provider.DenyDevice(ctx, req.UserCode)
+			err = p.provider.DenyDeviceBy(ctx, req.UserCode, sess.Subject)
 		}
 		p.log.InfoContext(ctx, "device consent", "decision", action, "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
 		switch {

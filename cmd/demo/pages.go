@@ -302,7 +302,7 @@ func (p *pages) post(w http.ResponseWriter, r *http.Request) {
 		if action == "approve" {
 			target, err = p.provider.Approve(r, id, sess.Subject, req.Scopes)
 		} else {
-			target, err = p.provider.Deny(r, id)
+			target, err = p.provider.DenyBy(r, id, sess.Subject)
 		}
 		p.log.InfoContext(ctx, "consent", "decision", action, "subject", sess.Subject, "client_id", req.ClientID, "ok", err == nil)
 		if target != "" { // Approve may fail with a redirect carrying the client's error
