@@ -174,7 +174,7 @@ func userCodeLimiter(l *limiters) *ratelimit.Limiter      { return l.userCode }
 func (s *Server) LimitLogin(h http.Handler) http.Handler { return s.limit(loginLimiter, h) }
 
 // LimitUserCode wraps your own device verification page (provider.DeviceRequest,
-// ApproveDevice, DenyDevice) with the user code limit (RateLimits.UserCode): every POST
+// ApproveDevice, DenyDeviceBy) with the user code limit (RateLimits.UserCode): every POST
 // counts, before the handler looks a code up. The built-in page is limited already; wrap
 // it with LimitLogin too when it checks passwords. With limits disabled it returns h.
 func (s *Server) LimitUserCode(h http.Handler) http.Handler {

@@ -388,7 +388,7 @@ func (s *Server) sharesOriginWithIssuer(issuer string) bool {
 const RegistrationPath = "/register"
 
 // Provider returns the authorization server, for consent pages (AuthorizationRequest,
-// Approve, Deny), static clients (CreateClient) and token verification.
+// Approve, DenyBy), static clients (CreateClient) and token verification.
 func (s *Server) Provider() *provider.Provider { return s.provider }
 
 // Registry returns the protected resources.
