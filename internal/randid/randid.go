@@ -1,6 +1,7 @@
 // Package randid makes unguessable identifiers (authorization request IDs, binding
 // cookies, JWT IDs) from crypto/rand, base64url-encoded without padding, and unique
-// identifiers that sort by creation time (client IDs, grant request IDs).
+// identifiers and keys that sort by creation time (client IDs, grant request IDs, the
+// provider's token keys).
 package randid
 
 import (
