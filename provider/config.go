@@ -85,7 +85,7 @@ type Config struct {
 
 	// LoginURL is where the authorization endpoint sends the user's browser to log in
 	// and consent, with the pending request's ID in the query parameter LoginRequestParam.
-	// That page uses AuthorizationRequest, Approve and Deny. It must be on the issuer's
+	// That page uses AuthorizationRequest, Approve and DenyBy. It must be on the issuer's
 	// origin (an absolute path, or a URL with the issuer's scheme and host), and the page
 	// must post to its own path or below: the authorization endpoint binds each pending
 	// request to the browser with a cookie scoped to that path, which those calls check.

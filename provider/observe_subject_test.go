@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
@@ -78,16 +79,23 @@ func TestRefreshReuse_EventNamesSubjectAndClient(t *testing.T) {
 
 // TestConsentDenied_EventNamesSubject: a denial through DenyBy or DenyDeviceBy names the
 // user who refused in the consent_denied event (the audit trail's audit.consent_denied);
-// one through Deny or DenyDevice, whose caller does not know the user, names nobody.
+// one through Deny or DenyDevice, whose caller does not know the user, names nobody. An
+// approval's consent_approved event names the user and the granted scopes.
 func TestConsentDenied_EventNamesSubject(t *testing.T) {
-	log := &eventLog{kinds: []observe.Kind{observe.ConsentDenied}}
+	log := &eventLog{kinds: []observe.Kind{observe.ConsentDenied, observe.ConsentApproved}}
 	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
 		ctx := context.Background()
+		e.tokens(nil) // approved through Approve on the consent API (withLogin)
+		if ev := log.take(); len(ev) != 1 || ev[0].Kind != observe.ConsentApproved || ev[0].Subject != testSubject ||
+			!slices.Equal(ev[0].Scopes, []string{"read"}) || ev[0].Reason != "" || ev[0].GrantType != "authorization_code" {
+			t.Errorf("approval: events %+v, want one consent_approved naming %q with scope read", ev, testSubject)
+		}
 		check := func(what, grantType, subject string) {
 			t.Helper()
 			events := log.take()
-			if len(events) != 1 || events[0].Subject != subject || events[0].GrantType != grantType || events[0].ClientID == "" {
-				t.Errorf("%s: consent_denied events %+v, want one of %s naming %q", what, events, grantType, subject)
+			if len(events) != 1 || events[0].Kind != observe.ConsentDenied || events[0].Subject != subject ||
+				events[0].GrantType != grantType || events[0].ClientID == "" {
+				t.Errorf("%s: events %+v, want one consent_denied of %s naming %q", what, events, grantType, subject)
 			}
 		}
 		q, _ := e.authorizeParams("http://localhost:50123/callback", nil)

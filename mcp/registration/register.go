@@ -65,8 +65,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 // create stores c under a fresh client ID, retrying on the (astronomically unlikely)
 // collision. The ID is the registration time and 128 random bits, in an order that sorts
 // by time (randid.Ordered): clients registered together are neighbours in every index by
-// client ID, so a login that registers its client changes fewer index pages. The time is
-// public anyway (client_id_issued_at).
+// client ID, so a login that registers its client changes fewer index pages. The ID
+// shows its registration time to anyone who sees it (the registrant gets it anyway as
+// client_id_issued_at); a client ID is public, and a minute of registration says little.
 func (h *Handler) create(r *http.Request, c *provider.Client) error {
 	for range 3 {
 		id, err := randid.Ordered(randid.Unique)

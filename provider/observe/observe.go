@@ -66,7 +66,8 @@ const (
 	// decided).
 	ConsentApproved
 	// ConsentDenied (audit): a pending authorization request was denied (ClientID,
-	// GrantType, Resources; no Subject: Provider.Deny and DenyDevice are not told who).
+	// GrantType, Resources; Subject when Provider.DenyBy or DenyDeviceBy named the user,
+	// none through Deny and DenyDevice).
 	ConsentDenied
 	// ConsentRemembered (audit): consent was skipped because the user approved the same
 	// client, resource and scopes before (ClientID, Subject, Scopes, Resources).
