@@ -35,9 +35,15 @@ func issueTime(t *testing.T, token, prefix string) (time.Time, string) {
 	if mac, err := base64.RawURLEncoding.DecodeString(mac); err != nil || len(mac) != sha512.Size256 {
 		t.Fatalf("HMAC of %q: %d bytes (%v)", token, len(mac), err)
 	}
+	return madeAt(raw), hex.EncodeToString(raw[:6]) + "." + mac
+}
+
+// madeAt is the time at the start of a time-ordered key or ID: its first 6 bytes,
+// milliseconds since the Unix epoch, big-endian.
+func madeAt(raw []byte) time.Time {
 	var ms [8]byte
 	copy(ms[2:], raw[:6])
-	return time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:]))), hex.EncodeToString(raw[:6]) + "." + mac
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:])))
 }
 
 // TestTokens_KeysInIssueOrder: the codes and tokens the provider issues carry their issue
@@ -198,9 +204,7 @@ func TestGrantRequestIDs_InIssueOrder(t *testing.T) {
 			if err != nil || len(raw) != 22 {
 				t.Fatalf("request ID %q is not 22 bytes of base32hex: %v", at.GrantID, err)
 			}
-			var ms [8]byte
-			copy(ms[2:], raw[:6])
-			if made := time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:]))); made.Before(before) || made.After(time.Now()) {
+			if made := madeAt(raw); made.Before(before) || made.After(time.Now()) {
 				t.Errorf("request ID %q made at %v, outside the login", at.GrantID, made)
 			}
 			ids = append(ids, at.GrantID)
