@@ -173,7 +173,7 @@ func (g *groupCommitter) settle() {
 }
 
 // end commits batch b (rolls it back when no member is waiting for it), releases the
-// writer connection, gives up turn and wakes b's members. The caller holds turn.
+// writer connection, wakes b's members and gives up turn (close). The caller holds turn.
 func (g *groupCommitter) end(b *batch) {
 	g.conclude(b)
 	g.close(b)
@@ -208,11 +208,14 @@ func (g *groupCommitter) abandon(b *batch, err error) {
 
 // close releases b's writer connection, wakes b's members and gives up turn; when a member
 // waits for turn, it then yields its processor. The writer is what concurrent write
-// transactions queue for, so the member that gets turn should run before anything else:
-// Go's scheduler runs the goroutine readied last next on this processor (its runnext),
-// so turn goes after b's members are woken, and the yield lets the new holder run now
-// instead of after the rest of this goroutine's request. Before, turn went first and the
-// woken members pushed its new holder down the run queue: a handoff took 38 µs on
+// transactions queue for, so the member that gets turn should run first: once this
+// goroutine gives up its processor, Go's scheduler runs the goroutine readied last on it
+// (its runnext; not always under -race, and an idle processor may steal it), so turn goes
+// after b's members are woken, and the yield lets the new holder run now instead of after
+// the rest of this goroutine's request. The price is this goroutine's: it goes to the
+// global run queue, behind the woken members and whatever else is queued, before it
+// answers its own request (p99 under load was equal or lower). Before, turn went first and
+// the woken members pushed its new holder down the run queue: a handoff took 38 µs on
 // average under load, now 14 µs (test/load/README.md, session 15).
 func (g *groupCommitter) close(b *batch) {
 	_ = b.conn.Close()
