@@ -143,8 +143,12 @@ func Compare(ctx context.Context, base Config, ours, model Side) (*Comparison, e
 }
 
 // WriteText writes the comparison: one small table per phase and level (throughput,
-// request rate, p50 and p99 of an operation, the server's CPU time per operation,
-// errors, the server's RSS after the cell), then a summary with one line per cell.
+// request rate, p50 and p99 of an operation, the server's CPU time per operation, the
+// harness's CPU time per operation and how many cores the whole machine kept busy, errors,
+// the server's RSS after the cell), then a summary with one line per cell. The harness's
+// and the machine's rows tell how much of the machine was left for the server: a server
+// that cannot use more than one core (the model) and one that can are bounded
+// differently on a machine the harness shares.
 // Every ratio is ours over the model's: above 1 for throughput means ours is faster,
 // below 1 for latency and CPU means ours is quicker and cheaper.
 func (c *Comparison) WriteText(w io.Writer) error {
@@ -162,6 +166,8 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		row("p50", ms(o.Latency.P50), ms(m.Latency.P50), ratioText(ratio(float64(o.Latency.P50), float64(m.Latency.P50))))
 		row("p99", ms(o.Latency.P99), ms(m.Latency.P99), ratioText(ratio(float64(o.Latency.P99), float64(m.Latency.P99))))
 		row("server CPU/op", cpuText(o), cpuText(m), ratioText(ratio(float64(o.ServerCPUPerOp()), float64(m.ServerCPUPerOp()))))
+		row("harness CPU/op", msText(o.HarnessCPUPerOp()), msText(m.HarnessCPUPerOp()), "")
+		row("machine busy, cores", o.cores(o.MachineCPU), m.cores(m.MachineCPU), "")
 		row("errors", fmt.Sprint(o.Errors), fmt.Sprint(m.Errors), "")
 		row("RSS after, MiB", rssText(o.Server), rssText(m.Server), "")
 		if err := tw.Flush(); err != nil {
@@ -218,11 +224,14 @@ func rssText(st *ProcStats) string {
 }
 
 // cpuText formats the server's CPU time per operation; "-" when not measured.
-func cpuText(r Result) string {
-	if r.ServerCPUPerOp() == 0 {
+func cpuText(r Result) string { return msText(r.ServerCPUPerOp()) }
+
+// msText formats a CPU time per operation in milliseconds; "-" for zero (not measured).
+func msText(d time.Duration) string {
+	if d == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.3fms", float64(r.ServerCPUPerOp())/float64(time.Millisecond))
+	return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond))
 }
 
 // cpuShort is cpuText without the unit.

@@ -16,7 +16,8 @@
 # 8,32) for $DURATION on one server, then on the other (alternating which goes first),
 # with the bearer phase's method $BEARER_METHOD (default initialize). Writes
 # OUTDIR/compare-DB.txt (a table per phase and level with both throughputs, p50/p99,
-# both servers' CPU time per operation (ours with PostgreSQL's), the ratios, both RSS;
+# both servers' CPU time per operation (ours with PostgreSQL's), the harness's CPU time per
+# operation and the machine's busy cores, the ratios, both RSS;
 # the CPU split), compare-DB.json and both servers' logs. Extra demo flags in $DEMO_ARGS
 # (e.g. -gc-percent=100).
 #

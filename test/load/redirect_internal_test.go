@@ -135,7 +135,8 @@ func TestReadProcStats_Self(t *testing.T) {
 }
 
 // The comparison's text: a table per cell with the ratio ours/model, "-" where the
-// model completed nothing, and RSS where it was sampled.
+// model completed nothing or nothing was measured, the harness's CPU per operation and
+// the machine's busy cores, and RSS where it was sampled.
 func TestComparison_WriteText_Ratios(t *testing.T) {
 	cmp := &Comparison{
 		Duration: 10 * time.Second, BearerMethod: "initialize",
@@ -144,7 +145,8 @@ func TestComparison_WriteText_Ratios(t *testing.T) {
 		Cells: []Cell{
 			{Phase: PhaseLogin, Concurrency: 8, First: "ours",
 				Ours: Result{Operations: 4500, Throughput: 450, RequestRate: 1350, Latency: Latency{P50: 14 * time.Millisecond, P99: 68 * time.Millisecond},
-					Server: &ProcStats{RSS: 45 << 20}, ServerCPU: 9 * time.Second},
+					Server: &ProcStats{RSS: 45 << 20}, ServerCPU: 9 * time.Second,
+					Elapsed: 10 * time.Second, HarnessCPU: 3 * time.Second, MachineCPU: 15 * time.Second},
 				Model: Result{Operations: 3000, Throughput: 300, RequestRate: 1200, Latency: Latency{P50: 7 * time.Millisecond, P99: 136 * time.Millisecond},
 					Server: &ProcStats{RSS: 150 << 20}, ServerCPU: 12 * time.Second}},
 			{Phase: PhaseRefresh, Concurrency: 32, First: "model",
@@ -173,6 +175,8 @@ func TestComparison_WriteText_Ratios(t *testing.T) {
 		"p99 68.00ms 136.00ms 0.50",
 		"RSS after, MiB 45.0 150.0",
 		"server CPU/op 2.000ms 4.000ms 0.50",
+		"harness CPU/op 0.667ms -",
+		"machine busy, cores 1.50 -",
 		"login 8 450 300 1.50 14.0 · 68.0 7.00 · 136 2.00 · 4.00 0.50 45.0 150.0 0 / 0",
 		"refresh 32 1000 0 - 0.00 · 0.00 0.00 · 0.00 - · - - - - 2 / 0",
 		"error ours refresh c=32: 2 × refresh 500",

@@ -117,6 +117,16 @@ func (r Result) ServerCPUPerOp() time.Duration {
 	return r.ServerCPU / time.Duration(r.Operations)
 }
 
+// HarnessCPUPerOp is HarnessCPU per successful operation: what driving one operation
+// cost the load generator, which shares the machine with the server; zero when not
+// measured or nothing succeeded.
+func (r Result) HarnessCPUPerOp() time.Duration {
+	if r.Operations == 0 {
+		return 0
+	}
+	return r.HarnessCPU / time.Duration(r.Operations)
+}
+
 // cores is CPU time d over the elapsed time: how many cores were busy on average.
 func (r Result) cores(d time.Duration) string {
 	if r.MachineCPU == 0 || r.Elapsed <= 0 {
