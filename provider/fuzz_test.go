@@ -208,3 +208,39 @@ func FuzzEndpoints(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStorageSignature: the signature a code or token is stored under never panics to
+// derive, whatever the string; when there is one, it is the token's HMAC (the part after
+// its one dot) with at most an issue-time prefix before it (12 lowercase hex digits and a
+// dot, SignatureIssueOrder), so nothing an attacker sends reaches storage but a verifiable
+// HMAC and a time.
+func FuzzStorageSignature(f *testing.F) {
+	p, err := provider.New(provider.Config{
+		Issuer: "http://127.0.0.1:9/oauth", Storage: gormtest.Open(f, gormtest.SQLite), GlobalSecret: []byte("0123456789abcdef0123456789abcdef"),
+		AutoApprove: func(context.Context, *provider.AuthorizationRequest) (string, bool) { return "u", true },
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		"ory_rt_AZOhssPUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.yHd0aY6_x-M1Q2abc", "ory_at_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.abc",
+		"ory_ac_key.sig", "ory_rt_.x", "ory_rt_k.", "ory_at_a.b.c", "", ".", "ory_at_", "ory_ac_!!!!!!!!.x", "plain",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		sig := provider.StorageSignature(p, token)
+		if sig == "" {
+			return
+		}
+		hmacPart := token[strings.LastIndexByte(token, '.')+1:]
+		order := provider.SignatureIssueOrder(sig)
+		if sig != order+hmacPart || hmacPart == "" {
+			t.Fatalf("StorageSignature(%q) = %q: want an issue order (%q) and the HMAC %q", token, sig, order, hmacPart)
+		}
+		if order != "" && (len(order) != 13 || strings.Trim(order[:12], "0123456789abcdef") != "" || order[12] != '.') {
+			t.Fatalf("SignatureIssueOrder(%q) = %q: want 12 lowercase hex digits and a dot", sig, order)
+		}
+	})
+}
