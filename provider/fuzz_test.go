@@ -72,7 +72,7 @@ func FuzzCanonicalResource(f *testing.F) {
 	for _, seed := range []string{
 		"https://mcp.example.com/mcp", "HTTPS://MCP.EXAMPLE.COM:443/mcp", "http://127.0.0.1:80/", "https://[::1]:8443/a?b=c",
 		"https://x.example/#frag", "/relative", "mailto:a@b", "https://u:p@x.example/", "https://x.example", "https://X.example:8080/A/",
-		"https://[fe80::1%25eth0]/", "http://%41.example/", "https://x.example/a%2Fb",
+		"https://[fe80::1%25eth0]/", "http://%41.example/", "https://x.example/a%2Fb", "https://]:0/mcp", "https://[x]/",
 	} {
 		f.Add(seed)
 	}

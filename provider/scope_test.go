@@ -19,3 +19,23 @@ func TestParseScope_RFC6749_3_3(t *testing.T) {
 		}
 	}
 }
+
+// RFC 8707 §2: a resource indicator is an absolute URI; canonicalisation keeps its host
+// and refuses what has none, including an authority that only url.Parse accepts (a stray
+// bracket, found by FuzzCanonicalResource, used to come out as "https://:0").
+func TestCanonicalResource_RFC8707_2(t *testing.T) {
+	for raw, want := range map[string]string{
+		"HTTPS://MCP.Example.com:443/mcp": "https://mcp.example.com/mcp",
+		"http://[::1]:80/":                "http://[::1]/",
+		"https://x.example:8443":          "https://x.example:8443",
+	} {
+		if got, err := CanonicalResource(raw); err != nil || got != want {
+			t.Errorf("CanonicalResource(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"https://]:0/mcp", "A0000://]:0", "https://[/", "https://:443/", "/mcp", "https://x.example/#f", "https://u@x.example/"} {
+		if got, err := CanonicalResource(raw); err == nil {
+			t.Errorf("CanonicalResource(%q) = %q, want an error", raw, got)
+		}
+	}
+}

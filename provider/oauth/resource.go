@@ -32,6 +32,12 @@ func CanonicalResource(raw string) (string, error) {
 	u.Scheme = strings.ToLower(u.Scheme)
 	host, port := u.Hostname(), u.Port()
 	host = strings.ToLower(host)
+	// url.Parse lets a stray bracket through ("https://]:0/" has the host "]"), which
+	// would canonicalise to a URI without a host: a valid IPv6 literal has lost its
+	// brackets in Hostname, so a bracket left is a malformed host.
+	if strings.ContainsAny(host, "[]") {
+		return "", errors.New("resource host is not valid")
+	}
 	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		port = ""
 	}
@@ -47,8 +53,10 @@ func CanonicalResource(raw string) (string, error) {
 		u.Host = host
 	}
 	out := u.String()
-	if _, err := url.Parse(out); err != nil {
+	if v, err := url.Parse(out); err != nil {
 		return "", fmt.Errorf("resource is not a URI: %w", err)
+	} else if v.Hostname() == "" {
+		return "", errors.New("resource must be an absolute URI with a host")
 	}
 	return out, nil
 }
