@@ -182,6 +182,10 @@ func FuzzEndpoints(f *testing.F) {
 		{1, "POST", "", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=ory_dc_a.b&client_id=dev", ""},
 		{7, "GET", "user_code=BCDF-GHJK", "", ""},
 		{7, "POST", "", "user_code=bcdf%00ghjk&csrf_token=x&action=approve", ""},
+		// private_key_jwt (RFC 7523 §2.2): an unverifiable assertion naming a client without keys.
+		{1, "POST", "", "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer" +
+			"&client_assertion=eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJjb25mIiwic3ViIjoiY29uZiIsImF1ZCI6Imh0dHA6Ly8xMjcuMC4wLjE6OS9vYXV0aC90b2tlbiJ9.c2ln", ""},
+		{1, "POST", "", "grant_type=client_credentials&client_assertion_type=x&client_assertion=a.b.c&client_id=conf", ""},
 	} {
 		f.Add(seed.path, seed.method, seed.query, seed.body, seed.auth)
 	}
