@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
+	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
 // clientIDCases are client ID URLs with whether draft-ietf-oauth-client-id-metadata-document-00
@@ -109,6 +110,47 @@ func FuzzValidateClientIDURL(f *testing.F) {
 		}
 		if u.Hostname() != strings.ToLower(u.Hostname()) || u.Port() == "443" {
 			t.Fatalf("accepted %q with a non-canonical host", raw)
+		}
+	})
+}
+
+// FuzzParseDocument: a client ID metadata document is what an attacker's server sends;
+// whatever body arrives, parsing never panics, and a document it accepts names exactly the
+// URL it was fetched from, has at least one redirect URI, every one of them a valid
+// redirect URI, and no secret.
+func FuzzParseDocument(f *testing.F) {
+	const id = "https://app.example.com/oauth/client.json"
+	for _, body := range []string{
+		`{"client_id":"` + id + `","client_name":"App","redirect_uris":["http://127.0.0.1/cb","https://app.example.com/cb"]}`,
+		`{"client_id":"` + id + `","client_name":"App","redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`,
+		`{"client_id":"` + id + `","redirect_uris":["javascript:alert(1)"]}`,
+		`{"client_id":"https://other.example/c.json","redirect_uris":["https://app.example.com/cb"]}`,
+		`{"client_id":"` + id + `","redirect_uris":["https://app.example.com/cb"],"client_secret":"s"}`,
+		`{"client_id":"` + id + `","redirect_uris":[]}`, `[]`, `null`, `{"client_id":1}`, ``,
+	} {
+		f.Add(body)
+	}
+	// The first two seeds are accepted: the property below is exercised, not only skipped.
+	for _, body := range []string{
+		`{"client_id":"` + id + `","client_name":"App","redirect_uris":["http://127.0.0.1/cb","https://app.example.com/cb"]}`,
+		`{"client_id":"` + id + `","client_name":"App","redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}`,
+	} {
+		if _, err := cimd.ParseDocument(id, []byte(body), nil); err != nil {
+			f.Fatalf("a seed document is refused: %v", err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		c, err := cimd.ParseDocument(id, []byte(body), nil)
+		if err != nil {
+			return
+		}
+		if c.ID != id || len(c.RedirectURIs) == 0 || len(c.SecretHash) != 0 {
+			t.Fatalf("accepted %q as client %q with redirect URIs %q", body, c.ID, c.RedirectURIs)
+		}
+		for _, u := range c.RedirectURIs {
+			if err := provider.ValidateRedirectURI(u); err != nil {
+				t.Fatalf("accepted %q with redirect URI %q: %v", body, u, err)
+			}
 		}
 	})
 }
