@@ -53,9 +53,11 @@ func CanonicalResource(raw string) (string, error) {
 		u.Host = host
 	}
 	out := u.String()
-	if v, err := url.Parse(out); err != nil {
+	v, err := url.Parse(out)
+	if err != nil {
 		return "", fmt.Errorf("resource is not a URI: %w", err)
-	} else if v.Hostname() == "" {
+	}
+	if v.Hostname() == "" {
 		return "", errors.New("resource must be an absolute URI with a host")
 	}
 	return out, nil

@@ -110,21 +110,19 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // ServerCPUPerOp is ServerCPU per successful operation; zero when not measured or
 // nothing succeeded. The CPU time is counted in clock ticks of 10 ms, so it needs
 // hundreds of operations to be precise.
-func (r Result) ServerCPUPerOp() time.Duration {
-	if r.Operations == 0 {
-		return 0
-	}
-	return r.ServerCPU / time.Duration(r.Operations)
-}
+func (r Result) ServerCPUPerOp() time.Duration { return r.perOp(r.ServerCPU) }
 
 // HarnessCPUPerOp is HarnessCPU per successful operation: what driving one operation
 // cost the load generator, which shares the machine with the server; zero when not
 // measured or nothing succeeded.
-func (r Result) HarnessCPUPerOp() time.Duration {
+func (r Result) HarnessCPUPerOp() time.Duration { return r.perOp(r.HarnessCPU) }
+
+// perOp is d per successful operation; zero when nothing succeeded.
+func (r Result) perOp(d time.Duration) time.Duration {
 	if r.Operations == 0 {
 		return 0
 	}
-	return r.HarnessCPU / time.Duration(r.Operations)
+	return d / time.Duration(r.Operations)
 }
 
 // cores is CPU time d over the elapsed time: how many cores were busy on average.
