@@ -63,9 +63,11 @@ func newStack(t testing.TB, store *gormstore.Store, docs *docServer, opts *cimd.
 		o.Logger = quiet
 		docsCfg = &mcp.ClientIDMetadataDocuments{Enabled: true, Options: o}
 		// Clients' key sets (jwks_uri) are on the same server; an unknown kid refetches
-		// at once (the rate limit has its own test in provider).
+		// at once (the rate limit has its own test in provider). At once means a
+		// nanosecond: with a millisecond, a kid rotated in less than that after the
+		// previous refetch stayed unknown on a fast run (a flake, 2 in 40 runs).
 		keysCfg = &jwtaccess.RemoteKeySetsConfig{
-			AllowAddress: o.AllowAddress, RootCAs: o.RootCAs, Logger: quiet, MinRefetchInterval: time.Millisecond,
+			AllowAddress: o.AllowAddress, RootCAs: o.RootCAs, Logger: quiet, MinRefetchInterval: time.Nanosecond,
 		}
 	}
 	st := teststack.Start(t, teststack.Options{
