@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -110,6 +111,67 @@ func TestAuthorize_ScopeDefinedOnlyByAnotherResource(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// RFC 8707 §2 / RFC 6749 §3.3 for client credentials: a service client allowed B's
+// "files" asks for it with resource A. Before, the token for A carried "files", which
+// under the scope hierarchy satisfies A's "files:delete", a permission the client was
+// never given. Scopes A does not define are dropped (the response's `scope` says what
+// was issued); when none remains the request is invalid_scope.
+func TestClientCredentials_ScopeDefinedOnlyByAnotherResource(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, store *gormstore.Store) {
+		_, base, auth := newServer(t, store, twoResources, func(c *mcp.Config) { c.Provider.EnableClientCredentials = true })
+		a, b := base+"/mcp", base+"/admin"
+		_, secret, err := auth.Provider().CreateClient(t.Context(), provider.ClientSpec{
+			ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"files", "files:read"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			scope, resource string
+			status          int
+			err             string
+			want            []string
+		}{
+			{"files", a, http.StatusBadRequest, "invalid_scope", nil},
+			{"files files:read", a, http.StatusOK, "", []string{"files:read"}},
+			{"files", b, http.StatusOK, "", []string{"files"}},
+			{"files:read", b, http.StatusBadRequest, "invalid_scope", nil},
+		} {
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {c.scope}, "resource": {c.resource}}
+			req, _ := http.NewRequest(http.MethodPost, base+"/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("svc", url.QueryEscape(secret))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+				Scope       string `json:"scope"`
+				Error       string `json:"error"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&tok)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != c.status || tok.Error != c.err {
+				t.Errorf("scope %q for %s: %d %+v (%v), want %d %q", c.scope, c.resource, resp.StatusCode, tok, err, c.status, c.err)
+				continue
+			}
+			if c.err != "" {
+				continue
+			}
+			at, err := auth.VerifyAccessToken(t.Context(), tok.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(at.Scopes, c.want) || tok.Scope != strings.Join(c.want, " ") {
+				t.Errorf("scope %q for %s: token scopes %v, response scope %q; want %v", c.scope, c.resource, at.Scopes, tok.Scope, c.want)
+			}
+			if c.resource == a && len(resourceserver.MissingScopes(at.Scopes, []string{"files:delete"})) == 0 {
+				t.Errorf("scope %q: the token for A satisfies files:delete with %v", c.scope, at.Scopes)
+			}
+		}
 	})
 }
 

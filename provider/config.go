@@ -145,9 +145,11 @@ type Config struct {
 	// bound to several resources (RFC 8707 §2.2), at code exchange or refresh, the access
 	// token keeps only the granted scopes in this list: a scope only a resource left out
 	// defines must not ride along (under a scope hierarchy it could satisfy a remaining
-	// resource's scope). The refresh token keeps the grant's whole scope. Nil, the
-	// default, keeps every granted scope; the MCP layer sets it from its resources'
-	// Scopes (plus the scopes tied to no resource).
+	// resource's scope). The refresh token keeps the grant's whole scope. A client
+	// credentials token gets only the requested scopes in this list for its audience
+	// (invalid_scope when none remains). Nil, the default, keeps every granted scope;
+	// the MCP layer sets it from its resources' Scopes (plus the scopes tied to no
+	// resource).
 	ScopesForAudience func(audience []string) []string
 
 	// RequireResource refuses authorization and client credentials requests that end up

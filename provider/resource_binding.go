@@ -58,8 +58,11 @@ func (p *Provider) canonicalResources(raw []string) ([]string, error) {
 //     Config.RequireResourceOnCodeExchange / RequireResourceOnRefresh demand one.
 //   - client_credentials: every `resource` must be a configured resource (or in the
 //     client's audience); none means Config.DefaultResource, if set (else
-//     invalid_target when Config.RequireResource is set). Requested scopes
-//     (already checked by fosite against the client) are granted.
+//     invalid_target when Config.RequireResource is set). Requested scopes (already
+//     checked by fosite against the client) are granted, but with
+//     Config.ScopesForAudience only those it allows for the token's audience: the others
+//     are dropped (the response's `scope` says what was issued, RFC 6749 §3.3), and
+//     when none remains the request is invalid_scope.
 type resourceHandler struct{ p *Provider }
 
 var _ fosite.TokenEndpointHandler = (*resourceHandler)(nil)
@@ -91,7 +94,14 @@ func (h *resourceHandler) HandleTokenEndpointRequest(_ context.Context, r fosite
 		for _, a := range resources {
 			ar.GrantAudience(a)
 		}
-		for _, s := range r.GetRequestedScopes() {
+		requested, granted := r.GetRequestedScopes(), r.GetRequestedScopes()
+		if allowed, limited := h.p.audienceScopes(resources); limited {
+			granted = keep(requested, allowed)
+			if len(granted) == 0 && len(requested) > 0 {
+				return fosite.ErrInvalidScope.WithHint("None of the requested scopes is defined by the requested resource.")
+			}
+		}
+		for _, s := range granted {
 			ar.GrantScope(s)
 		}
 		return nil
