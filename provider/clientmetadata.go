@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v3"
 
@@ -202,7 +203,7 @@ func NormalizeClientMetadata(m ClientMetadata, rules ClientRules) (*Client, erro
 		ApplicationType:         m.ApplicationType,
 	}
 	for _, check := range []func(*Client, ClientMetadata, ClientRules) *ClientMetadataError{
-		normalizeAuthMethod, normalizeGrants, normalizeRedirectURIs, normalizeName, normalizeURLs,
+		normalizeAuthMethod, normalizeGrants, normalizeRedirectURIs, normalizeName, normalizeText, normalizeURLs,
 		normalizeKeys, normalizeApplicationType, normalizeScopes,
 	} {
 		if err := check(c, m, rules); err != nil {
@@ -295,6 +296,37 @@ func normalizeName(c *Client, _ ClientMetadata, rules ClientRules) *ClientMetada
 	}
 	if c.Name == "" && rules.NameFromRedirectHost && len(c.RedirectURIs) > 0 {
 		c.Name = redirectHost(c.RedirectURIs[0])
+	}
+	return nil
+}
+
+// MaxClientTextLength bounds software_id, software_version and each of contacts (in
+// characters): RFC 7591 sets no limit, and these are stored with the client.
+const MaxClientTextLength = 255
+
+// normalizeText checks software_id, software_version and contacts: plain text as
+// client_name must be (valid UTF-8 without control, format or private-use characters; a
+// NUL could not even be stored on PostgreSQL), at most MaxClientTextLength characters each.
+func normalizeText(c *Client, _ ClientMetadata, _ ClientRules) *ClientMetadataError {
+	check := func(name, value string) *ClientMetadataError {
+		switch {
+		case !utf8.ValidString(value) || strings.IndexFunc(value, notPlainText) >= 0:
+			return metadataError("%s contains control, format or private-use characters", name)
+		case utf8.RuneCountInString(value) > MaxClientTextLength:
+			return metadataError("%s is too long (at most %d characters)", name, MaxClientTextLength)
+		}
+		return nil
+	}
+	if err := check("software_id", c.SoftwareID); err != nil {
+		return err
+	}
+	if err := check("software_version", c.SoftwareVersion); err != nil {
+		return err
+	}
+	for _, contact := range c.Contacts {
+		if err := check("contacts", contact); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -31,12 +31,17 @@ func ValidateClientName(name string) error {
 	if utf8.RuneCountInString(name) > MaxClientNameLength {
 		return errors.New("client_name is too long (at most 200 characters)")
 	}
-	if strings.IndexFunc(name, func(r rune) bool {
-		return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co) || r == utf8.RuneError
-	}) >= 0 {
+	if strings.IndexFunc(name, notPlainText) >= 0 {
 		return errors.New("client_name contains control, format or private-use characters")
 	}
 	return nil
+}
+
+// notPlainText reports the runes a client's free-text metadata may not hold: control
+// (NUL among them) and format characters, line and paragraph separators, private-use
+// characters and U+FFFD (see ValidateClientName).
+func notPlainText(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp, unicode.Co) || r == utf8.RuneError
 }
 
 // DisplayHost returns what a consent page should show for where raw (a redirect URI or

@@ -58,6 +58,9 @@ func TestManage_RFC7592_2_Authentication(t *testing.T) {
 			{"another client's token", in.RegistrationClientURI, bearer(other.RegistrationAccessToken), "invalid_token"},
 			{"client secret instead", in.RegistrationClientURI, bearer(in.ClientSecret), "invalid_token"},
 			{"unknown client", e.endpoint + "/unknown", bearer(in.RegistrationAccessToken), "invalid_token"},
+			// A security review: IDs PostgreSQL cannot hold were a 500 there.
+			{"client ID with NUL", e.endpoint + "/a%00b", bearer(in.RegistrationAccessToken), "invalid_token"},
+			{"client ID not UTF-8", e.endpoint + "/a%FFb", bearer(in.RegistrationAccessToken), "invalid_token"},
 			{"static client", e.endpoint + "/static", bearer(in.RegistrationAccessToken), "invalid_token"},
 		}
 		for _, tt := range tests {

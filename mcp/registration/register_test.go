@@ -217,6 +217,13 @@ func TestRegister_RFC7591_3_2_2_Rejections(t *testing.T) {
 			{"client_name too long", e, "", `{` + cb + `,"client_name":"` + strings.Repeat("n", 60000) + `"}`, 400, "invalid_client_metadata"},
 			{"client_name with U+202E", e, "", `{` + cb + `,"client_name":"Claude Code \u202e(verified by Anthropic)"}`, 400, "invalid_client_metadata"},
 			{"client_name with a control character", e, "", `{` + cb + `,"client_name":"a\u0007b"}`, 400, "invalid_client_metadata"},
+			// A security review: NUL cannot be stored on PostgreSQL (a 500 there, stored on
+			// SQLite); software_id, software_version and contacts are plain text like client_name.
+			{"software_id with NUL", e, "", `{` + cb + `,"software_id":"a\u0000b"}`, 400, "invalid_client_metadata"},
+			{"software_version with NUL", e, "", `{` + cb + `,"software_version":"1\u0000"}`, 400, "invalid_client_metadata"},
+			{"contacts with NUL", e, "", `{` + cb + `,"contacts":["a@example.com\u0000"]}`, 400, "invalid_client_metadata"},
+			{"software_id with U+202E", e, "", `{` + cb + `,"software_id":"a\u202eb"}`, 400, "invalid_client_metadata"},
+			{"software_version too long", e, "", `{` + cb + `,"software_version":"` + strings.Repeat("1", 256) + `"}`, 400, "invalid_client_metadata"},
 			{"redirect URI one bad among good", e, "", `{"redirect_uris":["https://a.example/cb","http://evil.example/cb"]}`, 400, "invalid_redirect_uri"},
 			{"redirect_uris not an array", e, "", `{"redirect_uris":"https://a.example/cb"}`, 400, "invalid_redirect_uri"},
 			{"redirect_uris element not a string", e, "", `{"redirect_uris":[1]}`, 400, "invalid_redirect_uri"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
@@ -215,10 +216,19 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 	return c, nil
 }
 
+// storableText reports whether s is stored, and so found, alike on both databases: valid
+// UTF-8 without NUL. PostgreSQL's text columns refuse anything else (SQLSTATE 22021) where
+// SQLite keeps it, so such a value is refused on the way in and finds nothing on the way
+// out, on either database, rather than failing on PostgreSQL alone.
+func storableText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
 // LoadClient implements provider.ClientStore: the stored client, or fosite.ErrNotFound.
 // Clients are served from a short-lived cache (Options.ClientCacheTTL); the result is the
 // caller's to modify.
 func (s *Store) LoadClient(ctx context.Context, id string) (*provider.Client, error) {
+	if !storableText(id) {
+		return nil, fosite.ErrNotFound // no client has it (CreateClient refuses it)
+	}
 	cache := s.clientCacheFor(ctx, id)
 	var gen uint64
 	if cache != nil {
@@ -247,6 +257,9 @@ func (s *Store) LoadClient(ctx context.Context, id string) (*provider.Client, er
 func (s *Store) CreateClient(ctx context.Context, c *provider.Client) error {
 	if c == nil || c.ID == "" {
 		return errors.New("gormstore: client without ID")
+	}
+	if !storableText(c.ID) {
+		return fmt.Errorf("gormstore: client ID %q is not valid UTF-8 without NUL", c.ID)
 	}
 	now := s.now()
 	created, updated := c.CreatedAt, c.UpdatedAt

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
@@ -250,7 +249,7 @@ func checkGrantRecord(rec provider.GrantRecord) error {
 		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
 	}
 	for _, sc := range rec.Scopes {
-		if !utf8.ValidString(sc) || strings.ContainsRune(sc, 0) {
+		if !storableText(sc) {
 			return fmt.Errorf("gormstore: RecordGrant: scope %q is not valid UTF-8 without NUL", sc)
 		}
 	}

@@ -241,6 +241,23 @@ func TestClientStore_CRUD(t *testing.T) {
 	})
 }
 
+// A client ID that PostgreSQL's text cannot hold (NUL, invalid UTF-8) is refused by
+// CreateClient and finds nothing in LoadClient, alike on both databases: before, SQLite
+// stored it and PostgreSQL failed the lookup with an error that RFC 7592's endpoint
+// answered with a 500.
+func TestClientStore_UnstorableIDs(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		for _, id := range []string{"a\x00b", "a\xffb"} {
+			if err := s.CreateClient(ctx(t), &provider.Client{ID: id, Public: true}); err == nil {
+				t.Errorf("CreateClient(%q): stored, want an error", id)
+			}
+			if _, err := s.LoadClient(ctx(t), id); !errors.Is(err, fosite.ErrNotFound) {
+				t.Errorf("LoadClient(%q): %v, want fosite.ErrNotFound", id, err)
+			}
+		}
+	})
+}
+
 func TestDeleteClient_RemovesEverythingIssuedToIt(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		c := ctx(t)
