@@ -252,10 +252,22 @@ func (p *Provider) loginError(w http.ResponseWriter, r *http.Request, err error)
 		p.errorPage(w, r, http.StatusForbidden, fosite.ErrAccessDenied.WithHint("This authorization request was started in another browser, or its cookie has expired. Start again from the application, in this browser."))
 	case errors.Is(err, ErrTooManyLoginAttempts):
 		p.errorPage(w, r, http.StatusForbidden, fosite.ErrAccessDenied.WithHint("Too many wrong passwords: this authorization request is cancelled. Start again from the application."))
+	case isRequestError(err):
+		// The request failed its validation again at approval (the client's redirect URIs
+		// changed since, say) and its redirect URI is not to be trusted with the error
+		// (RFC 6749 §4.1.2.1): the client's fault, shown here.
+		p.errorPage(w, r, 0, err)
 	default:
 		p.errorf(r.Context(), "login page", err)
 		p.errorPage(w, r, http.StatusInternalServerError, fosite.ErrServerError)
 	}
+}
+
+// isRequestError reports whether err is an RFC 6749 error about the request rather than
+// the server (a 4xx).
+func isRequestError(err error) bool {
+	var rfc *fosite.RFC6749Error
+	return errors.As(err, &rfc) && rfc.CodeField >= 400 && rfc.CodeField < 500
 }
 
 // csrfToken is the login form's CSRF token: the pending request's binding cookie value

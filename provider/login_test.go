@@ -185,6 +185,33 @@ func cloneForm(v url.Values) url.Values {
 }
 
 // TestPendingAuthorizationExpiry: a pending request past its lifespan cannot be approved.
+// RFC 6749 §4.1.2.1 at approval: a client whose redirect URIs change (RFC 7592) between
+// the login page and the user's approval gets the request's error on the server's page,
+// as a 400, not a 500 (found by a security review), and no redirect anywhere.
+func TestBuiltInLoginPage_RedirectURIChangedBeforeApproval(t *testing.T) {
+	runEnv(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		c := &provider.Client{ID: "dyn", Public: true, TokenEndpointAuthMethod: provider.AuthMethodNone,
+			RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code"},
+			ResponseTypes: []string{"code"}, Scopes: []string{"read"}, Source: provider.ClientSourceDynamic}
+		if err := e.store.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		id, _, csrf, cookie := e.loginPage(c.ID, "http://127.0.0.1:8123/cb")
+		c.RedirectURIs = []string{"http://127.0.0.1/other"}
+		if err := e.store.UpdateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		resp := e.postLogin(url.Values{provider.LoginRequestParam: {id}, "csrf_token": {csrf}, "action": {"approve"},
+			"username": {testUser}, "password": {testPassword}}, cookie)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(string(body), "invalid_request") {
+			t.Errorf("approve after the redirect URIs changed: %d, Location %q\n%.400s", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+	}, withLogin())
+}
+
 func TestPendingAuthorizationExpiry(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		q, _ := e.authorizeParams("http://localhost:50999/callback", nil)
