@@ -238,7 +238,7 @@ func (p *Provider) handlerFactories() []compose.Factory {
 	if p.cfg.EnableClientCredentials {
 		factories = append(factories, func(config fosite.Configurator, storage interface{}, strategy interface{}) interface{} {
 			h := compose.OAuth2ClientCredentialsGrantFactory(config, storage, strategy).(fosite.TokenEndpointHandler)
-			return unknownWithoutStack{h}
+			return clientCredentialsGrant{unknownWithoutStack{h}}
 		})
 	}
 	if p.device != nil {

@@ -174,7 +174,8 @@ func TestAuthorizationCodeExpiry(t *testing.T) {
 }
 
 // TestClientCredentials: confidential clients get tokens bound to the requested
-// resource; public clients, expired secrets and unknown resources are refused.
+// resource; public clients, clients not registered for the grant, expired secrets and
+// unknown resources are refused.
 func TestClientCredentials(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
@@ -207,10 +208,15 @@ func TestClientCredentials(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		wantJSONError(t, e.postForm(e.issuer+"/token", cc, "short-lived", shortSecret), 401, "invalid_client")
 
-		cc.Set("client_id", e.public.ID)
-		if resp := e.postForm(e.issuer+"/token", cc, "", ""); resp.StatusCode != 400 && resp.StatusCode != 401 {
-			t.Fatalf("public client credentials: %d", resp.StatusCode)
+		// RFC 6749 §4.4 and §5.2: a public client, or a confidential one not registered for
+		// the grant, is unauthorized_client (fosite said invalid_grant to a public client).
+		web, webSecret, err := e.p.CreateClient(ctx, provider.ClientSpec{RedirectURIs: []string{"https://a.example/cb"}})
+		if err != nil {
+			t.Fatal(err)
 		}
+		wantJSONError(t, e.postForm(e.issuer+"/token", cc, web.ID, webSecret), 400, "unauthorized_client")
+		cc.Set("client_id", e.public.ID)
+		wantJSONError(t, e.postForm(e.issuer+"/token", cc, "", ""), 400, "unauthorized_client")
 	})
 }
 

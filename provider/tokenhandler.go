@@ -67,3 +67,22 @@ func (h unknownWithoutStack) PopulateTokenEndpointResponse(ctx context.Context, 
 	}
 	return h.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 }
+
+// clientCredentialsGrant is fosite's client credentials handler (without stack traces, as
+// unknownWithoutStack) that first refuses a client which may not use the grant, a public
+// client or one without client_credentials among its grant types, with
+// unauthorized_client (RFC 6749 §5.2; §4.4: confidential clients only). fosite answers a
+// public client invalid_grant, which says the grant itself was bad.
+type clientCredentialsGrant struct {
+	unknownWithoutStack
+}
+
+// HandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+func (h clientCredentialsGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if h.CanHandleTokenEndpointRequest(ctx, r) {
+		if c := r.GetClient(); c.IsPublic() || !c.GetGrantTypes().Has(string(fosite.GrantTypeClientCredentials)) {
+			return fosite.ErrUnauthorizedClient.WithHint("Only a confidential client registered for the client_credentials grant may use it.")
+		}
+	}
+	return h.unknownWithoutStack.HandleTokenEndpointRequest(ctx, r)
+}
