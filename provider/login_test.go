@@ -184,7 +184,6 @@ func cloneForm(v url.Values) url.Values {
 	return c
 }
 
-// TestPendingAuthorizationExpiry: a pending request past its lifespan cannot be approved.
 // RFC 6749 §4.1.2.1 at approval: a client whose redirect URIs change (RFC 7592) between
 // the login page and the user's approval gets the request's error on the server's page,
 // as a 400, not a 500 (found by a security review), and no redirect anywhere.
@@ -212,6 +211,7 @@ func TestBuiltInLoginPage_RedirectURIChangedBeforeApproval(t *testing.T) {
 	}, withLogin())
 }
 
+// TestPendingAuthorizationExpiry: a pending request past its lifespan cannot be approved.
 func TestPendingAuthorizationExpiry(t *testing.T) {
 	runEnv(t, func(t *testing.T, e *env) {
 		q, _ := e.authorizeParams("http://localhost:50999/callback", nil)
