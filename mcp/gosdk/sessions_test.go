@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -280,6 +281,36 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 		}
 		if status, _, body, err := teststack.Post(srv.URL+"/?sessionid=UNKNOWN", bob, "", init); err != nil || status != http.StatusNotFound {
 			t.Errorf("unknown SSE session: %d %s %v", status, body, err)
+		}
+		// A security review: a request naming bob's own session where the guard looked
+		// (the header, or mcp-go's sessionId) and alice's where go-sdk reads (sessionid)
+		// was checked against bob's and delivered to alice's (202).
+		bobs, err := teststack.OpenSSE(t.Context(), srv.URL, bob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(bobs.Close)
+		bu, err := url.Parse(bobs.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bobSession := bu.Query().Get("sessionid")
+		au, err := url.Parse(first.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, post := range map[string]func() (int, string, string, error){
+			"header": func() (int, string, string, error) { return teststack.Post(first.Endpoint, bob, bobSession, init) },
+			"sessionId": func() (int, string, string, error) {
+				return teststack.Post(first.Endpoint+"&sessionId="+url.QueryEscape(bobSession), bob, "", init)
+			},
+			"twice": func() (int, string, string, error) {
+				return teststack.Post(srv.URL+"/?sessionid="+url.QueryEscape(bobSession)+"&"+au.RawQuery, bob, "", init)
+			},
+		} {
+			if status, _, body, err := post(); err != nil || status != http.StatusBadRequest {
+				t.Errorf("bob's session named by %s, alice's by sessionid: %d %s %v, want 400", name, status, body, err)
+			}
 		}
 		if status, _, body, err := teststack.Post(first.Endpoint, alice, "", init); err != nil || status != http.StatusAccepted {
 			t.Errorf("alice on her SSE session: %d %s %v", status, body, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -231,6 +232,24 @@ func TestRequireBearer_MCPGoSSESessionPinnedAndBounded(t *testing.T) {
 		}
 		if status, _, body, err := teststack.Post(base+"/message?sessionId=00000000-0000-4000-8000-000000000000", bob.AccessToken, "", init); err != nil || status != http.StatusNotFound {
 			t.Errorf("unknown SSE session: %d %s %v", status, body, err)
+		}
+		// A security review: bob's own session in the header (or go-sdk's sessionid), alice's
+		// in mcp-go's sessionId: checked against bob's, delivered to alice's (202) before.
+		bobs, err := teststack.OpenSSE(t.Context(), base+"/sse", bob.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(bobs.Close)
+		bu, err := url.Parse(bobs.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bobSession := bu.Query().Get("sessionId")
+		if status, _, body, err := teststack.Post(first.Endpoint, bob.AccessToken, bobSession, init); err != nil || status != http.StatusBadRequest {
+			t.Errorf("bob's session in the header, alice's in sessionId: %d %s %v, want 400", status, body, err)
+		}
+		if status, _, body, err := teststack.Post(first.Endpoint+"&sessionid="+url.QueryEscape(bobSession), bob.AccessToken, "", init); err != nil || status != http.StatusBadRequest {
+			t.Errorf("bob's session in sessionid, alice's in sessionId: %d %s %v, want 400", status, body, err)
 		}
 		if status, _, body, err := teststack.Post(first.Endpoint, alice.AccessToken, "", init); err != nil || status != http.StatusAccepted {
 			t.Errorf("alice on her SSE session: %d %s %v", status, body, err)

@@ -253,6 +253,12 @@ func (g *Guard) Wrap(next http.Handler, close Closer) http.Handler {
 			r.ContentLength = int64(len(body))
 		}
 		token := bearer(r)
+		if !namesOneSession(r) {
+			// The guard would check one session and the SDK serve another: mcp-go reads
+			// sessionId, go-sdk sessionid, the streamable transport the header.
+			writeError(w, http.StatusBadRequest, "the request names more than one session")
+			return
+		}
 		id := r.Header.Get(HeaderSessionID)
 		if id == "" && r.Method == http.MethodPost {
 			id = sseSessionID(r.URL) // a message of the HTTP+SSE transport
@@ -361,6 +367,26 @@ func sseSessionID(u *url.URL) string {
 		return id
 	}
 	return q.Get("sessionid")
+}
+
+// namesOneSession reports whether every session ID r names, in its Mcp-Session-Id
+// headers and its URL's sessionId and sessionid parameters, is the same one (or it names
+// none). Each SDK reads one of those places, so a request naming two sessions could be
+// checked against its sender's session and delivered to another user's.
+func namesOneSession(r *http.Request) bool {
+	q := r.URL.Query()
+	var id string
+	for _, ids := range [][]string{r.Header.Values(HeaderSessionID), q["sessionId"], q["sessionid"]} {
+		for _, v := range ids {
+			if v != "" && id != "" && v != id {
+				return false
+			}
+			if v != "" {
+				id = v
+			}
+		}
+	}
+	return true
 }
 
 // isInitialize reports whether body is a JSON-RPC initialize request. Member names
