@@ -447,20 +447,26 @@ type DeviceRequest struct {
 // that calls it (mcp.Server.LimitUserCode): user codes are short.
 // ErrDeviceRequestNotFound when the code is malformed, unknown, expired or decided.
 func (p *Provider) DeviceRequest(ctx context.Context, userCode string) (*DeviceRequest, error) {
+	req, _, err := p.deviceRequest(ctx, userCode)
+	return req, err
+}
+
+// deviceRequest is DeviceRequest with the stored authorization it shows.
+func (p *Provider) deviceRequest(ctx context.Context, userCode string) (*DeviceRequest, *DeviceAuthorization, error) {
 	if p.device == nil {
-		return nil, ErrDeviceRequestNotFound
+		return nil, nil, ErrDeviceRequestNotFound
 	}
 	code, ok := NormalizeUserCode(userCode)
 	if !ok {
-		return nil, ErrDeviceRequestNotFound
+		return nil, nil, ErrDeviceRequestNotFound
 	}
 	d, err := p.device.store.GetDeviceAuthorizationByUserCode(ctx, p.device.userCodeSignature(code))
 	if err != nil {
-		return nil, deviceError(err)
+		return nil, nil, deviceError(err)
 	}
 	client, err := p.store.GetClient(ctx, d.ClientID)
 	if err != nil {
-		return nil, deviceError(err)
+		return nil, nil, deviceError(err)
 	}
 	v := newView(client, "", d.Scopes, d.Resources)
 	return &DeviceRequest{
@@ -469,7 +475,7 @@ func (p *Provider) DeviceRequest(ctx context.Context, userCode string) (*DeviceR
 		Scopes:           v.Scopes,
 		Resources:        v.Resources,
 		ExpiresAt:        d.ExpiresAt,
-	}, nil
+	}, d, nil
 }
 
 // ApproveDevice approves the pending device authorization for userCode on behalf of
@@ -480,7 +486,7 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 	if subject == "" {
 		return errors.New("provider: ApproveDevice needs a subject")
 	}
-	req, err := p.DeviceRequest(ctx, userCode)
+	req, d, err := p.deviceRequest(ctx, userCode)
 	if err != nil {
 		return err
 	}
@@ -489,8 +495,15 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 			return fmt.Errorf("%w: %q", ErrScopeNotRequested, s)
 		}
 	}
+	granted := lists.Dedupe(grantedScopes)
+	// The grant is recorded with the approval, as an authorization code's is, so that
+	// revoking it ("sign out everywhere" right after approving a device) stops the device
+	// code before the client's next poll redeems it.
+	if err := p.recordApproval(ctx, d.RequestID, d.ClientID, subject, granted, d.Resources, d.ExpiresAt, false); err != nil {
+		return err
+	}
 	code, _ := NormalizeUserCode(userCode)
-	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, lists.Dedupe(grantedScopes))); err != nil {
+	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, granted)); err != nil {
 		return err
 	}
 	p.observeDeviceConsent(ctx, req, true, subject, grantedScopes)

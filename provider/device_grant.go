@@ -72,10 +72,12 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	if err != nil {
 		return err
 	}
-	// The grant (user × client × resources) is recorded before its tokens exist, outside
-	// the transaction that issues them, so that the grants API can always revoke them;
-	// a poll that then loses the race for the device code leaves a request without tokens,
-	// which Purge removes.
+	// The grant (user × client × resources) was recorded at approval (ApproveDevice), so
+	// that revoking it stops the device code; it is recorded again here, before its tokens
+	// exist and outside the transaction that issues them (an update of the same request),
+	// for an authorization approved by a version that recorded grants only here. A poll
+	// that then loses the race for the device code leaves a request without tokens, which
+	// Purge removes.
 	if err := g.p.recordApproval(ctx, auth.RequestID, client.GetID(), auth.Subject, auth.GrantedScopes, resources, auth.ExpiresAt, false); err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}

@@ -104,8 +104,9 @@ type GrantStore interface {
 	// one cursor names ("" for the first page), and the cursor of the next page ("" after
 	// the last). ErrInvalidGrantCursor for a cursor it did not return.
 	ListGrants(ctx context.Context, f GrantFilter, cursor string, limit int) ([]StoredGrant, string, error)
-	// RevokeGrants deletes the grants matching f and revokes every code, access token and
-	// refresh token of them, and returns how many grants it deleted. Tokens minted by a
+	// RevokeGrants deletes the grants matching f and revokes every code (an approved
+	// device code too), access token and refresh token of them, and returns how many
+	// grants it deleted. Tokens minted by a
 	// refresh or code exchange running at the same moment are revoked too.
 	RevokeGrants(ctx context.Context, f GrantFilter) (int, error)
 }

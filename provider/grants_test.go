@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -271,6 +272,73 @@ func TestGrants_DeviceFlow(t *testing.T) {
 		}
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {deviceClient}}
 		wantJSONError(t, e.postForm(e.issuer+"/token", form, "", ""), http.StatusBadRequest, "invalid_grant")
+	})
+}
+
+// TestGrants_RevokeApprovedDeviceCode: "sign out everywhere" right after approving a
+// device (RFC 8628: a phished user code is approved, then regretted) stops the device
+// code: the approval is listed as a grant at once, and once revoked the client's next
+// poll gets access_denied, no token. Before, the grant was recorded only at that poll, so
+// the revocation found nothing and the poll got tokens (found by a security review).
+func TestGrants_RevokeApprovedDeviceCode(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		d := e.startDevice(deviceClient, nil)
+		if err := e.p.ApproveDevice(e.ctx(), d.UserCode, testSubject, []string{"read"}); err != nil {
+			t.Fatal(err)
+		}
+		if page, err := e.p.ListGrants(e.ctx(), testSubject, nil); err != nil || len(page.Grants) != 1 || page.Grants[0].ClientID != deviceClient {
+			t.Fatalf("grants after the approval: %+v, %v", page, err)
+		}
+		if n, err := e.p.RevokeAllGrants(e.ctx(), testSubject); err != nil || n != 1 {
+			t.Fatalf("RevokeAllGrants: %d, %v", n, err)
+		}
+		resp, tok := e.poll(deviceClient, d.DeviceCode, nil)
+		if resp.StatusCode != http.StatusBadRequest || tok.Error != "access_denied" || tok.AccessToken != "" {
+			t.Errorf("poll after the grant was revoked: %d %+v, want 400 access_denied", resp.StatusCode, tok)
+		}
+		if page, _ := e.p.ListGrants(e.ctx(), testSubject, nil); len(page.Grants) != 0 {
+			t.Errorf("grants after the revocation and a poll: %v", grantIDs(page))
+		}
+	})
+}
+
+// TestGrants_RevokeApprovedDeviceCodeDuringPoll: a revocation racing the poll that redeems
+// an approved device code leaves no live token, whichever wins: the poll is refused, or its
+// tokens are revoked. Twenty rounds with real concurrency.
+func TestGrants_RevokeApprovedDeviceCodeDuringPoll(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		won := map[bool]int{}
+		for range 20 {
+			d := e.startDevice(deviceClient, nil)
+			if err := e.p.ApproveDevice(e.ctx(), d.UserCode, testSubject, []string{"read"}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			var resp *http.Response
+			var tok tokenResponse
+			wg.Go(func() { resp, tok = e.poll(deviceClient, d.DeviceCode, nil) })
+			wg.Go(func() {
+				if _, err := e.p.RevokeAllGrants(e.ctx(), testSubject); err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Wait()
+			won[resp.StatusCode == http.StatusOK]++
+			if resp.StatusCode != http.StatusOK {
+				// access_denied when the revocation came before the poll read the code;
+				// invalid_grant when it came between that read and the redemption.
+				if tok.Error != "access_denied" && tok.Error != "invalid_grant" {
+					t.Errorf("poll lost the race: %d %+v, want access_denied or invalid_grant", resp.StatusCode, tok)
+				}
+				continue
+			}
+			if _, err := e.p.VerifyAccessToken(e.ctx(), tok.AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
+				t.Errorf("access token of a poll that beat the revocation: %v, want ErrInvalidToken", err)
+			}
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {deviceClient}}
+			wantJSONError(t, e.postForm(e.issuer+"/token", form, "", ""), http.StatusBadRequest, "invalid_grant")
+		}
+		t.Logf("the poll won %d of 20 rounds", won[true])
 	})
 }
 

@@ -42,6 +42,19 @@ var deviceCodesMigration = migration{
 	},
 }
 
+// deviceRequestIDMigration (version 10) keeps a device authorization's request ID, the
+// grant's, in a column of its own, so that revoking the grant (RevokeGrants) can stop an
+// approved device code before the client's next poll redeems it, as it stops an
+// unredeemed authorization code. Rows from before it hold "" and expire within minutes.
+var deviceRequestIDMigration = migration{
+	version: 10,
+	name:    "device authorizations by grant request",
+	stmts: []string{
+		`ALTER TABLE ` + tableDevice + ` ADD COLUMN request_id TEXT NOT NULL DEFAULT ''`,
+		`CREATE INDEX ` + tableDevice + `_request_id_idx ON ` + tableDevice + ` (request_id)`,
+	},
+}
+
 // deviceRow is a row of oauth_device_codes. The device code and the user code are
 // stored as hex SHA-256 of the signatures the provider passes (an HMAC signature and an
 // HMAC of the user code); what the request asks for and who approved it is encrypted.
@@ -49,6 +62,7 @@ type deviceRow struct {
 	DeviceCodeHash  string     `gorm:"column:device_code_hash;primaryKey"`
 	UserCodeHash    string     `gorm:"column:user_code_hash"`
 	ClientID        string     `gorm:"column:client_id"`
+	RequestID       string     `gorm:"column:request_id"`
 	Status          string     `gorm:"column:status"`
 	CreatedAt       time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt       time.Time  `gorm:"column:expires_at"`
@@ -91,6 +105,7 @@ func (s *Store) CreateDeviceAuthorization(ctx context.Context, deviceCodeSignatu
 		DeviceCodeHash:  key,
 		UserCodeHash:    hashKey(userCodeSignature),
 		ClientID:        d.ClientID,
+		RequestID:       d.RequestID,
 		Status:          string(status),
 		CreatedAt:       dbTime(created),
 		ExpiresAt:       dbTime(d.ExpiresAt),

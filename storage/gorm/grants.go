@@ -431,12 +431,13 @@ func filterGrants(q *gorm.DB, f provider.GrantFilter, prefix string) *gorm.DB {
 }
 
 // RevokeGrants implements provider.GrantStore. It first revokes the tokens of every
-// request of the matching grants — codes deactivated (waiting on PostgreSQL for a code
-// exchange in flight, whose tokens the next step then sees), then each request's refresh
-// and access tokens through RevokeRefreshToken's path, which also covers a refresh in
-// flight — and only then deletes the grants and the requests it revoked, so that a failure
-// half-way leaves the grant listed for another try. A grant that gained a request meanwhile
-// (a new approval) keeps it, without its remembered consent.
+// request of the matching grants — codes deactivated and approved device codes denied
+// (waiting on PostgreSQL for a code exchange or poll in flight, whose tokens the next step
+// then sees), then each request's refresh and access tokens through RevokeRefreshToken's
+// path, which also covers a refresh in flight — and only then deletes the grants and the
+// requests it revoked, so that a failure half-way leaves the grant listed for another try.
+// A grant that gained a request meanwhile (a new approval) keeps it, without its
+// remembered consent.
 func (s *Store) RevokeGrants(ctx context.Context, f provider.GrantFilter) (int, error) {
 	if f.Subject == "" && f.ClientID == "" {
 		return 0, errors.New("gormstore: RevokeGrants needs a subject or a client ID")
@@ -454,6 +455,13 @@ func (s *Store) RevokeGrants(ctx context.Context, f provider.GrantFilter) (int, 
 	}
 	for _, rid := range requests {
 		if err := s.conn(ctx).Exec("UPDATE "+tableCodes+" SET active = ? WHERE request_id = ?", false, rid).Error; err != nil {
+			return 0, s.mapErr(err)
+		}
+		// An approved device code not yet redeemed: its next poll gets access_denied (a
+		// poll redeeming it at this moment wins the row first, and its tokens are revoked
+		// next).
+		if err := s.conn(ctx).Exec("UPDATE "+tableDevice+" SET status = ? WHERE request_id = ? AND status = ?",
+			string(provider.DeviceStatusDenied), rid, string(provider.DeviceStatusApproved)).Error; err != nil {
 			return 0, s.mapErr(err)
 		}
 		if err := s.revokeOwnTx(ctx, rid, true); err != nil {

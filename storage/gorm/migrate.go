@@ -117,6 +117,7 @@ var migrations = []migration{
 	clientJWKSURIMigration,   // version 7, in clients.go
 	grantsMigration,          // version 8, in grants.go
 	inactiveRefreshMigration, // version 9, in purge.go
+	deviceRequestIDMigration, // version 10, in device.go
 }
 
 // sessionTableDDL is the shape shared by the code, access token, refresh token and PKCE tables.
