@@ -248,6 +248,9 @@ func checkGrantRecord(rec provider.GrantRecord) error {
 	if rec.RequestID == "" || rec.Subject == "" || rec.ClientID == "" {
 		return errors.New("gormstore: RecordGrant needs a request ID, subject and client ID")
 	}
+	if !storableText(rec.Subject) || !storableText(rec.ClientID) {
+		return fmt.Errorf("gormstore: RecordGrant: subject %q or client ID %q is not valid UTF-8 without NUL", rec.Subject, rec.ClientID)
+	}
 	for _, sc := range rec.Scopes {
 		if !storableText(sc) {
 			return fmt.Errorf("gormstore: RecordGrant: scope %q is not valid UTF-8 without NUL", sc)
@@ -383,6 +386,9 @@ func (s *Store) ListGrants(ctx context.Context, f provider.GrantFilter, cursor s
 	if f.Subject == "" && f.ClientID == "" {
 		return nil, "", errors.New("gormstore: ListGrants needs a subject or a client ID")
 	}
+	if matchesNoGrant(f) {
+		return nil, "", nil
+	}
 	after := ""
 	if cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -417,6 +423,12 @@ func (s *Store) ListGrants(ctx context.Context, f provider.GrantFilter, cursor s
 	return out, next, nil
 }
 
+// matchesNoGrant reports whether f names a subject, client or grant no grant can have
+// (see storableText): a lookup by it finds nothing rather than failing on PostgreSQL.
+func matchesNoGrant(f provider.GrantFilter) bool {
+	return !storableText(f.Subject) || !storableText(f.ClientID) || !storableText(f.ID)
+}
+
 func filterGrants(q *gorm.DB, f provider.GrantFilter, prefix string) *gorm.DB {
 	if f.Subject != "" {
 		q = q.Where(prefix+"subject = ?", f.Subject)
@@ -441,6 +453,9 @@ func filterGrants(q *gorm.DB, f provider.GrantFilter, prefix string) *gorm.DB {
 func (s *Store) RevokeGrants(ctx context.Context, f provider.GrantFilter) (int, error) {
 	if f.Subject == "" && f.ClientID == "" {
 		return 0, errors.New("gormstore: RevokeGrants needs a subject or a client ID")
+	}
+	if matchesNoGrant(f) {
+		return 0, nil
 	}
 	var ids []string
 	if err := filterGrants(s.conn(ctx).Table(tableGrants), f, "").Pluck("id", &ids).Error; err != nil {

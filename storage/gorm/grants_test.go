@@ -273,3 +273,30 @@ func TestRecordGrant_RefusesScopesTheMergesCannotStoreAlike(t *testing.T) {
 		}
 	})
 }
+
+// A subject or client ID that PostgreSQL's text cannot hold (NUL, invalid UTF-8: an
+// Authenticator or subject mapping could return one) finds no grant on either database,
+// and RecordGrant refuses it; before, listing or revoking by one failed on PostgreSQL
+// alone (found by a security review's sweep).
+func TestGrants_UnstorableSubjectOrClientID(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		client := mustCreateClient(t, s, randomString(t, "client-"))
+		at := time.Now().UTC().Truncate(time.Second)
+		for _, bad := range []string{"a\x00b", "a\xffb"} {
+			for _, f := range []provider.GrantFilter{{Subject: bad}, {ClientID: bad}, {Subject: "dave", ID: bad}} {
+				if got, next, err := s.ListGrants(c, f, "", 10); err != nil || len(got) != 0 || next != "" {
+					t.Errorf("ListGrants(%+v): %v %q %v, want nothing", f, got, next, err)
+				}
+				if n, err := s.RevokeGrants(c, f); err != nil || n != 0 {
+					t.Errorf("RevokeGrants(%+v): %d %v, want 0", f, n, err)
+				}
+			}
+			rec := provider.GrantRecord{RequestID: "req-" + randomString(t, ""), Subject: bad, ClientID: client.ID,
+				Resources: []string{"https://mcp.example/"}, Scopes: []string{"read"}, At: at, ExpiresAt: at.Add(time.Hour)}
+			if err := s.RecordGrant(c, rec); err == nil {
+				t.Errorf("RecordGrant with subject %q: no error", bad)
+			}
+		}
+	})
+}
