@@ -378,7 +378,7 @@ type sweepReq struct {
 	v            string                      // the value sweepMarker stands for
 }
 
-// rawJSON marshals x and puts the value where sweepMarker stands.
+// sweepRawJSON marshals x and puts the value where sweepMarker stands.
 func sweepRawJSON(x any, v string) []byte {
 	b, err := json.Marshal(x)
 	if err != nil {
@@ -619,7 +619,7 @@ func sweepMetadata() map[string]any {
 		"grant_types": []any{"authorization_code", "refresh_token"}}
 }
 
-// signer signs payloads with key under kid as typ.
+// sweepSigner signs payloads with key under kid as typ.
 func sweepSigner(t *testing.T, key *ecdsa.PrivateKey, kid, typ string) func([]byte) string {
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
 		(&jose.SignerOptions{}).WithHeader("kid", kid).WithType(jose.ContentType(typ)))
