@@ -308,16 +308,27 @@ func (g *assertionGrant) canIssueRefreshToken(ctx context.Context, r fosite.Acce
 	return len(rts) == 0 || fosite.Arguments(scopes).HasOneOf(rts...)
 }
 
-// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler: it issues the
-// access token and, when HandleTokenEndpointRequest set a refresh token expiry, the
-// refresh token, in one transaction.
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler: it records the
+// grant, then issues the access token and, when HandleTokenEndpointRequest set a refresh
+// token expiry, the refresh token, in one transaction.
 func (g *assertionGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
 	if !g.CanHandleTokenEndpointRequest(ctx, r) {
 		return fosite.ErrUnknownRequest
 	}
 	p := g.p
+	// The grant (user × client × resources) is recorded before its tokens exist, outside
+	// the transaction that issues them, as a device poll's is, so that the grants API
+	// (RevokeAllGrants, RevokeClientGrants) lists and revokes them like any other.
+	sess := r.GetSession()
+	expires := sess.GetExpiresAt(fosite.RefreshToken)
+	if expires.IsZero() {
+		expires = sess.GetExpiresAt(fosite.AccessToken)
+	}
+	if err := p.recordApproval(ctx, r.GetID(), r.GetClient().GetID(), sess.GetSubject(), r.GetGrantedScopes(), r.GetGrantedAudience(), expires, false); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
 	var refresh, refreshSig string
-	if !r.GetSession().GetExpiresAt(fosite.RefreshToken).IsZero() {
+	if !sess.GetExpiresAt(fosite.RefreshToken).IsZero() {
 		if refresh, refreshSig, err = p.strategy.GenerateRefreshToken(ctx, r); err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}

@@ -117,3 +117,59 @@ func TestEnterpriseManagedAuthorization_JWTAccessTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestEnterpriseManagedAuthorization_GrantRevocation: tokens from an ID-JAG belong to a
+// grant like any other, listed for the user and revoked by RevokeAllGrants (the user)
+// and RevokeClientGrants (a compromised client): the access token is refused and the
+// refresh token no longer refreshes. Before, such tokens belonged to no grant and both
+// calls found nothing (found by a security review).
+func TestEnterpriseManagedAuthorization_GrantRevocation(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		e := newEnv(t, s, envOptions{refresh: true})
+		p := e.auth.Provider()
+		issue := func() (tokenResponse, string) {
+			t.Helper()
+			g := e.grant()
+			g.ClientID = e.confidential.ID
+			a, err := e.idp.Issue(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.post(t, url.Values{"grant_type": {provider.GrantTypeJWTBearer}, "assertion": {a}}, e.confidential.ID, e.confidentialSecret)
+			if r.status != 200 || r.RefreshToken == "" {
+				t.Fatalf("exchange: %s", r.raw)
+			}
+			at, err := e.auth.VerifyAccessToken(t.Context(), r.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r, at.Subject
+		}
+		refused := func(r tokenResponse) {
+			t.Helper()
+			if _, err := e.auth.VerifyAccessToken(t.Context(), r.AccessToken); err == nil {
+				t.Error("the access token still verifies")
+			}
+			rr := e.post(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.RefreshToken}}, e.confidential.ID, e.confidentialSecret)
+			if rr.status != 400 || rr.Error != "invalid_grant" {
+				t.Errorf("refresh after revocation: %s, want invalid_grant", rr.raw)
+			}
+		}
+
+		r, subject := issue()
+		page, err := p.ListGrants(t.Context(), subject, nil)
+		if err != nil || len(page.Grants) != 1 || page.Grants[0].ClientID != e.confidential.ID || !slices.Equal(page.Grants[0].Resources, []string{e.resource}) {
+			t.Fatalf("grants of %s: %+v, %v", subject, page, err)
+		}
+		if n, err := p.RevokeAllGrants(t.Context(), subject); err != nil || n != 1 {
+			t.Fatalf("RevokeAllGrants: %d, %v", n, err)
+		}
+		refused(r)
+
+		r, _ = issue()
+		if n, err := p.RevokeClientGrants(t.Context(), e.confidential.ID); err != nil || n != 1 {
+			t.Fatalf("RevokeClientGrants: %d, %v", n, err)
+		}
+		refused(r)
+	})
+}
