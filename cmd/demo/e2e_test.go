@@ -340,6 +340,34 @@ func TestAutoApproveRefusedForNonLoopbackIssuer(t *testing.T) {
 	}
 }
 
+// A listener that accepts connections from other machines (":0", "0.0.0.0:0") makes the
+// demo no local server even though its default issuer says localhost: -auto-approve is
+// refused (before, anybody on the network got codes approved as alice, redirected to
+// their own loopback: found by a security review), and without it the users' passwords
+// are the secrets file's, not the well-known demo ones.
+func TestAutoApproveRefusedOnAWildcardListener(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0"} {
+		dir := t.TempDir()
+		// A started server would stop at the deadline and return nil.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := run(ctx, []string{"serve", "-addr", addr, "-db", filepath.Join(dir, "demo.db"), "-auto-approve", "alice"}, io.Discard, io.Discard)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), "-auto-approve is refused on a listener") {
+			t.Errorf("serve -addr %s -auto-approve: err = %v", addr, err)
+		}
+	}
+	dir := t.TempDir()
+	s, err := newServer(context.Background(), serverConfig{Issuer: "http://localhost:8080", ListensBeyondLoopback: true,
+		DBPath: filepath.Join(dir, "demo.db"), SecretsPath: filepath.Join(dir, "s"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.users.Authenticate(context.Background(), "alice", "wonderland"); err == nil {
+		t.Error("the well-known demo password works on a listener reachable from other machines")
+	}
+}
+
 // `demo serve` prints where everything is, answers /healthz, runs the library's
 // maintenance (mcp.Server.Run: an abandoned registration left in the database is pruned
 // at start), and stops gracefully when its context ends (SIGINT/SIGTERM in main), with

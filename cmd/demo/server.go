@@ -212,6 +212,11 @@ type serverConfig struct {
 	SecretsPath string
 	// AutoApprove, when set, approves every request as this subject (loopback only).
 	AutoApprove string
+	// ListensBeyondLoopback is set when the listener accepts connections from other
+	// machines (a wildcard or non-loopback -addr): the demo is then no local server,
+	// whatever its issuer says, so -auto-approve is refused and the users' passwords
+	// come from the secrets file instead of the well-known demo ones.
+	ListensBeyondLoopback bool
 	// AccessTokenTTL is the access token lifetime; 0 means the default (1 hour, 10
 	// minutes with JWTAccessTokens).
 	AccessTokenTTL time.Duration
@@ -244,7 +249,8 @@ type serverConfig struct {
 // demoServer is the whole demo: authorization server, pages and MCP server.
 type demoServer struct {
 	issuer, mcpURL string
-	loopback       bool
+	loopback       bool // the issuer is on a loopback host
+	local          bool // and so is the listener: -auto-approve and the well-known passwords allowed
 	secretsCreated bool
 	tokenTTL       time.Duration // access token lifetime
 	users          *userDirectory
@@ -271,9 +277,13 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 	}
 	iss, _ := url.Parse(cfg.Issuer)
 	d := &demoServer{issuer: cfg.Issuer, mcpURL: cfg.Issuer + mcpPath, loopback: loopback.IsHost(iss.Hostname()), log: log}
+	d.local = d.loopback && !cfg.ListensBeyondLoopback
 	d.draining, d.stopDrain = context.WithCancel(context.Background())
-	if cfg.AutoApprove != "" && !d.loopback {
+	switch {
+	case cfg.AutoApprove != "" && !d.loopback:
 		return nil, fmt.Errorf("-auto-approve is refused for the non-loopback issuer %s: it would approve anybody's request", cfg.Issuer)
+	case cfg.AutoApprove != "" && !d.local:
+		return nil, errors.New("-auto-approve is refused on a listener that accepts connections from other machines: it would approve anybody's request (listen on loopback, e.g. -addr localhost:8080)")
 	}
 	sec, created, err := loadOrCreateSecrets(cfg.SecretsPath)
 	if err != nil {
@@ -283,7 +293,7 @@ func newServer(ctx context.Context, cfg serverConfig) (*demoServer, error) {
 	if secretsFileTooOpen(cfg.SecretsPath) {
 		log.Warn("the secrets file is readable by other users; chmod 600 it", "path", cfg.SecretsPath)
 	}
-	d.users = newUserDirectory(d.loopback, sec)
+	d.users = newUserDirectory(d.local, sec)
 
 	opts := gormstore.Options{
 		EncryptionKeys: []gormstore.Key{{ID: sec.encryptionKeyID(), Secret: sec.EncryptionKey}},
@@ -488,7 +498,7 @@ func (d *demoServer) newPages(sec *secrets, base string, resource resourceserver
 		sessions:  newSessions(sec.GlobalSecret, mustParse(d.issuer).Scheme == "https", d.store.DB()),
 		users:     d.users,
 		base:      base,
-		showUsers: d.loopback,
+		showUsers: d.local,
 		scopes:    scopeDescriptions,
 		resources: map[string]string{canonMCP: resource.Name},
 		tmpl:      tmpl,
@@ -499,7 +509,7 @@ func (d *demoServer) newPages(sec *secrets, base string, resource resourceserver
 	}
 	pg.home = homePage{Title: "Home", Base: base, MCPURL: d.mcpURL, Issuer: d.issuer, MetadataURL: metadataURL,
 		Clients: d.clientsNote(), Tokens: d.tokensNote(), Tools: demoTools}
-	if d.loopback {
+	if d.local {
 		pg.home.DemoUsers = d.users.users
 	}
 	return pg, nil
@@ -563,20 +573,22 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if issuer == "" {
 		issuer = defaultIssuer(f.addr, ln.Addr())
 	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
 	d, err := newServer(ctx, serverConfig{
-		Issuer:          issuer,
-		DBPath:          f.db,
-		PostgresDSN:     f.postgres,
-		SecretsPath:     f.secrets,
-		AutoApprove:     f.autoApprove,
-		AccessTokenTTL:  f.tokenTTL,
-		JWTAccessTokens: f.accessTokens == tokensJWT,
-		CIMD:            cimdOptions(f.cimd),
-		RateLimits:      rateLimits(f.rateLimit),
-		TrustedIdPs:     f.trustIdPs,
-		PKJWTClients:    f.pkjwtClients,
-		Metrics:         f.metrics,
-		Logger:          log,
+		ListensBeyondLoopback: tcp == nil || !tcp.IP.IsLoopback(),
+		Issuer:                issuer,
+		DBPath:                f.db,
+		PostgresDSN:           f.postgres,
+		SecretsPath:           f.secrets,
+		AutoApprove:           f.autoApprove,
+		AccessTokenTTL:        f.tokenTTL,
+		JWTAccessTokens:       f.accessTokens == tokensJWT,
+		CIMD:                  cimdOptions(f.cimd),
+		RateLimits:            rateLimits(f.rateLimit),
+		TrustedIdPs:           f.trustIdPs,
+		PKJWTClients:          f.pkjwtClients,
+		Metrics:               f.metrics,
+		Logger:                log,
 	})
 	if err != nil {
 		return err
