@@ -53,6 +53,11 @@ func TestEnterpriseManagedAuthorization_Refusals(t *testing.T) {
 			{"extension §7.6.2: aud is another authorization server", func() string {
 				return must(e.idp.Sign(with(func(c map[string]any) { c["aud"] = "https://other-as.example" }), testidp.Header{}))
 			}, nil, "invalid_grant", "aud is not this authorization server"},
+			// draft §3.1: aud is the authorization server's issuer, one value: an assertion
+			// also addressed to another server could be spent at both (a security review).
+			{"draft §3.1: aud names this and another authorization server", func() string {
+				return must(e.idp.Sign(with(func(c map[string]any) { c["aud"] = []string{"https://other-as.example", e.issuer} }), testidp.Header{}))
+			}, nil, "invalid_grant", "aud is not this authorization server"},
 			{"extension §7.4.2: expired", func() string {
 				return must(e.idp.Sign(with(func(c map[string]any) {
 					c["iat"], c["exp"] = time.Now().Add(-10*time.Minute).Unix(), time.Now().Add(-8*time.Minute).Unix()
