@@ -61,7 +61,7 @@ type TrustedIdP struct {
 
 // Options configure a Validator.
 type Options struct {
-	// Audience is our issuer identifier; the aud claim must contain it exactly. Required.
+	// Audience is our issuer identifier; the aud claim must be exactly it, one value. Required.
 	Audience string
 	// IdPs are the trusted identity providers. At least one is required.
 	IdPs []TrustedIdP
