@@ -172,6 +172,10 @@ func DefaultSubject(_ context.Context, iss, sub string) (string, error) {
 	return "idp:" + url.QueryEscape(iss) + "#" + url.QueryEscape(sub), nil
 }
 
+// maxSubjectLength bounds an ID-JAG's sub, as OpenID Connect Core §2 bounds every sub
+// (255 ASCII characters): the subject it maps to is stored and indexed with the grant.
+const maxSubjectLength = 255
+
 // rawClaims are the ID-JAG claims (draft §3.1); go-jose's jwt types parse the
 // string-or-list and NumericDate forms, resource included.
 type rawClaims struct {
@@ -244,6 +248,8 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 	switch {
 	case c.Sub == "":
 		return nil, refuse(c.Iss, c.Sub, "sub is required")
+	case len(c.Sub) > maxSubjectLength:
+		return nil, refuse(c.Iss, "", "sub is longer than %d characters", maxSubjectLength)
 	case c.JTI == "":
 		return nil, refuse(c.Iss, c.Sub, "jti is required")
 	case c.ClientID == "" || c.ClientID != clientID:

@@ -58,6 +58,11 @@ func TestEnterpriseManagedAuthorization_Refusals(t *testing.T) {
 			{"draft §3.1: aud names this and another authorization server", func() string {
 				return must(e.idp.Sign(with(func(c map[string]any) { c["aud"] = []string{"https://other-as.example", e.issuer} }), testidp.Header{}))
 			}, nil, "invalid_grant", "aud is not this authorization server"},
+			// OpenID Connect Core §2: a sub is at most 255 ASCII characters; a longer one was a
+			// 500 on PostgreSQL once the grant was recorded (its subject is indexed).
+			{"sub longer than 255 characters", func() string {
+				return must(e.idp.Sign(with(func(c map[string]any) { c["sub"] = strings.Repeat("s", 256) }), testidp.Header{}))
+			}, nil, "invalid_grant", "sub is longer than 255 characters"},
 			{"extension §7.4.2: expired", func() string {
 				return must(e.idp.Sign(with(func(c map[string]any) {
 					c["iat"], c["exp"] = time.Now().Add(-10*time.Minute).Unix(), time.Now().Add(-8*time.Minute).Unix()
