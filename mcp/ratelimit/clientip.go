@@ -23,12 +23,15 @@ const XForwardedFor = "X-Forwarded-For"
 type ClientIP struct {
 	// TrustedProxies are the networks of the reverse proxies in front of the server.
 	// Header is read only for requests whose connection comes from one of them. Empty:
-	// no header is trusted. A proxy whose address is unknown (some hosting platforms)
-	// can be trusted with 0.0.0.0/0 and ::/0, when nothing else can reach the server.
+	// no header is trusted. A single proxy whose address is unknown (some hosting
+	// platforms) can be trusted with 0.0.0.0/0 and ::/0, when nothing else can reach the
+	// server: the client is then the address that proxy appended. Behind several proxies
+	// list their networks instead (with every address trusted, the nearest proxy's entry
+	// is all that can be believed, and it names the next proxy for every client).
 	TrustedProxies []netip.Prefix
 	// Header is the header naming the client. Default X-Forwarded-For, of which the
 	// rightmost address outside TrustedProxies is the client (the leftmost entries are
-	// whatever the client sent). Another name, such as X-Real-IP or CF-Connecting-IP,
+	// whatever the client sent), or the rightmost address when all are trusted. Another name, such as X-Real-IP or CF-Connecting-IP,
 	// is read as a single address set by the proxy. A missing or malformed header
 	// falls back to the connection's address.
 	Header string
@@ -85,7 +88,7 @@ func (c ClientIP) fromHeader(r *http.Request) (netip.Addr, bool) {
 	}
 	// Several X-Forwarded-For fields form one list, in order (RFC 9110 §5.3).
 	list := strings.Split(strings.Join(values, ","), ",")
-	var last netip.Addr
+	var nearest, last netip.Addr
 	for i := len(list) - 1; i >= 0; i-- {
 		a, ok := parseAddr(strings.TrimSpace(list[i]))
 		if !ok {
@@ -95,9 +98,15 @@ func (c ClientIP) fromHeader(r *http.Request) (netip.Addr, bool) {
 		if !c.trusted(a) {
 			return a, true
 		}
+		if !nearest.IsValid() {
+			nearest = a
+		}
 		last = a
 	}
-	return last, last.IsValid() // every hop trusted: the leftmost is the client
+	// Every entry trusted (TrustedProxies covers everyone, or the client's own network):
+	// the rightmost, which the nearest proxy appended. The entries left of it may be the
+	// client's own writing, and taking one would let a client choose its bucket.
+	return nearest, nearest.IsValid()
 }
 
 // parseAddr parses an IP address, with or without a port, brackets or zone.

@@ -325,8 +325,10 @@ func TestClientIP_Key(t *testing.T) {
 			http.Header{"X-Forwarded-For": {"203.0.113.9, 198.51.100.1, 10.2.2.2"}}, "198.51.100.1"},
 		{"X-Forwarded-For over several fields", ratelimit.ClientIP{TrustedProxies: proxies}, "10.1.1.1:443",
 			http.Header{"X-Forwarded-For": {"203.0.113.9", "198.51.100.1"}}, "198.51.100.1"},
-		{"X-Forwarded-For all trusted: leftmost", ratelimit.ClientIP{TrustedProxies: proxies}, "10.1.1.1:443",
-			http.Header{"X-Forwarded-For": {"10.3.3.3, 10.2.2.2"}}, "10.3.3.3"},
+		// Every entry trusted: the rightmost, which the nearest proxy wrote; the leftmost may be
+		// the client's own (a security review: it chose its bucket under 0.0.0.0/0).
+		{"X-Forwarded-For all trusted: rightmost", ratelimit.ClientIP{TrustedProxies: proxies}, "10.1.1.1:443",
+			http.Header{"X-Forwarded-For": {"10.3.3.3, 10.2.2.2"}}, "10.2.2.2"},
 		{"X-Forwarded-For garbage: RemoteAddr", ratelimit.ClientIP{TrustedProxies: proxies}, "10.1.1.1:443",
 			http.Header{"X-Forwarded-For": {"not-an-ip"}}, "10.1.1.1"},
 		{"X-Forwarded-For missing: RemoteAddr", ratelimit.ClientIP{TrustedProxies: proxies}, "10.1.1.1:443", nil, "10.1.1.1"},
@@ -345,6 +347,32 @@ func TestClientIP_Key(t *testing.T) {
 				t.Errorf("Key = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TrustedProxies 0.0.0.0/0 and ::/0 (a platform proxy of unknown address, as ClientIP's doc
+// allows): the client is the address the proxy appended. A client writing a new address
+// into X-Forwarded-For each time got a bucket of its own each time (50 of 50 requests
+// through a burst of 1), and one naming a victim's address spent the victim's bucket.
+func TestClientIP_TrustEveryProxy_ClientCannotChooseItsBucket(t *testing.T) {
+	cfg := ratelimit.ClientIP{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}}
+	l := newLimiter(t, ratelimit.PerMinute(1, 1), ratelimit.Options{ClientIP: cfg})
+	h := l.Wrap(http.HandlerFunc(ok))
+	const platformProxy = "10.0.0.1:5000" // the connection: the platform's proxy
+	const attacker = "198.51.100.66"      // what the proxy appends
+	allowed := 0
+	for i := 1; i <= 50; i++ {
+		xff := http.Header{"X-Forwarded-For": {fmt.Sprintf("203.0.113.%d, %s", i, attacker)}}
+		if w := get(h, platformProxy, xff); w.Code == http.StatusOK {
+			allowed++
+		}
+	}
+	if allowed != 1 {
+		t.Errorf("%d of 50 requests from %s through a burst of 1, want 1", allowed, attacker)
+	}
+	get(h, platformProxy, http.Header{"X-Forwarded-For": {"192.0.2.10, " + attacker}})
+	if w := get(h, platformProxy, http.Header{"X-Forwarded-For": {"192.0.2.10"}}); w.Code != http.StatusOK {
+		t.Errorf("the victim's first request: %d, want 200 (its bucket untouched by the attacker)", w.Code)
 	}
 }
 
