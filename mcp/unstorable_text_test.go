@@ -21,13 +21,13 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
 
 	"github.com/fosite-mcp/fosite-mcp/compat"
+	"github.com/fosite-mcp/fosite-mcp/internal/syncbuf"
 	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/ratelimit"
@@ -468,7 +468,7 @@ type sweepFixture struct {
 	base           string
 	st             *teststack.Stack
 	hc             *http.Client
-	logs           *sweepLog
+	logs           *syncbuf.Buffer
 	pub, conf      *provider.Client
 	confPost, pkj  *provider.Client
 	confSecret     string
@@ -476,30 +476,6 @@ type sweepFixture struct {
 	clientKey      *ecdsa.PrivateKey // the private_key_jwt client's
 	idpKey         *ecdsa.PrivateKey
 	idpIssuer      string
-}
-
-// sweepLog collects the server's log records (JSON, with their source line).
-type sweepLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *sweepLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *sweepLog) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
-
-func (l *sweepLog) Since(mark int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()[mark:]
 }
 
 // sweepKeys is an ID-JAG issuer's key set, without a server.
@@ -514,7 +490,7 @@ func (k sweepKeys) VerificationKey(_ context.Context, kid string) (*jose.JSONWeb
 
 func newSweepFixture(t *testing.T, store *gormstore.Store, server string) *sweepFixture {
 	t.Helper()
-	f := &sweepFixture{t: t, jwt: server == "jwt", logs: &sweepLog{}, idpIssuer: "https://idp.example.com"}
+	f := &sweepFixture{t: t, jwt: server == "jwt", logs: &syncbuf.Buffer{}, idpIssuer: "https://idp.example.com"}
 	var jwtTokens *mcp.JWTAccessTokens
 	if f.jwt {
 		jwtTokens = &mcp.JWTAccessTokens{Enabled: true}

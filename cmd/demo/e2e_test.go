@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/syncbuf"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	gormstore "github.com/fosite-mcp/fosite-mcp/storage/gorm"
@@ -398,7 +399,7 @@ func serveBannerHealthAndShutdown(t *testing.T, extraArgs, wantBanner []string) 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	args := append([]string{"-addr", "127.0.0.1:0", "-db", db, "-auto-approve", "alice"}, extraArgs...)
 	go func() {

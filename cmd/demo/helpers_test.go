@@ -20,28 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/syncbuf"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/cimd"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // swapHandler lets a test restart the demo behind the same URL.
 type swapHandler struct{ h atomic.Pointer[http.Handler] }
@@ -65,7 +48,7 @@ type testDemo struct {
 	cfg     serverConfig
 	server  *demoServer
 	swap    *swapHandler
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	closeMu sync.Mutex
 }
 
@@ -102,7 +85,7 @@ func startDemo(t *testing.T, o demoOptions) *testDemo {
 	swap := &swapHandler{}
 	ts := httptest.NewServer(swap)
 	t.Cleanup(ts.Close)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	d := &testDemo{
 		t: t, url: ts.URL, mcpURL: ts.URL + mcpPath, swap: swap, logs: logs,
 		cfg: serverConfig{

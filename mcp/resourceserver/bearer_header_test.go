@@ -1,7 +1,6 @@
 package resourceserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/syncbuf"
 	"github.com/fosite-mcp/fosite-mcp/provider"
 	"github.com/fosite-mcp/fosite-mcp/provider/cors"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -93,28 +92,10 @@ func challengeParams(t *testing.T, r response) map[string]string {
 	return cs[0].Params
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRequireBearer_RFC6750_2_1_AuthorizationHeaderOnly(t *testing.T) {
 	const resource = "https://mcp.example.com/mcp"
 	v := &countingVerifier{resource: resource}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := MustRequireBearer(v, BearerOptions{
 		Resource: resource, Scopes: []string{"files:read"},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -1,7 +1,6 @@
 package idjag_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,12 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/fosite-mcp/fosite-mcp/internal/netguard"
+	"github.com/fosite-mcp/fosite-mcp/internal/syncbuf"
 	"github.com/fosite-mcp/fosite-mcp/internal/teststack"
 	"github.com/fosite-mcp/fosite-mcp/mcp"
 	"github.com/fosite-mcp/fosite-mcp/mcp/gosdk"
@@ -44,7 +43,7 @@ type env struct {
 	public             *provider.Client
 	confidential       *provider.Client
 	confidentialSecret string
-	logs               *syncBuffer
+	logs               *syncbuf.Buffer
 	closeIdP           func() // stops idp's JWKS server
 }
 
@@ -56,26 +55,9 @@ type envOptions struct {
 	replicaOf *env
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newEnv(t *testing.T, store *gormstore.Store, o envOptions) *env {
 	t.Helper()
-	e := &env{logs: &syncBuffer{}}
+	e := &env{logs: &syncbuf.Buffer{}}
 	if o.replicaOf != nil {
 		e.idp, e.idp2, e.closeIdP = o.replicaOf.idp, o.replicaOf.idp2, o.replicaOf.closeIdP
 	} else {

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fosite-mcp/fosite-mcp/internal/syncbuf"
 	"github.com/fosite-mcp/fosite-mcp/storage/gorm/gormtest"
 )
 
@@ -99,8 +100,8 @@ type Demo struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
 	err    error         // Wait's result, valid after done
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout syncbuf.Buffer
+	stderr syncbuf.Buffer
 }
 
 // Start starts the demo binary bin with opts on a fresh loopback port and waits until
@@ -327,24 +328,6 @@ func (d *Demo) RegisterClient(tb testing.TB, metadata map[string]any) string {
 		tb.Fatalf("registration: %s: %s", resp.Status, raw)
 	}
 	return reg.ClientID
-}
-
-// syncBuffer is a goroutine-safe buffer.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Main is a TestMain for packages that start the demo: it sets *bin to a Binary that
