@@ -2,6 +2,7 @@ package teststack
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,6 +114,16 @@ type SSEStream struct {
 
 // Close closes the stream from the client's side.
 func (s *SSEStream) Close() { s.body.Close() }
+
+// SessionID is the session the stream's endpoint URL names: mcp-go's sessionId or
+// go-sdk's sessionid parameter.
+func (s *SSEStream) SessionID() string {
+	u, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return ""
+	}
+	return cmp.Or(u.Query().Get("sessionId"), u.Query().Get("sessionid"))
+}
 
 // OpenSSE opens an HTTP+SSE stream at url with token and reads its endpoint event (mcp-go
 // sends an absolute URL, go-sdk a relative one).

@@ -290,22 +290,14 @@ func TestRequireBearer_SSESessionPinnedAndBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(bobs.Close)
-		bu, err := url.Parse(bobs.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bobSession := bu.Query().Get("sessionid")
-		au, err := url.Parse(first.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bobSession := bobs.SessionID()
 		for name, post := range map[string]func() (int, string, string, error){
 			"header": func() (int, string, string, error) { return teststack.Post(first.Endpoint, bob, bobSession, init) },
 			"sessionId": func() (int, string, string, error) {
 				return teststack.Post(first.Endpoint+"&sessionId="+url.QueryEscape(bobSession), bob, "", init)
 			},
 			"twice": func() (int, string, string, error) {
-				return teststack.Post(srv.URL+"/?sessionid="+url.QueryEscape(bobSession)+"&"+au.RawQuery, bob, "", init)
+				return teststack.Post(srv.URL+"/?sessionid="+url.QueryEscape(bobSession)+"&sessionid="+url.QueryEscape(first.SessionID()), bob, "", init)
 			},
 		} {
 			if status, _, body, err := post(); err != nil || status != http.StatusBadRequest {

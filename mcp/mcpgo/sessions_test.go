@@ -240,11 +240,7 @@ func TestRequireBearer_MCPGoSSESessionPinnedAndBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(bobs.Close)
-		bu, err := url.Parse(bobs.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bobSession := bu.Query().Get("sessionId")
+		bobSession := bobs.SessionID()
 		if status, _, body, err := teststack.Post(first.Endpoint, bob.AccessToken, bobSession, init); err != nil || status != http.StatusBadRequest {
 			t.Errorf("bob's session in the header, alice's in sessionId: %d %s %v, want 400", status, body, err)
 		}
