@@ -101,6 +101,13 @@ func TestRFC8628_3_2_DeviceAuthorizationResponse(t *testing.T) {
 		if d2 := e.startDevice(deviceClient, nil); d2.UserCode == d.UserCode || d2.DeviceCode == d.DeviceCode {
 			t.Error("two requests got the same codes")
 		}
+		// RFC 6749 §5.1 (and RFC 8628 §3.2's example): a response with a credential, the
+		// device code, is not cached.
+		resp := e.postForm(e.issuer+"/device_authorization", url.Values{"client_id": {deviceClient}, "scope": {"read"}, "resource": {e.resource}}, "", "")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+			t.Errorf("device authorization response: %d, Cache-Control %q, Pragma %q; want no-store, no-cache", resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"))
+		}
 	})
 }
 

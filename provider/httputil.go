@@ -68,9 +68,13 @@ func writeJSONBody(w http.ResponseWriter, v interface{}) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeJSON writes v as JSON with status 200.
+// writeJSON writes v as JSON with status 200, not to be stored by any cache (RFC 6749
+// §5.1: its callers answer with credentials, such as a device code, or a token's state).
 func writeJSON(w http.ResponseWriter, v interface{}) {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
 	_ = json.NewEncoder(w).Encode(v)
 }
 
