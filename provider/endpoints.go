@@ -91,7 +91,17 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		// The code and refresh handlers record it in their own transaction.
 		p.recordGrantUse(ctx, ar, resp)
 	}
+	omitEmptyScope(resp)
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// omitEmptyScope drops a token response's scope member when no scope was granted: fosite
+// always writes it, and "" is no valid scope (RFC 6749 §3.3: one or more scope tokens;
+// §5.1 makes the member optional).
+func omitEmptyScope(resp fosite.AccessResponder) {
+	if r, ok := resp.(*fosite.AccessResponse); ok && r.Extra["scope"] == "" {
+		delete(r.Extra, "scope")
+	}
 }
 
 // sleepCtx waits for d or until ctx ends; it reports whether d elapsed.

@@ -198,8 +198,15 @@ func TestClientCredentials(t *testing.T) {
 			t.Fatalf("human secret client %v %v", human, err)
 		}
 		cc := url.Values{"grant_type": {"client_credentials"}}
-		if resp := e.postForm(e.issuer+"/token", cc, "daemon", secret); resp.StatusCode != 200 {
+		resp = e.postForm(e.issuer+"/token", cc, "daemon", secret)
+		raw := decode[map[string]any](t, resp)
+		if resp.StatusCode != 200 {
 			t.Fatalf("bcrypt secret: %d", resp.StatusCode)
+		}
+		// No scope requested, none granted: no scope member (RFC 6749 §3.3: "" is no
+		// scope; fosite wrote "scope":"").
+		if s, ok := raw["scope"]; ok {
+			t.Errorf(`token response with no scope granted has "scope": %q, want no member`, s)
 		}
 		_, shortSecret, err := e.p.CreateClient(ctx, provider.ClientSpec{ID: "short-lived", GrantTypes: []string{"client_credentials"}, SecretLifespan: time.Millisecond})
 		if err != nil {
