@@ -454,7 +454,7 @@ func (p *Provider) errorRedirect(ar *fosite.AuthorizeRequest, err error) string 
 	params := url.Values{}
 	params.Set("error", rfc.ErrorField)
 	if d := rfc.GetDescription(); d != "" {
-		params.Set("error_description", d)
+		params.Set("error_description", ErrorDescription(d))
 	}
 	if st := ar.GetState(); st != "" {
 		params.Set("state", st)

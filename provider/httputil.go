@@ -60,7 +60,7 @@ func (p *Provider) writeJSONError(w http.ResponseWriter, err error) {
 	}
 	noteError(w, rfc.ErrorField)
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})
+	_ = json.NewEncoder(w).Encode(errorBody{Error: rfc.ErrorField, ErrorDescription: ErrorDescription(rfc.GetDescription())})
 }
 
 // writeJSONBody encodes v into w.

@@ -104,7 +104,7 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, status int,
 	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(status)
-		writeJSONBody(w, errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})
+		writeJSONBody(w, errorBody{Error: rfc.ErrorField, ErrorDescription: ErrorDescription(rfc.GetDescription())})
 		return
 	}
 	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
@@ -122,7 +122,7 @@ func (p *Provider) errorPageWithLink(w http.ResponseWriter, r *http.Request, err
 	if accept := r.Header.Get("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(http.StatusBadRequest)
-		writeJSONBody(w, errorBody{Error: rfc.ErrorField, ErrorDescription: rfc.GetDescription()})
+		writeJSONBody(w, errorBody{Error: rfc.ErrorField, ErrorDescription: ErrorDescription(rfc.GetDescription())})
 		return
 	}
 	host := DisplayHost(link)

@@ -137,6 +137,34 @@ func basic(id, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
 
+// RFC 6749 §5.2 and §4.1.2.1: an error_description holds only %x20-21 / %x23-5B /
+// %x5D-7E, also when it quotes what the client sent (a grant type or response type with
+// a backslash, a line break, a non-ASCII letter). fosite only turned '"' into '\”
+// (found by a conformance review).
+func TestRFC6749_5_2_ErrorDescriptionCharset(t *testing.T) {
+	runEnv(t, func(t *testing.T, e *env) {
+		allowed := func(s string) bool {
+			for i := 0; i < len(s); i++ {
+				if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+					return false
+				}
+			}
+			return true
+		}
+		resp := e.postForm(e.issuer+"/token", url.Values{"grant_type": {"x\\y\u00e9\n"}, "client_id": {e.public.ID}}, "", "")
+		body := decode[tokenResponse](t, resp)
+		if body.Error != "unsupported_grant_type" || body.Description == "" || !allowed(body.Description) {
+			t.Errorf("token endpoint: %q %q", body.Error, body.Description)
+		}
+		redirect := "http://localhost:50999/callback"
+		q, _ := e.authorizeParams(redirect, url.Values{"response_type": {`co\de\u00e9`}})
+		loc := location(t, e.get(e.issuer+"/authorize?"+q.Encode()))
+		if d := loc.Query().Get("error_description"); loc.Query().Get("error") == "" || d == "" || !allowed(d) {
+			t.Errorf("authorization error redirect %s: error_description %q", loc, d)
+		}
+	})
+}
+
 // TestRFC7636_AppendixB: the RFC's S256 test vector works end to end.
 func TestRFC7636_AppendixB(t *testing.T) {
 	const (

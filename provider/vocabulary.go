@@ -48,3 +48,7 @@ func CanonicalResource(raw string) (string, error) { return oauth.CanonicalResou
 // ValidScopeToken reports whether s is an RFC 6749 §3.3 scope-token
 // ([oauth.ValidScopeToken]).
 func ValidScopeToken(s string) bool { return oauth.ValidScopeToken(s) }
+
+// ErrorDescription returns description with the characters an error_description may not
+// carry replaced ([oauth.ErrorDescription]).
+func ErrorDescription(description string) string { return oauth.ErrorDescription(description) }

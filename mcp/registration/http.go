@@ -80,7 +80,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError writes an RFC 7591 §3.2.2 error body.
 func writeError(w http.ResponseWriter, status int, e *Error) {
 	observe.NoteError(w, e.ErrorCode)
-	writeJSON(w, status, e)
+	writeJSON(w, status, &Error{ErrorCode: e.ErrorCode, ErrorDescription: provider.ErrorDescription(e.ErrorDescription)})
 }
 
 // writeUnauthorized answers 401 with a Bearer challenge (RFC 6750 §3): error="invalid_token"
@@ -89,7 +89,7 @@ func writeUnauthorized(w http.ResponseWriter, presented bool, description string
 	challenge, code := "Bearer", provider.ErrorCodeUnauthorized
 	if presented {
 		code = provider.ErrorCodeInvalidToken
-		challenge = `Bearer error="` + provider.ErrorCodeInvalidToken + `", error_description=` + quote.String(description)
+		challenge = `Bearer error="` + provider.ErrorCodeInvalidToken + `", error_description=` + quote.String(provider.ErrorDescription(description))
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	writeError(w, http.StatusUnauthorized, &Error{ErrorCode: code, ErrorDescription: description})

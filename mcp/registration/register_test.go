@@ -217,6 +217,7 @@ func TestRegister_RFC7591_3_2_2_Rejections(t *testing.T) {
 			{"client_name too long", e, "", `{` + cb + `,"client_name":"` + strings.Repeat("n", 60000) + `"}`, 400, "invalid_client_metadata"},
 			{"client_name with U+202E", e, "", `{` + cb + `,"client_name":"Claude Code \u202e(verified by Anthropic)"}`, 400, "invalid_client_metadata"},
 			{"client_name with a control character", e, "", `{` + cb + `,"client_name":"a\u0007b"}`, 400, "invalid_client_metadata"},
+			{"redirect URI with a non-ASCII path and a backslash", e, "", `{"redirect_uris":["http://a.example/caf\u00e9\\x"]}`, 400, "invalid_redirect_uri"},
 			// A security review: NUL cannot be stored on PostgreSQL (a 500 there, stored on
 			// SQLite); software_id, software_version and contacts are plain text like client_name.
 			{"software_id with NUL", e, "", `{` + cb + `,"software_id":"a\u0000b"}`, 400, "invalid_client_metadata"},
@@ -268,6 +269,11 @@ func TestRegister_RFC7591_3_2_2_Rejections(t *testing.T) {
 				}
 				if r.header.Get("Content-Type") != "application/json" {
 					t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
+				}
+				// RFC 7591 §3.2.2: "Human-readable ASCII text"; RFC 6749 §5.2's set, even
+				// where the description quotes the request (a conformance review).
+				if d := r.err.ErrorDescription; d != provider.ErrorDescription(d) {
+					t.Errorf("error_description %q has characters outside %%x20-21 / %%x23-5B / %%x5D-7E", d)
 				}
 			})
 		}

@@ -243,7 +243,7 @@ func (b *Bearer) reject(w http.ResponseWriter, r *http.Request, fail *rejection,
 	}
 	ch := Challenge{Error: fail.code, ResourceMetadata: b.metadataURL, Scope: scope}
 	if fail.code != "" {
-		ch.ErrorDescription = fail.description
+		ch.ErrorDescription = oauth.ErrorDescription(fail.description) // RFC 6750 §3's character set
 	}
 	status := http.StatusUnauthorized
 	if fail.code == oauth.ErrorCodeInsufficientScope {

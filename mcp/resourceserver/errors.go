@@ -3,6 +3,8 @@ package resourceserver
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/fosite-mcp/fosite-mcp/provider/oauth"
 )
 
 // ErrorResponse is the JSON body of a refused request: an OAuth error code and a
@@ -19,5 +21,5 @@ func writeJSONError(w http.ResponseWriter, status int, code, description string)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(ErrorResponse{Error: code, ErrorDescription: description})
+	_ = json.NewEncoder(w).Encode(ErrorResponse{Error: code, ErrorDescription: oauth.ErrorDescription(description)})
 }

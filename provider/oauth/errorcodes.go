@@ -1,5 +1,10 @@
 package oauth
 
+import (
+	"strings"
+	"unicode/utf8"
+)
+
 // OAuth error codes as strings, for the JSON bodies and WWW-Authenticate challenges this
 // module writes outside fosite (bearer middleware, registration, rate limiting). They are
 // the one set of these strings in the module; the Err… values of package provider are
@@ -34,3 +39,39 @@ const (
 	// challenge then, but an error body (RFC 6749 §5.2 form) still needs one.
 	ErrorCodeUnauthorized = "unauthorized"
 )
+
+// ErrorDescription returns description as an error_description may carry it: RFC 6749
+// §5.2 and §4.1.2.1 (and RFC 6750 §3, RFC 7591 §3.2.2) allow only printable ASCII
+// without '"' and '\' (%x20-21 / %x23-5B / %x5D-7E). A double quote becomes a single
+// one, anything else outside the set (a backslash, a control character, a non-ASCII
+// character a client sent and the description quotes back) a question mark.
+func ErrorDescription(description string) string {
+	clean := true
+	for i := 0; i < len(description); i++ {
+		if !descriptionByte(description[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return description
+	}
+	var b strings.Builder
+	b.Grow(len(description))
+	for _, r := range description {
+		switch {
+		case r == '"':
+			b.WriteByte('\'')
+		case r < utf8.RuneSelf && descriptionByte(byte(r)):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+// descriptionByte reports whether c may appear in an error_description.
+func descriptionByte(c byte) bool {
+	return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'
+}
