@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -167,6 +168,10 @@ func FuzzEndpoints(f *testing.F) {
 		{1, "POST", "", "grant_type=authorization_code&code=ory_ac_x.y&code_verifier=abc&client_id=pub&redirect_uri=x", ""},
 		{1, "POST", "", "grant_type=client_credentials&resource=%zz", basic("conf", confSecret)},
 		{1, "POST", "", "grant_type=refresh_token&refresh_token=ory_rt_a.b&client_id=pub", ""},
+		// Descriptions that quote the request: a grant type and a response type with a
+		// backslash, a line break and a non-ASCII letter.
+		{1, "POST", "", "grant_type=x%5Cy%C3%A9%0A&client_id=pub", ""},
+		{0, "GET", "response_type=co%5Cde%C3%A9&client_id=pub&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256", "", ""},
 		// A key of an issue time and 32 bytes (orderedHMAC's), a forged HMAC.
 		{1, "POST", "", "grant_type=refresh_token&refresh_token=ory_rt_AZOhssPUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.b&client_id=pub", ""},
 		{2, "POST", "", "token=ory_at_AZOhssPUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.b.c", basic("conf", confSecret)},
@@ -209,6 +214,23 @@ func FuzzEndpoints(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {
 			t.Fatalf("%s %s?%s body %q auth %q: %d %s", method, u, query, body, auth, rec.Code, rec.Body)
+		}
+		// RFC 6749 §5.2 / §4.1.2.1: an error_description, in a JSON body or an error
+		// redirect, keeps to its character set, whatever of the request it quotes.
+		var e struct {
+			Description string `json:"error_description"`
+		}
+		descriptions := []string{}
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") && json.Unmarshal(rec.Body.Bytes(), &e) == nil {
+			descriptions = append(descriptions, e.Description)
+		}
+		if loc, err := url.Parse(rec.Header().Get("Location")); err == nil {
+			descriptions = append(descriptions, loc.Query().Get("error_description"))
+		}
+		for _, d := range descriptions {
+			if d != provider.ErrorDescription(d) {
+				t.Fatalf("%s %s?%s body %q: error_description %q outside RFC 6749 §5.2's characters", method, u, query, body, d)
+			}
 		}
 	})
 }
