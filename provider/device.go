@@ -496,14 +496,19 @@ func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, 
 		}
 	}
 	granted := lists.Dedupe(grantedScopes)
+	code, _ := NormalizeUserCode(userCode)
 	// The grant is recorded with the approval, as an authorization code's is, so that
 	// revoking it ("sign out everywhere" right after approving a device) stops the device
-	// code before the client's next poll redeems it.
-	if err := p.recordApproval(ctx, d.RequestID, d.ClientID, subject, granted, d.Resources, d.ExpiresAt, false); err != nil {
-		return err
-	}
-	code, _ := NormalizeUserCode(userCode)
-	if err := deviceError(p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, granted)); err != nil {
+	// code before the client's next poll redeems it. Decision first, in one transaction:
+	// of two approvals racing, the loser records nothing (its grant would otherwise own
+	// the winner's request).
+	err = p.inWriteTx(ctx, func(ctx context.Context) error {
+		if err := p.device.store.DecideDeviceAuthorization(ctx, p.device.userCodeSignature(code), true, subject, granted); err != nil {
+			return err
+		}
+		return p.recordApproval(ctx, d.RequestID, d.ClientID, subject, granted, d.Resources, d.ExpiresAt, false)
+	})
+	if err := deviceError(err); err != nil {
 		return err
 	}
 	p.observeDeviceConsent(ctx, req, true, subject, grantedScopes)

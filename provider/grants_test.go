@@ -3,6 +3,7 @@ package provider_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -298,6 +299,69 @@ func TestGrants_RevokeApprovedDeviceCode(t *testing.T) {
 		}
 		if page, _ := e.p.ListGrants(e.ctx(), testSubject, nil); len(page.Grants) != 0 {
 			t.Errorf("grants after the revocation and a poll: %v", grantIDs(page))
+		}
+	})
+}
+
+// TestGrants_RevokeApprovedDeviceCodeAfterPurge: a Purge between the approval and the
+// revocation keeps the approval's link to its grant (its device code is alive, though no
+// token exists yet), so the revocation still stops the code. Before, Purge dropped the
+// tokenless request and the revocation found no device code: a client could wait for a
+// purge before polling (found by a review).
+func TestGrants_RevokeApprovedDeviceCodeAfterPurge(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		d := e.startDevice(deviceClient, nil)
+		if err := e.p.ApproveDevice(e.ctx(), d.UserCode, testSubject, []string{"read"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.Purge(e.ctx(), time.Now().Add(time.Minute)); err != nil { // before the device code expires
+			t.Fatal(err)
+		}
+		if n, err := e.p.RevokeAllGrants(e.ctx(), testSubject); err != nil || n != 1 {
+			t.Fatalf("RevokeAllGrants: %d, %v", n, err)
+		}
+		if resp, tok := e.poll(deviceClient, d.DeviceCode, nil); resp.StatusCode != http.StatusBadRequest || tok.AccessToken != "" {
+			t.Errorf("poll after Purge and the revocation: %d %+v, want 400", resp.StatusCode, tok)
+		}
+	})
+}
+
+// TestGrants_ConcurrentDeviceApprovals: of two users approving one user code at once,
+// the one whose approval wins owns the grant and its tokens; the loser gets no grant.
+// Before, each recorded the grant before the conditional decision, so the loser could own
+// the winner's request: revoking the winner's grants left its tokens alive, revoking the
+// loser's ended them (found by a review). Thirty rounds with real concurrency.
+func TestGrants_ConcurrentDeviceApprovals(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		for round := range 30 {
+			users := []string{fmt.Sprint("alice-", round), fmt.Sprint("bob-", round)}
+			d := e.startDevice(deviceClient, nil)
+			var wg sync.WaitGroup
+			won := make([]bool, 2)
+			for i, u := range users {
+				wg.Go(func() { won[i] = e.p.ApproveDevice(e.ctx(), d.UserCode, u, []string{"read"}) == nil })
+			}
+			wg.Wait()
+			if won[0] == won[1] {
+				t.Fatalf("round %d: approvals won %v, want exactly one", round, won)
+			}
+			winner, loser := users[0], users[1]
+			if won[1] {
+				winner, loser = loser, winner
+			}
+			resp, tok := e.poll(deviceClient, d.DeviceCode, nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("round %d: poll %d %+v", round, resp.StatusCode, tok)
+			}
+			if page, err := e.p.ListGrants(e.ctx(), loser, nil); err != nil || len(page.Grants) != 0 {
+				t.Errorf("round %d: the losing approver has grants %v (%v)", round, grantIDs(page), err)
+			}
+			if n, err := e.p.RevokeAllGrants(e.ctx(), winner); err != nil || n != 1 {
+				t.Fatalf("round %d: RevokeAllGrants(winner): %d, %v", round, n, err)
+			}
+			if _, err := e.p.VerifyAccessToken(e.ctx(), tok.AccessToken); !errors.Is(err, provider.ErrInvalidToken) {
+				t.Errorf("round %d: the winner's token after revoking the winner's grants: %v", round, err)
+			}
 		}
 	})
 }

@@ -544,13 +544,15 @@ func (r *grantRow) toGrant() (*provider.StoredGrant, error) {
 }
 
 // purgeGrantRequests deletes up to purgeBatch requests older than cutoff that hold no code,
-// access token or refresh token any more (Purge deleted them, or they were never issued).
+// device authorization, access token or refresh token any more (Purge deleted them, or
+// they were never issued). An approved device authorization keeps its request until it
+// expires: revoking the grant finds its device code through it.
 func (s *Store) purgeGrantRequests(ctx context.Context, cutoff time.Time) (int64, error) {
 	none := func(t string) string {
 		return " AND NOT EXISTS (SELECT 1 FROM " + t + " t WHERE t.request_id = r.request_id)"
 	}
 	res := s.db.WithContext(ctx).Exec("DELETE FROM "+tableGrantRequests+" WHERE request_id IN (SELECT r.request_id FROM "+
-		tableGrantRequests+" r WHERE r.created_at < ?"+none(tableCodes)+none(tableAccess)+none(tableRefresh)+" LIMIT ?)",
+		tableGrantRequests+" r WHERE r.created_at < ?"+none(tableCodes)+none(tableDevice)+none(tableAccess)+none(tableRefresh)+" LIMIT ?)",
 		dbTime(cutoff), purgeBatch)
 	return res.RowsAffected, s.mapErr(res.Error)
 }
