@@ -23,11 +23,12 @@ const XForwardedFor = "X-Forwarded-For"
 type ClientIP struct {
 	// TrustedProxies are the networks of the reverse proxies in front of the server.
 	// Header is read only for requests whose connection comes from one of them. Empty:
-	// no header is trusted. A single proxy whose address is unknown (some hosting
-	// platforms) can be trusted with 0.0.0.0/0 and ::/0, when nothing else can reach the
-	// server: the client is then the address that proxy appended. Behind several proxies
-	// list their networks instead (with every address trusted, the nearest proxy's entry
-	// is all that can be believed, and it names the next proxy for every client).
+	// no header is trusted. They must not cover the clients' own addresses: a client
+	// inside them is indistinguishable from a proxy, so the rightmost entry stands for it,
+	// and behind two such proxies every client shares the nearer one's limit. A single
+	// proxy whose address is unknown (some hosting platforms) can be trusted with
+	// 0.0.0.0/0 and ::/0, when nothing else can reach the server: the client is then the
+	// address that proxy appended. Behind several proxies list their networks instead.
 	TrustedProxies []netip.Prefix
 	// Header is the header naming the client. Default X-Forwarded-For, of which the
 	// rightmost address outside TrustedProxies is the client (the leftmost entries are
@@ -88,12 +89,11 @@ func (c ClientIP) fromHeader(r *http.Request) (netip.Addr, bool) {
 	}
 	// Several X-Forwarded-For fields form one list, in order (RFC 9110 §5.3).
 	list := strings.Split(strings.Join(values, ","), ",")
-	var nearest, last netip.Addr
+	var nearest netip.Addr
 	for i := len(list) - 1; i >= 0; i-- {
 		a, ok := parseAddr(strings.TrimSpace(list[i]))
 		if !ok {
-			// Not written by a trusted proxy: the nearest trusted hop stands in.
-			return last, last.IsValid()
+			break // not written by a trusted proxy
 		}
 		if !c.trusted(a) {
 			return a, true
@@ -101,11 +101,11 @@ func (c ClientIP) fromHeader(r *http.Request) (netip.Addr, bool) {
 		if !nearest.IsValid() {
 			nearest = a
 		}
-		last = a
 	}
-	// Every entry trusted (TrustedProxies covers everyone, or the client's own network):
-	// the rightmost, which the nearest proxy appended. The entries left of it may be the
-	// client's own writing, and taking one would let a client choose its bucket.
+	// No untrusted address before the list ends or turns malformed (TrustedProxies covers
+	// everyone, or the client's own network): the rightmost entry, which the proxy that
+	// connected appended. The entries left of it may be the client's own writing, and
+	// taking one would let a client choose its bucket.
 	return nearest, nearest.IsValid()
 }
 

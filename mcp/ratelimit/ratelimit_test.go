@@ -370,6 +370,17 @@ func TestClientIP_TrustEveryProxy_ClientCannotChooseItsBucket(t *testing.T) {
 	if allowed != 1 {
 		t.Errorf("%d of 50 requests from %s through a burst of 1, want 1", allowed, attacker)
 	}
+	// Nor through an entry that is no address, left of a new one each time.
+	allowed = 0
+	for i := 1; i <= 50; i++ {
+		xff := http.Header{"X-Forwarded-For": {fmt.Sprintf("x, 203.0.113.%d, %s", i, attacker)}}
+		if w := get(h, platformProxy, xff); w.Code == http.StatusOK {
+			allowed++
+		}
+	}
+	if allowed != 0 {
+		t.Errorf("%d of 50 requests from %s (already limited) through with a malformed entry first", allowed, attacker)
+	}
 	get(h, platformProxy, http.Header{"X-Forwarded-For": {"192.0.2.10, " + attacker}})
 	if w := get(h, platformProxy, http.Header{"X-Forwarded-For": {"192.0.2.10"}}); w.Code != http.StatusOK {
 		t.Errorf("the victim's first request: %d, want 200 (its bucket untouched by the attacker)", w.Code)
