@@ -72,6 +72,24 @@ func (e *env) poll(client, deviceCode string, extra url.Values) (*http.Response,
 	return resp, decode[tokenResponse](e.t, resp)
 }
 
+// RFC 6749 §5.1: the scope member may be left out only when the token's scope is the
+// one requested. A device approval that grants none of the requested scopes keeps it
+// (""), so that the client does not take the requested scope for granted (a review).
+func TestRFC6749_5_1_ScopeMemberWhenNoneOfTheRequestedGranted(t *testing.T) {
+	deviceEnv(t, provider.DeviceAuthorizationOptions{}, func(t *testing.T, e *env) {
+		d := e.startDevice(deviceClient, nil) // scope=read
+		if err := e.p.ApproveDevice(e.ctx(), d.UserCode, testSubject, nil); err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"grant_type": {provider.GrantTypeDeviceCode}, "device_code": {d.DeviceCode}, "client_id": {deviceClient}}
+		resp := e.postForm(e.issuer+"/token", form, "", "")
+		raw := decode[map[string]any](t, resp)
+		if s, ok := raw["scope"]; resp.StatusCode != http.StatusOK || !ok || s != "" {
+			t.Errorf("token response %d %v: want a scope member, empty", resp.StatusCode, raw)
+		}
+	})
+}
+
 var userCodeFormat = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
 
 func TestRFC8628_3_2_DeviceAuthorizationResponse(t *testing.T) {

@@ -91,15 +91,16 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		// The code and refresh handlers record it in their own transaction.
 		p.recordGrantUse(ctx, ar, resp)
 	}
-	omitEmptyScope(resp)
+	omitEmptyScope(ar, resp)
 	p.oauth2.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// omitEmptyScope drops a token response's scope member when no scope was granted: fosite
-// always writes it, and "" is no valid scope (RFC 6749 §3.3: one or more scope tokens;
-// §5.1 makes the member optional).
-func omitEmptyScope(resp fosite.AccessResponder) {
-	if r, ok := resp.(*fosite.AccessResponse); ok && r.Extra["scope"] == "" {
+// omitEmptyScope drops a token response's scope member when no scope was requested and
+// none granted: fosite always writes it, "" is no valid scope (RFC 6749 §3.3: one or more
+// scope tokens), and §5.1 lets the member out when it is what was requested. When scopes
+// were requested and none granted the member stays, "", which says so.
+func omitEmptyScope(ar fosite.AccessRequester, resp fosite.AccessResponder) {
+	if r, ok := resp.(*fosite.AccessResponse); ok && r.Extra["scope"] == "" && len(ar.GetRequestedScopes()) == 0 {
 		delete(r.Extra, "scope")
 	}
 }

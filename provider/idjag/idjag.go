@@ -172,8 +172,9 @@ func DefaultSubject(_ context.Context, iss, sub string) (string, error) {
 	return "idp:" + url.QueryEscape(iss) + "#" + url.QueryEscape(sub), nil
 }
 
-// maxSubjectLength bounds an ID-JAG's sub, as OpenID Connect Core §2 bounds every sub
-// (255 ASCII characters): the subject it maps to is stored and indexed with the grant.
+// maxSubjectLength bounds an ID-JAG's sub in bytes, as OpenID Connect Core §2 bounds
+// every sub (255 ASCII characters): the subject it maps to is stored and indexed with the
+// grant, and an index counts bytes.
 const maxSubjectLength = 255
 
 // rawClaims are the ID-JAG claims (draft §3.1); go-jose's jwt types parse the
@@ -249,7 +250,7 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 	case c.Sub == "":
 		return nil, refuse(c.Iss, c.Sub, "sub is required")
 	case len(c.Sub) > maxSubjectLength:
-		return nil, refuse(c.Iss, "", "sub is longer than %d characters", maxSubjectLength)
+		return nil, refuse(c.Iss, "", "sub is longer than %d bytes", maxSubjectLength)
 	case c.JTI == "":
 		return nil, refuse(c.Iss, c.Sub, "jti is required")
 	case c.ClientID == "" || c.ClientID != clientID:

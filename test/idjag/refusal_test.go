@@ -60,9 +60,9 @@ func TestEnterpriseManagedAuthorization_Refusals(t *testing.T) {
 			}, nil, "invalid_grant", "aud is not this authorization server"},
 			// OpenID Connect Core §2: a sub is at most 255 ASCII characters; a longer one was a
 			// 500 on PostgreSQL once the grant was recorded (its subject is indexed).
-			{"sub longer than 255 characters", func() string {
+			{"sub longer than 255 bytes", func() string {
 				return must(e.idp.Sign(with(func(c map[string]any) { c["sub"] = strings.Repeat("s", 256) }), testidp.Header{}))
-			}, nil, "invalid_grant", "sub is longer than 255 characters"},
+			}, nil, "invalid_grant", "sub is longer than 255 bytes"},
 			{"extension §7.4.2: expired", func() string {
 				return must(e.idp.Sign(with(func(c map[string]any) {
 					c["iat"], c["exp"] = time.Now().Add(-10*time.Minute).Unix(), time.Now().Add(-8*time.Minute).Unix()
