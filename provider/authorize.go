@@ -121,6 +121,11 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.cfg.AutoApprove != nil {
 		if subject, ok := p.cfg.AutoApprove(ctx, view); ok && subject != "" {
+			if err := ValidateSubject(subject); err != nil {
+				p.errorf(ctx, "AutoApprove's subject", err)
+				p.authorizeFailure(w, r, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
 			u, err := p.issueCode(ctx, ar, subject, view.Scopes, false)
 			if err != nil {
 				p.authorizeFailure(w, r, ar, err)
@@ -572,8 +577,8 @@ func (p *Provider) Approve(r *http.Request, id, subject string, grantedScopes []
 
 // approve is Approve; remember records the consent for Config.RememberConsent.
 func (p *Provider) approve(r *http.Request, id, subject string, grantedScopes []string, remember bool) (redirectURL string, err error) {
-	if subject == "" {
-		return "", errors.New("provider: Approve needs a subject")
+	if err := ValidateSubject(subject); err != nil {
+		return "", fmt.Errorf("provider: Approve: %w", err)
 	}
 	if r == nil {
 		return "", ErrOtherBrowser

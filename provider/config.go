@@ -102,13 +102,15 @@ type Config struct {
 	MaxLoginAttempts int
 
 	// Authenticator checks usernames and passwords for the built-in login page. Required
-	// when LoginURL is empty, unless AutoApprove approves every request.
+	// when LoginURL is empty, unless AutoApprove approves every request. The subjects it
+	// returns must pass ValidateSubject (at most MaxSubjectBytes of UTF-8 without NUL).
 	Authenticator Authenticator
 
 	// AutoApprove, when set, is asked about every valid authorization request before
 	// the user is sent to the login page; returning ok with a non-empty subject approves
 	// the request at once for subject with the requested scopes, anything else continues
-	// to the login page. Meant for development and tests; nil by default.
+	// to the login page; a subject that fails ValidateSubject ends the request with
+	// server_error. Meant for development and tests; nil by default.
 	AutoApprove func(ctx context.Context, req *AuthorizationRequest) (subject string, ok bool)
 
 	// AuthorizeHook, when set, runs on every authorization request after fosite has

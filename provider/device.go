@@ -483,8 +483,8 @@ func (p *Provider) deviceRequest(ctx context.Context, userCode string) (*DeviceR
 // and the requested resources. The client's next poll receives the tokens. Single use:
 // of concurrent decisions one wins, the others get ErrDeviceRequestNotFound.
 func (p *Provider) ApproveDevice(ctx context.Context, userCode, subject string, grantedScopes []string) error {
-	if subject == "" {
-		return errors.New("provider: ApproveDevice needs a subject")
+	if err := ValidateSubject(subject); err != nil {
+		return fmt.Errorf("provider: ApproveDevice: %w", err)
 	}
 	req, d, err := p.deviceRequest(ctx, userCode)
 	if err != nil {

@@ -257,6 +257,9 @@ func (v *Validator) Validate(ctx context.Context, assertion, clientID string) (*
 		return nil, refuse(c.Iss, c.Sub, "client_id does not match the authenticated client")
 	}
 	local, err := idp.MapSubject(ctx, c.Iss, c.Sub)
+	if err == nil {
+		err = provider.ValidateSubject(local) // a mapping hook's result
+	}
 	if err != nil {
 		return nil, &Error{Check: "subject is not mapped", Issuer: c.Iss, Subject: c.Sub, Err: err}
 	}
