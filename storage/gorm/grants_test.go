@@ -300,3 +300,47 @@ func TestGrants_UnstorableSubjectOrClientID(t *testing.T) {
 		}
 	})
 }
+
+// A grant's recorded expiry never goes down: one request's refresh token (14 days) keeps
+// its grant listed, purged no earlier and revocable, when another request of the grant
+// issues an access token alone (1 hour). Before, the second use lowered the expiry; an
+// hour later Purge deleted the grant with its requests, and RevokeGrants could no longer
+// reach the live refresh token (found by a data-lifecycle review).
+func TestTouchGrant_NeverLowersTheExpiry(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		cl := mustCreateClient(t, s, randomString(t, "client-"))
+		now := time.Now().UTC().Truncate(time.Second)
+		res := []string{"https://mcp.example/"}
+		rec := func(id string) provider.GrantRecord {
+			return provider.GrantRecord{RequestID: id, Subject: "alice", ClientID: cl.ID, Resources: res,
+				Scopes: []string{"read"}, At: now, ExpiresAt: now.Add(5 * time.Minute)}
+		}
+		must(t, s.RecordGrant(c, rec("req-1")))
+		must(t, s.CreateRefreshTokenSession(c, "rt-1", "", newRequest(cl, "req-1", "m1")))
+		must(t, s.TouchGrant(c, "req-1", now, now.Add(14*24*time.Hour)))
+		must(t, s.RecordGrant(c, rec("req-2")))
+		must(t, s.TouchGrant(c, "req-2", now, now.Add(time.Hour))) // an access token alone
+		g, err := s.GetGrant(c, "alice", cl.ID, res)
+		must(t, err)
+		if want := now.Add(14 * 24 * time.Hour); !g.ExpiresAt.Equal(want) {
+			t.Errorf("grant ExpiresAt = %v; want %v (the refresh token's)", g.ExpiresAt, want)
+		}
+		if _, err := s.Purge(c, now.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.RevokeGrants(c, provider.GrantFilter{Subject: "alice"}); err != nil || n != 1 {
+			t.Fatalf("RevokeGrants after Purge: %d, %v; want the grant still there", n, err)
+		}
+		if _, err := s.GetRefreshTokenSession(c, "rt-1", &fosite.DefaultSession{}); err == nil {
+			t.Error("the refresh token is still active after Purge and RevokeGrants")
+		}
+		// Tokens that never expire keep the grant forever; a later finite use does not end that.
+		must(t, s.RecordGrant(c, rec("req-3")))
+		must(t, s.TouchGrant(c, "req-3", now, time.Time{}))
+		must(t, s.TouchGrant(c, "req-3", now, now.Add(time.Hour)))
+		if g, err := s.GetGrant(c, "alice", cl.ID, res); err != nil || !g.ExpiresAt.IsZero() {
+			t.Errorf("grant of never-expiring tokens after a finite use: %+v, %v; want no expiry", g, err)
+		}
+	})
+}

@@ -310,6 +310,10 @@ func TestIssueTokens_OneStatementOnPostgreSQL(t *testing.T) {
 					case "client":
 						iss.ClientUse = &provider.ClientUse{ClientID: f.client.ID, At: clientAt}
 					}
+					// Each shape starts from a grant whose tokens expired (a grant's recorded
+					// expiry only ever goes up, and NULL, never, stays).
+					past := clientAt.Add(-time.Hour)
+					must(t, s.DB().Exec("UPDATE oauth_grants SET token_expires_at = ?, expires_at = ?", past, past).Error)
 					sig := fmt.Sprint("consumed-", n)
 					switch consume {
 					case "code":

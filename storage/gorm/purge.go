@@ -30,11 +30,13 @@ var purgeTargets = []struct{ table, key string }{
 // rows each (each its own implicit transaction; Purge ignores any transaction in ctx), and
 // returns how many rows it deleted.
 // Rows without an expiry (refresh tokens with an infinite lifespan) are kept. Inactive
-// refresh tokens (rotated, or revoked with their grant) are deleted, whatever their expiry,
-// once their grant has no active refresh token left: until then a rotated token's row
-// stays, so that presenting it again is detected as reuse and revokes the grant (RFC 9700
-// §4.14.2), and serves the grace window (provider.RefreshTokenGrace); afterwards its
-// replay finds nothing to revoke and is refused as unknown (invalid_grant). Typically run
+// refresh tokens (rotated, or revoked with their grant) are deleted at their own expiry,
+// or sooner, whatever their expiry, once their grant has no active refresh token left:
+// until then a rotated token's row stays, so that presenting it again is detected as reuse
+// and revokes the grant (RFC 9700 §4.14.2), and serves the grace window
+// (provider.RefreshTokenGrace); afterwards its replay finds nothing to revoke and is
+// refused as unknown (invalid_grant). The own-expiry bound keeps a grant refreshed without
+// end from keeping every token it ever rotated. Typically run
 // periodically with time.Now() or a little earlier (keeping used codes a little past expiry
 // keeps replay detection for codes presented late).
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
