@@ -452,15 +452,10 @@ func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.
 
 // ListUnusedClients returns up to limit IDs of dynamically registered clients
 // (provider.ClientSourceDynamic) whose LastUsedAt, or CreatedAt when never used, is
-// before cutoff, oldest first. It implements registration.UnusedClientLister, which
+// before cutoff and that hold nothing live (no live token or code, no pending
+// authorization or device authorization: an old registration whose first login is under
+// way stays), oldest first. It implements registration.UnusedClientLister, which
 // registration.PruneUnusedClients uses to remove abandoned registrations.
 func (s *Store) ListUnusedClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var ids []string
-	err := s.reader(ctx).Table(tableClients).
-		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(provider.ClientSourceDynamic), dbTime(cutoff)).
-		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
-	return ids, s.mapErr(err)
+	return s.listUnusedClients(ctx, provider.ClientSourceDynamic, cutoff, limit)
 }

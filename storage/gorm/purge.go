@@ -120,6 +120,13 @@ var inactiveRefreshMigration = migration{
 // document the server fetches again when the client comes back, but anyone can make the
 // server add one (ListUnusedClients does the same for dynamic registrations).
 func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	return s.listUnusedClients(ctx, provider.ClientSourceMetadataDocument, cutoff, limit)
+}
+
+// listUnusedClients returns up to limit IDs of source's clients whose LastUsedAt, or
+// CreatedAt when never used, is before cutoff and that hold nothing live (see
+// ListUnusedMetadataDocumentClients), oldest first.
+func (s *Store) listUnusedClients(ctx context.Context, source provider.ClientSource, cutoff time.Time, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -129,7 +136,7 @@ func (s *Store) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff ti
 	}
 	var ids []string
 	err := s.conn(ctx).Table(tableClients).
-		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(provider.ClientSourceMetadataDocument), dbTime(cutoff)).
+		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(source), dbTime(cutoff)).
 		Where(live(tableRefresh, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
 		Where(live(tableAccess, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
 		Where(live(tableCodes, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).

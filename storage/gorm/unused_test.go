@@ -17,8 +17,8 @@ import (
 var _ registration.PruneStore = (*gormstore.Store)(nil)
 
 // Abandoned dynamic registrations are found by their last use (or creation when never
-// used); static clients and recently used ones are not, and PruneUnusedClients removes
-// exactly the abandoned ones.
+// used); static clients, recently used ones and old ones with a login under way are not,
+// and PruneUnusedClients removes exactly the abandoned ones.
 func TestListUnusedClients_DynamicByLastUse(t *testing.T) {
 	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
 		c := ctx(t)
@@ -39,6 +39,18 @@ func TestListUnusedClients_DynamicByLastUse(t *testing.T) {
 		if err := s.TouchClient(c, "old-used-recently", now); err != nil {
 			t.Fatal(err)
 		}
+		// An old registration whose first login is under way (a pending authorization, a
+		// pending device authorization) is kept: pruning it deleted the login (a review).
+		add("old-logging-in", provider.ClientSourceDynamic, old)
+		if err := s.CreatePendingAuthorization(c, randomString(t, "pending-"), &provider.PendingAuthorization{ClientID: "old-logging-in",
+			Form: url.Values{"state": {"x"}}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		add("old-device", provider.ClientSourceDynamic, old)
+		if err := s.CreateDeviceAuthorization(c, randomString(t, "dev-"), randomString(t, "user-"), &provider.DeviceAuthorization{ClientID: "old-device",
+			RequestID: randomString(t, "req-"), Status: provider.DeviceStatusPending, ExpiresAt: now.Add(10 * time.Minute), Interval: 5 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
 		ids, err := s.ListUnusedClients(c, now.Add(-24*time.Hour), 10)
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +62,8 @@ func TestListUnusedClients_DynamicByLastUse(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("PruneUnusedClients = %d, %v; want 1", n, err)
 		}
-		for id, want := range map[string]bool{"old-unused": false, "old-used-recently": true, "old-static": true, "new-unused": true} {
+		for id, want := range map[string]bool{"old-unused": false, "old-used-recently": true, "old-static": true, "new-unused": true,
+			"old-logging-in": true, "old-device": true} {
 			if _, err := s.LoadClient(c, id); (err == nil) != want {
 				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
 			}
