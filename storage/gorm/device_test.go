@@ -139,3 +139,42 @@ func TestRFC8628_PurgeAndUnusedClients(t *testing.T) {
 		}
 	})
 }
+
+// Migration 10 on a database at version 9 that holds device authorizations: the rows
+// written before it (request_id "") stay readable and decidable, and rows written after
+// it carry their request ID, on both databases. The database is taken back to version 9
+// by undoing migration 10 by hand.
+func TestMigrate_DeviceRequestIDOnAnOlderDatabase(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		now := time.Now().UTC()
+		cl := newClient(t, randomString(t, "device-client-"))
+		must(t, s.CreateClient(c, cl))
+		must(t, s.CreateDeviceAuthorization(c, "before", "uc-before", newDevice(cl.ID, now, 10*time.Minute)))
+		for _, stmt := range []string{
+			"DROP INDEX oauth_device_codes_request_id_idx",
+			"ALTER TABLE oauth_device_codes DROP COLUMN request_id",
+			"DELETE FROM oauth_schema_migrations WHERE version = 10",
+		} {
+			must(t, s.DB().Exec(stmt).Error)
+		}
+		if v, err := s.SchemaVersion(c); err != nil || v != 9 {
+			t.Fatalf("SchemaVersion after undoing migration 10 = %d, %v", v, err)
+		}
+		must(t, s.Migrate(c))
+		if v, err := s.SchemaVersion(c); err != nil || v != 10 {
+			t.Fatalf("SchemaVersion after Migrate = %d, %v; want 10", v, err)
+		}
+		d, err := s.GetDeviceAuthorizationByUserCode(c, "uc-before")
+		if err != nil || d.RequestID != "req-"+cl.ID {
+			t.Fatalf("device authorization from before the migration: %+v, %v", d, err)
+		}
+		must(t, s.DecideDeviceAuthorization(c, "uc-before", true, "alice", []string{"read"}))
+		must(t, s.CreateDeviceAuthorization(c, "after", "uc-after", newDevice(cl.ID, now, 10*time.Minute)))
+		var ids []string
+		must(t, s.DB().Table("oauth_device_codes").Order("request_id").Pluck("request_id", &ids).Error)
+		if len(ids) != 2 || ids[0] != "" || ids[1] != "req-"+cl.ID {
+			t.Errorf("request_id column = %q; want the old row's empty, the new row's set", ids)
+		}
+	})
+}
