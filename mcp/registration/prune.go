@@ -16,7 +16,8 @@ import (
 type UnusedClientLister interface {
 	// ListUnusedClients returns up to limit IDs of clients with Source
 	// provider.ClientSourceDynamic whose LastUsedAt (CreatedAt when never used) is before
-	// cutoff.
+	// cutoff and that hold nothing live (no live refresh token, access token or code, no
+	// pending authorization or device authorization: a login under way keeps its client).
 	ListUnusedClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
 }
 
@@ -32,8 +33,8 @@ type PruneStore interface {
 type UnusedMetadataDocumentClientLister interface {
 	// ListUnusedMetadataDocumentClients returns up to limit IDs of clients with Source
 	// provider.ClientSourceMetadataDocument whose LastUsedAt (CreatedAt when never used)
-	// is before cutoff and that hold no live refresh token, access token, code or pending
-	// authorization.
+	// is before cutoff and that hold no live refresh token, access token, code, pending
+	// authorization or device authorization.
 	ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
 }
 
@@ -46,9 +47,9 @@ type MetadataDocumentPruneStore interface {
 // pruneBatch is how many clients one listing returns.
 const pruneBatch = 100
 
-// PruneUnusedClients deletes dynamically registered clients unused for olderThan, with
-// every grant, code and token issued to them (ClientStore.DeleteClient), and returns how
-// many it deleted. Each candidate is re-loaded and re-checked before deletion, so a client
+// PruneUnusedClients deletes dynamically registered clients unused for olderThan that hold
+// nothing live (see UnusedClientLister), with every grant, code and token issued to them
+// (ClientStore.DeleteClient), and returns how many it deleted. Each candidate is re-loaded and re-checked before deletion, so a client
 // used meanwhile survives. Static clients are never deleted. Run it periodically (for
 // example daily with olderThan of 90 days) so that abandoned registrations do not pile up.
 func PruneUnusedClients(ctx context.Context, store PruneStore, olderThan time.Duration) (int, error) {
