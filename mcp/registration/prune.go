@@ -44,6 +44,17 @@ type MetadataDocumentPruneStore interface {
 	UnusedMetadataDocumentClientLister
 }
 
+// UnusedClientDeleter deletes a client only if it is still an unused one, in one
+// conditional write. A prune store that implements it closes the gap between the listing
+// and the deletion (a login that begins in between keeps its client); without it each
+// candidate is re-loaded and its last use re-checked before ClientStore.DeleteClient.
+type UnusedClientDeleter interface {
+	// DeleteUnusedClient deletes client id, with every grant, code and token issued to
+	// it, if it is a client of source that its store's listing would still return for
+	// cutoff; fosite.ErrNotFound when it is not (absent, used, or holding something live).
+	DeleteUnusedClient(ctx context.Context, id string, source provider.ClientSource, cutoff time.Time) error
+}
+
 // pruneBatch is how many clients one listing returns.
 const pruneBatch = 100
 
@@ -103,8 +114,19 @@ func prune(ctx context.Context, store provider.ClientStore, list func(context.Co
 	}
 }
 
-// pruneOne deletes client id if it is still a client of source unused since cutoff.
+// pruneOne deletes client id if it is still a client of source unused since cutoff: in
+// one conditional write when store is an UnusedClientDeleter.
 func pruneOne(ctx context.Context, store provider.ClientStore, id string, source provider.ClientSource, cutoff time.Time) (bool, error) {
+	if d, ok := store.(UnusedClientDeleter); ok {
+		err := d.DeleteUnusedClient(ctx, id, source, cutoff)
+		switch {
+		case errors.Is(err, fosite.ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("registration: deleting client %q: %w", id, err)
+		}
+		return true, nil
+	}
 	c, err := store.LoadClient(ctx, id)
 	if errors.Is(err, fosite.ErrNotFound) {
 		return false, nil

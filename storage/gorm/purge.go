@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -130,18 +133,55 @@ func (s *Store) listUnusedClients(ctx context.Context, source provider.ClientSou
 	if limit <= 0 {
 		return nil, nil
 	}
-	now := dbTime(s.now())
-	live := func(table, cond string) string {
-		return "NOT EXISTS (SELECT 1 FROM " + table + " t WHERE t.client_id = " + tableClients + ".id AND " + cond + ")"
-	}
+	cond, args := s.unusedClient(source, cutoff)
 	var ids []string
-	err := s.conn(ctx).Table(tableClients).
-		Where("source = ? AND COALESCE(last_used_at, created_at) < ?", string(source), dbTime(cutoff)).
-		Where(live(tableRefresh, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
-		Where(live(tableAccess, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
-		Where(live(tableCodes, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)"), now).
-		Where(live(tablePending, "t.consumed_at IS NULL AND t.expires_at > ?"), now).
-		Where(live(tableDevice, "t.status IN ('pending', 'approved') AND t.expires_at > ?"), now).
+	err := s.conn(ctx).Table(tableClients).Where(cond, args...).
 		Order("COALESCE(last_used_at, created_at)").Limit(limit).Pluck("id", &ids).Error
 	return ids, s.mapErr(err)
+}
+
+// unusedClient is the condition on an oauth_clients row of an unused client of source:
+// last used (or created) before cutoff, and holding nothing live — no active unexpired
+// refresh token, access token or code, no unconsumed unexpired pending authorization, no
+// undecided or unredeemed unexpired device authorization.
+func (s *Store) unusedClient(source provider.ClientSource, cutoff time.Time) (string, []any) {
+	now := dbTime(s.now())
+	live := func(table, cond string) string {
+		return " AND NOT EXISTS (SELECT 1 FROM " + table + " t WHERE t.client_id = " + tableClients + ".id AND " + cond + ")"
+	}
+	cond := "source = ? AND COALESCE(last_used_at, created_at) < ?" +
+		live(tableRefresh, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)") +
+		live(tableAccess, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)") +
+		live(tableCodes, "t.active AND (t.expires_at IS NULL OR t.expires_at > ?)") +
+		live(tablePending, "t.consumed_at IS NULL AND t.expires_at > ?") +
+		live(tableDevice, "t.status IN ('pending', 'approved') AND t.expires_at > ?")
+	return cond, []any{string(source), dbTime(cutoff), now, now, now, now, now}
+}
+
+// DeleteUnusedClient implements registration.UnusedClientDeleter: DeleteClient with the
+// condition that the client is still an unused one of source (see unusedClient), checked
+// by the client row's DELETE, which runs first, so that a login that began after the
+// listing keeps its client. When the condition no longer holds nothing is deleted and the
+// result is fosite.ErrNotFound.
+func (s *Store) DeleteUnusedClient(ctx context.Context, id string, source provider.ClientSource, cutoff time.Time) error {
+	defer s.forgetClient(ctx, id) // after the commit of the transaction below
+	defer s.tokensChanged(ctx)
+	cond, args := s.unusedClient(source, cutoff)
+	return s.readCommitted(ctx, func(db *gorm.DB) error {
+		s.forgetClient(ctx, id)
+		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND "+cond, append([]any{id}, args...)...)
+		if res.Error != nil {
+			return s.mapErr(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fosite.ErrNotFound
+		}
+		// The foreign keys cascade; delete explicitly too, for databases opened without them.
+		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending, tableGrants} {
+			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
+				return s.mapErr(err)
+			}
+		}
+		return nil
+	})
 }

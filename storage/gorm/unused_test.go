@@ -1,6 +1,7 @@
 package gormstore_test
 
 import (
+	"context"
 	"net/url"
 	"slices"
 	"testing"
@@ -128,6 +129,68 @@ func TestIssue14Finding11_ListUnusedMetadataDocumentClients(t *testing.T) {
 			if _, err := s.LoadClient(c, id); (err == nil) != want {
 				t.Errorf("client %s present = %v; want %v", id, err == nil, want)
 			}
+		}
+	})
+}
+
+var _ registration.UnusedClientDeleter = (*gormstore.Store)(nil)
+
+// listThenLogin is a prune store whose listings return their candidates and then let a
+// login begin (a pending authorization for each), before the prune deletes anything.
+type listThenLogin struct {
+	*gormstore.Store
+	t *testing.T
+}
+
+func (l listThenLogin) login(ctx context.Context, ids []string) {
+	now := time.Now().UTC()
+	for _, id := range ids {
+		if err := l.CreatePendingAuthorization(ctx, randomString(l.t, "pending-"), &provider.PendingAuthorization{ClientID: id,
+			Form: url.Values{"state": {"x"}}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+}
+
+func (l listThenLogin) ListUnusedClients(ctx context.Context, cutoff time.Time, n int) ([]string, error) {
+	ids, err := l.Store.ListUnusedClients(ctx, cutoff, n)
+	l.login(ctx, ids)
+	return ids, err
+}
+
+func (l listThenLogin) ListUnusedMetadataDocumentClients(ctx context.Context, cutoff time.Time, n int) ([]string, error) {
+	ids, err := l.Store.ListUnusedMetadataDocumentClients(ctx, cutoff, n)
+	l.login(ctx, ids)
+	return ids, err
+}
+
+// A login that begins between a prune's listing and its deletion keeps its client (and
+// its pending authorization): the deletion re-checks the whole condition in one write
+// (DeleteUnusedClient). Before, only the last use was re-checked, and the login was
+// deleted with the client (found by a data-lifecycle review).
+func TestPrune_LoginBetweenListingAndDeletion(t *testing.T) {
+	gormtest.Run(t, func(t *testing.T, s *gormstore.Store) {
+		c := ctx(t)
+		old := time.Now().UTC().Add(-100 * 24 * time.Hour)
+		for id, src := range map[string]provider.ClientSource{"dcr-old": provider.ClientSourceDynamic, "https://cimd.example/c.json": provider.ClientSourceMetadataDocument} {
+			must(t, s.CreateClient(c, &provider.Client{ID: id, Public: true, Source: src, RedirectURIs: []string{"http://127.0.0.1/cb"},
+				GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, CreatedAt: old, UpdatedAt: old}))
+		}
+		racing := listThenLogin{Store: s, t: t}
+		if n, err := registration.PruneUnusedClients(c, racing, 90*24*time.Hour); err != nil || n != 0 {
+			t.Errorf("PruneUnusedClients = %d, %v; want 0", n, err)
+		}
+		if n, err := registration.PruneUnusedMetadataDocumentClients(c, racing, 7*24*time.Hour); err != nil || n != 0 {
+			t.Errorf("PruneUnusedMetadataDocumentClients = %d, %v; want 0", n, err)
+		}
+		for _, id := range []string{"dcr-old", "https://cimd.example/c.json"} {
+			if _, err := s.LoadClient(c, id); err != nil {
+				t.Errorf("client %s with a login under way: %v; want kept", id, err)
+			}
+		}
+		// And a plain prune afterwards keeps them too, while their logins are pending.
+		if n, err := registration.PruneUnusedClients(c, s, 90*24*time.Hour); err != nil || n != 0 {
+			t.Errorf("PruneUnusedClients with the login pending = %d, %v; want 0", n, err)
 		}
 	})
 }
