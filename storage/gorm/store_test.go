@@ -1,7 +1,9 @@
 package gormstore_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -317,5 +319,71 @@ func TestOpenSQLite_PathWithURICharacters(t *testing.T) {
 	mustCreateClient(t, s, "c")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database not at the given path: %v", err)
+	}
+}
+
+// Upgrading a database with rows in it: a database migrated to version 8 or 9 (the
+// grants, then the inactive refresh token index) and filled by this code (a client, a code,
+// an access token, a rotated refresh token and its successor, a grant, a pending
+// authorization) is migrated to the newest version by a second store on the same keys,
+// which reads every row, keeps the rotated token inactive and revokes the grant's tokens.
+func TestMigrate_UpgradeWithRows(t *testing.T) {
+	for _, from := range []int{8, 9} {
+		t.Run(fmt.Sprint("from ", from), func(t *testing.T) {
+			gormtest.RunDB(t, func(t *testing.T, db gormtest.Database) {
+				c := ctx(t)
+				opts := gormtest.DefaultOptions(t)
+				old, err := db.OpenUnmigrated(t, opts)
+				must(t, err)
+				must(t, gormstore.MigrateTo(old, c, from))
+				if v, err := old.SchemaVersion(c); err != nil || v != from {
+					t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, from)
+				}
+				cl := mustCreateClient(t, old, randomString(t, "client-"))
+				must(t, old.CreateAuthorizeCodeSession(c, "code-1", newRequest(cl, "grant-1", "code")))
+				must(t, old.CreateAccessTokenSession(c, "at-1", newRequest(cl, "grant-1", "at")))
+				must(t, old.CreateRefreshTokenSession(c, "rt-1", "at-1", newRequest(cl, "grant-1", "rt")))
+				must(t, inTX(old, c, func(tx context.Context) error {
+					if err := old.RotateRefreshToken(tx, "grant-1", "rt-1"); err != nil {
+						return err
+					}
+					return old.CreateRefreshTokenSession(tx, "rt-2", "", newRequest(cl, "grant-1", "rt"))
+				}))
+				now := time.Now().UTC().Truncate(time.Second)
+				must(t, old.RecordGrant(c, provider.GrantRecord{RequestID: "grant-1", Subject: "alice", ClientID: cl.ID,
+					Resources: []string{"https://mcp.example/"}, Scopes: []string{"read"}, At: now, ExpiresAt: now.Add(time.Hour)}))
+				must(t, old.CreatePendingAuthorization(c, "pending-1", &provider.PendingAuthorization{ClientID: cl.ID,
+					Form: url.Values{"state": {"x"}}, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}))
+
+				s := db.Open(t, opts) // migrates to the newest version
+				if v, err := s.SchemaVersion(c); err != nil || v <= from {
+					t.Fatalf("SchemaVersion after Migrate = %d, %v; want above %d", v, err, from)
+				}
+				if _, err := s.LoadClient(c, cl.ID); err != nil {
+					t.Errorf("client: %v", err)
+				}
+				if _, err := s.GetAuthorizeCodeSession(c, "code-1", &fosite.DefaultSession{}); err != nil {
+					t.Errorf("code: %v", err)
+				}
+				if _, err := s.GetRefreshTokenSession(c, "rt-2", &fosite.DefaultSession{}); err != nil {
+					t.Errorf("refresh token: %v", err)
+				}
+				if _, err := s.GetRefreshTokenSession(c, "rt-1", &fosite.DefaultSession{}); !errors.Is(err, fosite.ErrInactiveToken) {
+					t.Errorf("rotated refresh token: %v; want inactive", err)
+				}
+				if _, err := s.GetPendingAuthorization(c, "pending-1"); err != nil {
+					t.Errorf("pending authorization: %v", err)
+				}
+				if gs, _, err := s.ListGrants(c, provider.GrantFilter{Subject: "alice"}, "", 10); err != nil || len(gs) != 1 {
+					t.Fatalf("grants: %v, %v", gs, err)
+				}
+				if n, err := s.RevokeGrants(c, provider.GrantFilter{Subject: "alice"}); err != nil || n != 1 {
+					t.Fatalf("RevokeGrants: %d, %v", n, err)
+				}
+				if _, err := s.GetRefreshTokenSession(c, "rt-2", &fosite.DefaultSession{}); err == nil {
+					t.Error("the grant's refresh token still active after RevokeGrants")
+				}
+			})
+		})
 	}
 }
