@@ -379,11 +379,20 @@ func (s *Store) DeleteClientIfRegistrationToken(ctx context.Context, id string, 
 	if len(oldHash) == 0 {
 		return fosite.ErrNotFound
 	}
+	return s.deleteClientIf(ctx, id, "registration_access_token_hash = ?", oldHash)
+}
+
+// deleteClientIf is DeleteClient with the condition cond (and its args) on the client's
+// row, checked by that row's DELETE, which runs first: when it matches no row nothing is
+// deleted and the result is fosite.ErrNotFound. It runs in ctx's transaction when there is
+// one, else in one of its own, READ COMMITTED on PostgreSQL (see
+// DeleteClientIfRegistrationToken).
+func (s *Store) deleteClientIf(ctx context.Context, id, cond string, args ...any) error {
 	defer s.forgetClient(ctx, id) // after the commit of the transaction below
 	defer s.tokensChanged(ctx)
 	del := func(db *gorm.DB) error {
 		s.forgetClient(ctx, id)
-		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND registration_access_token_hash = ?", id, oldHash)
+		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND "+cond, append([]any{id}, args...)...)
 		if res.Error != nil {
 			return s.mapErr(res.Error)
 		}

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ory/fosite"
-	"gorm.io/gorm"
-
 	"github.com/fosite-mcp/fosite-mcp/provider"
 )
 
@@ -164,24 +161,6 @@ func (s *Store) unusedClient(source provider.ClientSource, cutoff time.Time) (st
 // listing keeps its client. When the condition no longer holds nothing is deleted and the
 // result is fosite.ErrNotFound.
 func (s *Store) DeleteUnusedClient(ctx context.Context, id string, source provider.ClientSource, cutoff time.Time) error {
-	defer s.forgetClient(ctx, id) // after the commit of the transaction below
-	defer s.tokensChanged(ctx)
 	cond, args := s.unusedClient(source, cutoff)
-	return s.readCommitted(ctx, func(db *gorm.DB) error {
-		s.forgetClient(ctx, id)
-		res := db.Exec("DELETE FROM "+tableClients+" WHERE id = ? AND "+cond, append([]any{id}, args...)...)
-		if res.Error != nil {
-			return s.mapErr(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return fosite.ErrNotFound
-		}
-		// The foreign keys cascade; delete explicitly too, for databases opened without them.
-		for _, t := range []string{tableCodes, tableAccess, tableRefresh, tablePKCE, tablePending, tableGrants} {
-			if err := db.Exec("DELETE FROM "+t+" WHERE client_id = ?", id).Error; err != nil {
-				return s.mapErr(err)
-			}
-		}
-		return nil
-	})
+	return s.deleteClientIf(ctx, id, cond, args...)
 }
