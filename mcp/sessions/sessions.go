@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -374,16 +375,19 @@ func sseSessionID(u *url.URL) string {
 // none). Each SDK reads one of those places, so a request naming two sessions could be
 // checked against its sender's session and delivered to another user's.
 func namesOneSession(r *http.Request) bool {
-	q := r.URL.Query()
-	var id string
-	for _, ids := range [][]string{r.Header.Values(HeaderSessionID), q["sessionId"], q["sessionid"]} {
-		for _, v := range ids {
-			if v != "" && id != "" && v != id {
-				return false
-			}
-			if v != "" {
-				id = v
-			}
+	ids := r.Header.Values(HeaderSessionID)
+	if r.URL.RawQuery != "" { // most MCP requests have none: nothing to parse
+		q := r.URL.Query()
+		ids = append(append(slices.Clip(ids), q["sessionId"]...), q["sessionid"]...)
+	}
+	first := ""
+	for _, v := range ids {
+		switch {
+		case v == "":
+		case first == "":
+			first = v
+		case v != first:
+			return false
 		}
 	}
 	return true
