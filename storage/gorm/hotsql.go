@@ -49,14 +49,14 @@ func rotateArgs(now time.Time, key, requestID string) []any {
 
 // touchGrantSQL records a grant's use and its tokens' expiry (TouchGrant): the later of
 // the recorded one and the new one (NULL, never, stays), since one request's tokens may
-// outlive another's (a refresh token beside an access-token-only exchange); the grant
-// expires with its tokens unless its remembered consent outlives them. Lowering it would
-// let Purge delete a grant whose refresh token still lives, out of reach of RevokeGrants.
+// outlive another's (a refresh token beside an access-token-only exchange). Lowering it
+// would let Purge delete a grant whose refresh token still lives, out of reach of
+// RevokeGrants. The grant's expires_at is always its tokens' expiry or its remembered
+// consent's, the later (NULL with tokens that never expire; RecordGrant and RevokeGrants
+// keep it so), so it moves the same way: to the new expiry when that is later.
 const touchGrantSQL = "UPDATE " + tableGrants + " SET last_used_at = ?, " +
 	"token_expires_at = CASE WHEN token_expires_at IS NULL OR token_expires_at > ? THEN token_expires_at ELSE ? END, " +
-	"expires_at = CASE WHEN token_expires_at IS NULL THEN NULL " +
-	"WHEN consent_expires_at IS NOT NULL AND consent_expires_at > (CASE WHEN token_expires_at > ? THEN token_expires_at ELSE ? END) THEN consent_expires_at " +
-	"WHEN token_expires_at > ? THEN token_expires_at ELSE ? END " +
+	"expires_at = CASE WHEN expires_at IS NULL OR expires_at > ? THEN expires_at ELSE ? END " +
 	"WHERE id = (SELECT grant_id FROM " + tableGrantRequests + " WHERE request_id = ?)"
 
 // touchGrantNoExpirySQL is touchGrantSQL for tokens that never expire.
@@ -69,8 +69,8 @@ func touchGrantArgs(requestID string, at, expiresAt time.Time) []any {
 	if expiresAt.IsZero() {
 		return []any{dbTime(at), requestID}
 	}
-	var exp any = dbTime(expiresAt) // boxed once for its six uses
-	return []any{dbTime(at), exp, exp, exp, exp, exp, exp, requestID}
+	var exp any = dbTime(expiresAt) // boxed once for its four uses
+	return []any{dbTime(at), exp, exp, exp, exp, requestID}
 }
 
 // deactivateSQL deactivates a grant's active refresh tokens.
